@@ -1,0 +1,51 @@
+# Two commands do all set-up:  `make run`  and  `make test`.
+# Every target builds the virtual environment .venv from the pinned lock first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := environment/requirements.lock
+STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) pyproject.toml | sha256sum | cut -c1-12)
+PARAMS ?=
+PYTEST_ARGS ?=
+
+.PHONY: all venv run run-cwl test bench lint data reana-client validate clean
+
+all: run
+
+$(STAMP): $(LOCK) pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (agc)" >/dev/null
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP)
+
+## The embedded default dataset (deterministic synthetic NanoAOD) under data/embedded/.
+data: $(STAMP)
+	$(BIN)/agc generate --output data/embedded
+
+## Run the whole workflow (reana.yaml's serial steps, locally) on the embedded default.
+run: $(STAMP)
+	$(BIN)/agc run-serial reana.yaml $(PARAMS)
+
+## Run the CWL workflow locally with cwltool.
+run-cwl: $(STAMP)
+	$(BIN)/agc run-cwl $(PARAMS)
+
+## The whole test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Throughput benchmarks (printed figures, no timed tests).
+bench: $(STAMP)
+	$(BIN)/agc bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check code tests
+	$(BIN)/ruff format --check code tests
+
+clean:
+	rm -rf outputs data
