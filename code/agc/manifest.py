@@ -144,3 +144,21 @@ def fileset(
             },
         }
     return result
+
+
+#: Where ``inputs=embedded`` points: the embedded default's manifest (relative to the workspace).
+EMBEDDED_MANIFEST = Path("data") / "embedded" / "manifest.json"
+EMBEDDED_KEYWORD = "embedded"
+
+
+def resolve_inputs(inputs: str | os.PathLike[str]) -> Path:
+    """Path of the manifest named by the ``inputs`` parameter.
+
+    ``"embedded"`` is the embedded default (``data/embedded/manifest.json`` in the working
+    directory); anything else is a path to a manifest in the AGC layout.
+    """
+    if str(inputs) == EMBEDDED_KEYWORD:
+        return EMBEDDED_MANIFEST
+    if not str(inputs).strip():
+        raise AGCError("parameter 'inputs' is empty: give 'embedded' or a manifest path")
+    return Path(inputs)
