@@ -1,0 +1,201 @@
+"""The ``agc`` command line: one subcommand per stage, the same functions notebooks call.
+
+Option names are the workflow parameter names (``--max_files``, ``--chunksize``, ...), so a
+parameter means the same thing in reana.yaml, the CWL job file, a notebook and here.
+Every user-facing failure is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from agc import __version__
+from agc.errors import AGCError
+
+#: Defaults of the shared workflow parameters (reana.yaml declares the same).
+DEFAULTS: dict[str, Any] = {
+    "inputs": "embedded",
+    "samples": "all",
+    "executor": "futures",
+    "workers": 2,
+    "chunksize": 100_000,
+    "max_files": -1,
+    "scheduler": "",
+    "outdir": "outputs",
+    "signal": "ttbar",
+    "poi": "ttbar_norm",
+}
+EXECUTORS = ("iterative", "futures", "dask")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _max_files(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected -1 (all) or a positive integer, got {text!r}") from None
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"expected -1 (all) or a positive integer, got {value}")
+    return value
+
+
+def _add_processing(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--inputs", default=DEFAULTS["inputs"], help="manifest (AGC layout) or 'embedded'")
+    parser.add_argument("--samples", default=DEFAULTS["samples"], help="'all' or comma list of process[__variation]")
+    parser.add_argument("--executor", default=DEFAULTS["executor"], choices=EXECUTORS)
+    parser.add_argument("--workers", type=_positive_int, default=DEFAULTS["workers"])
+    parser.add_argument("--chunksize", type=_positive_int, default=DEFAULTS["chunksize"], help="events per chunk")
+    parser.add_argument("--max_files", type=_max_files, default=DEFAULTS["max_files"], help="files per sample, -1 = all")
+    parser.add_argument("--scheduler", default=DEFAULTS["scheduler"], help="dask scheduler address; '' = LocalCluster")
+
+
+def _overrides(items: Sequence[str] | None) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise AGCError(f"malformed parameter {item!r}: expected name=value")
+        result[name] = value
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``agc`` argument parser (also read by the tests that check parameter names)."""
+    parser = argparse.ArgumentParser(prog="agc", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"agc {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("generate", help="generate the embedded default dataset (if missing)")
+    p.add_argument("--output", default="data/embedded", help="folder for the ROOT files and manifest.json")
+    p.add_argument("--recipe", default="inputs/embedded.yaml")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every sample's event count")
+    p.add_argument("--force", action="store_true", help="regenerate even if present and intact")
+
+    p = sub.add_parser("summary", help="read a dataset back and print a per-sample summary")
+    p.add_argument("--inputs", default=DEFAULTS["inputs"])
+
+    p = sub.add_parser("histograms", help="NanoAOD -> histograms.root and cutflow.json")
+    _add_processing(p)
+    p.add_argument("--output", default="outputs/histograms.root")
+    p.add_argument("--partial_dir", default=None, help="write per-sample partial outputs here instead")
+
+    p = sub.add_parser("merge", help="merge per-sample partial outputs into histograms.root")
+    p.add_argument("--partial_dir", default="outputs/partial")
+    p.add_argument("--output", default="outputs/histograms.root")
+
+    p = sub.add_parser("model", help="histograms.root -> pyhf workspace (cabinetry)")
+    p.add_argument("--histograms", default="outputs/histograms.root")
+    p.add_argument("--config", default="inputs/cabinetry.yaml")
+    p.add_argument("--signal", default=DEFAULTS["signal"])
+    p.add_argument("--poi", default=DEFAULTS["poi"])
+    p.add_argument("--output", default="outputs/workspace.json")
+
+    p = sub.add_parser("fit", help="maximum-likelihood fit and paper plots")
+    p.add_argument("--workspace", default="outputs/workspace.json")
+    p.add_argument("--output", default="outputs/fit_results.json")
+    p.add_argument("--plots_dir", default="outputs/plots")
+
+    p = sub.add_parser("report", help="render executed notebooks into one HTML report")
+    p.add_argument("--notebooks_dir", default="outputs/notebooks")
+    p.add_argument("--output", default="outputs/report.html")
+
+    p = sub.add_parser("run-serial", help="run reana.yaml's serial steps locally, as REANA would")
+    p.add_argument("spec", nargs="?", default="reana.yaml")
+    p.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE", help="override a parameter")
+
+    p = sub.add_parser("run-cwl", help="run the CWL workflow locally with cwltool")
+    p.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE", help="override a parameter")
+
+    p = sub.add_parser("bench", help="print processor throughput next to the uproot read floor")
+    p.add_argument("--inputs", default=None, help="manifest; default: a generated dataset of --scale")
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--executor", default="futures", choices=EXECUTORS)
+    p.add_argument("--workers", type=_positive_int, default=2)
+    p.add_argument("--chunksize", type=_positive_int, default=DEFAULTS["chunksize"])
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> Any:
+    if args.command == "generate":
+        from agc.generate import generate_dataset
+
+        return {"manifest": str(generate_dataset(args.output, recipe=args.recipe, scale=args.scale, force=args.force))}
+    if args.command == "summary":
+        from agc.generate import summarize
+        from agc.manifest import resolve_inputs
+
+        return summarize(resolve_inputs(args.inputs))
+    if args.command == "histograms":
+        from agc.histograms import run_histograms
+        from agc.manifest import resolve_inputs
+
+        return run_histograms(
+            resolve_inputs(args.inputs), args.output, samples=args.samples, executor=args.executor,
+            workers=args.workers, chunksize=args.chunksize, max_files=args.max_files,
+            scheduler=args.scheduler, partial_dir=args.partial_dir,
+        )
+    if args.command == "merge":
+        from agc.histograms import merge_partials
+
+        return merge_partials(args.partial_dir, args.output)
+    if args.command == "model":
+        from agc.model import build_workspace
+
+        build_workspace(args.histograms, args.output, config=args.config, signal=args.signal, poi=args.poi)
+        return {"workspace": args.output}
+    if args.command == "fit":
+        from agc.fit import run_fit
+
+        return run_fit(args.workspace, args.output, plots_dir=args.plots_dir)
+    if args.command == "report":
+        from agc.report import build_report
+
+        return {"report": str(build_report(args.notebooks_dir, args.output))}
+    if args.command == "run-serial":
+        from agc.workflow import run_serial
+
+        return run_serial(args.spec, _overrides(args.parameter))
+    if args.command == "run-cwl":
+        from agc.workflow import run_cwl
+
+        return run_cwl(_overrides(args.parameter))
+    if args.command == "bench":
+        from agc.bench import main as bench_main
+
+        return bench_main(args)
+    raise AGCError(f"unknown command {args.command!r}")  # pragma: no cover (argparse rejects it)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``agc`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = _dispatch(args)
+    except AGCError as exc:
+        print(f"agc {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"agc {args.command}: interrupted", file=sys.stderr)
+        return 130
+    if isinstance(result, dict) and result:
+        json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
+        sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

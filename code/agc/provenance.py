@@ -1,0 +1,175 @@
+"""Provenance of a run: what went in, with which code and environment, and what came out.
+
+``provenance.json`` in an output folder records the input files with checksums, every
+parameter, the package version and git commit (or "dirty"), a hash of the package's code,
+the lock file's hash, Python and key library versions, the engine, start/end time and the
+sha256 of every output. Times aside, two identical runs give identical provenance: paths
+are relative, keys sorted, and nothing else depends on the clock or the machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import agc
+from agc.fileio import sha256_file, write_json
+
+KEY_LIBRARIES = (
+    "coffea", "uproot", "awkward", "hist", "numpy", "scipy", "pyhf", "cabinetry", "iminuit",
+    "matplotlib", "mplhep", "papermill", "dask", "distributed",
+)
+#: Engines a run can be executed by.
+ENGINES = ("serial-local", "cwl-local", "reana", "interactive")
+PROVENANCE_NAME = "provenance.json"
+_TIME_KEYS = ("started", "finished")
+
+
+def package_root() -> Path:
+    """The folder holding ``code/agc`` (the repository or the image's /opt/agc)."""
+    return Path(agc.__file__).resolve().parents[2]
+
+
+def code_hash() -> str:
+    """sha256 over the package's source files (relative path and bytes, sorted): the code version
+    even where no git checkout exists (a REANA workspace, an unpacked archive)."""
+    root = Path(agc.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".json"}):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def git_state(root: Path | None = None) -> dict[str, Any]:
+    """Commit of the checkout and whether tracked files differ from it ("dirty")."""
+    root = root or package_root()
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": "unknown (no git checkout)", "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def lock_file() -> Path | None:
+    """The environment lock in force: ``$AGC_LOCK_FILE``, the working directory's or the package's."""
+    candidates = [os.environ.get("AGC_LOCK_FILE", ""), "environment/requirements.lock",
+                  str(package_root() / "environment" / "requirements.lock")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def environment() -> dict[str, Any]:
+    """Python, platform-independent library versions and the lock file's sha256."""
+    lock = lock_file()
+    versions = {}
+    for name in KEY_LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "libraries": versions,
+        "lock_file": lock.name if lock else None,
+        "lock_sha256": sha256_file(lock) if lock else None,
+    }
+
+
+def engine() -> str:
+    """How this run is executed: ``$AGC_ENGINE`` (set by the local runners) or REANA if detected."""
+    name = os.environ.get("AGC_ENGINE")
+    if name:
+        return name
+    if any(key.startswith("REANA_") for key in os.environ):
+        return "reana"
+    return "interactive"
+
+
+def input_files(manifest: dict[str, Any] | None, manifest_path: Path | None) -> list[dict[str, Any]]:
+    """One record per input file: sample, path relative to the manifest, events, sha256."""
+    if not manifest:
+        return []
+    base = manifest_path.resolve().parent if manifest_path else None
+    records = []
+    for process, variations in sorted(manifest.items()):
+        for variation, entry in sorted(variations.items()):
+            for item in entry["files"]:
+                path = item["path"]
+                if base is not None and not ("://" in path):
+                    try:
+                        path = Path(path).resolve().relative_to(base).as_posix()
+                    except ValueError:
+                        pass
+                records.append({
+                    "sample": f"{process}__{variation}", "path": path, "nevts": item["nevts"],
+                    "sha256": item.get("sha256"),
+                })
+    return records
+
+
+def output_checksums(outdir: Path) -> dict[str, str]:
+    """sha256 of every file below ``outdir`` (relative paths), provenance itself excluded."""
+    result = {}
+    for path in sorted(p for p in outdir.rglob("*") if p.is_file()):
+        rel = path.relative_to(outdir).as_posix()
+        if rel == PROVENANCE_NAME or "/." in f"/{rel}" or rel.startswith("cwl/"):
+            continue
+        result[rel] = sha256_file(path)
+    return result
+
+
+def collect(
+    parameters: dict[str, Any],
+    *,
+    manifest: dict[str, Any] | None = None,
+    manifest_path: Path | None = None,
+    outdir: Path | None = None,
+    started: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The provenance record (a JSON-able dict)."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    record: dict[str, Any] = {
+        "package": {"name": "agc-ttbar", "version": agc.__version__, "code_sha256": code_hash(), **git_state()},
+        "environment": environment(),
+        "engine": engine(),
+        "parameters": dict(sorted(parameters.items())),
+        "inputs": {
+            "manifest": manifest_path.name if manifest_path else None,
+            "manifest_sha256": sha256_file(manifest_path) if manifest_path and manifest_path.is_file() else None,
+            "files": input_files(manifest, manifest_path),
+        },
+        "started": started or os.environ.get("AGC_RUN_STARTED") or now,
+        "finished": now,
+    }
+    if outdir is not None:
+        record["outputs"] = output_checksums(outdir)
+    if extra:
+        record.update(extra)
+    return record
+
+
+def write_provenance(outdir: str | os.PathLike[str], record: dict[str, Any]) -> Path:
+    """Atomically write ``record`` as ``outdir/provenance.json``."""
+    return write_json(Path(outdir) / PROVENANCE_NAME, record)
+
+
+def without_times(record: dict[str, Any]) -> dict[str, Any]:
+    """The record minus start/end times (what two identical runs must share exactly)."""
+    return {key: value for key, value in record.items() if key not in _TIME_KEYS}
