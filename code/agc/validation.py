@@ -34,4 +34,8 @@ def validate(instance: Any, schema_name: str, source: str) -> None:
     if errors:
         err = jsonschema.exceptions.best_match(errors)
         where = "/".join(str(p) for p in err.absolute_path) or "<top level>"
-        raise AGCError(f"{source}: invalid value at '{where}': {err.message}")
+        message = err.message
+        description = err.schema.get("description") if isinstance(err.schema, dict) else None
+        if err.validator in {"pattern", "not", "minimum", "maximum", "type", "minLength"} and description:
+            message = f"{err.instance!r} is not valid: expected {description}"
+        raise AGCError(f"{source}: invalid value at '{where}': {message}")
