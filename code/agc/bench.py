@@ -1,0 +1,174 @@
+"""Throughput of the event-processing stage next to its physical floor.
+
+:func:`run_benchmark` times, in the same run and on the same files, chunks and number of
+workers:
+
+- the processor: :func:`agc.histograms.run_histograms` end to end (coffea Runner, selection
+  with all systematic variations, histogram filling, writing the outputs), and
+- the floor: reading and decompressing just the columns the analysis needs
+  (:data:`agc.physics.BRANCHES_READ`) with uproot, chunk by chunk, nothing else.
+
+The ratio processor/floor (events/s over events/s) says how close the analysis runs to the
+cost of I/O alone (1.0 = free physics). Figures are printed, never asserted: timings depend on
+the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import math
+import multiprocessing
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import uproot
+
+from agc import physics
+from agc.errors import AGCError
+from agc.generate import generate_dataset
+from agc.histograms import EXECUTORS, check_inputs, load_inputs, run_histograms
+from agc.manifest import fileset as make_fileset
+
+#: Where the default benchmark input (the embedded recipe at a given scale) is generated.
+BENCH_DATA = Path("data") / "bench"
+
+
+def chunk_ranges(num_entries: int, chunksize: int) -> list[tuple[int, int]]:
+    """Entry ranges [start, stop) as coffea's Runner cuts a file of ``num_entries`` entries:
+    ``n = max(round(N / chunksize), 1)`` chunks of ``ceil(N / n)`` entries."""
+    if num_entries == 0:
+        return [(0, 0)]
+    n = max(round(num_entries / chunksize), 1)
+    size = math.ceil(num_entries / n)
+    return [(start, min(start + size, num_entries)) for start in range(0, num_entries, size)]
+
+
+def read_columns(path: str, start: int, stop: int) -> int:
+    """Read and decompress the analysis columns of entries [start, stop) of ``path``; return the
+    number of entries read (the floor's unit of work)."""
+    with uproot.open(path) as handle:
+        arrays = handle["Events"].arrays(
+            list(physics.BRANCHES_READ), entry_start=start, entry_stop=stop
+        )
+    return len(arrays)
+
+
+def uproot_floor(
+    files: dict[str, int], *, executor: str = "futures", workers: int = 2, chunksize: int = 100_000
+) -> dict[str, Any]:
+    """Time reading the needed columns of ``files`` ({path: entries}) chunk by chunk, with
+    ``workers`` processes unless ``executor`` is ``iterative``. Returns events, seconds, events/s."""
+    tasks = [
+        (path, a, b) for path, n in sorted(files.items()) for a, b in chunk_ranges(n, chunksize)
+    ]
+    start = time.perf_counter()
+    if executor == "iterative" or workers == 1:
+        events = sum(read_columns(*task) for task in tasks)
+    else:
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=context
+        ) as pool:
+            events = sum(pool.map(read_columns, *zip(*tasks, strict=True)))
+    seconds = time.perf_counter() - start
+    return {
+        "events": events,
+        "seconds": seconds,
+        "events_per_s": events / seconds if seconds > 0 else math.inf,
+    }
+
+
+def default_inputs(scale: float = 1.0) -> Path:
+    """Manifest of the embedded recipe generated at ``scale`` under ``data/bench`` (generated if missing)."""
+    return generate_dataset(BENCH_DATA / f"scale-{scale:g}", scale=scale)
+
+
+def run_benchmark(
+    inputs: str | os.PathLike[str] | dict[str, Any] | None = None,
+    *,
+    scale: float = 1.0,
+    samples: str = "all",
+    executor: str = "futures",
+    workers: int = 2,
+    chunksize: int = 100_000,
+    max_files: int = -1,
+) -> dict[str, Any]:
+    """Events/s of the processor and of the uproot read floor on the same input, and their ratio.
+
+    ``inputs``: manifest path / ``"embedded"`` / loaded manifest; ``None`` generates the embedded
+    recipe at ``scale`` (:func:`default_inputs`). The floor runs first so both see warm page
+    caches alike. Returns ``{"input", "files", "events", "executor", "workers", "chunksize",
+    "floor": {...}, "processor": {...}, "ratio"}`` (seconds, events/s).
+    """
+    if executor not in EXECUTORS:
+        raise AGCError(f"unknown executor '{executor}'; choose one of {', '.join(EXECUTORS)}")
+    source = default_inputs(scale) if inputs is None else inputs
+    manifest = load_inputs(source)
+    files = check_inputs(make_fileset(manifest, samples, max_files))
+    # Warm the page cache so neither measurement pays the first read from disk.
+    for path in files:
+        with open(path, "rb") as handle:
+            while handle.read(1 << 24):
+                pass
+    floor = uproot_floor(files, executor=executor, workers=workers, chunksize=chunksize)
+    with tempfile.TemporaryDirectory(prefix="agc-bench-") as tmp:
+        start = time.perf_counter()
+        summary = run_histograms(
+            manifest,
+            Path(tmp) / "histograms.root",
+            samples=samples,
+            executor=executor,
+            workers=workers,
+            chunksize=chunksize,
+            max_files=max_files,
+        )
+        seconds = time.perf_counter() - start
+    events = int(summary["events_processed"])
+    processor_rate = events / seconds if seconds > 0 else math.inf
+    return {
+        "input": str(source) if not isinstance(source, dict) else "<manifest>",
+        "files": len(files),
+        "events": events,
+        "executor": executor,
+        "workers": workers,
+        "chunksize": chunksize,
+        "columns": len(physics.BRANCHES_READ),
+        "floor": floor,
+        "processor": {"events": events, "seconds": seconds, "events_per_s": processor_rate},
+        "ratio": processor_rate / floor["events_per_s"] if floor["events_per_s"] else math.nan,
+    }
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """The benchmark as a small printable table."""
+    floor, proc = result["floor"], result["processor"]
+    floor_label = f"uproot floor (read {result['columns']} columns)"
+    lines = [
+        (
+            f"AGC event-processing benchmark: {result['events']:,} events in {result['files']} "
+            f"files ({result['input']})"
+        ),
+        f"  executor={result['executor']} workers={result['workers']} chunksize={result['chunksize']:,}",
+        f"  {'':34s} {'seconds':>9s} {'events/s':>12s}",
+        f"  {'processor (coffea, full analysis)':34s} {proc['seconds']:9.2f} {proc['events_per_s']:12,.0f}",
+        f"  {floor_label:34s} {floor['seconds']:9.2f} {floor['events_per_s']:12,.0f}",
+        f"  ratio processor / floor: {result['ratio']:.2f}",
+    ]
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    """``agc bench``: run, print the report, return the figures (the CLI prints them as JSON)."""
+    result = run_benchmark(
+        args.inputs,
+        scale=args.scale,
+        executor=args.executor,
+        workers=args.workers,
+        chunksize=args.chunksize,
+    )
+    print(format_report(result), flush=True)
+    return result

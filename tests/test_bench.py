@@ -1,0 +1,56 @@
+"""The benchmark runs on a tiny input and prints its table (no timing is asserted)."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+import pytest
+from toy_nanoaod import write_toy_dataset
+
+from agc.bench import chunk_ranges, format_report, main, run_benchmark
+
+
+@pytest.fixture(scope="module")
+def tiny_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_toy_dataset(
+        tmp_path_factory.mktemp("bench"),
+        samples=[("ttbar", "nominal", [600, 400], None), ("wjets", "nominal", [500], None)],
+    )
+
+
+def test_chunk_ranges_cover_the_file_like_coffea() -> None:
+    assert chunk_ranges(0, 100) == [(0, 0)]
+    assert chunk_ranges(250, 100) == [(0, 125), (125, 250)]  # round(2.5) = 2 chunks
+    for n, size in ((1, 1), (1000, 7), (12345, 1000), (99, 100_000)):
+        ranges = chunk_ranges(n, size)
+        assert ranges[0][0] == 0
+        assert ranges[-1][1] == n
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+
+
+def test_benchmark_runs_and_prints(tiny_manifest: Path) -> None:
+    result = run_benchmark(tiny_manifest, executor="futures", workers=2, chunksize=300)
+    report = format_report(result)
+    print(report)
+    assert result["events"] == result["floor"]["events"] == 1500
+    assert result["files"] == 3
+    assert result["processor"]["events_per_s"] > 0
+    assert result["floor"]["events_per_s"] > 0
+    assert result["ratio"] > 0
+    assert "events/s" in report
+    assert "ratio processor / floor" in report
+
+
+def test_bench_cli_entry(tiny_manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = argparse.Namespace(
+        inputs=str(tiny_manifest), scale=1.0, executor="iterative", workers=1, chunksize=100_000
+    )
+    result = main(args)
+    out = capsys.readouterr().out
+    print(out)
+    assert "uproot floor" in out
+    assert "processor" in out
+    assert result["executor"] == "iterative"
+    assert result["events"] == 1500
