@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := environment/requirements.lock
 STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) pyproject.toml | sha256sum | cut -c1-12)
+REANA_VENV := .venv-reana
+REANA_LOCK := environment/reana-client.txt
+REANA_STAMP := $(REANA_VENV)/.installed-$(shell sha256sum $(REANA_LOCK) | cut -c1-12)
 PARAMS ?=
 PYTEST_ARGS ?=
 
@@ -23,6 +26,21 @@ $(STAMP): $(LOCK) pyproject.toml
 
 venv: $(STAMP)
 
+## reana-client pins old jsonschema/cwltool: it lives in its own environment, .venv-reana.
+$(REANA_STAMP): $(REANA_LOCK)
+	@test -x $(REANA_VENV)/bin/python || $(PYTHON) -m venv $(REANA_VENV)
+	$(REANA_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(REANA_LOCK)
+	@rm -f $(REANA_VENV)/.installed-*
+	@touch $@
+
+reana-client: $(REANA_STAMP)
+	@echo "reana-client: $(REANA_VENV)/bin/reana-client (export REANA_SERVER_URL and REANA_ACCESS_TOKEN to use it)"
+
+## Validate both REANA specifications (no server needed).
+validate: $(REANA_STAMP)
+	$(REANA_VENV)/bin/reana-client validate -f reana.yaml
+	$(REANA_VENV)/bin/reana-client validate -f reana-cwl.yaml
+
 ## The embedded default dataset (deterministic synthetic NanoAOD) under data/embedded/.
 data: $(STAMP)
 	$(BIN)/agc generate --output data/embedded
@@ -36,7 +54,7 @@ run-cwl: $(STAMP)
 	$(BIN)/agc run-cwl $(PARAMS)
 
 ## The whole test suite.
-test: $(STAMP)
+test: $(STAMP) $(REANA_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Throughput benchmarks (printed figures, no timed tests).
