@@ -108,9 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="outputs/fit_results.json")
     p.add_argument("--plots_dir", default="outputs/plots")
 
-    p = sub.add_parser("report", help="render executed notebooks into one HTML report")
-    p.add_argument("--notebooks_dir", default="outputs/notebooks")
-    p.add_argument("--output", default="outputs/report.html")
+    p = sub.add_parser("report", help="HTML report of the executed notebooks and provenance.json")
+    p.add_argument("--outdir", default=DEFAULTS["outdir"], help="the run's output folder")
+    p.add_argument("--notebooks_dir", default=None, help="default: <outdir>/notebooks")
+    p.add_argument("--output", default=None, help="default: <outdir>/report.html")
 
     p = sub.add_parser("run-serial", help="run reana.yaml's serial steps locally, as REANA would")
     p.add_argument("spec", nargs="?", default="reana.yaml")
@@ -161,9 +162,12 @@ def _dispatch(args: argparse.Namespace) -> Any:
 
         return run_fit(args.workspace, args.output, plots_dir=args.plots_dir)
     if args.command == "report":
+        from agc.provenance import run_provenance
         from agc.report import build_report
 
-        return {"report": str(build_report(args.notebooks_dir, args.output))}
+        notebooks = args.notebooks_dir or f"{args.outdir}/notebooks"
+        report = build_report(notebooks, args.output or f"{args.outdir}/report.html")
+        return {"report": str(report), "provenance": str(run_provenance(args.outdir))}
     if args.command == "run-serial":
         from agc.workflow import run_serial
 

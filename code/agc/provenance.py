@@ -173,3 +173,62 @@ def write_provenance(outdir: str | os.PathLike[str], record: dict[str, Any]) -> 
 def without_times(record: dict[str, Any]) -> dict[str, Any]:
     """The record minus start/end times (what two identical runs must share exactly)."""
     return {key: value for key, value in record.items() if key not in _TIME_KEYS}
+
+
+#: Output files whose checksums provenance records (data products, not logs or notebooks).
+PRODUCT_SUFFIXES = (".root", ".json", ".png", ".pdf", ".yml", ".yaml")
+_NOT_PRODUCTS = ("notebooks/", "partial/", "cache/", "cwl/", "samples/", "histograms_cabinetry/")
+
+
+def product_checksums(outdir: Path) -> dict[str, str]:
+    """sha256 of the data products below ``outdir``: histograms, cut flow, workspace, fit
+    results, plots (relative paths; executed notebooks, partials and caches excluded)."""
+    result = {}
+    for rel, digest in output_checksums(outdir).items():
+        if rel.endswith(PRODUCT_SUFFIXES) and not rel.startswith(_NOT_PRODUCTS):
+            result[rel] = digest
+    return result
+
+
+def notebook_parameters(notebooks_dir: Path) -> dict[str, Any]:
+    """The parameters papermill injected into the executed notebooks (``metadata.papermill``)."""
+    import json
+
+    parameters: dict[str, Any] = {}
+    for path in sorted(notebooks_dir.glob("*.ipynb")):
+        try:
+            book = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        parameters.update(book.get("metadata", {}).get("papermill", {}).get("parameters", {}) or {})
+    return parameters
+
+
+def run_provenance(outdir: str | os.PathLike[str]) -> Path:
+    """Write ``<outdir>/provenance.json`` for a finished run and return its path.
+
+    Parameters come from the executed notebooks, the inputs from ``dataset.json`` (the dataset
+    stage's record), skipped files from ``cutflow.json``, output checksums from the products.
+    """
+    import json
+
+    from agc.manifest import load_manifest, resolve_inputs
+
+    outdir = Path(outdir)
+    parameters = notebook_parameters(outdir / "notebooks")
+    manifest = manifest_path = None
+    dataset = outdir / "dataset.json"
+    if dataset.is_file():
+        recorded = json.loads(dataset.read_text(encoding="utf-8"))
+        candidate = resolve_inputs(recorded.get("inputs", "embedded"))
+        if candidate.is_file():
+            manifest_path, manifest = candidate, load_manifest(candidate)
+    extra: dict[str, Any] = {}
+    cutflow = outdir / "cutflow.json"
+    if cutflow.is_file():
+        skipped = json.loads(cutflow.read_text(encoding="utf-8")).get("skipped_files")
+        if skipped is not None:
+            extra["skipped_files"] = skipped
+    record = collect(parameters, manifest=manifest, manifest_path=manifest_path, extra=extra)
+    record["outputs"] = product_checksums(outdir)
+    return write_provenance(outdir, record)

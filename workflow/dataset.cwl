@@ -1,0 +1,60 @@
+#!/usr/bin/env cwl-runner
+# Stage 00: prepare the dataset (notebooks/00_dataset.ipynb run by papermill).
+cwlVersion: v1.2
+class: CommandLineTool
+label: dataset
+doc: |
+  Generates the embedded default dataset under data/embedded (inputs = "embedded") or validates the
+  manifest given; writes <outdir>/dataset.json and one marker file per selected sample in
+  <outdir>/samples/, over which the workflow scatters the histogram stage.
+requirements:
+  ShellCommandRequirement: {}
+  InitialWorkDirRequirement:
+    listing:
+      - $(inputs.analysis_inputs)
+hints:
+  DockerRequirement:
+    dockerPull: docker.io/agcpreservation/agc-ttbar:0.1.0
+inputs:
+  notebooks: Directory
+  analysis_inputs: Directory
+  inputs: string
+  samples: string
+  max_files: int
+  outdir: string
+arguments:
+  - mkdir
+  - -p
+  - $(inputs.outdir)/notebooks
+  - {valueFrom: "&&", shellQuote: false}
+  - papermill
+  - $(inputs.notebooks.path)/00_dataset.ipynb
+  - $(inputs.outdir)/notebooks/00_dataset.ipynb
+  - -k
+  - python3
+  - --no-progress-bar
+  - -r
+  - inputs
+  - $(inputs.inputs)
+  - -r
+  - samples
+  - $(inputs.samples)
+  - -p
+  - max_files
+  - $(inputs.max_files)
+  - -r
+  - outdir
+  - $(inputs.outdir)
+outputs:
+  data:
+    type: Directory?
+    outputBinding: {glob: data}
+  sample_markers:
+    type: File[]
+    outputBinding: {glob: $(inputs.outdir)/samples/*}
+  summary:
+    type: File
+    outputBinding: {glob: $(inputs.outdir)/dataset.json}
+  notebook:
+    type: File
+    outputBinding: {glob: $(inputs.outdir)/notebooks/00_dataset.ipynb}

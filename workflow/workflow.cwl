@@ -1,0 +1,182 @@
+#!/usr/bin/env cwl-runner
+# The CWL workflow of the AGC ttbar analysis (CMS 2015 Open Data):
+#   dataset -> histograms (scattered: one job per process__variation) -> merge -> model -> fit -> report
+#
+#   reana-client run -w agc-ttbar-cwl -f reana-cwl.yaml          # on a REANA cluster
+#   make run-cwl PARAMS="-p max_files=1"                          # locally: cwltool --no-container
+#
+# The parameters (inputs, samples, executor, workers, chunksize, max_files, scheduler, outdir,
+# signal, poi) are those of reana.yaml, the notebooks and the agc CLI; their values live in the job
+# file reana-cwl-job.yaml. Each tool runs the stage's notebook with papermill, exactly like the
+# serial workflow. The container image is a hint (DockerRequirement) and so are REANA's resource
+# settings (hints: reana: ...), so `cwltool --no-container` runs the same file locally.
+cwlVersion: v1.2
+class: Workflow
+label: AGC ttbar analysis
+$namespaces:
+  reana: http://reana.io
+requirements:
+  ScatterFeatureRequirement: {}
+  MultipleInputFeatureRequirement: {}
+  StepInputExpressionRequirement: {}
+inputs:
+  inputs:
+    type: string
+    doc: manifest in the AGC layout, or "embedded" for the generated default
+  samples:
+    type: string
+    doc: '"all" or a comma list of process / process__variation'
+  executor:
+    type: string
+    doc: iterative, futures or dask
+  workers:
+    type: int
+    doc: worker processes
+  chunksize:
+    type: int
+    doc: events per chunk
+  max_files:
+    type: int
+    doc: files per sample (-1 = all)
+  scheduler:
+    type: string
+    doc: dask scheduler address ("" = a local LocalCluster)
+  outdir:
+    type: string
+    doc: output folder (relative)
+  signal:
+    type: string
+    doc: signal sample of the statistical model
+  poi:
+    type: string
+    doc: parameter of interest
+  notebooks:
+    type: Directory
+    doc: the repository's notebooks/ folder
+  analysis_inputs:
+    type: Directory
+    doc: the repository's inputs/ folder (dataset recipe, cabinetry configuration)
+outputs:
+  dataset_json:
+    type: File
+    outputSource: dataset/summary
+  histograms_root:
+    type: File
+    outputSource: merge/histograms
+  cutflow_json:
+    type: File
+    outputSource: merge/cutflow
+  workspace_json:
+    type: File
+    outputSource: model/workspace
+  fit_results_json:
+    type: File
+    outputSource: fit/fit_results
+  plots_dir:
+    type: Directory
+    outputSource: fit/plots
+  report_html:
+    type: File
+    outputSource: report/report
+  notebooks_dir:
+    type: Directory
+    outputSource: report/notebooks
+  provenance_json:
+    type: File
+    outputSource: report/provenance
+steps:
+  dataset:
+    run: dataset.cwl
+    in:
+      notebooks: notebooks
+      analysis_inputs: analysis_inputs
+      inputs: inputs
+      samples: samples
+      max_files: max_files
+      outdir: outdir
+    out: [data, sample_markers, summary, notebook]
+    hints:
+      reana:
+        compute_backend: kubernetes
+        kubernetes_memory_limit: 4Gi
+        kubernetes_job_timeout: 3600
+  histograms:
+    run: histograms.cwl
+    scatter: samples
+    in:
+      notebooks: notebooks
+      analysis_inputs: analysis_inputs
+      data: dataset/data
+      inputs: inputs
+      samples:
+        source: dataset/sample_markers
+        valueFrom: $(self.basename)
+      executor: executor
+      workers: workers
+      chunksize: chunksize
+      max_files: max_files
+      scheduler: scheduler
+      outdir: outdir
+    out: [partials, notebook]
+    hints:
+      reana:
+        compute_backend: kubernetes
+        kubernetes_memory_limit: 8Gi
+        kubernetes_job_timeout: 86400
+  merge:
+    run: merge.cwl
+    in:
+      notebooks: notebooks
+      partials: histograms/partials
+      outdir: outdir
+    out: [histograms, cutflow, notebook]
+    hints:
+      reana:
+        compute_backend: kubernetes
+        kubernetes_memory_limit: 4Gi
+        kubernetes_job_timeout: 3600
+  model:
+    run: model.cwl
+    in:
+      notebooks: notebooks
+      analysis_inputs: analysis_inputs
+      histograms: merge/histograms
+      outdir: outdir
+      signal: signal
+      poi: poi
+    out: [workspace, notebook]
+    hints:
+      reana:
+        compute_backend: kubernetes
+        kubernetes_memory_limit: 4Gi
+        kubernetes_job_timeout: 3600
+  fit:
+    run: fit.cwl
+    in:
+      notebooks: notebooks
+      workspace: model/workspace
+      outdir: outdir
+      poi: poi
+    out: [fit_results, plots, notebook]
+    hints:
+      reana:
+        compute_backend: kubernetes
+        kubernetes_memory_limit: 4Gi
+        kubernetes_job_timeout: 7200
+  report:
+    run: report.cwl
+    in:
+      executed:
+        source: [dataset/notebook, histograms/notebook, merge/notebook, model/notebook, fit/notebook]
+        linkMerge: merge_flattened
+      products:
+        source: [dataset/summary, merge/histograms, merge/cutflow, model/workspace, fit/fit_results]
+        linkMerge: merge_flattened
+      plots: fit/plots
+      outdir: outdir
+    out: [report, notebooks, provenance]
+    hints:
+      reana:
+        compute_backend: kubernetes
+        kubernetes_memory_limit: 2Gi
+        kubernetes_job_timeout: 1800
