@@ -37,9 +37,10 @@ reana-client: $(REANA_STAMP)
 	@echo "reana-client: $(REANA_VENV)/bin/reana-client (export REANA_SERVER_URL and REANA_ACCESS_TOKEN to use it)"
 
 ## Validate both REANA specifications (no server needed).
-validate: $(REANA_STAMP)
-	$(REANA_VENV)/bin/reana-client validate -f reana.yaml
-	$(REANA_VENV)/bin/reana-client validate -f reana-cwl.yaml
+validate: $(STAMP) $(REANA_STAMP)
+	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana.yaml
+	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana-cwl.yaml
+	$(BIN)/cwltool --validate workflow/workflow.cwl
 
 ## The embedded default dataset (deterministic synthetic NanoAOD) under data/embedded/.
 data: $(STAMP)
