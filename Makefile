@@ -11,8 +11,9 @@ REANA_LOCK := environment/reana-client.txt
 REANA_STAMP := $(REANA_VENV)/.installed-$(shell sha256sum $(REANA_LOCK) | cut -c1-12)
 PARAMS ?=
 PYTEST_ARGS ?=
+ARCHIVE_ARGS ?=
 
-.PHONY: all venv run run-cwl test bench lint data reana-client validate clean
+.PHONY: all venv run run-cwl test bench lint data reana-client validate archive clean
 
 all: run
 
@@ -61,6 +62,10 @@ test: $(STAMP) $(REANA_STAMP)
 ## Throughput benchmarks (printed figures, no timed tests).
 bench: $(STAMP)
 	$(BIN)/agc bench
+
+## Deposit-ready archive of the last run (CITATION, .zenodo.json, codemeta.json, HEPData, BagIt bag).
+archive: $(STAMP)
+	$(BIN)/agc archive $(ARCHIVE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check code tests

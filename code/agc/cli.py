@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks_dir", default=None, help="default: <outdir>/notebooks")
     p.add_argument("--output", default=None, help="default: <outdir>/report.html")
 
+    p = sub.add_parser("archive", help="deposit-ready archive: CITATION, Zenodo, HEPData, BagIt bag")
+    p.add_argument("--outdir", default=DEFAULTS["outdir"], help="the finished run's output folder")
+    p.add_argument("--dest", default="outputs/archive")
+    p.add_argument("--inputs", default=DEFAULTS["inputs"])
+    p.add_argument("--allow_dirty", action="store_true", help="archive a dirty git tree (recorded)")
+
     p = sub.add_parser("run-serial", help="run reana.yaml's serial steps locally, as REANA would")
     p.add_argument("spec", nargs="?", default="reana.yaml")
     p.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE", help="override a parameter")
@@ -168,6 +174,10 @@ def _dispatch(args: argparse.Namespace) -> Any:
         notebooks = args.notebooks_dir or f"{args.outdir}/notebooks"
         report = build_report(notebooks, args.output or f"{args.outdir}/report.html")
         return {"report": str(report), "provenance": str(run_provenance(args.outdir))}
+    if args.command == "archive":
+        from agc.archive import main as archive_main
+
+        return archive_main(args)
     if args.command == "run-serial":
         from agc.workflow import run_serial
 
