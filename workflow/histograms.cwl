@@ -29,6 +29,7 @@ inputs:
   max_files: int
   scheduler: string
   outdir: string
+  skip_bad_files: boolean
 arguments:
   - mkdir
   - -p
@@ -64,6 +65,9 @@ arguments:
   - -r
   - outdir
   - $(inputs.outdir)
+  - -p
+  - skip_bad_files
+  - $(inputs.skip_bad_files)
 outputs:
   partials:
     type: File[]

@@ -24,6 +24,7 @@ inputs:
       inputBinding: {}
     inputBinding: {position: 2}
   outdir: string
+  skip_bad_files: boolean
 arguments:
   - {position: 1, valueFrom: mkdir}
   - {position: 1, valueFrom: -p}
@@ -42,6 +43,9 @@ arguments:
   - {position: 3, valueFrom: -r}
   - {position: 3, valueFrom: outdir}
   - {position: 3, valueFrom: $(inputs.outdir)}
+  - {position: 3, valueFrom: -p}
+  - {position: 3, valueFrom: skip_bad_files}
+  - {position: 3, valueFrom: $(inputs.skip_bad_files)}
 outputs:
   histograms:
     type: File

@@ -50,6 +50,9 @@ inputs:
   poi:
     type: string
     doc: parameter of interest
+  skip_bad_files:
+    type: boolean
+    doc: skip unreadable input files (listed in cutflow.json and provenance.json) instead of stopping
   notebooks:
     type: Directory
     doc: the repository's notebooks/ folder
@@ -117,6 +120,7 @@ steps:
       max_files: max_files
       scheduler: scheduler
       outdir: outdir
+      skip_bad_files: skip_bad_files
     out: [partials, notebook]
     hints:
       reana:
@@ -129,6 +133,7 @@ steps:
       notebooks: notebooks
       partials: histograms/partials
       outdir: outdir
+      skip_bad_files: skip_bad_files
     out: [histograms, cutflow, notebook]
     hints:
       reana:

@@ -9,8 +9,9 @@ workers:
   (:data:`agc.physics.BRANCHES_READ`) with uproot, chunk by chunk, nothing else.
 
 The ratio processor/floor (events/s over events/s) says how close the analysis runs to the
-cost of I/O alone (1.0 = free physics). Figures are printed, never asserted: timings depend on
-the machine and its load.
+cost of I/O alone (1.0 = free physics). The peak resident memory (RSS) of the processes that ran
+chunks and of the driver is reported next to it. Figures are printed, never asserted: timings
+depend on the machine and its load.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def run_benchmark(
     ``inputs``: manifest path / ``"embedded"`` / loaded manifest; ``None`` generates the embedded
     recipe at ``scale`` (:func:`default_inputs`). The floor runs first so both see warm page
     caches alike. Returns ``{"input", "files", "events", "executor", "workers", "chunksize",
-    "floor": {...}, "processor": {...}, "ratio"}`` (seconds, events/s).
+    "floor": {...}, "processor": {...}, "ratio", "peak_rss_mb": {"workers", "driver"}}``
+    (seconds, events/s, MB; the driver's figure is this process' peak so far).
     """
     if executor not in EXECUTORS:
         raise AGCError(f"unknown executor '{executor}'; choose one of {', '.join(EXECUTORS)}")
@@ -140,6 +142,7 @@ def run_benchmark(
         "floor": floor,
         "processor": {"events": events, "seconds": seconds, "events_per_s": processor_rate},
         "ratio": processor_rate / floor["events_per_s"] if floor["events_per_s"] else math.nan,
+        "peak_rss_mb": summary["peak_rss_mb"],
     }
 
 
@@ -158,6 +161,12 @@ def format_report(result: dict[str, Any]) -> str:
         f"  {floor_label:34s} {floor['seconds']:9.2f} {floor['events_per_s']:12,.0f}",
         f"  ratio processor / floor: {result['ratio']:.2f}",
     ]
+    if "peak_rss_mb" in result:
+        rss = result["peak_rss_mb"]
+        lines.append(
+            f"  peak RSS [MB]: {rss['workers']:.0f} (processes running chunks), "
+            f"{rss['driver']:.0f} (driver)"
+        )
     return "\n".join(lines)
 
 

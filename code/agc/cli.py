@@ -28,8 +28,25 @@ DEFAULTS: dict[str, Any] = {
     "outdir": "outputs",
     "signal": "ttbar",
     "poi": "ttbar_norm",
+    "skip_bad_files": False,
 }
 EXECUTORS = ("iterative", "futures", "dask")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage dump), exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _boolean(text: str) -> bool:
+    from agc.parameters import coerce
+
+    try:
+        return bool(coerce("skip_bad_files", text))
+    except AGCError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -74,9 +91,9 @@ def _overrides(items: Sequence[str] | None) -> dict[str, str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``agc`` argument parser (also read by the tests that check parameter names)."""
-    parser = argparse.ArgumentParser(prog="agc", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="agc", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"agc {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("generate", help="generate the embedded default dataset (if missing)")
     p.add_argument("--output", default="data/embedded", help="folder for the ROOT files and manifest.json")
@@ -91,10 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_processing(p)
     p.add_argument("--output", default="outputs/histograms.root")
     p.add_argument("--partial_dir", default=None, help="write per-sample partial outputs here instead")
+    p.add_argument("--skip_bad_files", type=_boolean, nargs="?", const=True, default=False,
+                   help="skip unreadable files (listed in cutflow.json/provenance) instead of stopping")
 
     p = sub.add_parser("merge", help="merge per-sample partial outputs into histograms.root")
     p.add_argument("--partial_dir", default="outputs/partial")
     p.add_argument("--output", default="outputs/histograms.root")
+    p.add_argument("--skip_bad_files", type=_boolean, nargs="?", const=True, default=False,
+                   help="accept partial outputs that skipped bad files")
 
     p = sub.add_parser("model", help="histograms.root -> pyhf workspace (cabinetry)")
     p.add_argument("--histograms", default="outputs/histograms.root")
@@ -152,12 +173,12 @@ def _dispatch(args: argparse.Namespace) -> Any:
         return run_histograms(
             resolve_inputs(args.inputs), args.output, samples=args.samples, executor=args.executor,
             workers=args.workers, chunksize=args.chunksize, max_files=args.max_files,
-            scheduler=args.scheduler, partial_dir=args.partial_dir,
+            scheduler=args.scheduler, partial_dir=args.partial_dir, skip_bad_files=args.skip_bad_files,
         )
     if args.command == "merge":
         from agc.histograms import merge_partials
 
-        return merge_partials(args.partial_dir, args.output)
+        return merge_partials(args.partial_dir, args.output, skip_bad_files=args.skip_bad_files)
     if args.command == "model":
         from agc.model import build_workspace
 

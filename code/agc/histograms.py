@@ -17,6 +17,21 @@ for bit for any executor, worker count, chunk size or merge order. The normalisa
 once per bin when the final file is written. Partial outputs (:func:`write_partial`, one JSON
 file per sample, validated against ``schemas/histograms_partial.schema.json``) hold those exact
 unnormalised sums; :func:`merge_partials` adds them and writes the same bytes as a single pass.
+
+Robustness:
+
+- every local input is checked before any processing (:func:`check_file`: exists, manifest
+  size and sha256, complete ROOT file, ``Events`` tree, every branch read); the first bad file
+  stops the run with one line naming it -- unless ``skip_bad_files=True``, which skips bad files
+  and lists each (sample, path, manifest ``nevts``, reason) in the summary's ``skipped_files``,
+  in ``cutflow.json`` and in the partial outputs. A file is processed whole or not at all: the
+  processor's output is kept per file (:class:`agc.processor.FileResolvedProcessor`) and a file
+  whose chunks do not cover all its entries exactly once (a chunk failed mid-file) is dropped
+  entirely. N_generated of a sample is the sum of ``nevts`` of the files *processed*, and the
+  summary's ``normalisation_note`` says so;
+- per-chunk checkpoints (:mod:`agc.checkpoint`, default ``<output folder>/.checkpoints``) let
+  a killed run resume with bit-identical outputs; they are deleted after the final write;
+- every output is written atomically (temporary name, then rename).
 """
 
 from __future__ import annotations
@@ -28,6 +43,7 @@ import logging
 import math
 import os
 import re
+import resource
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -41,6 +57,14 @@ import uproot
 from coffea import processor
 
 from agc import physics
+from agc.checkpoint import (
+    CHECKPOINT_DIRNAME,
+    ChunkCheckpointer,
+    code_version,
+    content_identity,
+    file_key,
+    remove_checkpoints,
+)
 from agc.errors import AGCError
 from agc.fileio import canonical_json, sha256_file, write_json
 from agc.manifest import (
@@ -49,15 +73,19 @@ from agc.manifest import (
     load_manifest,
     resolve_inputs,
     sample_key,
+    select_samples,
 )
 from agc.manifest import (
     fileset as make_fileset,
 )
+from agc.parameters import validate_parameters
 from agc.processor import (
+    CHUNK_OUTCOMES,
     DATA_PROCESS,
     SUMS,
-    AGCProcessor,
     AGCSchema,
+    FileResolvedProcessor,
+    PeakMemory,
     empty_sums,
     histogram_variations,
 )
@@ -90,7 +118,9 @@ class SampleSums:
     """Exact unnormalised sums of one sample (what a partial output holds).
 
     ``sums``: :func:`agc.processor.empty_sums` layout (region x variation x sum x observable);
-    ``xsec``: effective cross-section [pb]; ``nevts``: N_generated of the processed files.
+    ``xsec``: effective cross-section [pb]; ``nevts``: N_generated of the processed files
+    (``files``); ``skipped``: the sample's files skipped by ``skip_bad_files``, each
+    ``{"path", "nevts", "reason"}`` (their ``nevts`` is *not* in ``nevts``).
     """
 
     process: str
@@ -100,6 +130,7 @@ class SampleSums:
     files: list[str]
     sums: hist.Hist
     cutflow: dict[str, int] = field(default_factory=dict)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -145,7 +176,18 @@ def partial_dict(sample: SampleSums) -> dict[str, Any]:
         "sumw": _sums_to_json(sample.sums, "sumw"),
         "sumw2": _sums_to_json(sample.sums, "sumw2"),
         "cutflow": {step: int(sample.cutflow.get(step, 0)) for step in CUTFLOW_STEPS},
+        "skipped_files": _sorted_skipped(sample.skipped),
     }
+
+
+def _sorted_skipped(skipped: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(
+        (
+            {"path": str(s["path"]), "nevts": int(s["nevts"]), "reason": str(s["reason"])}
+            for s in skipped
+        ),
+        key=lambda s: s["path"],
+    )
 
 
 def write_partial(path: str | os.PathLike[str], sample: SampleSums) -> Path:
@@ -206,14 +248,16 @@ def read_partial(path: str | os.PathLike[str]) -> SampleSums:
         files=list(data["files"]),
         sums=sums,
         cutflow=dict(data["cutflow"]),
+        skipped=list(data.get("skipped_files", [])),
     )
 
 
 def combine(samples: Iterable[SampleSums]) -> list[SampleSums]:
     """Add sums of the same sample processed in pieces (disjoint files); sorted by sample key.
 
-    Additions are exact (grid values), so the grouping does not matter. The same file twice, or
-    pieces with different cross-sections, is an error naming the sample.
+    Additions are exact (grid values), so the grouping does not matter. The same file twice
+    (processed or skipped), or pieces with different cross-sections, is an error naming the
+    sample. Skipped-file lists are concatenated.
     """
     merged: dict[str, SampleSums] = {}
     for piece in samples:
@@ -227,9 +271,12 @@ def combine(samples: Iterable[SampleSums]) -> list[SampleSums]:
                 list(piece.files),
                 piece.sums.copy(),
                 dict(piece.cutflow),
+                list(piece.skipped),
             )
             continue
-        overlap = sorted(set(have.files) & set(piece.files))
+        have_paths = set(have.files) | {s["path"] for s in have.skipped}
+        piece_paths = set(piece.files) | {s["path"] for s in piece.skipped}
+        overlap = sorted(have_paths & piece_paths)
         if overlap:
             raise AGCError(
                 f"sample '{piece.key}' given twice: file {overlap[0]} is in two partial outputs"
@@ -242,6 +289,7 @@ def combine(samples: Iterable[SampleSums]) -> list[SampleSums]:
         have.nevts += piece.nevts
         have.files = sorted(have.files + piece.files)
         have.cutflow = {s: have.cutflow.get(s, 0) + piece.cutflow.get(s, 0) for s in CUTFLOW_STEPS}
+        have.skipped = _sorted_skipped([*have.skipped, *piece.skipped])
     return [merged[k] for k in sorted(merged)]
 
 
@@ -303,13 +351,57 @@ def normalised_histograms(samples: Iterable[SampleSums]) -> dict[str, hist.Hist]
     return {name: _th1(name, *arrays[name]) for name in sorted(arrays)}
 
 
+def skipped_files(samples: Iterable[SampleSums]) -> list[dict[str, Any]]:
+    """Every skipped input file, ``{"sample", "path", "nevts", "reason"}``, sorted."""
+    rows = [{"sample": s.key, **row} for s in samples for row in _sorted_skipped(s.skipped)]
+    return sorted(rows, key=lambda r: (r["sample"], r["path"]))
+
+
+def normalisation_note(samples: Iterable[SampleSums]) -> str:
+    """One sentence saying which events the MC normalisation counts (for the summary and
+    provenance): N_generated is the manifest ``nevts`` summed over the files processed."""
+    samples = list(samples)
+    base = (
+        "MC weight = xsec * lumi / N_generated, N_generated = sum of the manifest's nevts "
+        "over the files processed"
+    )
+    affected = [s for s in samples if s.skipped]
+    if not affected:
+        return f"{base}; no input file was skipped."
+    parts = [
+        f"{s.key} {s.nevts + sum(int(r['nevts']) for r in s.skipped)} -> {s.nevts} "
+        f"({len(s.skipped)} of {len(s.files) + len(s.skipped)} files skipped)"
+        for s in affected
+    ]
+    n_files = sum(len(s.skipped) for s in affected)
+    return (
+        f"{base}: {n_files} bad file(s) were skipped (skip_bad_files), so these samples are "
+        f"normalised to the events actually processed (N_generated before -> after): "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def normalisation_summary(samples: Iterable[SampleSums]) -> dict[str, Any]:
+    """``{"n_generated": {sample: N}, "skipped_files": [...], "normalisation_note": str}``."""
+    samples = list(samples)
+    return {
+        "n_generated": {s.key: int(s.nevts) for s in samples},
+        "skipped_files": skipped_files(samples),
+        "normalisation_note": normalisation_note(samples),
+    }
+
+
 def cutflow_dict(samples: Iterable[SampleSums]) -> dict[str, Any]:
-    """``cutflow.json`` content: the ordered steps and, per sample, events after each step."""
+    """``cutflow.json`` content: the ordered steps, per sample the events after each step, and
+    the input files skipped by ``skip_bad_files`` (empty list when none)."""
+    samples = list(samples)
     return {
         "steps": list(CUTFLOW_STEPS),
         "samples": {
             s.key: {step: int(s.cutflow.get(step, 0)) for step in CUTFLOW_STEPS} for s in samples
         },
+        "skipped_files": skipped_files(samples),
     }
 
 
@@ -336,7 +428,8 @@ def write_histograms(
     metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Normalise and write ``histograms.root`` (sorted keys, byte-reproducible, atomic) and
-    ``cutflow.json``; return ``{"output", "cutflow_output", "yields", "cutflow", "exact"}``."""
+    ``cutflow.json``; return ``{"output", "cutflow_output", "yields", "cutflow", "exact",
+    "n_generated", "skipped_files", "normalisation_note"}``."""
     samples = combine(samples)
     exact = True
     for sample in samples:
@@ -364,6 +457,7 @@ def write_histograms(
         "yields": yields(histograms, samples),
         "cutflow": cutflow["samples"],
         "exact": exact,
+        **normalisation_summary(samples),
     }
 
 
@@ -392,9 +486,14 @@ def merge_partials(
     cutflow_output: str | os.PathLike[str] | None = None,
     *,
     metadata: dict[str, Any] | None = None,
+    skip_bad_files: bool = False,
 ) -> dict[str, Any]:
     """Merge partial outputs (a folder of ``*.partial.json`` or a list of files) into the final
-    ``histograms.root`` and ``cutflow.json``; the bytes equal a single pass over the same samples."""
+    ``histograms.root`` and ``cutflow.json``; the bytes equal a single pass over the same samples.
+
+    A partial output that lists skipped input files (written by a run with
+    ``skip_bad_files=True``) is refused unless ``skip_bad_files=True`` is given here too; the
+    skipped files are then carried into ``cutflow.json`` and the summary."""
     if isinstance(partial_paths_or_dir, (str, os.PathLike)):
         folder = Path(partial_paths_or_dir)
         if folder.is_dir():
@@ -408,6 +507,14 @@ def merge_partials(
         if not paths:
             raise AGCError("no partial outputs given to merge")
     samples = [read_partial(p) for p in sorted(paths)]
+    if not skip_bad_files:
+        for path, sample in zip(sorted(paths), samples, strict=True):
+            if sample.skipped:
+                first = _sorted_skipped(sample.skipped)[0]
+                raise AGCError(
+                    f"partial output {path} lists {len(sample.skipped)} skipped input file(s) "
+                    f"(first: {first['path']}): merge with skip_bad_files=True to accept them"
+                )
     summary = write_histograms(samples, output, cutflow_output, metadata=metadata)
     summary["partials"] = [str(p) for p in sorted(paths)]
     summary["events_processed"] = sum(s.cutflow.get("all", 0) for s in samples)
@@ -422,15 +529,63 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def check_file(
+    path: str,
+    tree: str = TREE,
+    *,
+    sample: str = "",
+    sha256: str | None = None,
+    size: int | None = None,
+) -> int:
+    """Check one local input file before processing; return its number of entries.
+
+    It must exist, have the manifest's ``size`` [bytes] and ``sha256`` (when given), be a
+    complete ROOT file (not truncated) with the ``tree`` TTree holding every branch of
+    :data:`agc.physics.BRANCHES_READ`. Raises :class:`AGCError` naming the file, the sample
+    and the branch.
+    """
+    where = f"(sample {sample})" if sample else ""
+    if not os.path.isfile(path):
+        raise AGCError(f"input file not found: {path} {where}".rstrip())
+    if size is not None and os.path.getsize(path) != size:
+        raise AGCError(
+            f"input file {path} {where}: size {os.path.getsize(path)} bytes differs from the "
+            f"manifest's {size}"
+        )
+    if sha256 and sha256_file(path) != sha256:
+        raise AGCError(f"input file {path} {where}: sha256 differs from the manifest's")
+    try:
+        with uproot.open(path) as handle:
+            actual, end = os.path.getsize(path), int(handle.file.fEND)
+            if actual < end:
+                raise AGCError(f"input file {path} {where} is truncated: {actual} of {end} bytes")
+            if tree not in handle:
+                keys = ", ".join(sorted(handle.keys(cycle=False))) or "none"
+                raise AGCError(f"input file {path} {where} has no '{tree}' tree (keys: {keys})")
+            ttree = handle[tree]
+            if not isinstance(ttree, uproot.behaviors.TTree.TTree):
+                raise AGCError(f"input file {path} {where}: '{tree}' is not a TTree")
+            present = set(ttree.keys())
+            missing = [b for b in physics.BRANCHES_READ if b not in present]
+            if missing:
+                raise AGCError(
+                    f"input file {path} {where}: missing branch '{missing[0]}' in '{tree}'"
+                    + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                )
+            return int(ttree.num_entries)
+    except AGCError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (any failure to read is the file's)
+        raise AGCError(f"cannot read ROOT file {path} {where}: {_one_line(exc)}") from None
+
+
 def check_inputs(
     fileset: dict[str, dict[str, Any]], *, verify_checksums: bool = True
 ) -> dict[str, int]:
-    """Open every local input file: it must exist, be ROOT and complete (not truncated), have the
-    ``Events`` tree with every branch of :data:`agc.physics.BRANCHES_READ` and (if the manifest
-    has one) the recorded sha256.
+    """:func:`check_file` on every local file of a fileset (:func:`agc.manifest.fileset`), with
+    the recorded sha256 if ``verify_checksums``; stops at the first bad file.
 
     Returns ``{path: number of entries}``. Remote files (URLs) are left to the run itself.
-    Raises :class:`AGCError` naming the file, sample and branch.
     """
     entries: dict[str, int] = {}
     for dataset, entry in fileset.items():
@@ -438,39 +593,12 @@ def check_inputs(
         for path, tree in entry["files"].items():
             if is_remote(path):
                 continue
-            where = f"(sample {dataset})"
-            if not os.path.isfile(path):
-                raise AGCError(f"input file not found: {path} {where}")
-            expected = checksums.get(path)
-            if verify_checksums and expected and sha256_file(path) != expected:
-                raise AGCError(f"input file {path} {where}: sha256 differs from the manifest's")
-            try:
-                with uproot.open(path) as handle:
-                    size, end = os.path.getsize(path), int(handle.file.fEND)
-                    if size < end:
-                        raise AGCError(
-                            f"input file {path} {where} is truncated: {size} of {end} bytes"
-                        )
-                    if tree not in handle:
-                        keys = ", ".join(sorted(handle.keys(cycle=False))) or "none"
-                        raise AGCError(
-                            f"input file {path} {where} has no '{tree}' tree (keys: {keys})"
-                        )
-                    ttree = handle[tree]
-                    if not isinstance(ttree, uproot.behaviors.TTree.TTree):
-                        raise AGCError(f"input file {path} {where}: '{tree}' is not a TTree")
-                    present = set(ttree.keys())
-                    missing = [b for b in physics.BRANCHES_READ if b not in present]
-                    if missing:
-                        raise AGCError(
-                            f"input file {path} {where}: missing branch '{missing[0]}' in '{tree}'"
-                            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-                        )
-                    entries[path] = int(ttree.num_entries)
-            except AGCError:
-                raise
-            except Exception as exc:  # noqa: BLE001 (any failure to read is the file's)
-                raise AGCError(f"cannot read ROOT file {path} {where}: {_one_line(exc)}") from None
+            entries[path] = check_file(
+                path,
+                tree,
+                sample=dataset,
+                sha256=checksums.get(path) if verify_checksums else None,
+            )
     return entries
 
 
@@ -580,6 +708,256 @@ def load_inputs(inputs: str | os.PathLike[str] | dict[str, Any]) -> dict[str, An
     return load_manifest(inputs)
 
 
+@dataclass
+class ProcessingResult:
+    """What one processing run produced.
+
+    ``samples``: per-sample exact sums of the files processed (each with its ``skipped`` files);
+    ``chunks``: ``{"computed", "resumed", "failed", "total"}`` chunk counts (resumed = loaded
+    from a checkpoint); ``peak_rss_kb``: ``{"workers": peak RSS of the processes that ran
+    chunks, "driver": peak RSS of this process}`` [kB]; the checkpoint folder, code version and
+    file keys of the run (for :meth:`remove_checkpoints`).
+    """
+
+    samples: list[SampleSums]
+    chunks: dict[str, int]
+    peak_rss_kb: dict[str, int]
+    checkpoint_dir: Path | None = None
+    checkpoint_version: str = ""
+    checkpoint_keys: list[str] = field(default_factory=list)
+
+    def remove_checkpoints(self) -> None:
+        """Delete this run's checkpoints (call once the final outputs are written)."""
+        if self.checkpoint_dir is not None:
+            remove_checkpoints(self.checkpoint_dir, self.checkpoint_version, self.checkpoint_keys)
+
+
+def _manifest_records(
+    manifest: dict[str, Any], samples: str | list[str], max_files: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Per dataset, the manifest's file records (path, nevts, sha256?, size?) kept by ``max_files``."""
+    records: dict[str, list[dict[str, Any]]] = {}
+    for process, variation in select_samples(manifest, samples):
+        files = manifest[process][variation]["files"]
+        name = sample_key(process, variation)
+        records[name] = list(files if max_files == -1 else files[:max_files])
+        paths = [item["path"] for item in records[name]]
+        duplicates = sorted({p for p in paths if paths.count(p) > 1})
+        if duplicates:
+            raise AGCError(f"sample '{name}': file {duplicates[0]} is listed twice in the manifest")
+    return records
+
+
+def _coverage_problem(piece: dict[str, Any] | None, n_entries: int | None) -> str | None:
+    """Why the per-file output ``piece`` does not cover the file's ``n_entries`` entries exactly
+    once (None if it does)."""
+    if piece is None:
+        return "no chunk of the file was processed"
+    if n_entries is None:
+        return "its number of entries is unknown (metadata not read)"
+    position = 0
+    for start, stop in sorted(piece["ranges"]):
+        if start > position:
+            return f"entries {position}-{start} of {n_entries} were not processed"
+        if start < position:
+            return f"entries {start}-{position} were processed twice"
+        position = stop
+    if position != n_entries:
+        return f"entries {position}-{n_entries} of {n_entries} were not processed"
+    counted = int(piece["cutflow"]["all"])
+    if counted != n_entries:
+        return f"{counted} events counted for {n_entries} entries"
+    return None
+
+
+def _all_files_bad(name: str, skipped: list[dict[str, Any]]) -> AGCError:
+    return AGCError(
+        f"sample '{name}': all {len(skipped)} input file(s) failed, nothing left to normalise "
+        f"(first: {skipped[0]['reason']})"
+    )
+
+
+def run_processor(
+    inputs: str | os.PathLike[str] | dict[str, Any],
+    *,
+    samples: str | list[str] = "all",
+    executor: str = "futures",
+    workers: int = 2,
+    chunksize: int = 100_000,
+    max_files: int = -1,
+    scheduler: str = "",
+    skip_bad_files: bool = False,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+) -> ProcessingResult:
+    """Check the inputs, run the processor over the selected samples, keep whole files only.
+
+    Parameters as :func:`run_histograms` (validated against the workflow parameter schema).
+    Without ``skip_bad_files`` the first bad file raises :class:`AGCError`; with it, bad files
+    (found by :func:`check_file` or failing during processing) are skipped and recorded in the
+    samples' ``skipped`` lists, and N_generated counts the processed files only. A sample whose
+    files all fail is an error either way. ``checkpoint_dir``: per-chunk checkpoints
+    (:class:`agc.checkpoint.ChunkCheckpointer`) are read and written there (None: none).
+    """
+    params = validate_parameters(
+        {
+            "executor": executor,
+            "workers": workers,
+            "chunksize": chunksize,
+            "max_files": max_files,
+            "scheduler": scheduler,
+            "skip_bad_files": skip_bad_files,
+        }
+    )
+    skip_bad_files = params["skip_bad_files"]
+    manifest = load_inputs(inputs)
+    fileset = make_fileset(manifest, samples, params["max_files"])
+    records = _manifest_records(manifest, samples, params["max_files"])
+
+    # 1. Every local file is checked before any processing.
+    entries: dict[tuple[str, str], int] = {}
+    nevts_of: dict[tuple[str, str], int] = {}
+    skipped: dict[str, list[dict[str, Any]]] = {name: [] for name in fileset}
+    good: dict[str, list[str]] = {name: [] for name in fileset}
+    for name in fileset:
+        for item in records[name]:
+            path = item["path"]
+            nevts_of[(name, path)] = int(item["nevts"])
+            if not is_remote(path):
+                try:
+                    entries[(name, path)] = check_file(
+                        path, TREE, sample=name, sha256=item.get("sha256"), size=item.get("size")
+                    )
+                except AGCError as exc:
+                    if not skip_bad_files:
+                        raise
+                    skipped[name].append(
+                        {"path": path, "nevts": nevts_of[(name, path)], "reason": str(exc)}
+                    )
+                    log.warning("skipping bad input file: %s", exc)
+                    continue
+            good[name].append(path)
+        if not good[name]:
+            raise _all_files_bad(name, skipped[name])
+
+    # 2. Checkpoints keyed by code version, sample and file content.
+    checkpointer = None
+    version = ""
+    keys: dict[tuple[str, str], str] = {}
+    if checkpoint_dir is not None:
+        version = code_version()
+        for name, paths in good.items():
+            meta = fileset[name]["metadata"]
+            for path in paths:
+                identity = (
+                    "remote"
+                    if is_remote(path)
+                    else content_identity(path, meta["checksums"].get(path))
+                )
+                keys[(name, path)] = file_key(
+                    name, meta["process"], meta["variation"], path, identity
+                )
+        checkpointer = ChunkCheckpointer(Path(checkpoint_dir) / version, keys)
+
+    # 3. The coffea run.
+    coffea_fileset = {
+        name: {
+            "files": dict.fromkeys(paths, TREE),
+            "metadata": {k: fileset[name]["metadata"][k] for k in ("process", "variation")},
+        }
+        for name, paths in good.items()
+    }
+    remote = any(is_remote(p) for paths in good.values() for p in paths)
+    cache: dict[Any, Any] = {}
+    captured = io.StringIO()
+    output: dict[str, Any] = {}
+    try:
+        with _executor(
+            params["executor"], params["workers"], params["scheduler"], 3 if remote else 0
+        ) as coffea_executor:
+            runner = processor.Runner(
+                executor=coffea_executor,
+                schema=AGCSchema,
+                chunksize=params["chunksize"],
+                metadata_cache=cache,
+                # coffea's ``skipbadfiles=True`` only skips OSError (not e.g. a damaged
+                # basket) and skips single chunks: take every exception, and complete files
+                # only, below.
+                skipbadfiles=(Exception,) if skip_bad_files else False,
+                checkpointer=checkpointer,
+            )
+            # coffea draws progress bars on stdout whatever ``status`` says and prints worker
+            # tracebacks to stderr before re-raising: keep both out of the CLI's output and of
+            # the one-line error (the captured text is logged).
+            with _quiet_coffea(), contextlib.redirect_stderr(captured):
+                output = runner(coffea_fileset, FileResolvedProcessor(skip_bad_files)) or {}
+    except AGCError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (coffea wraps worker errors in Exception)
+        log.debug("coffea run failed:\n%s", captured.getvalue())
+        if not (skip_bad_files and "No chunks" in str(exc)):
+            raise translate_error(exc, fileset) from None
+        output = {}  # every chunk failed before reaching the processor
+    if captured.getvalue().strip():
+        log.info("%s", captured.getvalue().rstrip())
+    for filemeta, meta in cache.items():
+        if isinstance(meta, dict) and "numentries" in meta:
+            entries.setdefault((filemeta.dataset, filemeta.filename), int(meta["numentries"]))
+
+    # 4. Keep files processed whole; drop (skip mode) or refuse the others.
+    reasons: dict[tuple[str, str], str] = {}
+    for dataset, filename, first, last, reason in sorted(output.get("failures", set())):
+        reasons.setdefault((dataset, filename), f"entries {first}-{last} failed: {reason}")
+    per_file = output.get("files", {})
+    result = []
+    for name, entry in fileset.items():
+        meta = entry["metadata"]
+        sums = empty_sums(histogram_variations(meta["process"], meta["variation"]))
+        cutflow = dict.fromkeys(CUTFLOW_STEPS, 0)
+        processed: list[str] = []
+        for path in sorted(good[name]):
+            piece = per_file.get(name, {}).get(path)
+            problem = _coverage_problem(piece, entries.get((name, path)))
+            if problem is None:
+                sums += piece["sums"]
+                cutflow = {s: cutflow[s] + int(piece["cutflow"][s]) for s in CUTFLOW_STEPS}
+                processed.append(path)
+                continue
+            reason = reasons.get((name, path), problem)
+            if not skip_bad_files:
+                raise AGCError(f"processing failed for {path} (sample {name}): {reason}")
+            message = f"processing failed for {path} (sample {name}), file dropped whole: {reason}"
+            log.warning("skipping bad input file: %s", message)
+            skipped[name].append({"path": path, "nevts": nevts_of[(name, path)], "reason": message})
+        if not processed:
+            raise _all_files_bad(name, _sorted_skipped(skipped[name]))
+        result.append(
+            SampleSums(
+                process=meta["process"],
+                variation=meta["variation"],
+                xsec=float(meta["xsec"]),
+                nevts=sum(nevts_of[(name, p)] for p in processed),
+                files=processed,
+                sums=sums,
+                cutflow=cutflow,
+                skipped=_sorted_skipped(skipped[name]),
+            )
+        )
+    chunks = {k: int(output.get("chunks", {}).get(k, 0)) for k in CHUNK_OUTCOMES}
+    chunks["total"] = sum(chunks.values())
+    peak = output.get("peak_rss_kb", PeakMemory(0))
+    return ProcessingResult(
+        samples=result,
+        chunks=chunks,
+        peak_rss_kb={
+            "workers": int(peak.kb),
+            "driver": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+        },
+        checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir is not None else None,
+        checkpoint_version=version,
+        checkpoint_keys=sorted(set(keys.values())),
+    )
+
+
 def process_samples(
     inputs: str | os.PathLike[str] | dict[str, Any],
     *,
@@ -589,59 +967,20 @@ def process_samples(
     chunksize: int = 100_000,
     max_files: int = -1,
     scheduler: str = "",
+    skip_bad_files: bool = False,
 ) -> list[SampleSums]:
-    """Run the processor over the selected samples; return their exact unnormalised sums."""
-    if executor not in EXECUTORS:
-        raise AGCError(f"unknown executor '{executor}'; choose one of {', '.join(EXECUTORS)}")
-    for name, value in (("workers", workers), ("chunksize", chunksize)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise AGCError(f"parameter '{name}' must be a positive integer, got {value!r}")
-    manifest = load_inputs(inputs)
-    fileset = make_fileset(manifest, samples, max_files)
-    check_inputs(fileset)
-    coffea_fileset = {
-        name: {
-            "files": dict(entry["files"]),
-            "metadata": {k: entry["metadata"][k] for k in ("process", "variation")},
-        }
-        for name, entry in fileset.items()
-    }
-    remote = any(is_remote(p) for entry in fileset.values() for p in entry["files"])
-    captured = io.StringIO()
-    try:
-        with _executor(executor, workers, scheduler, 3 if remote else 0) as coffea_executor:
-            runner = processor.Runner(
-                executor=coffea_executor, schema=AGCSchema, chunksize=chunksize, metadata_cache={}
-            )
-            # coffea draws progress bars on stdout whatever ``status`` says and prints worker
-            # tracebacks to stderr before re-raising: keep both out of the CLI's output and of
-            # the one-line error (the captured text is logged).
-            with _quiet_coffea(), contextlib.redirect_stderr(captured):
-                output = runner(coffea_fileset, AGCProcessor())
-    except AGCError:
-        raise
-    except Exception as exc:  # noqa: BLE001 (coffea wraps worker errors in Exception)
-        log.debug("coffea run failed:\n%s", captured.getvalue())
-        raise translate_error(exc, fileset) from None
-    if captured.getvalue().strip():
-        log.info("%s", captured.getvalue().rstrip())
-    result = []
-    for name, entry in fileset.items():
-        meta = entry["metadata"]
-        labels = histogram_variations(meta["process"], meta["variation"])
-        sums = output["sums"].get(name) if output else None
-        result.append(
-            SampleSums(
-                process=meta["process"],
-                variation=meta["variation"],
-                xsec=float(meta["xsec"]),
-                nevts=int(meta["nevts"]),
-                files=sorted(entry["files"]),
-                sums=sums if sums is not None else empty_sums(labels),
-                cutflow=dict(output["cutflow"].get(name, {})) if output else {},
-            )
-        )
-    return result
+    """Run the processor over the selected samples (no checkpoints); return their exact
+    unnormalised sums (see :func:`run_processor`)."""
+    return run_processor(
+        inputs,
+        samples=samples,
+        executor=executor,
+        workers=workers,
+        chunksize=chunksize,
+        max_files=max_files,
+        scheduler=scheduler,
+        skip_bad_files=skip_bad_files,
+    ).samples
 
 
 def run_histograms(
@@ -657,6 +996,9 @@ def run_histograms(
     partial_dir: str | os.PathLike[str] | None = None,
     cutflow_output: str | os.PathLike[str] | None = None,
     metadata: dict[str, Any] | None = None,
+    skip_bad_files: bool = False,
+    checkpoints: bool = True,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """NanoAOD -> ``histograms.root`` + ``cutflow.json`` (or per-sample partials).
 
@@ -668,12 +1010,24 @@ def run_histograms(
     With ``partial_dir``, one ``{sample}.partial.json`` per sample is written there instead of
     the final files (merge them with :func:`merge_partials`). ``metadata`` is embedded as JSON
     in the ``provenance`` key (default: the text ``provenance.json``).
+    ``skip_bad_files``: skip (and list) bad input files instead of stopping at the first one;
+    N_generated then counts the processed files only (see the summary's ``normalisation_note``).
+    ``checkpoints``: keep per-chunk checkpoints in ``checkpoint_dir`` (default
+    ``<folder of output>/.checkpoints``) so that a killed run resumes; they are deleted once the
+    outputs are written.
 
     Returns a summary: output paths, normalised nominal yields per region and process, cut
-    flow, events processed, wall time [s] and throughput [events/s].
+    flow, N_generated per sample, skipped files and the normalisation note, events processed,
+    chunk counts (computed / resumed from checkpoints / failed), peak RSS [MB] of the worker
+    processes and of this process, wall time [s] and throughput [events/s].
     """
     start = time.perf_counter()
-    sample_sums = process_samples(
+    folder = None
+    if checkpoints:
+        folder = (
+            Path(checkpoint_dir) if checkpoint_dir else Path(output).parent / CHECKPOINT_DIRNAME
+        )
+    run = run_processor(
         inputs,
         samples=samples,
         executor=executor,
@@ -681,17 +1035,22 @@ def run_histograms(
         chunksize=chunksize,
         max_files=max_files,
         scheduler=scheduler,
+        skip_bad_files=skip_bad_files,
+        checkpoint_dir=folder,
     )
+    sample_sums = run.samples
     n_events = sum(s.cutflow.get("all", 0) for s in sample_sums)
     if partial_dir is not None:
-        folder = Path(partial_dir)
-        paths = [write_partial(folder / f"{s.key}{PARTIAL_SUFFIX}", s) for s in sample_sums]
+        partials = Path(partial_dir)
+        paths = [write_partial(partials / f"{s.key}{PARTIAL_SUFFIX}", s) for s in sample_sums]
         summary: dict[str, Any] = {
             "partials": [str(p) for p in paths],
             "cutflow": cutflow_dict(sample_sums)["samples"],
+            **normalisation_summary(sample_sums),
         }
     else:
         summary = write_histograms(sample_sums, output, cutflow_output, metadata=metadata)
+    run.remove_checkpoints()
     wall = time.perf_counter() - start
     summary.update(
         {
@@ -700,6 +1059,9 @@ def run_histograms(
             "executor": executor,
             "workers": workers,
             "chunksize": chunksize,
+            "chunks": run.chunks,
+            "peak_rss_mb": {k: round(v / 1024, 1) for k, v in run.peak_rss_kb.items()},
+            "checkpoint_dir": str(folder) if folder is not None else None,
             "wall_time_s": round(wall, 3),
             "events_per_s": round(n_events / wall, 1) if wall > 0 else math.inf,
         }

@@ -11,10 +11,17 @@ per-chunk histograms in any grouping gives the same doubles bit for bit; the MC 
 The categories of every axis are fixed per dataset (no growth), sorted by name, so the output
 does not depend on which chunk was filled first. The selection runs once per jet-pT variation
 (nominal, pt_scale_up, pt_res_up); the weight variations reuse the nominal selection.
+
+:class:`FileResolvedProcessor` wraps :class:`AGCProcessor` for the histogram stage: its output
+keeps each input file's sums apart (with the entry ranges that produced them), so a file can be
+kept or dropped as a whole when one of its chunks fails, and it counts chunks and the peak
+memory of the processes that ran them.
 """
 
 from __future__ import annotations
 
+import resource
+from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
@@ -183,4 +190,104 @@ class AGCProcessor(processor.ProcessorABC):
 
     def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:
         """Nothing to do: normalisation happens when the final file is written."""
+        return accumulator
+
+
+# -- per-file bookkeeping for the histogram stage ---------------------------------------------
+
+#: Outcomes of one chunk, as counted in the ``chunks`` entry of a chunk output.
+CHUNK_OUTCOMES: tuple[str, ...] = ("computed", "resumed", "failed")
+
+
+@dataclass(frozen=True)
+class PeakMemory:
+    """Largest resident set size [kB] (``getrusage`` ``ru_maxrss``, Linux units) of the
+    processes that ran chunks; adds as the maximum, so coffea's accumulation keeps the peak."""
+
+    kb: int
+
+    def __add__(self, other: PeakMemory) -> PeakMemory:
+        return PeakMemory(max(self.kb, other.kb))
+
+    @classmethod
+    def now(cls) -> PeakMemory:
+        """The peak RSS of the calling process so far."""
+        return cls(int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+
+
+def chunk_output(
+    dataset: str,
+    filename: str,
+    entry_range: tuple[int, int],
+    sums: hist.Hist,
+    cutflow: dict[str, int],
+    outcome: str = "computed",
+) -> dict[str, Any]:
+    """The accumulatable output of one chunk [start, stop) of ``filename``.
+
+    ``{"files": {dataset: {filename: {"sums": Hist, "cutflow": {step: int}, "ranges":
+    {(start, stop)}}}}, "chunks": {outcome: 1}, "peak_rss_kb": PeakMemory}``. Under coffea's
+    accumulation the sums and cut flows add, the range sets unite and the counters add, so the
+    total says, per file, which entries contributed.
+    """
+    return {
+        "files": {
+            dataset: {
+                filename: {
+                    "sums": sums,
+                    "cutflow": {step: int(cutflow.get(step, 0)) for step in CUTFLOW_STEPS},
+                    "ranges": {(int(entry_range[0]), int(entry_range[1]))},
+                }
+            }
+        },
+        "chunks": {outcome: 1},
+        "peak_rss_kb": PeakMemory.now(),
+    }
+
+
+def failure_output(
+    dataset: str, filename: str, entry_range: tuple[int, int], reason: str
+) -> dict[str, Any]:
+    """The output of a chunk that failed: no sums, one failure record
+    ``(dataset, filename, start, stop, reason)``."""
+    return {
+        "failures": {(dataset, filename, int(entry_range[0]), int(entry_range[1]), reason)},
+        "chunks": {"failed": 1},
+        "peak_rss_kb": PeakMemory.now(),
+    }
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+class FileResolvedProcessor(processor.ProcessorABC):
+    """:class:`AGCProcessor` with its output resolved per input file (:func:`chunk_output`).
+
+    With ``capture_failures`` a chunk whose processing raises (e.g. a damaged compressed basket
+    read while the selection materialises the columns) returns :func:`failure_output` instead
+    of raising, so the run goes on and the driver drops that file's contribution as a whole.
+    """
+
+    def __init__(self, capture_failures: bool = False) -> None:
+        self.capture_failures = capture_failures
+        self.analysis = AGCProcessor()
+
+    def process(self, events: Any) -> dict[str, Any]:
+        meta = events.metadata
+        dataset, filename = meta["dataset"], meta["filename"]
+        entry_range = (int(meta["entrystart"]), int(meta["entrystop"]))
+        try:
+            out = self.analysis.process(events)
+        except Exception as exc:
+            if not self.capture_failures:
+                raise
+            return failure_output(dataset, filename, entry_range, _reason(exc))
+        return chunk_output(
+            dataset, filename, entry_range, out["sums"][dataset], out["cutflow"][dataset]
+        )
+
+    def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:
+        """Nothing to do: the driver checks completeness per file and normalises."""
         return accumulator
