@@ -187,7 +187,9 @@ def _dispatch(args: argparse.Namespace) -> Any:
     if args.command == "fit":
         from agc.fit import run_fit
 
-        return run_fit(args.workspace, args.output, plots_dir=args.plots_dir)
+        result = run_fit(args.workspace, args.output, plots_dir=args.plots_dir)
+        keep = ("poi", "best_twice_nll", "goodness_of_fit", "plots")
+        return {"fit_results": args.output, **{key: result[key] for key in keep if key in result}}
     if args.command == "report":
         from agc.provenance import run_provenance
         from agc.report import build_report
