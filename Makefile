@@ -13,7 +13,7 @@ PARAMS ?=
 PYTEST_ARGS ?=
 ARCHIVE_ARGS ?=
 
-.PHONY: all venv run run-cwl test bench lint data reana-client validate archive clean
+.PHONY: all venv run run-cwl test bench lint data reana-client validate archive reinterpret clean
 
 all: run
 
@@ -62,6 +62,13 @@ test: $(STAMP) $(REANA_STAMP)
 ## Throughput benchmarks (printed figures, no timed tests).
 bench: $(STAMP)
 	$(BIN)/agc bench
+
+## Reinterpretation: swap the signal (one parameter); only the signal sample is processed,
+## the rest comes from the content-addressed cache under outputs/cache.
+SIGNAL ?= inputs/signals/zprime_1000.yaml
+reinterpret: $(STAMP)
+	$(BIN)/agc generate --output data/embedded
+	$(BIN)/agc reinterpret --signal $(SIGNAL) --inputs embedded --outdir outputs
 
 ## Deposit-ready archive of the last run (CITATION, .zenodo.json, codemeta.json, HEPData, BagIt bag).
 archive: $(STAMP)

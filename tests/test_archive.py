@@ -150,10 +150,16 @@ def test_hepdata_with_reinterpretation_outputs(run_outputs: Path, tmp_path: Path
 
 
 def test_archive_is_reproducible(
-    archive: tuple[Path, dict], run_outputs: Path, tmp_path: Path
+    archive: tuple[Path, dict], run_outputs: Path, embedded_manifest: Path, tmp_path: Path
 ) -> None:
     """A second archive of the same run has the same HEPData tarball and payload checksums."""
-    again = build_archive(run_outputs, tmp_path / "archive", allow_dirty=True, tarball=False)
+    again = build_archive(
+        run_outputs,
+        tmp_path / "archive",
+        allow_dirty=True,
+        tarball=False,
+        inputs=str(embedded_manifest),
+    )
     first = archive[0]
     assert sha256_file(first / "hepdata-submission.tar.gz") == sha256_file(
         Path(again["archive"]) / "hepdata-submission.tar.gz"
@@ -226,7 +232,9 @@ def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
 
 
-def test_dirty_tree_refused_or_recorded(run_outputs: Path, tmp_path: Path) -> None:
+def test_dirty_tree_refused_or_recorded(
+    run_outputs: Path, embedded_manifest: Path, tmp_path: Path
+) -> None:
     """A throw-away git repository (not the project's): clean -> not dirty; modified -> refused
     unless allow_dirty, and then recorded."""
     if shutil.which("git") is None:
@@ -245,10 +253,15 @@ def test_dirty_tree_refused_or_recorded(run_outputs: Path, tmp_path: Path) -> No
     (repo / "data" / "embedded").mkdir(parents=True)
     shutil.copy(REPO / "inputs" / "embedded.yaml", repo / "data" / "embedded" / "manifest.json")
     with pytest.raises(AGCError, match="git tree is dirty"):
-        build_archive(run_outputs, tmp_path / "archive", repo=repo)
+        build_archive(run_outputs, tmp_path / "archive", repo=repo, inputs=str(embedded_manifest))
     assert not (tmp_path / "archive").exists()
     summary = build_archive(
-        run_outputs, tmp_path / "archive", repo=repo, allow_dirty=True, tarball=False
+        run_outputs,
+        tmp_path / "archive",
+        repo=repo,
+        allow_dirty=True,
+        tarball=False,
+        inputs=str(embedded_manifest),
     )
     assert summary["dirty"] is True
     record = json.loads(

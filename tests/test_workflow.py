@@ -47,7 +47,7 @@ CWL = REPO / "reana-cwl.yaml"
 JOB = REPO / CWL_JOB
 WORKFLOW = REPO / CWL_WORKFLOW
 REANA_VENV = REPO / ".venv-reana"
-STEPS = ["dataset", "histograms", "merge", "model", "fit", "report"]
+STEPS = ["dataset", "histograms", "merge", "model", "fit", "reinterpret", "report"]
 IMAGE_RE = re.compile(r"^docker\.io/[a-z0-9._-]+/[a-z0-9._-]+:\d+\.\d+\.\d+$")
 
 
@@ -210,7 +210,16 @@ def test_cwl_steps_wire_parameters_by_name_and_tools_pass_the_notebook_parameter
         if "papermill" in tokens:
             notebook, names = _papermill_args(tokens)
             notebook = re.sub(r"__\$\(inputs\.samples\)", "", notebook)
-            assert names == _notebook_parameters(notebook), f"CWL step {step_name} ({notebook})"
+            # Booleans are passed through an input binding ("-p name True" only when true).
+            flags = {
+                str(spec["inputBinding"]["prefix"]).split()[1]
+                for spec in tool["inputs"].values()
+                if isinstance(spec, dict)
+                and str(spec.get("inputBinding", {}).get("prefix", "")).startswith("-p ")
+            }
+            assert names | flags == _notebook_parameters(notebook), (
+                f"CWL step {step_name} ({notebook})"
+            )
             for name in names:
                 position = tokens.index(name, tokens.index("papermill"))
                 assert tokens[position + 1] == f"$(inputs.{name})", f"{step_name}: {name}"

@@ -29,7 +29,10 @@ inputs:
   max_files: int
   scheduler: string
   outdir: string
-  skip_bad_files: boolean
+  skip_bad_files:
+    doc: adds "-p skip_bad_files True" to papermill's call when true (a false boolean renders nothing in CWL)
+    type: boolean
+    inputBinding: {position: 99, prefix: "-p skip_bad_files True", shellQuote: false}
 arguments:
   - mkdir
   - -p
@@ -65,9 +68,6 @@ arguments:
   - -r
   - outdir
   - $(inputs.outdir)
-  - -p
-  - skip_bad_files
-  - $(inputs.skip_bad_files)
 outputs:
   partials:
     type: File[]

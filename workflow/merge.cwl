@@ -24,7 +24,10 @@ inputs:
       inputBinding: {}
     inputBinding: {position: 2}
   outdir: string
-  skip_bad_files: boolean
+  skip_bad_files:
+    doc: adds "-p skip_bad_files True" to papermill's call when true (a false boolean renders nothing in CWL)
+    type: boolean
+    inputBinding: {position: 4, prefix: "-p skip_bad_files True", shellQuote: false}
 arguments:
   - {position: 1, valueFrom: mkdir}
   - {position: 1, valueFrom: -p}
@@ -43,9 +46,6 @@ arguments:
   - {position: 3, valueFrom: -r}
   - {position: 3, valueFrom: outdir}
   - {position: 3, valueFrom: $(inputs.outdir)}
-  - {position: 3, valueFrom: -p}
-  - {position: 3, valueFrom: skip_bad_files}
-  - {position: 3, valueFrom: $(inputs.skip_bad_files)}
 outputs:
   histograms:
     type: File

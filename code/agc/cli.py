@@ -63,20 +63,37 @@ def _max_files(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected -1 (all) or a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected -1 (all) or a positive integer, got {text!r}"
+        ) from None
     if value == 0 or value < -1:
         raise argparse.ArgumentTypeError(f"expected -1 (all) or a positive integer, got {value}")
     return value
 
 
 def _add_processing(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--inputs", default=DEFAULTS["inputs"], help="manifest (AGC layout) or 'embedded'")
-    parser.add_argument("--samples", default=DEFAULTS["samples"], help="'all' or comma list of process[__variation]")
+    parser.add_argument(
+        "--inputs", default=DEFAULTS["inputs"], help="manifest (AGC layout) or 'embedded'"
+    )
+    parser.add_argument(
+        "--samples", default=DEFAULTS["samples"], help="'all' or comma list of process[__variation]"
+    )
     parser.add_argument("--executor", default=DEFAULTS["executor"], choices=EXECUTORS)
     parser.add_argument("--workers", type=_positive_int, default=DEFAULTS["workers"])
-    parser.add_argument("--chunksize", type=_positive_int, default=DEFAULTS["chunksize"], help="events per chunk")
-    parser.add_argument("--max_files", type=_max_files, default=DEFAULTS["max_files"], help="files per sample, -1 = all")
-    parser.add_argument("--scheduler", default=DEFAULTS["scheduler"], help="dask scheduler address; '' = LocalCluster")
+    parser.add_argument(
+        "--chunksize", type=_positive_int, default=DEFAULTS["chunksize"], help="events per chunk"
+    )
+    parser.add_argument(
+        "--max_files",
+        type=_max_files,
+        default=DEFAULTS["max_files"],
+        help="files per sample, -1 = all",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=DEFAULTS["scheduler"],
+        help="dask scheduler address; '' = LocalCluster",
+    )
 
 
 def _overrides(items: Sequence[str] | None) -> dict[str, str]:
@@ -93,10 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``agc`` argument parser (also read by the tests that check parameter names)."""
     parser = _Parser(prog="agc", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"agc {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     p = sub.add_parser("generate", help="generate the embedded default dataset (if missing)")
-    p.add_argument("--output", default="data/embedded", help="folder for the ROOT files and manifest.json")
+    p.add_argument(
+        "--output", default="data/embedded", help="folder for the ROOT files and manifest.json"
+    )
     p.add_argument("--recipe", default="inputs/embedded.yaml")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every sample's event count")
     p.add_argument("--force", action="store_true", help="regenerate even if present and intact")
@@ -107,15 +128,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("histograms", help="NanoAOD -> histograms.root and cutflow.json")
     _add_processing(p)
     p.add_argument("--output", default="outputs/histograms.root")
-    p.add_argument("--partial_dir", default=None, help="write per-sample partial outputs here instead")
-    p.add_argument("--skip_bad_files", type=_boolean, nargs="?", const=True, default=False,
-                   help="skip unreadable files (listed in cutflow.json/provenance) instead of stopping")
+    p.add_argument(
+        "--partial_dir", default=None, help="write per-sample partial outputs here instead"
+    )
+    p.add_argument(
+        "--skip_bad_files",
+        type=_boolean,
+        nargs="?",
+        const=True,
+        default=False,
+        help="skip unreadable files (listed in cutflow.json/provenance) instead of stopping",
+    )
 
     p = sub.add_parser("merge", help="merge per-sample partial outputs into histograms.root")
     p.add_argument("--partial_dir", default="outputs/partial")
     p.add_argument("--output", default="outputs/histograms.root")
-    p.add_argument("--skip_bad_files", type=_boolean, nargs="?", const=True, default=False,
-                   help="accept partial outputs that skipped bad files")
+    p.add_argument(
+        "--skip_bad_files",
+        type=_boolean,
+        nargs="?",
+        const=True,
+        default=False,
+        help="accept partial outputs that skipped bad files",
+    )
 
     p = sub.add_parser("model", help="histograms.root -> pyhf workspace (cabinetry)")
     p.add_argument("--histograms", default="outputs/histograms.root")
@@ -134,7 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks_dir", default=None, help="default: <outdir>/notebooks")
     p.add_argument("--output", default=None, help="default: <outdir>/report.html")
 
-    p = sub.add_parser("archive", help="deposit-ready archive: CITATION, Zenodo, HEPData, BagIt bag")
+    p = sub.add_parser(
+        "reinterpret", help="swap the signal: new workspace, fit, CLs limits, patchset"
+    )
+    from agc.reinterpret import add_arguments as _reinterpret_arguments
+
+    _reinterpret_arguments(p)
+
+    p = sub.add_parser(
+        "archive", help="deposit-ready archive: CITATION, Zenodo, HEPData, BagIt bag"
+    )
     p.add_argument("--outdir", default=DEFAULTS["outdir"], help="the finished run's output folder")
     p.add_argument("--dest", default="outputs/archive")
     p.add_argument("--inputs", default=DEFAULTS["inputs"])
@@ -142,13 +186,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run-serial", help="run reana.yaml's serial steps locally, as REANA would")
     p.add_argument("spec", nargs="?", default="reana.yaml")
-    p.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE", help="override a parameter")
+    p.add_argument(
+        "-p", "--parameter", action="append", metavar="NAME=VALUE", help="override a parameter"
+    )
 
     p = sub.add_parser("run-cwl", help="run the CWL workflow locally with cwltool")
-    p.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE", help="override a parameter")
+    p.add_argument(
+        "-p", "--parameter", action="append", metavar="NAME=VALUE", help="override a parameter"
+    )
 
     p = sub.add_parser("bench", help="print processor throughput next to the uproot read floor")
-    p.add_argument("--inputs", default=None, help="manifest; default: a generated dataset of --scale")
+    p.add_argument(
+        "--inputs", default=None, help="manifest; default: a generated dataset of --scale"
+    )
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--executor", default="futures", choices=EXECUTORS)
     p.add_argument("--workers", type=_positive_int, default=2)
@@ -160,7 +210,13 @@ def _dispatch(args: argparse.Namespace) -> Any:
     if args.command == "generate":
         from agc.generate import generate_dataset
 
-        return {"manifest": str(generate_dataset(args.output, recipe=args.recipe, scale=args.scale, force=args.force))}
+        return {
+            "manifest": str(
+                generate_dataset(
+                    args.output, recipe=args.recipe, scale=args.scale, force=args.force
+                )
+            )
+        }
     if args.command == "summary":
         from agc.generate import summarize
         from agc.manifest import resolve_inputs
@@ -171,9 +227,16 @@ def _dispatch(args: argparse.Namespace) -> Any:
         from agc.manifest import resolve_inputs
 
         return run_histograms(
-            resolve_inputs(args.inputs), args.output, samples=args.samples, executor=args.executor,
-            workers=args.workers, chunksize=args.chunksize, max_files=args.max_files,
-            scheduler=args.scheduler, partial_dir=args.partial_dir, skip_bad_files=args.skip_bad_files,
+            resolve_inputs(args.inputs),
+            args.output,
+            samples=args.samples,
+            executor=args.executor,
+            workers=args.workers,
+            chunksize=args.chunksize,
+            max_files=args.max_files,
+            scheduler=args.scheduler,
+            partial_dir=args.partial_dir,
+            skip_bad_files=args.skip_bad_files,
         )
     if args.command == "merge":
         from agc.histograms import merge_partials
@@ -182,7 +245,9 @@ def _dispatch(args: argparse.Namespace) -> Any:
     if args.command == "model":
         from agc.model import build_workspace
 
-        build_workspace(args.histograms, args.output, config=args.config, signal=args.signal, poi=args.poi)
+        build_workspace(
+            args.histograms, args.output, config=args.config, signal=args.signal, poi=args.poi
+        )
         return {"workspace": args.output}
     if args.command == "fit":
         from agc.fit import run_fit
@@ -197,6 +262,20 @@ def _dispatch(args: argparse.Namespace) -> Any:
         notebooks = args.notebooks_dir or f"{args.outdir}/notebooks"
         report = build_report(notebooks, args.output or f"{args.outdir}/report.html")
         return {"report": str(report), "provenance": str(run_provenance(args.outdir))}
+    if args.command == "reinterpret":
+        from agc.reinterpret import main as reinterpret_main
+        from agc.signals import is_declaration
+
+        if not is_declaration(args.signal):
+            print(
+                f"agc reinterpret: signal={args.signal!r} is the main measurement (see fit_results.json);"
+                " give a signal declaration such as inputs/signals/zprime_1000.yaml to reinterpret",
+                file=sys.stderr,
+            )
+            return {}
+        result = reinterpret_main(args)
+        keep = ("signal", "limits", "processed", "cached", "timing_s")
+        return {key: result[key] for key in keep if key in result}
     if args.command == "archive":
         from agc.archive import main as archive_main
 

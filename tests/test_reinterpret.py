@@ -1,0 +1,225 @@
+"""Signal swap: cache, round trip to the main fit, published patchset, limits regression.
+
+One session fixture runs ``reinterpret("ttbar")`` on a cold cache (processes every background
+sample once), then ``reinterpret(zprime_1000)``, counting what ``process_samples`` is asked to do.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyhf
+import pytest
+
+from agc import histograms
+from agc.cache import HistogramCache, cached_process_samples
+from agc.errors import AGCError
+from agc.fit import run_fit
+from agc.model import build_workspace
+from agc.reinterpret import reinterpret, sorted_spec
+
+REPO = Path(__file__).resolve().parents[1]
+SIGNAL = "inputs/signals/zprime_1000.yaml"
+BACKGROUNDS = [
+    "single_top_s_chan__nominal",
+    "single_top_tW__nominal",
+    "single_top_t_chan__nominal",
+    "ttbar__ME_var",
+    "ttbar__PS_var",
+    "ttbar__nominal",
+    "ttbar__scaledown",
+    "ttbar__scaleup",
+    "wjets__nominal",
+]
+
+
+@pytest.fixture(scope="session")
+def swap(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A cold ttbar run then a Z' (1000 GeV) swap in one output folder; process_samples calls."""
+    outdir = tmp_path_factory.mktemp("reinterpret")
+    calls: list[str] = []
+    original = histograms.process_samples
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(str(kwargs.get("samples")))
+        return original(*args, **kwargs)
+
+    histograms.process_samples = counting
+    try:
+        options = {
+            "inputs": embedded_manifest,
+            "outdir": outdir,
+            "workspace": REPO,
+            "embedded_manifest": embedded_manifest,
+            "workers": 2,
+        }
+        main = reinterpret("ttbar", **options)
+        calls_main = list(calls)
+        calls.clear()
+        zprime = reinterpret(SIGNAL, **options)
+    finally:
+        histograms.process_samples = original
+    return {
+        "outdir": outdir,
+        "main": main,
+        "zprime": zprime,
+        "calls_main": calls_main,
+        "calls_swap": list(calls),
+        "options": options,
+    }
+
+
+def test_swap_processes_only_the_signal(swap: dict[str, Any]) -> None:
+    """(Needs a stable code tree: the cache key includes agc.provenance.code_hash().)"""
+    assert swap["main"]["processed"] == BACKGROUNDS
+    assert swap["main"]["cached"] == []
+    assert swap["zprime"]["processed"] == ["zprime_1000__nominal"]
+    assert swap["zprime"]["cached"] == BACKGROUNDS
+    assert swap["calls_swap"] == ["zprime_1000__nominal"]
+    assert len(swap["calls_main"]) == 1
+    # Benchmark figures (printed, not asserted): cold run vs swap, same session.
+    cold, warm = swap["main"]["timing_s"], swap["zprime"]["timing_s"]
+    print(f"\nreinterpret timing [s]: cold ttbar run {cold}; zprime_1000 swap {warm}")
+    entries = sorted(p.name for p in (swap["outdir"] / "cache").iterdir())
+    assert entries == sorted(swap["zprime"]["cache_keys"].values())
+
+
+def test_cached_sums_equal_a_fresh_processing(
+    swap: dict[str, Any], embedded_manifest: Path
+) -> None:
+    cache = HistogramCache(swap["outdir"] / "cache")
+    key = swap["zprime"]["cache_keys"]["single_top_tW__nominal"]
+    cached = cache.get(key)
+    (fresh,) = histograms.process_samples(
+        embedded_manifest, samples="single_top_tW", executor="iterative", chunksize=7_000
+    )
+    assert cached is not None
+    assert np.array_equal(cached.sums.view(flow=True), fresh.sums.view(flow=True))
+    assert cached.nevts == fresh.nevts
+
+
+def test_round_trip_reproduces_the_main_fit(
+    swap: dict[str, Any], embedded_manifest: Path, tmp_path: Path
+) -> None:
+    """signal=ttbar: the BkgOnly workspace is the main workspace and the fit gives its ttbar_norm."""
+    run = histograms.run_histograms(
+        embedded_manifest, tmp_path / "histograms.root", checkpoints=False
+    )
+    assert sorted(run["samples"]) == BACKGROUNDS
+    main_spec = build_workspace(tmp_path / "histograms.root", tmp_path / "workspace.json")
+    bkg_only = json.loads((swap["outdir"] / "reinterpretation" / "BkgOnly.json").read_text())
+    assert sorted_spec(main_spec) == bkg_only
+    main_fit = run_fit(
+        tmp_path / "workspace.json", tmp_path / "fit_results.json", plots_dir=None, impacts=False
+    )
+    assert main_fit["poi"]["name"] == "ttbar_norm"
+    assert swap["main"]["fit"]["poi"] == main_fit["poi"]
+
+
+def test_patchset_is_valid_verified_and_gives_the_fitted_workspace(swap: dict[str, Any]) -> None:
+    folder = swap["outdir"] / "reinterpretation"
+    bkg_only = json.loads((folder / "BkgOnly.json").read_text())
+    spec = json.loads((folder / "patchset.json").read_text())
+    patchset = pyhf.PatchSet(spec)  # validates against pyhf's patchset schema
+    assert patchset.digests == {"sha256": pyhf.utils.digest(bkg_only, algorithm="sha256")}
+    assert patchset.labels == ["mass"]
+    assert [p.name for p in patchset.patches] == ["zprime_1000"]
+    assert tuple(patchset.patches[0].values) == (1000.0,)
+    patched = patchset.apply(bkg_only, "zprime_1000")
+    fitted = json.loads((folder / "zprime_1000" / "workspace.json").read_text())
+    assert sorted_spec(dict(patched)) == sorted_spec(fitted)
+    assert patched.get_measurement()["config"]["poi"] == "mu_sig"
+    pyhf_cli = Path(sys.executable).with_name("pyhf")
+    result = subprocess.run(
+        [
+            str(pyhf_cli),
+            "patchset",
+            "verify",
+            str(folder / "BkgOnly.json"),
+            str(folder / "patchset.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_signal_workspace_keeps_ttbar_norm_free(swap: dict[str, Any]) -> None:
+    fitted = json.loads(
+        (swap["outdir"] / "reinterpretation" / "zprime_1000" / "workspace.json").read_text()
+    )
+    model = pyhf.Workspace(fitted).model()
+    assert model.config.poi_name == "mu_sig"
+    assert "ttbar_norm" in model.config.parameters
+    assert not model.config.param_set("ttbar_norm").suggested_fixed[0]
+
+
+def test_limits_outputs(swap: dict[str, Any]) -> None:
+    folder = swap["outdir"] / "reinterpretation"
+    limits = json.loads((folder / "zprime_1000" / "limits.json").read_text())
+    exp = limits["expected"]
+    assert exp["-2"] < exp["-1"] < exp["0"] < exp["1"] < exp["2"]
+    assert limits["in_scan"]
+    assert limits["poi"] == "mu_sig"
+    assert limits["level"] == 0.05
+    assert all(isinstance(v, float) for v in limits["cls_observed"])
+    for ext in ("pdf", "png"):
+        assert (folder / "zprime_1000" / f"limit_scan.{ext}").stat().st_size > 0
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [p["signal"] for p in summary["points"]] == ["zprime_1000"]
+    assert summary["points"][0]["mass"] == 1000.0
+
+
+def test_limits_regression(swap: dict[str, Any], num_regression: Any) -> None:
+    limits = swap["zprime"]["limits"]
+    num_regression.check(
+        {
+            "observed": np.array([limits["observed"]]),
+            **{f"expected_{k}": np.array([v]) for k, v in limits["expected"].items()},
+        },
+        default_tolerance={"rtol": 1e-6, "atol": 0.0},
+    )
+
+
+def test_bad_signal_fails_before_processing(
+    swap: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("processing started for a bad declaration")
+
+    monkeypatch.setattr(histograms, "process_samples", forbidden)
+    options = {**swap["options"], "outdir": tmp_path}
+    with pytest.raises(AGCError, match="not absolute"):
+        reinterpret("/abs/signal.yaml", **options)
+    with pytest.raises(AGCError, match="not absolute"):
+        reinterpret("../signal.yaml", **options)
+    with pytest.raises(AGCError, match="signal declaration not found"):
+        reinterpret("inputs/signals/zprime_999.yaml", **options)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_damaged_cache_entry_is_recomputed(swap: dict[str, Any], tmp_path: Path) -> None:
+    root = tmp_path / "cache"
+    manifest = swap["options"]["inputs"]
+    first = cached_process_samples(
+        manifest, root, samples="single_top_s_chan", executor="iterative"
+    )
+    assert first.computed == ["single_top_s_chan__nominal"]
+    key = first.keys["single_top_s_chan__nominal"]
+    run = cached_process_samples(manifest, root, samples="single_top_s_chan", executor="iterative")
+    assert run.hits == ["single_top_s_chan__nominal"]
+    assert run.computed == []
+    assert np.array_equal(
+        run.samples[0].sums.view(flow=True), first.samples[0].sums.view(flow=True)
+    )
+    (root / key / "partial.json").write_text("{broken", encoding="utf-8")
+    assert HistogramCache(root).get(key) is None
+    run = cached_process_samples(manifest, root, samples="single_top_s_chan", executor="iterative")
+    assert run.computed == ["single_top_s_chan__nominal"]
+    assert (root / key / "partial.json").is_file()
