@@ -87,6 +87,9 @@ outputs:
   provenance_json:
     type: File
     outputSource: report/provenance
+  reinterpretation_dir:
+    type: Directory
+    outputSource: reinterpret/reinterpretation
 steps:
   dataset:
     run: dataset.cwl
@@ -163,6 +166,25 @@ steps:
       outdir: outdir
       poi: poi
     out: [fit_results, plots, notebook]
+    hints:
+      reana:
+        compute_backend: kubernetes
+        kubernetes_memory_limit: 4Gi
+        kubernetes_job_timeout: 7200
+  reinterpret:
+    run: reinterpret.cwl
+    in:
+      analysis_inputs: analysis_inputs
+      data: dataset/data
+      inputs: inputs
+      signal: signal
+      executor: executor
+      workers: workers
+      chunksize: chunksize
+      max_files: max_files
+      scheduler: scheduler
+      outdir: outdir
+    out: [reinterpretation]
     hints:
       reana:
         compute_backend: kubernetes

@@ -267,6 +267,15 @@ def _dispatch(args: argparse.Namespace) -> Any:
         from agc.signals import is_declaration
 
         if not is_declaration(args.signal):
+            from pathlib import Path
+
+            from agc.fileio import write_text
+
+            write_text(
+                Path(args.outdir) / "reinterpretation" / "NOTE.txt",
+                f"signal={args.signal}: no signal declaration given, nothing reinterpreted.\n"
+                "Run with signal=inputs/signals/<name>.yaml (make reinterpret SIGNAL=...).\n",
+            )
             print(
                 f"agc reinterpret: signal={args.signal!r} is the main measurement (see fit_results.json);"
                 " give a signal declaration such as inputs/signals/zprime_1000.yaml to reinterpret",
