@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from agc import physics
 from agc.errors import AGCError
 from agc.fileio import sha256_file
-from agc.manifest import fileset, load_manifest, resolve_inputs, select_samples, verify_files, write_manifest
+from agc.manifest import fileset, load_manifest, resolve_inputs, select_samples, write_manifest
 
 
 def _manifest(tmp_path: Path, content: str = "x") -> Path:
@@ -38,21 +38,8 @@ def test_real_agc_file_list_loads_through_the_same_code(agc_file_list: Path) -> 
 def test_relative_paths_resolve_from_the_manifest_folder(tmp_path: Path) -> None:
     manifest = load_manifest(_manifest(tmp_path))
     assert manifest["ttbar"]["nominal"]["files"][0]["path"] == str(tmp_path / "a.root")
-    assert verify_files(manifest) == 1
-
-
-def test_checksum_mismatch_names_the_file(tmp_path: Path) -> None:
-    manifest = load_manifest(_manifest(tmp_path))
-    (tmp_path / "a.root").write_text("y")  # same size, other content
-    with pytest.raises(AGCError, match=r"checksum mismatch: .*a\.root"):
-        verify_files(manifest)
-
-
-def test_missing_input_file_names_it(tmp_path: Path) -> None:
-    manifest = load_manifest(_manifest(tmp_path))
-    (tmp_path / "a.root").unlink()
-    with pytest.raises(AGCError, match=r"input file missing: .*a\.root"):
-        verify_files(manifest)
+    # Input checks (existence, size, sha256, tree, branches) are agc.histograms.check_file's:
+    # tests/test_robustness.py and tests/test_histograms.py cover them.
 
 
 def test_unknown_sample_lists_the_known_ones(tmp_path: Path) -> None:

@@ -163,30 +163,3 @@ def resolve_inputs(inputs: str | os.PathLike[str]) -> Path:
         raise AGCError("parameter 'inputs' is empty: give 'embedded' or a manifest path")
     return Path(inputs)
 
-
-def verify_files(manifest: Manifest, samples: str | list[str] | None = None, max_files: int = -1) -> int:
-    """Check the input files of the chosen samples before any processing.
-
-    Local files must exist and, where the manifest declares ``sha256`` (or ``size``), match it;
-    remote files are checked for ``size`` only when the storage reports one (never downloaded).
-    Returns the number of files checked; raises :class:`AGCError` naming the first bad file.
-    """
-    from agc.fileio import sha256_file
-
-    checked = 0
-    for process, variation in select_samples(manifest, samples):
-        files = manifest[process][variation]["files"]
-        for item in files if max_files == -1 else files[:max_files]:
-            path = item["path"]
-            checked += 1
-            if is_remote(path):
-                continue
-            if not os.path.isfile(path):
-                raise AGCError(f"input file missing: {path} (sample {sample_key(process, variation)})")
-            if "size" in item and os.path.getsize(path) != item["size"]:
-                raise AGCError(
-                    f"input file size mismatch: {path} is {os.path.getsize(path)} bytes, manifest says {item['size']}"
-                )
-            if "sha256" in item and sha256_file(path) != item["sha256"]:
-                raise AGCError(f"input file checksum mismatch: {path} (sha256 differs from the manifest)")
-    return checked
