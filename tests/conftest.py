@@ -22,7 +22,9 @@ def repo() -> Path:
 def real_nanoaod() -> Path:
     """The real 200-event CMS Open Data ttbar NanoAOD file (skips when ../shared is absent)."""
     if not REAL_FILE.exists():
-        pytest.skip(f"real CMS file not available: {REAL_FILE} (../shared is not beside the checkout)")
+        pytest.skip(
+            f"real CMS file not available: {REAL_FILE} (../shared is not beside the checkout)"
+        )
     return REAL_FILE
 
 
@@ -30,7 +32,9 @@ def real_nanoaod() -> Path:
 def agc_file_list() -> Path:
     """The AGC file list in ../shared (skips when absent)."""
     if not AGC_FILE_LIST.exists():
-        pytest.skip(f"AGC file list not available: {AGC_FILE_LIST} (../shared is not beside the checkout)")
+        pytest.skip(
+            f"AGC file list not available: {AGC_FILE_LIST} (../shared is not beside the checkout)"
+        )
     return AGC_FILE_LIST
 
 
@@ -49,5 +53,7 @@ def embedded_histograms(embedded_manifest: Path, tmp_path_factory: pytest.TempPa
     from agc.histograms import run_histograms
 
     out = tmp_path_factory.mktemp("embedded_run")
-    run_histograms(embedded_manifest, out / "histograms.root", executor="futures", workers=2, checkpoints=False)
+    run_histograms(
+        embedded_manifest, out / "histograms.root", executor="futures", workers=2, checkpoints=False
+    )
     return out / "histograms.root"

@@ -177,8 +177,8 @@ def default_histograms(request: Any, base: Path) -> tuple[Path, str]:
     synthetic histograms of this module.
     """
     try:
-        from agc.generate import generate_dataset  # noqa: F401, PLC0415 (optional stage)
-        from agc.histograms import run_histograms  # noqa: PLC0415
+        from agc.generate import generate_dataset  # noqa: F401 (optional stage)
+        from agc.histograms import run_histograms
     except ImportError:
         return write_synthetic_histograms(base / "histograms.root"), "synthetic"
     manifest = request.getfixturevalue("embedded_manifest")

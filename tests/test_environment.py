@@ -16,7 +16,11 @@ LOCK = REPO / "environment" / "requirements.lock"
 REQUIREMENTS_IN = REPO / "environment" / "requirements.in"
 
 # Import names that differ from their distribution names.
-DIST_OF_IMPORT = {"yaml": "pyyaml", "hepdata_lib": "hepdata-lib", "hepdata_validator": "hepdata-validator"}
+DIST_OF_IMPORT = {
+    "yaml": "pyyaml",
+    "hepdata_lib": "hepdata-lib",
+    "hepdata_validator": "hepdata-validator",
+}
 
 
 def _pins(lock: Path) -> dict[str, str]:
@@ -46,7 +50,9 @@ def test_lock_pins_every_direct_requirement_with_hashes() -> None:
     missing = [name for name in _direct_requirements() if name not in pins]
     assert not missing, f"not pinned in {LOCK.name}: {missing}"
     blocks = re.split(r"\n(?=[A-Za-z0-9])", LOCK.read_text())
-    unhashed = [b.split("==")[0] for b in blocks if "==" in b.split("\n")[0] and "--hash=sha256:" not in b]
+    unhashed = [
+        b.split("==")[0] for b in blocks if "==" in b.split("\n")[0] and "--hash=sha256:" not in b
+    ]
     assert not unhashed, f"pins without hashes: {unhashed}"
 
 
@@ -54,16 +60,18 @@ def test_dockerfile_makefile_and_ci_use_the_same_lock() -> None:
     dockerfile = (REPO / "environment" / "Dockerfile").read_text()
     makefile = (REPO / "Makefile").read_text()
     lock_rel = str(LOCK.relative_to(REPO))
-    arg = re.search(r"^ARG LOCK=(\S+)", dockerfile, re.M)
+    arg = re.search(r"^ARG LOCK=(\S+)", dockerfile, re.MULTILINE)
     assert arg and arg.group(1) == lock_rel, "Dockerfile must install environment/requirements.lock"
     assert re.search(r"--require-hashes\s+--no-deps\s+-r\s+\$\{LOCK\}", dockerfile)
     assert f"LOCK := {lock_rel}" in makefile
     assert "--require-hashes --no-deps -r $(LOCK)" in makefile
     assert "make test" in (REPO / ".ci" / "run").read_text()
-    assert re.search(r"ipykernel install .*--name python3", dockerfile), "image must register the python3 kernel"
+    assert re.search(r"ipykernel install .*--name python3", dockerfile), (
+        "image must register the python3 kernel"
+    )
     assert re.search(r"useradd .*--gid 0", dockerfile), "REANA needs a non-root user in group 0"
-    assert re.search(r"^USER \d+:0", dockerfile, re.M)
-    base = re.search(r"^FROM python:(\d+\.\d+)", dockerfile, re.M)
+    assert re.search(r"^USER \d+:0", dockerfile, re.MULTILINE)
+    base = re.search(r"^FROM python:(\d+\.\d+)", dockerfile, re.MULTILINE)
     assert base and base.group(1) == f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -99,10 +107,14 @@ def test_every_package_import_resolves_in_the_locked_environment() -> None:
     assert not unresolved, f"imports not resolvable: {unresolved}"
     pins = _pins(LOCK)
     direct = set(_direct_requirements())
-    undeclared = [m for m in sorted(imports) if _norm(DIST_OF_IMPORT.get(m, m)) not in direct | set(pins)]
+    undeclared = [
+        m for m in sorted(imports) if _norm(DIST_OF_IMPORT.get(m, m)) not in direct | set(pins)
+    ]
     assert not undeclared, f"imported but not in requirements.in/lock: {undeclared}"
 
 
-@pytest.mark.parametrize("module", ["coffea.processor", "coffea.nanoevents", "cabinetry", "pyhf", "papermill", "mplhep"])
+@pytest.mark.parametrize(
+    "module", ["coffea.processor", "coffea.nanoevents", "cabinetry", "pyhf", "papermill", "mplhep"]
+)
 def test_key_modules_import(module: str) -> None:
     importlib.import_module(module)

@@ -18,8 +18,21 @@ from agc.manifest import fileset, load_manifest, resolve_inputs, select_samples,
 def _manifest(tmp_path: Path, content: str = "x") -> Path:
     data = tmp_path / "a.root"
     data.write_text(content)
-    manifest = {"ttbar": {"nominal": {"nevts_total": 10, "files": [
-        {"path": "a.root", "nevts": 10, "sha256": sha256_file(data), "size": data.stat().st_size}]}}}
+    manifest = {
+        "ttbar": {
+            "nominal": {
+                "nevts_total": 10,
+                "files": [
+                    {
+                        "path": "a.root",
+                        "nevts": 10,
+                        "sha256": sha256_file(data),
+                        "size": data.stat().st_size,
+                    }
+                ],
+            }
+        }
+    }
     return write_manifest(tmp_path / "manifest.json", manifest)
 
 
@@ -75,13 +88,21 @@ def test_max_files_must_be_positive_or_all(tmp_path: Path) -> None:
 
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=12,
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(document=_json)
 def test_malformed_manifests_give_one_clean_error(tmp_path: Path, document: object) -> None:
     """Whatever JSON arrives, the loader either accepts it or raises AGCError (never a traceback)."""

@@ -11,7 +11,9 @@ from agc.parameters import declared, validate_parameters
 
 
 def test_strings_are_coerced_to_declared_types() -> None:
-    typed = validate_parameters({"workers": "2", "max_files": "-1", "skip_bad_files": "true", "inputs": "embedded"})
+    typed = validate_parameters(
+        {"workers": "2", "max_files": "-1", "skip_bad_files": "true", "inputs": "embedded"}
+    )
     assert typed == {"workers": 2, "max_files": -1, "skip_bad_files": True, "inputs": "embedded"}
 
 
@@ -36,7 +38,10 @@ def test_bad_parameters_name_the_key(parameters: dict, message: str) -> None:
         validate_parameters(parameters)
 
 
-@given(name=st.sampled_from(sorted(declared())), value=st.text(max_size=12) | st.integers() | st.booleans())
+@given(
+    name=st.sampled_from(sorted(declared())),
+    value=st.text(max_size=12) | st.integers() | st.booleans(),
+)
 def test_any_value_is_accepted_or_cleanly_rejected(name: str, value: object) -> None:
     try:
         validate_parameters({name: value})

@@ -48,9 +48,13 @@ def test_embedded_cutflow_reference(embedded_histograms: Path, data_regression) 
 
 
 @pytest.fixture(scope="module")
-def matrix_reference(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+def matrix_reference(
+    embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, str]:
     out = tmp_path_factory.mktemp("matrix") / "histograms.root"
-    run_histograms(embedded_manifest, out, samples=MATRIX_SAMPLES, executor="iterative", checkpoints=False)
+    run_histograms(
+        embedded_manifest, out, samples=MATRIX_SAMPLES, executor="iterative", checkpoints=False
+    )
     return content_hash(out), hashlib.sha256(out.read_bytes()).hexdigest()
 
 
@@ -76,16 +80,27 @@ def test_determinism_matrix(
 ) -> None:
     out = tmp_path / "histograms.root"
     run_histograms(
-        embedded_manifest, out, samples=MATRIX_SAMPLES, executor=executor, workers=workers,
-        chunksize=chunksize, checkpoints=False,
+        embedded_manifest,
+        out,
+        samples=MATRIX_SAMPLES,
+        executor=executor,
+        workers=workers,
+        chunksize=chunksize,
+        checkpoints=False,
     )
     content, file_hash = content_hash(out), hashlib.sha256(out.read_bytes()).hexdigest()
-    print(f"{executor:9s} workers={workers} chunksize={chunksize:>9d}: content {content[:16]} file {file_hash[:16]}")
+    print(
+        f"{executor:9s} workers={workers} chunksize={chunksize:>9d}: content {content[:16]} file {file_hash[:16]}"
+    )
     assert content == matrix_reference[0]
-    assert file_hash == matrix_reference[1], "histograms.root must be byte-identical, not only equal in content"
+    assert file_hash == matrix_reference[1], (
+        "histograms.root must be byte-identical, not only equal in content"
+    )
 
 
-def test_repeated_runs_give_identical_provenance(embedded_manifest: Path, embedded_histograms: Path, tmp_path: Path) -> None:
+def test_repeated_runs_give_identical_provenance(
+    embedded_manifest: Path, embedded_histograms: Path, tmp_path: Path
+) -> None:
     """Two runs of the same inputs: same product checksums, same provenance apart from times."""
     from agc.manifest import load_manifest
 
@@ -94,9 +109,12 @@ def test_repeated_runs_give_identical_provenance(embedded_manifest: Path, embedd
         out = tmp_path / name
         out.mkdir()
         (out / "histograms.root").write_bytes(embedded_histograms.read_bytes())
-        (out / "cutflow.json").write_bytes((embedded_histograms.parent / "cutflow.json").read_bytes())
+        (out / "cutflow.json").write_bytes(
+            (embedded_histograms.parent / "cutflow.json").read_bytes()
+        )
         record = provenance.collect(
-            {"inputs": str(embedded_manifest.name)}, manifest=load_manifest(embedded_manifest),
+            {"inputs": str(embedded_manifest.name)},
+            manifest=load_manifest(embedded_manifest),
             manifest_path=embedded_manifest,
         )
         record["outputs"] = provenance.product_checksums(out)

@@ -58,7 +58,7 @@ def key_inputs(
     manifest: dict[str, Any], process: str, variation: str, max_files: int = -1
 ) -> dict[str, Any]:
     """What the cache key of one sample is computed from (see the module docstring)."""
-    from agc.provenance import code_hash  # noqa: PLC0415 (provenance imports a lot)
+    from agc.provenance import code_hash
 
     entry = manifest[process][variation]
     files = entry["files"] if max_files == -1 else entry["files"][:max_files]
@@ -76,7 +76,7 @@ def key_inputs(
 
 def cache_key(inputs: dict[str, Any]) -> str:
     """sha256 (hex) of the canonical JSON of :func:`key_inputs`."""
-    import hashlib  # noqa: PLC0415
+    import hashlib
 
     return hashlib.sha256(canonical_json(inputs).encode("utf-8")).hexdigest()
 

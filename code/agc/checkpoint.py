@@ -58,7 +58,7 @@ SUFFIX = ".npz"
 
 def code_version() -> str:
     """16 hex digits identifying the package's code (sources and schemas)."""
-    from agc.provenance import code_hash  # noqa: PLC0415 (provenance imports a lot)
+    from agc.provenance import code_hash
 
     return code_hash()[:16]
 

@@ -660,7 +660,7 @@ def _executor(executor: str, workers: int, scheduler: str, retries: int) -> Iter
     elif executor == "futures":
         yield processor.FuturesExecutor(workers=workers, status=False, retries=retries)
     elif executor == "dask":
-        import distributed  # noqa: PLC0415 (only the dask executor needs it)
+        import distributed
 
         with contextlib.ExitStack() as stack:
             if scheduler:
@@ -688,7 +688,7 @@ def _executor(executor: str, workers: int, scheduler: str, retries: int) -> Iter
 @contextlib.contextmanager
 def _quiet_coffea() -> Iterator[None]:
     """Silence coffea's rich progress console for the duration of the block."""
-    from coffea.util import coffea_console  # noqa: PLC0415
+    from coffea.util import coffea_console
 
     saved = coffea_console.quiet
     coffea_console.quiet = True

@@ -216,10 +216,10 @@ def scan_plot(
     limits: Mapping[str, Any], stem: str | os.PathLike[str], title: str = ""
 ) -> list[Path]:
     """The CLs scan (observed, expected with 1/2 sigma bands; pyhf's brazil plot) as PDF + PNG."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-    from pyhf.contrib.viz import brazil  # noqa: PLC0415
+    import matplotlib.pyplot as plt
+    from pyhf.contrib.viz import brazil
 
-    from agc.plots import cms_label, paper_style, save_figure  # noqa: PLC0415
+    from agc.plots import cms_label, paper_style, save_figure
 
     scan = np.asarray(limits["scan"])
     results = [
@@ -246,9 +246,9 @@ def mass_plot(
 
     ``points``: ``{label value: ..., "limits": upper_limit result}`` sorted by the label value.
     """
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
-    from agc.plots import cms_label, paper_style, save_figure  # noqa: PLC0415
+    from agc.plots import cms_label, paper_style, save_figure
 
     x = np.asarray([p[label] for p in points], dtype=float)
     exp = {k: np.asarray([p["limits"]["expected"][k] for p in points]) for k in BAND_KEYS}

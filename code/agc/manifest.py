@@ -60,7 +60,9 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise AGCError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise AGCError(
+            f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     validate(data, "manifest", str(path))
     base = path.resolve().parent
     for variations in data.values():
@@ -68,7 +70,9 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
             for item in entry["files"]:
                 if not is_remote(item["path"]):
                     local = item["path"].removeprefix("file://")
-                    item["path"] = str((base / local).resolve()) if not os.path.isabs(local) else local
+                    item["path"] = (
+                        str((base / local).resolve()) if not os.path.isabs(local) else local
+                    )
     return data
 
 
@@ -88,7 +92,9 @@ def cross_section(process: str, entry: dict[str, Any]) -> float:
     raise AGCError(f"no cross-section for process '{process}': add 'xsec' to its manifest entry")
 
 
-def select_samples(manifest: Manifest, samples: str | list[str] | None = None) -> list[tuple[str, str]]:
+def select_samples(
+    manifest: Manifest, samples: str | list[str] | None = None
+) -> list[tuple[str, str]]:
     """(process, variation) pairs chosen by ``samples``.
 
     ``samples`` is ``None``/``"all"`` (the analysis processes of the physics card that the
@@ -98,7 +104,9 @@ def select_samples(manifest: Manifest, samples: str | list[str] | None = None) -
     if samples is None or samples == "all" or samples == ["all"]:
         chosen = [(p, v) for p in physics.VARIATIONS for v in manifest.get(p, {})]
         if not chosen:
-            raise AGCError(f"manifest has none of the analysis processes {sorted(physics.VARIATIONS)}")
+            raise AGCError(
+                f"manifest has none of the analysis processes {sorted(physics.VARIATIONS)}"
+            )
         return chosen
     names = [s.strip() for s in samples.split(",")] if isinstance(samples, str) else list(samples)
     chosen: list[tuple[str, str]] = []
@@ -108,7 +116,9 @@ def select_samples(manifest: Manifest, samples: str | list[str] | None = None) -
         process, sep, variation = name.partition(SAMPLE_SEPARATOR)
         if process not in manifest or (sep and variation not in manifest[process]):
             known = sorted(sample_key(p, v) for p, vs in manifest.items() for v in vs)
-            raise AGCError(f"unknown sample '{name}'; known: {', '.join(sorted(manifest))} or {', '.join(known)}")
+            raise AGCError(
+                f"unknown sample '{name}'; known: {', '.join(sorted(manifest))} or {', '.join(known)}"
+            )
         pairs = [(process, variation)] if sep else [(process, v) for v in manifest[process]]
         chosen.extend(pair for pair in pairs if pair not in chosen)
     if not chosen:
@@ -162,4 +172,3 @@ def resolve_inputs(inputs: str | os.PathLike[str]) -> Path:
     if not str(inputs).strip():
         raise AGCError("parameter 'inputs' is empty: give 'embedded' or a manifest path")
     return Path(inputs)
-

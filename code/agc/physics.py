@@ -62,10 +62,27 @@ JER_SEED: int = 20150101
 
 #: Branches the analysis reads (plus the counts and event identity).
 BRANCHES_READ: tuple[str, ...] = (
-    "Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2", "Jet_jetId",
-    "Electron_pt", "Electron_eta", "Electron_cutBased", "Electron_sip3d",
-    "Muon_pt", "Muon_eta", "Muon_tightId", "Muon_sip3d", "Muon_pfRelIso04_all",
-    "nJet", "nElectron", "nMuon", "run", "luminosityBlock", "event",
+    "Jet_pt",
+    "Jet_eta",
+    "Jet_phi",
+    "Jet_mass",
+    "Jet_btagCSVV2",
+    "Jet_jetId",
+    "Electron_pt",
+    "Electron_eta",
+    "Electron_cutBased",
+    "Electron_sip3d",
+    "Muon_pt",
+    "Muon_eta",
+    "Muon_tightId",
+    "Muon_sip3d",
+    "Muon_pfRelIso04_all",
+    "nJet",
+    "nElectron",
+    "nMuon",
+    "run",
+    "luminosityBlock",
+    "event",
 )
 
 

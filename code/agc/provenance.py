@@ -22,8 +22,20 @@ import agc
 from agc.fileio import sha256_file, write_json
 
 KEY_LIBRARIES = (
-    "coffea", "uproot", "awkward", "hist", "numpy", "scipy", "pyhf", "cabinetry", "iminuit",
-    "matplotlib", "mplhep", "papermill", "dask", "distributed",
+    "coffea",
+    "uproot",
+    "awkward",
+    "hist",
+    "numpy",
+    "scipy",
+    "pyhf",
+    "cabinetry",
+    "iminuit",
+    "matplotlib",
+    "mplhep",
+    "papermill",
+    "dask",
+    "distributed",
 )
 #: Engines a run can be executed by.
 ENGINES = ("serial-local", "cwl-local", "reana", "interactive")
@@ -52,11 +64,16 @@ def git_state(root: Path | None = None) -> dict[str, Any]:
     root = root or package_root()
     try:
         commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         status = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return {"commit": "unknown (no git checkout)", "dirty": None}
@@ -65,8 +82,11 @@ def git_state(root: Path | None = None) -> dict[str, Any]:
 
 def lock_file() -> Path | None:
     """The environment lock in force: ``$AGC_LOCK_FILE``, the working directory's or the package's."""
-    candidates = [os.environ.get("AGC_LOCK_FILE", ""), "environment/requirements.lock",
-                  str(package_root() / "environment" / "requirements.lock")]
+    candidates = [
+        os.environ.get("AGC_LOCK_FILE", ""),
+        "environment/requirements.lock",
+        str(package_root() / "environment" / "requirements.lock"),
+    ]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
@@ -101,7 +121,9 @@ def engine() -> str:
     return "interactive"
 
 
-def input_files(manifest: dict[str, Any] | None, manifest_path: Path | None) -> list[dict[str, Any]]:
+def input_files(
+    manifest: dict[str, Any] | None, manifest_path: Path | None
+) -> list[dict[str, Any]]:
     """One record per input file: sample, path relative to the manifest, events, sha256."""
     if not manifest:
         return []
@@ -116,10 +138,14 @@ def input_files(manifest: dict[str, Any] | None, manifest_path: Path | None) -> 
                         path = Path(path).resolve().relative_to(base).as_posix()
                     except ValueError:
                         pass
-                records.append({
-                    "sample": f"{process}__{variation}", "path": path, "nevts": item["nevts"],
-                    "sha256": item.get("sha256"),
-                })
+                records.append(
+                    {
+                        "sample": f"{process}__{variation}",
+                        "path": path,
+                        "nevts": item["nevts"],
+                        "sha256": item.get("sha256"),
+                    }
+                )
     return records
 
 
@@ -146,13 +172,20 @@ def collect(
     """The provenance record (a JSON-able dict)."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     record: dict[str, Any] = {
-        "package": {"name": "agc-ttbar", "version": agc.__version__, "code_sha256": code_hash(), **git_state()},
+        "package": {
+            "name": "agc-ttbar",
+            "version": agc.__version__,
+            "code_sha256": code_hash(),
+            **git_state(),
+        },
         "environment": environment(),
         "engine": engine(),
         "parameters": dict(sorted(parameters.items())),
         "inputs": {
             "manifest": manifest_path.name if manifest_path else None,
-            "manifest_sha256": sha256_file(manifest_path) if manifest_path and manifest_path.is_file() else None,
+            "manifest_sha256": sha256_file(manifest_path)
+            if manifest_path and manifest_path.is_file()
+            else None,
             "files": input_files(manifest, manifest_path),
         },
         "started": started or os.environ.get("AGC_RUN_STARTED") or now,

@@ -286,8 +286,8 @@ def reinterpret(
     t_model = time.perf_counter() - t0
 
     # 3. Fit and limits.
-    from agc.fit import run_fit  # noqa: PLC0415 (imports plotting)
-    from agc.limits import mass_plot, scan_plot, upper_limit  # noqa: PLC0415
+    from agc.fit import run_fit
+    from agc.limits import mass_plot, scan_plot, upper_limit
 
     t0 = time.perf_counter()
     fit_results = run_fit(

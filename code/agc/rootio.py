@@ -70,9 +70,10 @@ def reproducible_recreate(path: str | os.PathLike[str], **options: Any) -> Itera
         try:
             # A file object (not the temporary path) so the random temporary name is not
             # recorded in the file's header.
-            with open(tmp, "w+b") as sink, uproot.recreate(
-                sink, uuid_function=uuid_function, **options
-            ) as handle:
+            with (
+                open(tmp, "w+b") as sink,
+                uproot.recreate(sink, uuid_function=uuid_function, **options) as handle,
+            ):
                 yield handle
         finally:
             for module, value in zip(modules, saved, strict=True):

@@ -30,12 +30,17 @@ def validate(instance: Any, schema_name: str, source: str) -> None:
     """
     schema = load_schema(schema_name)
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(instance), key=lambda e: (list(e.absolute_path), e.message))
+    errors = sorted(
+        validator.iter_errors(instance), key=lambda e: (list(e.absolute_path), e.message)
+    )
     if errors:
         err = jsonschema.exceptions.best_match(errors)
         where = "/".join(str(p) for p in err.absolute_path) or "<top level>"
         message = err.message
         description = err.schema.get("description") if isinstance(err.schema, dict) else None
-        if err.validator in {"pattern", "not", "minimum", "maximum", "type", "minLength"} and description:
+        if (
+            err.validator in {"pattern", "not", "minimum", "maximum", "type", "minLength"}
+            and description
+        ):
             message = f"{err.instance!r} is not valid: expected {description}"
         raise AGCError(f"{source}: invalid value at '{where}': {message}")
