@@ -38,8 +38,8 @@ def _norm(name: str) -> str:
 
 def _direct_requirements() -> list[str]:
     names = []
-    for line in REQUIREMENTS_IN.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
+    for raw in REQUIREMENTS_IN.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
         if line:
             names.append(_norm(re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0]))
     return names
@@ -61,7 +61,8 @@ def test_dockerfile_makefile_and_ci_use_the_same_lock() -> None:
     makefile = (REPO / "Makefile").read_text()
     lock_rel = str(LOCK.relative_to(REPO))
     arg = re.search(r"^ARG LOCK=(\S+)", dockerfile, re.MULTILINE)
-    assert arg and arg.group(1) == lock_rel, "Dockerfile must install environment/requirements.lock"
+    assert arg, "Dockerfile must declare ARG LOCK"
+    assert arg.group(1) == lock_rel, "Dockerfile must install environment/requirements.lock"
     assert re.search(r"--require-hashes\s+--no-deps\s+-r\s+\$\{LOCK\}", dockerfile)
     assert f"LOCK := {lock_rel}" in makefile
     assert "--require-hashes --no-deps -r $(LOCK)" in makefile
@@ -72,7 +73,8 @@ def test_dockerfile_makefile_and_ci_use_the_same_lock() -> None:
     assert re.search(r"useradd .*--gid 0", dockerfile), "REANA needs a non-root user in group 0"
     assert re.search(r"^USER \d+:0", dockerfile, re.MULTILINE)
     base = re.search(r"^FROM python:(\d+\.\d+)", dockerfile, re.MULTILINE)
-    assert base and base.group(1) == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert base, "Dockerfile must start from a python image"
+    assert base.group(1) == f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def test_installed_versions_are_the_locked_ones() -> None:

@@ -121,6 +121,7 @@ def test_repeated_runs_give_identical_provenance(
         records.append(provenance.without_times(record))
     assert records[0] == records[1]
     files = records[0]["inputs"]["files"]
-    assert files and all(item["sha256"] and not item["path"].startswith("/") for item in files)
+    assert files
+    assert all(item["sha256"] and not item["path"].startswith("/") for item in files)
     assert set(records[0]["outputs"]) == {"histograms.root", "cutflow.json"}
     assert records[0]["environment"]["lock_sha256"]

@@ -101,7 +101,7 @@ def select_samples(
     manifest has), or a list / comma-separated string of ``process`` (all its variations) or
     ``process__variation`` names. An unknown name is an error listing the known ones.
     """
-    if samples is None or samples == "all" or samples == ["all"]:
+    if samples is None or samples in ("all", ["all"]):
         chosen = [(p, v) for p in physics.VARIATIONS for v in manifest.get(p, {})]
         if not chosen:
             raise AGCError(

@@ -133,11 +133,12 @@ def input_files(
         for variation, entry in sorted(variations.items()):
             for item in entry["files"]:
                 path = item["path"]
-                if base is not None and not ("://" in path):
-                    try:
-                        path = Path(path).resolve().relative_to(base).as_posix()
-                    except ValueError:
-                        pass
+                if (
+                    base is not None
+                    and "://" not in path
+                    and Path(path).resolve().is_relative_to(base)
+                ):
+                    path = Path(path).resolve().relative_to(base).as_posix()
                 records.append(
                     {
                         "sample": f"{process}__{variation}",
