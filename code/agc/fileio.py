@@ -47,6 +47,20 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def read_input_text(path: str | os.PathLike[str], what: str) -> str:
+    """The UTF-8 text of a user-given input file; one-line :class:`~agc.errors.AGCError` naming
+    ``what`` (e.g. "manifest") and the path when it is missing or unreadable."""
+    from agc.errors import AGCError
+
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AGCError(f"{what} not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise AGCError(f"cannot read {what} {path}: {reason}") from None
+
+
 def canonical_json(data: Any) -> str:
     """Deterministic JSON text: sorted keys, 2-space indent, trailing newline."""
     return json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"

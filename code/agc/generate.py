@@ -70,7 +70,7 @@ import yaml
 from uproot.writing._cascadetree import Tree
 
 from agc.errors import AGCError
-from agc.fileio import canonical_json, sha256_file, write_json
+from agc.fileio import canonical_json, read_input_text, sha256_file, write_json
 from agc.manifest import load_manifest, sample_key, write_manifest
 from agc.rootio import reproducible_recreate
 from agc.summary import summarize
@@ -172,12 +172,7 @@ def load_recipe(path: str | os.PathLike[str] = DEFAULT_RECIPE) -> dict[str, Any]
     schema violation such as an unknown key or a negative event count).
     """
     path = _resolve_recipe_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AGCError(f"recipe not found: {path}") from None
-    except OSError as exc:
-        raise AGCError(f"cannot read recipe {path}: {exc.strerror}") from None
+    text = read_input_text(path, "recipe")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -18,7 +18,7 @@ from typing import Any
 
 from agc import physics
 from agc.errors import AGCError
-from agc.fileio import write_json
+from agc.fileio import read_input_text, write_json
 from agc.validation import validate
 
 Manifest = dict[str, dict[str, dict[str, Any]]]
@@ -51,12 +51,7 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
     violation (naming the key).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AGCError(f"manifest not found: {path}") from None
-    except OSError as exc:
-        raise AGCError(f"cannot read manifest {path}: {exc.strerror}") from None
+    text = read_input_text(path, "manifest")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

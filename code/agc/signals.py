@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from agc.errors import AGCError
+from agc.fileio import read_input_text
 from agc.manifest import EMBEDDED_MANIFEST, is_remote, load_manifest, sample_key
 from agc.validation import load_schema, validate
 
@@ -96,12 +97,7 @@ def _inside(path_text: str, workspace: Path, source: str, key: str) -> Path:
 def read_declaration(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The raw YAML mapping of a declaration; AGCError naming the file (and line) if unreadable."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AGCError(f"signal declaration not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AGCError(f"cannot read signal declaration {path}: {exc}") from None
+    text = read_input_text(path, "signal declaration")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
