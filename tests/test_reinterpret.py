@@ -17,6 +17,7 @@ import pyhf
 import pytest
 
 from agc import histograms
+from agc import reinterpret as reinterpret_module
 from agc.cache import HistogramCache, cached_process_samples
 from agc.errors import AGCError
 from agc.fit import run_fit
@@ -165,15 +166,34 @@ def test_limits_outputs(swap: dict[str, Any]) -> None:
     limits = json.loads((folder / "zprime_1000" / "limits.json").read_text())
     exp = limits["expected"]
     assert exp["-2"] < exp["-1"] < exp["0"] < exp["1"] < exp["2"]
-    assert limits["in_scan"]
+    assert limits["converged"]
     assert limits["poi"] == "mu_sig"
     assert limits["level"] == 0.05
-    assert all(isinstance(v, float) for v in limits["cls_observed"])
+    assert all(isinstance(p["cls_expected"][2], float) for p in limits["points"])
     for ext in ("pdf", "png"):
         assert (folder / "zprime_1000" / f"limit_scan.{ext}").stat().st_size > 0
     summary = json.loads((folder / "summary.json").read_text())
     assert [p["signal"] for p in summary["points"]] == ["zprime_1000"]
     assert summary["points"][0]["mass"] == 1000.0
+
+
+def test_limits_are_where_pyhf_hypotest_gives_cls_005(swap: dict[str, Any]) -> None:
+    """pyhf.infer.hypotest (five fits per point, from the suggested start) at our observed and
+    median expected limits returns CLs = 0.05 (to the fits' precision)."""
+    from agc.fit import configure_backend, model_and_data
+
+    folder = swap["outdir"] / "reinterpretation" / "zprime_1000"
+    limits = json.loads((folder / "limits.json").read_text())
+    configure_backend()
+    model, data = model_and_data(json.loads((folder / "workspace.json").read_text()))
+    bounds = model.config.suggested_bounds()
+    bounds[model.config.poi_index] = (0.0, 10.0 * limits["expected"]["2"])
+    for mu, index in ((limits["observed"], None), (limits["expected"]["0"], 2)):
+        obs, exp = pyhf.infer.hypotest(
+            mu, data, model, par_bounds=bounds, test_stat="qtilde", return_expected_set=True
+        )
+        value = float(obs) if index is None else float(exp[index])
+        assert value == pytest.approx(0.05, abs=5e-4), (mu, index, value)
 
 
 def test_limits_regression(swap: dict[str, Any], num_regression: Any) -> None:
@@ -223,3 +243,62 @@ def test_damaged_cache_entry_is_recomputed(swap: dict[str, Any], tmp_path: Path)
     run = cached_process_samples(manifest, root, samples="single_top_s_chan", executor="iterative")
     assert run.computed == ["single_top_s_chan__nominal"]
     assert (root / key / "partial.json").is_file()
+
+
+def test_main_run_partials_seed_the_cache(embedded_manifest: Path, tmp_path: Path) -> None:
+    """The histogram step's partial outputs carry their cache key, so a first swap after a
+    workflow run takes them instead of reprocessing; a partial whose key does not match (other
+    code, other inputs) is never used."""
+    samples = "single_top_s_chan,single_top_t_chan"
+    run = histograms.run_histograms(
+        embedded_manifest,
+        samples=samples,
+        executor="iterative",
+        partial_dir=tmp_path / "partial",
+        checkpoints=False,
+    )
+    seeds = sorted(Path(p) for p in run["partials"])
+    assert all(len(histograms.read_partial(p).cache_key or "") == 64 for p in seeds)
+    # A stale partial (as if made by other code): its key no longer matches.
+    stale = json.loads(seeds[1].read_text())
+    stale["cache_key"] = "0" * 64
+    seeds[1].write_text(json.dumps(stale), encoding="utf-8")
+    calls: list[str] = []
+    original = histograms.process_samples
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(str(kwargs.get("samples")))
+        return original(*args, **kwargs)
+
+    histograms.process_samples = counting
+    try:
+        cached = cached_process_samples(
+            embedded_manifest,
+            tmp_path / "cache",
+            samples=samples,
+            executor="iterative",
+            seeds=reinterpret_module.seed_partials(tmp_path / "partial"),
+        )
+    finally:
+        histograms.process_samples = original
+    assert cached.seeded == ["single_top_s_chan__nominal"]
+    assert cached.computed == calls == ["single_top_t_chan__nominal"]
+    seeded = HistogramCache(tmp_path / "cache").get(cached.keys["single_top_s_chan__nominal"])
+    assert seeded is not None
+    fresh = histograms.read_partial(seeds[0])
+    assert np.array_equal(seeded.sums.view(flow=True), fresh.sums.view(flow=True))
+    assert reinterpret_module.seed_partials(tmp_path / "absent") == []
+    with pytest.raises(AGCError, match="partial output not found"):
+        reinterpret_module.seed_partials([tmp_path / "absent.partial.json"])
+
+
+def test_processing_cache_key_ignores_statistics_code() -> None:
+    """The cache key's code version covers the event processing, not the fits or plots."""
+    from agc.provenance import code_hash, module_closure
+
+    closure = module_closure("agc.histograms")
+    assert {"agc.histograms", "agc.processor", "agc.selection", "agc.jer", "agc.physics"} <= set(
+        closure
+    )
+    assert not {"agc.limits", "agc.fit", "agc.model", "agc.plots", "agc.reinterpret"} & set(closure)
+    assert code_hash("agc.histograms") != code_hash()

@@ -5,8 +5,10 @@ from here. An entry is one sample's partial output (:func:`agc.histograms.write_
 ``<cache root>/<key>/partial.json`` beside ``key.json`` (what the key was computed from), where
 ``key`` = sha256 of the canonical JSON of
 
-- the cache format and the analysis code version (:func:`agc.provenance.code_hash`, which also
-  covers every constant of :mod:`agc.physics`: cuts, binning, systematics);
+- the cache format and the version of the event-processing code
+  (``agc.provenance.code_hash("agc.histograms")``: every module the histogram stage imports,
+  so every constant of :mod:`agc.physics` -- cuts, binning, systematics -- but not the
+  statistics or the plots, whose edits leave the cached sums valid);
 - the sample (process, variation), its effective cross-section [pb];
 - per input file, in manifest order: its content (sha256 of the bytes for a local file, computed
   here; the URL plus the manifest's sha256 for a remote file) and its ``nevts``.
@@ -22,6 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,8 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = "agc-histogram-cache/1"
 PARTIAL_NAME = "partial.json"
 KEY_NAME = "key.json"
+#: The module whose import closure is the event-processing code (see the module docstring).
+PROCESSING_MODULE = "agc.histograms"
 
 
 def file_identity(record: dict[str, Any], sample: str) -> str:
@@ -65,7 +70,7 @@ def key_inputs(
     name = sample_key(process, variation)
     return {
         "format": CACHE_FORMAT,
-        "code": code_hash(),
+        "code": code_hash(PROCESSING_MODULE),
         "sample": name,
         "process": process,
         "variation": variation,
@@ -133,10 +138,12 @@ class HistogramCache:
 @dataclass
 class CachedRun:
     """Result of :func:`cached_process_samples`: the sums (sorted by sample key), the samples
-    taken from the cache (``hits``) and those processed (``computed``), and the keys."""
+    taken from the cache (``hits``; of which ``seeded`` came from a seed partial output) and
+    those processed (``computed``), and the keys."""
 
     samples: list[SampleSums]
     hits: list[str] = field(default_factory=list)
+    seeded: list[str] = field(default_factory=list)
     computed: list[str] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -151,12 +158,16 @@ def cached_process_samples(
     chunksize: int = 100_000,
     max_files: int = -1,
     scheduler: str = "",
+    seeds: Iterable[str | os.PathLike[str]] = (),
 ) -> CachedRun:
     """The exact per-sample sums of ``samples``, from the cache where possible.
 
-    The missing samples are processed together in one :func:`agc.histograms.process_samples`
-    call (so they share the executor) and stored. Arguments as
-    :func:`agc.histograms.run_histograms`. Returns a :class:`CachedRun`.
+    ``seeds``: partial outputs of an earlier run (e.g. the workflow's ``outputs/partial``); one
+    whose recorded ``cache_key`` equals the key of a sample not in the cache is stored there
+    and used (the key covers the inputs' content and the processing code, so a stale partial
+    never matches). The samples still missing are processed together in one
+    :func:`agc.histograms.process_samples` call (so they share the executor) and stored.
+    Other arguments as :func:`agc.histograms.run_histograms`. Returns a :class:`CachedRun`.
     """
     manifest = load_inputs(inputs)
     cache = HistogramCache(Path(cache_dir))
@@ -173,10 +184,30 @@ def cached_process_samples(
         if hit is None:
             missing.append(name)
             continue
-        entry = manifest[process][variation]
-        files = entry["files"] if max_files == -1 else entry["files"][:max_files]
-        hit.files = sorted(str(f["path"]) for f in files)  # same content, current paths
         found[name] = hit
+    seeded: list[str] = []
+    if missing and seeds:
+        wanted = {keys[name]: name for name in missing}
+        for path in seeds:
+            try:
+                sample = read_partial(path)
+            except AGCError as exc:  # a seed only saves work: never fatal
+                log.warning("ignoring seed partial output: %s", exc)
+                continue
+            name = wanted.get(sample.cache_key or "")
+            if name is None or name in found:
+                continue
+            cache.put(keys[name], sample, inputs_of[name])
+            found[name] = sample
+            seeded.append(name)
+            log.info("cache: %s taken from %s", name, path)
+        missing = [name for name in missing if name not in found]
+    for process, variation in chosen:  # same content as the key says: the current paths
+        name = sample_key(process, variation)
+        if name in found:
+            entry = manifest[process][variation]
+            files = entry["files"] if max_files == -1 else entry["files"][:max_files]
+            found[name].files = sorted(str(f["path"]) for f in files)
     if missing:
         # Through the module attribute, so that tests can count what is processed.
         computed = histograms.process_samples(
@@ -189,11 +220,13 @@ def cached_process_samples(
             scheduler=scheduler,
         )
         for sample in computed:
+            sample.cache_key = keys[sample.key]
             cache.put(keys[sample.key], sample, inputs_of[sample.key])
             found[sample.key] = sample
     return CachedRun(
         samples=[found[k] for k in sorted(found)],
         hits=sorted(set(found) - set(missing)),
+        seeded=sorted(seeded),
         computed=sorted(missing),
         keys=dict(sorted(keys.items())),
     )

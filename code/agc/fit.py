@@ -106,12 +106,14 @@ def minimise(
     *,
     init_pars: list[float] | None = None,
     fix_pars: list[bool] | None = None,
+    par_bounds: list[tuple[float, float]] | None = None,
     goodness_of_fit: bool = False,
 ) -> tuple[Any, int]:
     """``cabinetry.fit.fit`` with the settings of :data:`FIT_ATTEMPTS`, first that converges.
 
     ``init_pars`` (default: suggested) is the "given" starting point; for the "suggested"
-    attempts the fixed parameters keep their given values. Returns (FitResults, index of the
+    attempts the fixed parameters keep their given values; ``par_bounds`` default to the
+    model's suggested bounds. Returns (FitResults, index of the
     attempt used); raises ``pyhf.exceptions.FailedMinimization`` if none converges.
     """
     given = list(init_pars) if init_pars is not None else model.config.suggested_init()
@@ -135,6 +137,7 @@ def minimise(
                     data,
                     init_pars=start,
                     fix_pars=fix_pars,
+                    par_bounds=par_bounds,
                     strategy=settings["strategy"],
                     tolerance=settings["tolerance"],
                     maxiter=FIT_MAXITER,

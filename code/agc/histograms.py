@@ -120,7 +120,9 @@ class SampleSums:
     ``sums``: :func:`agc.processor.empty_sums` layout (region x variation x sum x observable);
     ``xsec``: effective cross-section [pb]; ``nevts``: N_generated of the processed files
     (``files``); ``skipped``: the sample's files skipped by ``skip_bad_files``, each
-    ``{"path", "nevts", "reason"}`` (their ``nevts`` is *not* in ``nevts``).
+    ``{"path", "nevts", "reason"}`` (their ``nevts`` is *not* in ``nevts``); ``cache_key``: the
+    :mod:`agc.cache` key of what was processed (inputs' content, processing code, xsec), when
+    known, so that a later signal swap can take the sums from this partial output.
     """
 
     process: str
@@ -131,6 +133,7 @@ class SampleSums:
     sums: hist.Hist
     cutflow: dict[str, int] = field(default_factory=dict)
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    cache_key: str | None = None
 
     @property
     def key(self) -> str:
@@ -163,7 +166,9 @@ def _sums_to_json(sums: hist.Hist, which: str) -> dict[str, dict[str, list[float
 def partial_dict(sample: SampleSums) -> dict[str, Any]:
     """The JSON-able partial output of one sample (exact: grid values round-trip in JSON)."""
     nbins, low, high = physics.FILL_BINNING
+    key = {"cache_key": sample.cache_key} if sample.cache_key else {}
     return {
+        **key,
         "format": PARTIAL_FORMAT,
         "sample": sample.key,
         "process": sample.process,
@@ -249,6 +254,7 @@ def read_partial(path: str | os.PathLike[str]) -> SampleSums:
         sums=sums,
         cutflow=dict(data["cutflow"]),
         skipped=list(data.get("skipped_files", [])),
+        cache_key=data.get("cache_key"),
     )
 
 
@@ -1041,6 +1047,12 @@ def run_histograms(
     sample_sums = run.samples
     n_events = sum(s.cutflow.get("all", 0) for s in sample_sums)
     if partial_dir is not None:
+        from agc.cache import cache_key, key_inputs
+
+        manifest = load_inputs(inputs)
+        for s in sample_sums:  # what a later signal swap may take from the cache
+            if not s.skipped:
+                s.cache_key = cache_key(key_inputs(manifest, s.process, s.variation, max_files))
         partials = Path(partial_dir)
         paths = [write_partial(partials / f"{s.key}{PARTIAL_SUFFIX}", s) for s in sample_sums]
         summary: dict[str, Any] = {

@@ -1,15 +1,35 @@
-"""CLs 95 % upper limits on a signal strength (pyhf, asymptotic qtilde) and their plots.
+"""CLs 95 % upper limits on a signal strength (pyhf asymptotics, test statistic qtilde_mu).
 
-:func:`upper_limit` scans the parameter of interest over fixed points (:func:`scan_points`,
-default 0-10 in steps of 0.25 = the POI bounds of a new signal, :data:`agc.model.POI_BOUNDS`)
-with ``pyhf.infer.intervals.upper_limits.upper_limit`` and returns the observed limit and the
-expected limit with its 1 and 2 sigma bands, read off the CLs curves by linear interpolation
-(pyhf's). Same workspace -> same numbers: numpy backend, MINUIT with fixed settings
-(:func:`agc.fit.configure_backend`), fixed scan. All numbers are plain floats.
+The numbers are those of ``pyhf.infer.hypotest(mu, ..., test_stat="qtilde",
+calctype="asymptotics")`` (arXiv:1007.1727): CLs from the observed ``sqrt(q_mu)`` and the
+Asimov ``sqrt(q_mu,A)``, turned into p-values by pyhf's
+:class:`~pyhf.infer.calculators.AsymptoticTestStatDistribution` (:func:`cls`). What differs is how
+few fits they cost. ``hypotest`` runs five fits per tested mu, three of which do not depend on mu
+(the free fit to the data, the background-only fit that makes the Asimov data, the free fit to
+the Asimov data); :func:`upper_limit` does those once and then one fit with mu fixed per
+dataset and tested mu:
+
+- expected limits: CLs_exp depends on mu only through ``sqrt(q_mu,A)``, so the limit of band
+  ``n`` is where ``sqrt(q_mu,A)`` reaches a closed-form target (:func:`expected_targets`), found
+  with Asimov fits only;
+- observed limit: root of CLs_obs(mu) = 0.05 (data and Asimov fit at each tested mu).
+
+Both are solved by the same iteration: ``sqrt(q_mu,A) = mu / sigma_A(mu)`` with ``sigma_A``
+interpolated between the fitted points (piecewise power law, extended with the end slopes; the
+first guess is MINUIT's ``sigma(mu_hat)``), and ``sqrt(q_mu) = (mu - mu_hat) / sigma(mu)`` with
+the ratio ``sigma / sigma_A`` interpolated (1 before the first data fit). The model's roots are
+fitted next, until every root lies within :data:`RTOL` of a fitted point (2-5 rounds of 1-7 fits
+for the models here). The fits of one round are independent and run in ``workers`` processes;
+each starts at the parameters fitted at the nearest mu of the same dataset in an earlier round
+(else the dataset's best fit), so the sequence of fits, and every number, is the same for any
+worker count. Fits: :func:`agc.fit.minimise` (MINUIT, fixed settings and fallbacks). Checked
+against ``pyhf.infer.intervals.upper_limits.toms748_scan`` (tests/test_limits.py). All numbers
+are plain floats.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import multiprocessing
 import os
@@ -20,217 +40,398 @@ from typing import Any
 
 import numpy as np
 import pyhf
+from pyhf.infer.calculators import AsymptoticTestStatDistribution
+from scipy.optimize import brentq
+from scipy.stats import norm
 
 from agc.errors import AGCError
-from agc.fit import FIT_MAXITER, FIT_TOLERANCE, configure_backend, model_and_data
+from agc.fit import _quiet_fit_logs, configure_backend, minimise, model_and_data
+
+log = logging.getLogger(__name__)
 
 #: Test size: 95 % CL.
 LEVEL: float = 0.05
-#: Scan of :func:`scan_points`: 0 to 10 in steps of 1.
-SCAN_RANGE: tuple[float, float, int] = (0.0, 10.0, 11)
-#: Number of scan points of :func:`scan_range`.
-SCAN_POINTS: int = 11
-#: An automatic scan is extended (same step) until all limits are bracketed, up to this size.
-MAX_SCAN_POINTS: int = 31
-_WORKER: dict[str, Any] = {}
+#: Relative precision of every limit: the iteration stops when each limit of the interpolation
+#: model lies within ``RTOL * limit`` of a fitted point.
+RTOL: float = 1e-3
+#: At most this many rounds of fits (a round refits every limit not yet converged).
+MAX_ROUNDS: int = 12
 #: Keys of the expected band, in pyhf's order (-2, -1, 0, +1, +2 sigma).
 BAND_KEYS: tuple[str, ...] = ("-2", "-1", "0", "1", "2")
+#: Shifts of the background-only test statistic for those keys (pyhf's ``expected_value``).
+_NSIGMA: tuple[int, ...] = (2, 1, 0, -1, -2)
+_WORKER: dict[str, Any] = {}
 
 
-def scan_points(
-    low: float = SCAN_RANGE[0], high: float = SCAN_RANGE[1], n: int = SCAN_RANGE[2]
-) -> list[float]:
-    """``n`` equidistant signal strengths from ``low`` to ``high`` (plain floats)."""
-    return [float(x) for x in np.linspace(low, high, n)]
+def cls(sqrt_q: float, sqrt_qa: float) -> tuple[float, list[float]]:
+    """CLs observed and expected (-2..+2 sigma) from ``sqrt(q_mu)`` and ``sqrt(q_mu,A)`` (> 0).
+
+    The qtilde_mu branch of ``pyhf.infer.calculators.AsymptoticCalculator`` (``teststatistic``,
+    ``distributions`` with the normal base distribution, ``pvalues``, ``expected_pvalues``).
+    """
+    if sqrt_q <= sqrt_qa:
+        teststat = sqrt_q - sqrt_qa
+    else:
+        teststat = (sqrt_q**2 - sqrt_qa**2) / (2.0 * sqrt_qa)
+    sb = AsymptoticTestStatDistribution(-sqrt_qa)
+    b = AsymptoticTestStatDistribution(0.0)
+
+    def ratio(value: Any) -> float:
+        return float(sb.pvalue(value) / b.pvalue(value))
+
+    return ratio(teststat), [ratio(b.expected_value(n)) for n in _NSIGMA]
 
 
-def scan_range(bestfit: float, uncertainty: float, n: int = SCAN_POINTS) -> list[float]:
-    """Deterministic scan for a fit result mu_hat +- sigma: ``n`` points from 0 to
-    ``ceil((max(mu_hat, 0) + 6 sigma) / 5) * 5`` (at least 5), which brackets the observed
-    limit (~ mu_hat + 2 sigma) and the +2 sigma expected limit (~ 4-5 sigma)."""
-    high = max(5.0, math.ceil((max(bestfit, 0.0) + 6.0 * abs(uncertainty)) / 5.0) * 5.0)
-    return scan_points(0.0, high, n)
+def expected_targets(level: float = LEVEL) -> list[float]:
+    """``sqrt(q_mu,A)`` at which the expected CLs of each band (-2..+2 sigma) equals ``level``.
+
+    Expected band ``n``: CLs = Phi(-(n + s)) / Phi(-n) with s = sqrt(q_mu,A), so
+    s = Phi^-1(1 - level Phi(-n)) - n.
+    """
+    return [float(norm.isf(level * norm.cdf(-n)) - n) for n in _NSIGMA]
 
 
-def _init_worker(spec: Mapping[str, Any], strategy: int) -> None:
-    pyhf.set_backend(
-        "numpy",
-        pyhf.optimize.minuit_optimizer(
-            verbose=0, strategy=strategy, tolerance=FIT_TOLERANCE, maxiter=FIT_MAXITER
-        ),
-    )
-    model, data = model_and_data(spec)
-    _WORKER.update(model=model, data=data)
+def _sigma_model(points: Sequence[tuple[float, float]], fallback: float) -> Any:
+    """sigma(mu) from ``(mu, sigma)`` points (mu > 0): piecewise linear in (log mu, log sigma),
+    extended with the slopes of the end segments (a power law: sigma is constant in the
+    Gaussian regime and grows like sqrt(mu) where the signal dominates); one point: constant."""
+    if not points:
+        return lambda mu: fallback
+    ordered = sorted(points)
+    xs = np.log([p[0] for p in ordered])
+    ys = np.log([p[1] for p in ordered])
+    if len(xs) == 1:
+        return lambda mu: float(np.exp(ys[0]))
+    low_slope = (ys[1] - ys[0]) / (xs[1] - xs[0])
+    high_slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+
+    def sigma(mu: float) -> float:
+        x = math.log(mu)
+        if x < xs[0]:
+            return float(np.exp(ys[0] + low_slope * (x - xs[0])))
+        if x > xs[-1]:
+            return float(np.exp(ys[-1] + high_slope * (x - xs[-1])))
+        return float(np.exp(np.interp(x, xs, ys)))
+
+    return sigma
 
 
-def _hypotest(task: tuple[float, list[float], list[list[float]]]) -> tuple[float, list[float]]:
-    """CLs (observed, expected -2..+2 sigma) at one signal strength (pyhf.infer.hypotest)."""
-    mu, init, bounds = task
-    model, data = _WORKER["model"], _WORKER["data"]
-    obs, exp = pyhf.infer.hypotest(
-        mu,
-        data,
-        model,
-        init_pars=init,
-        par_bounds=[tuple(b) for b in bounds],
-        test_stat="qtilde",
-        calctype="asymptotics",
-        return_expected_set=True,
-    )
-    return float(obs), [float(v) for v in np.asarray(exp).ravel()]
+def _root(func: Any, low: float, scale: float) -> float:
+    """Root of the increasing ``func`` above ``low`` (bracket grown by doubling)."""
+    high = low + scale
+    for _ in range(200):
+        if func(high) > 0:
+            break
+        high = low + 2.0 * (high - low)
+    else:
+        raise AGCError("limit: no sign change of the CLs model (sigma of the POI is not finite?)")
+    return float(brentq(func, low, high, xtol=1e-12 * high, rtol=1e-12, maxiter=500))
 
 
-def _interpolate(level: float, scan: np.ndarray, cls: np.ndarray) -> float:
-    """Signal strength where CLs crosses ``level``: linear interpolation in log CLs between the
-    scan points that bracket it (the scan edge if none does)."""
-    below = np.flatnonzero(cls < level)
-    if below.size == 0:
-        return float(scan[-1])
-    i = int(below[0])
-    if i == 0:
-        return float(scan[0])
-    x0, x1 = scan[i - 1], scan[i]
-    y0, y1 = np.log(max(cls[i - 1], 1e-300)), np.log(max(cls[i], 1e-300))
-    return float(x0 + (np.log(level) - y0) * (x1 - x0) / (y1 - y0))
+class _Model:
+    """The interpolation model of ``sqrt(q_mu,A)`` and ``sqrt(q_mu)`` from the fitted points."""
+
+    def __init__(self, state: Mapping[str, Any]) -> None:
+        self.mu_hat = max(state["mu_hat"], 0.0)
+        self.sigma0 = state["sigma_hat"]
+        asimov = [
+            (mu, mu / math.sqrt(q)) for mu, q in state["q_asimov"].items() if mu > 0 and q > 0
+        ]
+        self.sigma_a = _sigma_model(asimov, self.sigma0)
+        # sigma(mu) of the data follows sigma_A(mu) closely: interpolate their ratio (linear in
+        # log mu, flat outside; 1 before any data fit, the Asimov approximation).
+        ratios = sorted(
+            (math.log(mu), (mu - self.mu_hat) / math.sqrt(q) / self.sigma_a(mu))
+            for mu, q in state["q_data"].items()
+            if mu > self.mu_hat and q > 0
+        )
+        self.ratio = (
+            (lambda mu: float(np.interp(math.log(mu), *zip(*ratios, strict=True))))
+            if ratios
+            else (lambda mu: 1.0)
+        )
+
+    def sigma(self, mu: float) -> float:
+        return self.sigma_a(mu) * self.ratio(mu)
+
+    def sqrt_qa(self, mu: float) -> float:
+        return mu / self.sigma_a(mu)
+
+    def sqrt_q(self, mu: float) -> float:
+        return max(mu - self.mu_hat, 0.0) / self.sigma(mu)
+
+    def cls(self, mu: float) -> tuple[float, list[float]]:
+        return cls(self.sqrt_q(mu), self.sqrt_qa(mu))
+
+    def limits(self, level: float) -> tuple[float, list[float]]:
+        """(observed, expected -2..+2 sigma) roots of the model."""
+        scale = self.sigma0
+        expected = [
+            _root(lambda mu, t=target: self.sqrt_qa(mu) - t, 1e-12 * scale, scale)
+            for target in expected_targets(level)
+        ]
+        low = self.mu_hat if self.mu_hat > 0 else 1e-12 * scale
+        observed = _root(
+            lambda mu: math.log(level) - math.log(max(self.cls(mu)[0], 1e-300)), low, scale
+        )
+        return observed, expected
+
+
+def _init_worker(spec: Mapping[str, Any]) -> None:
+    """Per process: the pyhf model of ``spec``."""
+    configure_backend()
+    model, _ = model_and_data(spec)
+    _WORKER["model"] = model
+
+
+def _warm_up() -> None:
+    """Nothing: makes the pool start its processes (and build the model) early."""
+
+
+def _fixed_fit(task: tuple[list[float], list[float], float]) -> tuple[float, list[float]]:
+    """Fit of ``data`` with the POI fixed at ``mu``, starting at ``init``: (-2 ln L, parameters).
+    ``task = (data, init, mu)``."""
+    data, init, mu = task
+    model = _WORKER["model"]
+    poi = model.config.poi_index
+    init = list(init)
+    init[poi] = mu
+    fixed = model.config.suggested_fixed()
+    fixed[poi] = True
+    bounds = [tuple(b) for b in model.config.suggested_bounds()]
+    bounds[poi] = (min(bounds[poi][0], mu), max(bounds[poi][1], mu))
+    with _quiet_fit_logs():
+        results, _ = minimise(model, data, init_pars=init, fix_pars=fixed, par_bounds=bounds)
+    return float(results.best_twice_nll), [float(x) for x in results.bestfit]
+
+
+class _Fitter:
+    """Runs fixed-POI fits in this process (``workers <= 1``) or in a process pool."""
+
+    def __init__(self, spec: Mapping[str, Any], workers: int):
+        self.pool: ProcessPoolExecutor | None = None
+        if workers <= 1:
+            _init_worker(spec)
+        else:
+            self.pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(dict(spec),),
+            )
+            self.pool.submit(_warm_up)
+
+    def map(self, tasks: Sequence[Any]) -> list[tuple[float, list[float]]]:
+        if self.pool is None:
+            return [_fixed_fit(t) for t in tasks]
+        return list(self.pool.map(_fixed_fit, tasks))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def _start(fitted: Mapping[float, list[float]], default: list[float], mu: float) -> list[float]:
+    """Starting point of a fit at ``mu``: the parameters fitted at the nearest mu (in log mu)
+    of the same dataset, else ``default`` (its best fit)."""
+    if not fitted:
+        return default
+    nearest = min(fitted, key=lambda x: (abs(math.log(x / mu)), x))
+    return fitted[nearest]
+
+
+def _missing(evaluated: Mapping[float, float], mu: float, rtol: float) -> bool:
+    return not any(abs(mu - x) <= rtol * mu for x in evaluated)
 
 
 def upper_limit(
     spec: Mapping[str, Any],
     *,
-    scan: Sequence[float] | None = None,
     level: float = LEVEL,
     source: str = "workspace",
     workers: int = 2,
-    strategy: int = 2,
+    rtol: float = RTOL,
+    free_fit: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """CLs upper limit on the workspace's POI at ``1 - level`` confidence.
+    """CLs upper limit on the workspace's POI at ``1 - level`` confidence (see module docstring).
 
-    The POI is scanned over ``scan`` (default :func:`scan_range` around the best fit, then
-    extended by the same step until every limit is bracketed, at most
-    :data:`MAX_SCAN_POINTS` points) with
-    ``pyhf.infer.hypotest`` (asymptotic, qtilde), every fit starting from the best-fit point,
-    with MINUIT ``strategy``; the POI's upper bound is widened to the scan's end if needed.
-    Scan points are independent, so they run in ``workers`` processes (same numbers for any
-    count). Limits: CLs = ``level`` by interpolation (:func:`_interpolate`).
+    Args:
+        spec: pyhf workspace; its POI must have lower bound 0 (qtilde_mu).
+        level: test size (0.05: 95 % CL).
+        source: name of the workspace in error messages.
+        workers: processes for the fits of one round (same numbers for any count).
+        rtol: relative precision of the limits.
+        free_fit: the free fit of this workspace when already done (the content of
+            ``fit_results.json`` from :func:`agc.fit.run_fit`: same fit, same numbers).
 
     Returns:
-        ``{"poi", "level", "observed", "expected": {"-2".."2"}, "scan", "cls_observed",
-        "cls_expected" (per scan point, -2..+2 sigma), "in_scan": bool (all limits bracketed
-        by the scan; else they sit at the scan edge), "bestfit", "method"}``.
+        ``{"poi", "level", "observed", "expected": {"-2".."2"}, "bestfit", "sigma_hat",
+        "twice_nll", "points": [{"mu", "sqrt_q" (None if the data were not fitted there),
+        "sqrt_qa", "cls_observed" (or None), "cls_expected" (-2..+2)}], "rounds", "fits",
+        "converged", "method", "versions"}``; the POI values are in units of the signal
+        strength (1 = the declared cross-section).
     """
     configure_backend()
     model, data = model_and_data(spec, source)
-    poi_index = model.config.poi_index
-    pyhf.set_backend(
-        "numpy",
-        pyhf.optimize.minuit_optimizer(
-            verbose=0, strategy=strategy, tolerance=FIT_TOLERANCE, maxiter=FIT_MAXITER
-        ),
-    )
+    poi = model.config.poi_index
+    if model.config.suggested_bounds()[poi][0] != 0:
+        raise AGCError(f"{source}: the POI's lower bound must be 0 for qtilde_mu")
+    fixed = model.config.suggested_fixed()
+    fixed[poi] = True
+    fitter = _Fitter(spec, workers)  # its processes start while this one fits
     try:
-        bestfit, twice_nll = pyhf.infer.mle.fit(data, model, return_fitted_val=True)
-    except pyhf.exceptions.FailedMinimization as exc:
-        raise AGCError(f"{source}: the free fit of the limit scan failed ({exc})") from None
-    bestfit = np.asarray(bestfit, dtype=float)
-    scan_given = scan is not None
-    if scan is None:
-        # sigma of the POI from the curvature: refit with the POI fixed at mu_hat + 1 is costly,
-        # so use the Hessian of MINUIT via cabinetry-free pyhf (return_uncertainties).
-        fitted = pyhf.infer.mle.fit(
-            data, model, init_pars=bestfit.tolist(), return_uncertainties=True
-        )
-        sigma = float(np.asarray(fitted)[poi_index, 1])
-        scan = scan_range(float(bestfit[poi_index]), sigma)
-    points = np.asarray([float(x) for x in scan])
-    if points.ndim != 1 or points.size < 2 or np.any(np.diff(points) <= 0):
-        raise AGCError(f"{source}: the limit scan must be at least 2 increasing values")
-    bounds = [list(map(float, b)) for b in model.config.suggested_bounds()]
-    bounds[poi_index] = [
-        min(bounds[poi_index][0], 0.0),
-        max(bounds[poi_index][1], float(points[-1])),
-    ]
-    init = bestfit.tolist()
-    step = float(points[-1] - points[-2])
-    extend = not scan_given  # an automatic scan grows until every limit is bracketed
-    results: list[tuple[float, list[float]]] = []
-    try:
-        if workers <= 1:
-            _init_worker(spec, strategy)
-            pool = None
-        else:
-            context = multiprocessing.get_context("spawn")
-            pool = ProcessPoolExecutor(
-                workers,
-                mp_context=context,
-                initializer=_init_worker,
-                initargs=(dict(spec), strategy),
+        with _quiet_fit_logs():
+            if free_fit is None:
+                result, _ = minimise(model, data)
+                free = {
+                    "bestfit": [float(x) for x in result.bestfit],
+                    "uncertainty": [float(x) for x in result.uncertainty],
+                    "twice_nll": float(result.best_twice_nll),
+                }
+            else:
+                free = {
+                    "bestfit": [float(x) for x in free_fit["parameters"]["bestfit"]],
+                    "uncertainty": [float(x) for x in free_fit["parameters"]["uncertainty"]],
+                    "twice_nll": float(free_fit["best_twice_nll"]),
+                }
+            init_b = list(free["bestfit"])
+            init_b[poi] = 0.0
+            bkg, _ = minimise(model, data, init_pars=init_b, fix_pars=fixed)
+        # Asimov data of the background-only hypothesis (as pyhf's generate_asimov_data) and
+        # its free-fit -2 ln L: every term of the likelihood is at its maximum at the
+        # generating parameters, so the free fit to the Asimov data ends there.
+        asimov_pars = [float(x) for x in bkg.bestfit]
+        asimov = [float(x) for x in model.expected_data(asimov_pars)]
+        datasets = {
+            "data": ([float(x) for x in data], free["bestfit"], free["twice_nll"]),
+            "asimov": (asimov, asimov_pars, float(-2.0 * model.logpdf(asimov_pars, asimov)[0])),
+        }
+        mu_hat = float(free["bestfit"][poi])
+        sigma_hat = float(free["uncertainty"][poi])
+        if not (math.isfinite(sigma_hat) and sigma_hat > 0):
+            raise AGCError(f"{source}: the POI's uncertainty at the best fit is {sigma_hat}")
+        state: dict[str, Any] = {
+            "mu_hat": mu_hat,
+            "sigma_hat": sigma_hat,
+            "q_data": {},
+            "q_asimov": {},
+        }
+        fitted: dict[str, dict[float, list[float]]] = {"data": {}, "asimov": {}}
+        rounds, converged = 0, False
+        while True:
+            observed, expected = _Model(state).limits(level)
+            tasks = sorted(
+                {("asimov", mu) for mu in expected if _missing(state["q_asimov"], mu, rtol)}
+                | {
+                    (name, observed)
+                    for name in ("data", "asimov")
+                    if _missing(state["q_data"], observed, rtol)
+                }
             )
-        try:
-            todo = [float(mu) for mu in points]
-            while todo:
-                bounds[poi_index][1] = max(bounds[poi_index][1], todo[-1])
-                tasks = [(mu, init, bounds) for mu in todo]
-                results += (
-                    list(pool.map(_hypotest, tasks)) if pool else [_hypotest(t) for t in tasks]
-                )
-                last = max(results[-1][0], *results[-1][1])
-                if not extend or last < level or len(results) >= MAX_SCAN_POINTS:
-                    break
-                # Not bracketed yet: the next ``max(workers, 2)`` points, same step.
-                todo = [float(points[-1] + step * (i + 1)) for i in range(max(workers, 2))]
-                points = np.concatenate([points, todo])
-        finally:
-            if pool is not None:
-                pool.shutdown()
+            if not tasks:
+                converged = True
+                break
+            if rounds == MAX_ROUNDS:
+                log.warning("%s: limits not converged to %g after %d rounds", source, rtol, rounds)
+                break
+            rounds += 1
+            log.debug("round %d: %s", rounds, tasks)
+            jobs = [
+                (datasets[name][0], _start(fitted[name], datasets[name][1], mu), mu)
+                for name, mu in tasks
+            ]
+            for (name, mu), (value, pars) in zip(tasks, fitter.map(jobs), strict=True):
+                fitted[name][mu] = pars
+                # qtilde_mu: 0 where mu_hat > mu; -2 ln lambda clipped at 0 (pyhf).
+                q = 0.0 if name == "data" and mu_hat > mu else max(value - datasets[name][2], 0.0)
+                state[f"q_{name}"][mu] = q
     except pyhf.exceptions.FailedMinimization as exc:
-        raise AGCError(f"{source}: a fit of the limit scan failed ({exc})") from None
+        raise AGCError(f"{source}: a fit of the limit computation failed ({exc})") from None
     finally:
+        fitter.close()
         configure_backend()
-    cls_obs = np.asarray([r[0] for r in results])
-    cls_exp = np.asarray([r[1] for r in results])
-    observed = _interpolate(level, points, cls_obs)
-    expected = [_interpolate(level, points, cls_exp[:, i]) for i in range(len(BAND_KEYS))]
-    cls_all = np.column_stack([cls_obs, cls_exp])
-    in_scan = bool(np.all(cls_all[0] > level) and np.all(cls_all[-1] < level))
+    points = []
+    for mu in sorted(state["q_asimov"]):
+        sqrt_qa = math.sqrt(state["q_asimov"][mu])
+        sqrt_q = math.sqrt(state["q_data"][mu]) if mu in state["q_data"] else None
+        obs, exp = cls(sqrt_q if sqrt_q is not None else 0.0, sqrt_qa)
+        points.append(
+            {
+                "mu": mu,
+                "sqrt_q": sqrt_q,
+                "sqrt_qa": sqrt_qa,
+                "cls_observed": obs if sqrt_q is not None else None,
+                "cls_expected": exp,
+            }
+        )
     return {
         "poi": model.config.poi_name,
         "level": float(level),
         "observed": observed,
         "expected": dict(zip(BAND_KEYS, expected, strict=True)),
-        "bestfit": float(bestfit[poi_index]),
-        "twice_nll": float(twice_nll),
-        "scan": [float(x) for x in points],
-        "cls_observed": [float(v) for v in cls_obs],
-        "cls_expected": [[float(v) for v in row] for row in cls_exp],
-        "in_scan": in_scan,
+        "bestfit": mu_hat,
+        "sigma_hat": sigma_hat,
+        "twice_nll": free["twice_nll"],
+        "points": points,
+        "rounds": rounds,
+        "fits": (free_fit is None) + 1 + sum(len(v) for v in fitted.values()),
+        "converged": converged,
+        "rtol": rtol,
         "method": (
-            "CLs, asymptotic formulae, test statistic qtilde_mu (pyhf.infer.hypotest on a fixed "
-            f"scan, MINUIT strategy {strategy}, fits started at the best fit), limits by "
-            "interpolation in log CLs"
+            "CLs, asymptotic formulae, test statistic qtilde_mu (pyhf's AsymptoticCalculator "
+            "p-values); limits = roots of the asymptotic CLs with sigma(mu) interpolated between "
+            f"fixed-POI MINUIT fits, iterated to a relative precision of {rtol:g}"
         ),
         "versions": {"pyhf": pyhf.__version__},
     }
 
 
+def cls_curves(limits: Mapping[str, Any], mu: Sequence[float]) -> tuple[Any, Any]:
+    """CLs observed (n,) and expected (n, 5) at ``mu`` from the fitted points of ``limits``
+    (the interpolation model of :func:`upper_limit`; exact at the fitted points)."""
+    state = {
+        "mu_hat": limits["bestfit"],
+        "sigma_hat": limits["sigma_hat"],
+        "q_asimov": {p["mu"]: p["sqrt_qa"] ** 2 for p in limits["points"]},
+        "q_data": {p["mu"]: p["sqrt_q"] ** 2 for p in limits["points"] if p["sqrt_q"] is not None},
+    }
+    model = _Model(state)
+    values = [model.cls(float(x)) for x in mu]
+    return np.asarray([v[0] for v in values]), np.asarray([v[1] for v in values])
+
+
 def scan_plot(
     limits: Mapping[str, Any], stem: str | os.PathLike[str], title: str = ""
 ) -> list[Path]:
-    """The CLs scan (observed, expected with 1/2 sigma bands; pyhf's brazil plot) as PDF + PNG."""
+    """CLs versus the POI (pyhf's brazil plot: observed, expected with 1/2 sigma bands) as
+    PDF + PNG; curves from :func:`cls_curves`, markers at the fitted points."""
     import matplotlib.pyplot as plt
     from pyhf.contrib.viz import brazil
 
     from agc.plots import cms_label, paper_style, save_figure
 
-    scan = np.asarray(limits["scan"])
-    results = [
-        (obs, np.asarray(exp))
-        for obs, exp in zip(limits["cls_observed"], limits["cls_expected"], strict=True)
-    ]
+    high = 1.25 * max(limits["observed"], limits["expected"]["2"])
+    grid = np.linspace(high / 200.0, high, 200)
+    obs, exp = cls_curves(limits, grid)
+    fitted = [p for p in limits["points"] if p["cls_observed"] is not None]
     with paper_style():
-        fig, ax = plt.subplots(figsize=(10, 8))
-        brazil.plot_results(scan, results, test_size=limits["level"], ax=ax)
+        fig, ax = plt.subplots(figsize=(12, 8))
+        brazil.plot_results(
+            grid, list(zip(obs, exp, strict=True)), test_size=limits["level"], ax=ax
+        )
+        ax.plot(
+            [p["mu"] for p in limits["points"]],
+            [p["cls_expected"][2] for p in limits["points"]],
+            "kx",
+            label="fitted (Asimov)",
+        )
+        ax.plot(
+            [p["mu"] for p in fitted], [p["cls_observed"] for p in fitted], "ko", label="fitted"
+        )
         ax.set_xlabel(rf"signal strength $\mu$ ({limits['poi']})")
         ax.set_ylabel(r"CL$_s$")
+        ax.set_ylim(0, 1.05)
+        ax.legend(loc="upper right")
         if title:
             ax.set_title(title, loc="left", fontsize=16, pad=34)
         cms_label(ax)
@@ -254,7 +455,7 @@ def mass_plot(
     exp = {k: np.asarray([p["limits"]["expected"][k] for p in points]) for k in BAND_KEYS}
     obs = np.asarray([p["limits"]["observed"] for p in points])
     with paper_style():
-        fig, ax = plt.subplots(figsize=(10, 8))
+        fig, ax = plt.subplots(figsize=(12, 8))
         ax.fill_between(x, exp["-2"], exp["2"], color="#f5bb54", label=r"expected $\pm 2\sigma$")
         ax.fill_between(x, exp["-1"], exp["1"], color="#607641", label=r"expected $\pm 1\sigma$")
         ax.plot(x, exp["0"], "k--", label="expected")

@@ -48,12 +48,48 @@ def package_root() -> Path:
     return Path(agc.__file__).resolve().parents[2]
 
 
-def code_hash() -> str:
-    """sha256 over the package's source files (relative path and bytes, sorted): the code version
-    even where no git checkout exists (a REANA workspace, an unpacked archive)."""
+def module_closure(entry: str) -> list[str]:
+    """Modules of package ``agc`` that ``entry`` (e.g. ``"agc.histograms"``) imports, directly or
+    through others, at module level or inside functions (static: ``import``/``from`` statements),
+    itself included; sorted."""
+    import ast
+
     root = Path(agc.__file__).resolve().parent
+    seen: set[str] = set()
+    todo = [entry]
+    while todo:
+        name = todo.pop()
+        path = root / (name.removeprefix("agc.").replace(".", "/") + ".py")
+        if name in seen or not path.is_file():
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.startswith("agc.")]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if node.module == "agc":
+                    todo += [f"agc.{a.name}" for a in node.names]
+                elif node.module.startswith("agc."):
+                    todo.append(node.module)
+    return sorted(seen)
+
+
+def code_hash(entry: str | None = None) -> str:
+    """sha256 over the package's source files (relative path and bytes, sorted): the code version
+    even where no git checkout exists (a REANA workspace, an unpacked archive).
+
+    With ``entry`` (a module name) only the modules in its :func:`module_closure` and the
+    package's JSON files (schemas) count: e.g. ``code_hash("agc.histograms")`` is the version of
+    the event processing, unchanged by edits to the statistics or the plots."""
+    root = Path(agc.__file__).resolve().parent
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".json"})
+    if entry is not None:
+        wanted = {
+            root / (m.removeprefix("agc.").replace(".", "/") + ".py") for m in module_closure(entry)
+        }
+        files = [p for p in files if p.suffix == ".json" or p in wanted]
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".json"}):
+    for path in files:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()

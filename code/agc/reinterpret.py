@@ -80,6 +80,25 @@ def _load_json(path: Path) -> Any:
         raise AGCError(f"cannot read {path}: {exc}") from None
 
 
+def seed_partials(
+    partials: str | os.PathLike[str] | list[str | os.PathLike[str]],
+) -> list[Path]:
+    """Partial output files named by ``partials`` (files, or folders of ``*.partial.json``;
+    a folder that does not exist gives none), sorted."""
+    from agc.histograms import PARTIAL_SUFFIX
+
+    items = [partials] if isinstance(partials, (str, os.PathLike)) else list(partials)
+    found: set[Path] = set()
+    for item in map(Path, items):
+        if item.is_dir():
+            found.update(item.glob(f"*{PARTIAL_SUFFIX}"))
+        elif item.is_file():
+            found.add(item)
+        elif item.suffix == ".json":
+            raise AGCError(f"partial output not found: {item}")
+    return sorted(found)
+
+
 def build_patchset(folder: Path, bkg_only: dict[str, Any]) -> dict[str, Any] | None:
     """The PatchSet of every ``<folder>/*/patch.json`` made against ``bkg_only`` (others are
     stale: skipped with a warning). None if there is no patch. Validated and verified by pyhf."""
@@ -141,7 +160,9 @@ def _summary(folder: Path, digest: str) -> dict[str, Any]:
                     )
                 },
                 "limits": {
-                    k: limits[k] for k in ("observed", "expected", "in_scan", "poi", "level")
+                    k: limits[k]
+                    for k in ("observed", "expected", "converged", "poi", "level")
+                    if k in limits
                 },
             }
         )
@@ -161,7 +182,7 @@ def reinterpret(
     max_files: int = -1,
     scheduler: str = "",
     config: str | os.PathLike[str] = DEFAULT_CONFIG,
-    scan: list[float] | None = None,
+    partials: str | os.PathLike[str] | list[str | os.PathLike[str]] | None = None,
     workspace: str | os.PathLike[str] | None = None,
     embedded_manifest: str | os.PathLike[str] | None = None,
     plots: bool = True,
@@ -177,7 +198,9 @@ def reinterpret(
         poi: name of the signal strength of a new signal (default ``mu_sig``).
         executor, workers, chunksize, max_files, scheduler: as :func:`agc.histograms.run_histograms`.
         config: cabinetry configuration template.
-        scan: signal strengths of the limit scan (default :func:`agc.limits.scan_points`).
+        partials: partial outputs of the main run (files or folders of ``*.partial.json``)
+            whose sums may seed the cache (:func:`agc.cache.cached_process_samples`; taken only
+            if their cache key matches); default ``<outdir>/partial`` when it exists.
         workspace: folder the declaration's paths are relative to (default: working directory).
         embedded_manifest: manifest meant by ``embedded:`` (default: ``inputs`` if it is
             ``"embedded"``, else ``<workspace>/data/embedded/manifest.json``).
@@ -224,10 +247,16 @@ def reinterpret(
         "scheduler": params["scheduler"],
     }
 
-    # 1. Histograms: everything from the cache but what changed.
+    # 1. Histograms: everything from the cache (seeded by the main run's partial outputs) but
+    # what changed.
     t0 = time.perf_counter()
     background = cached_process_samples(
-        manifest, out / CACHE_DIR, samples="all", max_files=params["max_files"], **run_options
+        manifest,
+        out / CACHE_DIR,
+        samples="all",
+        max_files=params["max_files"],
+        seeds=seed_partials(out / "partial" if partials is None else partials),
+        **run_options,
     )
     runs = [background]
     if declaration is not None:
@@ -293,11 +322,16 @@ def reinterpret(
     fit_results = run_fit(
         fitted_path, point_dir / "fit_results.json", plots_dir=None, impacts=False
     )
+    t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
     limits = None
     written: list[str] = []
     if declaration is not None:
         limits = upper_limit(
-            _load_json(fitted_path), scan=scan, source=str(fitted_path), workers=params["workers"]
+            _load_json(fitted_path),
+            source=str(fitted_path),
+            workers=params["workers"],
+            free_fit=fit_results,
         )
         limits = {"signal": declaration.name, "labels": declaration.labels, **limits}
         write_json(point_dir / "limits.json", limits)
@@ -306,7 +340,7 @@ def reinterpret(
                 str(p)
                 for p in scan_plot(limits, point_dir / "limit_scan", title=declaration.description)
             ]
-    t_stats = time.perf_counter() - t0
+    t_limits = time.perf_counter() - t0
 
     # 4. The published likelihood and the summary over all signal points.
     patchset = build_patchset(folder, bkg_only)
@@ -322,6 +356,7 @@ def reinterpret(
         "declaration": declaration.source if declaration else None,
         "processed": sorted(s for run in runs for s in run.computed),
         "cached": sorted(s for run in runs for s in run.hits),
+        "seeded": sorted(s for run in runs for s in run.seeded),
         "cache_keys": keys,
         "histograms": str(histograms),
         "workspace": str(fitted_path),
@@ -331,13 +366,14 @@ def reinterpret(
         "fit": {"poi": fit_results["poi"], "best_twice_nll": fit_results["best_twice_nll"]},
         "limits": None
         if limits is None
-        else {k: limits[k] for k in ("poi", "observed", "expected", "in_scan")},
+        else {k: limits[k] for k in ("poi", "observed", "expected", "converged")},
         "plots": written,
         "summary": str(folder / SUMMARY),
         "timing_s": {
             "histograms": round(t_hist, 3),
             "model": round(t_model, 3),
-            "fit_and_limits": round(t_stats, 3),
+            "fit": round(t_fit, 3),
+            "limits_and_plot": round(t_limits, 3),
             "total": round(time.perf_counter() - start, 3),
         },
         "lumi_pb": physics.LUMI_PB,
@@ -360,6 +396,13 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--max_files", type=int, default=-1)
     parser.add_argument("--scheduler", default="")
     parser.add_argument("--config", default=DEFAULT_CONFIG)
+    parser.add_argument(
+        "--partials",
+        nargs="*",
+        default=None,
+        help="partial outputs of the main run (files or folders) that may seed the cache "
+        "(default: <outdir>/partial)",
+    )
 
 
 def main(args: Any) -> dict[str, Any]:
@@ -375,4 +418,5 @@ def main(args: Any) -> dict[str, Any]:
         max_files=args.max_files,
         scheduler=args.scheduler,
         config=args.config,
+        partials=args.partials,
     )
