@@ -471,3 +471,23 @@ def test_peak_memory_does_not_grow_with_files(tmp_path: Path) -> None:
     print(f"worker peak RSS [MB]: {peaks}")
     assert peaks[2] > 0
     assert peaks[6] < 1.25 * peaks[2] + 20  # generous: 3x the files, not 3x the memory
+
+
+def test_cli_stdout_carries_only_the_json_result(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a library writes straight to file descriptor 1 (MINUIT's C++ warnings) goes to
+    stderr, so ``agc ... > result.json`` stays valid JSON."""
+    import agc.cli
+
+    def noisy(args: Any) -> dict[str, Any]:
+        os.write(1, b"W MnPosDef Matrix forced pos-def\n")
+        print("a progress line")
+        return {"ok": True}
+
+    monkeypatch.setattr(agc.cli, "_dispatch", noisy)
+    assert cli_main(["summary", "--inputs", str(tmp_path / "m.json")]) == 0
+    out, err = capfd.readouterr()
+    assert json.loads(out) == {"ok": True}
+    assert "MnPosDef" in err
+    assert "a progress line" in err

@@ -8,9 +8,11 @@ Every user-facing failure is one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from agc import __version__
@@ -304,12 +306,33 @@ def _dispatch(args: argparse.Namespace) -> Any:
     raise AGCError(f"unknown command {args.command!r}")  # pragma: no cover (argparse rejects it)
 
 
+@contextlib.contextmanager
+def _stdout_is_stderr() -> Iterator[None]:
+    """Inside, stdout is stderr: ``sys.stdout`` and file descriptor 1 (also for child
+    processes), so that what is written to stdout (MINUIT's C++ warnings, progress lines) does
+    not mix with the JSON result that :func:`main` prints to stdout afterwards."""
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            saved = os.dup(1)
+            os.dup2(2, 1)
+        except OSError:  # no usable descriptors (embedded use): leave them alone
+            yield
+            return
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``agc`` console script; returns the exit code."""
+    """Entry point of the ``agc`` console script; returns the exit code. The result (a JSON
+    object) is the only thing written to stdout; logs and warnings go to stderr."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result = _dispatch(args)
+        with _stdout_is_stderr():
+            result = _dispatch(args)
     except AGCError as exc:
         print(f"agc {args.command}: error: {exc}", file=sys.stderr)
         return 2
