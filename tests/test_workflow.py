@@ -344,6 +344,33 @@ def test_run_serial_runs_commands_like_reana_and_stops_at_the_first_failure(tmp_
     assert not (out / "never.txt").exists()
 
 
+def test_run_serial_operational_options_from_and_target(tmp_path: Path) -> None:
+    """-o FROM=step / -o TARGET=step select steps as REANA's serial engine does (a signal swap
+    on a finished workspace: -p signal=... -o FROM=reinterpret)."""
+    steps = [
+        {"name": name, "environment": "x", "commands": [f"touch {name}.txt"]}
+        for name in ("a", "b", "c")
+    ]
+    spec = {
+        "version": "0.9.4",
+        "inputs": {"parameters": {}},
+        "workflow": {"type": "serial", "specification": {"steps": steps}},
+    }
+    path = tmp_path / "reana.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    result = run_serial(path, options={"FROM": "b"})
+    assert [s["name"] for s in result["steps"]] == ["b", "c"]
+    assert sorted(p.name for p in tmp_path.glob("*.txt")) == ["b.txt", "c.txt"]
+    result = run_serial(path, options={"TARGET": "a"})
+    assert [s["name"] for s in result["steps"]] == ["a"]
+    with pytest.raises(AGCError, match=r"FROM='fit' is not a step; steps: \['a', 'b', 'c'\]"):
+        run_serial(path, options={"FROM": "fit"})
+    with pytest.raises(AGCError, match="unknown operational option"):
+        run_serial(path, options={"CACHE": "off"})
+    with pytest.raises(AGCError, match="comes after"):
+        run_serial(path, options={"FROM": "c", "TARGET": "a"})
+
+
 def test_cwl_job_applies_typed_overrides_and_absolute_locations() -> None:
     job = cwl_job(JOB, {"max_files": "1", "samples": "ttbar"})
     assert (job["max_files"], job["samples"], job["workers"]) == (1, "ttbar", 2)

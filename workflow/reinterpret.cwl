@@ -30,6 +30,19 @@ inputs:
   max_files: int
   scheduler: string
   outdir: string
+  partials:
+    doc: |
+      partial outputs of the histogram step (one list per job); each records its cache key, and
+      those whose key matches (same inputs, same event-processing code) seed the cache, so that
+      only the new signal sample is processed
+    type:
+      type: array
+      items:
+        type: array
+        items: File
+        inputBinding: {}
+      inputBinding: {}
+    inputBinding: {position: 1, prefix: --partials}
 arguments:
   - mkdir
   - -p

@@ -184,6 +184,7 @@ steps:
       max_files: max_files
       scheduler: scheduler
       outdir: outdir
+      partials: histograms/partials
     out: [reinterpretation]
     hints:
       reana:

@@ -209,6 +209,12 @@ def cached_process_samples(
             files = entry["files"] if max_files == -1 else entry["files"][:max_files]
             found[name].files = sorted(str(f["path"]) for f in files)
     if missing:
+        events = sum(int(f["nevts"]) for name in missing for f in inputs_of[name]["files"])
+        if executor == "futures" and events <= chunksize:
+            # One chunk's work (a swap's signal sample): starting a process pool would cost
+            # more than the processing; the sums are the same for any executor.
+            log.info("cache: %d events to process, iterative executor", events)
+            executor = "iterative"
         # Through the module attribute, so that tests can count what is processed.
         computed = histograms.process_samples(
             manifest,

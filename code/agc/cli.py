@@ -191,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-p", "--parameter", action="append", metavar="NAME=VALUE", help="override a parameter"
     )
+    p.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        metavar="FROM=step|TARGET=step",
+        help="REANA operational option: start at / stop after a step",
+    )
 
     p = sub.add_parser("run-cwl", help="run the CWL workflow locally with cwltool")
     p.add_argument(
@@ -294,7 +301,7 @@ def _dispatch(args: argparse.Namespace) -> Any:
     if args.command == "run-serial":
         from agc.workflow import run_serial
 
-        return run_serial(args.spec, _overrides(args.parameter))
+        return run_serial(args.spec, _overrides(args.parameter), options=_overrides(args.option))
     if args.command == "run-cwl":
         from agc.workflow import run_cwl
 

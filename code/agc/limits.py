@@ -38,14 +38,18 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import iminuit
 import numpy as np
 import pyhf
+import scipy.optimize
 from pyhf.infer.calculators import AsymptoticTestStatDistribution
 from scipy.optimize import brentq
 from scipy.stats import norm
 
 from agc.errors import AGCError
-from agc.fit import _quiet_fit_logs, configure_backend, minimise, model_and_data
+
+# agc.fit (cabinetry, matplotlib) is imported where needed: the fit processes import this
+# module and need pyhf and iminuit only.
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,8 @@ LEVEL: float = 0.05
 RTOL: float = 1e-3
 #: At most this many rounds of fits (a round refits every limit not yet converged).
 MAX_ROUNDS: int = 12
+#: The first round also fits the Asimov data at this multiple of the highest first guess.
+FAR: float = 4.0
 #: Keys of the expected band, in pyhf's order (-2, -1, 0, +1, +2 sigma).
 BAND_KEYS: tuple[str, ...] = ("-2", "-1", "0", "1", "2")
 #: Shifts of the background-only test statistic for those keys (pyhf's ``expected_value``).
@@ -177,15 +183,58 @@ class _Model:
         return observed, expected
 
 
-def _init_worker(spec: Mapping[str, Any]) -> None:
-    """Per process: the pyhf model of ``spec``."""
-    configure_backend()
-    model, _ = model_and_data(spec)
-    _WORKER["model"] = model
+def _init_worker(model: Any, attempts: Sequence[Mapping[str, Any]], maxiter: int) -> None:
+    """Per process: the pyhf model (pickled: no rebuild, no cabinetry import) and the MINUIT
+    settings."""
+    pyhf.set_backend("numpy")
+    _WORKER.update(model=model, attempts=list(attempts), maxiter=maxiter)
 
 
 def _warm_up() -> None:
-    """Nothing: makes the pool start its processes (and build the model) early."""
+    """Nothing: makes the pool start its processes early."""
+
+
+def migrad(
+    model: Any,
+    data: Sequence[float],
+    init: Sequence[float],
+    fixed: Sequence[bool],
+    bounds: Any,
+    attempts: Sequence[Mapping[str, Any]],
+    maxiter: int,
+) -> tuple[float, list[float]]:
+    """Minimum of -2 ln L: MIGRAD only (iminuit; ``attempts``, e.g.
+    :data:`agc.fit.FIT_ATTEMPTS`, tried in turn until it converges), as ``cabinetry.fit.fit``
+    minimises but without the HESSE step: a limit needs -2 ln L at the minimum, not the
+    covariance (a quarter of a fit's calls). Returns (-2 ln L, parameters);
+    ``pyhf.exceptions.FailedMinimization`` if no attempt converges."""
+    suggested = [
+        i if f else s for i, s, f in zip(init, model.config.suggested_init(), fixed, strict=True)
+    ]
+    tried: set[tuple[Any, ...]] = set()
+    for settings in attempts:
+        start = list(init) if settings["init"] == "given" else suggested
+        key = (settings["strategy"], settings["tolerance"], *start)
+        if key in tried:
+            continue
+        tried.add(key)
+        minuit = iminuit.Minuit(
+            lambda pars: float(-2.0 * model.logpdf(pars, data)[0]),
+            start,
+            name=model.config.par_names,
+        )
+        minuit.errordef = 1.0  # the cost is -2 ln L
+        minuit.fixed = list(fixed)
+        minuit.limits = [tuple(b) for b in bounds]
+        minuit.strategy = settings["strategy"]
+        minuit.tol = settings["tolerance"]
+        minuit.print_level = 0
+        minuit.migrad(ncall=maxiter)
+        if minuit.valid:
+            return float(minuit.fval), [float(x) for x in minuit.values]
+    raise pyhf.exceptions.FailedMinimization(
+        scipy.optimize.OptimizeResult(success=False, message="MIGRAD did not converge")
+    )
 
 
 def _fixed_fit(task: tuple[list[float], list[float], float]) -> tuple[float, list[float]]:
@@ -200,24 +249,24 @@ def _fixed_fit(task: tuple[list[float], list[float], float]) -> tuple[float, lis
     fixed[poi] = True
     bounds = [tuple(b) for b in model.config.suggested_bounds()]
     bounds[poi] = (min(bounds[poi][0], mu), max(bounds[poi][1], mu))
-    with _quiet_fit_logs():
-        results, _ = minimise(model, data, init_pars=init, fix_pars=fixed, par_bounds=bounds)
-    return float(results.best_twice_nll), [float(x) for x in results.bestfit]
+    return migrad(model, data, init, fixed, bounds, _WORKER["attempts"], _WORKER["maxiter"])
 
 
 class _Fitter:
     """Runs fixed-POI fits in this process (``workers <= 1``) or in a process pool."""
 
-    def __init__(self, spec: Mapping[str, Any], workers: int):
+    def __init__(
+        self, model: Any, attempts: Sequence[Mapping[str, Any]], maxiter: int, workers: int
+    ):
         self.pool: ProcessPoolExecutor | None = None
         if workers <= 1:
-            _init_worker(spec)
+            _init_worker(model, attempts, maxiter)
         else:
             self.pool = ProcessPoolExecutor(
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(dict(spec),),
+                initargs=(model, list(attempts), maxiter),
             )
             self.pool.submit(_warm_up)
 
@@ -271,6 +320,15 @@ def upper_limit(
         "converged", "method", "versions"}``; the POI values are in units of the signal
         strength (1 = the declared cross-section).
     """
+    from agc.fit import (
+        FIT_ATTEMPTS,
+        FIT_MAXITER,
+        _quiet_fit_logs,
+        configure_backend,
+        minimise,
+        model_and_data,
+    )
+
     configure_backend()
     model, data = model_and_data(spec, source)
     poi = model.config.poi_index
@@ -278,7 +336,8 @@ def upper_limit(
         raise AGCError(f"{source}: the POI's lower bound must be 0 for qtilde_mu")
     fixed = model.config.suggested_fixed()
     fixed[poi] = True
-    fitter = _Fitter(spec, workers)  # its processes start while this one fits
+    # The pool's processes start while this one fits.
+    fitter = _Fitter(model, FIT_ATTEMPTS, FIT_MAXITER, workers)
     try:
         with _quiet_fit_logs():
             if free_fit is None:
@@ -294,13 +353,14 @@ def upper_limit(
                     "uncertainty": [float(x) for x in free_fit["parameters"]["uncertainty"]],
                     "twice_nll": float(free_fit["best_twice_nll"]),
                 }
-            init_b = list(free["bestfit"])
-            init_b[poi] = 0.0
-            bkg, _ = minimise(model, data, init_pars=init_b, fix_pars=fixed)
+        init_b = list(free["bestfit"])
+        init_b[poi] = 0.0
+        _, asimov_pars = migrad(
+            model, data, init_b, fixed, model.config.suggested_bounds(), FIT_ATTEMPTS, FIT_MAXITER
+        )
         # Asimov data of the background-only hypothesis (as pyhf's generate_asimov_data) and
         # its free-fit -2 ln L: every term of the likelihood is at its maximum at the
         # generating parameters, so the free fit to the Asimov data ends there.
-        asimov_pars = [float(x) for x in bkg.bestfit]
         asimov = [float(x) for x in model.expected_data(asimov_pars)]
         datasets = {
             "data": ([float(x) for x in data], free["bestfit"], free["twice_nll"]),
@@ -327,6 +387,9 @@ def upper_limit(
                     for name in ("data", "asimov")
                     if _missing(state["q_data"], observed, rtol)
                 }
+                # First round: also an Asimov fit far above the guesses, so that the high
+                # bands are interpolated, not extrapolated, from the second round on.
+                | ({("asimov", FAR * max(expected))} if rounds == 0 and FAR else set())
             )
             if not tasks:
                 converged = True

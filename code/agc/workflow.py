@@ -179,16 +179,41 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def select_steps(steps: list[str], options: dict[str, str], source: str) -> list[str]:
+    """The steps that REANA's operational options ``FROM`` / ``TARGET`` select (in order)."""
+    unknown = sorted(set(options) - {"FROM", "TARGET"})
+    if unknown:
+        raise AGCError(
+            f"{source}: unknown operational option(s) {unknown} (accepted: FROM, TARGET)"
+        )
+    first, last = 0, len(steps) - 1
+    for key in ("FROM", "TARGET"):
+        if key in options and options[key] not in steps:
+            raise AGCError(f"{source}: {key}={options[key]!r} is not a step; steps: {steps}")
+    if "FROM" in options:
+        first = steps.index(options["FROM"])
+    if "TARGET" in options:
+        last = steps.index(options["TARGET"])
+    if first > last:
+        raise AGCError(
+            f"{source}: step {steps[first]!r} (FROM) comes after {steps[last]!r} (TARGET)"
+        )
+    return steps[first : last + 1]
+
+
 def run_serial(
     spec_path: str | os.PathLike[str] = SERIAL_SPEC,
     overrides: dict[str, str] | None = None,
     *,
     workdir: str | os.PathLike[str] | None = None,
+    options: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run the serial workflow ``spec_path`` locally, as REANA's serial engine would.
 
     ``overrides`` are ``{name: value}`` strings (``-p name=value``); ``workdir`` is the workspace
-    (default: the spec's folder). Returns ``{"spec", "workdir", "steps": [{"name", "seconds"}],
+    (default: the spec's folder); ``options`` are REANA's operational options for serial
+    workflows (``-o FROM=step``: start at that step, reusing the workspace's earlier outputs;
+    ``-o TARGET=step``: stop after it). Returns ``{"spec", "workdir", "steps": [{"name", "seconds"}],
     "seconds"}``; a failing command raises :class:`AGCError` naming its step.
     """
     spec_path = Path(spec_path)
@@ -201,6 +226,8 @@ def run_serial(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     steps = list(dict.fromkeys(c.step for c in commands))
+    chosen = select_steps(steps, options or {}, spec_path.name)
+    commands = [c for c in commands if c.step in chosen]
     for command in commands:
         label = f"step {steps.index(command.step) + 1}/{len(steps)} '{command.step}'"
         if command.count > 1:
