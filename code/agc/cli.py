@@ -292,7 +292,7 @@ def _dispatch(args: argparse.Namespace) -> Any:
             )
             return {}
         result = reinterpret_main(args)
-        keep = ("signal", "limits", "processed", "cached", "timing_s")
+        keep = ("signal", "limits", "processed", "cached", "seeded", "timing_s")
         return {key: result[key] for key in keep if key in result}
     if args.command == "archive":
         from agc.archive import main as archive_main

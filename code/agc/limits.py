@@ -36,7 +36,7 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import iminuit
 import numpy as np
@@ -60,13 +60,13 @@ LEVEL: float = 0.05
 RTOL: float = 1e-3
 #: At most this many rounds of fits (a round refits every limit not yet converged).
 MAX_ROUNDS: int = 12
-#: The first round also fits the Asimov data at this multiple of the highest first guess.
+#: The first round fits the Asimov data at this multiple of the highest first guess too, so
+#: that the high bands are interpolated, not extrapolated, from the second round on.
 FAR: float = 4.0
 #: Keys of the expected band, in pyhf's order (-2, -1, 0, +1, +2 sigma).
 BAND_KEYS: tuple[str, ...] = ("-2", "-1", "0", "1", "2")
 #: Shifts of the background-only test statistic for those keys (pyhf's ``expected_value``).
 _NSIGMA: tuple[int, ...] = (2, 1, 0, -1, -2)
-_WORKER: dict[str, Any] = {}
 
 
 def cls(sqrt_q: float, sqrt_qa: float) -> tuple[float, list[float]]:
@@ -183,11 +183,10 @@ class _Model:
         return observed, expected
 
 
-def _init_worker(model: Any, attempts: Sequence[Mapping[str, Any]], maxiter: int) -> None:
-    """Per process: the pyhf model (pickled: no rebuild, no cabinetry import) and the MINUIT
-    settings."""
+def _init_worker() -> None:
+    """Per process: pyhf's numpy backend (the model comes pickled with each task: no rebuild,
+    no cabinetry import)."""
     pyhf.set_backend("numpy")
-    _WORKER.update(model=model, attempts=list(attempts), maxiter=maxiter)
 
 
 def _warm_up() -> None:
@@ -237,11 +236,10 @@ def migrad(
     )
 
 
-def _fixed_fit(task: tuple[list[float], list[float], float]) -> tuple[float, list[float]]:
+def _fixed_fit(task: tuple[Any, ...]) -> tuple[float, list[float]]:
     """Fit of ``data`` with the POI fixed at ``mu``, starting at ``init``: (-2 ln L, parameters).
-    ``task = (data, init, mu)``."""
-    data, init, mu = task
-    model = _WORKER["model"]
+    ``task = (model, attempts, maxiter, data, init, mu)``."""
+    model, attempts, maxiter, data, init, mu = task
     poi = model.config.poi_index
     init = list(init)
     init[poi] = mu
@@ -249,28 +247,26 @@ def _fixed_fit(task: tuple[list[float], list[float], float]) -> tuple[float, lis
     fixed[poi] = True
     bounds = [tuple(b) for b in model.config.suggested_bounds()]
     bounds[poi] = (min(bounds[poi][0], mu), max(bounds[poi][1], mu))
-    return migrad(model, data, init, fixed, bounds, _WORKER["attempts"], _WORKER["maxiter"])
+    return migrad(model, data, init, fixed, bounds, attempts, maxiter)
 
 
-class _Fitter:
-    """Runs fixed-POI fits in this process (``workers <= 1``) or in a process pool."""
+class FitPool:
+    """Processes for the fixed-POI fits of :func:`upper_limit` (``workers <= 1``: none, the fits
+    run here). Start it early: its processes import pyhf while this one does other work. Use as
+    a context manager (or call :meth:`close`)."""
 
-    def __init__(
-        self, model: Any, attempts: Sequence[Mapping[str, Any]], maxiter: int, workers: int
-    ):
+    def __init__(self, workers: int):
         self.pool: ProcessPoolExecutor | None = None
-        if workers <= 1:
-            _init_worker(model, attempts, maxiter)
-        else:
+        if workers > 1:
             self.pool = ProcessPoolExecutor(
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(model, list(attempts), maxiter),
             )
             self.pool.submit(_warm_up)
 
-    def map(self, tasks: Sequence[Any]) -> list[tuple[float, list[float]]]:
+    def map(self, tasks: Sequence[tuple[Any, ...]]) -> list[tuple[float, list[float]]]:
+        """:func:`_fixed_fit` of every task, in order."""
         if self.pool is None:
             return [_fixed_fit(t) for t in tasks]
         return list(self.pool.map(_fixed_fit, tasks))
@@ -278,6 +274,13 @@ class _Fitter:
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
+            self.pool = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _start(fitted: Mapping[float, list[float]], default: list[float], mu: float) -> list[float]:
@@ -301,6 +304,7 @@ def upper_limit(
     workers: int = 2,
     rtol: float = RTOL,
     free_fit: Mapping[str, Any] | None = None,
+    pool: FitPool | None = None,
 ) -> dict[str, Any]:
     """CLs upper limit on the workspace's POI at ``1 - level`` confidence (see module docstring).
 
@@ -312,6 +316,8 @@ def upper_limit(
         rtol: relative precision of the limits.
         free_fit: the free fit of this workspace when already done (the content of
             ``fit_results.json`` from :func:`agc.fit.run_fit`: same fit, same numbers).
+        pool: a running :class:`FitPool` to use (then ``workers`` is ignored); default: one of
+            ``workers`` processes, started here and closed at the end.
 
     Returns:
         ``{"poi", "level", "observed", "expected": {"-2".."2"}, "bestfit", "sigma_hat",
@@ -337,7 +343,7 @@ def upper_limit(
     fixed = model.config.suggested_fixed()
     fixed[poi] = True
     # The pool's processes start while this one fits.
-    fitter = _Fitter(model, FIT_ATTEMPTS, FIT_MAXITER, workers)
+    fitter = pool if pool is not None else FitPool(workers)
     try:
         with _quiet_fit_logs():
             if free_fit is None:
@@ -380,16 +386,17 @@ def upper_limit(
         rounds, converged = 0, False
         while True:
             observed, expected = _Model(state).limits(level)
+            # First round (nothing fitted, guesses from sigma(mu_hat) only): the -2, 0 and +2
+            # sigma guesses and a point far above them span the range; from the second round
+            # on, every limit not yet within rtol of a fitted point.
+            wanted = expected if rounds else [expected[0], expected[2], FAR * expected[4]]
             tasks = sorted(
-                {("asimov", mu) for mu in expected if _missing(state["q_asimov"], mu, rtol)}
+                {("asimov", mu) for mu in wanted if _missing(state["q_asimov"], mu, rtol)}
                 | {
                     (name, observed)
                     for name in ("data", "asimov")
                     if _missing(state["q_data"], observed, rtol)
                 }
-                # First round: also an Asimov fit far above the guesses, so that the high
-                # bands are interpolated, not extrapolated, from the second round on.
-                | ({("asimov", FAR * max(expected))} if rounds == 0 and FAR else set())
             )
             if not tasks:
                 converged = True
@@ -400,7 +407,14 @@ def upper_limit(
             rounds += 1
             log.debug("round %d: %s", rounds, tasks)
             jobs = [
-                (datasets[name][0], _start(fitted[name], datasets[name][1], mu), mu)
+                (
+                    model,
+                    FIT_ATTEMPTS,
+                    FIT_MAXITER,
+                    datasets[name][0],
+                    _start(fitted[name], datasets[name][1], mu),
+                    mu,
+                )
                 for name, mu in tasks
             ]
             for (name, mu), (value, pars) in zip(tasks, fitter.map(jobs), strict=True):
@@ -411,7 +425,8 @@ def upper_limit(
     except pyhf.exceptions.FailedMinimization as exc:
         raise AGCError(f"{source}: a fit of the limit computation failed ({exc})") from None
     finally:
-        fitter.close()
+        if fitter is not pool:
+            fitter.close()
         configure_backend()
     points = []
     for mu in sorted(state["q_asimov"]):

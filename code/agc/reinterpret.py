@@ -236,148 +236,163 @@ def reinterpret(
             params["signal"], workspace=root, embedded_manifest=embedded_manifest
         )
     name = declaration.name if declaration else DEFAULT_SIGNAL
-    manifest = load_inputs(manifest_path)
-    out = Path(outdir)
-    folder = out / REINTERPRETATION_DIR
-    point_dir = folder / name
-    run_options = {
-        "executor": params["executor"],
-        "workers": params["workers"],
-        "chunksize": params["chunksize"],
-        "scheduler": params["scheduler"],
-    }
+    # The limit fits' processes start now: their imports overlap the histograms and the model.
+    from agc.limits import FitPool
 
-    # 1. Histograms: everything from the cache (seeded by the main run's partial outputs) but
-    # what changed.
-    t0 = time.perf_counter()
-    background = cached_process_samples(
-        manifest,
-        out / CACHE_DIR,
-        samples="all",
-        max_files=params["max_files"],
-        seeds=seed_partials(out / "partial" if partials is None else partials),
-        **run_options,
-    )
-    runs = [background]
-    if declaration is not None:
-        runs.append(
-            cached_process_samples(
-                declaration.manifest(), out / CACHE_DIR, samples=declaration.sample, **run_options
+    pool = FitPool(params["workers"] if declaration is not None else 1)
+    try:
+        manifest = load_inputs(manifest_path)
+        out = Path(outdir)
+        folder = out / REINTERPRETATION_DIR
+        point_dir = folder / name
+        run_options = {
+            "executor": params["executor"],
+            "workers": params["workers"],
+            "chunksize": params["chunksize"],
+            "scheduler": params["scheduler"],
+        }
+
+        # 1. Histograms: everything from the cache (seeded by the main run's partial outputs) but
+        # what changed.
+        t0 = time.perf_counter()
+        background = cached_process_samples(
+            manifest,
+            out / CACHE_DIR,
+            samples="all",
+            max_files=params["max_files"],
+            seeds=seed_partials(out / "partial" if partials is None else partials),
+            **run_options,
+        )
+        runs = [background]
+        if declaration is not None:
+            runs.append(
+                cached_process_samples(
+                    declaration.manifest(),
+                    out / CACHE_DIR,
+                    samples=declaration.sample,
+                    **run_options,
+                )
             )
-        )
-    samples = [s for run in runs for s in run.samples]
-    keys = {k: v for run in runs for k, v in run.keys.items()}
-    histograms = point_dir / "histograms.root"
-    write_histograms(
-        samples,
-        histograms,
-        point_dir / "cutflow.json",
-        metadata={
-            "signal": name,
-            "cache_keys": keys,
-            "declaration": declaration.source if declaration else None,
-        },
-    )
-    t_hist = time.perf_counter() - t0
-
-    # 2. Workspaces: background-only (the main measurement) and signal-plus-background.
-    t0 = time.perf_counter()
-    bkg_spec = build_workspace(histograms, point_dir / BKG_ONLY, config, DEFAULT_SIGNAL, MAIN_POI)
-    bkg_only = sorted_spec(bkg_spec)
-    digest = pyhf.utils.digest(bkg_only, algorithm="sha256")
-    write_json(folder / BKG_ONLY, bkg_only)
-    if declaration is None:
-        fitted_path = point_dir / BKG_ONLY
-    else:
-        fitted_path = point_dir / "workspace.json"
-        signal_spec = build_workspace(
-            histograms, fitted_path, config, declaration.name, params["poi"]
-        )
-        labels = list(declaration.labels)
-        write_json(
-            point_dir / PATCH,
-            {
-                "bkg_only_sha256": digest,
-                "labels": labels,
-                "declaration": declaration.source,
-                "patch": {
-                    "metadata": {
-                        "name": declaration.name,
-                        "values": [declaration.labels[k] for k in labels],
-                        "description": declaration.description,
-                        "xsec_pb": declaration.xsec,
-                        "filter_efficiency": declaration.filter_efficiency,
-                    },
-                    "patch": make_patch(bkg_only, signal_spec),
-                },
+        samples = [s for run in runs for s in run.samples]
+        keys = {k: v for run in runs for k, v in run.keys.items()}
+        histograms = point_dir / "histograms.root"
+        write_histograms(
+            samples,
+            histograms,
+            point_dir / "cutflow.json",
+            metadata={
+                "signal": name,
+                "cache_keys": keys,
+                "declaration": declaration.source if declaration else None,
             },
         )
-    t_model = time.perf_counter() - t0
+        t_hist = time.perf_counter() - t0
 
-    # 3. Fit and limits.
-    from agc.fit import run_fit
-    from agc.limits import mass_plot, scan_plot, upper_limit
-
-    t0 = time.perf_counter()
-    fit_results = run_fit(
-        fitted_path, point_dir / "fit_results.json", plots_dir=None, impacts=False
-    )
-    t_fit = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    limits = None
-    written: list[str] = []
-    if declaration is not None:
-        limits = upper_limit(
-            _load_json(fitted_path),
-            source=str(fitted_path),
-            workers=params["workers"],
-            free_fit=fit_results,
+        # 2. Workspaces: background-only (the main measurement) and signal-plus-background.
+        t0 = time.perf_counter()
+        bkg_spec = build_workspace(
+            histograms, point_dir / BKG_ONLY, config, DEFAULT_SIGNAL, MAIN_POI
         )
-        limits = {"signal": declaration.name, "labels": declaration.labels, **limits}
-        write_json(point_dir / "limits.json", limits)
-        if plots:
-            written += [
-                str(p)
-                for p in scan_plot(limits, point_dir / "limit_scan", title=declaration.description)
-            ]
-    t_limits = time.perf_counter() - t0
+        bkg_only = sorted_spec(bkg_spec)
+        digest = pyhf.utils.digest(bkg_only, algorithm="sha256")
+        write_json(folder / BKG_ONLY, bkg_only)
+        if declaration is None:
+            fitted_path = point_dir / BKG_ONLY
+        else:
+            fitted_path = point_dir / "workspace.json"
+            signal_spec = build_workspace(
+                histograms, fitted_path, config, declaration.name, params["poi"]
+            )
+            labels = list(declaration.labels)
+            write_json(
+                point_dir / PATCH,
+                {
+                    "bkg_only_sha256": digest,
+                    "labels": labels,
+                    "declaration": declaration.source,
+                    "patch": {
+                        "metadata": {
+                            "name": declaration.name,
+                            "values": [declaration.labels[k] for k in labels],
+                            "description": declaration.description,
+                            "xsec_pb": declaration.xsec,
+                            "filter_efficiency": declaration.filter_efficiency,
+                        },
+                        "patch": make_patch(bkg_only, signal_spec),
+                    },
+                },
+            )
+        t_model = time.perf_counter() - t0
 
-    # 4. The published likelihood and the summary over all signal points.
-    patchset = build_patchset(folder, bkg_only)
-    if patchset is not None:
-        write_json(folder / PATCHSET, patchset)
-    summary = _summary(folder, digest)
-    write_json(folder / SUMMARY, summary)
-    if plots and len(summary["points"]) >= 2 and all("mass" in p for p in summary["points"]):
-        written += [str(p) for p in mass_plot(summary["points"], folder / "limits_vs_mass")]
+        # 3. Fit and limits.
+        from agc.fit import run_fit
+        from agc.limits import mass_plot, scan_plot, upper_limit
 
-    return {
-        "signal": name,
-        "declaration": declaration.source if declaration else None,
-        "processed": sorted(s for run in runs for s in run.computed),
-        "cached": sorted(s for run in runs for s in run.hits),
-        "seeded": sorted(s for run in runs for s in run.seeded),
-        "cache_keys": keys,
-        "histograms": str(histograms),
-        "workspace": str(fitted_path),
-        "bkg_only": str(folder / BKG_ONLY),
-        "bkg_only_sha256": digest,
-        "patchset": str(folder / PATCHSET) if patchset is not None else None,
-        "fit": {"poi": fit_results["poi"], "best_twice_nll": fit_results["best_twice_nll"]},
-        "limits": None
-        if limits is None
-        else {k: limits[k] for k in ("poi", "observed", "expected", "converged")},
-        "plots": written,
-        "summary": str(folder / SUMMARY),
-        "timing_s": {
-            "histograms": round(t_hist, 3),
-            "model": round(t_model, 3),
-            "fit": round(t_fit, 3),
-            "limits_and_plot": round(t_limits, 3),
-            "total": round(time.perf_counter() - start, 3),
-        },
-        "lumi_pb": physics.LUMI_PB,
-    }
+        t0 = time.perf_counter()
+        fit_results = run_fit(
+            fitted_path, point_dir / "fit_results.json", plots_dir=None, impacts=False
+        )
+        t_fit = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        limits = None
+        written: list[str] = []
+        if declaration is not None:
+            limits = upper_limit(
+                _load_json(fitted_path),
+                source=str(fitted_path),
+                workers=params["workers"],
+                free_fit=fit_results,
+                pool=pool,
+            )
+            limits = {"signal": declaration.name, "labels": declaration.labels, **limits}
+            write_json(point_dir / "limits.json", limits)
+            if plots:
+                written += [
+                    str(p)
+                    for p in scan_plot(
+                        limits, point_dir / "limit_scan", title=declaration.description
+                    )
+                ]
+        t_limits = time.perf_counter() - t0
+
+        # 4. The published likelihood and the summary over all signal points.
+        patchset = build_patchset(folder, bkg_only)
+        if patchset is not None:
+            write_json(folder / PATCHSET, patchset)
+        summary = _summary(folder, digest)
+        write_json(folder / SUMMARY, summary)
+        if plots and len(summary["points"]) >= 2 and all("mass" in p for p in summary["points"]):
+            written += [str(p) for p in mass_plot(summary["points"], folder / "limits_vs_mass")]
+
+        return {
+            "signal": name,
+            "declaration": declaration.source if declaration else None,
+            "processed": sorted(s for run in runs for s in run.computed),
+            "cached": sorted(s for run in runs for s in run.hits),
+            "seeded": sorted(s for run in runs for s in run.seeded),
+            "cache_keys": keys,
+            "histograms": str(histograms),
+            "workspace": str(fitted_path),
+            "bkg_only": str(folder / BKG_ONLY),
+            "bkg_only_sha256": digest,
+            "patchset": str(folder / PATCHSET) if patchset is not None else None,
+            "fit": {"poi": fit_results["poi"], "best_twice_nll": fit_results["best_twice_nll"]},
+            "limits": None
+            if limits is None
+            else {k: limits[k] for k in ("poi", "observed", "expected", "converged")},
+            "plots": written,
+            "summary": str(folder / SUMMARY),
+            "timing_s": {
+                "histograms": round(t_hist, 3),
+                "model": round(t_model, 3),
+                "fit": round(t_fit, 3),
+                "limits_and_plot": round(t_limits, 3),
+                "total": round(time.perf_counter() - start, 3),
+            },
+            "lumi_pb": physics.LUMI_PB,
+        }
+    finally:
+        pool.close()
 
 
 def add_arguments(parser: Any) -> None:
