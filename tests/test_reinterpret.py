@@ -7,6 +7,7 @@ sample once), then ``reinterpret(zprime_1000)``, counting what ``process_samples
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -302,3 +303,57 @@ def test_processing_cache_key_ignores_statistics_code() -> None:
     )
     assert not {"agc.limits", "agc.fit", "agc.model", "agc.plots", "agc.reinterpret"} & set(closure)
     assert code_hash("agc.histograms") != code_hash()
+
+
+def test_cwl_reinterpret_step_processes_only_the_signal(
+    embedded_manifest: Path, tmp_path: Path
+) -> None:
+    """workflow/reinterpret.cwl run by cwltool with a signal declaration and the histogram
+    step's partial outputs (as workflow.cwl wires it): limits come out, only the signal sample
+    is processed."""
+    import yaml
+
+    run = histograms.run_histograms(
+        embedded_manifest, partial_dir=tmp_path / "partial", checkpoints=False
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "embedded").symlink_to(embedded_manifest.parent)
+    job = {
+        "analysis_inputs": {"class": "Directory", "location": str(REPO / "inputs")},
+        "data": {"class": "Directory", "location": str(tmp_path / "data")},
+        "inputs": "embedded",
+        "signal": "inputs/signals/zprime_500.yaml",
+        "executor": "futures",
+        "workers": 2,
+        "chunksize": 100_000,
+        "max_files": -1,
+        "scheduler": "",
+        "outdir": "outputs",
+        "partials": [[{"class": "File", "location": p} for p in sorted(run["partials"])]],
+    }
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(job), encoding="utf-8")
+    bin_dir = Path(sys.executable).parent
+    result = subprocess.run(
+        [
+            str(bin_dir / "cwltool"),
+            "--no-container",
+            "--outdir",
+            str(tmp_path / "out"),
+            str(REPO / "workflow" / "reinterpret.cwl"),
+            str(tmp_path / "job.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(
+        result.stderr[result.stderr.index('{\n  "cached"') :].split("\n}\n")[0] + "}"
+    )
+    assert summary["processed"] == ["zprime_500__nominal"]
+    assert summary["seeded"] == BACKGROUNDS
+    limits = json.loads(
+        (tmp_path / "out" / "reinterpretation" / "zprime_500" / "limits.json").read_text()
+    )
+    assert limits["converged"]

@@ -14,7 +14,10 @@ requirements:
   ShellCommandRequirement: {}
   InitialWorkDirRequirement:
     listing:
-      - $(inputs.analysis_inputs)
+      # A copy, not a link: a signal declaration must lie inside the working directory (agc
+      # refuses paths that resolve outside it), and cwltool stages inputs as symbolic links.
+      - entry: $(inputs.analysis_inputs)
+        writable: true
       - $(inputs.data)
 hints:
   DockerRequirement:
