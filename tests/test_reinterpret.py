@@ -6,10 +6,12 @@ sample once), then ``reinterpret(zprime_1000)``, counting what ``process_samples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +42,10 @@ BACKGROUNDS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def swap(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A cold ttbar run then a Z' (1000 GeV) swap in one output folder; process_samples calls."""
-    outdir = tmp_path_factory.mktemp("reinterpret")
+@contextlib.contextmanager
+def counting_process_samples() -> Iterator[list[str]]:
+    """Inside: the ``samples`` argument of every ``histograms.process_samples`` call is listed
+    (the cache calls it through the module attribute)."""
     calls: list[str] = []
     original = histograms.process_samples
 
@@ -53,19 +55,27 @@ def swap(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> d
 
     histograms.process_samples = counting
     try:
-        options = {
-            "inputs": embedded_manifest,
-            "outdir": outdir,
-            "workspace": REPO,
-            "embedded_manifest": embedded_manifest,
-            "workers": 2,
-        }
+        yield calls
+    finally:
+        histograms.process_samples = original
+
+
+@pytest.fixture(scope="session")
+def swap(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A cold ttbar run then a Z' (1000 GeV) swap in one output folder; process_samples calls."""
+    outdir = tmp_path_factory.mktemp("reinterpret")
+    options = {
+        "inputs": embedded_manifest,
+        "outdir": outdir,
+        "workspace": REPO,
+        "embedded_manifest": embedded_manifest,
+        "workers": 2,
+    }
+    with counting_process_samples() as calls:
         main = reinterpret("ttbar", **options)
         calls_main = list(calls)
         calls.clear()
         zprime = reinterpret(SIGNAL, **options)
-    finally:
-        histograms.process_samples = original
     return {
         "outdir": outdir,
         "main": main,
@@ -77,7 +87,7 @@ def swap(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> d
 
 
 def test_swap_processes_only_the_signal(swap: dict[str, Any]) -> None:
-    """(Needs a stable code tree: the cache key includes agc.provenance.code_hash().)"""
+    """(Needs a stable event-processing code: the cache key includes code_hash("agc.histograms").)"""
     assert swap["main"]["processed"] == BACKGROUNDS
     assert swap["main"]["cached"] == []
     assert swap["zprime"]["processed"] == ["zprime_1000__nominal"]
@@ -264,15 +274,7 @@ def test_main_run_partials_seed_the_cache(embedded_manifest: Path, tmp_path: Pat
     stale = json.loads(seeds[1].read_text())
     stale["cache_key"] = "0" * 64
     seeds[1].write_text(json.dumps(stale), encoding="utf-8")
-    calls: list[str] = []
-    original = histograms.process_samples
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(str(kwargs.get("samples")))
-        return original(*args, **kwargs)
-
-    histograms.process_samples = counting
-    try:
+    with counting_process_samples() as calls:
         cached = cached_process_samples(
             embedded_manifest,
             tmp_path / "cache",
@@ -280,8 +282,6 @@ def test_main_run_partials_seed_the_cache(embedded_manifest: Path, tmp_path: Pat
             executor="iterative",
             seeds=reinterpret_module.seed_partials(tmp_path / "partial"),
         )
-    finally:
-        histograms.process_samples = original
     assert cached.seeded == ["single_top_s_chan__nominal"]
     assert cached.computed == calls == ["single_top_t_chan__nominal"]
     seeded = HistogramCache(tmp_path / "cache").get(cached.keys["single_top_s_chan__nominal"])
