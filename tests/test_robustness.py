@@ -491,3 +491,46 @@ def test_cli_stdout_carries_only_the_json_result(
     assert json.loads(out) == {"ok": True}
     assert "MnPosDef" in err
     assert "a progress line" in err
+
+
+def test_sha256_is_read_once_per_file_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unchanged file is hashed once per process (input check, then cache key); a file
+    rewritten with the same size, or replaced, is hashed again; a file changed within the last
+    2 s (file times tick coarsely) is never remembered."""
+    import hashlib
+
+    import agc.fileio
+
+    clock = {"now": time.time_ns() + 10**10}  # 10 s later: the files below are not "racy"
+    monkeypatch.setattr(agc.fileio, "_now_ns", lambda: clock["now"])
+
+    path = tmp_path / "input.root"
+    path.write_bytes(b"a" * 1000)
+    reads: list[str] = []
+    real_open = open
+
+    def counting_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if Path(file) == path:
+            reads.append(mode)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(agc.fileio, "open", counting_open, raising=False)
+    first = agc.fileio.sha256_file(path)
+    assert agc.fileio.sha256_file(path) == first == hashlib.sha256(b"a" * 1000).hexdigest()
+    assert len(reads) == 1
+    before = path.stat().st_mtime_ns
+    path.write_bytes(b"b" * 1000)  # same size, new content (a distinct mtime, whatever the tick)
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+    assert agc.fileio.sha256_file(path) == hashlib.sha256(b"b" * 1000).hexdigest()
+    replacement = tmp_path / "new.root"
+    replacement.write_bytes(b"c" * 1000)
+    os.replace(replacement, path)
+    assert agc.fileio.sha256_file(path) == hashlib.sha256(b"c" * 1000).hexdigest()
+    assert len(reads) == 3
+    clock["now"] = time.time_ns()  # just written: read every time
+    path.write_bytes(b"d" * 1000)
+    agc.fileio.sha256_file(path)
+    assert agc.fileio.sha256_file(path) == hashlib.sha256(b"d" * 1000).hexdigest()
+    assert len(reads) == 5
