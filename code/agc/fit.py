@@ -37,22 +37,9 @@ import pyhf
 from agc import physics
 from agc.errors import AGCError
 from agc.fileio import write_json
+from agc.fitsettings import FIT_ATTEMPTS, FIT_MAXITER, attempts
 from agc.model import HistogramReader, load_template, rebin
 from agc.plots import paper_plots
-
-#: MINUIT tolerance: MIGRAD stops at EDM < 0.002 * tolerance (errordef 1 for -2 ln L).
-FIT_TOLERANCE: float = 0.01
-#: Maximum number of function calls of one MIGRAD minimisation.
-FIT_MAXITER: int = 100_000
-#: MINUIT settings tried in turn until MIGRAD converges (same inputs -> same path -> same result):
-#: strategy 1 (pyhf's default without automatic gradients), then the slower but more careful
-#: strategy 2, each from the given starting point, then from the model's suggested initial values.
-FIT_ATTEMPTS: tuple[dict[str, Any], ...] = (
-    {"strategy": 1, "tolerance": FIT_TOLERANCE, "init": "given"},
-    {"strategy": 2, "tolerance": FIT_TOLERANCE, "init": "given"},
-    {"strategy": 1, "tolerance": FIT_TOLERANCE, "init": "suggested"},
-    {"strategy": 2, "tolerance": FIT_TOLERANCE, "init": "suggested"},
-)
 
 
 def configure_backend() -> None:
@@ -111,25 +98,12 @@ def minimise(
 ) -> tuple[Any, int]:
     """``cabinetry.fit.fit`` with the settings of :data:`FIT_ATTEMPTS`, first that converges.
 
-    ``init_pars`` (default: suggested) is the "given" starting point; for the "suggested"
-    attempts the fixed parameters keep their given values; ``par_bounds`` default to the
-    model's suggested bounds. Returns (FitResults, index of the
-    attempt used); raises ``pyhf.exceptions.FailedMinimization`` if none converges.
+    Starting points: :func:`agc.fitsettings.attempts` (``init_pars`` is the "given" one,
+    default suggested); ``par_bounds`` default to the model's suggested bounds. Returns
+    (FitResults, index of the attempt used); raises ``pyhf.exceptions.FailedMinimization`` if none converges.
     """
-    given = list(init_pars) if init_pars is not None else model.config.suggested_init()
-    suggested = model.config.suggested_init()
-    if fix_pars is not None:
-        suggested = [
-            g if fixed else s for g, s, fixed in zip(given, suggested, fix_pars, strict=True)
-        ]
     failure: Exception | None = None
-    tried: set[tuple[Any, ...]] = set()
-    for attempt, settings in enumerate(FIT_ATTEMPTS):
-        start = given if settings["init"] == "given" else suggested
-        key = (settings["strategy"], settings["tolerance"], *start)
-        if key in tried:  # e.g. the main fit: the given start is the suggested one
-            continue
-        tried.add(key)
+    for attempt, settings, start in attempts(model, init_pars, fix_pars):
         try:
             with _silenced("pyhf.optimize.mixins"):
                 results = cabinetry.fit.fit(

@@ -22,7 +22,8 @@ fitted next, until every root lies within :data:`RTOL` of a fitted point (2-5 ro
 for the models here). The fits of one round are independent and run in ``workers`` processes;
 each starts at the parameters fitted at the nearest mu of the same dataset in an earlier round
 (else the dataset's best fit), so the sequence of fits, and every number, is the same for any
-worker count. Fits: :func:`agc.fit.minimise` (MINUIT, fixed settings and fallbacks). Checked
+worker count. Fits: :func:`migrad` (MINUIT with the settings and fallbacks of every fit,
+:mod:`agc.fitsettings`; the free fit is :func:`agc.fit.minimise`'s). Checked
 against ``pyhf.infer.intervals.upper_limits.toms748_scan`` (tests/test_limits.py). All numbers
 are plain floats.
 """
@@ -47,9 +48,10 @@ from scipy.optimize import brentq
 from scipy.stats import norm
 
 from agc.errors import AGCError
+from agc.fitsettings import FIT_MAXITER, attempts
 
 # agc.fit (cabinetry, matplotlib) is imported where needed: the fit processes import this
-# module and need pyhf and iminuit only.
+# module and need pyhf, iminuit and agc.fitsettings only.
 
 log = logging.getLogger(__name__)
 
@@ -199,24 +201,13 @@ def migrad(
     init: Sequence[float],
     fixed: Sequence[bool],
     bounds: Any,
-    attempts: Sequence[Mapping[str, Any]],
-    maxiter: int,
 ) -> tuple[float, list[float]]:
-    """Minimum of -2 ln L: MIGRAD only (iminuit; ``attempts``, e.g.
-    :data:`agc.fit.FIT_ATTEMPTS`, tried in turn until it converges), as ``cabinetry.fit.fit``
-    minimises but without the HESSE step: a limit needs -2 ln L at the minimum, not the
-    covariance (a quarter of a fit's calls). Returns (-2 ln L, parameters);
-    ``pyhf.exceptions.FailedMinimization`` if no attempt converges."""
-    suggested = [
-        i if f else s for i, s, f in zip(init, model.config.suggested_init(), fixed, strict=True)
-    ]
-    tried: set[tuple[Any, ...]] = set()
-    for settings in attempts:
-        start = list(init) if settings["init"] == "given" else suggested
-        key = (settings["strategy"], settings["tolerance"], *start)
-        if key in tried:
-            continue
-        tried.add(key)
+    """Minimum of -2 ln L: MIGRAD only (iminuit; the settings and starts of
+    :func:`agc.fitsettings.attempts` tried in turn until it converges), as
+    :func:`agc.fit.minimise` minimises but without cabinetry's HESSE step: a limit needs
+    -2 ln L at the minimum, not the covariance (a quarter of a fit's calls). Returns
+    (-2 ln L, parameters); ``pyhf.exceptions.FailedMinimization`` if no attempt converges."""
+    for _, settings, start in attempts(model, init, fixed):
         minuit = iminuit.Minuit(
             lambda pars: float(-2.0 * model.logpdf(pars, data)[0]),
             start,
@@ -228,7 +219,7 @@ def migrad(
         minuit.strategy = settings["strategy"]
         minuit.tol = settings["tolerance"]
         minuit.print_level = 0
-        minuit.migrad(ncall=maxiter)
+        minuit.migrad(ncall=FIT_MAXITER)
         if minuit.valid:
             return float(minuit.fval), [float(x) for x in minuit.values]
     raise pyhf.exceptions.FailedMinimization(
@@ -238,8 +229,8 @@ def migrad(
 
 def _fixed_fit(task: tuple[Any, ...]) -> tuple[float, list[float]]:
     """Fit of ``data`` with the POI fixed at ``mu``, starting at ``init``: (-2 ln L, parameters).
-    ``task = (model, attempts, maxiter, data, init, mu)``."""
-    model, attempts, maxiter, data, init, mu = task
+    ``task = (model, data, init, mu)``."""
+    model, data, init, mu = task
     poi = model.config.poi_index
     init = list(init)
     init[poi] = mu
@@ -247,7 +238,7 @@ def _fixed_fit(task: tuple[Any, ...]) -> tuple[float, list[float]]:
     fixed[poi] = True
     bounds = [tuple(b) for b in model.config.suggested_bounds()]
     bounds[poi] = (min(bounds[poi][0], mu), max(bounds[poi][1], mu))
-    return migrad(model, data, init, fixed, bounds, attempts, maxiter)
+    return migrad(model, data, init, fixed, bounds)
 
 
 class FitPool:
@@ -326,14 +317,7 @@ def upper_limit(
         "converged", "method", "versions"}``; the POI values are in units of the signal
         strength (1 = the declared cross-section).
     """
-    from agc.fit import (
-        FIT_ATTEMPTS,
-        FIT_MAXITER,
-        _quiet_fit_logs,
-        configure_backend,
-        minimise,
-        model_and_data,
-    )
+    from agc.fit import _quiet_fit_logs, configure_backend, minimise, model_and_data
 
     configure_backend()
     model, data = model_and_data(spec, source)
@@ -361,9 +345,7 @@ def upper_limit(
                 }
         init_b = list(free["bestfit"])
         init_b[poi] = 0.0
-        _, asimov_pars = migrad(
-            model, data, init_b, fixed, model.config.suggested_bounds(), FIT_ATTEMPTS, FIT_MAXITER
-        )
+        _, asimov_pars = migrad(model, data, init_b, fixed, model.config.suggested_bounds())
         # Asimov data of the background-only hypothesis (as pyhf's generate_asimov_data) and
         # its free-fit -2 ln L: every term of the likelihood is at its maximum at the
         # generating parameters, so the free fit to the Asimov data ends there.
@@ -409,8 +391,6 @@ def upper_limit(
             jobs = [
                 (
                     model,
-                    FIT_ATTEMPTS,
-                    FIT_MAXITER,
                     datasets[name][0],
                     _start(fitted[name], datasets[name][1], mu),
                     mu,

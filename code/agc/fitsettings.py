@@ -1,0 +1,47 @@
+"""MINUIT settings of every fit, and the starting point of each attempt.
+
+Light on purpose (no cabinetry, no plotting): the limit fits' worker processes import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+#: MINUIT tolerance: MIGRAD stops at EDM < 0.002 * tolerance (errordef 1 for -2 ln L).
+FIT_TOLERANCE: float = 0.01
+#: Maximum number of function calls of one MIGRAD minimisation.
+FIT_MAXITER: int = 100_000
+#: MINUIT settings tried in turn until MIGRAD converges (same inputs -> same path -> same result):
+#: strategy 1 (pyhf's default without automatic gradients), then the slower but more careful
+#: strategy 2, each from the given starting point, then from the model's suggested initial values.
+FIT_ATTEMPTS: tuple[dict[str, Any], ...] = (
+    {"strategy": 1, "tolerance": FIT_TOLERANCE, "init": "given"},
+    {"strategy": 2, "tolerance": FIT_TOLERANCE, "init": "given"},
+    {"strategy": 1, "tolerance": FIT_TOLERANCE, "init": "suggested"},
+    {"strategy": 2, "tolerance": FIT_TOLERANCE, "init": "suggested"},
+)
+
+
+def attempts(
+    model: Any,
+    init_pars: Sequence[float] | None = None,
+    fix_pars: Sequence[bool] | None = None,
+) -> Iterator[tuple[int, dict[str, Any], list[float]]]:
+    """``(index in FIT_ATTEMPTS, settings, starting point)`` of each attempt, in order.
+
+    ``init_pars`` (default: suggested) is the "given" start; for the "suggested" attempts the
+    fixed parameters keep their given values. An attempt that would repeat an earlier one
+    (same settings, same start; e.g. when the given start is the suggested one) is skipped.
+    """
+    given = list(init_pars) if init_pars is not None else model.config.suggested_init()
+    suggested = model.config.suggested_init()
+    if fix_pars is not None:
+        suggested = [g if f else s for g, s, f in zip(given, suggested, fix_pars, strict=True)]
+    tried: set[tuple[Any, ...]] = set()
+    for index, settings in enumerate(FIT_ATTEMPTS):
+        start = given if settings["init"] == "given" else suggested
+        key = (settings["strategy"], settings["tolerance"], *start)
+        if key not in tried:
+            tried.add(key)
+            yield index, settings, list(start)
