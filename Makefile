@@ -12,8 +12,9 @@ REANA_STAMP := $(REANA_VENV)/.installed-$(shell sha256sum $(REANA_LOCK) | cut -c
 PARAMS ?=
 PYTEST_ARGS ?=
 ARCHIVE_ARGS ?=
+NUMERICS_ARGS ?=
 
-.PHONY: all venv run run-cwl test bench lint data reana-client validate archive reinterpret clean
+.PHONY: all venv run run-cwl test test-numerics bench lint data reana-client validate archive reinterpret clean
 
 all: run
 
@@ -62,6 +63,11 @@ run-cwl: $(STAMP)
 ## The whole test suite.
 test: $(STAMP) $(REANA_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The minimiser tests under other numerical environments (OpenBLAS kernels and thread counts,
+## numpy without AVX2/AVX-512), against the same references; prints each output's spread.
+test-numerics: $(STAMP)
+	$(BIN)/python -m agc.numerics $(NUMERICS_ARGS)
 
 ## Throughput benchmarks (printed figures, no timed tests).
 bench: $(STAMP)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -43,7 +45,10 @@ def embedded_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Manifest of the embedded default dataset, generated once per test session."""
     from agc.generate import generate_dataset
 
-    out = tmp_path_factory.mktemp("embedded")
+    # AGC_TEST_DATA: a folder shared by several pytest runs (the numerical-environment matrix);
+    # generate_dataset reuses it only when every file's sha256 matches the recipe's record.
+    shared = os.environ.get("AGC_TEST_DATA")
+    out = Path(shared) if shared else tmp_path_factory.mktemp("embedded")
     return generate_dataset(out, recipe=REPO / "inputs" / "embedded.yaml")
 
 
@@ -57,3 +62,44 @@ def embedded_histograms(embedded_manifest: Path, tmp_path_factory: pytest.TempPa
         embedded_manifest, out / "histograms.root", executor="futures", workers=2, checkpoints=False
     )
     return out / "histograms.root"
+
+
+class ContractRegression:
+    """Regression check of minimiser outputs against a stored JSON reference, under the
+    tolerances of :mod:`agc.reproducibility` (not a blanket rtol).
+
+    ``check(obtained, basename, deviations)``: the reference is
+    ``tests/<test module>/<basename>.json``; ``deviations(obtained, reference)`` lists every
+    compared number. A missing reference, or ``--force-regen``, writes it and fails (as
+    pytest-regressions does). With ``AGC_NUMERICS_RECORD=DIR`` the obtained values are also
+    written to ``DIR/<basename>.json`` for ``python -m agc.numerics`` (the numerical-environment
+    matrix) to report their spread.
+    """
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        module = Path(request.node.path)
+        self.folder = module.parent / module.stem
+        self.force = bool(request.config.getoption("force_regen", default=False))
+
+    def check(self, obtained: dict, basename: str, deviations) -> None:
+        from agc.fileio import write_json
+        from agc.reproducibility import violations
+
+        record = os.environ.get("AGC_NUMERICS_RECORD")
+        path = self.folder / f"{basename}.json"
+        if record:
+            write_json(
+                Path(record) / f"{basename}.json", {"reference": str(path), "obtained": obtained}
+            )
+        if self.force or not path.exists():
+            write_json(path, obtained)
+            pytest.fail(f"reference {path} (re)written: check it and commit it with the reason")
+        reference = json.loads(path.read_text())
+        bad = violations(deviations(obtained, reference))
+        assert not bad, f"{len(bad)} outside the contract:\n" + "\n".join(map(str, bad[:20]))
+
+
+@pytest.fixture
+def contract_regression(request: pytest.FixtureRequest) -> ContractRegression:
+    """See :class:`ContractRegression`."""
+    return ContractRegression(request)

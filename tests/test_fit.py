@@ -22,6 +22,8 @@ from stats_helpers import (
 from agc.errors import AGCError
 from agc.fileio import write_json
 from agc.fit import expected_ttbar_norm, fit, model_and_data, ranking, run_fit
+from agc.fitsettings import FIT_TOLERANCE
+from agc.reproducibility import fit_deviations, violations
 
 
 @pytest.fixture(scope="session")
@@ -179,7 +181,7 @@ def test_impacts_follow_cabinetry_ranking_for_any_worker_count() -> None:
         fit_results=fit_results,
         init_pars=list(fit_results.bestfit),
         strategy=1,
-        tolerance=0.01,
+        tolerance=FIT_TOLERANCE,
     )
     assert serial.labels == reference.labels
     assert sorted(serial.labels) == ["bkg_norm", "shape", "sig_norm"]
@@ -257,23 +259,26 @@ def test_default_workspace_regression(default_run: dict, data_regression) -> Non
     data_regression.check(rounded(ws), basename=f"workspace_{default_run['source']}")
 
 
-def test_default_fit_regression(default_run: dict, num_regression) -> None:
+def test_default_fit_regression(default_run: dict, contract_regression) -> None:
+    """Every minimiser output against the stored reference, under the reproducibility contract
+    (agc.reproducibility: best fits to 2e-3 of their uncertainty, uncertainties to 1 %, ...)."""
     results = default_run["results"]
-    pars, impacts = results["parameters"], results["impacts"]
-    columns = {name: pars[name] for name in ("bestfit", "uncertainty", "prefit_uncertainty")}
-    columns |= {
-        f"impact_{k}": impacts[k]
-        for k in ("prefit_up", "prefit_down", "postfit_up", "postfit_down")
-    }
-    columns |= {
-        "best_twice_nll": [results["best_twice_nll"]],
-        "poi_bestfit": [results["poi"]["bestfit"]],
-    }
-    num_regression.check(
-        columns,  # columns of different lengths are padded with NaN
-        basename=f"fit_results_{default_run['source']}",
-        default_tolerance={"rtol": 1e-6, "atol": 1e-9},
-    )
+    keep = ("poi", "parameters", "correlation_matrix", "best_twice_nll", "goodness_of_fit")
+    obtained = {key: results[key] for key in (*keep, "impacts")}
+    contract_regression.check(obtained, f"fit_results_{default_run['source']}", fit_deviations)
+
+
+def test_fit_contract_is_not_vacuous(default_run: dict) -> None:
+    """The contract compares every number and catches a move of one tenth of a sigma."""
+    results = default_run["results"]
+    n = len(results["parameters"]["labels"])
+    deviations = fit_deviations(results, results)
+    assert len(deviations) == 2 * n + n * (n - 1) // 2 + 2 + 4 * (n - 1)
+    assert not violations(deviations)
+    moved = json.loads(json.dumps(results))
+    i = moved["parameters"]["labels"].index("ttbar_norm")
+    moved["parameters"]["bestfit"][i] += 0.1 * moved["parameters"]["uncertainty"][i]
+    assert [d.output for d in violations(fit_deviations(moved, results))] == ["bestfit[ttbar_norm]"]
 
 
 def test_physics_check_ttbar_norm(default_run: dict) -> None:

@@ -26,6 +26,7 @@ from agc.errors import AGCError
 from agc.fit import run_fit
 from agc.model import build_workspace
 from agc.reinterpret import reinterpret, sorted_spec
+from agc.reproducibility import limit_deviations
 
 REPO = Path(__file__).resolve().parents[1]
 SIGNAL = "inputs/signals/zprime_1000.yaml"
@@ -207,15 +208,12 @@ def test_limits_are_where_pyhf_hypotest_gives_cls_005(swap: dict[str, Any]) -> N
         assert value == pytest.approx(0.05, abs=5e-4), (mu, index, value)
 
 
-def test_limits_regression(swap: dict[str, Any], num_regression: Any) -> None:
+def test_limits_regression(swap: dict[str, Any], contract_regression: Any) -> None:
+    """Observed and expected limits against the stored reference, to 1 % of the expected
+    1-sigma band's half-width (agc.reproducibility.LIMIT_BAND)."""
     limits = swap["zprime"]["limits"]
-    num_regression.check(
-        {
-            "observed": np.array([limits["observed"]]),
-            **{f"expected_{k}": np.array([v]) for k, v in limits["expected"].items()},
-        },
-        default_tolerance={"rtol": 1e-6, "atol": 0.0},
-    )
+    obtained = {"observed": limits["observed"], "expected": dict(limits["expected"])}
+    contract_regression.check(obtained, "limits_zprime_1000", limit_deviations)
 
 
 def test_bad_signal_fails_before_processing(
