@@ -7,13 +7,10 @@ import math
 import awkward as ak
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from agc import physics
 from agc.jer import jer_factors, jer_factors_flat
 from agc.selection import (
-    EXACT_SUM_BOUND,
     Collection,
     btag_weight_variations,
     electron_mask,
@@ -23,7 +20,6 @@ from agc.selection import (
     m_bjj,
     muon_mask,
     n_selected_leptons,
-    quantise,
     select,
 )
 
@@ -206,30 +202,6 @@ def test_btag_weight_variations() -> None:
     assert weights["btag_var_1_up"][0] == pytest.approx(1.15)
     assert weights["btag_var_2_down"][0] == pytest.approx(0.7)
     assert weights["btag_var_3_up"][0] == pytest.approx(1.225)
-
-
-def test_quantise_grid() -> None:
-    q = quantise(np.array([1.0, 1.025, 0.975, 1.0 / 3.0]))
-    assert q[0] == 1.0
-    assert (q * 2**20 == np.round(q * 2**20)).all()
-    assert np.abs(q - np.array([1.0, 1.025, 0.975, 1.0 / 3.0])).max() <= 2.0**-21
-
-
-@settings(max_examples=50, deadline=None)
-@given(
-    st.lists(st.floats(min_value=-5.0, max_value=5.0, allow_nan=False), min_size=1, max_size=300),
-    st.randoms(use_true_random=False),
-)
-def test_quantised_sums_do_not_depend_on_order_or_grouping(weights: list[float], rnd) -> None:
-    q = quantise(np.array(weights))
-    shuffled = list(q)
-    rnd.shuffle(shuffled)
-    cut = rnd.randint(0, len(q))
-    forward = math.fsum(q)  # the exact sum
-    assert abs(forward) < EXACT_SUM_BOUND
-    assert float(np.sum(q)) == forward
-    assert sum(shuffled) == forward
-    assert sum(shuffled[:cut]) + sum(shuffled[cut:]) == forward
 
 
 # -- event selection ---------------------------------------------------------------------------

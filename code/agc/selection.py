@@ -34,12 +34,6 @@ from agc import physics
 #: Cut-flow steps, in order: events after each selection step.
 CUTFLOW_STEPS: tuple[str, ...] = ("all", "1_lepton", "ge4_jets", "4j1b", "4j2b")
 
-#: Fixed-point grid of the quantised weights: every weight is a multiple of 2**-WEIGHT_BITS.
-WEIGHT_BITS: int = 20
-_WEIGHT_SCALE = float(2**WEIGHT_BITS)
-#: Sums of grid values are exact doubles while below 2**(53 - WEIGHT_BITS) (~8.6e9) in weight units.
-EXACT_SUM_BOUND: float = float(2 ** (53 - WEIGHT_BITS))
-
 ELECTRON_FIELDS: tuple[str, ...] = ("pt", "eta", "cutBased", "sip3d")
 MUON_FIELDS: tuple[str, ...] = ("pt", "eta", "tightId", "sip3d", "pfRelIso04_all")
 JET_FIELDS: tuple[str, ...] = ("pt", "eta", "phi", "mass", "btagCSVV2", "jetId")
@@ -252,17 +246,6 @@ def btag_weight_variations(jet_pts: np.ndarray) -> dict[str, np.ndarray]:
         result[f"btag_var_{i}_up"] = 1.0 + shift
         result[f"btag_var_{i}_down"] = 1.0 - shift
     return result
-
-
-def quantise(weight: np.ndarray | float) -> np.ndarray:
-    """Weights rounded to the fixed-point grid 2**-20 (round half to even), float64.
-
-    Any sum of such values is an exact double while its magnitude stays below
-    :data:`EXACT_SUM_BOUND` (2**33 ~ 8.6e9 weight units), so histogram sums do not depend on
-    the order or grouping of additions (chunking, executors, merging). The relative change of a
-    weight of order 1 is at most 2**-21 ~ 5e-7.
-    """
-    return np.round(np.asarray(weight, dtype=np.float64) * _WEIGHT_SCALE) / _WEIGHT_SCALE
 
 
 # -- event selection --------------------------------------------------------------------------
