@@ -19,7 +19,7 @@ from agc.errors import AGCError
 from agc.histograms import SampleSums, normalised_histograms, read_partial, write_partial
 from agc.processor import SUMS, empty_sums, fill, histogram_variations
 
-HI, LO = exactsum.PARTS.index("hi"), exactsum.PARTS.index("lo")
+N_PARTS = len(exactsum.PARTS)
 
 
 def exact(values: np.ndarray) -> Fraction:
@@ -39,18 +39,22 @@ def test_split_grids_and_accuracy() -> None:
             rng.uniform(0.0, exactsum.MAX_WEIGHT**2, 10_000),  # squared weights
         ]
     )
-    hi, lo = exactsum.split(x)
-    assert np.array_equal(hi * 2.0**exactsum.HI_BITS, np.round(hi * 2.0**exactsum.HI_BITS))
-    assert np.array_equal(lo * 2.0**exactsum.LO_BITS, np.round(lo * 2.0**exactsum.LO_BITS))
-    assert np.abs(lo).max() <= 0.5 * exactsum.GRID["hi"]
-    assert np.abs(hi).max() <= exactsum.MAX_WEIGHT**2
-    # hi + lo is within half a fine grid step of x (checked in exact rational arithmetic)
+    parts = exactsum.split(x)
+    assert len(parts) == N_PARTS == 3
+    for i, (name, part) in enumerate(zip(exactsum.PARTS, parts, strict=True)):
+        scale = 2.0 ** exactsum.BITS[name]
+        assert np.array_equal(part * scale, np.round(part * scale)), name  # on its grid
+        largest = exactsum.MAX_WEIGHT**2 if i == 0 else 0.5 * exactsum.GRID[exactsum.PARTS[i - 1]]
+        assert np.abs(part).max() <= largest, name
+    # the parts add up to x within half a step of the finest grid (exact rational arithmetic)
     worst = max(
-        abs(Fraction(float(h)) + Fraction(float(lw)) - Fraction(float(v)))
-        for h, lw, v in zip(hi, lo, x, strict=True)
+        abs(sum((Fraction(float(part[k])) for part in parts), Fraction(0)) - Fraction(float(v)))
+        for k, v in enumerate(x)
     )
-    assert worst <= Fraction(1, 2 ** (exactsum.LO_BITS + 1))
-    assert exactsum.split(1.0) == (1.0, 0.0)
+    assert worst <= Fraction(1, 2 ** (exactsum.BITS["lo"] + 1))
+    assert exactsum.split(1.0) == (1.0, 0.0, 0.0)
+    # the combined value is the float64 nearest the exact sum of the parts, here x itself
+    assert np.array_equal(exactsum.combine(*parts), x)
 
 
 @settings(max_examples=60, deadline=None)
@@ -65,7 +69,7 @@ def test_split_grids_and_accuracy() -> None:
 def test_part_sums_do_not_depend_on_order_or_grouping(weights: list[float], rnd) -> None:
     w = np.array(weights)
     for values in (w, w * w):
-        for part in exactsum.split(values):
+        for part in exactsum.split(values):  # every part of w and of w**2
             shuffled = list(part)
             rnd.shuffle(shuffled)
             cut = rnd.randint(0, len(part))
@@ -82,59 +86,63 @@ def test_part_sums_do_not_depend_on_order_or_grouping(weights: list[float], rnd)
 def test_bound_constants_hold_for_the_full_agc_dataset() -> None:
     assert exactsum.MAX_ENTRIES >= 1_000_000_000  # one bin receiving 1e9 entries
     assert exactsum.MAX_ENTRIES >= 940_160_174  # every event of the AGC dataset in one bin
-    assert exactsum.MAX_ENTRIES * exactsum.MAX_WEIGHT**2 <= exactsum.HI_BOUND
-    assert exactsum.MAX_ENTRIES * 0.5 * exactsum.GRID["hi"] <= exactsum.LO_BOUND
+    assert exactsum.BOUNDS["hi"] >= exactsum.MAX_ENTRIES * exactsum.MAX_WEIGHT**2
+    assert exactsum.MAX_ENTRIES * 0.5 * exactsum.GRID["hi"] <= exactsum.BOUNDS["mid"]
+    assert exactsum.MAX_ENTRIES * 0.5 * exactsum.GRID["mid"] <= exactsum.BOUNDS["lo"]
     # the largest b-tag weight of a physical jet (pT <= 6.5 TeV at 13 TeV) is well inside
     assert 1 + physics.BTAG_VAR_PER_50GEV * 6500.0 / 50.0 < exactsum.MAX_WEIGHT
 
 
 def test_fill_stays_exact_at_the_edge_of_the_bound() -> None:
     """A bin that already holds MAX_ENTRIES - 3 entries of the extreme parts (|w| = MAX_WEIGHT:
-    hi of w**2 = 2**10, lo = -2**-13), then three more filled entries with fine bits: every
-    part sum equals the exact rational sum, in any order of the last additions."""
+    hi of w**2 = 2**10; mid and lo at minus half their coarser neighbour's step), then three
+    more filled entries with bits on every grid: every part sum equals the exact rational sum,
+    in any order of the last additions, and is within its bound."""
     n_before = exactsum.MAX_ENTRIES - 3
     w_max = exactsum.MAX_WEIGHT
-    # |w| just below the maximum, with bits on every grid step: w**2 has hi ~ 2**10, lo != 0
-    last = np.array([w_max, -(w_max - 2.0**-20), w_max - 3.0 * 2.0**-30])
+    last = np.array([w_max, w_max - 2.0**-20 - 2.0**-45, w_max - 3.0 * 2.0**-30 - 2.0**-50])
     expected = {}
-    for which, values in (("sumw", np.abs(last)), ("sumw2", last * last)):
-        hi, lo = exactsum.split(values)
-        # the bin as if n_before entries had each put the largest hi and the most negative lo
+    for which, values in (("sumw", last), ("sumw2", last * last)):
+        parts = exactsum.split(values)
+        assert all((part != 0).any() for part in parts)  # every grid is used
         top = w_max if which == "sumw" else w_max**2
-        before = (float(n_before * top), -float(n_before) * 0.5 * exactsum.GRID["hi"])
+        before = [float(n_before * top)] + [
+            -float(n_before) * 0.5 * exactsum.GRID[exactsum.PARTS[i - 1]] for i in range(1, N_PARTS)
+        ]
         expected[which] = (
-            Fraction(before[0]) + exact(hi),
-            Fraction(before[1]) + exact(lo),
             before,
+            [Fraction(b) + exact(p) for b, p in zip(before, parts, strict=True)],
         )
     for order in ([0, 1, 2], [2, 0, 1], [1, 2, 0]):
         sums = empty_sums(["nominal"])
         view = sums.view(flow=True)
         for which in SUMS:
-            before = expected[which][2]
-            view[0, 0, SUMS.index(which), HI, 5] = before[0]
-            view[0, 0, SUMS.index(which), LO, 5] = before[1]
+            view[0, 0, SUMS.index(which), :, 5] = expected[which][0]
         obs = np.full(3, 135.0)  # index 5 of the flow view: [130, 150)
         for i in order:
-            fill(sums, "4j1b", "nominal", obs[i : i + 1], np.abs(last[i : i + 1]))
+            fill(sums, "4j1b", "nominal", obs[i : i + 1], last[i : i + 1])
         view = sums.view(flow=True)
-        hi_w2 = view[0, 0, SUMS.index("sumw2"), HI, 5]
-        assert hi_w2 <= exactsum.HI_BOUND  # at the edge ...
-        assert hi_w2 > 0.999 * exactsum.HI_BOUND
         for which in SUMS:
-            hi_exact, lo_exact, _ = expected[which]
-            assert Fraction(float(view[0, 0, SUMS.index(which), HI, 5])) == hi_exact  # ... exact
-            assert Fraction(float(view[0, 0, SUMS.index(which), LO, 5])) == lo_exact
-        assert exactsum.within_bounds(view[:, :, :, HI, :], view[:, :, :, LO, :])
+            got = view[0, 0, SUMS.index(which), :, 5]
+            assert [Fraction(float(v)) for v in got] == expected[which][1], which  # exact
+        hi_w2 = view[0, 0, SUMS.index("sumw2"), 0, 5]
+        assert 0.999 * exactsum.BOUNDS["hi"] < hi_w2 <= exactsum.BOUNDS["hi"]  # at the edge
+        for k, part in enumerate(exactsum.PARTS[1:], start=1):
+            assert 0.999 * exactsum.BOUNDS[part] < abs(view[0, 0, 1, k, 5]) <= exactsum.BOUNDS[part]
+        assert exactsum.within_bounds(view, axis=3)
 
 
 def test_beyond_the_bound_sums_would_round() -> None:
     """Why the bound matters: one fine step is lost on a sum just past it."""
-    beyond = 2.0 * exactsum.HI_BOUND
-    assert beyond + exactsum.GRID["hi"] == beyond
-    assert (2.0 * exactsum.LO_BOUND) + exactsum.GRID["lo"] == 2.0 * exactsum.LO_BOUND
-    assert exactsum.HI_BOUND - exactsum.GRID["hi"] != exactsum.HI_BOUND  # inside: kept
-    assert not exactsum.within_bounds(np.array([beyond]), np.array([0.0]))
+    for part in exactsum.PARTS:
+        bound, step = exactsum.BOUNDS[part], exactsum.GRID[part]
+        assert (2.0 * bound) + step == 2.0 * bound  # past the bound: a step is lost
+        assert (bound - step) + step == bound
+        assert bound - step != bound
+    sums = np.zeros((2, N_PARTS))
+    assert exactsum.within_bounds(sums, axis=1)
+    sums[1, 0] = 2.0 * exactsum.BOUNDS["hi"]
+    assert not exactsum.within_bounds(sums, axis=1)
 
 
 @pytest.mark.parametrize("weight", [exactsum.MAX_WEIGHT + 2.0**-30, -40.0, np.inf, np.nan])
@@ -216,8 +224,9 @@ def test_partial_output_round_trips_and_old_format_is_refused(tmp_path: Path) ->
     path = write_partial(tmp_path / "wjets__nominal.partial.json", sample)
     data = json.loads(path.read_text())
     assert data["format"] == "agc-histograms-partial/2"
-    assert data["accumulation"]["parts"] == ["hi", "lo"]
-    assert data["accumulation"]["grid"] == {"hi": 2.0**-12, "lo": 2.0**-35}
+    assert data["accumulation"]["parts"] == ["hi", "mid", "lo"]
+    assert data["accumulation"]["grid"] == {"hi": 2.0**-12, "mid": 2.0**-35, "lo": 2.0**-58}
+    assert data["accumulation"]["value"] == "(lo + mid) + hi"
     assert np.array_equal(read_partial(path).sums.view(flow=True), sums.view(flow=True))
 
     data["format"] = "agc-histograms-partial/1"

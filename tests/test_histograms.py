@@ -168,25 +168,28 @@ def test_partial_is_portable_json_with_unnormalised_sums(
     assert data["format"] == "agc-histograms-partial/2"
 
     def part_sums(which: str, variation: str) -> np.ndarray:
-        return np.array([data[which][part]["4j2b"][variation] for part in ("hi", "lo")])
+        return np.array([data[which][part]["4j2b"][variation] for part in ("hi", "mid", "lo")])
 
     sumw = part_sums("sumw", "nominal")
     assert (sumw[0] == np.round(sumw[0])).all()  # nominal weight 1: integer event counts
-    assert (sumw[1] == 0).all()  # ... with nothing on the fine grid
+    assert (sumw[1:] == 0).all()  # ... with nothing on the fine grids
     assert sumw[0].sum() == data["cutflow"]["4j2b"]
-    up = part_sums("sumw", "scale_var_up")  # 1.025 = hi + lo: both parts used
+    up = part_sums("sumw", "scale_var_up")  # 1.025 = hi + mid + lo: every part used
     assert (up[1] != 0).any()
-    assert np.array_equal(up[1] * 2.0**35, np.round(up[1] * 2.0**35))
+    assert (up[2] != 0).any()
+    assert np.array_equal(up[2] * 2.0**58, np.round(up[2] * 2.0**58))
     sample = read_partial(path)
     norm = sample.xsec * physics.LUMI_PB / sample.nevts
     final = read_histograms(reference["path"])
-    assert np.array_equal(final["4j2b_wjets"].values(flow=True), (sumw[0] + sumw[1]) * norm)
+    assert np.array_equal(
+        final["4j2b_wjets"].values(flow=True), ((sumw[2] + sumw[1]) + sumw[0]) * norm
+    )
     sumw2 = part_sums("sumw2", "nominal")
     assert np.array_equal(
-        final["4j2b_wjets"].variances(flow=True), (sumw2[0] + sumw2[1]) * (norm * norm)
+        final["4j2b_wjets"].variances(flow=True), ((sumw2[2] + sumw2[1]) + sumw2[0]) * (norm * norm)
     )
     assert np.array_equal(
-        final["4j2b_wjets_scale_var_up"].values(flow=True), (up[0] + up[1]) * norm
+        final["4j2b_wjets_scale_var_up"].values(flow=True), ((up[2] + up[1]) + up[0]) * norm
     )
     # the same sample twice is refused, naming it
     shutil.copy(path, tmp_path / f"copy{PARTIAL_SUFFIX}")

@@ -12,14 +12,15 @@
 - ``cutflow.json``: events after each selection step per sample (integers).
 
 Exactness: the processor accumulates every unnormalised weight (and squared weight) split into
-two fixed-point parts, ``hi`` on a 2**-12 grid and ``lo`` on a 2**-35 grid (:mod:`agc.exactsum`),
-whose sums are exact doubles up to 2**31 entries per bin with |weight| <= 32, so results are the
-same bit for bit for any executor, worker count, chunk size or merge order, and within ~1.5e-11
-(absolute, per entry) of a plain float64 fill. A bin's value ``hi + lo`` and the normalisation
-are computed once per bin when the final file is written. Partial outputs
-(:func:`write_partial`, one JSON file per sample, validated against
-``schemas/histograms_partial.schema.json``) hold both exact unnormalised part sums;
-:func:`merge_partials` adds them and writes the same bytes as a single pass.
+three fixed-point parts, ``hi``, ``mid`` and ``lo`` on the grids 2**-12, 2**-35 and 2**-58
+(:mod:`agc.exactsum`), whose sums are exact doubles up to 2**31 entries per bin with
+|weight| <= 32, so results are the same bit for bit for any executor, worker count, chunk size
+or merge order, and equal to a plain float64 fill up to float64 rounding (the split loses at
+most 2**-59 per entry). A bin's value ``(lo + mid) + hi`` and the normalisation are computed
+once per bin when the final file is written. Partial outputs (:func:`write_partial`, one JSON
+file per sample, validated against ``schemas/histograms_partial.schema.json``) hold the exact
+unnormalised part sums; :func:`merge_partials` adds them and writes the same bytes as a single
+pass.
 
 Robustness:
 
@@ -179,7 +180,7 @@ def accumulation_record() -> dict[str, Any]:
         "grid": {part: exactsum.GRID[part] for part in exactsum.PARTS},
         "max_weight": exactsum.MAX_WEIGHT,
         "max_entries_per_bin": exactsum.MAX_ENTRIES,
-        "value": " + ".join(exactsum.PARTS),
+        "value": "(" + " + ".join(reversed(exactsum.PARTS[1:])) + f") + {exactsum.PARTS[0]}",
     }
 
 
@@ -477,14 +478,11 @@ def write_histograms(
     "n_generated", "skipped_files", "normalisation_note"}``."""
     samples = combine(samples)
     exact = True
-    hi, lo = exactsum.PARTS.index("hi"), exactsum.PARTS.index("lo")
     for sample in samples:
-        view = sample.sums.view(flow=True)
-        if not exactsum.within_bounds(view[:, :, :, hi, :], view[:, :, :, lo, :]):
+        if not exactsum.within_bounds(sample.sums.view(flow=True), axis=3):
             exact = False
             warnings.warn(
-                f"sample '{sample.key}': a bin's part sum exceeds the exact-sum bound "
-                f"(2**{53 - exactsum.HI_BITS} for hi, 2**{53 - exactsum.LO_BITS} for lo: more "
+                f"sample '{sample.key}': a bin's part sum exceeds its exact-sum bound (more "
                 f"than {exactsum.MAX_ENTRIES} entries in a bin); sums are no longer guaranteed "
                 "exact (order-independent)",
                 stacklevel=2,

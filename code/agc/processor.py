@@ -2,13 +2,13 @@
 
 Per dataset (sample ``process__variation``) one :class:`hist.Hist` with ``Double`` storage and
 axes ``region`` x ``variation`` x ``sum`` x ``part`` x ``observable``: ``sum`` is ``sumw`` (sum
-of the weights) or ``sumw2`` (sum of the squared weights); ``part`` is ``hi`` or ``lo``, the two
-fixed-point parts every weight is split into (:mod:`agc.exactsum`: a 2**-12 and a 2**-35
-grid), whose sums are exact doubles, so adding the per-chunk histograms in any grouping gives
-the same doubles bit for bit; ``observable`` is the fill binning of the card (25 bins, 50-550
-GeV, with flow bins). Weights are unnormalised (nominal weight 1); a bin's value is ``hi + lo``
-and the MC normalisation ``xsec * lumi / N_generated`` is applied once, when
-``histograms.root`` is written.
+of the weights) or ``sumw2`` (sum of the squared weights); ``part`` is ``hi``, ``mid`` or
+``lo``, the fixed-point parts every weight is split into (:mod:`agc.exactsum`: grids 2**-12,
+2**-35, 2**-58), whose sums are exact doubles, so adding the per-chunk histograms in any
+grouping gives the same doubles bit for bit; ``observable`` is the fill binning of the card (25
+bins, 50-550 GeV, with flow bins). Weights are unnormalised (nominal weight 1); a bin's value
+(:func:`agc.exactsum.combine` of its parts) and the MC normalisation ``xsec * lumi /
+N_generated`` are computed once, when ``histograms.root`` is written.
 
 The categories of every axis are fixed per dataset (no growth), sorted by name, so the output
 does not depend on which chunk was filled first. The selection runs once per jet-pT variation
@@ -89,7 +89,7 @@ def empty_sums(variations: list[str]) -> hist.Hist:
 
 def fill(sums: hist.Hist, region: str, variation: str, observable: np.ndarray, weight: Any) -> None:
     """Fill ``weight`` (unnormalised; scalar or one per entry) and ``weight**2`` for
-    ``observable`` [GeV], each split into its exactly summable ``hi`` and ``lo`` parts
+    ``observable`` [GeV], each split into its exactly summable parts
     (:func:`agc.exactsum.split`). A weight beyond :data:`agc.exactsum.MAX_WEIGHT` or not
     finite raises :class:`agc.errors.AGCError`."""
     w = np.broadcast_to(exactsum.check(weight, f"{variation} weight"), observable.shape)
