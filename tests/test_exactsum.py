@@ -1,4 +1,4 @@
-"""The exact two-part accumulation (agc.exactsum, agc.processor.fill): grids, the overflow bound
+"""The exact three-part accumulation (agc.exactsum, agc.processor.fill): grids, the overflow bound
 at its edge, refused weights, order independence and agreement with a plain float64 fill."""
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def analysis_like_weights(rng: np.random.Generator, n: int) -> dict[str, np.ndar
         "scale_var_up": np.full(n, 1.025),
         "scale_var_down": np.full(n, 0.975),
         "btag_var_0_up": 1.0 + 0.075 * pt / 50.0,
-        "btag_var_0_down": 1.0 - 0.075 * np.minimum(pt, 600.0) / 50.0,
+        "btag_var_0_down": 1.0 - 0.075 * np.minimum(pt, 660.0) / 50.0,  # down to 0.01
     }
 
 
