@@ -165,17 +165,31 @@ def test_partial_is_portable_json_with_unnormalised_sums(
     run_histograms(toy_manifest, samples="wjets", executor="iterative", partial_dir=tmp_path)
     path = tmp_path / f"wjets__nominal{PARTIAL_SUFFIX}"
     data = json.loads(path.read_text())
-    assert data["format"] == "agc-histograms-partial/1"
-    sumw = np.array(data["sumw"]["4j2b"]["nominal"])
-    assert (sumw == np.round(sumw)).all()  # nominal weight 1: integer event counts
-    assert sumw.sum() == data["cutflow"]["4j2b"]
+    assert data["format"] == "agc-histograms-partial/2"
+
+    def part_sums(which: str, variation: str) -> np.ndarray:
+        return np.array([data[which][part]["4j2b"][variation] for part in ("hi", "mid", "lo")])
+
+    sumw = part_sums("sumw", "nominal")
+    assert (sumw[0] == np.round(sumw[0])).all()  # nominal weight 1: integer event counts
+    assert (sumw[1:] == 0).all()  # ... with nothing on the fine grids
+    assert sumw[0].sum() == data["cutflow"]["4j2b"]
+    up = part_sums("sumw", "scale_var_up")  # 1.025 = hi + mid + lo: every part used
+    assert (up[1] != 0).any()
+    assert (up[2] != 0).any()
+    assert np.array_equal(up[2] * 2.0**58, np.round(up[2] * 2.0**58))
     sample = read_partial(path)
     norm = sample.xsec * physics.LUMI_PB / sample.nevts
     final = read_histograms(reference["path"])
-    assert np.array_equal(final["4j2b_wjets"].values(flow=True), sumw * norm)
     assert np.array_equal(
-        final["4j2b_wjets"].variances(flow=True),
-        np.array(data["sumw2"]["4j2b"]["nominal"]) * (norm * norm),
+        final["4j2b_wjets"].values(flow=True), ((sumw[2] + sumw[1]) + sumw[0]) * norm
+    )
+    sumw2 = part_sums("sumw2", "nominal")
+    assert np.array_equal(
+        final["4j2b_wjets"].variances(flow=True), ((sumw2[2] + sumw2[1]) + sumw2[0]) * (norm * norm)
+    )
+    assert np.array_equal(
+        final["4j2b_wjets_scale_var_up"].values(flow=True), ((up[2] + up[1]) + up[0]) * norm
     )
     # the same sample twice is refused, naming it
     shutil.copy(path, tmp_path / f"copy{PARTIAL_SUFFIX}")
@@ -184,7 +198,7 @@ def test_partial_is_portable_json_with_unnormalised_sums(
 
 
 def test_bad_partial_is_one_line_error(tmp_path: Path) -> None:
-    (tmp_path / f"bad{PARTIAL_SUFFIX}").write_text('{"format": "agc-histograms-partial/1"}')
+    (tmp_path / f"bad{PARTIAL_SUFFIX}").write_text('{"format": "agc-histograms-partial/2"}')
     with pytest.raises(AGCError, match=f"bad{PARTIAL_SUFFIX}") as info:
         merge_partials(tmp_path, tmp_path / "h.root")
     assert "\n" not in str(info.value)
@@ -240,7 +254,7 @@ def test_pseudodata_and_variations(reference: dict[str, Any]) -> None:
             f"{region}_wjets"
         ]
         assert np.array_equal(v[f"{region}_pseudodata"], exp_var)
-        # scale_var: weight 1.025 / 0.975 (on the 2**-20 grid)
+        # scale_var: weight 1.025 / 0.975
         assert h[f"{region}_wjets_scale_var_up"].sum() == pytest.approx(
             1.025 * h[f"{region}_wjets"].sum(), rel=1e-6
         )

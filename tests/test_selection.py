@@ -7,13 +7,10 @@ import math
 import awkward as ak
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from agc import physics
 from agc.jer import jer_factors, jer_factors_flat
 from agc.selection import (
-    EXACT_SUM_BOUND,
     Collection,
     btag_weight_variations,
     electron_mask,
@@ -23,7 +20,6 @@ from agc.selection import (
     m_bjj,
     muon_mask,
     n_selected_leptons,
-    quantise,
     select,
 )
 
@@ -208,30 +204,6 @@ def test_btag_weight_variations() -> None:
     assert weights["btag_var_3_up"][0] == pytest.approx(1.225)
 
 
-def test_quantise_grid() -> None:
-    q = quantise(np.array([1.0, 1.025, 0.975, 1.0 / 3.0]))
-    assert q[0] == 1.0
-    assert (q * 2**20 == np.round(q * 2**20)).all()
-    assert np.abs(q - np.array([1.0, 1.025, 0.975, 1.0 / 3.0])).max() <= 2.0**-21
-
-
-@settings(max_examples=50, deadline=None)
-@given(
-    st.lists(st.floats(min_value=-5.0, max_value=5.0, allow_nan=False), min_size=1, max_size=300),
-    st.randoms(use_true_random=False),
-)
-def test_quantised_sums_do_not_depend_on_order_or_grouping(weights: list[float], rnd) -> None:
-    q = quantise(np.array(weights))
-    shuffled = list(q)
-    rnd.shuffle(shuffled)
-    cut = rnd.randint(0, len(q))
-    forward = math.fsum(q)  # the exact sum
-    assert abs(forward) < EXACT_SUM_BOUND
-    assert float(np.sum(q)) == forward
-    assert sum(shuffled) == forward
-    assert sum(shuffled[:cut]) + sum(shuffled[cut:]) == forward
-
-
 # -- event selection ---------------------------------------------------------------------------
 
 
@@ -270,9 +242,42 @@ def test_select_regions_observables_and_cutflow() -> None:
     varied = select(els, mus, js, flat_pt)
     assert varied.regions["4j1b"].mask.tolist() == [True, False, False, True, False]
     assert varied.regions["4j1b"].observable.tolist() == pytest.approx([220.0 * 1.03, 179.5 * 1.03])
-    # the b-tag weights use nominal jet pT, and m_bjj nominal four-momenta (as the reference)
-    assert varied.regions["4j1b"].jet_pts.tolist()[1] == [40.0, 50.0, 60.0, 29.5]
-    assert varied.regions["4j2b"].observable.tolist() == sel.regions["4j2b"].observable.tolist()
+    # the varied pT replaces the jets' pT everywhere (AGC: jets["pt"] = jets.pt * factor):
+    # the leading-jet pT and the m_bjj four-momenta too; massless jets: m_bjj scales with pT
+    assert varied.regions["4j1b"].jet_pts.tolist()[1] == pytest.approx(
+        [40.0 * 1.03, 50.0 * 1.03, 60.0 * 1.03, 29.5 * 1.03], rel=1e-15
+    )
+    assert varied.regions["4j2b"].observable.tolist() == pytest.approx(
+        [sel.regions["4j2b"].observable[0] * 1.03], rel=1e-12
+    )
+
+
+def test_m_bjj_uses_the_varied_pt_with_eta_phi_mass_unchanged() -> None:
+    # Massive jets and a different factor per jet: the trijet is built from (pT * f, eta, phi, m).
+    specs = [  # pt, eta, phi, mass, btag
+        (120.0, 0.3, 0.1, 15.0, 0.9),
+        (95.0, -1.1, 1.9, 9.0, 0.2),
+        (70.0, 1.7, -2.0, 6.0, 0.8),
+        (45.0, -0.4, 2.8, 4.0, 0.1),
+    ]
+    factors = [1.07, 0.91, 1.02, 1.13]
+    js = jets([jet(pt, phi=phi, eta=eta, mass=m, btag=b) for pt, eta, phi, m, b in specs])
+    varied_pt = np.array([s[0] * f for s, f in zip(specs, factors, strict=True)])
+    vectors = [
+        p4(pt, eta, phi, m) for pt, (_, eta, phi, m, _) in zip(varied_pt, specs, strict=True)
+    ]
+    best = max(
+        ((0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)),
+        key=lambda c: trijet(*(vectors[i] for i in c))[0],
+    )
+    expected = trijet(*(vectors[i] for i in best))[1]
+    assert m_bjj(js, jet_pt=varied_pt)[0] == pytest.approx(expected, rel=1e-12)
+    assert m_bjj(js)[0] != pytest.approx(expected, rel=1e-3)  # the variation moves it
+    # select() passes the varied pT on: the 4j2b observable is this m_bjj
+    els, mus = electrons([GOOD_E]), muons([(20.0, 0.5, True, 1.0, 0.05)])  # muon fails pT
+    assert select(els, mus, js, varied_pt).regions["4j2b"].observable[0] == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 # -- reproducible JER --------------------------------------------------------------------------

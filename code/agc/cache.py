@@ -37,7 +37,7 @@ from agc.manifest import cross_section, is_remote, sample_key, select_samples
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = "agc-histogram-cache/1"
+CACHE_FORMAT = "agc-histogram-cache/2"
 PARTIAL_NAME = "partial.json"
 KEY_NAME = "key.json"
 #: The module whose import closure is the event-processing code (see the module docstring).

@@ -18,7 +18,7 @@ atomically, at::
   workers or executor resumes too;
 - the entry range.
 
-Because the sums are exact (2**-20 grid), adding resumed and recomputed chunks in any order
+Because the sums are exact (:mod:`agc.exactsum`), adding resumed and recomputed chunks in any order
 gives the same bits as an uninterrupted run. The checkpointer never fails a run: an unreadable
 or inconsistent checkpoint is recomputed, a failed write is logged. Failed chunks are never
 saved. After the final outputs are written, :func:`remove_checkpoints` deletes the run's
@@ -50,7 +50,7 @@ from agc.selection import CUTFLOW_STEPS
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "agc-chunk-checkpoint/1"
+CHECKPOINT_FORMAT = "agc-chunk-checkpoint/2"
 #: Default folder name of the checkpoints, inside the output folder.
 CHECKPOINT_DIRNAME = ".checkpoints"
 SUFFIX = ".npz"

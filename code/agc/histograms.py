@@ -11,12 +11,16 @@
   ``metadata``);
 - ``cutflow.json``: events after each selection step per sample (integers).
 
-Exactness: the processor accumulates unnormalised weights quantised to a 2**-20 grid, whose
-sums are exact doubles (below 2**33 ~ 8.6e9 weight units per bin), so results are the same bit
-for bit for any executor, worker count, chunk size or merge order. The normalisation is applied
+Exactness: the processor accumulates every unnormalised weight (and squared weight) split into
+three fixed-point parts, ``hi``, ``mid`` and ``lo`` on the grids 2**-12, 2**-35 and 2**-58
+(:mod:`agc.exactsum`), whose sums are exact doubles up to 2**31 entries per bin with
+|weight| <= 32, so results are the same bit for bit for any executor, worker count, chunk size
+or merge order, and equal to a plain float64 fill up to float64 rounding (the split loses at
+most 2**-59 per entry). A bin's value ``(lo + mid) + hi`` and the normalisation are computed
 once per bin when the final file is written. Partial outputs (:func:`write_partial`, one JSON
-file per sample, validated against ``schemas/histograms_partial.schema.json``) hold those exact
-unnormalised sums; :func:`merge_partials` adds them and writes the same bytes as a single pass.
+file per sample, validated against ``schemas/histograms_partial.schema.json``) hold the exact
+unnormalised part sums; :func:`merge_partials` adds them and writes the same bytes as a single
+pass.
 
 Robustness:
 
@@ -56,7 +60,7 @@ import numpy as np
 import uproot
 from coffea import processor
 
-from agc import physics
+from agc import exactsum, physics
 from agc.checkpoint import (
     CHECKPOINT_DIRNAME,
     ChunkCheckpointer,
@@ -90,13 +94,15 @@ from agc.processor import (
     histogram_variations,
 )
 from agc.rootio import reproducible_recreate
-from agc.selection import CUTFLOW_STEPS, EXACT_SUM_BOUND, WEIGHT_BITS
+from agc.selection import CUTFLOW_STEPS
 from agc.validation import validate
 
 log = logging.getLogger(__name__)
 
 EXECUTORS: tuple[str, ...] = ("iterative", "futures", "dask")
-PARTIAL_FORMAT = "agc-histograms-partial/1"
+#: Version 2: sums split into the exact ``hi``/``lo`` parts of :mod:`agc.exactsum` (version 1
+#: held single sums of weights on a 2**-20 grid and is refused).
+PARTIAL_FORMAT = "agc-histograms-partial/2"
 PARTIAL_SUFFIX = ".partial.json"
 PROVENANCE_KEY = "provenance"
 PROVENANCE_POINTER = "provenance.json"
@@ -151,16 +157,31 @@ class SampleSums:
         return self.xsec * physics.LUMI_PB / self.nevts
 
 
-def _sums_to_json(sums: hist.Hist, which: str) -> dict[str, dict[str, list[float]]]:
-    out: dict[str, dict[str, list[float]]] = {}
-    for region in sums.axes["region"]:
-        out[region] = {}
-        for variation in sums.axes["variation"]:
-            values = sums[{"region": region, "variation": variation, "sum": which}].values(
-                flow=True
-            )
-            out[region][variation] = [float(v) for v in values]
-    return out
+def _sums_to_json(sums: hist.Hist, which: str) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """``{part: {region: {variation: [nbins + 2 sums]}}}`` of ``which`` (sumw or sumw2)."""
+    view = sums.view(flow=True)
+    s_index = SUMS.index(which)
+    return {
+        part: {
+            region: {
+                variation: [float(v) for v in view[r_index, v_index, s_index, p_index, :]]
+                for v_index, variation in enumerate(sums.axes["variation"])
+            }
+            for r_index, region in enumerate(sums.axes["region"])
+        }
+        for p_index, part in enumerate(exactsum.PARTS)
+    }
+
+
+def accumulation_record() -> dict[str, Any]:
+    """How the partial output's sums are made (:mod:`agc.exactsum`); a reader refuses others."""
+    return {
+        "parts": list(exactsum.PARTS),
+        "grid": {part: exactsum.GRID[part] for part in exactsum.PARTS},
+        "max_weight": exactsum.MAX_WEIGHT,
+        "max_entries_per_bin": exactsum.MAX_ENTRIES,
+        "value": "(" + " + ".join(reversed(exactsum.PARTS[1:])) + f") + {exactsum.PARTS[0]}",
+    }
 
 
 def partial_dict(sample: SampleSums) -> dict[str, Any]:
@@ -177,7 +198,7 @@ def partial_dict(sample: SampleSums) -> dict[str, Any]:
         "nevts": sample.nevts,
         "files": sorted(sample.files),
         "binning": {"bins": nbins, "low": low, "high": high},
-        "weight_grid": 2.0**-WEIGHT_BITS,
+        "accumulation": accumulation_record(),
         "sumw": _sums_to_json(sample.sums, "sumw"),
         "sumw2": _sums_to_json(sample.sums, "sumw2"),
         "cutflow": {step: int(sample.cutflow.get(step, 0)) for step in CUTFLOW_STEPS},
@@ -213,6 +234,12 @@ def read_partial(path: str | os.PathLike[str]) -> SampleSums:
         raise AGCError(
             f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    found = data.get("format") if isinstance(data, dict) else None
+    if isinstance(found, str) and found != PARTIAL_FORMAT:
+        raise AGCError(
+            f"{path}: partial output format '{found}' is not '{PARTIAL_FORMAT}' (written by "
+            "another version of the package): re-run the histogram stage"
+        )
     validate(data, "histograms_partial", str(path))
     nbins, low, high = physics.FILL_BINNING
     binning = data["binning"]
@@ -220,31 +247,42 @@ def read_partial(path: str | os.PathLike[str]) -> SampleSums:
         raise AGCError(
             f"{path}: binning {binning} differs from the analysis' {physics.FILL_BINNING}"
         )
-    if data["weight_grid"] != 2.0**-WEIGHT_BITS:
-        raise AGCError(f"{path}: weight grid {data['weight_grid']} differs from 2**-{WEIGHT_BITS}")
+    if data["accumulation"] != accumulation_record():
+
+        def _one(record: Any) -> str:
+            return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+        raise AGCError(
+            f"{path}: accumulation {_one(data['accumulation'])} differs from this package's "
+            f"{_one(accumulation_record())}"
+        )
     if data["sample"] != sample_key(data["process"], data["variation"]):
         raise AGCError(f"{path}: 'sample' {data['sample']} does not match process and variation")
     labels = histogram_variations(data["process"], data["variation"])
     sums = empty_sums(labels)
     view = sums.view(flow=True)
     for s_index, which in enumerate(SUMS):
-        block = data[which]
-        if sorted(block) != sorted(physics.REGIONS):
-            raise AGCError(
-                f"{path}: '{which}' has regions {sorted(block)}, expected {sorted(physics.REGIONS)}"
-            )
-        for r_index, region in enumerate(sums.axes["region"]):
-            if sorted(block[region]) != labels:
+        for p_index, part in enumerate(exactsum.PARTS):
+            block = data[which][part]
+            where = f"{which}/{part}"
+            if sorted(block) != sorted(physics.REGIONS):
                 raise AGCError(
-                    f"{path}: '{which}/{region}' has variations {sorted(block[region])}, expected {labels}"
+                    f"{path}: '{where}' has regions {sorted(block)}, expected {sorted(physics.REGIONS)}"
                 )
-            for v_index, variation in enumerate(sums.axes["variation"]):
-                values = block[region][variation]
-                if len(values) != nbins + 2:
+            for r_index, region in enumerate(sums.axes["region"]):
+                if sorted(block[region]) != labels:
                     raise AGCError(
-                        f"{path}: '{which}/{region}/{variation}' has {len(values)} values, expected {nbins + 2}"
+                        f"{path}: '{where}/{region}' has variations {sorted(block[region])}, expected {labels}"
                     )
-                view[r_index, v_index, s_index, :] = np.asarray(values, dtype=np.float64)
+                for v_index, variation in enumerate(sums.axes["variation"]):
+                    values = block[region][variation]
+                    if len(values) != nbins + 2:
+                        raise AGCError(
+                            f"{path}: '{where}/{region}/{variation}' has {len(values)} values, expected {nbins + 2}"
+                        )
+                    view[r_index, v_index, s_index, p_index, :] = np.asarray(
+                        values, dtype=np.float64
+                    )
     return SampleSums(
         process=data["process"],
         variation=data["variation"],
@@ -340,8 +378,10 @@ def normalised_histograms(samples: Iterable[SampleSums]) -> dict[str, hist.Hist]
                         f"histogram '{name}' would come from two samples: {owner[name]} and {sample.key}"
                     )
                 owner[name] = sample.key
-                sumw = view[r_index, v_index, SUMS.index("sumw"), :]
-                sumw2 = view[r_index, v_index, SUMS.index("sumw2"), :]
+                sumw, sumw2 = (
+                    exactsum.combine(*view[r_index, v_index, SUMS.index(which), :, :])
+                    for which in SUMS
+                )
                 values, variances = sumw * norm, sumw2 * (norm * norm)
                 arrays[name] = (region, values, variances)
                 if variation == sample.variation:
@@ -439,12 +479,12 @@ def write_histograms(
     samples = combine(samples)
     exact = True
     for sample in samples:
-        peak = float(np.max(np.abs(sample.sums.view(flow=True)), initial=0.0))
-        if peak >= EXACT_SUM_BOUND:
+        if not exactsum.within_bounds(sample.sums.view(flow=True), axis=3):
             exact = False
             warnings.warn(
-                f"sample '{sample.key}': a bin sum ({peak:.3g}) exceeds 2**{53 - WEIGHT_BITS}; "
-                "sums are no longer guaranteed exact (order-independent)",
+                f"sample '{sample.key}': a bin's part sum exceeds its exact-sum bound (more "
+                f"than {exactsum.MAX_ENTRIES} entries in a bin); sums are no longer guaranteed "
+                "exact (order-independent)",
                 stacklevel=2,
             )
     histograms = normalised_histograms(samples)

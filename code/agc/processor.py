@@ -1,12 +1,14 @@
 """The coffea processor: NanoEvents chunk -> unnormalised, exactly additive histogram sums.
 
 Per dataset (sample ``process__variation``) one :class:`hist.Hist` with ``Double`` storage and
-axes ``region`` x ``variation`` x ``sum`` x ``observable``: ``sum`` is ``sumw`` (sum of the
-quantised weights) or ``sumw2`` (sum of the quantised squared weights); ``observable`` is the
-fill binning of the card (25 bins, 50-550 GeV, with flow bins). Weights are unnormalised (nominal
-weight 1) and quantised to the 2**-20 grid (:func:`agc.selection.quantise`), so adding the
-per-chunk histograms in any grouping gives the same doubles bit for bit; the MC normalisation
-``xsec * lumi / N_generated`` is applied once, when ``histograms.root`` is written.
+axes ``region`` x ``variation`` x ``sum`` x ``part`` x ``observable``: ``sum`` is ``sumw`` (sum
+of the weights) or ``sumw2`` (sum of the squared weights); ``part`` is ``hi``, ``mid`` or
+``lo``, the fixed-point parts every weight is split into (:mod:`agc.exactsum`: grids 2**-12,
+2**-35, 2**-58), whose sums are exact doubles, so adding the per-chunk histograms in any
+grouping gives the same doubles bit for bit; ``observable`` is the fill binning of the card (25
+bins, 50-550 GeV, with flow bins). Weights are unnormalised (nominal weight 1); a bin's value
+(:func:`agc.exactsum.combine` of its parts) and the MC normalisation ``xsec * lumi /
+N_generated`` are computed once, when ``histograms.root`` is written.
 
 The categories of every axis are fixed per dataset (no growth), sorted by name, so the output
 does not depend on which chunk was filled first. The selection runs once per jet-pT variation
@@ -30,7 +32,7 @@ import numpy as np
 from coffea import processor
 from coffea.nanoevents import NanoAODSchema
 
-from agc import physics
+from agc import exactsum, physics
 from agc.jer import jer_factors_flat
 from agc.selection import (
     CUTFLOW_STEPS,
@@ -40,7 +42,6 @@ from agc.selection import (
     Collection,
     btag_weight_variations,
     n_selected_leptons,
-    quantise,
     select,
 )
 
@@ -74,28 +75,34 @@ def histogram_variations(process: str, variation: str) -> list[str]:
 
 
 def empty_sums(variations: list[str]) -> hist.Hist:
-    """A zeroed sums histogram (region x variation x sum x observable, Double storage)."""
+    """A zeroed sums histogram (region x variation x sum x part x observable, Double storage)."""
     nbins, low, high = physics.FILL_BINNING
     return hist.Hist(
         hist.axis.StrCategory(sorted(physics.REGIONS), name="region", flow=False),
         hist.axis.StrCategory(sorted(variations), name="variation", flow=False),
         hist.axis.StrCategory(list(SUMS), name="sum", flow=False),
+        hist.axis.StrCategory(list(exactsum.PARTS), name="part", flow=False),
         hist.axis.Regular(nbins, low, high, name="observable", label="observable [GeV]"),
         storage=hist.storage.Double(),
     )
 
 
 def fill(sums: hist.Hist, region: str, variation: str, observable: np.ndarray, weight: Any) -> None:
-    """Fill quantised ``weight`` and quantised ``weight**2`` for ``observable`` [GeV]."""
-    w = np.broadcast_to(quantise(weight), observable.shape)
-    sums.fill(region=region, variation=variation, sum="sumw", observable=observable, weight=w)
-    sums.fill(
-        region=region,
-        variation=variation,
-        sum="sumw2",
-        observable=observable,
-        weight=quantise(w * w),
-    )
+    """Fill ``weight`` (unnormalised; scalar or one per entry) and ``weight**2`` for
+    ``observable`` [GeV], each split into its exactly summable parts
+    (:func:`agc.exactsum.split`). A weight beyond :data:`agc.exactsum.MAX_WEIGHT` or not
+    finite raises :class:`agc.errors.AGCError`."""
+    w = np.broadcast_to(exactsum.check(weight, f"{variation} weight"), observable.shape)
+    for which, values in (("sumw", w), ("sumw2", w * w)):
+        for part, part_values in zip(exactsum.PARTS, exactsum.split(values), strict=True):
+            sums.fill(
+                region=region,
+                variation=variation,
+                sum=which,
+                part=part,
+                observable=observable,
+                weight=part_values,
+            )
 
 
 class AGCSchema(NanoAODSchema):

@@ -10,10 +10,13 @@ event selection (:func:`select`) works on :class:`Collection` objects, i.e. flat
 per-event counts, which keeps the per-chunk cost close to the cost of reading the columns; it
 accepts awkward record arrays too (converted with :meth:`Collection.from_awkward`).
 
-Jet pT variations (JES ``pt_scale_up``, JER ``pt_res_up``) enter as a separate ``jet_pt`` column:
-the selection is redone with the varied pT and H_T sums the varied pT. As in the AGC reference
-implementation, m_bjj is built from the selected jets' *nominal* four-momenta (the reference: "the
-jet energy scale / resolution effect is not propagated to this observable at the moment").
+Jet pT variations (JES ``pt_scale_up``, JER ``pt_res_up``) enter as a separate ``jet_pt`` column
+that replaces the jets' pT before anything is computed, as the AGC analysis pipeline does
+(``jets["pt"] = jets.pt * factor`` in ``TtbarAnalysis.process``): the object selection, the
+b-tag counts, H_T and the m_bjj trijet four-momenta all use the varied pT. A jet's eta, phi and
+mass are unchanged, so its px, py, pz scale with the pT and E = sqrt(p**2 + m**2). (The AGC
+comment that the jet energy scale / resolution "is not propagated to this observable" belongs to
+its ML training script, not to the analysis.)
 """
 
 from __future__ import annotations
@@ -30,12 +33,6 @@ from agc import physics
 
 #: Cut-flow steps, in order: events after each selection step.
 CUTFLOW_STEPS: tuple[str, ...] = ("all", "1_lepton", "ge4_jets", "4j1b", "4j2b")
-
-#: Fixed-point grid of the quantised weights: every weight is a multiple of 2**-WEIGHT_BITS.
-WEIGHT_BITS: int = 20
-_WEIGHT_SCALE = float(2**WEIGHT_BITS)
-#: Sums of grid values are exact doubles while below 2**(53 - WEIGHT_BITS) (~8.6e9) in weight units.
-EXACT_SUM_BOUND: float = float(2 ** (53 - WEIGHT_BITS))
 
 ELECTRON_FIELDS: tuple[str, ...] = ("pt", "eta", "cutBased", "sip3d")
 MUON_FIELDS: tuple[str, ...] = ("pt", "eta", "tightId", "sip3d", "pfRelIso04_all")
@@ -161,21 +158,26 @@ def h_t(jets: Any, mask: np.ndarray | None = None, jet_pt: np.ndarray | None = N
     return np.bincount(jets.event_index, weights=pt, minlength=jets.n_events)
 
 
-def m_bjj(jets: Any, mask: np.ndarray | None = None) -> np.ndarray:
+def m_bjj(
+    jets: Any, mask: np.ndarray | None = None, jet_pt: np.ndarray | None = None
+) -> np.ndarray:
     """m_bjj [GeV] per event (float64): mass of the three-jet combination with the largest
     vector-sum pT among the combinations with at least one b-tagged jet.
 
     ``jets`` (:class:`Collection` or jagged record array) has ``pt``, ``eta``, ``phi``, ``mass``,
-    ``btagCSVV2``; ``mask`` (flat bool per jet) picks the jets to combine (default: all). Events
-    without such a combination give NaN. Ties in pT go to the first combination in
-    ``ak.combinations`` order (jets in their NanoAOD order).
+    ``btagCSVV2``; ``mask`` (flat bool per jet) picks the jets to combine (default: all);
+    ``jet_pt`` (flat, one per jet, GeV) replaces ``jets.pt`` for a pT variation (default
+    ``jets.pt``): each jet's four-momentum is then built from the varied pT with its eta, phi and
+    mass unchanged. Events without such a combination give NaN. Ties in pT go to the first
+    combination in ``ak.combinations`` order (jets in their NanoAOD order).
     """
     jets = _as_collection(jets, JET_FIELDS)
     n_events = jets.n_events
     keep = np.ones(len(jets.pt), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     counts = jets.count(keep)
-    pt, eta, phi, mass = (
-        np.asarray(getattr(jets, f)[keep], dtype=np.float64) for f in ("pt", "eta", "phi", "mass")
+    pt = np.asarray(jets.pt if jet_pt is None else jet_pt, dtype=np.float64)[keep]
+    eta, phi, mass = (
+        np.asarray(getattr(jets, f)[keep], dtype=np.float64) for f in ("eta", "phi", "mass")
     )
     tagged = np.asarray(btag_mask(jets.btagCSVV2[keep]), dtype=bool)
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
@@ -213,7 +215,7 @@ def leading_pts(
     NaN where an event has fewer jets. Jet order is the NanoAOD order."""
     jets = _as_collection(jets, ("pt",))
     keep = np.ones(len(jets.pt), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    return _leading(jets, keep, _rank(jets, keep), n)
+    return _leading(jets, np.asarray(jets.pt, dtype=np.float64), keep, _rank(jets, keep), n)
 
 
 def _rank(jets: Collection, keep: np.ndarray) -> np.ndarray:
@@ -222,10 +224,13 @@ def _rank(jets: Collection, keep: np.ndarray) -> np.ndarray:
     return cumulative[1:] - 1 - np.repeat(cumulative[jets.offsets[:-1]], jets.counts)
 
 
-def _leading(jets: Collection, keep: np.ndarray, rank: np.ndarray, n: int) -> np.ndarray:
+def _leading(
+    jets: Collection, pt: np.ndarray, keep: np.ndarray, rank: np.ndarray, n: int
+) -> np.ndarray:
+    """``pt`` (flat float64 per jet) of the first ``n`` kept jets per event, (n_events, n)."""
     out = np.full((jets.n_events, n), np.nan)
     pick = keep & (rank < n)
-    out[jets.event_index[pick], rank[pick]] = np.asarray(jets.pt, dtype=np.float64)[pick]
+    out[jets.event_index[pick], rank[pick]] = pt[pick]
     return out
 
 
@@ -243,17 +248,6 @@ def btag_weight_variations(jet_pts: np.ndarray) -> dict[str, np.ndarray]:
     return result
 
 
-def quantise(weight: np.ndarray | float) -> np.ndarray:
-    """Weights rounded to the fixed-point grid 2**-20 (round half to even), float64.
-
-    Any sum of such values is an exact double while its magnitude stays below
-    :data:`EXACT_SUM_BOUND` (2**33 ~ 8.6e9 weight units), so histogram sums do not depend on
-    the order or grouping of additions (chunking, executors, merging). The relative change of a
-    weight of order 1 is at most 2**-21 ~ 5e-7.
-    """
-    return np.round(np.asarray(weight, dtype=np.float64) * _WEIGHT_SCALE) / _WEIGHT_SCALE
-
-
 # -- event selection --------------------------------------------------------------------------
 
 
@@ -262,7 +256,10 @@ class RegionSelection:
     """The events of one region for one jet-pT variation.
 
     ``mask``: bool per event (n_events); ``observable``: float64 per selected event [GeV];
-    ``jet_pts``: (n_selected, 4) nominal pT of the first four selected jets (b-tag weights).
+    ``jet_pts``: (n_selected, 4) pT [GeV] of the first four selected jets -- the pT the selection
+    used (varied for a pT variation). The b-tag weights are computed from the nominal
+    selection's ``jet_pts`` only (as in the AGC: weight variations are not combined with the
+    object variations).
     """
 
     mask: np.ndarray
@@ -289,11 +286,12 @@ def select(
     """Event selection and observables of both regions.
 
     Exactly one selected lepton and at least 4 selected jets; region ``4j1b``: exactly one
-    b-tagged selected jet, observable H_T (sum of the selected jets' -- possibly varied -- pT);
-    region ``4j2b``: at least two, observable m_bjj (nominal jet four-momenta).
-    ``electrons``/``muons``/``jets``: :class:`Collection` or jagged record arrays; ``jet_pt``:
-    flat varied jet pT (``None`` = nominal); ``n_leptons``: precomputed
-    :func:`n_selected_leptons` (the lepton selection does not depend on the jet pT).
+    b-tagged selected jet, observable H_T (sum of the selected jets' pT); region ``4j2b``: at
+    least two, observable m_bjj. ``electrons``/``muons``/``jets``: :class:`Collection` or jagged
+    record arrays; ``jet_pt``: flat varied jet pT [GeV] (``None`` = nominal), which replaces the
+    jets' pT everywhere -- jet selection, b-tag counts, H_T, the m_bjj four-momenta and
+    ``jet_pts``; ``n_leptons``: precomputed :func:`n_selected_leptons` (the lepton selection
+    does not depend on the jet pT).
     """
     jets = _as_collection(jets, JET_FIELDS)
     if n_leptons is None:
@@ -313,16 +311,17 @@ def select(
         }
     )
     rank = _rank(jets, jmask)
+    pt = np.asarray(jets.pt if jet_pt is None else jet_pt, dtype=np.float64)
     for region, mask in masks.items():
-        # The jets and selected-jet mask of the region's events only.
+        # The jets, their (possibly varied) pT and selected-jet mask of the region's events only.
+        per_jet = mask[jets.event_index]
         sub = _subset(jets, mask)
-        sub_mask = jmask[mask[jets.event_index]]
+        sub_mask, sub_pt = jmask[per_jet], pt[per_jet]
         if region == "4j1b":
-            sub_pt = None if jet_pt is None else np.asarray(jet_pt)[mask[jets.event_index]]
             observable = h_t(sub, sub_mask, sub_pt)
         else:
-            observable = m_bjj(sub, sub_mask)
-        jet_pts = _leading(sub, sub_mask, rank[mask[jets.event_index]], physics.N_BTAG_VAR_JETS)
+            observable = m_bjj(sub, sub_mask, sub_pt)
+        jet_pts = _leading(sub, sub_pt, sub_mask, rank[per_jet], physics.N_BTAG_VAR_JETS)
         result.regions[region] = RegionSelection(mask=mask, observable=observable, jet_pts=jet_pts)
     return result
 
