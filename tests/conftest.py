@@ -44,7 +44,7 @@ def embedded_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from agc.generate import generate_dataset
 
     out = tmp_path_factory.mktemp("embedded")
-    return generate_dataset(out, recipe=REPO / "inputs" / "embedded.yaml")
+    return generate_dataset(out, recipe=REPO / "inputs" / "embedded.yaml", workers=2)
 
 
 @pytest.fixture(scope="session")
