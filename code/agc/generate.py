@@ -1064,15 +1064,20 @@ def _file_sizes(n_events: int, n_files: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(n_files)]
 
 
-def _write_sample(
+def _write_file(
     out_dir: Path,
     process: str,
     variation: str,
-    cfg: dict[str, Any],
     recipe: dict[str, Any],
     n_events: int,
-) -> list[dict[str, Any]]:
-    """Write the ROOT files of one sample; return their manifest entries."""
+    index: int,
+) -> dict[str, Any]:
+    """Write file ``index`` of one sample of ``n_events`` generated events; return its manifest entry.
+
+    File ``index`` holds the generated events of its share of [0, n_events) (those passing the
+    preselection, if any); the files of a sample can be written independently.
+    """
+    cfg = recipe["samples"][process][variation]
     seed = sample_seed(recipe["seed"], process, variation)
     block_size = int(recipe.get("block_size", 50_000))
     stream = _BlockStream(
@@ -1083,28 +1088,21 @@ def _write_sample(
         (process, variation),
         recipe.get("preselection"),
     )
-    n_files = min(int(cfg.get("files", 1)), n_events)
-    entries = []
-    start = 0
-    for index, size in enumerate(_file_sizes(n_events, n_files)):
-        name = f"{sample_key(process, variation)}_{index}.root"
-        path = out_dir / name
-        kept_before = stream.n_kept
-        with reproducible_recreate(path, compression=_compression(recipe)) as handle:
-            with _unsigned_counters():
-                tree = handle.mktree(TREE_NAME, _tree_types(), counter_name=_counter_name)
-            for part in stream.slices(start, start + size, n_events):
-                tree.extend(part)
-        start += size
-        entries.append(
-            {
-                "path": name,
-                "nevts": stream.n_kept - kept_before,
-                "sha256": sha256_file(path),
-                "size": path.stat().st_size,
-            }
-        )
-    return entries
+    sizes = _file_sizes(n_events, min(int(cfg.get("files", 1)), n_events))
+    start = sum(sizes[:index])
+    name = f"{sample_key(process, variation)}_{index}.root"
+    path = out_dir / name
+    with reproducible_recreate(path, compression=_compression(recipe)) as handle:
+        with _unsigned_counters():
+            tree = handle.mktree(TREE_NAME, _tree_types(), counter_name=_counter_name)
+        for part in stream.slices(start, start + sizes[index], n_events):
+            tree.extend(part)
+    return {
+        "path": name,
+        "nevts": stream.n_kept,
+        "sha256": sha256_file(path),
+        "size": path.stat().st_size,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -1170,28 +1168,31 @@ def _intact(out_dir: Path, record: dict[str, Any]) -> bool:
     return True
 
 
-def _sample_job(job: tuple[Path, str, str, dict[str, Any], int]) -> list[dict[str, Any]]:
-    out_dir, process, variation, recipe, n_events = job
-    cfg = recipe["samples"][process][variation]
-    return _write_sample(out_dir, process, variation, cfg, recipe, n_events)
+#: One file to write: (folder, process, variation, recipe, generated events of the sample, file index).
+_Job = tuple[Path, str, str, dict[str, Any], int, int]
 
 
-def _run_jobs(
-    jobs: list[tuple[Path, str, str, dict[str, Any], int]], workers: int
-) -> list[list[dict[str, Any]]]:
-    """Write every sample (``workers`` processes, largest samples first); results in job order.
+def _file_job(job: _Job) -> dict[str, Any]:
+    return _write_file(*job)
 
-    Each sample's events depend only on (seed, sample, block), so the bytes do not depend on
-    ``workers``.
+
+def _run_jobs(jobs: list[_Job], workers: int) -> list[dict[str, Any]]:
+    """Write every file (``workers`` processes, largest files first); entries in job order.
+
+    Each event depends only on (seed, sample, block), so the bytes do not depend on ``workers``.
     """
     if workers <= 1 or len(jobs) <= 1:
-        return [_sample_job(job) for job in jobs]
-    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][4])
+        return [_file_job(job) for job in jobs]
+
+    def share(job: _Job) -> float:
+        return job[4] / min(int(job[3]["samples"][job[1]][job[2]].get("files", 1)), job[4])
+
+    order = sorted(range(len(jobs)), key=lambda i: -share(jobs[i]))
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(
         min(workers, len(jobs)), mp_context=context
     ) as pool:
-        futures = {i: pool.submit(_sample_job, jobs[i]) for i in order}
+        futures = {i: pool.submit(_file_job, jobs[i]) for i in order}
         return [futures[i].result() for i in range(len(jobs))]
 
 
@@ -1241,15 +1242,20 @@ def generate_dataset(
         stale.unlink(missing_ok=True)
     manifest: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
-    jobs = [
-        (out_dir, p, v, recipe_data, _n_events(recipe_data["samples"][p][v]["events"], scale))
+    n_of = {(p, v): _n_events(recipe_data["samples"][p][v]["events"], scale) for p, v in chosen}
+    jobs: list[_Job] = [
+        (out_dir, p, v, recipe_data, n_of[(p, v)], index)
         for p, v in chosen
+        for index in range(min(int(recipe_data["samples"][p][v].get("files", 1)), n_of[(p, v)]))
     ]
+    written = _run_jobs(jobs, workers)
     total = 0
     calibration = float(recipe_data.get("yield_calibration", 1.0))
-    for (_, process, variation, _, n_events), files in zip(
-        jobs, _run_jobs(jobs, workers), strict=True
-    ):
+    for process, variation in chosen:
+        n_events = n_of[(process, variation)]
+        files = [
+            e for job, e in zip(jobs, written, strict=True) if job[1:3] == (process, variation)
+        ]
         cfg = recipe_data["samples"][process][variation]
         keep = {item["path"] for item in files}
         for leftover in out_dir.glob(f"{sample_key(process, variation)}_*.root"):
