@@ -567,9 +567,22 @@ def _cluster(
     p4 = np.take_along_axis(p4, order[..., None], axis=1)
     flavour = np.take_along_axis(flavour, order, axis=1)
     valid = np.take_along_axis(valid, order, axis=1)
-    first, second = np.triu_indices(k, 1)
+    # Events are handled in groups of equal multiplicity c, over the c (c - 1) / 2 pairs of their
+    # occupied slots only (the pairs keep the order of the k-slot pairs, so ties resolve alike).
+    count = valid.sum(axis=1)
+    for c in np.unique(count[count > 1]):
+        rows = np.flatnonzero(count == c)
+        sub_p4, sub_flavour, sub_valid = p4[rows, :c], flavour[rows, :c], valid[rows, :c]
+        _merge_close(sub_p4, sub_flavour, sub_valid, radius)
+        p4[rows, :c], flavour[rows, :c], valid[rows, :c] = sub_p4, sub_flavour, sub_valid
+    return p4, flavour, valid
+
+
+def _merge_close(p4: P4, flavour: np.ndarray, valid: np.ndarray, radius: float) -> None:
+    """Merging rounds of :func:`_cluster` on events with partons in all slots, in place."""
+    first, second = np.triu_indices(p4.shape[1], 1)
     r2 = radius**2
-    active = np.flatnonzero(valid.sum(axis=1) > 1)
+    active = np.arange(p4.shape[0])
     while active.size:
         sub, ok = p4[active], valid[active]
         eta, phi = _eta(sub), _phi(sub)
@@ -583,7 +596,6 @@ def _cluster(
         p4[active, i] += p4[active, j]
         flavour[active, i] = np.maximum(flavour[active, i], flavour[active, j])
         valid[active, j] = False
-    return p4, flavour, valid
 
 
 #: Flat per-object arrays plus ``"event"`` (index of the object's event in the block).
