@@ -36,6 +36,16 @@ space, e.g. the l+jets branching fraction for ttbar) x the recipe's global
 ``yield_calibration`` (0.46 for the default: the reference yields come from NanoAOD files whose
 muon ID flags are empty, so only electrons pass there; see ``inputs/embedded.yaml``).
 
+Preselection (optional recipe section): only the generated events that can pass the analysis
+selection are written (a necessary condition, looser than the JES/JER-varied selections); the
+random numbers do not depend on it, so histograms equal those of the full sample. The manifest
+then records ``nevts_generated`` and ``preselection_efficiency`` (kept / generated), and
+``filter_efficiency`` includes the latter, so xsec * filter_efficiency * lumi / nevts_total is the
+weight of one generated event.
+
+Parallelism: files are independent (event *i* depends on the seed, the sample and its block
+only), so ``workers`` processes write them, with the same bytes for any number of workers.
+
 Randomness: one ``np.random.Generator(np.random.PCG64(...))`` per block of ``block_size``
 events, seeded from ``(recipe seed, sample name, block index)`` through sha256 (never Python's
 ``hash``), so event *i* of a sample depends only on the recipe, not on the file split, and
