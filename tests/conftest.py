@@ -49,7 +49,7 @@ def embedded_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # generate_dataset reuses it only when every file's sha256 matches the recipe's record.
     shared = os.environ.get("AGC_TEST_DATA")
     out = Path(shared) if shared else tmp_path_factory.mktemp("embedded")
-    return generate_dataset(out, recipe=REPO / "inputs" / "embedded.yaml")
+    return generate_dataset(out, recipe=REPO / "inputs" / "embedded.yaml", workers=2)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from agc.histograms import read_histograms, run_histograms
 from agc.manifest import fileset, load_manifest, sample_key
 
 SMALL_SAMPLES = ["ttbar__nominal", "wjets", "zprime_1000"]
-SMALL_SCALE = 0.01  # ttbar nominal: 900 events in 2 files, wjets 500 in 2 files, zprime 100
+SMALL_SCALE = 0.01  # generated: ttbar nominal 24000 in 6 files, wjets 12000 in 4, zprime 100
 
 #: Card targets (ANALYSIS.md): normalised yields per region and process.
 TARGET_YIELDS = {
@@ -186,15 +186,18 @@ def test_manifest_is_valid_and_consistent(small_manifest: Path, recipe: dict[str
     for process, variations in manifest.items():
         for variation, entry in variations.items():
             cfg = recipe["samples"][process][variation]
-            assert (
-                entry["nevts_total"]
-                == sum(f["nevts"] for f in entry["files"])
-                == round(cfg["events"] * SMALL_SCALE)
+            # files hold the preselected events; nevts_generated counts the generated ones
+            assert entry["nevts_generated"] == round(cfg["events"] * SMALL_SCALE)
+            assert 0 < entry["nevts_total"] == sum(f["nevts"] for f in entry["files"])
+            assert entry["nevts_total"] < entry["nevts_generated"]
+            assert entry["preselection_efficiency"] == pytest.approx(
+                entry["nevts_total"] / entry["nevts_generated"]
             )
             assert len(entry["files"]) == cfg.get("files", 1)
             assert entry["xsec"] == cfg["xsec"]
-            assert entry["filter_efficiency"] == pytest.approx(
-                cfg["filter_efficiency"] * calibration
+            # per-event weight = xsec * filter * calibration * lumi / N_generated
+            assert entry["filter_efficiency"] / entry["nevts_total"] == pytest.approx(
+                cfg["filter_efficiency"] * calibration / entry["nevts_generated"], rel=1e-9
             )
             assert entry["label"] == cfg["label"]
             for item, raw_item in zip(
@@ -227,7 +230,7 @@ def test_generate_if_missing_and_force(tmp_path: Path, recipe: dict[str, Any]) -
     generate_dataset(
         out, recipe=recipe, scale=0.004, samples=["zprime_500"]
     )  # other scale -> regenerate
-    assert load_manifest(manifest)["zprime_500"]["nominal"]["nevts_total"] == 40
+    assert load_manifest(manifest)["zprime_500"]["nominal"]["nevts_generated"] == 40
 
 
 def test_failed_generation_leaves_no_manifest_and_no_partial_file(
@@ -291,7 +294,7 @@ def test_content_does_not_depend_on_the_file_split(tmp_path: Path, recipe: dict[
         return {b: ak.concatenate([p[b] for p in parts]) for b in BRANCH_TYPES}
 
     a, b = concatenated(one, "one"), concatenated(three, "three")
-    assert len(a["event"]) == 1000
+    assert 0 < len(a["event"]) < 1000  # 1000 generated, the preselected ones written
     for name in BRANCH_TYPES:
         assert ak.array_equal(a[name], b[name]), name
     with uproot.open(tmp_path / "one" / "zprime_500__nominal_0.root") as handle:
@@ -317,6 +320,47 @@ def test_seed_and_sample_change_the_events(recipe: dict[str, Any]) -> None:
     assert generate.sample_seed(1, "ttbar", "nominal") == generate.sample_seed(
         1, "ttbar", "nominal"
     )
+
+
+def test_preselection_keeps_every_event_that_can_be_selected(recipe: dict[str, Any]) -> None:
+    """Same random numbers with and without the preselection: the kept events are the full
+    events, and every event that the selection with jet pT x 1.5 (beyond the JES x1.03 and
+    10 sigma of the JER variation) would select is kept."""
+    det, pre = recipe["detector"], recipe["preselection"]
+    for process in ("ttbar", "wjets"):
+        cfg = recipe["samples"][process]["nominal"]
+        full = generate.generate_events(cfg, det, np.random.Generator(np.random.PCG64(5)), 3000)
+        kept = generate.generate_events(
+            cfg, det, np.random.Generator(np.random.PCG64(5)), 3000, pre
+        )
+        index = kept["index"]
+        assert 0 < len(index) < 3000
+        assert np.array_equal(full["index"], np.arange(3000))
+        for name, value in kept.items():
+            if name != "index":
+                assert ak.array_equal(value, full[name][index]), name
+        electron = (
+            (full["Electron_pt"] > physics.ELECTRON_PT_MIN)
+            & (abs(full["Electron_eta"]) < physics.ELECTRON_ABS_ETA_MAX)
+            & (full["Electron_cutBased"] == 4)
+            & (full["Electron_sip3d"] < 4)
+        )
+        muon = (
+            (full["Muon_pt"] > physics.MUON_PT_MIN)
+            & (abs(full["Muon_eta"]) < physics.MUON_ABS_ETA_MAX)
+            & full["Muon_tightId"]
+            & (full["Muon_sip3d"] < 4)
+            & (full["Muon_pfRelIso04_all"] < 0.15)
+        )
+        jet = (
+            (full["Jet_pt"] * 1.5 > physics.JET_PT_MIN)
+            & (abs(full["Jet_eta"]) < physics.JET_ABS_ETA_MAX)
+            & ((full["Jet_jetId"] & 4) != 0)
+        )
+        loose = (ak.sum(electron, axis=1) + ak.sum(muon, axis=1) == 1) & (ak.sum(jet, axis=1) >= 4)
+        selectable = np.flatnonzero(ak.to_numpy(loose))
+        assert len(selectable) > 0
+        assert set(selectable.tolist()) <= set(index.tolist()), process
 
 
 def test_event_identity_is_unique(small_manifest: Path) -> None:
@@ -374,12 +418,20 @@ def test_summary(small_manifest: Path) -> None:
     summary = summarize(small_manifest)
     print(json.dumps(summary["samples"], indent=1))
     ttbar = summary["samples"]["ttbar__nominal"]
-    assert ttbar["events"] == ttbar["nevts"] == 900
-    assert ttbar["files"] == 2
-    assert summary["total"]["events"] == 900 + 500 + 100
-    assert 0.3 < ttbar["fraction_one_tight_lepton"] < 0.7
+    manifest = load_manifest(small_manifest)
+    kept = {p: manifest[p]["nominal"]["nevts_total"] for p in ("ttbar", "wjets", "zprime_1000")}
+    assert ttbar["events"] == ttbar["nevts"] == kept["ttbar"]
+    assert ttbar["files"] == 6
+    assert summary["total"]["events"] == sum(kept.values())
+    assert ttbar["fraction_one_tight_lepton"] > 0.9  # preselected: >= 1 tight lepton
     assert ttbar["fraction_4j2b"] > ttbar["fraction_4j1b"] > 0
-    assert summary["samples"]["wjets__nominal"]["fraction_selected"] < ttbar["fraction_selected"]
+    # selected fraction of the *generated* events (files hold the preselected ones)
+    selected = {
+        p: summary["samples"][f"{p}__nominal"]["fraction_selected"]
+        * manifest[p]["nominal"]["preselection_efficiency"]
+        for p in ("ttbar", "wjets")
+    }
+    assert selected["wjets"] < selected["ttbar"]
     assert ttbar["mean_jets"] > ttbar["mean_selected_jets"] > 2
     json.dumps(summary)  # JSON-serialisable
 
@@ -452,7 +504,10 @@ def test_default_recipe_is_valid_and_complete(recipe: dict[str, Any]) -> None:
         for entry in recipe["samples"][process].values():
             assert entry["xsec"] == pytest.approx(xsec, rel=1e-4)
     total = sum(e["events"] for vs in recipe["samples"].values() for e in vs.values())
-    assert 250_000 <= total <= 450_000
+    # MC statistics small against the pseudo-data's (issue #14), within the generation budget
+    assert 5_000_000 <= total <= 6_500_000
+    # preselected jets: below 30 GeV by more than JES (x1.03) and 10 sigma of JER (x1.5)
+    assert recipe["preselection"]["jet_pt_min"] * 1.5 <= physics.JET_PT_MIN
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -475,7 +530,7 @@ def test_recipe_errors_name_the_culprit(tmp_path: Path, repo: Path) -> None:
             )
         )
     with pytest.raises(AGCError, match="samples/ttbar/nominal/events"):
-        load_recipe(_write(tmp_path, good.replace("events: 90000", "events: -5", 1)))
+        load_recipe(_write(tmp_path, good.replace("events: 2400000", "events: -5", 1)))
     with pytest.raises(AGCError, match=r"samples/zprime_500/nominal.*'mass'"):
         load_recipe(_write(tmp_path, good.replace("      mass: 500.0\n", "", 1)))
     with pytest.raises(AGCError, match=r"recipe not found: .*nope\.yaml"):

@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", default="inputs/embedded.yaml")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every sample's event count")
     p.add_argument("--force", action="store_true", help="regenerate even if present and intact")
+    p.add_argument(
+        "--workers", type=int, default=2, help="processes writing samples (same bytes for any)"
+    )
 
     p = sub.add_parser("summary", help="read a dataset back and print a per-sample summary")
     p.add_argument("--inputs", default=DEFAULTS["inputs"])
@@ -222,7 +225,11 @@ def _dispatch(args: argparse.Namespace) -> Any:
         return {
             "manifest": str(
                 generate_dataset(
-                    args.output, recipe=args.recipe, scale=args.scale, force=args.force
+                    args.output,
+                    recipe=args.recipe,
+                    scale=args.scale,
+                    force=args.force,
+                    workers=args.workers,
                 )
             )
         }

@@ -36,6 +36,16 @@ space, e.g. the l+jets branching fraction for ttbar) x the recipe's global
 ``yield_calibration`` (0.46 for the default: the reference yields come from NanoAOD files whose
 muon ID flags are empty, so only electrons pass there; see ``inputs/embedded.yaml``).
 
+Preselection (optional recipe section): only the generated events that can pass the analysis
+selection are written (a necessary condition, looser than the JES/JER-varied selections); the
+random numbers do not depend on it, so histograms equal those of the full sample. The manifest
+then records ``nevts_generated`` and ``preselection_efficiency`` (kept / generated), and
+``filter_efficiency`` includes the latter, so xsec * filter_efficiency * lumi / nevts_total is the
+weight of one generated event.
+
+Parallelism: files are independent (event *i* depends on the seed, the sample and its block
+only), so ``workers`` processes write them, with the same bytes for any number of workers.
+
 Randomness: one ``np.random.Generator(np.random.PCG64(...))`` per block of ``block_size``
 events, seeded from ``(recipe seed, sample name, block index)`` through sha256 (never Python's
 ``hash``), so event *i* of a sample depends only on the recipe, not on the file split, and
@@ -52,11 +62,13 @@ and distinct between samples (what the reproducible JER smearing keys on).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Iterator
@@ -69,6 +81,7 @@ import uproot
 import yaml
 from uproot.writing._cascadetree import Tree
 
+from agc import physics
 from agc.errors import AGCError
 from agc.fileio import canonical_json, read_input_text, sha256_file, write_json
 from agc.manifest import load_manifest, sample_key, write_manifest
@@ -564,9 +577,22 @@ def _cluster(
     p4 = np.take_along_axis(p4, order[..., None], axis=1)
     flavour = np.take_along_axis(flavour, order, axis=1)
     valid = np.take_along_axis(valid, order, axis=1)
-    first, second = np.triu_indices(k, 1)
+    # Events are handled in groups of equal multiplicity c, over the c (c - 1) / 2 pairs of their
+    # occupied slots only (the pairs keep the order of the k-slot pairs, so ties resolve alike).
+    count = valid.sum(axis=1)
+    for c in np.unique(count[count > 1]):
+        rows = np.flatnonzero(count == c)
+        sub_p4, sub_flavour, sub_valid = p4[rows, :c], flavour[rows, :c], valid[rows, :c]
+        _merge_close(sub_p4, sub_flavour, sub_valid, radius)
+        p4[rows, :c], flavour[rows, :c], valid[rows, :c] = sub_p4, sub_flavour, sub_valid
+    return p4, flavour, valid
+
+
+def _merge_close(p4: P4, flavour: np.ndarray, valid: np.ndarray, radius: float) -> None:
+    """Merging rounds of :func:`_cluster` on events with partons in all slots, in place."""
+    first, second = np.triu_indices(p4.shape[1], 1)
     r2 = radius**2
-    active = np.flatnonzero(valid.sum(axis=1) > 1)
+    active = np.arange(p4.shape[0])
     while active.size:
         sub, ok = p4[active], valid[active]
         eta, phi = _eta(sub), _phi(sub)
@@ -580,7 +606,6 @@ def _cluster(
         p4[active, i] += p4[active, j]
         flavour[active, i] = np.maximum(flavour[active, i], flavour[active, j])
         valid[active, j] = False
-    return p4, flavour, valid
 
 
 #: Flat per-object arrays plus ``"event"`` (index of the object's event in the block).
@@ -858,12 +883,19 @@ MUON_COLUMNS = {
 
 
 def generate_events(
-    cfg: dict[str, Any], detector: dict[str, Any], rng: np.random.Generator, n: int
+    cfg: dict[str, Any],
+    detector: dict[str, Any],
+    rng: np.random.Generator,
+    n: int,
+    preselection: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Generate ``n`` events of one sample; returns the NanoAOD branches (no event identity).
 
     ``cfg`` is the sample's recipe entry, ``detector`` the recipe's ``detector`` section.
-    Values: flat numpy arrays (n,) and jagged awkward arrays (n, var) keyed by branch name.
+    Values: flat numpy arrays and jagged awkward arrays (events, var) keyed by branch name, plus
+    ``"index"``: the position (0..n-1) of each returned event among the ``n`` generated. With
+    ``preselection`` (the recipe's section), only events that can pass the analysis selection are
+    returned (:func:`_preselected`); the random numbers drawn do not depend on it.
     """
     topology = cfg["topology"]
     partons = _Partons(n)
@@ -888,14 +920,62 @@ def generate_events(
     leptons = _leptons(rng, lepton, hadronic, detector)
     parts = [hadronic, _pileup_jets(rng, n, detector), _lepton_jets(rng, leptons, detector)]
     jets = {key: np.concatenate([p[key] for p in parts]) for key in hadronic}
+    index = np.arange(n)
+    if preselection is not None:
+        index = np.flatnonzero(_preselected(jets, leptons, n, preselection))
+        jets, leptons, n = _keep_events(jets, index, n), _keep_events(leptons, index, n), len(index)
     electrons = {k: v[leptons["is_e"]] for k, v in leptons.items()}
     muons = {k: v[~leptons["is_e"]] for k, v in leptons.items()}
     return {
+        "index": index,
         "genWeight": np.ones(n, np.float32),
         **_jagged(jets, n, JET_COLUMNS),
         **_jagged(electrons, n, ELECTRON_COLUMNS),
         **_jagged(muons, n, MUON_COLUMNS),
     }
+
+
+def _preselected(jets: Table, leptons: Table, n: int, cfg: dict[str, Any]) -> np.ndarray:
+    """Events (bool, (n,)) that can pass the analysis selection: a necessary condition only.
+
+    At least ``cfg["leptons"]`` leptons passing the card's tight electron/muon selection
+    (lepton momenta are not varied by any systematic) and at least ``cfg["jets"]`` jets with the
+    tight-lepton-veto ID, |eta| < ``jet_abs_eta_max`` and pT > ``jet_pt_min`` [GeV]; the pT
+    threshold sits below the analysis' 30 GeV by more than the JES (x1.03) and 10 standard
+    deviations of the JER (x N(1, 0.05)) variations, so no varied selection loses an event.
+    """
+    is_e = leptons["is_e"]
+    tight = np.where(
+        is_e,
+        (leptons["cutBased"] == physics.ELECTRON_CUTBASED_TIGHT)
+        & (np.abs(leptons["eta"]) < physics.ELECTRON_ABS_ETA_MAX)
+        & (leptons["pt"] > physics.ELECTRON_PT_MIN)
+        & (leptons["sip3d"] < physics.ELECTRON_SIP3D_MAX),
+        leptons["tightId"]
+        & (np.abs(leptons["eta"]) < physics.MUON_ABS_ETA_MAX)
+        & (leptons["pt"] > physics.MUON_PT_MIN)
+        & (leptons["sip3d"] < physics.MUON_SIP3D_MAX)
+        & (leptons["iso"] < physics.MUON_RELISO_MAX),
+    )
+    good = (
+        ((jets["jetId"] & physics.JET_ID_TIGHT_LEPTON_VETO_BIT) != 0)
+        & (np.abs(jets["eta"]) < cfg["jet_abs_eta_max"])
+        & (jets["pt"] > cfg["jet_pt_min"])
+    )
+    n_lep = np.bincount(leptons["event"][tight], minlength=n)
+    n_jet = np.bincount(jets["event"][good], minlength=n)
+    return (n_lep >= cfg["leptons"]) & (n_jet >= cfg["jets"])
+
+
+def _keep_events(table: Table, index: np.ndarray, n: int) -> Table:
+    """Objects of the events ``index`` (sorted), renumbered 0..len(index)-1."""
+    new_number = np.full(n, -1, np.int64)
+    new_number[index] = np.arange(len(index))
+    event = new_number[table["event"]]
+    keep = event >= 0
+    out = {k: v[keep] for k, v in table.items()}
+    out["event"] = event[keep]
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -950,7 +1030,12 @@ def _compression(recipe: dict[str, Any]) -> Any:
 
 
 class _BlockStream:
-    """Events [start, stop) of one sample, generated block by block (one block cached)."""
+    """Events [start, stop) of one sample, generated block by block (one block cached).
+
+    Positions count *generated* events; with a preselection a slice holds only the events of
+    that range that pass it (``n_kept`` counts them), so the content still does not depend on
+    the file split.
+    """
 
     def __init__(
         self,
@@ -959,20 +1044,24 @@ class _BlockStream:
         seed: int,
         block_size: int,
         identity: tuple[str, str],
+        preselection: dict[str, Any] | None = None,
     ):
         self.cfg, self.detector, self.seed, self.block_size = cfg, detector, seed, block_size
+        self.preselection = preselection
         self.lumi_base = _lumi_base(*identity)
         self._cached: tuple[int, dict[str, Any]] | None = None
-        self.n_events = 0
+        self.n_kept = 0
 
     def _block(self, index: int, n_total: int) -> dict[str, Any]:
         if self._cached is None or self._cached[0] != index:
             start = index * self.block_size
             n = min(self.block_size, n_total - start)
-            arrays = generate_events(self.cfg, self.detector, _block_rng(self.seed, index), n)
-            number = np.arange(start, start + n, dtype=np.uint64)
+            arrays = generate_events(
+                self.cfg, self.detector, _block_rng(self.seed, index), n, self.preselection
+            )
+            number = start + arrays["index"].astype(np.uint64)
             lumi = self.lumi_base + number // EVENTS_PER_LUMI
-            arrays["run"] = np.ones(n, np.uint32)
+            arrays["run"] = np.ones(len(number), np.uint32)
             arrays["luminosityBlock"] = lumi.astype(np.uint32)
             arrays["event"] = lumi * EVENTS_PER_LUMI + number % EVENTS_PER_LUMI + 1
             self._cached = (index, arrays)
@@ -985,7 +1074,10 @@ class _BlockStream:
             block = self._block(index, n_total)
             lo = position - index * self.block_size
             hi = min(stop, (index + 1) * self.block_size) - index * self.block_size
-            yield {name: block[name][lo:hi] for name in BRANCH_TYPES}
+            first, last = np.searchsorted(block["index"], [lo, hi])
+            if last > first:
+                self.n_kept += int(last - first)
+                yield {name: block[name][first:last] for name in BRANCH_TYPES}
             position += hi - lo
 
 
@@ -994,34 +1086,45 @@ def _file_sizes(n_events: int, n_files: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(n_files)]
 
 
-def _write_sample(
+def _write_file(
     out_dir: Path,
     process: str,
     variation: str,
-    cfg: dict[str, Any],
     recipe: dict[str, Any],
     n_events: int,
-) -> list[dict[str, Any]]:
-    """Write the ROOT files of one sample; return their manifest entries."""
+    index: int,
+) -> dict[str, Any]:
+    """Write file ``index`` of one sample of ``n_events`` generated events; return its manifest entry.
+
+    File ``index`` holds the generated events of its share of [0, n_events) (those passing the
+    preselection, if any); the files of a sample can be written independently.
+    """
+    cfg = recipe["samples"][process][variation]
     seed = sample_seed(recipe["seed"], process, variation)
     block_size = int(recipe.get("block_size", 50_000))
-    stream = _BlockStream(cfg, recipe["detector"], seed, block_size, (process, variation))
-    n_files = min(int(cfg.get("files", 1)), n_events)
-    entries = []
-    start = 0
-    for index, size in enumerate(_file_sizes(n_events, n_files)):
-        name = f"{sample_key(process, variation)}_{index}.root"
-        path = out_dir / name
-        with reproducible_recreate(path, compression=_compression(recipe)) as handle:
-            with _unsigned_counters():
-                tree = handle.mktree(TREE_NAME, _tree_types(), counter_name=_counter_name)
-            for part in stream.slices(start, start + size, n_events):
-                tree.extend(part)
-        start += size
-        entries.append(
-            {"path": name, "nevts": size, "sha256": sha256_file(path), "size": path.stat().st_size}
-        )
-    return entries
+    stream = _BlockStream(
+        cfg,
+        recipe["detector"],
+        seed,
+        block_size,
+        (process, variation),
+        recipe.get("preselection"),
+    )
+    sizes = _file_sizes(n_events, min(int(cfg.get("files", 1)), n_events))
+    start = sum(sizes[:index])
+    name = f"{sample_key(process, variation)}_{index}.root"
+    path = out_dir / name
+    with reproducible_recreate(path, compression=_compression(recipe)) as handle:
+        with _unsigned_counters():
+            tree = handle.mktree(TREE_NAME, _tree_types(), counter_name=_counter_name)
+        for part in stream.slices(start, start + sizes[index], n_events):
+            tree.extend(part)
+    return {
+        "path": name,
+        "nevts": stream.n_kept,
+        "sha256": sha256_file(path),
+        "size": path.stat().st_size,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -1087,6 +1190,34 @@ def _intact(out_dir: Path, record: dict[str, Any]) -> bool:
     return True
 
 
+#: One file to write: (folder, process, variation, recipe, generated events of the sample, file index).
+_Job = tuple[Path, str, str, dict[str, Any], int, int]
+
+
+def _file_job(job: _Job) -> dict[str, Any]:
+    return _write_file(*job)
+
+
+def _run_jobs(jobs: list[_Job], workers: int) -> list[dict[str, Any]]:
+    """Write every file (``workers`` processes, largest files first); entries in job order.
+
+    Each event depends only on (seed, sample, block), so the bytes do not depend on ``workers``.
+    """
+    if workers <= 1 or len(jobs) <= 1:
+        return [_file_job(job) for job in jobs]
+
+    def share(job: _Job) -> float:
+        return job[4] / min(int(job[3]["samples"][job[1]][job[2]].get("files", 1)), job[4])
+
+    order = sorted(range(len(jobs)), key=lambda i: -share(jobs[i]))
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+        min(workers, len(jobs)), mp_context=context
+    ) as pool:
+        futures = {i: pool.submit(_file_job, jobs[i]) for i in order}
+        return [futures[i].result() for i in range(len(jobs))]
+
+
 def _n_events(events: int, scale: float) -> int:
     return max(1, round(events * scale))
 
@@ -1097,6 +1228,7 @@ def generate_dataset(
     scale: float = 1.0,
     samples: list[str] | str | None = None,
     force: bool = False,
+    workers: int = 1,
 ) -> Path:
     """Generate the synthetic NanoAOD dataset of a recipe into ``output_dir``; return the manifest path.
 
@@ -1107,6 +1239,12 @@ def generate_dataset(
     there, made from the same recipe/scale/samples and every checksum matches, nothing is
     regenerated unless ``force``. ``scale`` multiplies every sample's event count (generation
     streams blocks of ``block_size`` events, so memory stays bounded for millions of events).
+    ``workers``: processes writing samples in parallel (the bytes do not depend on it).
+
+    With a ``preselection`` in the recipe, files hold only the generated events that can pass the
+    analysis selection: ``nevts`` counts those, ``nevts_generated`` the generated ones, and
+    ``filter_efficiency`` includes ``preselection_efficiency`` = kept / generated, so every
+    event keeps the weight xsec * (generator filter) * calibration * lumi / N_generated.
     """
     if not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
         raise AGCError(f"scale must be a positive number, got {scale!r}")
@@ -1126,30 +1264,54 @@ def generate_dataset(
         stale.unlink(missing_ok=True)
     manifest: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
+    n_of = {(p, v): _n_events(recipe_data["samples"][p][v]["events"], scale) for p, v in chosen}
+    jobs: list[_Job] = [
+        (out_dir, p, v, recipe_data, n_of[(p, v)], index)
+        for p, v in chosen
+        for index in range(min(int(recipe_data["samples"][p][v].get("files", 1)), n_of[(p, v)]))
+    ]
+    written = _run_jobs(jobs, workers)
     total = 0
+    calibration = float(recipe_data.get("yield_calibration", 1.0))
     for process, variation in chosen:
+        n_events = n_of[(process, variation)]
+        files = [
+            e for job, e in zip(jobs, written, strict=True) if job[1:3] == (process, variation)
+        ]
         cfg = recipe_data["samples"][process][variation]
-        n_events = _n_events(cfg["events"], scale)
-        files = _write_sample(out_dir, process, variation, cfg, recipe_data, n_events)
         keep = {item["path"] for item in files}
         for leftover in out_dir.glob(f"{sample_key(process, variation)}_*.root"):
             if leftover.name not in keep:  # from an earlier recipe with more files
                 leftover.unlink()
         total += n_events
-        calibration = float(recipe_data.get("yield_calibration", 1.0))
-        manifest.setdefault(process, {})[variation] = {
-            "nevts_total": n_events,
+        kept = sum(item["nevts"] for item in files)
+        if kept == 0:
+            raise AGCError(
+                f"sample {sample_key(process, variation)}: none of its {n_events} generated events "
+                "passes the recipe's preselection; generate more (--scale)"
+            )
+        entry: dict[str, Any] = {
+            "nevts_total": kept,
             "files": files,
             "xsec": float(cfg["xsec"]),
-            "filter_efficiency": float(f"{float(cfg['filter_efficiency']) * calibration:.10g}"),
+            # the preselection's efficiency (kept / generated) is part of the filter efficiency,
+            # so xsec * filter_efficiency * lumi / nevts_total is the weight of a generated event
+            "filter_efficiency": float(
+                f"{float(cfg['filter_efficiency']) * calibration * kept / n_events:.10g}"
+            ),
             "generator_filter_efficiency": float(cfg["filter_efficiency"]),
             "yield_calibration": calibration,
             "label": cfg["label"],
         }
+        if "preselection" in recipe_data:
+            entry["nevts_generated"] = n_events
+            entry["preselection_efficiency"] = float(f"{kept / n_events:.10g}")
+        manifest.setdefault(process, {})[variation] = entry
         log.info(
-            "generated %s: %d events in %d file(s)",
+            "generated %s: %d events (%d kept) in %d file(s)",
             sample_key(process, variation),
             n_events,
+            kept,
             len(files),
         )
     # the record goes first: a crash before the manifest leaves no manifest, hence no false "intact"

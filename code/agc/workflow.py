@@ -419,7 +419,7 @@ def prepare_dataset(
     if embedded:
         from agc.generate import generate_dataset
 
-        manifest_path = Path(generate_dataset(manifest_path.parent, recipe=recipe))
+        manifest_path = Path(generate_dataset(manifest_path.parent, recipe=recipe, workers=2))
     manifest = load_manifest(manifest_path)
     selected = fileset(manifest, samples, max_files)
     rows = []
