@@ -48,3 +48,15 @@ def attempts(
         if key not in tried:
             tried.add(key)
             yield index, settings, list(start)
+
+
+#: The covariance of the main fit: a fresh HESSE (strategy 1) at the minimum, its first steps a
+#: fixed fraction of each parameter's pre-fit uncertainty (1 % of max(|x|, 1) when unconstrained).
+#: MINUIT's own HESSE after MIGRAD starts from the steps MIGRAD's path left, so its result
+#: depended on which attempt converged: on the default model sigma(ttbar_norm) ranged over 5 %
+#: (strategy 2 HESSE over 9 %), while this one agrees with a Richardson-extrapolated central-
+#: difference Hessian to 0.4 % and moves by 0.25 % between the minima of different attempts
+#: (measured on the default model's ttbar_norm).
+HESSE_STRATEGY: int = 1
+#: First HESSE step, as a fraction of the pre-fit uncertainty.
+HESSE_STEP_FRACTION: float = 0.1
