@@ -378,7 +378,19 @@ def test_file_key_depends_on_sample_and_content() -> None:
         file_key(*base[:4], "sha256:" + "2" * 64),
     }
     assert len(keys) == 4
-    assert file_key(*base) == file_key(*base)
+    # The same key from a fresh interpreter with another str-hash seed (checkpoints are reused
+    # across processes and runs).
+    code = "import sys; from agc.checkpoint import file_key; print(file_key(*sys.argv[1:]))"
+    fresh = subprocess.run(
+        [sys.executable, "-c", code, *base],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    ).stdout.strip()
+    assert fresh == file_key(*base)
+    assert len(fresh) == 32
+    assert set(fresh) <= set("0123456789abcdef")
 
 
 # -- parameters through the CLI ----------------------------------------------------------------
