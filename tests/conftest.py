@@ -14,6 +14,17 @@ REAL_FILE = SHARED / "data" / "cms_opendata_2015_ttbar_nanoaod_200events.root"
 AGC_FILE_LIST = SHARED / "data" / "agc_nanoaod_inputs.json"
 
 
+def require_shared(path: Path, what: str) -> Path:
+    """``path`` in ../shared; when it is missing, a skip with the reason -- or, under CI
+    (``CI=true``), where ../shared is always laid beside the checkout, a failure."""
+    if not path.exists():
+        message = f"{what} not available: {path} (../shared is not beside the checkout)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"under CI=true: {message}")
+        pytest.skip(message)
+    return path
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     """The repository root."""
@@ -22,22 +33,14 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def real_nanoaod() -> Path:
-    """The real 200-event CMS Open Data ttbar NanoAOD file (skips when ../shared is absent)."""
-    if not REAL_FILE.exists():
-        pytest.skip(
-            f"real CMS file not available: {REAL_FILE} (../shared is not beside the checkout)"
-        )
-    return REAL_FILE
+    """The real 200-event CMS Open Data ttbar NanoAOD file (skips when ../shared is absent; fails under CI)."""
+    return require_shared(REAL_FILE, "real CMS file")
 
 
 @pytest.fixture(scope="session")
 def agc_file_list() -> Path:
-    """The AGC file list in ../shared (skips when absent)."""
-    if not AGC_FILE_LIST.exists():
-        pytest.skip(
-            f"AGC file list not available: {AGC_FILE_LIST} (../shared is not beside the checkout)"
-        )
-    return AGC_FILE_LIST
+    """The AGC file list in ../shared (skips when absent; fails under CI)."""
+    return require_shared(AGC_FILE_LIST, "AGC file list")
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import jsonschema
-import pytest
 import yaml
+from conftest import require_shared
 
 import agc
 from agc.archive import author_name, codemeta, load_citation, zenodo_metadata
@@ -17,9 +17,7 @@ SCHEMA = REPO.parent / "shared" / "schemas" / "citation-file-format-1.2.0.schema
 
 
 def test_citation_cff_validates_against_cff_1_2_0() -> None:
-    if not SCHEMA.exists():
-        pytest.skip(f"CFF schema not available: {SCHEMA} (../shared is not beside the checkout)")
-    schema = json.loads(SCHEMA.read_text())
+    schema = json.loads(require_shared(SCHEMA, "CFF schema").read_text())
     # YAML would turn an unquoted date into a datetime.date, which the JSON schema rejects:
     # dates must be quoted strings in the file.
     citation = yaml.safe_load((REPO / "CITATION.cff").read_text())

@@ -120,3 +120,18 @@ def test_every_package_import_resolves_in_the_locked_environment() -> None:
 )
 def test_key_modules_import(module: str) -> None:
     importlib.import_module(module)
+
+
+def test_missing_shared_is_a_skip_locally_and_an_error_under_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import require_shared
+
+    absent = tmp_path / "shared" / "absent.root"
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="under CI=true: real file not available"):
+        require_shared(absent, "real file")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="not beside the checkout"):
+        require_shared(absent, "real file")
+    assert require_shared(tmp_path, "a folder") == tmp_path
