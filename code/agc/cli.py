@@ -17,6 +17,7 @@ from typing import Any
 
 from agc import __version__
 from agc.errors import AGCError
+from agc.parameters import EXECUTORS
 
 #: Defaults of the shared workflow parameters (reana.yaml declares the same).
 DEFAULTS: dict[str, Any] = {
@@ -32,7 +33,6 @@ DEFAULTS: dict[str, Any] = {
     "poi": "ttbar_norm",
     "skip_bad_files": False,
 }
-EXECUTORS = ("iterative", "futures", "dask")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -195,7 +195,7 @@ def _silenced(name: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _quiet_fit_logs() -> Iterator[None]:
+def quiet_fit_logs() -> Iterator[None]:
     """Silence cabinetry's/pyhf's per-fit INFO reports (MIGRAD tables) during the impact fits."""
     loggers = [logging.getLogger(name) for name in ("cabinetry", "pyhf")]
     levels = [logger.level for logger in loggers]
@@ -274,7 +274,7 @@ def ranking(
     try:
         if workers <= 1:
             _init_worker(spec)
-            with _quiet_fit_logs():
+            with quiet_fit_logs():
                 outcome = [_impact_task(task) for task in tasks]
         else:
             context = multiprocessing.get_context("spawn")

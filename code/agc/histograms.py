@@ -82,7 +82,7 @@ from agc.manifest import (
 from agc.manifest import (
     fileset as make_fileset,
 )
-from agc.parameters import validate_parameters
+from agc.parameters import EXECUTORS, validate_parameters
 from agc.processor import (
     CHUNK_OUTCOMES,
     DATA_PROCESS,
@@ -99,7 +99,6 @@ from agc.validation import validate
 
 log = logging.getLogger(__name__)
 
-EXECUTORS: tuple[str, ...] = ("iterative", "futures", "dask")
 #: Version 2: sums split into the exact ``hi``/``lo`` parts of :mod:`agc.exactsum` (version 1
 #: held single sums of weights on a 2**-20 grid and is refused).
 PARTIAL_FORMAT = "agc-histograms-partial/2"

@@ -317,7 +317,7 @@ def upper_limit(
         "converged", "method", "versions"}``; the POI values are in units of the signal
         strength (1 = the declared cross-section).
     """
-    from agc.fit import _quiet_fit_logs, configure_backend, minimise, model_and_data
+    from agc.fit import configure_backend, minimise, model_and_data, quiet_fit_logs
 
     configure_backend()
     model, data = model_and_data(spec, source)
@@ -329,7 +329,7 @@ def upper_limit(
     # The pool's processes start while this one fits.
     fitter = pool if pool is not None else FitPool(workers)
     try:
-        with _quiet_fit_logs():
+        with quiet_fit_logs():
             if free_fit is None:
                 result, _ = minimise(model, data)
                 free = {

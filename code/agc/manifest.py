@@ -31,14 +31,6 @@ def sample_key(process: str, variation: str) -> str:
     return f"{process}{SAMPLE_SEPARATOR}{variation}"
 
 
-def split_sample_key(key: str) -> tuple[str, str]:
-    """Inverse of :func:`sample_key`."""
-    process, sep, variation = key.partition(SAMPLE_SEPARATOR)
-    if not sep:
-        return key, "nominal"
-    return process, variation
-
-
 def is_remote(path: str) -> bool:
     """True for URLs (``root://``, ``https://``, ...) that uproot opens over the network."""
     return "://" in path and not path.startswith("file://")

@@ -342,9 +342,6 @@ def plain_json(value: Any, where: str = "") -> Any:
     return value
 
 
-_plain = plain_json  # kept for existing callers
-
-
 def _check_finite(ws: Mapping[str, Any]) -> None:
     for channel in ws["channels"]:
         for sample in channel["samples"]:

@@ -22,6 +22,11 @@ def declared() -> dict[str, Any]:
     return load_schema("parameters")["properties"]
 
 
+#: The event-processing executors (the schema's enum of ``executor``): one definition for the
+#: CLI's choices, the histogram stage and the benchmarks.
+EXECUTORS: tuple[str, ...] = tuple(declared()["executor"]["enum"])
+
+
 def coerce(name: str, value: Any) -> Any:
     """Convert a string value to the type parameter ``name`` declares (int, bool or str)."""
     spec = declared().get(name)

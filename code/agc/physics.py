@@ -84,8 +84,3 @@ BRANCHES_READ: tuple[str, ...] = (
     "luminosityBlock",
     "event",
 )
-
-
-def nominal_samples() -> list[tuple[str, str]]:
-    """All (process, variation) pairs of the analysis, in the card's order."""
-    return [(p, v) for p, vs in VARIATIONS.items() for v in vs]

@@ -40,7 +40,7 @@ from agc.errors import AGCError
 from agc.fileio import write_json
 from agc.histograms import load_inputs, write_histograms
 from agc.manifest import EMBEDDED_KEYWORD, EMBEDDED_MANIFEST, resolve_inputs
-from agc.model import DEFAULT_CONFIG, _plain, build_workspace
+from agc.model import DEFAULT_CONFIG, build_workspace, plain_json
 from agc.parameters import validate_parameters
 from agc.signals import DEFAULT_SIGNAL, SIGNAL_POI, SignalDeclaration, load_signal
 
@@ -64,7 +64,7 @@ def sorted_spec(spec: dict[str, Any]) -> dict[str, Any]:
         ws = pyhf.Workspace.sorted(pyhf.Workspace(spec))
     except pyhf.exceptions.InvalidSpecification as exc:
         raise AGCError(f"workspace: invalid pyhf specification: {exc}") from None
-    return _plain(json.loads(json.dumps(ws)), "")
+    return plain_json(json.loads(json.dumps(ws)), "")
 
 
 def make_patch(bkg_only: dict[str, Any], signal_spec: dict[str, Any]) -> list[dict[str, Any]]:

@@ -235,11 +235,6 @@ def load_signal(
     )
 
 
-def signal_name(signal: str) -> str:
-    """Short name of a ``signal`` parameter: ``ttbar`` or the declaration's file stem."""
-    return DEFAULT_SIGNAL if signal == DEFAULT_SIGNAL else Path(signal).stem
-
-
 def is_declaration(signal: str) -> bool:
     """True when the ``signal`` parameter names a signal declaration file (YAML), not a sample."""
     return str(signal).endswith((".yaml", ".yml"))
