@@ -26,6 +26,10 @@ numerical second derivatives, not from what happened to pass once:
   that minimum, whose step sizes MINUIT adapts from its state: they reproduce to the precision
   of a numerical Hessian, ``|d sigma| <= 1e-2 sigma`` (``UNCERTAINTY_REL``) and
   ``|d rho| <= 1e-2`` (``CORRELATION_ABS``) -- the precision to which an uncertainty is quoted.
+  Measured on the default model: HESSE at minima moved by 1e-7 (relative) spreads the
+  uncertainties by up to 0.43 % (its step-size iteration stops at a tolerance), and the
+  numerical-environment matrix by 0.45 %; the main fit's covariance comes from one HESSE at the
+  minimum (:func:`agc.fit.final_covariance`), not from the state MIGRAD's path left.
 - **impacts**: the shift of the POI when one parameter is held at its best fit +- its (pre- or
   post-fit) uncertainty: the difference of two minima (``2 * BESTFIT_SIGMA * sigma_POI``) plus
   the post-fit uncertainty's own relative precision: ``|d impact| <= 4e-3 sigma_POI +
