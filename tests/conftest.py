@@ -46,13 +46,13 @@ def agc_file_list() -> Path:
 @pytest.fixture(scope="session")
 def embedded_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Manifest of the embedded default dataset, generated once per test session."""
-    from agc.generate import generate_dataset
+    from agc.generate import DEFAULT_WORKERS, generate_dataset
 
     # AGC_TEST_DATA: a folder shared by several pytest runs (the numerical-environment matrix);
     # generate_dataset reuses it only when every file's sha256 matches the recipe's record.
     shared = os.environ.get("AGC_TEST_DATA")
     out = Path(shared) if shared else tmp_path_factory.mktemp("embedded")
-    return generate_dataset(out, recipe=REPO / "inputs" / "embedded.yaml", workers=2)
+    return generate_dataset(out, recipe=REPO / "inputs" / "embedded.yaml", workers=DEFAULT_WORKERS)
 
 
 @pytest.fixture(scope="session")

@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", default="inputs/embedded.yaml")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every sample's event count")
     p.add_argument("--force", action="store_true", help="regenerate even if present and intact")
-    p.add_argument(
+    p.add_argument(  # default: agc.generate.DEFAULT_WORKERS (not imported: keeps start-up light)
         "--workers", type=int, default=2, help="processes writing samples (same bytes for any)"
     )
 

@@ -1081,6 +1081,11 @@ class _BlockStream:
             position += hi - lo
 
 
+def _n_files(cfg: dict[str, Any], n_events: int) -> int:
+    """Files of a sample: the recipe's ``files`` (default 1), at most one per event."""
+    return min(int(cfg.get("files", 1)), n_events)
+
+
 def _file_sizes(n_events: int, n_files: int) -> list[int]:
     base, extra = divmod(n_events, n_files)
     return [base + (1 if i < extra else 0) for i in range(n_files)]
@@ -1110,7 +1115,7 @@ def _write_file(
         (process, variation),
         recipe.get("preselection"),
     )
-    sizes = _file_sizes(n_events, min(int(cfg.get("files", 1)), n_events))
+    sizes = _file_sizes(n_events, _n_files(cfg, n_events))
     start = sum(sizes[:index])
     name = f"{sample_key(process, variation)}_{index}.root"
     path = out_dir / name
@@ -1190,6 +1195,10 @@ def _intact(out_dir: Path, record: dict[str, Any]) -> bool:
     return True
 
 
+#: Processes that write the embedded default's files (CLI, dataset stage, tests); the bytes do not
+#: depend on it. The API's default stays 1 (in-process: tests patch the generator).
+DEFAULT_WORKERS: int = 2
+
 #: One file to write: (folder, process, variation, recipe, generated events of the sample, file index).
 _Job = tuple[Path, str, str, dict[str, Any], int, int]
 
@@ -1207,7 +1216,7 @@ def _run_jobs(jobs: list[_Job], workers: int) -> list[dict[str, Any]]:
         return [_file_job(job) for job in jobs]
 
     def share(job: _Job) -> float:
-        return job[4] / min(int(job[3]["samples"][job[1]][job[2]].get("files", 1)), job[4])
+        return job[4] / _n_files(job[3]["samples"][job[1]][job[2]], job[4])
 
     order = sorted(range(len(jobs)), key=lambda i: -share(jobs[i]))
     context = multiprocessing.get_context("spawn")
@@ -1268,7 +1277,7 @@ def generate_dataset(
     jobs: list[_Job] = [
         (out_dir, p, v, recipe_data, n_of[(p, v)], index)
         for p, v in chosen
-        for index in range(min(int(recipe_data["samples"][p][v].get("files", 1)), n_of[(p, v)]))
+        for index in range(_n_files(recipe_data["samples"][p][v], n_of[(p, v)]))
     ]
     written = _run_jobs(jobs, workers)
     total = 0

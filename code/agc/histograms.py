@@ -99,7 +99,7 @@ from agc.validation import validate
 
 log = logging.getLogger(__name__)
 
-#: Version 2: sums split into the exact ``hi``/``lo`` parts of :mod:`agc.exactsum` (version 1
+#: Version 2: sums split into the exact ``hi``/``mid``/``lo`` parts of :mod:`agc.exactsum` (version 1
 #: held single sums of weights on a 2**-20 grid and is refused).
 PARTIAL_FORMAT = "agc-histograms-partial/2"
 PARTIAL_SUFFIX = ".partial.json"

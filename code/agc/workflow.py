@@ -417,9 +417,11 @@ def prepare_dataset(
     manifest_path = resolve_inputs(inputs)
     embedded = str(inputs) == EMBEDDED_KEYWORD
     if embedded:
-        from agc.generate import generate_dataset
+        from agc.generate import DEFAULT_WORKERS, generate_dataset
 
-        manifest_path = Path(generate_dataset(manifest_path.parent, recipe=recipe, workers=2))
+        manifest_path = Path(
+            generate_dataset(manifest_path.parent, recipe=recipe, workers=DEFAULT_WORKERS)
+        )
     manifest = load_manifest(manifest_path)
     selected = fileset(manifest, samples, max_files)
     rows = []
