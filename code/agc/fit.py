@@ -43,6 +43,7 @@ from agc.fitsettings import (
     HESSE_STEP_FRACTION,
     HESSE_STRATEGY,
     attempts,
+    minuit_of,
 )
 from agc.model import HistogramReader, load_template, rebin
 from agc.plots import paper_plots
@@ -150,25 +151,18 @@ def final_covariance(model: Any, data: list[float], results: Any) -> Any:
     left, so its numbers depended on which attempt of :data:`FIT_ATTEMPTS` converged; this one
     depends on the minimum only (:data:`agc.fitsettings.HESSE_STRATEGY`, first steps
     :data:`agc.fitsettings.HESSE_STEP_FRACTION` of the pre-fit uncertainties; 1 % of
-    max(|value|, 1) for unconstrained ones). Fixed parameters
-    get uncertainty 0, as in cabinetry. Keeps cabinetry's numbers if HESSE fails.
+    max(|value|, 1) for unconstrained ones). Fixed parameters get uncertainty 0, as in
+    cabinetry. Keeps cabinetry's numbers if HESSE fails.
     """
     bestfit = np.asarray(results.bestfit, dtype=float)
     fixed = model.config.suggested_fixed()
     prefit = np.asarray(cabinetry.model_utils.prefit_uncertainties(model), dtype=float)
-    minuit = iminuit.Minuit(
-        lambda pars: float(-2.0 * model.logpdf(pars, data)[0]),
-        bestfit.tolist(),
-        name=model.config.par_names,
+    minuit = minuit_of(
+        model, data, bestfit.tolist(), fixed, model.config.suggested_bounds(), HESSE_STRATEGY
     )
-    minuit.errordef = 1.0  # the cost is -2 ln L
-    minuit.limits = [tuple(b) for b in model.config.suggested_bounds()]
-    minuit.fixed = list(fixed)
     minuit.errors = (
         HESSE_STEP_FRACTION * np.where(prefit > 0, prefit, 0.1 * np.maximum(np.abs(bestfit), 1.0))
     ).tolist()
-    minuit.strategy = HESSE_STRATEGY
-    minuit.print_level = 0
     minuit.hesse()
     if minuit.covariance is None or not minuit.fmin.has_accurate_covar:
         return results

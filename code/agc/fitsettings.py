@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import iminuit
+
 #: MINUIT tolerance: MIGRAD stops at EDM < 0.002 * tolerance (errordef 1 for -2 ln L), i.e.
 #: EDM < 2e-7: every parameter within ~3e-4 of its uncertainty of the minimum, tight enough for
 #: the reproducibility contract of :mod:`agc.reproducibility` (iminuit's default, 0.1, would
@@ -60,3 +62,27 @@ def attempts(
 HESSE_STRATEGY: int = 1
 #: First HESSE step, as a fraction of the pre-fit uncertainty.
 HESSE_STEP_FRACTION: float = 0.1
+
+
+def minuit_of(
+    model: Any,
+    data: Sequence[float],
+    start: Sequence[float],
+    fixed: Sequence[bool],
+    bounds: Sequence[Sequence[float]],
+    strategy: int,
+) -> iminuit.Minuit:
+    """A quiet ``iminuit.Minuit`` of -2 ln L of ``model`` for ``data`` (errordef 1), starting at
+    ``start``, with ``fixed`` parameters, ``bounds`` and MINUIT ``strategy``: the set-up shared by
+    the limit fits and the main fit's covariance (cabinetry makes its own for the other fits)."""
+    minuit = iminuit.Minuit(
+        lambda pars: float(-2.0 * model.logpdf(pars, data)[0]),
+        list(start),
+        name=model.config.par_names,
+    )
+    minuit.errordef = 1.0  # the cost is -2 ln L
+    minuit.fixed = list(fixed)
+    minuit.limits = [tuple(b) for b in bounds]
+    minuit.strategy = strategy
+    minuit.print_level = 0
+    return minuit

@@ -39,7 +39,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Self
 
-import iminuit
 import numpy as np
 import pyhf
 import scipy.optimize
@@ -48,7 +47,7 @@ from scipy.optimize import brentq
 from scipy.stats import norm
 
 from agc.errors import AGCError
-from agc.fitsettings import FIT_MAXITER, attempts
+from agc.fitsettings import FIT_MAXITER, attempts, minuit_of
 
 # agc.fit (cabinetry, matplotlib) is imported where needed: the fit processes import this
 # module and need pyhf, iminuit and agc.fitsettings only.
@@ -208,17 +207,8 @@ def migrad(
     -2 ln L at the minimum, not the covariance (a quarter of a fit's calls). Returns
     (-2 ln L, parameters); ``pyhf.exceptions.FailedMinimization`` if no attempt converges."""
     for _, settings, start in attempts(model, init, fixed):
-        minuit = iminuit.Minuit(
-            lambda pars: float(-2.0 * model.logpdf(pars, data)[0]),
-            start,
-            name=model.config.par_names,
-        )
-        minuit.errordef = 1.0  # the cost is -2 ln L
-        minuit.fixed = list(fixed)
-        minuit.limits = [tuple(b) for b in bounds]
-        minuit.strategy = settings["strategy"]
+        minuit = minuit_of(model, data, start, fixed, bounds, settings["strategy"])
         minuit.tol = settings["tolerance"]
-        minuit.print_level = 0
         minuit.migrad(ncall=FIT_MAXITER)
         if minuit.valid:
             return float(minuit.fval), [float(x) for x in minuit.values]
