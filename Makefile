@@ -67,7 +67,7 @@ test: $(STAMP) $(REANA_STAMP)
 ## The minimiser tests under other numerical environments (OpenBLAS kernels and thread counts,
 ## numpy without AVX2/AVX-512), against the same references; prints each output's spread.
 test-numerics: $(STAMP)
-	$(BIN)/python -m agc.numerics $(NUMERICS_ARGS)
+	$(BIN)/python -m agc.stats.numerics $(NUMERICS_ARGS)
 
 ## Throughput benchmarks (printed figures, no timed tests).
 bench: $(STAMP)

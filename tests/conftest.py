@@ -46,7 +46,7 @@ def agc_file_list() -> Path:
 @pytest.fixture(scope="session")
 def embedded_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Manifest of the embedded default dataset, generated once per test session."""
-    from agc.generate import DEFAULT_WORKERS, generate_dataset
+    from agc.dataset.generate import DEFAULT_WORKERS, generate_dataset
 
     # AGC_TEST_DATA: a folder shared by several pytest runs (the numerical-environment matrix);
     # generate_dataset reuses it only when every file's sha256 matches the recipe's record.
@@ -58,7 +58,7 @@ def embedded_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def embedded_histograms(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``histograms.root`` (with ``cutflow.json`` beside it) of the embedded default, made once."""
-    from agc.histograms import run_histograms
+    from agc.processing.histograms import run_histograms
 
     out = tmp_path_factory.mktemp("embedded_run")
     run_histograms(
@@ -69,13 +69,13 @@ def embedded_histograms(embedded_manifest: Path, tmp_path_factory: pytest.TempPa
 
 class ContractRegression:
     """Regression check of minimiser outputs against a stored JSON reference, under the
-    tolerances of :mod:`agc.reproducibility` (not a blanket rtol).
+    tolerances of :mod:`agc.stats.reproducibility` (not a blanket rtol).
 
     ``check(obtained, basename, deviations)``: the reference is
     ``tests/<test module>/<basename>.json``; ``deviations(obtained, reference)`` lists every
     compared number. A missing reference, or ``--force-regen``, writes it and fails (as
     pytest-regressions does). With ``AGC_NUMERICS_RECORD=DIR`` the obtained values are also
-    written to ``DIR/<basename>.json`` for ``python -m agc.numerics`` (the numerical-environment
+    written to ``DIR/<basename>.json`` for ``python -m agc.stats.numerics`` (the numerical-environment
     matrix) to report their spread.
     """
 
@@ -85,8 +85,8 @@ class ContractRegression:
         self.force = bool(request.config.getoption("force_regen", default=False))
 
     def check(self, obtained: dict, basename: str, deviations) -> None:
-        from agc.fileio import write_json
-        from agc.reproducibility import violations
+        from agc.core.fileio import write_json
+        from agc.stats.reproducibility import violations
 
         record = os.environ.get("AGC_NUMERICS_RECORD")
         path = self.folder / f"{basename}.json"

@@ -22,10 +22,10 @@ from typing import Any
 import hist
 import numpy as np
 
-from agc import physics
-from agc.fit import run_fit
-from agc.model import build_workspace
-from agc.rootio import reproducible_recreate
+from agc.core import physics
+from agc.core.rootio import reproducible_recreate
+from agc.stats.fit import run_fit
+from agc.stats.model import build_workspace
 
 #: The card's normalised yields per region and process (ANALYSIS.md, last table).
 CARD_YIELDS: dict[str, dict[str, float]] = {
@@ -172,13 +172,13 @@ _RUNS: dict[str, dict[str, Any]] = {}
 def default_histograms(request: Any, base: Path) -> tuple[Path, str]:
     """The default histograms.root and its source: "embedded" or "synthetic".
 
-    "embedded": agc.histograms.run_histograms on the embedded default dataset (conftest's
+    "embedded": agc.processing.histograms.run_histograms on the embedded default dataset (conftest's
     ``embedded_manifest``), once the histogram stage and the generator exist; until then the
     synthetic histograms of this module.
     """
     try:
-        from agc.generate import generate_dataset  # noqa: F401 (optional stage)
-        from agc.histograms import run_histograms
+        from agc.dataset.generate import generate_dataset  # noqa: F401 (optional stage)
+        from agc.processing.histograms import run_histograms
     except ImportError:
         return write_synthetic_histograms(base / "histograms.root"), "synthetic"
     manifest = request.getfixturevalue("embedded_manifest")

@@ -1,4 +1,4 @@
-"""Tiny NanoAOD-layout files for the processing tests (independent of agc.generate).
+"""Tiny NanoAOD-layout files for the processing tests (independent of agc.dataset.generate).
 
 Random but seeded events with the branches the analysis reads (same names and dtypes as the
 real file; counts written by uproot as ``nJet`` etc.). Kinematics are crude -- enough events
@@ -15,7 +15,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from agc.manifest import write_manifest
+from agc.dataset.manifest import write_manifest
 
 
 def toy_events(n_events: int, seed: int) -> dict[str, Any]:

@@ -2,12 +2,12 @@
 
 Stages (one public function each, called alike by notebooks, the CLI and the tests):
 
-- :mod:`agc.generate`   -- deterministic synthetic NanoAOD (the embedded default dataset)
-- :mod:`agc.manifest`   -- input file lists in the AGC layout
-- :mod:`agc.histograms` -- NanoAOD -> ``histograms.root`` (coffea processor)
-- :mod:`agc.model`      -- cabinetry config -> pyhf workspace
-- :mod:`agc.fit`        -- maximum-likelihood fit
-- :mod:`agc.plots`      -- paper plots
+- :mod:`agc.dataset.generate`   -- deterministic synthetic NanoAOD (the embedded default dataset)
+- :mod:`agc.dataset.manifest`   -- input file lists in the AGC layout
+- :mod:`agc.processing.histograms` -- NanoAOD -> ``histograms.root`` (coffea processor)
+- :mod:`agc.stats.model`      -- cabinetry config -> pyhf workspace
+- :mod:`agc.stats.fit`        -- maximum-likelihood fit
+- :mod:`agc.plots.figures`      -- paper plots
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 :func:`run_benchmark` times, in the same run and on the same files, chunks and number of
 workers:
 
-- the processor: :func:`agc.histograms.run_histograms` end to end (coffea Runner, selection
+- the processor: :func:`agc.processing.histograms.run_histograms` end to end (coffea Runner, selection
   with all systematic variations, histogram filling, writing the outputs), and
 - the floor: reading and decompressing just the columns the analysis needs
-  (:data:`agc.physics.BRANCHES_READ`) with uproot, chunk by chunk, nothing else.
+  (:data:`agc.core.physics.BRANCHES_READ`) with uproot, chunk by chunk, nothing else.
 
 The ratio processor/floor (events/s over events/s) says how close the analysis runs to the
 cost of I/O alone (1.0 = free physics). The peak resident memory (RSS) of the processes that ran
@@ -28,11 +28,11 @@ from typing import Any
 
 import uproot
 
-from agc import physics
-from agc.errors import AGCError
-from agc.generate import generate_dataset
-from agc.histograms import EXECUTORS, check_inputs, load_inputs, run_histograms
-from agc.manifest import fileset as make_fileset
+from agc.core import physics
+from agc.core.errors import AGCError
+from agc.dataset.generate import generate_dataset
+from agc.dataset.manifest import fileset as make_fileset
+from agc.processing.histograms import EXECUTORS, check_inputs, load_inputs, run_histograms
 
 #: Where the default benchmark input (the embedded recipe at a given scale) is generated.
 BENCH_DATA = Path("data") / "bench"

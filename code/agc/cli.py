@@ -16,8 +16,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from agc import __version__
-from agc.errors import AGCError
-from agc.parameters import EXECUTORS
+from agc.core.errors import AGCError
+from agc.core.parameters import EXECUTORS
 
 #: Defaults of the shared workflow parameters (reana.yaml declares the same).
 DEFAULTS: dict[str, Any] = {
@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _boolean(text: str) -> bool:
-    from agc.parameters import coerce
+    from agc.core.parameters import coerce
 
     try:
         return bool(coerce("skip_bad_files", text))
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", default="inputs/embedded.yaml")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every sample's event count")
     p.add_argument("--force", action="store_true", help="regenerate even if present and intact")
-    p.add_argument(  # default: agc.generate.DEFAULT_WORKERS (not imported: keeps start-up light)
+    p.add_argument(  # default: agc.dataset.generate.DEFAULT_WORKERS (not imported: keeps start-up light)
         "--workers", type=int, default=2, help="processes writing samples (same bytes for any)"
     )
 
@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "reinterpret", help="swap the signal: new workspace, fit, CLs limits, patchset"
     )
-    from agc.reinterpret import add_arguments as _reinterpret_arguments
+    from agc.reinterpret.pipeline import add_arguments as _reinterpret_arguments
 
     _reinterpret_arguments(p)
 
@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace) -> Any:
     if args.command == "generate":
-        from agc.generate import generate_dataset
+        from agc.dataset.generate import generate_dataset
 
         return {
             "manifest": str(
@@ -234,13 +234,13 @@ def _dispatch(args: argparse.Namespace) -> Any:
             )
         }
     if args.command == "summary":
-        from agc.generate import summarize
-        from agc.manifest import resolve_inputs
+        from agc.dataset.generate import summarize
+        from agc.dataset.manifest import resolve_inputs
 
         return summarize(resolve_inputs(args.inputs))
     if args.command == "histograms":
-        from agc.histograms import run_histograms
-        from agc.manifest import resolve_inputs
+        from agc.dataset.manifest import resolve_inputs
+        from agc.processing.histograms import run_histograms
 
         return run_histograms(
             resolve_inputs(args.inputs),
@@ -255,37 +255,37 @@ def _dispatch(args: argparse.Namespace) -> Any:
             skip_bad_files=args.skip_bad_files,
         )
     if args.command == "merge":
-        from agc.histograms import merge_partials
+        from agc.processing.histograms import merge_partials
 
         return merge_partials(args.partial_dir, args.output, skip_bad_files=args.skip_bad_files)
     if args.command == "model":
-        from agc.model import build_workspace
+        from agc.stats.model import build_workspace
 
         build_workspace(
             args.histograms, args.output, config=args.config, signal=args.signal, poi=args.poi
         )
         return {"workspace": args.output}
     if args.command == "fit":
-        from agc.fit import run_fit
+        from agc.stats.fit import run_fit
 
         result = run_fit(args.workspace, args.output, plots_dir=args.plots_dir)
         keep = ("poi", "best_twice_nll", "goodness_of_fit", "plots")
         return {"fit_results": args.output, **{key: result[key] for key in keep if key in result}}
     if args.command == "report":
-        from agc.provenance import run_provenance
-        from agc.report import build_report
+        from agc.publish.provenance import run_provenance
+        from agc.publish.report import build_report
 
         notebooks = args.notebooks_dir or f"{args.outdir}/notebooks"
         report = build_report(notebooks, args.output or f"{args.outdir}/report.html")
         return {"report": str(report), "provenance": str(run_provenance(args.outdir))}
     if args.command == "reinterpret":
-        from agc.reinterpret import main as reinterpret_main
-        from agc.signals import is_declaration
+        from agc.reinterpret.pipeline import main as reinterpret_main
+        from agc.reinterpret.signals import is_declaration
 
         if not is_declaration(args.signal):
             from pathlib import Path
 
-            from agc.fileio import write_text
+            from agc.core.fileio import write_text
 
             write_text(
                 Path(args.outdir) / "reinterpretation" / "NOTE.txt",
@@ -302,15 +302,15 @@ def _dispatch(args: argparse.Namespace) -> Any:
         keep = ("signal", "limits", "processed", "cached", "seeded", "timing_s")
         return {key: result[key] for key in keep if key in result}
     if args.command == "archive":
-        from agc.archive import main as archive_main
+        from agc.publish.archive import main as archive_main
 
         return archive_main(args)
     if args.command == "run-serial":
-        from agc.workflow import run_serial
+        from agc.workflow.runners import run_serial
 
         return run_serial(args.spec, _overrides(args.parameter), options=_overrides(args.option))
     if args.command == "run-cwl":
-        from agc.workflow import run_cwl
+        from agc.workflow.runners import run_cwl
 
         return run_cwl(_overrides(args.parameter))
     if args.command == "bench":

@@ -1,0 +1,5 @@
+"""The dataset stage: input declarations (:mod:`agc.dataset.manifest`, the AGC file-list layout),
+the deterministic synthetic NanoAOD generator of the embedded default
+(:mod:`agc.dataset.generate`), its read-back (:mod:`agc.dataset.readback`) and the stage's entry
+point :func:`agc.dataset.stage.prepare_dataset`. Beneath it: :mod:`agc.core` only.
+"""

@@ -1,0 +1,381 @@
+"""Paper plots of the fit: pre-/post-fit distributions, pulls, correlations, impacts (CMS style).
+
+Style: ``mplhep.style.CMS`` with matplotlib's bundled DejaVu fonts (the same glyphs on every
+machine), the label "CMS Simulation Open Data" (the pseudo-data is simulation) with
+3.378 fb^-1 (13 TeV). Every figure is written as PDF and PNG, atomically, byte-reproducibly:
+PNG rendered by Agg and PDF by matplotlib's PDF backend (whatever the interactive backend, so
+notebooks keep theirs), fixed DPI, no dates/producer in the metadata, fixed SVG hash salt.
+
+The numbers come from cabinetry: :func:`cabinetry.model_utils.prediction` for the stacked
+distributions (drawn with mplhep), :func:`cabinetry.visualize.pulls`,
+:func:`cabinetry.visualize.correlation_matrix` and :func:`cabinetry.visualize.ranking` for the
+fit-result figures (drawn by cabinetry inside our style, then labelled).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import cabinetry
+import matplotlib.pyplot as plt
+import mplhep as hep
+import numpy as np
+
+from agc.core import physics
+from agc.core.fileio import atomic_path
+
+#: Integrated luminosity on the plots [/fb].
+LUMI_FB: float = physics.LUMI_PB / 1000.0
+#: Centre-of-mass energy [TeV].
+COM_TEV: int = 13
+#: Resolution of the PNG files [dots per inch].
+DPI: int = 100
+#: Formats every figure is written in.
+FORMATS: tuple[str, ...] = ("pdf", "png")
+#: Number of parameters shown in the impact ranking.
+RANKING_MAX_PARS: int = 20
+#: Parameters with no correlation above this are left out of the correlation matrix.
+CORRELATION_PRUNING: float = 0.1
+
+#: Observable labels per region key (agc.core.physics.REGIONS).
+OBSERVABLE_LABELS: dict[str, str] = {"H_T": r"$H_T$ [GeV]", "m_bjj": r"$m_{bjj}$ [GeV]"}
+
+#: Fixed colours of the card's samples (by cabinetry sample name); others use FALLBACK_COLORS.
+SAMPLE_COLORS: dict[str, str] = {
+    "ttbar": "#e42536",
+    "W+jets": "#5790fc",
+    "tW": "#f89c20",
+    "single top t-channel": "#964a8b",
+    "single top s-channel": "#9c9ca1",
+}
+FALLBACK_COLORS: tuple[str, ...] = ("#7a21dd", "#2ca02c", "#17becf", "#8c564b", "#bcbd22")
+#: Legend text of sample names that have a nicer typeset form.
+DISPLAY_LABELS: dict[str, str] = {"ttbar": r"$t\bar{t}$"}
+
+_STYLE_OVERRIDES: dict[str, Any] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "mathtext.fontset": "dejavusans",
+    "savefig.dpi": DPI,
+    "figure.dpi": DPI,
+    "svg.hashsalt": "agc-ttbar",
+    "pdf.compression": 6,
+}
+#: Smaller base font for cabinetry's fit-result figures (sized for ~12 pt text).
+_SMALL_FONT: dict[str, Any] = {
+    "font.size": 12,
+    "axes.labelsize": 14,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 11,
+}
+
+
+@contextmanager
+def paper_style(small: bool = False) -> Iterator[None]:
+    """Temporarily apply the CMS paper style (global rcParams are restored afterwards)."""
+    styles: list[Any] = [hep.style.CMS, _STYLE_OVERRIDES]
+    if small:
+        styles.append(_SMALL_FONT)
+    with plt.style.context(styles):
+        yield
+
+
+def save_figure(
+    fig: Any, stem: str | os.PathLike[str], formats: Sequence[str] = FORMATS
+) -> list[Path]:
+    """Write ``fig`` to ``<stem>.<fmt>`` for each format, atomically and reproducibly."""
+    paths = []
+    for fmt in formats:
+        path = Path(f"{os.fspath(stem)}.{fmt}")
+        metadata: dict[str, Any] = {"Software": None}
+        if fmt == "pdf":
+            metadata = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}
+        elif fmt == "svg":
+            metadata = {"Date": None, "Creator": None}
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=DPI, metadata=metadata, bbox_inches="tight")
+        paths.append(path)
+    return paths
+
+
+def cms_label(ax: Any, **kwargs: Any) -> None:
+    """The CMS label: "CMS Simulation Open Data", 3.378 fb^-1 (13 TeV)."""
+    hep.cms.label(text="Open Data", data=False, lumi=f"{LUMI_FB:.3f}", com=COM_TEV, ax=ax, **kwargs)
+
+
+# --------------------------------------------------------------------------- distributions
+
+
+def region_axis(
+    channel: str, n_bins: int, config: Mapping[str, Any] | None = None
+) -> tuple[np.ndarray, str]:
+    """Bin edges [GeV] and axis label of a channel, from the cabinetry config or the card."""
+    if config is not None:
+        for region in config.get("Regions", []):
+            if region.get("Name") == channel:
+                edges = np.asarray(region.get("Binning", physics.MODEL_BIN_EDGES), dtype=float)
+                if edges.size == n_bins + 1:
+                    return edges, region.get("Variable", "observable")
+    key = channel.split(maxsplit=1)[0] if channel else ""
+    edges = np.asarray(physics.MODEL_BIN_EDGES, dtype=float)
+    if key in physics.REGIONS and edges.size == n_bins + 1:
+        observable = physics.REGIONS[key]
+        return edges, OBSERVABLE_LABELS.get(observable, observable)
+    return np.arange(n_bins + 1, dtype=float), "bin"
+
+
+def sample_colors(samples: Sequence[str]) -> dict[str, str]:
+    """A fixed colour per sample name (card samples fixed, others from a fixed palette)."""
+    colors = {}
+    extra = iter(FALLBACK_COLORS * (1 + len(samples) // len(FALLBACK_COLORS)))
+    for name in samples:
+        colors[name] = SAMPLE_COLORS.get(name) or next(extra)
+    return colors
+
+
+def data_mc_figure(
+    edges: np.ndarray,
+    yields: Mapping[str, np.ndarray],
+    total_stdev: np.ndarray,
+    data: np.ndarray,
+    *,
+    variable: str,
+    region: str,
+    stage: str,
+    colors: Mapping[str, str],
+) -> Any:
+    """Stacked MC (bottom -> top in ``yields`` order), uncertainty band, pseudo-data and ratio.
+
+    Args:
+        edges: bin edges [GeV], shape (n+1,).
+        yields: sample name -> expected events per bin, shape (n,).
+        total_stdev: total model uncertainty per bin [events], shape (n,).
+        data: pseudo-data events per bin, shape (n,); error bars are sqrt(N).
+    """
+    names = list(yields)
+    stack = [np.asarray(yields[n], dtype=float) for n in names]
+    total = np.sum(stack, axis=0)
+    data = np.asarray(data, dtype=float)
+    data_err = np.sqrt(np.clip(data, 0.0, None))
+    unc = np.asarray(total_stdev, dtype=float)
+
+    fig, (ax, rax) = plt.subplots(
+        2, 1, figsize=(10, 10), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.06}
+    )
+    hep.histplot(
+        stack,
+        bins=edges,
+        stack=True,
+        histtype="fill",
+        label=[DISPLAY_LABELS.get(n, n) for n in names],
+        color=[colors[n] for n in names],
+        edgecolor="black",
+        linewidth=0.5,
+        ax=ax,
+    )
+    ax.stairs(
+        total + unc,
+        edges,
+        baseline=total - unc,
+        fill=True,
+        facecolor="none",
+        edgecolor="dimgray",
+        hatch="////",
+        linewidth=0,
+        label="Uncertainty",
+    )
+    hep.histplot(
+        data,
+        bins=edges,
+        histtype="errorbar",
+        yerr=data_err,
+        color="black",
+        label="Pseudo-data",
+        ax=ax,
+    )
+
+    widths = np.diff(edges)
+    unit = (
+        f" / {widths[0]:g} GeV"
+        if np.allclose(widths, widths[0]) and "GeV" in variable
+        else " / bin"
+    )
+    ax.set_ylabel("Events" + unit)
+    ax.set_ylim(0.0, 1.6 * max(float(np.max(total + unc)), float(np.max(data + data_err)), 1e-9))
+    ax.set_xlim(edges[0], edges[-1])
+    by_label = dict(zip(*ax.get_legend_handles_labels()[::-1], strict=True))
+    legend = ["Pseudo-data", "Uncertainty", *(DISPLAY_LABELS.get(n, n) for n in names[::-1])]
+    ax.legend([by_label[n] for n in legend], legend, loc="upper right", fontsize=18)
+    ax.text(
+        0.04, 0.95, f"{region}\n{stage}", transform=ax.transAxes, va="top", ha="left", fontsize=20
+    )
+    cms_label(ax, loc=0, fontsize=(24, 20, 20, 18))
+
+    safe = np.where(total > 0, total, np.nan)
+    rel = unc / safe
+    rax.stairs(
+        1 + rel,
+        edges,
+        baseline=1 - rel,
+        fill=True,
+        facecolor="none",
+        edgecolor="dimgray",
+        hatch="////",
+        linewidth=0,
+    )
+    rax.axhline(1.0, color="black", linestyle="--", linewidth=1)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    rax.errorbar(centres, data / safe, yerr=data_err / safe, fmt="o", color="black", markersize=6)
+    rax.set_ylim(0.5, 1.5)
+    rax.set_ylabel("Data / Pred.")
+    rax.set_xlabel(variable)
+    return fig
+
+
+def distribution_plots(
+    model: Any,
+    data: Sequence[float],
+    plots_dir: str | os.PathLike[str],
+    *,
+    fit_results: Any = None,
+    config: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Pre-fit (``fit_results=None``) or post-fit stacked distributions of every channel.
+
+    Files: ``<plots_dir>/<channel>_prefit.{pdf,png}`` / ``_postfit``, channel spaces -> "-".
+    """
+    prediction = cabinetry.model_utils.prediction(model, fit_results=fit_results)
+    stage = "Pre-fit" if fit_results is None else "Post-fit"
+    main = np.asarray(data[: model.config.nmaindata], dtype=float)
+    samples = list(model.config.samples)
+    totals = np.sum([np.sum(np.asarray(ch), axis=1) for ch in prediction.model_yields], axis=0)
+    order = [samples[i] for i in np.argsort(totals, kind="stable")]  # smallest at the bottom
+    colors = sample_colors(sorted(samples))
+    paths = []
+    for i_ch, channel in enumerate(model.config.channels):
+        ch_data = main[model.config.channel_slices[channel]]
+        edges, variable = region_axis(channel, ch_data.size, config)
+        ch_yields = {s: np.asarray(prediction.model_yields[i_ch][samples.index(s)]) for s in order}
+        total_stdev = np.asarray(prediction.total_stdev_model_bins[i_ch][-1])
+        with paper_style():
+            fig = data_mc_figure(
+                edges,
+                ch_yields,
+                total_stdev,
+                ch_data,
+                variable=variable,
+                region=channel,
+                stage=stage,
+                colors=colors,
+            )
+            stem = Path(plots_dir) / f"{channel.replace(' ', '-')}_{stage.lower().replace('-', '')}"
+            paths += save_figure(fig, stem)
+            plt.close(fig)
+    return paths
+
+
+# --------------------------------------------------------------------------- fit results
+
+
+def _label_cabinetry_figure(fig: Any, min_width: float = 8.0) -> None:
+    width, height = fig.get_size_inches()
+    if width < min_width:  # room for the CMS label and the luminosity side by side
+        fig.set_size_inches(min_width, height)
+    cms_label(fig.axes[0], loc=0, fontsize=(15, 12, 12, 12))
+
+
+def pulls_plot(
+    fit_results: Any, plots_dir: str | os.PathLike[str], exclude: Sequence[str] = ()
+) -> list[Path]:
+    """Nuisance-parameter pulls (cabinetry; staterror, fixed and ``exclude`` parameters left out)."""
+    with paper_style(small=True):
+        fig = cabinetry.visualize.pulls(
+            fit_results, exclude=list(exclude), save_figure=False, close_figure=False
+        )
+        _label_cabinetry_figure(fig)
+        paths = save_figure(fig, Path(plots_dir) / "pulls")
+        plt.close(fig)
+    return paths
+
+
+def correlation_plot(fit_results: Any, plots_dir: str | os.PathLike[str]) -> list[Path]:
+    """Correlation matrix (cabinetry) of parameters with some |correlation| >= 0.1."""
+    with paper_style(small=True):
+        fig = cabinetry.visualize.correlation_matrix(
+            fit_results,
+            pruning_threshold=CORRELATION_PRUNING,
+            save_figure=False,
+            close_figure=False,
+        )
+        _label_cabinetry_figure(fig)
+        paths = save_figure(fig, Path(plots_dir) / "correlation_matrix")
+        plt.close(fig)
+    return paths
+
+
+def ranking_plot(
+    ranking_results: Any, plots_dir: str | os.PathLike[str], max_pars: int = RANKING_MAX_PARS
+) -> list[Path]:
+    """Impact of the leading nuisance parameters on the POI (cabinetry ranking plot)."""
+    with paper_style(small=True):
+        fig = cabinetry.visualize.ranking(
+            ranking_results, max_pars=max_pars, save_figure=False, close_figure=False
+        )
+        _label_ranking(fig)
+        paths = save_figure(fig, Path(plots_dir) / "ranking")
+        plt.close(fig)
+    return paths
+
+
+def _label_ranking(fig: Any) -> None:
+    # The ranking legend sits above the axes: the CMS label goes in a strip below the x axis.
+    engine = fig.get_layout_engine()
+    left, bottom, width, height = engine.get()["rect"]
+    strip = 0.4 / fig.get_size_inches()[1]  # 0.4 inch
+    engine.set(rect=(left, bottom + strip, width, height - strip))
+    fig.text(0.01, 0.008, "CMS", fontsize=16, fontweight="bold", ha="left", va="bottom")
+    fig.text(
+        0.085,
+        0.008,
+        "Simulation Open Data",
+        fontsize=13,
+        fontstyle="italic",
+        ha="left",
+        va="bottom",
+    )
+    fig.text(
+        0.99,
+        0.008,
+        f"{LUMI_FB:.3f} fb$^{{-1}}$ ({COM_TEV} TeV)",
+        fontsize=12,
+        ha="right",
+        va="bottom",
+    )
+
+
+def paper_plots(
+    model: Any,
+    data: Sequence[float],
+    fit_results: Any,
+    plots_dir: str | os.PathLike[str],
+    *,
+    ranking_results: Any = None,
+    config: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """All paper plots into ``plots_dir``; returns the written files (PDF and PNG).
+
+    The pull plot leaves out the free normalisations (NormFactors: no pre-fit constraint).
+    """
+    Path(plots_dir).mkdir(parents=True, exist_ok=True)
+    paths = distribution_plots(model, data, plots_dir, config=config)
+    paths += distribution_plots(model, data, plots_dir, fit_results=fit_results, config=config)
+    free = [name for name, kind in model.config.modifiers if kind in ("normfactor", "shapefactor")]
+    paths += pulls_plot(fit_results, plots_dir, exclude=sorted(set(free)))
+    paths += correlation_plot(fit_results, plots_dir)
+    if ranking_results is not None:
+        paths += ranking_plot(ranking_results, plots_dir)
+    return paths

@@ -1,0 +1,236 @@
+"""Content-addressed cache of per-sample histogram sums (the exact, unnormalised partial outputs).
+
+A signal swap must recompute the new signal's histograms only: the backgrounds and ttbar come
+from here. An entry is one sample's partial output (:func:`agc.processing.histograms.write_partial`), in
+``<cache root>/<key>/partial.json`` beside ``key.json`` (what the key was computed from), where
+``key`` = sha256 of the canonical JSON of
+
+- the cache format and the version of the event-processing code
+  (:func:`agc.core.codeversion.processing_hash`, the one rule stated there: the sources of
+  ``agc.core``, ``agc.dataset`` and ``agc.processing``, so every constant of
+  :mod:`agc.core.physics` -- cuts, binning, systematics -- but not the statistics, plots,
+  reinterpretation or publishing code, whose edits leave the cached sums valid);
+- the sample (process, variation), its effective cross-section [pb];
+- per input file, in manifest order: its content (sha256 of the bytes for a local file, computed
+  here; the URL plus the manifest's sha256 for a remote file) and its ``nevts``.
+
+File paths, executor, worker count and chunk size are not part of the key: the sums are exact,
+so they do not depend on them. An entry is written to a temporary folder and renamed into place
+(atomic); a damaged entry is reported and recomputed, never used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agc.core.codeversion import processing_hash
+from agc.core.errors import AGCError
+from agc.core.fileio import canonical_json, sha256_file, write_json
+from agc.dataset.manifest import cross_section, is_remote, sample_key, select_samples
+from agc.processing import histograms
+from agc.processing.histograms import SampleSums, load_inputs, read_partial, write_partial
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = "agc-histogram-cache/2"
+PARTIAL_NAME = "partial.json"
+KEY_NAME = "key.json"
+
+
+def file_identity(record: dict[str, Any], sample: str) -> str:
+    """Content identity of one input file: ``sha256:<hex>`` of the bytes (local), checked
+    against the manifest's sha256 if given; ``url:<path>[#sha256]`` for a remote file."""
+    path = str(record["path"])
+    declared = record.get("sha256")
+    if is_remote(path):
+        return f"url:{path}" + (f"#sha256:{declared}" if declared else "")
+    if not os.path.isfile(path):
+        raise AGCError(f"input file not found: {path} (sample {sample})")
+    actual = sha256_file(path)
+    if declared and declared != actual:
+        raise AGCError(f"input file {path} (sample {sample}): sha256 differs from the manifest's")
+    return f"sha256:{actual}"
+
+
+def key_inputs(
+    manifest: dict[str, Any], process: str, variation: str, max_files: int = -1
+) -> dict[str, Any]:
+    """What the cache key of one sample is computed from (see the module docstring)."""
+    entry = manifest[process][variation]
+    files = entry["files"] if max_files == -1 else entry["files"][:max_files]
+    name = sample_key(process, variation)
+    return {
+        "format": CACHE_FORMAT,
+        "code": processing_hash(),
+        "sample": name,
+        "process": process,
+        "variation": variation,
+        "xsec": cross_section(process, entry) if process != "data" else 1.0,
+        "files": [{"content": file_identity(f, name), "nevts": int(f["nevts"])} for f in files],
+    }
+
+
+def cache_key(inputs: dict[str, Any]) -> str:
+    """sha256 (hex) of the canonical JSON of :func:`key_inputs`."""
+    import hashlib
+
+    return hashlib.sha256(canonical_json(inputs).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class HistogramCache:
+    """The cache folder ``root`` (e.g. ``outputs/cache``)."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+
+    def entry(self, key: str) -> Path:
+        """Folder of the entry ``key``."""
+        return self.root / key
+
+    def get(self, key: str) -> SampleSums | None:
+        """The cached sums of ``key``, or None if absent or damaged (a damaged entry is removed)."""
+        folder = self.entry(key)
+        partial = folder / PARTIAL_NAME
+        if not partial.is_file():
+            return None
+        try:
+            return read_partial(partial)
+        except AGCError as exc:
+            log.warning("ignoring damaged cache entry %s: %s", folder, exc)
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+
+    def put(self, key: str, sample: SampleSums, inputs: dict[str, Any]) -> Path:
+        """Store ``sample`` under ``key`` atomically (temporary folder, then rename)."""
+        if sample.skipped:
+            raise AGCError(f"sample '{sample.key}': a run that skipped input files is not cached")
+        folder = self.entry(key)
+        if (folder / PARTIAL_NAME).is_file():
+            return folder
+        self.root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{key[:16]}.", dir=self.root))
+        try:
+            write_partial(work / PARTIAL_NAME, sample)
+            write_json(work / KEY_NAME, {**inputs, "key": key})
+            try:
+                os.replace(work, folder)
+            except OSError:
+                if not (folder / PARTIAL_NAME).is_file():  # not a concurrent writer's entry
+                    raise
+        finally:
+            if work.exists():
+                shutil.rmtree(work, ignore_errors=True)
+        return folder
+
+
+@dataclass
+class CachedRun:
+    """Result of :func:`cached_process_samples`: the sums (sorted by sample key), the samples
+    taken from the cache (``hits``; of which ``seeded`` came from a seed partial output) and
+    those processed (``computed``), and the keys."""
+
+    samples: list[SampleSums]
+    hits: list[str] = field(default_factory=list)
+    seeded: list[str] = field(default_factory=list)
+    computed: list[str] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+def cached_process_samples(
+    inputs: str | os.PathLike[str] | dict[str, Any],
+    cache_dir: str | os.PathLike[str],
+    *,
+    samples: str | list[str] = "all",
+    executor: str = "futures",
+    workers: int = 2,
+    chunksize: int = 100_000,
+    max_files: int = -1,
+    scheduler: str = "",
+    seeds: Iterable[str | os.PathLike[str]] = (),
+) -> CachedRun:
+    """The exact per-sample sums of ``samples``, from the cache where possible.
+
+    ``seeds``: partial outputs of an earlier run (e.g. the workflow's ``outputs/partial``); one
+    whose recorded ``cache_key`` equals the key of a sample not in the cache is stored there
+    and used (the key covers the inputs' content and the processing code, so a stale partial
+    never matches). The samples still missing are processed together in one
+    :func:`agc.processing.histograms.process_samples` call (so they share the executor) and stored.
+    Other arguments as :func:`agc.processing.histograms.run_histograms`. Returns a :class:`CachedRun`.
+    """
+    manifest = load_inputs(inputs)
+    cache = HistogramCache(Path(cache_dir))
+    chosen = select_samples(manifest, samples)
+    found: dict[str, SampleSums] = {}
+    inputs_of: dict[str, dict[str, Any]] = {}
+    keys: dict[str, str] = {}
+    missing: list[str] = []
+    for process, variation in chosen:
+        name = sample_key(process, variation)
+        inputs_of[name] = key_inputs(manifest, process, variation, max_files)
+        keys[name] = cache_key(inputs_of[name])
+        hit = cache.get(keys[name])
+        if hit is None:
+            missing.append(name)
+            continue
+        found[name] = hit
+    seeded: list[str] = []
+    if missing and seeds:
+        wanted = {keys[name]: name for name in missing}
+        for path in seeds:
+            try:
+                sample = read_partial(path)
+            except AGCError as exc:  # a seed only saves work: never fatal
+                log.warning("ignoring seed partial output: %s", exc)
+                continue
+            name = wanted.get(sample.cache_key or "")
+            if name is None or name in found:
+                continue
+            cache.put(keys[name], sample, inputs_of[name])
+            found[name] = sample
+            seeded.append(name)
+            log.info("cache: %s taken from %s", name, path)
+        missing = [name for name in missing if name not in found]
+    for process, variation in chosen:  # same content as the key says: the current paths
+        name = sample_key(process, variation)
+        if name in found:
+            entry = manifest[process][variation]
+            files = entry["files"] if max_files == -1 else entry["files"][:max_files]
+            found[name].files = sorted(str(f["path"]) for f in files)
+    if missing:
+        events = sum(int(f["nevts"]) for name in missing for f in inputs_of[name]["files"])
+        if executor == "futures" and events <= chunksize:
+            # One chunk's work (a swap's signal sample): starting a process pool would cost
+            # more than the processing; the sums are the same for any executor.
+            log.info("cache: %d events to process, iterative executor", events)
+            executor = "iterative"
+        # Through the module attribute, so that tests can count what is processed.
+        computed = histograms.process_samples(
+            manifest,
+            samples=",".join(missing),
+            executor=executor,
+            workers=workers,
+            chunksize=chunksize,
+            max_files=max_files,
+            scheduler=scheduler,
+        )
+        for sample in computed:
+            sample.cache_key = keys[sample.key]
+            cache.put(keys[sample.key], sample, inputs_of[sample.key])
+            found[sample.key] = sample
+    return CachedRun(
+        samples=[found[k] for k in sorted(found)],
+        hits=sorted(set(found) - set(missing)),
+        seeded=sorted(seeded),
+        computed=sorted(missing),
+        keys=dict(sorted(keys.items())),
+    )

@@ -1,0 +1,301 @@
+"""The coffea processor: NanoEvents chunk -> unnormalised, exactly additive histogram sums.
+
+Per dataset (sample ``process__variation``) one :class:`hist.Hist` with ``Double`` storage and
+axes ``region`` x ``variation`` x ``sum`` x ``part`` x ``observable``: ``sum`` is ``sumw`` (sum
+of the weights) or ``sumw2`` (sum of the squared weights); ``part`` is ``hi``, ``mid`` or
+``lo``, the fixed-point parts every weight is split into (:mod:`agc.processing.exactsum`: grids 2**-12,
+2**-35, 2**-58), whose sums are exact doubles, so adding the per-chunk histograms in any
+grouping gives the same doubles bit for bit; ``observable`` is the fill binning of the card (25
+bins, 50-550 GeV, with flow bins). Weights are unnormalised (nominal weight 1); a bin's value
+(:func:`agc.processing.exactsum.combine` of its parts) and the MC normalisation ``xsec * lumi /
+N_generated`` are computed once, when ``histograms.root`` is written.
+
+The categories of every axis are fixed per dataset (no growth), sorted by name, so the output
+does not depend on which chunk was filled first. The selection runs once per jet-pT variation
+(nominal, pt_scale_up, pt_res_up); the weight variations reuse the nominal selection.
+
+:class:`FileResolvedProcessor` wraps :class:`AGCProcessor` for the histogram stage: its output
+keeps each input file's sums apart (with the entry ranges that produced them), so a file can be
+kept or dropped as a whole when one of its chunks fails, and it counts chunks and the peak
+memory of the processes that ran them.
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import hist
+import numpy as np
+from coffea import processor
+from coffea.nanoevents import NanoAODSchema
+
+from agc.core import physics
+from agc.processing import exactsum
+from agc.processing.jer import jer_factors_flat
+from agc.processing.selection import (
+    CUTFLOW_STEPS,
+    ELECTRON_FIELDS,
+    JET_FIELDS,
+    MUON_FIELDS,
+    Collection,
+    btag_weight_variations,
+    n_selected_leptons,
+    select,
+)
+
+#: The two sums kept per bin.
+SUMS: tuple[str, ...] = ("sumw", "sumw2")
+#: Jet-pT (object) variations, computed for nominal samples only.
+OBJECT_VARIATIONS: tuple[str, ...] = ("pt_scale_up", "pt_res_up")
+#: Event-weight variations of every nominal sample.
+BTAG_VARIATIONS: tuple[str, ...] = tuple(
+    f"btag_var_{i}_{d}" for i in range(physics.N_BTAG_VAR_JETS) for d in ("up", "down")
+)
+#: Processes with the W+jets scale weight variation.
+SCALE_VAR_PROCESSES: tuple[str, ...] = ("wjets",)
+#: Process name of collision data (weight 1, no variations).
+DATA_PROCESS = "data"
+
+
+def histogram_variations(process: str, variation: str) -> list[str]:
+    """Sorted variation labels one sample fills.
+
+    A nominal MC sample fills ``nominal``, the object variations, the b-tag weight variations
+    and, for W+jets, ``scale_var_{up,down}``; any other sample (``scaleup``, ``ME_var``, ...,
+    or data) fills only its own variation name.
+    """
+    if variation != "nominal" or process == DATA_PROCESS:
+        return [variation]
+    labels = ["nominal", *OBJECT_VARIATIONS, *BTAG_VARIATIONS]
+    if process in SCALE_VAR_PROCESSES:
+        labels += list(physics.WJETS_SCALE_VAR)
+    return sorted(labels)
+
+
+def empty_sums(variations: list[str]) -> hist.Hist:
+    """A zeroed sums histogram (region x variation x sum x part x observable, Double storage)."""
+    nbins, low, high = physics.FILL_BINNING
+    return hist.Hist(
+        hist.axis.StrCategory(sorted(physics.REGIONS), name="region", flow=False),
+        hist.axis.StrCategory(sorted(variations), name="variation", flow=False),
+        hist.axis.StrCategory(list(SUMS), name="sum", flow=False),
+        hist.axis.StrCategory(list(exactsum.PARTS), name="part", flow=False),
+        hist.axis.Regular(nbins, low, high, name="observable", label="observable [GeV]"),
+        storage=hist.storage.Double(),
+    )
+
+
+def fill(sums: hist.Hist, region: str, variation: str, observable: np.ndarray, weight: Any) -> None:
+    """Fill ``weight`` (unnormalised; scalar or one per entry) and ``weight**2`` for
+    ``observable`` [GeV], each split into its exactly summable parts
+    (:func:`agc.processing.exactsum.split`). A weight beyond :data:`agc.processing.exactsum.MAX_WEIGHT` or not
+    finite raises :class:`agc.core.errors.AGCError`."""
+    w = np.broadcast_to(exactsum.check(weight, f"{variation} weight"), observable.shape)
+    for which, values in (("sumw", w), ("sumw2", w * w)):
+        for part, part_values in zip(exactsum.PARTS, exactsum.split(values), strict=True):
+            sums.fill(
+                region=region,
+                variation=variation,
+                sum=which,
+                part=part,
+                observable=observable,
+                weight=part_values,
+            )
+
+
+class AGCSchema(NanoAODSchema):
+    """:class:`NanoAODSchema` restricted to the branches the analysis reads, as plain records.
+
+    Dropping the other branches (947 in real NanoAOD) before the collections are built makes
+    each chunk's NanoEvents cheaper to set up and guarantees that nothing else is read; the
+    collections (``events.Jet``, ...) are records of their fields without coffea behaviours.
+    """
+
+    #: The collections cross-referenced by Jet/Electron/... indices are dropped on purpose.
+    warn_missing_crossrefs = False
+
+    def __init__(self, base_form: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        keep = set(physics.BRANCHES_READ)
+        pairs = [
+            (n, c)
+            for n, c in zip(base_form["fields"], base_form["contents"], strict=True)
+            if n in keep
+        ]
+        base_form["fields"] = [n for n, _ in pairs]
+        base_form["contents"] = [c for _, c in pairs]
+        super().__init__(base_form, *args, **kwargs)
+        # Plain records: the selection needs no vector behaviours, and the candidate classes
+        # would demand fields (e.g. ``Electron_charge``) the analysis does not read.
+        for content in self._form["contents"]:
+            inner = content.get("content")
+            if (
+                content["class"].startswith("ListOffsetArray")
+                and inner
+                and inner["class"] == "RecordArray"
+            ):
+                inner.get("parameters", {}).pop("__record__", None)
+
+
+def _collections(events: Any) -> tuple[Collection, Collection, Collection]:
+    """Flat numpy columns of the electron, muon and jet fields the selection reads."""
+    return (
+        Collection.from_awkward(events.Electron, ELECTRON_FIELDS),
+        Collection.from_awkward(events.Muon, MUON_FIELDS),
+        Collection.from_awkward(events.Jet, JET_FIELDS),
+    )
+
+
+class AGCProcessor(processor.ProcessorABC):
+    """The AGC ttbar analysis on one chunk of NanoEvents.
+
+    Needs ``events.metadata`` keys ``dataset``, ``process`` and ``variation`` (the fileset of
+    :func:`agc.dataset.manifest.fileset`). Returns ``{"sums": {dataset: hist.Hist}, "cutflow": {dataset:
+    {step: int}}}``; both add exactly under coffea's accumulation.
+    """
+
+    def process(self, events: Any) -> dict[str, Any]:
+        meta = events.metadata
+        dataset, process, variation = meta["dataset"], meta["process"], meta["variation"]
+        sums = empty_sums(histogram_variations(process, variation))
+        electrons, muons, jets = _collections(events)
+        n_leptons = n_selected_leptons(electrons, muons)
+        is_nominal_mc = variation == "nominal" and process != DATA_PROCESS
+
+        # Jet-pT (object) variations: the selection is redone for each.
+        if is_nominal_mc:
+            pt = np.asarray(jets.pt, dtype=np.float64)
+            factors = jer_factors_flat(
+                ak.to_numpy(events.run),
+                ak.to_numpy(events.luminosityBlock),
+                ak.to_numpy(events.event),
+                jets.counts,
+            )
+            for name, varied in (
+                ("pt_scale_up", pt * physics.JES_SCALE_UP),
+                ("pt_res_up", pt * factors),
+            ):
+                for region, sel in select(
+                    electrons, muons, jets, varied, n_leptons=n_leptons
+                ).regions.items():
+                    fill(sums, region, name, sel.observable, 1.0)
+
+        # Nominal selection, reused by every weight variation.
+        nominal = select(electrons, muons, jets, n_leptons=n_leptons)
+        for region, sel in nominal.regions.items():
+            fill(sums, region, variation, sel.observable, 1.0)
+            if not is_nominal_mc:
+                continue
+            if process in SCALE_VAR_PROCESSES:
+                for name, factor in physics.WJETS_SCALE_VAR.items():
+                    fill(sums, region, name, sel.observable, factor)
+            for name, weights in btag_weight_variations(sel.jet_pts).items():
+                fill(sums, region, name, sel.observable, weights)
+        cutflow = {step: int(nominal.cutflow[step]) for step in CUTFLOW_STEPS}
+        return {"sums": {dataset: sums}, "cutflow": {dataset: cutflow}}
+
+    def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:
+        """Nothing to do: normalisation happens when the final file is written."""
+        return accumulator
+
+
+# -- per-file bookkeeping for the histogram stage ---------------------------------------------
+
+#: Outcomes of one chunk, as counted in the ``chunks`` entry of a chunk output.
+CHUNK_OUTCOMES: tuple[str, ...] = ("computed", "resumed", "failed")
+
+
+@dataclass(frozen=True)
+class PeakMemory:
+    """Largest resident set size [kB] (``getrusage`` ``ru_maxrss``, Linux units) of the
+    processes that ran chunks; adds as the maximum, so coffea's accumulation keeps the peak."""
+
+    kb: int
+
+    def __add__(self, other: PeakMemory) -> PeakMemory:
+        return PeakMemory(max(self.kb, other.kb))
+
+    @classmethod
+    def now(cls) -> PeakMemory:
+        """The peak RSS of the calling process so far."""
+        return cls(int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+
+
+def chunk_output(
+    dataset: str,
+    filename: str,
+    entry_range: tuple[int, int],
+    sums: hist.Hist,
+    cutflow: dict[str, int],
+    outcome: str = "computed",
+) -> dict[str, Any]:
+    """The accumulatable output of one chunk [start, stop) of ``filename``.
+
+    ``{"files": {dataset: {filename: {"sums": Hist, "cutflow": {step: int}, "ranges":
+    {(start, stop)}}}}, "chunks": {outcome: 1}, "peak_rss_kb": PeakMemory}``. Under coffea's
+    accumulation the sums and cut flows add, the range sets unite and the counters add, so the
+    total says, per file, which entries contributed.
+    """
+    return {
+        "files": {
+            dataset: {
+                filename: {
+                    "sums": sums,
+                    "cutflow": {step: int(cutflow.get(step, 0)) for step in CUTFLOW_STEPS},
+                    "ranges": {(int(entry_range[0]), int(entry_range[1]))},
+                }
+            }
+        },
+        "chunks": {outcome: 1},
+        "peak_rss_kb": PeakMemory.now(),
+    }
+
+
+def failure_output(
+    dataset: str, filename: str, entry_range: tuple[int, int], reason: str
+) -> dict[str, Any]:
+    """The output of a chunk that failed: no sums, one failure record
+    ``(dataset, filename, start, stop, reason)``."""
+    return {
+        "failures": {(dataset, filename, int(entry_range[0]), int(entry_range[1]), reason)},
+        "chunks": {"failed": 1},
+        "peak_rss_kb": PeakMemory.now(),
+    }
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+class FileResolvedProcessor(processor.ProcessorABC):
+    """:class:`AGCProcessor` with its output resolved per input file (:func:`chunk_output`).
+
+    With ``capture_failures`` a chunk whose processing raises (e.g. a damaged compressed basket
+    read while the selection materialises the columns) returns :func:`failure_output` instead
+    of raising, so the run goes on and the driver drops that file's contribution as a whole.
+    """
+
+    def __init__(self, capture_failures: bool = False) -> None:
+        self.capture_failures = capture_failures
+        self.analysis = AGCProcessor()
+
+    def process(self, events: Any) -> dict[str, Any]:
+        meta = events.metadata
+        dataset, filename = meta["dataset"], meta["filename"]
+        entry_range = (int(meta["entrystart"]), int(meta["entrystop"]))
+        try:
+            out = self.analysis.process(events)
+        except Exception as exc:
+            if not self.capture_failures:
+                raise
+            return failure_output(dataset, filename, entry_range, _reason(exc))
+        return chunk_output(
+            dataset, filename, entry_range, out["sums"][dataset], out["cutflow"][dataset]
+        )
+
+    def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:
+        """Nothing to do: the driver checks completeness per file and normalises."""
+        return accumulator

@@ -1,0 +1,334 @@
+"""Object and event selection, observables and systematic weights of the physics card.
+
+Pure functions, no coffea and no I/O. Conventions: momenta and masses in GeV; per-event results
+are flat ``numpy`` arrays of length ``n_events``.
+
+Object cuts (:func:`electron_mask`, :func:`muon_mask`, :func:`jet_mask`, :func:`btag_mask`) take
+anything whose fields are attributes -- an awkward record array (jagged, ``n_events * var``) or a
+:class:`Collection` of flat numpy columns -- and return a boolean mask of the same shape. The
+event selection (:func:`select`) works on :class:`Collection` objects, i.e. flat numpy columns plus
+per-event counts, which keeps the per-chunk cost close to the cost of reading the columns; it
+accepts awkward record arrays too (converted with :meth:`Collection.from_awkward`).
+
+Jet pT variations (JES ``pt_scale_up``, JER ``pt_res_up``) enter as a separate ``jet_pt`` column
+that replaces the jets' pT before anything is computed, as the AGC analysis pipeline does
+(``jets["pt"] = jets.pt * factor`` in ``TtbarAnalysis.process``): the object selection, the
+b-tag counts, H_T and the m_bjj trijet four-momenta all use the varied pT. A jet's eta, phi and
+mass are unchanged, so its px, py, pz scale with the pT and E = sqrt(p**2 + m**2). (The AGC
+comment that the jet energy scale / resolution "is not propagated to this observable" belongs to
+its ML training script, not to the analysis.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from agc.core import physics
+
+#: Cut-flow steps, in order: events after each selection step.
+CUTFLOW_STEPS: tuple[str, ...] = ("all", "1_lepton", "ge4_jets", "4j1b", "4j2b")
+
+ELECTRON_FIELDS: tuple[str, ...] = ("pt", "eta", "cutBased", "sip3d")
+MUON_FIELDS: tuple[str, ...] = ("pt", "eta", "tightId", "sip3d", "pfRelIso04_all")
+JET_FIELDS: tuple[str, ...] = ("pt", "eta", "phi", "mass", "btagCSVV2", "jetId")
+
+
+# -- flat collections -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One object collection as flat numpy columns (one entry per object) plus per-event counts.
+
+    ``counts``: int64, length n_events; every column has length ``counts.sum()``. Columns are
+    attributes (``jets.pt``), like the fields of an awkward record array.
+    """
+
+    counts: np.ndarray
+    columns: dict[str, np.ndarray]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self.__dict__["columns"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @classmethod
+    def from_awkward(cls, array: Any, fields: Iterable[str]) -> Collection:
+        """Flatten the given fields of a jagged record array (``n_events * var * record``)."""
+        counts = ak.to_numpy(ak.num(array[next(iter(fields))], axis=1)).astype(np.int64)
+        columns = {f: ak.to_numpy(ak.flatten(array[f], axis=1)) for f in fields}
+        return cls(counts=counts, columns=columns)
+
+    @property
+    def n_events(self) -> int:
+        """Number of events."""
+        return len(self.counts)
+
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        """Start of each event's objects, plus the total (length n_events + 1, int64)."""
+        return np.concatenate(([0], np.cumsum(self.counts)))
+
+    @cached_property
+    def event_index(self) -> np.ndarray:
+        """Event number (0..n_events-1) of each object."""
+        return np.repeat(np.arange(self.n_events), self.counts)
+
+    def count(self, mask: np.ndarray) -> np.ndarray:
+        """Number of objects per event passing the flat boolean ``mask`` (int64, exact)."""
+        cumulative = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
+        offsets = self.offsets
+        return cumulative[offsets[1:]] - cumulative[offsets[:-1]]
+
+
+def _as_collection(array: Any, fields: tuple[str, ...]) -> Collection:
+    return array if isinstance(array, Collection) else Collection.from_awkward(array, fields)
+
+
+# -- objects ----------------------------------------------------------------------------------
+
+
+def electron_mask(electrons: Any) -> Any:
+    """Tight electrons: pT > 30, |eta| < 2.1, cutBased == 4, sip3d < 4 (bool, shape of the fields)."""
+    return (
+        (electrons.pt > physics.ELECTRON_PT_MIN)
+        & (abs(electrons.eta) < physics.ELECTRON_ABS_ETA_MAX)
+        & (electrons.cutBased == physics.ELECTRON_CUTBASED_TIGHT)
+        & (electrons.sip3d < physics.ELECTRON_SIP3D_MAX)
+    )
+
+
+def muon_mask(muons: Any) -> Any:
+    """Tight isolated muons: pT > 30, |eta| < 2.1, tightId, sip3d < 4, pfRelIso04_all < 0.15."""
+    return (
+        (muons.pt > physics.MUON_PT_MIN)
+        & (abs(muons.eta) < physics.MUON_ABS_ETA_MAX)
+        & (muons.tightId != 0)
+        & (muons.sip3d < physics.MUON_SIP3D_MAX)
+        & (muons.pfRelIso04_all < physics.MUON_RELISO_MAX)
+    )
+
+
+def jet_mask(jets: Any, jet_pt: Any = None) -> Any:
+    """Selected jets: pT > 30, |eta| < 2.4, tight-lepton-veto jet ID ``(jetId & 4) != 0``.
+
+    ``jet_pt`` (same shape as ``jets.pt``, GeV) replaces ``jets.pt`` for a pT variation.
+    """
+    pt = jets.pt if jet_pt is None else jet_pt
+    return (
+        (pt > physics.JET_PT_MIN)
+        & (abs(jets.eta) < physics.JET_ABS_ETA_MAX)
+        & ((jets.jetId & physics.JET_ID_TIGHT_LEPTON_VETO_BIT) != 0)
+    )
+
+
+def btag_mask(btag: Any) -> Any:
+    """b-tagged: ``btagCSVV2 > 0.5``."""
+    return btag > physics.BTAG_CSVV2_MIN
+
+
+def n_selected_leptons(electrons: Any, muons: Any) -> np.ndarray:
+    """Number of selected electrons plus muons per event (int64, length n_events)."""
+    el = _as_collection(electrons, ELECTRON_FIELDS)
+    mu = _as_collection(muons, MUON_FIELDS)
+    return el.count(electron_mask(el)) + mu.count(muon_mask(mu))
+
+
+# -- observables ------------------------------------------------------------------------------
+
+
+def h_t(jets: Any, mask: np.ndarray | None = None, jet_pt: np.ndarray | None = None) -> np.ndarray:
+    """H_T [GeV] per event (float64): scalar sum of the pT of the jets passing ``mask``.
+
+    ``jets``: :class:`Collection` or jagged record array; ``mask``: flat bool per jet (default:
+    all jets); ``jet_pt``: flat varied pT (default ``jets.pt``). Sums run over each event's jets
+    in order, so an event's H_T does not depend on the other events.
+    """
+    jets = _as_collection(jets, ("pt",))
+    pt = np.asarray(jets.pt if jet_pt is None else jet_pt, dtype=np.float64)
+    if mask is not None:
+        pt = np.where(mask, pt, 0.0)
+    return np.bincount(jets.event_index, weights=pt, minlength=jets.n_events)
+
+
+def m_bjj(
+    jets: Any, mask: np.ndarray | None = None, jet_pt: np.ndarray | None = None
+) -> np.ndarray:
+    """m_bjj [GeV] per event (float64): mass of the three-jet combination with the largest
+    vector-sum pT among the combinations with at least one b-tagged jet.
+
+    ``jets`` (:class:`Collection` or jagged record array) has ``pt``, ``eta``, ``phi``, ``mass``,
+    ``btagCSVV2``; ``mask`` (flat bool per jet) picks the jets to combine (default: all);
+    ``jet_pt`` (flat, one per jet, GeV) replaces ``jets.pt`` for a pT variation (default
+    ``jets.pt``): each jet's four-momentum is then built from the varied pT with its eta, phi and
+    mass unchanged. Events without such a combination give NaN. Ties in pT go to the first
+    combination in ``ak.combinations`` order (jets in their NanoAOD order).
+    """
+    jets = _as_collection(jets, JET_FIELDS)
+    n_events = jets.n_events
+    keep = np.ones(len(jets.pt), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    counts = jets.count(keep)
+    pt = np.asarray(jets.pt if jet_pt is None else jet_pt, dtype=np.float64)[keep]
+    eta, phi, mass = (
+        np.asarray(getattr(jets, f)[keep], dtype=np.float64) for f in ("eta", "phi", "mass")
+    )
+    tagged = np.asarray(btag_mask(jets.btagCSVV2[keep]), dtype=bool)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    energy = np.sqrt(px * px + py * py + pz * pz + mass * mass)
+
+    combos = ak.argcombinations(ak.unflatten(np.zeros(len(pt), dtype=np.int8), counts), 3)
+    n_combos = ak.to_numpy(ak.num(combos, axis=1)).astype(np.int64)
+    base = np.repeat(np.concatenate(([0], np.cumsum(counts)))[:-1], n_combos)
+    idx = [
+        ak.to_numpy(ak.flatten(combos[str(k)], axis=1)).astype(np.int64) + base for k in range(3)
+    ]
+    sx, sy, sz, se = (a[idx[0]] + a[idx[1]] + a[idx[2]] for a in (px, py, pz, energy))
+    has_b = tagged[idx[0]] | tagged[idx[1]] | tagged[idx[2]]
+    pt2 = np.where(has_b, sx * sx + sy * sy, -1.0)
+    best_local = ak.to_numpy(
+        ak.fill_none(ak.argmax(ak.unflatten(pt2, n_combos), axis=1), -1)
+    ).astype(np.int64)
+    events = np.flatnonzero(best_local >= 0)
+    best = np.concatenate(([0], np.cumsum(n_combos)))[events] + best_local[events]
+    ok = has_b[best]
+    events, best = events[ok], best[ok]
+    m2 = se[best] * se[best] - sx[best] * sx[best] - sy[best] * sy[best] - sz[best] * sz[best]
+    out = np.full(n_events, np.nan)
+    out[events] = np.sqrt(np.maximum(m2, 0.0))
+    return out
+
+
+# -- weights ----------------------------------------------------------------------------------
+
+
+def leading_pts(
+    jets: Any, mask: np.ndarray | None = None, n: int = physics.N_BTAG_VAR_JETS
+) -> np.ndarray:
+    """pT [GeV] of the first ``n`` jets passing ``mask`` per event, shape (n_events, n), float64;
+    NaN where an event has fewer jets. Jet order is the NanoAOD order."""
+    jets = _as_collection(jets, ("pt",))
+    keep = np.ones(len(jets.pt), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    return _leading(jets, np.asarray(jets.pt, dtype=np.float64), keep, _rank(jets, keep), n)
+
+
+def _rank(jets: Collection, keep: np.ndarray) -> np.ndarray:
+    """Position of each kept jet among the kept jets of its event (0, 1, ...; flat int64)."""
+    cumulative = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))
+    return cumulative[1:] - 1 - np.repeat(cumulative[jets.offsets[:-1]], jets.counts)
+
+
+def _leading(
+    jets: Collection, pt: np.ndarray, keep: np.ndarray, rank: np.ndarray, n: int
+) -> np.ndarray:
+    """``pt`` (flat float64 per jet) of the first ``n`` kept jets per event, (n_events, n)."""
+    out = np.full((jets.n_events, n), np.nan)
+    pick = keep & (rank < n)
+    out[jets.event_index[pick], rank[pick]] = pt[pick]
+    return out
+
+
+def btag_weight_variations(jet_pts: np.ndarray) -> dict[str, np.ndarray]:
+    """b-tag weight variations per event: ``btag_var_{i}_{up,down}`` = 1 +/- 0.075 * pT_i / 50.
+
+    ``jet_pts``: (n_events, 4) pT [GeV] of the first four selected jets (:func:`leading_pts`).
+    Returns float64 arrays of length n_events.
+    """
+    result: dict[str, np.ndarray] = {}
+    for i in range(physics.N_BTAG_VAR_JETS):
+        shift = physics.BTAG_VAR_PER_50GEV * jet_pts[:, i] / 50.0
+        result[f"btag_var_{i}_up"] = 1.0 + shift
+        result[f"btag_var_{i}_down"] = 1.0 - shift
+    return result
+
+
+# -- event selection --------------------------------------------------------------------------
+
+
+@dataclass
+class RegionSelection:
+    """The events of one region for one jet-pT variation.
+
+    ``mask``: bool per event (n_events); ``observable``: float64 per selected event [GeV];
+    ``jet_pts``: (n_selected, 4) pT [GeV] of the first four selected jets -- the pT the selection
+    used (varied for a pT variation). The b-tag weights are computed from the nominal
+    selection's ``jet_pts`` only (as in the AGC: weight variations are not combined with the
+    object variations).
+    """
+
+    mask: np.ndarray
+    observable: np.ndarray
+    jet_pts: np.ndarray
+
+
+@dataclass
+class Selection:
+    """Result of the event selection for one jet-pT variation: regions and cut-flow counts."""
+
+    regions: dict[str, RegionSelection] = field(default_factory=dict)
+    cutflow: dict[str, int] = field(default_factory=dict)
+
+
+def select(
+    electrons: Any,
+    muons: Any,
+    jets: Any,
+    jet_pt: np.ndarray | None = None,
+    *,
+    n_leptons: np.ndarray | None = None,
+) -> Selection:
+    """Event selection and observables of both regions.
+
+    Exactly one selected lepton and at least 4 selected jets; region ``4j1b``: exactly one
+    b-tagged selected jet, observable H_T (sum of the selected jets' pT); region ``4j2b``: at
+    least two, observable m_bjj. ``electrons``/``muons``/``jets``: :class:`Collection` or jagged
+    record arrays; ``jet_pt``: flat varied jet pT [GeV] (``None`` = nominal), which replaces the
+    jets' pT everywhere -- jet selection, b-tag counts, H_T, the m_bjj four-momenta and
+    ``jet_pts``; ``n_leptons``: precomputed :func:`n_selected_leptons` (the lepton selection
+    does not depend on the jet pT).
+    """
+    jets = _as_collection(jets, JET_FIELDS)
+    if n_leptons is None:
+        n_leptons = n_selected_leptons(electrons, muons)
+    jmask = np.asarray(jet_mask(jets, jet_pt), dtype=bool)
+    tagged = jmask & np.asarray(btag_mask(jets.btagCSVV2), dtype=bool)
+    n_jets, n_btag = jets.count(jmask), jets.count(tagged)
+    one_lepton = n_leptons == 1
+    four_jets = one_lepton & (n_jets >= 4)
+    masks = {"4j1b": four_jets & (n_btag == 1), "4j2b": four_jets & (n_btag >= 2)}
+    result = Selection(
+        cutflow={
+            "all": jets.n_events,
+            "1_lepton": int(one_lepton.sum()),
+            "ge4_jets": int(four_jets.sum()),
+            **{region: int(mask.sum()) for region, mask in masks.items()},
+        }
+    )
+    rank = _rank(jets, jmask)
+    pt = np.asarray(jets.pt if jet_pt is None else jet_pt, dtype=np.float64)
+    for region, mask in masks.items():
+        # The jets, their (possibly varied) pT and selected-jet mask of the region's events only.
+        per_jet = mask[jets.event_index]
+        sub = _subset(jets, mask)
+        sub_mask, sub_pt = jmask[per_jet], pt[per_jet]
+        if region == "4j1b":
+            observable = h_t(sub, sub_mask, sub_pt)
+        else:
+            observable = m_bjj(sub, sub_mask, sub_pt)
+        jet_pts = _leading(sub, sub_pt, sub_mask, rank[per_jet], physics.N_BTAG_VAR_JETS)
+        result.regions[region] = RegionSelection(mask=mask, observable=observable, jet_pts=jet_pts)
+    return result
+
+
+def _subset(jets: Collection, events: np.ndarray) -> Collection:
+    """The jets of the events where ``events`` (bool per event) is True."""
+    per_jet = events[jets.event_index]
+    return Collection(
+        counts=jets.counts[events], columns={k: v[per_jet] for k, v in jets.columns.items()}
+    )

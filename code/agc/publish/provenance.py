@@ -1,0 +1,257 @@
+"""Provenance of a run: what went in, with which code and environment, and what came out.
+
+``provenance.json`` in an output folder records the input files with checksums, every
+parameter, the package version and git commit (or "dirty"), a hash of the package's code,
+the lock file's hash, Python and key library versions, the engine, start/end time and the
+sha256 of every output. Times aside, two identical runs give identical provenance: paths
+are relative, keys sorted, and nothing else depends on the clock or the machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import agc
+from agc.core.codeversion import code_hash
+from agc.core.fileio import sha256_file, write_json
+
+KEY_LIBRARIES = (
+    "coffea",
+    "uproot",
+    "awkward",
+    "hist",
+    "numpy",
+    "scipy",
+    "pyhf",
+    "cabinetry",
+    "iminuit",
+    "matplotlib",
+    "mplhep",
+    "papermill",
+    "dask",
+    "distributed",
+)
+#: Engines a run can be executed by.
+ENGINES = ("serial-local", "cwl-local", "reana", "interactive")
+PROVENANCE_NAME = "provenance.json"
+_TIME_KEYS = ("started", "finished")
+
+
+def package_root() -> Path:
+    """The folder holding ``code/agc`` (the repository or the image's /opt/agc)."""
+    return Path(agc.__file__).resolve().parents[2]
+
+
+def git_state(root: Path | None = None) -> dict[str, Any]:
+    """Commit of the checkout and whether tracked files differ from it ("dirty")."""
+    root = root or package_root()
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": "unknown (no git checkout)", "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def lock_file() -> Path | None:
+    """The environment lock in force: ``$AGC_LOCK_FILE``, the working directory's or the package's."""
+    candidates = [
+        os.environ.get("AGC_LOCK_FILE", ""),
+        "environment/requirements.lock",
+        str(package_root() / "environment" / "requirements.lock"),
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def environment() -> dict[str, Any]:
+    """Python, platform-independent library versions and the lock file's sha256."""
+    lock = lock_file()
+    versions = {}
+    for name in KEY_LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "libraries": versions,
+        "lock_file": lock.name if lock else None,
+        "lock_sha256": sha256_file(lock) if lock else None,
+    }
+
+
+def engine() -> str:
+    """How this run is executed: ``$AGC_ENGINE`` (set by the local runners) or REANA if detected."""
+    name = os.environ.get("AGC_ENGINE")
+    if name:
+        return name
+    if any(key.startswith("REANA_") for key in os.environ):
+        return "reana"
+    return "interactive"
+
+
+def input_files(
+    manifest: dict[str, Any] | None, manifest_path: Path | None
+) -> list[dict[str, Any]]:
+    """One record per input file: sample, path relative to the manifest, events, sha256."""
+    if not manifest:
+        return []
+    base = manifest_path.resolve().parent if manifest_path else None
+    records = []
+    for process, variations in sorted(manifest.items()):
+        for variation, entry in sorted(variations.items()):
+            for item in entry["files"]:
+                path = item["path"]
+                if (
+                    base is not None
+                    and "://" not in path
+                    and Path(path).resolve().is_relative_to(base)
+                ):
+                    path = Path(path).resolve().relative_to(base).as_posix()
+                records.append(
+                    {
+                        "sample": f"{process}__{variation}",
+                        "path": path,
+                        "nevts": item["nevts"],
+                        "sha256": item.get("sha256"),
+                    }
+                )
+    return records
+
+
+def output_checksums(outdir: Path) -> dict[str, str]:
+    """sha256 of every file below ``outdir`` (relative paths), provenance itself excluded."""
+    result = {}
+    for path in sorted(p for p in outdir.rglob("*") if p.is_file()):
+        rel = path.relative_to(outdir).as_posix()
+        if rel == PROVENANCE_NAME or "/." in f"/{rel}" or rel.startswith("cwl/"):
+            continue
+        result[rel] = sha256_file(path)
+    return result
+
+
+def collect(
+    parameters: dict[str, Any],
+    *,
+    manifest: dict[str, Any] | None = None,
+    manifest_path: Path | None = None,
+    outdir: Path | None = None,
+    started: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The provenance record (a JSON-able dict)."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    record: dict[str, Any] = {
+        "package": {
+            "name": "agc-ttbar",
+            "version": agc.__version__,
+            "code_sha256": code_hash(),
+            **git_state(),
+        },
+        "environment": environment(),
+        "engine": engine(),
+        "parameters": dict(sorted(parameters.items())),
+        "inputs": {
+            "manifest": manifest_path.name if manifest_path else None,
+            "manifest_sha256": sha256_file(manifest_path)
+            if manifest_path and manifest_path.is_file()
+            else None,
+            "files": input_files(manifest, manifest_path),
+        },
+        "started": started or os.environ.get("AGC_RUN_STARTED") or now,
+        "finished": now,
+    }
+    if outdir is not None:
+        record["outputs"] = output_checksums(outdir)
+    if extra:
+        record.update(extra)
+    return record
+
+
+def write_provenance(outdir: str | os.PathLike[str], record: dict[str, Any]) -> Path:
+    """Atomically write ``record`` as ``outdir/provenance.json``."""
+    return write_json(Path(outdir) / PROVENANCE_NAME, record)
+
+
+def without_times(record: dict[str, Any]) -> dict[str, Any]:
+    """The record minus start/end times (what two identical runs must share exactly)."""
+    return {key: value for key, value in record.items() if key not in _TIME_KEYS}
+
+
+#: Output files whose checksums provenance records (data products, not logs or notebooks).
+PRODUCT_SUFFIXES = (".root", ".json", ".png", ".pdf", ".yml", ".yaml")
+_NOT_PRODUCTS = ("notebooks/", "partial/", "cache/", "cwl/", "samples/", "histograms_cabinetry/")
+
+
+def product_checksums(outdir: Path) -> dict[str, str]:
+    """sha256 of the data products below ``outdir``: histograms, cut flow, workspace, fit
+    results, plots (relative paths; executed notebooks, partials and caches excluded)."""
+    result = {}
+    for rel, digest in output_checksums(outdir).items():
+        if rel.endswith(PRODUCT_SUFFIXES) and not rel.startswith(_NOT_PRODUCTS):
+            result[rel] = digest
+    return result
+
+
+def notebook_parameters(notebooks_dir: Path) -> dict[str, Any]:
+    """The parameters papermill injected into the executed notebooks (``metadata.papermill``)."""
+    import json
+
+    parameters: dict[str, Any] = {}
+    for path in sorted(notebooks_dir.glob("*.ipynb")):
+        try:
+            book = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        parameters.update(book.get("metadata", {}).get("papermill", {}).get("parameters", {}) or {})
+    return parameters
+
+
+def run_provenance(outdir: str | os.PathLike[str]) -> Path:
+    """Write ``<outdir>/provenance.json`` for a finished run and return its path.
+
+    Parameters come from the executed notebooks, the inputs from ``dataset.json`` (the dataset
+    stage's record), skipped files from ``cutflow.json``, output checksums from the products.
+    """
+    import json
+
+    from agc.dataset.manifest import load_manifest, resolve_inputs
+
+    outdir = Path(outdir)
+    parameters = notebook_parameters(outdir / "notebooks")
+    manifest = manifest_path = None
+    dataset = outdir / "dataset.json"
+    if dataset.is_file():
+        recorded = json.loads(dataset.read_text(encoding="utf-8"))
+        candidate = resolve_inputs(recorded.get("inputs", "embedded"))
+        if candidate.is_file():
+            manifest_path, manifest = candidate, load_manifest(candidate)
+    extra: dict[str, Any] = {}
+    cutflow = outdir / "cutflow.json"
+    if cutflow.is_file():
+        skipped = json.loads(cutflow.read_text(encoding="utf-8")).get("skipped_files")
+        if skipped is not None:
+            extra["skipped_files"] = skipped
+    record = collect(parameters, manifest=manifest, manifest_path=manifest_path, extra=extra)
+    record["outputs"] = product_checksums(outdir)
+    return write_provenance(outdir, record)

@@ -1,0 +1,259 @@
+"""The HTML report of a run, and the small display helpers the stage notebooks use.
+
+:func:`build_report` joins the executed notebooks of a run (``outputs/notebooks/*.ipynb``, in
+name order: 00_dataset, 01_histograms..., 01_merge, 02_statistical_model, 03_fit) into one
+notebook and renders it with nbconvert's ``HTMLExporter`` into a single self-contained HTML file
+(plots are embedded as images). Volatile execution metadata (papermill timings, cell execution
+times) and progress-bar widgets are dropped, so the report only changes when the notebooks'
+content does.
+
+The other functions turn stage results into Markdown tables or figures for the notebooks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat.v4 import new_markdown_cell, new_notebook
+
+from agc.core.errors import AGCError
+from agc.core.fileio import write_text
+
+REPORT_TITLE = "AGC ttbar analysis (CMS 2015 Open Data) — run report"
+_VOLATILE_CELL_METADATA = ("execution", "papermill", "collapsed", "scrolled")
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def _read_notebook(path: Path) -> Any:
+    try:
+        return nbformat.read(path, as_version=4)
+    except (OSError, ValueError, KeyError) as exc:
+        raise AGCError(f"cannot read executed notebook {path}: {exc}") from None
+
+
+def combine_notebooks(paths: Sequence[Path], title: str = REPORT_TITLE) -> Any:
+    """One notebook holding a title cell and the cells of ``paths`` in order (fresh cell ids)."""
+    contents = "\n".join(f"{i}. `{p.name}`" for i, p in enumerate(paths, start=1))
+    combined = new_notebook(
+        metadata={
+            "kernelspec": {
+                "display_name": "Python 3 (agc)",
+                "language": "python",
+                "name": "python3",
+            },
+            "language_info": {"name": "python"},
+        }
+    )
+    heading = new_markdown_cell(f"# {title}\n\nExecuted notebooks:\n\n{contents}")
+    heading.id = "report-title"
+    combined.cells.append(heading)
+    for number, path in enumerate(paths):
+        book = _read_notebook(path)
+        for index, cell in enumerate(book.cells):
+            for key in _VOLATILE_CELL_METADATA:
+                cell.metadata.pop(key, None)
+            cell.id = f"nb{number:02d}-{index:03d}"
+            if cell.cell_type == "code":  # progress widgets have no static view: drop them
+                cell.outputs = [o for o in cell.outputs if _WIDGET_VIEW not in o.get("data", {})]
+            combined.cells.append(cell)
+    nbformat.validate(combined)
+    return combined
+
+
+def build_report(
+    notebooks_dir: str | os.PathLike[str] = "outputs/notebooks",
+    output: str | os.PathLike[str] = "outputs/report.html",
+) -> Path:
+    """Render the executed notebooks of ``notebooks_dir`` into one HTML file ``output``.
+
+    Raises :class:`AGCError` if the folder holds no notebook or one cannot be read; the HTML is
+    written atomically.
+    """
+    from nbconvert import HTMLExporter
+
+    folder = Path(notebooks_dir)
+    paths = sorted(folder.glob("*.ipynb"))
+    if not paths:
+        raise AGCError(f"no executed notebooks (*.ipynb) in {folder}")
+    combined = combine_notebooks(paths)
+    exporter = HTMLExporter(template_name="lab")
+    body, _ = exporter.from_notebook_node(combined, resources={"metadata": {"name": REPORT_TITLE}})
+    return write_text(output, body)
+
+
+# --------------------------------------------------------------------------- display helpers
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isfinite(value) and value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+            return f"{value:.4g}"
+        return f"{value:.4f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
+    return str(value).replace("|", "\\|")
+
+
+def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A Markdown table of ``rows`` (dicts); columns default to the keys in first-seen order."""
+    rows = list(rows)
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(_format(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def json_block(data: Any) -> str:
+    """``data`` as an indented JSON code block (Markdown)."""
+    return "```json\n" + json.dumps(data, indent=1, sort_keys=True, default=str) + "\n```"
+
+
+def summary_markdown(summary: Mapping[str, Any]) -> str:
+    """A stage summary: scalar entries as a key/value table, the rest as JSON."""
+    scalars = [{"key": k, "value": v} for k, v in summary.items() if not isinstance(v, dict | list)]
+    nested = {k: v for k, v in summary.items() if isinstance(v, dict | list)}
+    parts = [markdown_table(scalars, ["key", "value"])] if scalars else []
+    if nested:
+        parts.append(json_block(nested))
+    return "\n\n".join(parts)
+
+
+def mapping_markdown(
+    mapping: Mapping[str, Mapping[str, Any]],
+    key: str = "sample",
+    columns: Sequence[str] | None = None,
+) -> str:
+    """``{name: {column: value}}`` as a table with one row per name (sorted)."""
+    rows = [{key: name, **values} for name, values in sorted(mapping.items())]
+    if columns is None:
+        columns = list(dict.fromkeys(c for values in mapping.values() for c in values))
+    return markdown_table(rows, [key, *columns])
+
+
+def cutflow_markdown(path: str | os.PathLike[str]) -> str:
+    """The cut flow ``cutflow.json`` (``{"samples": {sample: {step: events}}, "steps": [...]}``)
+    as a table of samples x selection steps; other layouts are shown as JSON."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    samples = data.get("samples") if isinstance(data, dict) else None
+    if isinstance(samples, dict) and all(isinstance(v, dict) for v in samples.values()):
+        steps = data.get("steps") if isinstance(data.get("steps"), list) else None
+        return mapping_markdown(samples, "sample", steps)
+    return json_block(data)
+
+
+def readback_markdown(readback: Mapping[str, Any]) -> str:
+    """The read-back summary of a dataset (:func:`agc.dataset.readback.summarize`) as a table."""
+    samples = readback.get("samples")
+    if isinstance(samples, dict) and all(isinstance(v, dict) for v in samples.values()):
+        return mapping_markdown(samples, "sample")
+    return json_block(dict(readback))
+
+
+def workspace_markdown(workspace: Mapping[str, Any]) -> str:
+    """Channels, bins, samples and parameters of a pyhf workspace."""
+    import pyhf
+
+    ws = pyhf.Workspace(dict(workspace))
+    model = ws.model()
+    rows = [
+        {
+            "channel": channel,
+            "bins": model.config.channel_nbins[channel],
+            "samples": ", ".join(ws.samples),
+        }
+        for channel in ws.channels
+    ]
+    head = (
+        f"Measurement `{ws.measurement_names[0]}`, parameter of interest "
+        f"`{model.config.poi_name}`, {model.config.npars} parameters, "
+        f"{len(model.config.modifiers)} modifiers.\n\n"
+    )
+    return head + markdown_table(rows, ["channel", "bins", "samples"])
+
+
+def fit_markdown(results: Mapping[str, Any], poi: str | None = None) -> str:
+    """The fit result (``fit_results.json``) as Markdown: the parameter of interest, the minimum
+    -2 log L and goodness of fit, then a table of every parameter (best fit, uncertainty, type).
+
+    Parameters are read from ``results["parameters"]`` (``labels``/``bestfit``/``uncertainty``
+    lists) or, failing that, from the top level; other layouts are shown as JSON.
+    """
+    table = results.get("parameters") if isinstance(results.get("parameters"), dict) else results
+    labels, values, errors = (table.get(k) for k in ("labels", "bestfit", "uncertainty"))
+    if not all(isinstance(x, list) for x in (labels, values, errors)):
+        return json_block(dict(results))
+    types = table.get("types") if isinstance(table.get("types"), list) else [""] * len(labels)
+    head = []
+    best = results.get("poi")
+    if isinstance(best, dict) and {"name", "bestfit", "uncertainty"} <= set(best):
+        poi = poi or best["name"]
+        head.append(
+            f"**{best['name']} = {_format(best['bestfit'])} ± {_format(best['uncertainty'])}**"
+        )
+    for key, label in (
+        ("best_twice_nll", "-2 log L at the minimum"),
+        ("goodness_of_fit", "goodness-of-fit p-value"),
+    ):
+        if isinstance(results.get(key), int | float):
+            head.append(f"{label}: {_format(results[key])}")
+    rows = [
+        {
+            "parameter": f"**{label}**" if label == poi else label,
+            "best fit": value,
+            "uncertainty": err,
+            "type": kind,
+        }
+        for label, value, err, kind in zip(labels, values, errors, types, strict=True)
+    ]
+    rows.sort(key=lambda row: not row["parameter"].startswith("**"))
+    columns = ["parameter", "best fit", "uncertainty", "type"]
+    return "\n\n".join([*head, markdown_table(rows, columns)])
+
+
+def plot_nominal(histograms: str | os.PathLike[str]) -> Any:
+    """Stacked nominal distributions with the pseudo-data, one panel per region (a Figure)."""
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    from agc.core import physics
+    from agc.processing.histograms import read_histograms
+
+    hists = read_histograms(histograms)
+    fig, axes = plt.subplots(1, len(physics.REGIONS), figsize=(6 * len(physics.REGIONS), 4.5))
+    for ax, (region, observable) in zip(axes, physics.REGIONS.items(), strict=True):
+        names = [p for p in physics.VARIATIONS if f"{region}_{p}" in hists]
+        stack = [hists[f"{region}_{p}"] for p in names]
+        if stack:
+            mplhep.histplot(stack, ax=ax, stack=True, histtype="fill", label=names)
+        if f"{region}_pseudodata" in hists:
+            mplhep.histplot(
+                hists[f"{region}_pseudodata"],
+                ax=ax,
+                histtype="errorbar",
+                color="black",
+                label="pseudo-data",
+            )
+        ax.set_xlabel(f"{observable} [GeV]")
+        ax.set_ylabel("events / bin")
+        ax.set_title(region)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def show_images(folder: str | os.PathLike[str], pattern: str = "*.png") -> list[Path]:
+    """Display every image of ``folder`` (name order) in the notebook; return their paths."""
+    from IPython.display import Image, Markdown, display
+
+    paths = sorted(Path(folder).glob(pattern))
+    for path in paths:
+        display(Markdown(f"**{path.name}**"), Image(filename=str(path)))
+    return paths

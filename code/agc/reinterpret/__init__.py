@@ -1,0 +1,4 @@
+"""Reinterpretation: swap the signal (one declaration, :mod:`agc.reinterpret.signals`) and get a new
+workspace, fit, CLs limits and a pyhf patchset, reprocessing only the new signal
+(:func:`agc.reinterpret.pipeline.reinterpret`).
+"""

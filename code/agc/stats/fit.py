@@ -1,0 +1,486 @@
+"""Maximum-likelihood fit of the workspace to the pseudo-data (cabinetry + pyhf + iminuit).
+
+Deterministic by construction: numpy backend, MINUIT (MIGRAD then HESSE) with fixed settings
+(:data:`FIT_ATTEMPTS`, tried in a fixed order if MIGRAD does not converge), starting from the
+model's suggested initial values; the same workspace gives the same ``fit_results.json`` byte
+for byte, whatever the number of worker processes of the impact fits.
+
+``fit_results.json`` (canonical JSON, plain floats):
+
+- ``poi``: name, best-fit value and (HESSE) uncertainty of the parameter of interest;
+- ``parameters``: ``labels``, ``types`` (pyhf modifier types, e.g. ``histosys+normsys``),
+  ``bestfit``, ``uncertainty``, ``prefit_uncertainty`` (0 for unconstrained), in pyhf order;
+- ``correlation_matrix`` (n x n, same order), ``best_twice_nll`` (-2 ln L at the minimum),
+  ``goodness_of_fit`` (p-value against the saturated model; ``null`` without degrees of freedom);
+- ``impacts``: the impact (cabinetry ranking definition) of every nuisance parameter on the
+  POI (pre-/post-fit, up/down), or ``null`` when not requested;
+- ``fit``: status (``success``) and the exact minimiser settings and software versions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import multiprocessing
+import os
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import cabinetry
+import iminuit
+import numpy as np
+import pyhf
+
+from agc.core import physics
+from agc.core.errors import AGCError
+from agc.core.fileio import write_json
+from agc.plots.figures import paper_plots
+from agc.stats.fitsettings import (
+    FIT_ATTEMPTS,
+    FIT_MAXITER,
+    HESSE_STEP_FRACTION,
+    HESSE_STRATEGY,
+    attempts,
+    minuit_of,
+)
+from agc.stats.model import HistogramReader, load_template, rebin
+
+
+def configure_backend() -> None:
+    """pyhf numpy backend with the MINUIT optimiser and our first settings.
+
+    (cabinetry installs its own MINUIT optimiser for each fit; strategy and tolerance are
+    passed to every fit explicitly.)
+    """
+    first = FIT_ATTEMPTS[0]
+    pyhf.set_backend(
+        "numpy",
+        pyhf.optimize.minuit_optimizer(
+            verbose=0, strategy=first["strategy"], tolerance=first["tolerance"]
+        ),
+    )
+
+
+def load_workspace(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a pyhf workspace JSON file; :class:`AGCError` naming the file on failure."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AGCError(f"{path}: cannot read workspace ({exc.strerror or exc})") from None
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AGCError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(spec, dict):
+        raise AGCError(f"{path}: a pyhf workspace must be a JSON object")
+    return spec
+
+
+def model_and_data(spec: Mapping[str, Any], source: str = "workspace") -> tuple[Any, list[float]]:
+    """pyhf model (HistFactory interpolation codes 4/4p, as cabinetry) and data incl. auxdata."""
+    try:
+        return cabinetry.model_utils.model_and_data(dict(spec))
+    except pyhf.exceptions.InvalidSpecification as exc:
+        where = exc.path or "<top level>"
+        raise AGCError(
+            f"{source}: invalid pyhf workspace at '{where}': {exc.parent.message}"
+        ) from None
+    except (KeyError, IndexError, ValueError, pyhf.exceptions.InvalidModel) as exc:
+        raise AGCError(
+            f"{source}: cannot build the pyhf model ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def minimise(
+    model: Any,
+    data: list[float],
+    *,
+    init_pars: list[float] | None = None,
+    fix_pars: list[bool] | None = None,
+    par_bounds: list[tuple[float, float]] | None = None,
+    goodness_of_fit: bool = False,
+) -> tuple[Any, int]:
+    """``cabinetry.fit.fit`` with the settings of :data:`FIT_ATTEMPTS`, first that converges.
+
+    Starting points: :func:`agc.stats.fitsettings.attempts` (``init_pars`` is the "given" one,
+    default suggested); ``par_bounds`` default to the model's suggested bounds. Returns
+    (FitResults, index of the attempt used); raises ``pyhf.exceptions.FailedMinimization`` if none converges.
+    """
+    failure: Exception | None = None
+    for attempt, settings, start in attempts(model, init_pars, fix_pars):
+        try:
+            with _silenced("pyhf.optimize.mixins"):
+                results = cabinetry.fit.fit(
+                    model,
+                    data,
+                    init_pars=start,
+                    fix_pars=fix_pars,
+                    par_bounds=par_bounds,
+                    strategy=settings["strategy"],
+                    tolerance=settings["tolerance"],
+                    maxiter=FIT_MAXITER,
+                    goodness_of_fit=goodness_of_fit,
+                )
+        except pyhf.exceptions.FailedMinimization as exc:
+            failure = exc
+            continue
+        return results, attempt
+    assert failure is not None
+    raise failure
+
+
+def fit(
+    model: Any, data: list[float], source: str = "workspace", goodness_of_fit: bool = True
+) -> tuple[Any, int]:
+    """The MLE fit (``cabinetry.fit.fit`` via :func:`minimise`): (FitResults, attempt used)."""
+    configure_backend()
+    try:
+        results, attempt = minimise(model, data, goodness_of_fit=goodness_of_fit)
+    except pyhf.exceptions.FailedMinimization as exc:
+        raise AGCError(f"{source}: the maximum-likelihood fit failed ({exc})") from None
+    return final_covariance(model, data, results), attempt
+
+
+def final_covariance(model: Any, data: list[float], results: Any) -> Any:
+    """``results`` with uncertainties and correlations from a fresh HESSE at its minimum.
+
+    The HESSE that ``cabinetry.fit.fit`` runs after MIGRAD starts from the state MIGRAD's path
+    left, so its numbers depended on which attempt of :data:`FIT_ATTEMPTS` converged; this one
+    depends on the minimum only (:data:`agc.stats.fitsettings.HESSE_STRATEGY`, first steps
+    :data:`agc.stats.fitsettings.HESSE_STEP_FRACTION` of the pre-fit uncertainties; 1 % of
+    max(|value|, 1) for unconstrained ones). Fixed parameters get uncertainty 0, as in
+    cabinetry. Keeps cabinetry's numbers if HESSE fails.
+    """
+    bestfit = np.asarray(results.bestfit, dtype=float)
+    fixed = model.config.suggested_fixed()
+    prefit = np.asarray(cabinetry.model_utils.prefit_uncertainties(model), dtype=float)
+    minuit = minuit_of(
+        model, data, bestfit.tolist(), fixed, model.config.suggested_bounds(), HESSE_STRATEGY
+    )
+    minuit.errors = (
+        HESSE_STEP_FRACTION * np.where(prefit > 0, prefit, 0.1 * np.maximum(np.abs(bestfit), 1.0))
+    ).tolist()
+    minuit.hesse()
+    if minuit.covariance is None or not minuit.fmin.has_accurate_covar:
+        return results
+    uncertainty = np.where(fixed, 0.0, np.asarray(minuit.errors, dtype=float))
+    corr = np.array(minuit.covariance.correlation(), dtype=float)
+    free = ~np.asarray(fixed, dtype=bool)
+    corr[free, free] = 1.0  # exactly, by definition (the division leaves 1 - 2e-16)
+    return results._replace(uncertainty=uncertainty, corr_mat=corr)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def _silenced(name: str) -> Iterator[None]:
+    """Mute logger ``name`` (pyhf logs every failed MIGRAD with a traceback; we retry instead)."""
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+@contextlib.contextmanager
+def quiet_fit_logs() -> Iterator[None]:
+    """Silence cabinetry's/pyhf's per-fit INFO reports (MIGRAD tables) during the impact fits."""
+    loggers = [logging.getLogger(name) for name in ("cabinetry", "pyhf")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _init_worker(spec: Mapping[str, Any]) -> None:
+    """Build the model once per process for the impact fits."""
+    configure_backend()
+    model, data = cabinetry.model_utils.model_and_data(dict(spec))
+    _WORKER.update(model=model, data=data)
+
+
+def _impact_task(task: tuple[int, list[float], list[float]]) -> tuple[list[float], int]:
+    """POI shifts for one parameter held at each of ``values``; (shifts, fallback count)."""
+    i_par, bestfit, values = task
+    model, data = _WORKER["model"], _WORKER["data"]
+    poi_index = model.config.poi_index
+    fix_pars = model.config.suggested_fixed()
+    fix_pars[i_par] = True
+    shifts, fallbacks = [], 0
+    for value in values:
+        if value == bestfit[i_par]:  # no pre-fit constraint (or fixed): no impact
+            shifts.append(0.0)
+            continue
+        init = list(bestfit)
+        init[i_par] = value
+        results, attempt = minimise(model, data, init_pars=init, fix_pars=fix_pars)
+        shifts.append(float(results.bestfit[poi_index] - bestfit[poi_index]))
+        fallbacks += attempt > 0
+    return shifts, fallbacks
+
+
+def ranking(
+    spec: Mapping[str, Any],
+    model: Any,
+    fit_results: Any,
+    *,
+    workers: int = 1,
+    source: str = "workspace",
+) -> tuple[Any, int]:
+    """Impacts of every nuisance parameter on the POI: (``cabinetry`` RankingResults, fallbacks).
+
+    The definition of ``cabinetry.fit.ranking``: the parameter is held at its best-fit value
+    +- its pre-fit and its post-fit uncertainty and the POI refitted; the impact is the POI's
+    shift. Each fit starts from the best-fit point and uses :func:`minimise` (cabinetry's own
+    ranking stops at the first fit above MINUIT's EDM goal). The ~4 fits per parameter are
+    independent, so they run in ``workers`` processes; every fit depends on its inputs only,
+    so any worker count gives the same numbers. ~1 s per fit, ~130 fits for the default model.
+    """
+    labels = list(model.config.par_names)
+    poi_index = model.config.poi_index
+    bestfit = np.asarray(fit_results.bestfit, dtype=float).tolist()
+    postfit = np.asarray(fit_results.uncertainty, dtype=float)
+    prefit = np.asarray(cabinetry.model_utils.prefit_uncertainties(model), dtype=float)
+    tasks = [
+        (
+            i,
+            bestfit,
+            [
+                bestfit[i] + prefit[i],
+                bestfit[i] - prefit[i],
+                bestfit[i] + postfit[i],
+                bestfit[i] - postfit[i],
+            ],
+        )
+        for i in range(len(labels))
+        if i != poi_index
+    ]
+    try:
+        if workers <= 1:
+            _init_worker(spec)
+            with quiet_fit_logs():
+                outcome = [_impact_task(task) for task in tasks]
+        else:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_init_worker, initargs=(dict(spec),)
+            ) as pool:
+                outcome = list(pool.map(_impact_task, tasks))
+    except pyhf.exceptions.FailedMinimization as exc:
+        raise AGCError(f"{source}: a fit of the impact ranking failed ({exc})") from None
+    impacts = np.asarray([shifts for shifts, _ in outcome], dtype=float).reshape(len(tasks), 4)
+    keep = [i for i in range(len(labels)) if i != poi_index]
+    results = cabinetry.fit.RankingResults(
+        np.asarray(bestfit)[keep],
+        postfit[keep],
+        [labels[i] for i in keep],
+        impacts[:, 0],
+        impacts[:, 1],
+        impacts[:, 2],
+        impacts[:, 3],
+    )
+    return results, int(sum(n for _, n in outcome))
+
+
+def parameter_types(model: Any) -> list[str]:
+    """Modifier type(s) of every parameter in ``model.config.par_names`` order."""
+    types: dict[str, set[str]] = {}
+    for name, kind in model.config.modifiers:
+        types.setdefault(name, set()).add(kind)
+    out = []
+    for name in model.config.par_order:
+        n = model.config.param_set(name).n_parameters
+        out += ["+".join(sorted(types.get(name, {"unknown"})))] * n
+    return out
+
+
+def _finite_or_none(value: Any) -> float | None:
+    number = float(value)
+    return number if np.isfinite(number) else None
+
+
+def _floats(values: Any) -> list[Any]:
+    return np.asarray(values, dtype=float).tolist()
+
+
+def results_dict(
+    spec: Mapping[str, Any],
+    model: Any,
+    fit_results: Any,
+    ranking_results: Any = None,
+    *,
+    attempt: int = 0,
+    impact_fallbacks: int = 0,
+) -> dict[str, Any]:
+    """The content of ``fit_results.json`` (see module docstring), with plain floats.
+
+    ``attempt``: index in :data:`FIT_ATTEMPTS` of the settings the main fit converged with;
+    ``impact_fallbacks``: number of impact fits that needed settings after the first.
+    """
+    labels = list(fit_results.labels)
+    poi = model.config.poi_name
+    if poi is None:
+        raise AGCError("workspace: the measurement has no POI")
+    i_poi = labels.index(poi)
+    impacts = None
+    if ranking_results is not None:
+        impacts = {
+            "labels": list(ranking_results.labels),
+            "prefit_up": _floats(ranking_results.prefit_up),
+            "prefit_down": _floats(ranking_results.prefit_down),
+            "postfit_up": _floats(ranking_results.postfit_up),
+            "postfit_down": _floats(ranking_results.postfit_down),
+        }
+    return {
+        "measurement": spec["measurements"][0]["name"],
+        "poi": {
+            "name": poi,
+            "bestfit": float(fit_results.bestfit[i_poi]),
+            "uncertainty": float(fit_results.uncertainty[i_poi]),
+        },
+        "parameters": {
+            "labels": labels,
+            "types": parameter_types(model),
+            "bestfit": _floats(fit_results.bestfit),
+            "uncertainty": _floats(fit_results.uncertainty),
+            "prefit_uncertainty": _floats(cabinetry.model_utils.prefit_uncertainties(model)),
+        },
+        "correlation_matrix": _floats(fit_results.corr_mat),
+        "best_twice_nll": float(fit_results.best_twice_nll),
+        "goodness_of_fit": _finite_or_none(fit_results.goodness_of_fit),
+        "impacts": impacts,
+        "fit": {
+            "success": True,
+            "method": "maximum likelihood (cabinetry.fit.fit, pyhf.infer.mle.fit)",
+            "backend": "numpy",
+            "optimizer": "minuit (MIGRAD; then HESSE at the minimum, see agc.stats.fit.final_covariance)",
+            "hesse_strategy": HESSE_STRATEGY,
+            "strategy": FIT_ATTEMPTS[attempt]["strategy"],
+            "tolerance": FIT_ATTEMPTS[attempt]["tolerance"],
+            "init_pars": f"{FIT_ATTEMPTS[attempt]['init']} (suggested_init)",
+            "maxiter": FIT_MAXITER,
+            "attempt": attempt,
+            "impact_fallbacks": impact_fallbacks,
+            "versions": {
+                "cabinetry": cabinetry.__version__,
+                "pyhf": pyhf.__version__,
+                "iminuit": iminuit.__version__,
+            },
+        },
+    }
+
+
+def _plot_config(
+    config: str | os.PathLike[str] | Mapping[str, Any] | None,
+) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    return load_template(config)
+
+
+def run_fit(
+    workspace: str | os.PathLike[str] = "outputs/workspace.json",
+    output: str | os.PathLike[str] = "outputs/fit_results.json",
+    plots_dir: str | os.PathLike[str] | None = "outputs/plots",
+    config: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    *,
+    impacts: bool = True,
+    workers: int = 2,
+) -> dict[str, Any]:
+    """Fit ``workspace`` to its pseudo-data, write ``output`` and the paper plots.
+
+    Args:
+        workspace: pyhf workspace JSON (from :func:`agc.stats.model.build_workspace`).
+        output: ``fit_results.json`` to write (atomically, canonical JSON).
+        plots_dir: folder for the paper plots (PDF and PNG); ``None`` skips the plots.
+        config: cabinetry config (path or dict) for the plots' binning and axis labels;
+            ``None`` uses the card's (agc.core.physics.MODEL_BIN_EDGES, H_T / m_bjj).
+        impacts: compute the impact ranking (slow: 4 fits per nuisance parameter).
+        workers: processes for the impact fits (any number gives the same results).
+
+    Returns:
+        The content of ``fit_results.json`` plus ``plots``: the written plot files.
+    """
+    source = os.fspath(workspace)
+    spec = load_workspace(workspace)
+    model, data = model_and_data(spec, source)
+    fit_results, attempt = fit(model, data, source)
+    ranking_results, fallbacks = None, 0
+    if impacts:
+        ranking_results, fallbacks = ranking(
+            spec, model, fit_results, workers=workers, source=source
+        )
+    results = results_dict(
+        spec, model, fit_results, ranking_results, attempt=attempt, impact_fallbacks=fallbacks
+    )
+    plots: list[Path] = []
+    if plots_dir is not None:
+        plots = paper_plots(
+            model,
+            data,
+            fit_results,
+            plots_dir,
+            ranking_results=ranking_results,
+            config=_plot_config(config),
+        )
+    write_json(output, results)
+    return {**results, "plots": [str(p) for p in plots]}
+
+
+def expected_ttbar_norm(
+    histograms: str | os.PathLike[str],
+    *,
+    signal: str = "ttbar",
+    backgrounds: tuple[str, ...] = (
+        "wjets",
+        "single_top_s_chan",
+        "single_top_t_chan",
+        "single_top_tW",
+    ),
+    regions: tuple[str, ...] = tuple(physics.REGIONS),
+    edges: tuple[float, ...] = physics.MODEL_BIN_EDGES,
+) -> tuple[float, float]:
+    """What the pseudo-data implies for the signal normalisation, from the histograms alone.
+
+    mu = (D - B) / S summed over ``regions`` and the model bins (``edges``, GeV), with D the
+    pseudo-data, B the nominal non-signal backgrounds and S the nominal signal. The
+    uncertainty propagates the MC statistical variances (sumw2) of D, B and S as independent.
+
+    Returns:
+        (mu, sigma_mu).
+    """
+    path = os.fspath(histograms)
+    source = HistogramReader()
+    try:
+
+        def total(name: str) -> tuple[float, float]:
+            h = rebin(source.get(path, name, "expected_ttbar_norm"), list(edges), f"{path}:{name}")
+            return float(np.sum(h.values())), float(np.sum(h.variances()))
+
+        d = b = s = 0.0
+        var_d = var_b = var_s = 0.0
+        for region in regions:
+            value, var = total(f"{region}_pseudodata")
+            d, var_d = d + value, var_d + var
+            value, var = total(f"{region}_{signal}")
+            s, var_s = s + value, var_s + var
+            for process in backgrounds:
+                value, var = total(f"{region}_{process}")
+                b, var_b = b + value, var_b + var
+    finally:
+        source.close()
+    if s <= 0:
+        raise AGCError(f"{path}: nominal '{signal}' histograms are empty in {list(regions)}")
+    mu = (d - b) / s
+    sigma = float(np.sqrt((var_d + var_b) / s**2 + (d - b) ** 2 * var_s / s**4))
+    return float(mu), sigma

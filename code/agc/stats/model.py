@@ -1,0 +1,399 @@
+"""Statistical model: ``histograms.root`` -> cabinetry configuration -> pyhf workspace.
+
+The model of the card (ANALYSIS.md, "Statistical model"): measurement ``CMS_ttbar``, regions
+``4j1b CR`` (H_T) and ``4j2b SR`` (m_bjj), five simulated samples, pseudo-data as data, every
+systematic of the card, and a free normalisation as parameter of interest. The configuration
+is the template ``inputs/cabinetry.yaml`` with the histogram path, the binning and the
+signal/POI filled in (:func:`build_config`).
+
+Templates come from our pre-built histograms (fill binning: 25 bins of 20 GeV, 50-550 GeV).
+cabinetry's own histogram collector cannot rebin, so, like the AGC reference, a cabinetry
+``Router`` template builder reads each histogram with uproot and merges its bins onto the
+region's ``Binning`` (default :data:`agc.core.physics.MODEL_BIN_EDGES`, 11 bins of 40 GeV,
+110-550 GeV); under/overflow and the bins below 110 GeV are not part of the model.
+``cabinetry.templates.postprocess`` and ``cabinetry.workspace.build`` then do the rest.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boost_histogram as bh
+import cabinetry
+import jsonschema
+import numpy as np
+import pyhf
+import uproot
+import yaml
+from cabinetry.templates import collector
+
+from agc.core import physics
+from agc.core.errors import AGCError
+from agc.core.fileio import write_json
+
+#: Default cabinetry configuration template (relative to the working directory or the repository).
+DEFAULT_CONFIG = "inputs/cabinetry.yaml"
+#: Folder (beside the workspace) where cabinetry keeps its intermediate template histograms.
+HISTOGRAM_FOLDER_NAME = "histograms_cabinetry"
+#: Default free-normalisation settings of a parameter of interest added for a new signal.
+POI_NOMINAL = 1.0
+POI_BOUNDS = (0.0, 10.0)
+
+_REPO = Path(__file__).resolve().parents[2]
+_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def _resolve_config_path(config: str | os.PathLike[str]) -> Path:
+    """The template path as given, else relative to the repository (CWL jobs run elsewhere)."""
+    path = Path(config)
+    if path.exists() or path.is_absolute():
+        return path
+    fallback = _REPO / path
+    return fallback if fallback.exists() else path
+
+
+def load_template(
+    config: str | os.PathLike[str] | Mapping[str, Any] = DEFAULT_CONFIG,
+) -> dict[str, Any]:
+    """The cabinetry configuration template as a new dict (from a YAML path or a mapping)."""
+    if isinstance(config, Mapping):
+        return copy.deepcopy(dict(config))
+    path = _resolve_config_path(config)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AGCError(f"{config}: cannot read cabinetry config ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise AGCError(f"{path}:{where} invalid YAML in cabinetry config") from None
+    if not isinstance(data, dict):
+        raise AGCError(f"{path}: cabinetry config must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def validate_config(config: Mapping[str, Any], source: str = "cabinetry config") -> None:
+    """Validate with ``cabinetry.configuration.validate``; raise :class:`AGCError` naming the key."""
+    try:
+        cabinetry.configuration.validate(dict(config))
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "<top level>"
+        raise AGCError(f"{source}: invalid key at '{where}': {exc.message}") from None
+    except (ValueError, NotImplementedError) as exc:
+        raise AGCError(f"{source}: {exc}") from None
+
+
+def _as_list(setting: Any) -> list[str]:
+    if setting is None:
+        return []
+    return list(setting) if isinstance(setting, list) else [setting]
+
+
+def _set_input_path(
+    general: dict[str, Any], histograms: str | os.PathLike[str], source: str
+) -> None:
+    input_path = general["InputPath"]
+    _, sep, object_part = input_path.rpartition(":")
+    if not sep or "{RegionPath}" not in object_part:
+        raise AGCError(
+            f"{source}: invalid key at 'General/InputPath': expected "
+            f"'<file>:{{RegionPath}}_{{SamplePath}}{{VariationPath}}', got {input_path!r}"
+        )
+    general["InputPath"] = f"{os.fspath(histograms)}:{object_part}"
+
+
+def _apply_signal(config: dict[str, Any], signal: str, poi: str, source: str) -> None:
+    """Make ``signal`` the signal sample with the free normalisation ``poi`` as POI.
+
+    - ``poi`` already a NormFactor of the template: it must act on the signal sample.
+    - else, a NormFactor acting only on a signal sample of the template is renamed ``poi``
+      (``signal="ttbar", poi="mu"``);
+    - else (a new signal process, e.g. ``zprime_1000``) a sample ``signal`` (histograms
+      ``{region}_{signal}...``) and a NormFactor ``poi`` on it are added; the template's
+      normalisations (ttbar_norm) stay free.
+    """
+    for name, value in (("signal", signal), ("poi", poi)):
+        if not isinstance(value, str) or not _NAME_RE.match(value):
+            raise AGCError(f"{source}: parameter '{name}' must match [A-Za-z0-9_]+, got {value!r}")
+    samples: list[dict[str, Any]] = config["Samples"]
+    matches = [s for s in samples if signal in (s.get("Name"), s.get("SamplePath"))]
+    if any(s.get("Data", False) for s in matches):
+        raise AGCError(f"{source}: signal '{signal}' is the data sample")
+    normfactors: list[dict[str, Any]] = config["NormFactors"]
+    by_name = {nf["Name"]: nf for nf in normfactors}
+    if matches:
+        sample = matches[0]
+        if poi in by_name:
+            affected = _as_list(by_name[poi].get("Samples"))
+            if affected and sample["Name"] not in affected:
+                raise AGCError(
+                    f"{source}: POI '{poi}' (NormFactors) does not act on signal sample '{sample['Name']}'"
+                )
+        else:
+            own = [nf for nf in normfactors if _as_list(nf.get("Samples")) == [sample["Name"]]]
+            if own:
+                own[0]["Name"] = poi
+            else:
+                normfactors.append(_poi_normfactor(poi, sample["Name"]))
+    else:
+        if poi in by_name:
+            raise AGCError(
+                f"{source}: POI '{poi}' is already the normalisation of "
+                f"{_as_list(by_name[poi].get('Samples')) or 'all samples'}, choose another name for signal '{signal}'"
+            )
+        samples.append({"Name": signal, "SamplePath": signal})
+        normfactors.append(_poi_normfactor(poi, signal))
+    config["General"]["POI"] = poi
+
+
+def _poi_normfactor(poi: str, sample: str) -> dict[str, Any]:
+    return {"Name": poi, "Samples": sample, "Nominal": POI_NOMINAL, "Bounds": list(POI_BOUNDS)}
+
+
+def build_config(
+    histograms: str | os.PathLike[str] = "outputs/histograms.root",
+    config: str | os.PathLike[str] | Mapping[str, Any] = DEFAULT_CONFIG,
+    signal: str = "ttbar",
+    poi: str = "ttbar_norm",
+    *,
+    histogram_folder: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """The cabinetry configuration of the measurement, validated with cabinetry.
+
+    Args:
+        histograms: path of ``histograms.root`` (our naming ``{region}_{process}[_{variation}]``).
+        config: the YAML template (path) or an already-loaded template (mapping).
+        signal: process used as signal (histogram name part); default ``ttbar``.
+        poi: name of the free normalisation of the signal, the parameter of interest.
+        histogram_folder: where cabinetry writes intermediate templates (default: template's).
+
+    Returns:
+        The configuration dict; regions without ``Binning`` get :data:`agc.core.physics.MODEL_BIN_EDGES`
+        [GeV].
+    """
+    source = str(config) if not isinstance(config, Mapping) else "cabinetry config"
+    cfg = load_template(config)
+    validate_config(cfg, source)
+    for region in cfg["Regions"]:
+        region.setdefault("Binning", list(physics.MODEL_BIN_EDGES))
+    _set_input_path(cfg["General"], histograms, source)
+    if histogram_folder is not None:
+        cfg["General"]["HistogramFolder"] = os.fspath(histogram_folder)
+    _apply_signal(cfg, signal, poi, source)
+    validate_config(cfg, source)
+    return cfg
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def rebin(
+    histogram: bh.Histogram, edges: list[float] | tuple[float, ...], name: str
+) -> bh.Histogram:
+    """Merge the bins of a 1D weighted histogram onto ``edges`` (a subset of its bin edges).
+
+    Contents outside ``[edges[0], edges[-1]]`` (including under/overflow) are dropped.
+    Returns a boost-histogram with a Variable axis and Weight storage (sumw, sumw2).
+    """
+    axis_edges = histogram.axes[0].edges
+    index = []
+    for edge in edges:
+        hits = np.flatnonzero(np.isclose(axis_edges, edge, rtol=0.0, atol=1e-6))
+        if hits.size != 1:
+            raise AGCError(f"{name}: model bin edge {edge} is not a bin edge of the histogram")
+        index.append(int(hits[0]))
+    if any(b <= a for a, b in itertools.pairwise(index)):
+        raise AGCError(f"{name}: model bin edges must increase, got {list(edges)}")
+    view = histogram.view()
+    if view.dtype.names is not None and "variance" in view.dtype.names:
+        values, variances = np.asarray(view["value"]), np.asarray(view["variance"])
+    else:
+        values = np.asarray(histogram.values())
+        variances = np.asarray(
+            histogram.variances() if histogram.variances() is not None else values
+        )
+    starts = np.asarray(index[:-1])
+    merged = bh.Histogram(bh.axis.Variable(list(map(float, edges))), storage=bh.storage.Weight())
+    merged.view()["value"] = np.add.reduceat(values[index[0] : index[-1]], starts - index[0])
+    merged.view()["variance"] = np.add.reduceat(variances[index[0] : index[-1]], starts - index[0])
+    return merged
+
+
+class HistogramReader:
+    """Read-only access to 1D histograms in ROOT files (opened once each), AGCError on bad input.
+
+    ``get(file_path, key, what)`` returns the histogram as a boost-histogram (Weight storage);
+    ``what`` describes the request in error messages. Call ``close()`` when done.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, Any] = {}
+
+    def get(self, file_path: str, key: str, what: str) -> bh.Histogram:
+        handle = self._files.get(file_path)
+        if handle is None:
+            if not Path(file_path).is_file():
+                raise AGCError(f"{file_path}: histograms file not found")
+            try:
+                handle = uproot.open(file_path)
+            except (OSError, ValueError, uproot.deserialization.DeserializationError) as exc:
+                raise AGCError(
+                    f"{file_path}: cannot open as ROOT file ({type(exc).__name__}: {exc})"
+                ) from None
+            self._files[file_path] = handle
+        if key not in handle.keys(cycle=False):
+            raise AGCError(f"{file_path}: missing histogram '{key}' ({what})")
+        obj = handle[key]
+        if not obj.classname.startswith("TH1"):
+            raise AGCError(f"{file_path}: '{key}' is a {obj.classname}, expected a TH1 ({what})")
+        return obj.to_boost()
+
+    def close(self) -> None:
+        for handle in self._files.values():
+            handle.close()
+        self._files.clear()
+
+
+def _describe(
+    region: dict[str, Any], sample: dict[str, Any], systematic: dict[str, Any], template: str | None
+) -> str:
+    variation = "nominal" if template is None else f"{systematic['Name']} {template}"
+    return f"region '{region['Name']}', sample '{sample['Name']}', variation '{variation}'"
+
+
+@contextmanager
+def _template_router(config: Mapping[str, Any]) -> Iterator[Any]:
+    """A cabinetry Router whose catch-all template builder reads and rebins our histograms."""
+    general = config["General"]
+    general_path = general["InputPath"]
+    variation_path = general.get("VariationPath", "")
+    source = HistogramReader()
+    router = cabinetry.route.Router()
+
+    @router.register_template_builder()
+    def from_histograms_root(
+        region: dict[str, Any],
+        sample: dict[str, Any],
+        systematic: dict[str, Any],
+        template: str | None,
+    ) -> bh.Histogram:
+        # Same path logic as cabinetry.templates.collect (RegionPath/SamplePath/VariationPath).
+        path = collector._histo_path(
+            general_path, variation_path, region, sample, systematic, template
+        )
+        file_path, _, key = path.rpartition(":")
+        what = _describe(region, sample, systematic, template)
+        histogram = source.get(file_path, key, what)
+        return rebin(
+            histogram, region.get("Binning", physics.MODEL_BIN_EDGES), f"{file_path}:{key}"
+        )
+
+    try:
+        yield router
+    finally:
+        source.close()
+
+
+def collect_templates(config: Mapping[str, Any]) -> None:
+    """Write cabinetry's template histograms (rebinned, post-processed) into ``HistogramFolder``."""
+    with _template_router(config) as router:
+        cabinetry.templates.build(dict(config), router=router)
+    cabinetry.templates.postprocess(dict(config))
+
+
+# --------------------------------------------------------------------------- workspace
+
+
+def plain_json(value: Any, where: str = "") -> Any:
+    """Plain Python types (float/int/str/list/dict) for canonical JSON; reject NaN/inf.
+
+    ``where`` is the key path reported in the :class:`AGCError` for a non-finite number.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): plain_json(v, f"{where}/{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [plain_json(v, f"{where}/{i}") for i, v in enumerate(value)]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if not math.isfinite(number):
+            raise AGCError(
+                f"workspace: non-finite value {number} at '{where}' (empty nominal histogram?)"
+            )
+        return number
+    return value
+
+
+def _check_finite(ws: Mapping[str, Any]) -> None:
+    for channel in ws["channels"]:
+        for sample in channel["samples"]:
+            where = f"region '{channel['name']}', sample '{sample['name']}'"
+            for modifier in sample["modifiers"]:
+                try:
+                    plain_json(modifier.get("data"), "")
+                except AGCError:
+                    raise AGCError(
+                        f"workspace: non-finite {modifier['type']} '{modifier['name']}' for {where} "
+                        "(empty nominal histogram?)"
+                    ) from None
+
+
+def build_workspace(
+    histograms: str | os.PathLike[str],
+    output: str | os.PathLike[str] = "outputs/workspace.json",
+    config: str | os.PathLike[str] | Mapping[str, Any] = DEFAULT_CONFIG,
+    signal: str = "ttbar",
+    poi: str = "ttbar_norm",
+) -> dict[str, Any]:
+    """Build the pyhf workspace of the measurement from ``histograms`` and write it to ``output``.
+
+    cabinetry's intermediate templates go to ``<output folder>/histograms_cabinetry`` (built in
+    a fresh folder each run, then swapped in, so stale files never leak in). The workspace is
+    validated with ``pyhf.Workspace`` and written atomically as canonical, sorted JSON.
+
+    Returns:
+        The workspace specification (plain dict, identical to the file's content).
+    """
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    final_folder = output.parent / HISTOGRAM_FOLDER_NAME
+    work_folder = Path(tempfile.mkdtemp(prefix=f".{HISTOGRAM_FOLDER_NAME}.", dir=output.parent))
+    try:
+        cfg = build_config(histograms, config, signal, poi, histogram_folder=work_folder)
+        collect_templates(cfg)
+        try:
+            ws = cabinetry.workspace.build(cfg, with_validation=False)
+        except ZeroDivisionError as exc:  # pragma: no cover (numpy warns instead)
+            raise AGCError(f"workspace: {exc} (empty nominal histogram?)") from None
+        _check_finite(ws)
+        ws = plain_json(ws, "")
+        try:
+            pyhf.Workspace(ws)
+        except pyhf.exceptions.InvalidSpecification as exc:
+            raise AGCError(f"workspace: invalid pyhf specification: {exc}") from None
+        write_json(output, ws)
+        if final_folder.exists():
+            shutil.rmtree(final_folder)
+        os.replace(work_folder, final_folder)
+    finally:
+        if work_folder.exists():
+            shutil.rmtree(work_folder, ignore_errors=True)
+    return ws

@@ -1,0 +1,376 @@
+"""Local execution of the REANA workflow specifications, exactly as REANA would run them.
+
+Two runners, one per specification:
+
+- :func:`run_serial` mirrors REANA's serial engine (``reana_commons.serial``): it loads
+  ``reana.yaml``, merges the ``-p name=value`` overrides into ``inputs.parameters`` (an unknown
+  name is an error listing the declared ones), expands every command with
+  ``string.Template(command).substitute(parameters)`` -- so ``$name``/``${name}`` are replaced and
+  an undeclared name fails, as on the server -- and runs each command with ``bash -c`` in the
+  workspace (the folder holding the spec) with the local virtual environment first on ``PATH``.
+  It stops at the first failing command and names its step.
+- :func:`run_cwl` runs ``workflow/workflow.cwl`` with the job file ``reana-cwl-job.yaml`` (the
+  overrides applied to a temporary copy) through ``cwltool --no-container --parallel``; the
+  outputs are written to a temporary folder and renamed onto ``outputs/cwl`` only on success.
+
+Both check the parameter values with :func:`agc.core.parameters.validate_parameters` before any work."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import yaml
+
+from agc.core.errors import AGCError
+from agc.core.parameters import coerce, validate_parameters
+
+SERIAL_SPEC = "reana.yaml"
+CWL_SPEC = "reana-cwl.yaml"
+CWL_JOB = "reana-cwl-job.yaml"
+CWL_WORKFLOW = Path("workflow") / "workflow.cwl"
+#: Where :func:`run_cwl` collects the CWL workflow's outputs (relative to the workspace).
+CWL_OUTDIR = Path("outputs") / "cwl"
+#: Folder of the per-sample markers the CWL workflow scatters the histogram stage over.
+#: Environment variables a local CWL job keeps (cwltool passes nothing else but HOME/TMPDIR).
+_PRESERVED = (
+    "PATH",
+    "JUPYTER_PATH",
+    "MPLCONFIGDIR",
+    "MPLBACKEND",
+    "SOURCE_DATE_EPOCH",
+    "PYTHONPATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "AGC_ENGINE",
+    "AGC_RUN_STARTED",
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One expanded command of a serial step: REANA runs each in its own container."""
+
+    step: str
+    index: int
+    count: int
+    text: str
+
+
+# --------------------------------------------------------------------------- specifications
+
+
+def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a REANA specification (YAML) as a dict; missing or malformed -> :class:`AGCError`."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AGCError(f"workflow specification not found: {path}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise AGCError(f"{path}: malformed YAML{where}") from None
+    if not isinstance(data, dict) or "workflow" not in data:
+        raise AGCError(f"{path}: not a REANA specification (no 'workflow' key)")
+    return data
+
+
+def declared_parameters(spec: dict[str, Any]) -> dict[str, Any]:
+    """``inputs.parameters`` of a REANA specification, values as written (YAML types)."""
+    params = (spec.get("inputs") or {}).get("parameters") or {}
+    if not isinstance(params, dict):
+        raise AGCError("inputs.parameters must be a mapping of name -> default value")
+    return dict(params)
+
+
+def apply_overrides(
+    declared: dict[str, Any], overrides: dict[str, str] | None, source: str
+) -> dict[str, Any]:
+    """``declared`` updated with ``overrides``; an undeclared name is an error listing the declared."""
+    params = dict(declared)
+    for name, value in (overrides or {}).items():
+        if name not in declared:
+            raise AGCError(
+                f"unknown parameter '{name}' for {source}; declared: {', '.join(sorted(declared))}"
+            )
+        params[name] = value
+    return params
+
+
+def check_values(params: dict[str, Any], source: str) -> dict[str, Any]:
+    """Typed, validated parameter values (:func:`agc.core.parameters.validate_parameters`)."""
+    try:
+        return validate_parameters(params)
+    except AGCError as exc:
+        raise AGCError(f"{source}: {exc}") from None
+
+
+def expand_commands(spec: dict[str, Any], parameters: dict[str, Any]) -> list[Command]:
+    """Every command of a serial spec with the parameters substituted as REANA does.
+
+    REANA's serial engine applies ``string.Template(command).substitute(parameters)`` to each
+    command; a name without a value raises there, and here an :class:`AGCError` naming the step.
+    """
+    workflow = spec.get("workflow") or {}
+    if workflow.get("type") != "serial":
+        raise AGCError(f"not a serial workflow (workflow.type = {workflow.get('type')!r})")
+    steps = (workflow.get("specification") or {}).get("steps") or []
+    if not steps:
+        raise AGCError("serial workflow has no steps")
+    commands: list[Command] = []
+    for number, step in enumerate(steps):
+        name = str(step.get("name", number))
+        texts = step.get("commands") or []
+        for index, text in enumerate(texts, start=1):
+            try:
+                expanded = Template(text).substitute(parameters)
+            except KeyError as exc:
+                raise AGCError(
+                    f"step '{name}' uses parameter ${{{exc.args[0]}}} that inputs.parameters does "
+                    "not declare"
+                ) from None
+            except ValueError as exc:
+                raise AGCError(f"step '{name}': {exc} (write a literal '$' as '$$')") from None
+            commands.append(Command(name, index, len(texts), expanded))
+    return commands
+
+
+# --------------------------------------------------------------------------- local runners
+
+
+def venv_bin() -> Path:
+    """The ``bin`` folder of the running interpreter's environment (papermill, cwltool, agc)."""
+    return Path(sys.executable).parent
+
+
+def runner_environment(engine: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment of locally run steps: the venv first on ``PATH``, its Jupyter kernels first,
+    ``AGC_ENGINE`` (recorded in provenance) and a shared start time."""
+    env = dict(os.environ if base is None else base)
+    env["PATH"] = os.pathsep.join([str(venv_bin()), env.get("PATH", "")])
+    jupyter = str(Path(sys.prefix) / "share" / "jupyter")
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (jupyter, env.get("JUPYTER_PATH", "")) if p)
+    env["AGC_ENGINE"] = engine
+    env.setdefault("AGC_RUN_STARTED", dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat())
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def select_steps(steps: list[str], options: dict[str, str], source: str) -> list[str]:
+    """The steps that REANA's operational options ``FROM`` / ``TARGET`` select (in order)."""
+    unknown = sorted(set(options) - {"FROM", "TARGET"})
+    if unknown:
+        raise AGCError(
+            f"{source}: unknown operational option(s) {unknown} (accepted: FROM, TARGET)"
+        )
+    first, last = 0, len(steps) - 1
+    for key in ("FROM", "TARGET"):
+        if key in options and options[key] not in steps:
+            raise AGCError(f"{source}: {key}={options[key]!r} is not a step; steps: {steps}")
+    if "FROM" in options:
+        first = steps.index(options["FROM"])
+    if "TARGET" in options:
+        last = steps.index(options["TARGET"])
+    if first > last:
+        raise AGCError(
+            f"{source}: step {steps[first]!r} (FROM) comes after {steps[last]!r} (TARGET)"
+        )
+    return steps[first : last + 1]
+
+
+def run_serial(
+    spec_path: str | os.PathLike[str] = SERIAL_SPEC,
+    overrides: dict[str, str] | None = None,
+    *,
+    workdir: str | os.PathLike[str] | None = None,
+    options: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run the serial workflow ``spec_path`` locally, as REANA's serial engine would.
+
+    ``overrides`` are ``{name: value}`` strings (``-p name=value``); ``workdir`` is the workspace
+    (default: the spec's folder); ``options`` are REANA's operational options for serial
+    workflows (``-o FROM=step``: start at that step, reusing the workspace's earlier outputs;
+    ``-o TARGET=step``: stop after it). Returns ``{"spec", "workdir", "steps": [{"name", "seconds"}],
+    "seconds"}``; a failing command raises :class:`AGCError` naming its step.
+    """
+    spec_path = Path(spec_path)
+    spec = load_spec(spec_path)
+    params = apply_overrides(declared_parameters(spec), overrides, spec_path.name)
+    check_values(params, spec_path.name)
+    commands = expand_commands(spec, params)
+    root = Path(workdir) if workdir is not None else spec_path.resolve().parent
+    env = runner_environment("serial-local")
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    steps = list(dict.fromkeys(c.step for c in commands))
+    chosen = select_steps(steps, options or {}, spec_path.name)
+    commands = [c for c in commands if c.step in chosen]
+    for command in commands:
+        label = f"step {steps.index(command.step) + 1}/{len(steps)} '{command.step}'"
+        if command.count > 1:
+            label += f" (command {command.index}/{command.count})"
+        _log(f"[agc run-serial] {label}: {command.text}")
+        t0 = time.perf_counter()
+        result = subprocess.run(
+            ["bash", "-c", command.text], cwd=root, env=env, stdin=subprocess.DEVNULL, check=False
+        )
+        elapsed = time.perf_counter() - t0
+        timings[command.step] = timings.get(command.step, 0.0) + elapsed
+        _log(f"[agc run-serial] {label}: exit code {result.returncode} after {elapsed:.1f} s")
+        if result.returncode != 0:
+            raise AGCError(
+                f"{spec_path.name}: {label} failed with exit code {result.returncode}; "
+                "earlier steps' outputs are kept"
+            )
+    total = time.perf_counter() - started
+    _log(f"[agc run-serial] all {len(steps)} steps done in {total:.1f} s")
+    return {
+        "spec": str(spec_path),
+        "workdir": str(root),
+        "steps": [{"name": name, "seconds": round(s, 1)} for name, s in timings.items()],
+        "seconds": round(total, 1),
+    }
+
+
+def cwl_job(
+    job_file: str | os.PathLike[str], overrides: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The CWL input object of ``job_file`` with ``overrides`` applied and checked.
+
+    Scalar entries are the workflow parameters (typed as the parameter schema declares); File and
+    Directory locations are made absolute from the job file's folder, as cwltool resolves them.
+    """
+    job_file = Path(job_file)
+    job = load_yaml_mapping(job_file)
+    scalars = {k: v for k, v in job.items() if not isinstance(v, dict)}
+    params = apply_overrides(scalars, overrides, job_file.name)
+    typed = check_values({k: coerce(k, v) for k, v in params.items()}, job_file.name)
+    base = job_file.resolve().parent
+    result: dict[str, Any] = {}
+    for name, value in job.items():
+        if isinstance(value, dict):
+            entry = dict(value)
+            location = entry.get("location") or entry.get("path")
+            if location is None:
+                raise AGCError(f"{job_file}: '{name}' has neither 'location' nor 'path'")
+            entry.pop("path", None)
+            entry["location"] = (
+                str((base / location).resolve()) if "://" not in location else location
+            )
+            result[name] = entry
+        else:
+            result[name] = typed[name]
+    return result
+
+
+def load_yaml_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (the CWL job file)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AGCError(f"file not found: {path}") from None
+    except yaml.YAMLError:
+        raise AGCError(f"{path}: malformed YAML") from None
+    if not isinstance(data, dict):
+        raise AGCError(f"{path}: expected a mapping of input names to values")
+    return data
+
+
+def run_cwl(
+    overrides: dict[str, str] | None = None,
+    *,
+    workdir: str | os.PathLike[str] | None = None,
+    job_file: str | os.PathLike[str] | None = None,
+    workflow: str | os.PathLike[str] | None = None,
+    outdir: str | os.PathLike[str] | None = None,
+    parallel: bool = True,
+) -> dict[str, Any]:
+    """Run the CWL workflow locally: ``cwltool --no-container --parallel`` from the venv.
+
+    ``overrides`` (``-p name=value``) replace job-file parameters in a temporary copy of the job
+    file. ``workdir`` (default: the current directory, the repository root under ``make``) holds
+    ``reana-cwl-job.yaml`` and ``workflow/``; outputs go to ``outdir`` (default ``outputs/cwl`` in
+    ``workdir``), replaced as a whole only when the run succeeds. Returns ``{"outdir", "outputs": {name: path},
+    "seconds"}``; a failure raises :class:`AGCError`.
+    """
+    root = Path(workdir) if workdir is not None else Path.cwd()
+    job_path = Path(job_file) if job_file is not None else root / CWL_JOB
+    workflow_path = Path(workflow) if workflow is not None else root / CWL_WORKFLOW
+    target = Path(outdir) if outdir is not None else root / CWL_OUTDIR
+    if not workflow_path.is_file():
+        raise AGCError(f"CWL workflow not found: {workflow_path}")
+    cwltool = venv_bin() / "cwltool"
+    if not cwltool.exists():
+        raise AGCError(f"cwltool not found beside the interpreter: {cwltool}")
+    job = cwl_job(job_path, overrides)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    scratch = Path(tempfile.mkdtemp(prefix="agc-cwl-"))
+    try:
+        job_copy = scratch / "job.json"
+        job_copy.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        env = runner_environment("cwl-local")
+        env.setdefault("MPLCONFIGDIR", str(scratch / "matplotlib"))
+        command = [str(cwltool), "--no-container", "--outdir", str(staging)]
+        if parallel:
+            command.append("--parallel")
+        command += [
+            "--tmpdir-prefix",
+            f"{scratch}/tmp/",
+            "--tmp-outdir-prefix",
+            f"{scratch}/out/",
+        ]
+        for name in _PRESERVED:
+            if name in env:
+                command += ["--preserve-environment", name]
+        command += [str(workflow_path), str(job_copy)]
+        _log(f"[agc run-cwl] {' '.join(command)}")
+        started = time.perf_counter()
+        result = subprocess.run(
+            command,
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+        seconds = time.perf_counter() - started
+        if result.returncode != 0:
+            raise AGCError(
+                f"CWL workflow {workflow_path.name} failed (cwltool exit code {result.returncode}); "
+                f"see cwltool's log above; {target} is left as it was"
+            )
+        try:
+            produced = json.loads(result.stdout)
+        except json.JSONDecodeError:
+            raise AGCError("cwltool succeeded but printed no output object") from None
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    outputs = {
+        name: str(target / value["basename"])
+        for name, value in sorted(produced.items())
+        if isinstance(value, dict) and "basename" in value
+    }
+    _log(f"[agc run-cwl] total: {seconds:.1f} s; outputs in {target}")
+    return {"outdir": str(target), "outputs": outputs, "seconds": round(seconds, 1)}

@@ -1,0 +1,349 @@
+"""Signal swap: cache, round trip to the main fit, published patchset, limits regression.
+
+One session fixture runs ``reinterpret("ttbar")`` on a cold cache (processes every background
+sample once), then ``reinterpret(zprime_1000)``, counting what ``process_samples`` is asked to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyhf
+import pytest
+
+from agc.core.errors import AGCError
+from agc.processing import histograms
+from agc.processing.cache import HistogramCache, cached_process_samples
+from agc.reinterpret import pipeline as reinterpret_module
+from agc.reinterpret.pipeline import reinterpret, sorted_spec
+from agc.stats.fit import run_fit
+from agc.stats.model import build_workspace
+from agc.stats.reproducibility import limit_deviations
+
+REPO = Path(__file__).resolve().parents[2]
+SIGNAL = "inputs/signals/zprime_1000.yaml"
+BACKGROUNDS = [
+    "single_top_s_chan__nominal",
+    "single_top_tW__nominal",
+    "single_top_t_chan__nominal",
+    "ttbar__ME_var",
+    "ttbar__PS_var",
+    "ttbar__nominal",
+    "ttbar__scaledown",
+    "ttbar__scaleup",
+    "wjets__nominal",
+]
+
+
+@contextlib.contextmanager
+def counting_process_samples() -> Iterator[list[str]]:
+    """Inside: the ``samples`` argument of every ``histograms.process_samples`` call is listed
+    (the cache calls it through the module attribute)."""
+    calls: list[str] = []
+    original = histograms.process_samples
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(str(kwargs.get("samples")))
+        return original(*args, **kwargs)
+
+    histograms.process_samples = counting
+    try:
+        yield calls
+    finally:
+        histograms.process_samples = original
+
+
+@pytest.fixture(scope="session")
+def swap(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A cold ttbar run then a Z' (1000 GeV) swap in one output folder; process_samples calls."""
+    outdir = tmp_path_factory.mktemp("reinterpret")
+    options = {
+        "inputs": embedded_manifest,
+        "outdir": outdir,
+        "workspace": REPO,
+        "embedded_manifest": embedded_manifest,
+        "workers": 2,
+    }
+    with counting_process_samples() as calls:
+        main = reinterpret("ttbar", **options)
+        calls_main = list(calls)
+        calls.clear()
+        zprime = reinterpret(SIGNAL, **options)
+    return {
+        "outdir": outdir,
+        "main": main,
+        "zprime": zprime,
+        "calls_main": calls_main,
+        "calls_swap": list(calls),
+        "options": options,
+    }
+
+
+def test_swap_processes_only_the_signal(swap: dict[str, Any]) -> None:
+    """(Needs a stable event-processing code: the cache key includes agc.core.codeversion.processing_hash.)"""
+    assert swap["main"]["processed"] == BACKGROUNDS
+    assert swap["main"]["cached"] == []
+    assert swap["zprime"]["processed"] == ["zprime_1000__nominal"]
+    assert swap["zprime"]["cached"] == BACKGROUNDS
+    assert swap["calls_swap"] == ["zprime_1000__nominal"]
+    assert len(swap["calls_main"]) == 1
+    # Benchmark figures (printed, not asserted): cold run vs swap, same session.
+    cold, warm = swap["main"]["timing_s"], swap["zprime"]["timing_s"]
+    print(f"\nreinterpret timing [s]: cold ttbar run {cold}; zprime_1000 swap {warm}")
+    entries = sorted(p.name for p in (swap["outdir"] / "cache").iterdir())
+    assert entries == sorted(swap["zprime"]["cache_keys"].values())
+
+
+def test_cached_sums_equal_a_fresh_processing(
+    swap: dict[str, Any], embedded_manifest: Path
+) -> None:
+    cache = HistogramCache(swap["outdir"] / "cache")
+    key = swap["zprime"]["cache_keys"]["single_top_tW__nominal"]
+    cached = cache.get(key)
+    (fresh,) = histograms.process_samples(
+        embedded_manifest, samples="single_top_tW", executor="iterative", chunksize=7_000
+    )
+    assert cached is not None
+    assert np.array_equal(cached.sums.view(flow=True), fresh.sums.view(flow=True))
+    assert cached.nevts == fresh.nevts
+
+
+def test_round_trip_reproduces_the_main_fit(
+    swap: dict[str, Any], embedded_manifest: Path, tmp_path: Path
+) -> None:
+    """signal=ttbar: the BkgOnly workspace is the main workspace and the fit gives its ttbar_norm."""
+    run = histograms.run_histograms(
+        embedded_manifest, tmp_path / "histograms.root", checkpoints=False
+    )
+    assert sorted(run["samples"]) == BACKGROUNDS
+    main_spec = build_workspace(tmp_path / "histograms.root", tmp_path / "workspace.json")
+    bkg_only = json.loads((swap["outdir"] / "reinterpretation" / "BkgOnly.json").read_text())
+    assert sorted_spec(main_spec) == bkg_only
+    main_fit = run_fit(
+        tmp_path / "workspace.json", tmp_path / "fit_results.json", plots_dir=None, impacts=False
+    )
+    assert main_fit["poi"]["name"] == "ttbar_norm"
+    assert swap["main"]["fit"]["poi"] == main_fit["poi"]
+
+
+def test_patchset_is_valid_verified_and_gives_the_fitted_workspace(swap: dict[str, Any]) -> None:
+    folder = swap["outdir"] / "reinterpretation"
+    bkg_only = json.loads((folder / "BkgOnly.json").read_text())
+    spec = json.loads((folder / "patchset.json").read_text())
+    patchset = pyhf.PatchSet(spec)  # validates against pyhf's patchset schema
+    assert patchset.digests == {"sha256": pyhf.utils.digest(bkg_only, algorithm="sha256")}
+    assert patchset.labels == ["mass"]
+    assert [p.name for p in patchset.patches] == ["zprime_1000"]
+    assert tuple(patchset.patches[0].values) == (1000.0,)
+    patched = patchset.apply(bkg_only, "zprime_1000")
+    fitted = json.loads((folder / "zprime_1000" / "workspace.json").read_text())
+    assert sorted_spec(dict(patched)) == sorted_spec(fitted)
+    assert patched.get_measurement()["config"]["poi"] == "mu_sig"
+    pyhf_cli = Path(sys.executable).with_name("pyhf")
+    result = subprocess.run(
+        [
+            str(pyhf_cli),
+            "patchset",
+            "verify",
+            str(folder / "BkgOnly.json"),
+            str(folder / "patchset.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_signal_workspace_keeps_ttbar_norm_free(swap: dict[str, Any]) -> None:
+    fitted = json.loads(
+        (swap["outdir"] / "reinterpretation" / "zprime_1000" / "workspace.json").read_text()
+    )
+    model = pyhf.Workspace(fitted).model()
+    assert model.config.poi_name == "mu_sig"
+    assert "ttbar_norm" in model.config.parameters
+    assert not model.config.param_set("ttbar_norm").suggested_fixed[0]
+
+
+def test_limits_outputs(swap: dict[str, Any]) -> None:
+    folder = swap["outdir"] / "reinterpretation"
+    limits = json.loads((folder / "zprime_1000" / "limits.json").read_text())
+    exp = limits["expected"]
+    assert exp["-2"] < exp["-1"] < exp["0"] < exp["1"] < exp["2"]
+    assert limits["converged"]
+    assert limits["poi"] == "mu_sig"
+    assert limits["level"] == 0.05
+    assert all(isinstance(p["cls_expected"][2], float) for p in limits["points"])
+    for ext in ("pdf", "png"):
+        assert (folder / "zprime_1000" / f"limit_scan.{ext}").stat().st_size > 0
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [p["signal"] for p in summary["points"]] == ["zprime_1000"]
+    assert summary["points"][0]["mass"] == 1000.0
+
+
+def test_limits_are_where_pyhf_hypotest_gives_cls_005(swap: dict[str, Any]) -> None:
+    """pyhf.infer.hypotest (five fits per point, from the suggested start) at our observed and
+    median expected limits returns CLs = 0.05 (to the fits' precision).
+
+    An independent check, so pyhf fits with its own MINUIT optimiser at tolerance 0.01, not with
+    our settings (pyhf's optimiser calls a fit failed when the HESSE after MIGRAD raises the EDM
+    above a goal as tight as agc.stats.fitsettings.FIT_TOLERANCE)."""
+    from agc.stats.fit import model_and_data
+
+    folder = swap["outdir"] / "reinterpretation" / "zprime_1000"
+    limits = json.loads((folder / "limits.json").read_text())
+    pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(strategy=1, tolerance=0.01))
+    model, data = model_and_data(json.loads((folder / "workspace.json").read_text()))
+    bounds = model.config.suggested_bounds()
+    bounds[model.config.poi_index] = (0.0, 10.0 * limits["expected"]["2"])
+    for mu, index in ((limits["observed"], None), (limits["expected"]["0"], 2)):
+        obs, exp = pyhf.infer.hypotest(
+            mu, data, model, par_bounds=bounds, test_stat="qtilde", return_expected_set=True
+        )
+        value = float(obs) if index is None else float(exp[index])
+        assert value == pytest.approx(0.05, abs=5e-4), (mu, index, value)
+
+
+def test_limits_regression(swap: dict[str, Any], contract_regression: Any) -> None:
+    """Observed and expected limits against the stored reference, to 1 % of the expected
+    1-sigma band's half-width (agc.stats.reproducibility.LIMIT_BAND)."""
+    limits = swap["zprime"]["limits"]
+    obtained = {"observed": limits["observed"], "expected": dict(limits["expected"])}
+    contract_regression.check(obtained, "limits_zprime_1000", limit_deviations)
+
+
+def test_bad_signal_fails_before_processing(
+    swap: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("processing started for a bad declaration")
+
+    monkeypatch.setattr(histograms, "process_samples", forbidden)
+    options = {**swap["options"], "outdir": tmp_path}
+    with pytest.raises(AGCError, match="not absolute"):
+        reinterpret("/abs/signal.yaml", **options)
+    with pytest.raises(AGCError, match="not absolute"):
+        reinterpret("../signal.yaml", **options)
+    with pytest.raises(AGCError, match="signal declaration not found"):
+        reinterpret("inputs/signals/zprime_999.yaml", **options)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_damaged_cache_entry_is_recomputed(swap: dict[str, Any], tmp_path: Path) -> None:
+    root = tmp_path / "cache"
+    manifest = swap["options"]["inputs"]
+    first = cached_process_samples(
+        manifest, root, samples="single_top_s_chan", executor="iterative"
+    )
+    assert first.computed == ["single_top_s_chan__nominal"]
+    key = first.keys["single_top_s_chan__nominal"]
+    run = cached_process_samples(manifest, root, samples="single_top_s_chan", executor="iterative")
+    assert run.hits == ["single_top_s_chan__nominal"]
+    assert run.computed == []
+    assert np.array_equal(
+        run.samples[0].sums.view(flow=True), first.samples[0].sums.view(flow=True)
+    )
+    (root / key / "partial.json").write_text("{broken", encoding="utf-8")
+    assert HistogramCache(root).get(key) is None
+    run = cached_process_samples(manifest, root, samples="single_top_s_chan", executor="iterative")
+    assert run.computed == ["single_top_s_chan__nominal"]
+    assert (root / key / "partial.json").is_file()
+
+
+def test_main_run_partials_seed_the_cache(embedded_manifest: Path, tmp_path: Path) -> None:
+    """The histogram step's partial outputs carry their cache key, so a first swap after a
+    workflow run takes them instead of reprocessing; a partial whose key does not match (other
+    code, other inputs) is never used."""
+    samples = "single_top_s_chan,single_top_t_chan"
+    run = histograms.run_histograms(
+        embedded_manifest,
+        samples=samples,
+        executor="iterative",
+        partial_dir=tmp_path / "partial",
+        checkpoints=False,
+    )
+    seeds = sorted(Path(p) for p in run["partials"])
+    assert all(len(histograms.read_partial(p).cache_key or "") == 64 for p in seeds)
+    # A stale partial (as if made by other code): its key no longer matches.
+    stale = json.loads(seeds[1].read_text())
+    stale["cache_key"] = "0" * 64
+    seeds[1].write_text(json.dumps(stale), encoding="utf-8")
+    with counting_process_samples() as calls:
+        cached = cached_process_samples(
+            embedded_manifest,
+            tmp_path / "cache",
+            samples=samples,
+            executor="iterative",
+            seeds=reinterpret_module.seed_partials(tmp_path / "partial"),
+        )
+    assert cached.seeded == ["single_top_s_chan__nominal"]
+    assert cached.computed == calls == ["single_top_t_chan__nominal"]
+    seeded = HistogramCache(tmp_path / "cache").get(cached.keys["single_top_s_chan__nominal"])
+    assert seeded is not None
+    fresh = histograms.read_partial(seeds[0])
+    assert np.array_equal(seeded.sums.view(flow=True), fresh.sums.view(flow=True))
+    assert reinterpret_module.seed_partials(tmp_path / "absent") == []
+    with pytest.raises(AGCError, match="partial output not found"):
+        reinterpret_module.seed_partials([tmp_path / "absent.partial.json"])
+
+
+def test_cwl_reinterpret_step_processes_only_the_signal(
+    embedded_manifest: Path, tmp_path: Path
+) -> None:
+    """workflow/reinterpret.cwl run by cwltool with a signal declaration and the histogram
+    step's partial outputs (as workflow.cwl wires it): limits come out, only the signal sample
+    is processed."""
+    import yaml
+
+    run = histograms.run_histograms(
+        embedded_manifest, partial_dir=tmp_path / "partial", checkpoints=False
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "embedded").symlink_to(embedded_manifest.parent)
+    job = {
+        "analysis_inputs": {"class": "Directory", "location": str(REPO / "inputs")},
+        "data": {"class": "Directory", "location": str(tmp_path / "data")},
+        "inputs": "embedded",
+        "signal": "inputs/signals/zprime_500.yaml",
+        "executor": "futures",
+        "workers": 2,
+        "chunksize": 100_000,
+        "max_files": -1,
+        "scheduler": "",
+        "outdir": "outputs",
+        "partials": [[{"class": "File", "location": p} for p in sorted(run["partials"])]],
+    }
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(job), encoding="utf-8")
+    bin_dir = Path(sys.executable).parent
+    result = subprocess.run(
+        [
+            str(bin_dir / "cwltool"),
+            "--no-container",
+            "--outdir",
+            str(tmp_path / "out"),
+            str(REPO / "workflow" / "reinterpret.cwl"),
+            str(tmp_path / "job.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(
+        result.stderr[result.stderr.index('{\n  "cached"') :].split("\n}\n")[0] + "}"
+    )
+    assert summary["processed"] == ["zprime_500__nominal"]
+    assert summary["seeded"] == BACKGROUNDS
+    limits = json.loads(
+        (tmp_path / "out" / "reinterpretation" / "zprime_500" / "limits.json").read_text()
+    )
+    assert limits["converged"]

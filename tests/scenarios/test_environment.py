@@ -1,0 +1,137 @@
+"""The pinned environment: one lock for the Makefile, CI and the image, and it provides every import."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LOCK = REPO / "environment" / "requirements.lock"
+REQUIREMENTS_IN = REPO / "environment" / "requirements.in"
+
+# Import names that differ from their distribution names.
+DIST_OF_IMPORT = {
+    "yaml": "pyyaml",
+    "hepdata_lib": "hepdata-lib",
+    "hepdata_validator": "hepdata-validator",
+}
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    pins = {}
+    for line in lock.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s\\;]+)", line)
+        if match:
+            pins[_norm(match.group(1))] = match.group(2)
+    return pins
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _direct_requirements() -> list[str]:
+    names = []
+    for raw in REQUIREMENTS_IN.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            names.append(_norm(re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0]))
+    return names
+
+
+def test_lock_pins_every_direct_requirement_with_hashes() -> None:
+    pins = _pins(LOCK)
+    missing = [name for name in _direct_requirements() if name not in pins]
+    assert not missing, f"not pinned in {LOCK.name}: {missing}"
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", LOCK.read_text())
+    unhashed = [
+        b.split("==")[0] for b in blocks if "==" in b.split("\n")[0] and "--hash=sha256:" not in b
+    ]
+    assert not unhashed, f"pins without hashes: {unhashed}"
+
+
+def test_dockerfile_makefile_and_ci_use_the_same_lock() -> None:
+    dockerfile = (REPO / "environment" / "Dockerfile").read_text()
+    makefile = (REPO / "Makefile").read_text()
+    lock_rel = str(LOCK.relative_to(REPO))
+    arg = re.search(r"^ARG LOCK=(\S+)", dockerfile, re.MULTILINE)
+    assert arg, "Dockerfile must declare ARG LOCK"
+    assert arg.group(1) == lock_rel, "Dockerfile must install environment/requirements.lock"
+    assert re.search(r"--require-hashes\s+--no-deps\s+-r\s+\$\{LOCK\}", dockerfile)
+    assert f"LOCK := {lock_rel}" in makefile
+    assert "--require-hashes --no-deps -r $(LOCK)" in makefile
+    assert "make test" in (REPO / ".ci" / "run").read_text()
+    assert re.search(r"ipykernel install .*--name python3", dockerfile), (
+        "image must register the python3 kernel"
+    )
+    assert re.search(r"useradd .*--gid 0", dockerfile), "REANA needs a non-root user in group 0"
+    assert re.search(r"^USER \d+:0", dockerfile, re.MULTILINE)
+    base = re.search(r"^FROM python:(\d+\.\d+)", dockerfile, re.MULTILINE)
+    assert base, "Dockerfile must start from a python image"
+    assert base.group(1) == f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def test_installed_versions_are_the_locked_ones() -> None:
+    pins = _pins(LOCK)
+    wrong = {}
+    for name in _direct_requirements():
+        try:
+            installed = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            wrong[name] = "not installed"
+            continue
+        if installed != pins[name]:
+            wrong[name] = f"{installed} != {pins[name]}"
+    assert not wrong, f"environment differs from the lock: {wrong}"
+
+
+def _third_party_imports() -> set[str]:
+    modules: set[str] = set()
+    for path in (REPO / "code" / "agc").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules.add(node.module.split(".")[0])
+    return {m for m in modules if m not in sys.stdlib_module_names and m != "agc"}
+
+
+def test_every_package_import_resolves_in_the_locked_environment() -> None:
+    imports = _third_party_imports()
+    assert {"coffea", "uproot", "awkward", "hist"} <= imports
+    unresolved = [m for m in sorted(imports) if importlib.util.find_spec(m) is None]
+    assert not unresolved, f"imports not resolvable: {unresolved}"
+    pins = _pins(LOCK)
+    direct = set(_direct_requirements())
+    undeclared = [
+        m for m in sorted(imports) if _norm(DIST_OF_IMPORT.get(m, m)) not in direct | set(pins)
+    ]
+    assert not undeclared, f"imported but not in requirements.in/lock: {undeclared}"
+
+
+@pytest.mark.parametrize(
+    "module", ["coffea.processor", "coffea.nanoevents", "cabinetry", "pyhf", "papermill", "mplhep"]
+)
+def test_key_modules_import(module: str) -> None:
+    importlib.import_module(module)
+
+
+def test_missing_shared_is_a_skip_locally_and_an_error_under_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import require_shared
+
+    absent = tmp_path / "shared" / "absent.root"
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="under CI=true: real file not available"):
+        require_shared(absent, "real file")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="not beside the checkout"):
+        require_shared(absent, "real file")
+    assert require_shared(tmp_path, "a folder") == tmp_path

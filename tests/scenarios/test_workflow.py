@@ -1,0 +1,609 @@
+"""The REANA workflows: reana.yaml (Serial), reana-cwl.yaml + workflow/*.cwl (CWL) and their local runners.
+
+Fast checks of the specifications (expansion as REANA does it, inputs present, parameter names
+identical everywhere, cwltool and reana-client validation) and of agc.workflow.runners / agc.publish.report, then a
+slow end-to-end run of both workflows on the embedded default (one file per sample) whose outputs
+must agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import nbformat
+import numpy as np
+import papermill
+import pytest
+import uproot
+import yaml
+
+from agc.core.errors import AGCError
+from agc.core.fileio import fresh_directory
+from agc.core.parameters import declared as schema
+from agc.dataset.stage import prepare_dataset
+from agc.publish.report import build_report, cutflow_markdown, fit_markdown
+from agc.workflow.runners import (
+    CWL_JOB,
+    CWL_WORKFLOW,
+    cwl_job,
+    expand_commands,
+    run_cwl,
+    run_serial,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SERIAL = REPO / "reana.yaml"
+CWL = REPO / "reana-cwl.yaml"
+JOB = REPO / CWL_JOB
+WORKFLOW = REPO / CWL_WORKFLOW
+REANA_VENV = REPO / ".venv-reana"
+STEPS = ["dataset", "histograms", "merge", "model", "fit", "reinterpret", "report"]
+IMAGE_RE = re.compile(r"^docker\.io/[a-z0-9._-]+/[a-z0-9._-]+:\d+\.\d+\.\d+$")
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _serial() -> dict[str, Any]:
+    return _yaml(SERIAL)
+
+
+def _parameters() -> dict[str, Any]:
+    return _serial()["inputs"]["parameters"]
+
+
+def _job_scalars() -> dict[str, Any]:
+    return {k: v for k, v in _yaml(JOB).items() if not isinstance(v, dict)}
+
+
+def _papermill_args(tokens: list[str]) -> tuple[str, set[str]]:
+    """(notebook file name, parameter names) of a papermill command line given as tokens."""
+    start = tokens.index("papermill")
+    notebook = Path(tokens[start + 1]).name
+    names = {tokens[i + 1] for i in range(start, len(tokens) - 1) if tokens[i] in {"-p", "-r"}}
+    return notebook, names
+
+
+def _notebook_parameters(name: str) -> set[str]:
+    return set(papermill.inspect_notebook(str(REPO / "notebooks" / name)))
+
+
+def _tool_tokens(tool: dict[str, Any]) -> list[str]:
+    tokens = []
+    for item in tool.get("arguments", []):
+        value = item["valueFrom"] if isinstance(item, dict) else item
+        tokens.append(re.sub(r"^\$\(inputs\.notebooks\.path\)/", "", str(value)))
+    return tokens
+
+
+# --------------------------------------------------------------------------- serial spec
+
+
+def test_every_serial_command_expands_with_the_declared_parameters() -> None:
+    spec = _serial()
+    params = _parameters()
+    for step in spec["workflow"]["specification"]["steps"]:
+        for command in step["commands"]:
+            expanded = Template(command).substitute(params)  # what REANA's serial engine does
+            # Nothing left for the shell REANA wraps the command in (bash -c "cd ws ; ...").
+            assert "$" not in expanded, f"step {step['name']}: unexpanded '$' in {expanded!r}"
+            assert "${" in command, (
+                "parameters are written ${name}: REANA's validator only sees that form"
+            )
+
+
+def test_serial_steps_environment_and_resources() -> None:
+    steps = _serial()["workflow"]["specification"]["steps"]
+    assert [s["name"] for s in steps] == STEPS
+    images = {s["environment"] for s in steps}
+    assert len(images) == 1, f"one image for every step, got {images}"
+    (image,) = images
+    assert IMAGE_RE.match(image), f"explicit version tag (never latest): {image}"
+    for step in steps:
+        assert re.fullmatch(r"\d+(Mi|Gi)", step["kubernetes_memory_limit"]), step["name"]
+        assert isinstance(step["kubernetes_job_timeout"], int)
+        assert step["kubernetes_job_timeout"] > 0
+
+
+def test_serial_notebook_steps_pass_exactly_the_notebook_parameters() -> None:
+    for step in _serial()["workflow"]["specification"]["steps"]:
+        for command in step["commands"]:
+            tokens = shlex.split(command)
+            if "papermill" not in tokens:
+                continue
+            notebook, names = _papermill_args(tokens)
+            assert names == _notebook_parameters(notebook), f"step {step['name']} ({notebook})"
+            assert f"${{outdir}}/notebooks/{notebook}" in command, "the executed notebook is kept"
+
+
+@pytest.mark.parametrize("spec", [SERIAL, CWL], ids=lambda p: p.name)
+def test_spec_inputs_exist(spec: Path) -> None:
+    inputs = _yaml(spec)["inputs"]
+    for name in inputs.get("files", []):
+        assert (REPO / name).is_file(), f"{spec.name}: inputs.files entry missing: {name}"
+    for name in inputs.get("directories", []):
+        assert (REPO / name).is_dir(), f"{spec.name}: inputs.directories entry missing: {name}"
+    for needed in ("code", "inputs", "notebooks"):
+        assert needed in inputs["directories"]
+    assert "pyproject.toml" in inputs["files"]
+
+
+def test_both_specs_declare_the_same_outputs() -> None:
+    serial = _serial()["outputs"]
+    cwl = _yaml(CWL)["outputs"]
+    assert set(cwl["files"]) == set(serial["files"])
+    assert set(cwl["directories"]) <= set(serial["directories"])
+    for path in serial["files"] + serial["directories"]:
+        assert path.startswith(f"{_parameters()['outdir']}/")
+    # The CWL workflow's outputs land, by basename, in outputs/ on REANA.
+    workflow = _yaml(WORKFLOW)
+    cwl_names = set()
+    for output in workflow["outputs"].values():
+        step, _, out = output["outputSource"].partition("/")
+        tool = _yaml(WORKFLOW.parent / workflow["steps"][step]["run"])
+        glob = tool["outputs"][out]["outputBinding"]["glob"]
+        cwl_names.add(Path(glob).name)
+    assert {Path(p).name for p in cwl["files"] + cwl["directories"]} == cwl_names
+
+
+def test_cwl_spec_points_at_the_job_file_and_workflow() -> None:
+    spec = _yaml(CWL)
+    assert spec["workflow"] == {"type": "cwl", "file": str(CWL_WORKFLOW)}
+    assert spec["inputs"]["parameters"] == {"input": CWL_JOB}
+    assert JOB.parent == REPO, "the job file sits at the repository root"
+
+
+# --------------------------------------------------------------------------- parameter names
+
+
+def test_parameter_names_and_defaults_agree_across_specs_job_file_and_cli() -> None:
+    declared = _parameters()
+    assert _job_scalars() == declared, (
+        "reana-cwl-job.yaml and reana.yaml must declare the same values"
+    )
+    workflow_inputs = _yaml(WORKFLOW)["inputs"]
+    scalars = {k for k, v in workflow_inputs.items() if v["type"] not in {"Directory", "File"}}
+    assert scalars == set(declared)
+    assert set(workflow_inputs) == set(_yaml(JOB)), "job file and workflow inputs differ"
+    assert set(declared) <= set(schema()), "every workflow parameter has a schema"
+
+
+def test_cli_options_carry_the_parameter_names() -> None:
+    cli = pytest.importorskip("agc.cli", reason="agc.cli (the lead's CLI) is not there yet")
+    parser = cli.build_parser()
+    subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    declared = set(_parameters())
+    dests: set[str] = set()
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            if action.dest in declared:
+                dests.add(action.dest)
+                assert f"--{action.dest}" in action.option_strings, (
+                    f"agc {name}: {action.option_strings}"
+                )
+    missing = sorted(declared - dests)
+    assert not missing, f"no agc option for parameters {missing}"
+    assert _parameters() == cli.DEFAULTS, "agc.cli.DEFAULTS and reana.yaml differ"
+
+
+def test_cwl_steps_wire_parameters_by_name_and_tools_pass_the_notebook_parameters() -> None:
+    workflow = _yaml(WORKFLOW)
+    declared = set(_parameters())
+    for step_name, step in workflow["steps"].items():
+        tool = _yaml(WORKFLOW.parent / step["run"])
+        for name, source in step["in"].items():
+            assert name in tool["inputs"], f"step {step_name}: tool has no input {name}"
+            if name in declared and isinstance(source, str):
+                assert source == name, f"step {step_name}: parameter {name} wired from {source}"
+        tokens = _tool_tokens(tool)
+        if "papermill" in tokens:
+            notebook, names = _papermill_args(tokens)
+            notebook = re.sub(r"__\$\(inputs\.samples\)", "", notebook)
+            # Booleans are passed through an input binding ("-p name True" only when true).
+            flags = {
+                str(spec["inputBinding"]["prefix"]).split()[1]
+                for spec in tool["inputs"].values()
+                if isinstance(spec, dict)
+                and str(spec.get("inputBinding", {}).get("prefix", "")).startswith("-p ")
+            }
+            assert names | flags == _notebook_parameters(notebook), (
+                f"CWL step {step_name} ({notebook})"
+            )
+            for name in names:
+                position = tokens.index(name, tokens.index("papermill"))
+                assert tokens[position + 1] == f"$(inputs.{name})", f"{step_name}: {name}"
+        hints = step["hints"]["reana"]
+        assert re.fullmatch(r"\d+(Mi|Gi)", hints["kubernetes_memory_limit"])
+        assert int(hints["kubernetes_job_timeout"]) > 0
+        docker = tool["hints"]["DockerRequirement"]["dockerPull"]
+        assert docker == _serial()["workflow"]["specification"]["steps"][0]["environment"]
+        assert "DockerRequirement" not in tool.get("requirements", {}), (
+            "a hint, so --no-container works"
+        )
+    assert workflow["steps"]["histograms"]["scatter"] == "samples"
+
+
+# --------------------------------------------------------------------------- validators
+
+
+def test_cwltool_validates_the_workflow() -> None:
+    cwltool = Path(sys.executable).parent / "cwltool"
+    result = subprocess.run(
+        [str(cwltool), "--validate", str(WORKFLOW)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "is valid CWL" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("spec", [SERIAL, CWL], ids=lambda p: p.name)
+def test_reana_client_validates_without_warnings(spec: Path) -> None:
+    client = REANA_VENV / "bin" / "reana-client"
+    if not client.exists():
+        pytest.fail(
+            f"{client} missing: create it with `make reana-client` (environment/reana-client.txt)"
+        )
+    env = dict(os.environ)
+    # reana-client calls `cwltool --pack` / `--validate --strict` from PATH: its own pinned cwltool.
+    env["PATH"] = os.pathsep.join([str(client.parent), env.get("PATH", "")])
+    result = subprocess.run(
+        [str(client), "validate", "-f", spec.name],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    print(output)
+    assert result.returncode == 0, output
+    assert "Valid REANA specification file" in output, output
+    assert not re.search(r"WARNING|ERROR|Warning", output), output
+
+
+# --------------------------------------------------------------------------- runners (fast)
+
+
+def test_run_serial_rejects_an_undeclared_parameter_listing_the_declared() -> None:
+    with pytest.raises(
+        AGCError, match=r"unknown parameter 'colour'.*declared: chunksize, executor"
+    ) as info:
+        run_serial(SERIAL, {"colour": "red"})
+    assert "\n" not in str(info.value)
+
+
+def test_run_serial_checks_values_before_running() -> None:
+    with pytest.raises(AGCError, match="'workers'"):
+        run_serial(SERIAL, {"workers": "0"})
+
+
+def test_expand_commands_names_the_step_of_an_undeclared_placeholder() -> None:
+    spec = {
+        "workflow": {
+            "type": "serial",
+            "specification": {
+                "steps": [
+                    {"name": "first", "environment": "x", "commands": ["echo ${outdir}"]},
+                    {"name": "second", "environment": "x", "commands": ["echo ${nope}"]},
+                ]
+            },
+        }
+    }
+    with pytest.raises(AGCError, match=r"step 'second' uses parameter \$\{nope\}"):
+        expand_commands(spec, {"outdir": "outputs"})
+    with pytest.raises(AGCError, match="not a serial workflow"):
+        expand_commands({"workflow": {"type": "cwl"}}, {})
+
+
+def test_run_serial_runs_commands_like_reana_and_stops_at_the_first_failure(tmp_path: Path) -> None:
+    spec = {
+        "version": "0.9.4",
+        "inputs": {"parameters": {"outdir": "results", "samples": "ttbar,wjets"}},
+        "workflow": {
+            "type": "serial",
+            "specification": {
+                "steps": [
+                    {
+                        "name": "write",
+                        "environment": "x",
+                        "commands": [
+                            "mkdir -p ${outdir} && printf '%s' \"${samples}\" > ${outdir}/samples.txt",
+                            "printf '%s' \"$${AGC_ENGINE}\" > ${outdir}/engine.txt",
+                            "command -v papermill > ${outdir}/which.txt",
+                        ],
+                    },
+                    {"name": "boom", "environment": "x", "commands": ["exit 3"]},
+                    {
+                        "name": "never",
+                        "environment": "x",
+                        "commands": ["touch ${outdir}/never.txt"],
+                    },
+                ]
+            },
+        },
+    }
+    path = tmp_path / "reana.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(AGCError, match=r"step 2/3 'boom' failed with exit code 3") as info:
+        run_serial(path, {"samples": "ttbar__nominal"})
+    assert "\n" not in str(info.value)
+    out = tmp_path / "results"
+    assert (out / "samples.txt").read_text() == "ttbar__nominal"  # override applied, quotes kept
+    assert (out / "engine.txt").read_text() == "serial-local"  # $$ is a literal $ for the shell
+    assert Path((out / "which.txt").read_text().strip()).parent == Path(sys.executable).parent
+    assert not (out / "never.txt").exists()
+
+
+def test_run_serial_operational_options_from_and_target(tmp_path: Path) -> None:
+    """-o FROM=step / -o TARGET=step select steps as REANA's serial engine does (a signal swap
+    on a finished workspace: -p signal=... -o FROM=reinterpret)."""
+    steps = [
+        {"name": name, "environment": "x", "commands": [f"touch {name}.txt"]}
+        for name in ("a", "b", "c")
+    ]
+    spec = {
+        "version": "0.9.4",
+        "inputs": {"parameters": {}},
+        "workflow": {"type": "serial", "specification": {"steps": steps}},
+    }
+    path = tmp_path / "reana.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    result = run_serial(path, options={"FROM": "b"})
+    assert [s["name"] for s in result["steps"]] == ["b", "c"]
+    assert sorted(p.name for p in tmp_path.glob("*.txt")) == ["b.txt", "c.txt"]
+    result = run_serial(path, options={"TARGET": "a"})
+    assert [s["name"] for s in result["steps"]] == ["a"]
+    with pytest.raises(AGCError, match=r"FROM='fit' is not a step; steps: \['a', 'b', 'c'\]"):
+        run_serial(path, options={"FROM": "fit"})
+    with pytest.raises(AGCError, match="unknown operational option"):
+        run_serial(path, options={"CACHE": "off"})
+    with pytest.raises(AGCError, match="comes after"):
+        run_serial(path, options={"FROM": "c", "TARGET": "a"})
+
+
+def test_cwl_job_applies_typed_overrides_and_absolute_locations() -> None:
+    job = cwl_job(JOB, {"max_files": "1", "samples": "ttbar"})
+    assert (job["max_files"], job["samples"], job["workers"]) == (1, "ttbar", 2)
+    for name in ("notebooks", "analysis_inputs"):
+        assert job[name]["class"] == "Directory"
+        assert Path(job[name]["location"]).is_absolute()
+        assert Path(job[name]["location"]).is_dir()
+    with pytest.raises(AGCError, match=r"unknown parameter 'colour'.*declared: chunksize"):
+        cwl_job(JOB, {"colour": "red"})
+    with pytest.raises(AGCError, match="'max_files'"):
+        cwl_job(JOB, {"max_files": "0"})
+
+
+def test_run_cwl_failure_leaves_the_previous_outputs(tmp_path: Path) -> None:
+    tool = {
+        "cwlVersion": "v1.2",
+        "class": "CommandLineTool",
+        "baseCommand": ["false"],
+        "inputs": {"outdir": "string"},
+        "outputs": {},
+    }
+    (tmp_path / "fail.cwl").write_text(yaml.safe_dump(tool))
+    (tmp_path / "job.yaml").write_text("outdir: outputs\n")
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "keep.txt").write_text("previous run")
+    with pytest.raises(AGCError, match=r"CWL workflow fail\.cwl failed \(cwltool exit code 1\)"):
+        run_cwl(
+            workdir=tmp_path,
+            job_file=tmp_path / "job.yaml",
+            workflow=tmp_path / "fail.cwl",
+            outdir=target,
+        )
+    assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fail.cwl", "job.yaml", "out"]
+
+
+def test_fresh_directory_empties_a_previous_run(tmp_path: Path) -> None:
+    folder = tmp_path / "outputs" / "partial"
+    folder.mkdir(parents=True)
+    (folder / "stale.partial.json").write_text("{}")
+    assert fresh_directory(folder) == folder
+    assert list(folder.iterdir()) == []
+
+
+def _tiny_manifest(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    manifest: dict[str, Any] = {}
+    for process, variation, files in [
+        ("ttbar", "nominal", 2),
+        ("ttbar", "PS_var", 1),
+        ("wjets", "nominal", 1),
+    ]:
+        entries = []
+        for i in range(files):
+            path = data / f"{process}__{variation}_{i}.root"
+            path.write_bytes(b"not read by the dataset stage")
+            entries.append({"path": path.name, "nevts": 10 + i})
+        manifest.setdefault(process, {})[variation] = {
+            "nevts_total": sum(e["nevts"] for e in entries),
+            "files": entries,
+        }
+    path = data / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    return path
+
+
+def test_prepare_dataset_summarises_a_manifest_and_writes_sample_markers(tmp_path: Path) -> None:
+    manifest = _tiny_manifest(tmp_path)
+    outdir = tmp_path / "outputs"
+    (outdir / "samples").mkdir(parents=True)
+    (outdir / "samples" / "stale__sample").write_text("")
+    summary = prepare_dataset(str(manifest), samples="ttbar", max_files=1, outdir=str(outdir))
+    assert [row["sample"] for row in summary["samples"]] == ["ttbar__nominal", "ttbar__PS_var"]
+    assert [row["files"] for row in summary["samples"]] == [1, 1]
+    assert [row["events"] for row in summary["samples"]] == [10, 10]
+    assert json.loads((outdir / "dataset.json").read_text()) == summary
+    assert sorted(p.name for p in (outdir / "samples").iterdir()) == [
+        "ttbar__PS_var",
+        "ttbar__nominal",
+    ]
+    (manifest.parent / "wjets__nominal_0.root").unlink()
+    with pytest.raises(AGCError, match=r"input file of sample 'wjets__nominal' not found"):
+        prepare_dataset(str(manifest), samples="all", outdir=str(outdir))
+
+
+def _executed_notebook(path: Path, title: str, value: int) -> None:
+    book = nbformat.v4.new_notebook()
+    book.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    book.metadata["papermill"] = {"start_time": time.time()}
+    cell = nbformat.v4.new_code_cell(f"x = {value}\nx", execution_count=1)
+    cell.metadata["execution"] = {"iopub.execute_input": str(time.time())}
+    cell.outputs = [
+        nbformat.v4.new_output("execute_result", {"text/plain": str(value)}, execution_count=1)
+    ]
+    book.cells = [nbformat.v4.new_markdown_cell(f"# {title}"), cell]
+    nbformat.write(book, path)
+
+
+def test_build_report_joins_executed_notebooks_reproducibly(tmp_path: Path) -> None:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _executed_notebook(folder / "01_second.ipynb", "Second stage", 4242)
+    _executed_notebook(folder / "00_first.ipynb", "First stage", 1717)
+    first = build_report(folder, tmp_path / "a" / "report.html").read_text()
+    _executed_notebook(folder / "00_first.ipynb", "First stage", 1717)  # new timestamps
+    second = build_report(folder, tmp_path / "b" / "report.html").read_text()
+    assert first == second
+    assert first.index("First stage") < first.index("Second stage")
+    assert "1717" in first
+    assert "4242" in first
+    with pytest.raises(AGCError, match="no executed notebooks"):
+        build_report(tmp_path / "empty", tmp_path / "c.html")
+
+
+def test_report_helpers_render_stage_results(tmp_path: Path) -> None:
+    cutflow = tmp_path / "cutflow.json"
+    cutflow.write_text(
+        json.dumps(
+            {
+                "samples": {
+                    "wjets__nominal": {"all": 9, "4j2b": 1},
+                    "ttbar__nominal": {"all": 7, "4j2b": 3},
+                },
+                "steps": ["all", "4j2b"],
+            }
+        )
+    )
+    lines = cutflow_markdown(cutflow).splitlines()
+    assert lines[0] == "| sample | all | 4j2b |"
+    assert lines[2:] == ["| ttbar__nominal | 7 | 3 |", "| wjets__nominal | 9 | 1 |"]
+    results = {
+        "poi": {"name": "ttbar_norm", "bestfit": 0.97, "uncertainty": 0.1},
+        "parameters": {
+            "labels": ["lumi", "ttbar_norm"],
+            "bestfit": [0.1, 0.97],
+            "uncertainty": [0.9, 0.1],
+            "types": ["normsys", "normfactor"],
+        },
+    }
+    text = fit_markdown(results)
+    assert text.startswith("**ttbar_norm = 0.97 ± 0.1**")
+    assert text.index("| **ttbar_norm** | 0.97 | 0.1 | normfactor |") < text.index("| lumi |")
+    assert fit_markdown({"other": 1}).startswith("```json")
+
+
+# --------------------------------------------------------------------------- end to end (slow)
+
+
+def _histogram_arrays(path: Path) -> dict[str, tuple[np.ndarray, ...]]:
+    with uproot.open(path) as handle:
+        classes = handle.classnames(recursive=False, cycle=False)
+        result = {}
+        for name, cls in sorted(classes.items()):
+            if cls.startswith("TH1"):
+                h = handle[name]
+                result[name] = (
+                    h.values(flow=True),
+                    h.variances(flow=True),
+                    h.axis().edges(flow=False),
+                )
+        return result
+
+
+@pytest.mark.slow
+def test_serial_and_cwl_workflows_agree_bit_for_bit(
+    embedded_manifest: Path, tmp_path: Path
+) -> None:
+    # max_files=1 halves the two-file samples; the iterative executor keeps each of the nine
+    # scattered CWL jobs cheap (equality across executors is tested in test_histograms).
+    overrides = {
+        "inputs": str(embedded_manifest.resolve()),
+        "max_files": "1",
+        "executor": "iterative",
+    }
+
+    workspace = tmp_path / "workspace"  # a REANA-like workspace: the spec's inputs, nothing else
+    workspace.mkdir()
+    for name in ("notebooks", "inputs"):
+        shutil.copytree(REPO / name, workspace / name)
+    shutil.copy(SERIAL, workspace / SERIAL.name)
+    t0 = time.perf_counter()
+    serial = run_serial(workspace / SERIAL.name, overrides)
+    t_serial = time.perf_counter() - t0
+    serial_out = workspace / "outputs"
+
+    t0 = time.perf_counter()
+    cwl = run_cwl(overrides, workdir=REPO, outdir=tmp_path / "cwl")
+    t_cwl = time.perf_counter() - t0
+    cwl_out = Path(cwl["outdir"])
+    print(f"\nserial workflow: {t_serial:.1f} s {serial['steps']}\nCWL workflow: {t_cwl:.1f} s")
+
+    for name in (
+        "histograms.root",
+        "cutflow.json",
+        "workspace.json",
+        "fit_results.json",
+        "dataset.json",
+        "report.html",
+    ):
+        assert (serial_out / name).is_file(), f"serial run did not write {name}"
+        assert (cwl_out / name).is_file(), f"CWL run did not write {name}"
+    assert sorted(p.name for p in (serial_out / "notebooks").iterdir()) == [
+        "00_dataset.ipynb",
+        "01_histograms.ipynb",
+        "01_merge.ipynb",
+        "02_statistical_model.ipynb",
+        "03_fit.ipynb",
+    ]
+    cwl_notebooks = sorted(p.name for p in (cwl_out / "notebooks").iterdir())
+    scattered = [n for n in cwl_notebooks if n.startswith("01_histograms__")]
+    assert len(scattered) == len(json.loads((serial_out / "dataset.json").read_text())["samples"])
+    assert [n for n in cwl_notebooks if n not in scattered] == [
+        "00_dataset.ipynb",
+        "01_merge.ipynb",
+        "02_statistical_model.ipynb",
+        "03_fit.ipynb",
+    ]
+    assert sorted(p.name for p in (cwl_out / "plots").iterdir()) == sorted(
+        p.name for p in (serial_out / "plots").iterdir()
+    )
+
+    serial_hists = _histogram_arrays(serial_out / "histograms.root")
+    cwl_hists = _histogram_arrays(cwl_out / "histograms.root")
+    assert serial_hists, "no histograms written"
+    assert list(serial_hists) == list(cwl_hists)
+    for name, arrays in serial_hists.items():
+        for a, b in zip(arrays, cwl_hists[name], strict=True):
+            assert np.array_equal(a, b), f"{name} differs between the serial and CWL runs"
+    for name in ("cutflow.json", "workspace.json", "fit_results.json", "dataset.json"):
+        assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"

@@ -1,0 +1,331 @@
+"""The maximum-likelihood fit (agc.stats.fit): known answers, bad input, determinism, physics check."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cabinetry
+import numpy as np
+import pytest
+import scipy.optimize
+import scipy.special
+from stats_helpers import (
+    CARD_YIELDS,
+    default_stats_run,
+    rounded,
+    synthetic_contents,
+    write_synthetic_histograms,
+)
+
+from agc.core.errors import AGCError
+from agc.core.fileio import write_json
+from agc.stats.fit import expected_ttbar_norm, fit, model_and_data, ranking, run_fit
+from agc.stats.fitsettings import FIT_TOLERANCE
+from agc.stats.reproducibility import fit_deviations, violations
+
+
+@pytest.fixture(scope="session")
+def default_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return default_stats_run(request, tmp_path_factory)
+
+
+def _counting_workspace(channels: list[tuple[float, float, float]]) -> dict:
+    """Channels of one bin each: (signal, background, observed); signal scaled by free ``mu``."""
+    return {
+        "channels": [
+            {
+                "name": f"ch{i}",
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [s],
+                        "modifiers": [{"name": "mu", "type": "normfactor", "data": None}],
+                    },
+                    {"name": "background", "data": [b], "modifiers": []},
+                ],
+            }
+            for i, (s, b, _) in enumerate(channels)
+        ],
+        "observations": [{"name": f"ch{i}", "data": [n]} for i, (_, _, n) in enumerate(channels)],
+        "measurements": [
+            {
+                "name": "counting",
+                "config": {
+                    "poi": "mu",
+                    "parameters": [{"name": "mu", "bounds": [[0.0, 10.0]], "inits": [1.0]}],
+                },
+            }
+        ],
+        "version": "1.0.0",
+    }
+
+
+def _twice_nll(mu: float, channels: list[tuple[float, float, float]]) -> float:
+    """-2 ln L of independent Poisson counts (continuous in n, as pyhf)."""
+    total = 0.0
+    for s, b, n in channels:
+        lam = mu * s + b
+        total += 2 * (lam - n * math.log(lam) + scipy.special.gammaln(n + 1))
+    return total
+
+
+def test_one_bin_counting_experiment_known_answer(tmp_path: Path) -> None:
+    channels = [(10.0, 50.0, 70.0)]
+    ws = tmp_path / "ws.json"
+    write_json(ws, _counting_workspace(channels))
+    results = run_fit(ws, tmp_path / "fit.json", plots_dir=None, impacts=False)
+    # MLE: mu = (n - b) / s; curvature: sigma = sqrt(n) / s. MINUIT's HESSE error of a bounded
+    # parameter (mu in [0, 10]) goes through its internal sine transformation: ~1 % off here.
+    assert results["poi"]["name"] == "mu"
+    assert results["poi"]["bestfit"] == pytest.approx(2.0, rel=1e-4)
+    assert results["poi"]["uncertainty"] == pytest.approx(math.sqrt(70.0) / 10.0, rel=1e-2)
+    assert results["best_twice_nll"] == pytest.approx(_twice_nll(2.0, channels), abs=1e-6)
+    assert results["goodness_of_fit"] is None  # no degrees of freedom
+    assert results["fit"]["success"] is True
+    on_disk = json.loads((tmp_path / "fit.json").read_text())
+    assert on_disk == {k: v for k, v in results.items() if k != "plots"}
+
+
+def test_two_channel_fit_matches_independent_minimisation(tmp_path: Path) -> None:
+    channels = [(10.0, 50.0, 70.0), (20.0, 10.0, 25.0), (5.0, 100.0, 98.0)]
+    ws = tmp_path / "ws.json"
+    write_json(ws, _counting_workspace(channels))
+    results = run_fit(ws, tmp_path / "fit.json", plots_dir=None, impacts=False)
+    reference = scipy.optimize.minimize_scalar(
+        lambda m: _twice_nll(m, channels),
+        bounds=(0, 10),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
+    assert results["poi"]["bestfit"] == pytest.approx(reference.x, rel=1e-4)
+    assert results["best_twice_nll"] == pytest.approx(reference.fun, abs=1e-6)
+    # Curvature: sigma^2 = 2 / (d^2(-2 ln L)/dmu^2) = 1 / sum(n s^2 / lam^2).
+    mu = reference.x
+    sigma = 1 / math.sqrt(sum(n * s**2 / (mu * s + b) ** 2 for s, b, n in channels))
+    assert results["poi"]["uncertainty"] == pytest.approx(sigma, rel=1e-2)
+    assert results["parameters"]["types"] == ["normfactor"]
+    assert results["correlation_matrix"] == [[1.0]]
+    p_value = results["goodness_of_fit"]
+    assert 0.0 < p_value < 1.0
+
+
+def _small_model_spec() -> dict:
+    """Two channels x three bins, a free signal strength and three constrained nuisances."""
+    signal = [5.0, 12.0, 6.0]
+    background = [50.0, 40.0, 30.0]
+    return {
+        "channels": [
+            {
+                "name": name,
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [scale * x for x in signal],
+                        "modifiers": [
+                            {"name": "mu", "type": "normfactor", "data": None},
+                            {
+                                "name": "sig_norm",
+                                "type": "normsys",
+                                "data": {"hi": 1.1, "lo": 0.92},
+                            },
+                            {
+                                "name": "shape",
+                                "type": "histosys",
+                                "data": {
+                                    "hi_data": [scale * x * 1.05 for x in signal],
+                                    "lo_data": [scale * x * 0.96 for x in signal],
+                                },
+                            },
+                        ],
+                    },
+                    {
+                        "name": "background",
+                        "data": [scale * x for x in background],
+                        "modifiers": [
+                            {
+                                "name": "bkg_norm",
+                                "type": "normsys",
+                                "data": {"hi": 1.05, "lo": 0.95},
+                            }
+                        ],
+                    },
+                ],
+            }
+            for name, scale in (("A", 1.0), ("B", 0.5))
+        ],
+        "observations": [
+            {"name": "A", "data": [58.0, 57.0, 38.0]},
+            {"name": "B", "data": [26.0, 28.0, 19.0]},
+        ],
+        "measurements": [{"name": "small", "config": {"poi": "mu", "parameters": []}}],
+        "version": "1.0.0",
+    }
+
+
+def test_impacts_follow_cabinetry_ranking_for_any_worker_count() -> None:
+    spec = _small_model_spec()
+    model, data = model_and_data(spec)
+    fit_results, attempt = fit(model, data)
+    assert attempt == 0
+    serial, _ = ranking(spec, model, fit_results, workers=1)
+    parallel, _ = ranking(spec, model, fit_results, workers=2)
+    for field in serial._fields:
+        assert np.array_equal(
+            np.asarray(getattr(serial, field)), np.asarray(getattr(parallel, field))
+        ), field
+    reference = cabinetry.fit.ranking(
+        model,
+        data,
+        fit_results=fit_results,
+        init_pars=list(fit_results.bestfit),
+        strategy=1,
+        tolerance=FIT_TOLERANCE,
+    )
+    assert serial.labels == reference.labels
+    assert sorted(serial.labels) == ["bkg_norm", "shape", "sig_norm"]
+    for field in ("prefit_up", "prefit_down", "postfit_up", "postfit_down"):
+        np.testing.assert_allclose(
+            getattr(serial, field), getattr(reference, field), rtol=1e-6, atol=1e-9
+        )
+    assert np.all(np.abs(serial.prefit_up) > 0)
+
+
+def test_bad_workspace_input(tmp_path: Path) -> None:
+    with pytest.raises(AGCError, match=r"absent\.json: cannot read workspace"):
+        run_fit(tmp_path / "absent.json", tmp_path / "fit.json", plots_dir=None)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"channels": [\n')
+    with pytest.raises(AGCError, match=r"broken.json: invalid JSON at line \d+"):
+        run_fit(broken, tmp_path / "fit.json", plots_dir=None)
+    spec = _counting_workspace([(10.0, 50.0, 70.0)])
+    del spec["observations"]
+    invalid = tmp_path / "invalid.json"
+    write_json(invalid, spec)
+    with pytest.raises(AGCError, match=r"invalid\.json: invalid pyhf workspace") as info:
+        run_fit(invalid, tmp_path / "fit.json", plots_dir=None)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "fit.json").exists()
+
+
+def test_expected_ttbar_norm_from_histograms(tmp_path: Path) -> None:
+    path = write_synthetic_histograms(tmp_path / "h.root")
+    contents = synthetic_contents()
+    d = b = s = 0.0
+    for region in CARD_YIELDS:
+        model_bins = slice(3, None)  # fill bins from 110 GeV on
+        d += contents[f"{region}_pseudodata"][0][model_bins].sum()
+        s += contents[f"{region}_ttbar"][0][model_bins].sum()
+        b += sum(
+            contents[f"{region}_{p}"][0][model_bins].sum()
+            for p in CARD_YIELDS[region]
+            if p != "ttbar"
+        )
+    mu, sigma = expected_ttbar_norm(path)
+    assert mu == pytest.approx((d - b) / s, rel=1e-12)
+    assert 0 < sigma < 0.05
+    with pytest.raises(AGCError, match="missing histogram '4j1b_zprime_1000'"):
+        expected_ttbar_norm(path, signal="zprime_1000")
+
+
+# ----------------------------------------------------------------------------- default chain
+
+
+def test_default_fit_results(default_run: dict) -> None:
+    results = default_run["results"]
+    on_disk = json.loads((default_run["base"] / "fit_results.json").read_text())
+    assert on_disk == {k: v for k, v in results.items() if k != "plots"}
+    assert results["measurement"] == "CMS_ttbar"
+    assert results["poi"]["name"] == "ttbar_norm"
+    assert results["fit"]["success"] is True
+    pars = results["parameters"]
+    n = len(pars["labels"])
+    assert len(pars["types"]) == len(pars["bestfit"]) == len(pars["uncertainty"]) == n
+    assert pars["types"][pars["labels"].index("ttbar_norm")] == "normfactor"
+    assert pars["types"][pars["labels"].index("Luminosity")] == "normsys"
+    assert pars["types"][pars["labels"].index("Jet energy scale")] == "histosys+normsys"
+    corr = np.asarray(results["correlation_matrix"])
+    assert corr.shape == (n, n)
+    np.testing.assert_allclose(np.diag(corr), 1.0, atol=1e-9)
+    np.testing.assert_allclose(corr, corr.T, atol=1e-12)
+    impacts = results["impacts"]
+    assert set(impacts["labels"]) == set(pars["labels"]) - {"ttbar_norm"}
+    assert math.isfinite(results["best_twice_nll"])
+
+
+def test_default_workspace_regression(default_run: dict, data_regression) -> None:
+    ws = json.loads(default_run["workspace"].read_text())
+    data_regression.check(rounded(ws), basename=f"workspace_{default_run['source']}")
+
+
+def test_default_fit_regression(default_run: dict, contract_regression) -> None:
+    """Every minimiser output against the stored reference, under the reproducibility contract
+    (agc.stats.reproducibility: best fits to 2e-3 of their uncertainty, uncertainties to 1 %, ...)."""
+    results = default_run["results"]
+    keep = ("poi", "parameters", "correlation_matrix", "best_twice_nll", "goodness_of_fit")
+    obtained = {key: results[key] for key in (*keep, "impacts")}
+    contract_regression.check(obtained, f"fit_results_{default_run['source']}", fit_deviations)
+
+
+def test_fit_contract_is_not_vacuous(default_run: dict) -> None:
+    """The contract compares every number and catches a move of one tenth of a sigma."""
+    results = default_run["results"]
+    n = len(results["parameters"]["labels"])
+    deviations = fit_deviations(results, results)
+    assert len(deviations) == 2 * n + n * (n - 1) // 2 + 2 + 4 * (n - 1)
+    assert not violations(deviations)
+    moved = json.loads(json.dumps(results))
+    i = moved["parameters"]["labels"].index("ttbar_norm")
+    moved["parameters"]["bestfit"][i] += 0.1 * moved["parameters"]["uncertainty"][i]
+    assert [d.output for d in violations(fit_deviations(moved, results))] == ["bestfit[ttbar_norm]"]
+
+
+def test_physics_check_ttbar_norm(default_run: dict) -> None:
+    """The fitted ttbar_norm agrees with what the pseudo-data contains, within twice its
+    uncertainty.
+
+    The naive ratio (D - B) / S holds every nuisance parameter at its nominal value, whereas the
+    fit profiles them: normalisation-changing ones (luminosity, the b-tag NPs) are pulled by up
+    to ~1.7 sigma on the embedded default and move ttbar_norm by about one sigma against the
+    ratio. A wrong normalisation (a missing filter efficiency, a wrong cross-section) moves it by
+    far more."""
+    expected, expected_unc = expected_ttbar_norm(default_run["histograms"])
+    results = default_run["results"]
+    poi = results["poi"]
+    pars = results["parameters"]
+    pulls = {
+        label: value
+        for label, value, kind in zip(pars["labels"], pars["bestfit"], pars["types"], strict=True)
+        if kind == "normsys" or kind.startswith("histosys")
+    }
+    print(
+        f"\n[physics] ttbar_norm fit {poi['bestfit']:.4f} +- {poi['uncertainty']:.4f}, "
+        f"expected {expected:.4f} +- {expected_unc:.4f} ({default_run['source']}); "
+        f"luminosity pull {pulls.get('Luminosity', 0.0):+.2f}"
+    )
+    assert abs(poi["bestfit"] - expected) < 2 * poi["uncertainty"]
+
+
+def test_fit_is_reproducible(default_run: dict, tmp_path: Path) -> None:
+    """A second fit (without the slow impacts) gives the same numbers and the same plot bytes."""
+    again = run_fit(
+        default_run["workspace"],
+        tmp_path / "fit.json",
+        tmp_path / "plots",
+        config=None,
+        impacts=False,
+    )
+    first = default_run["results"]
+    for key in ("poi", "parameters", "correlation_matrix", "best_twice_nll", "goodness_of_fit"):
+        assert again[key] == first[key], key
+    assert again["impacts"] is None
+    fit_settings = {k: v for k, v in first["fit"].items() if k != "impact_fallbacks"}
+    assert {k: v for k, v in again["fit"].items() if k != "impact_fallbacks"} == fit_settings
+    produced = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert produced == sorted(Path(p).name for p in again["plots"])
+    assert not any(name.startswith(".") for name in produced)  # no temporary files left
+    for name in produced:
+        assert (tmp_path / "plots" / name).read_bytes() == (
+            default_run["plots"] / name
+        ).read_bytes(), name
