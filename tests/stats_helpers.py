@@ -24,6 +24,7 @@ import numpy as np
 
 from agc.core import physics
 from agc.core.rootio import reproducible_recreate
+from agc.plots.figures import fit_plots
 from agc.stats.fit import run_fit
 from agc.stats.model import build_workspace
 
@@ -201,9 +202,9 @@ def default_stats_run(request: Any, tmp_path_factory: Any) -> dict[str, Any]:
         workspace = base / "workspace.json"
         build_workspace(histograms, workspace, config=CABINETRY_CONFIG)
         t2 = time.perf_counter()
-        results = run_fit(
-            workspace, base / "fit_results.json", base / "plots", config=CABINETRY_CONFIG
-        )
+        run = run_fit(workspace, base / "fit_results.json")
+        plots = fit_plots(run, base / "plots", config=CABINETRY_CONFIG)
+        results = run.summary.to_dict()
         t3 = time.perf_counter()
         poi = results["poi"]
         print(
@@ -217,5 +218,6 @@ def default_stats_run(request: Any, tmp_path_factory: Any) -> dict[str, Any]:
             "workspace": workspace,
             "results": results,
             "plots": base / "plots",
+            "plots_written": plots,
         }
     return _RUNS["default"]

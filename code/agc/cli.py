@@ -266,11 +266,18 @@ def _dispatch(args: argparse.Namespace) -> Any:
         )
         return {"workspace": args.output}
     if args.command == "fit":
+        from agc.plots.figures import fit_plots
         from agc.stats.fit import run_fit
 
-        result = run_fit(args.workspace, args.output, plots_dir=args.plots_dir)
-        keep = ("poi", "best_twice_nll", "goodness_of_fit", "plots")
-        return {"fit_results": args.output, **{key: result[key] for key in keep if key in result}}
+        run = run_fit(args.workspace, args.output)
+        plots = fit_plots(run, args.plots_dir)
+        return {
+            "fit_results": args.output,
+            "poi": run.summary.poi.to_dict(),
+            "best_twice_nll": run.summary.best_twice_nll,
+            "goodness_of_fit": run.summary.goodness_of_fit,
+            "plots": [str(p) for p in plots],
+        }
     if args.command == "report":
         from agc.publish.provenance import run_provenance
         from agc.publish.report import build_report

@@ -32,7 +32,7 @@ def default_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 
 def test_all_paper_plots_written(default_run: dict) -> None:
-    written = sorted(Path(p).name for p in default_run["results"]["plots"])
+    written = sorted(Path(p).name for p in default_run["plots_written"])
     assert written == sorted(f"{stem}.{fmt}" for stem in PLOTS for fmt in ("pdf", "png"))
     for name in written:
         data = (default_run["plots"] / name).read_bytes()
@@ -63,12 +63,13 @@ def test_pdf_and_png_are_byte_reproducible(tmp_path: Path) -> None:
         assert x.read_bytes() == y.read_bytes()
     assert b"CreationDate" not in first[0].read_bytes()
     code = (
-        "import sys; sys.path.insert(0, sys.argv[2]); from pathlib import Path; import matplotlib.pyplot as plt;"
-        "from test_plots import _figure; from agc.plots.figures import save_figure;"
+        "import sys; sys.path[:0] = sys.argv[2:]; from pathlib import Path; import matplotlib.pyplot as plt;"
+        "from test_figures import _figure; from agc.plots.figures import save_figure;"
         "save_figure(_figure(), Path(sys.argv[1]) / 'c')"
     )
     subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path), str(Path(__file__).parent)], check=True
+        [sys.executable, "-c", code, str(tmp_path), str(Path(__file__).parent), str(Path(__file__).parents[1])],
+            check=True,
     )
     for suffix in ("pdf", "png"):
         assert (tmp_path / f"c.{suffix}").read_bytes() == (tmp_path / f"a.{suffix}").read_bytes()

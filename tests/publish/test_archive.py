@@ -16,6 +16,7 @@ import yaml
 
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
+from agc.plots.figures import fit_plots
 from agc.processing.histograms import run_histograms
 from agc.publish.archive import build_archive, code_files, validate_bag
 from agc.publish.hepdata import LIKELIHOOD_TARBALL, build_submission, validate_submission
@@ -33,8 +34,8 @@ def run_outputs(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactor
     build_workspace(
         out / "histograms.root", out / "workspace.json", config=REPO / "inputs" / "cabinetry.yaml"
     )
-    run_fit(
-        out / "workspace.json", out / "fit_results.json", plots_dir=out / "plots", impacts=False
+    fit_plots(
+        run_fit(out / "workspace.json", out / "fit_results.json", impacts=False), out / "plots"
     )
     return out
 

@@ -127,11 +127,9 @@ def test_round_trip_reproduces_the_main_fit(
     main_spec = build_workspace(tmp_path / "histograms.root", tmp_path / "workspace.json")
     bkg_only = json.loads((swap["outdir"] / "reinterpretation" / "BkgOnly.json").read_text())
     assert sorted_spec(main_spec) == bkg_only
-    main_fit = run_fit(
-        tmp_path / "workspace.json", tmp_path / "fit_results.json", plots_dir=None, impacts=False
-    )
-    assert main_fit["poi"]["name"] == "ttbar_norm"
-    assert swap["main"]["fit"]["poi"] == main_fit["poi"]
+    main_fit = run_fit(tmp_path / "workspace.json", tmp_path / "fit_results.json", impacts=False)
+    assert main_fit.summary.poi.name == "ttbar_norm"
+    assert swap["main"]["fit"]["poi"] == main_fit.summary.poi.to_dict()
 
 
 def test_patchset_is_valid_verified_and_gives_the_fitted_workspace(swap: dict[str, Any]) -> None:

@@ -32,6 +32,7 @@ from agc.core.fileio import fresh_directory
 from agc.core.parameters import declared as schema
 from agc.dataset.stage import prepare_dataset
 from agc.publish.report import build_report, cutflow_markdown, fit_markdown
+from agc.stats.results import Estimate, FitSummary, ParameterTable
 from agc.workflow.runners import (
     CWL_JOB,
     CWL_WORKFLOW,
@@ -507,19 +508,28 @@ def test_report_helpers_render_stage_results(tmp_path: Path) -> None:
     lines = cutflow_markdown(cutflow).splitlines()
     assert lines[0] == "| sample | all | 4j2b |"
     assert lines[2:] == ["| ttbar__nominal | 7 | 3 |", "| wjets__nominal | 9 | 1 |"]
-    results = {
-        "poi": {"name": "ttbar_norm", "bestfit": 0.97, "uncertainty": 0.1},
-        "parameters": {
-            "labels": ["lumi", "ttbar_norm"],
-            "bestfit": [0.1, 0.97],
-            "uncertainty": [0.9, 0.1],
-            "types": ["normsys", "normfactor"],
-        },
-    }
-    text = fit_markdown(results)
+    summary = FitSummary(
+        measurement="m",
+        poi=Estimate("ttbar_norm", 0.97, 0.1),
+        parameters=ParameterTable(
+            labels=["lumi", "ttbar_norm"],
+            types=["normsys", "normfactor"],
+            bestfit=[0.1, 0.97],
+            uncertainty=[0.9, 0.1],
+            prefit_uncertainty=[1.0, 0.0],
+        ),
+        correlation_matrix=[[1.0, 0.0], [0.0, 1.0]],
+        best_twice_nll=12.5,
+        goodness_of_fit=None,
+        impacts=None,
+        fit={},
+    )
+    text = fit_markdown(summary)
     assert text.startswith("**ttbar_norm = 0.97 ± 0.1**")
+    assert "-2 log L at the minimum: 12.5" in text
+    assert "goodness-of-fit" not in text
     assert text.index("| **ttbar_norm** | 0.97 | 0.1 | normfactor |") < text.index("| lumi |")
-    assert fit_markdown({"other": 1}).startswith("```json")
+    assert FitSummary.from_dict(summary.to_dict()) == summary
 
 
 # --------------------------------------------------------------------------- end to end (slow)

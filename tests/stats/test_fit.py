@@ -21,6 +21,7 @@ from stats_helpers import (
 
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
+from agc.plots.figures import fit_plots
 from agc.stats.fit import expected_ttbar_norm, fit, model_and_data, ranking, run_fit
 from agc.stats.fitsettings import FIT_TOLERANCE
 from agc.stats.reproducibility import fit_deviations, violations
@@ -75,7 +76,7 @@ def test_one_bin_counting_experiment_known_answer(tmp_path: Path) -> None:
     channels = [(10.0, 50.0, 70.0)]
     ws = tmp_path / "ws.json"
     write_json(ws, _counting_workspace(channels))
-    results = run_fit(ws, tmp_path / "fit.json", plots_dir=None, impacts=False)
+    results = run_fit(ws, tmp_path / "fit.json", impacts=False).summary.to_dict()
     # MLE: mu = (n - b) / s; curvature: sigma = sqrt(n) / s. MINUIT's HESSE error of a bounded
     # parameter (mu in [0, 10]) goes through its internal sine transformation: ~1 % off here.
     assert results["poi"]["name"] == "mu"
@@ -92,7 +93,7 @@ def test_two_channel_fit_matches_independent_minimisation(tmp_path: Path) -> Non
     channels = [(10.0, 50.0, 70.0), (20.0, 10.0, 25.0), (5.0, 100.0, 98.0)]
     ws = tmp_path / "ws.json"
     write_json(ws, _counting_workspace(channels))
-    results = run_fit(ws, tmp_path / "fit.json", plots_dir=None, impacts=False)
+    results = run_fit(ws, tmp_path / "fit.json", impacts=False).summary.to_dict()
     reference = scipy.optimize.minimize_scalar(
         lambda m: _twice_nll(m, channels),
         bounds=(0, 10),
@@ -194,17 +195,17 @@ def test_impacts_follow_cabinetry_ranking_for_any_worker_count() -> None:
 
 def test_bad_workspace_input(tmp_path: Path) -> None:
     with pytest.raises(AGCError, match=r"absent\.json: cannot read workspace"):
-        run_fit(tmp_path / "absent.json", tmp_path / "fit.json", plots_dir=None)
+        run_fit(tmp_path / "absent.json", tmp_path / "fit.json")
     broken = tmp_path / "broken.json"
     broken.write_text('{"channels": [\n')
     with pytest.raises(AGCError, match=r"broken.json: invalid JSON at line \d+"):
-        run_fit(broken, tmp_path / "fit.json", plots_dir=None)
+        run_fit(broken, tmp_path / "fit.json")
     spec = _counting_workspace([(10.0, 50.0, 70.0)])
     del spec["observations"]
     invalid = tmp_path / "invalid.json"
     write_json(invalid, spec)
     with pytest.raises(AGCError, match=r"invalid\.json: invalid pyhf workspace") as info:
-        run_fit(invalid, tmp_path / "fit.json", plots_dir=None)
+        run_fit(invalid, tmp_path / "fit.json")
     assert "\n" not in str(info.value)
     assert not (tmp_path / "fit.json").exists()
 
@@ -309,13 +310,9 @@ def test_physics_check_ttbar_norm(default_run: dict) -> None:
 
 def test_fit_is_reproducible(default_run: dict, tmp_path: Path) -> None:
     """A second fit (without the slow impacts) gives the same numbers and the same plot bytes."""
-    again = run_fit(
-        default_run["workspace"],
-        tmp_path / "fit.json",
-        tmp_path / "plots",
-        config=None,
-        impacts=False,
-    )
+    rerun = run_fit(default_run["workspace"], tmp_path / "fit.json", impacts=False)
+    fit_plots(rerun, tmp_path / "plots")
+    again = rerun.summary.to_dict()
     first = default_run["results"]
     for key in ("poi", "parameters", "correlation_matrix", "best_twice_nll", "goodness_of_fit"):
         assert again[key] == first[key], key

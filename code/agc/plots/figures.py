@@ -27,6 +27,8 @@ import numpy as np
 
 from agc.core import physics
 from agc.core.fileio import atomic_path
+from agc.stats.model import load_template
+from agc.stats.results import FitRun
 
 #: Integrated luminosity on the plots [/fb].
 LUMI_FB: float = physics.LUMI_PB / 1000.0
@@ -379,3 +381,23 @@ def paper_plots(
     if ranking_results is not None:
         paths += ranking_plot(ranking_results, plots_dir)
     return paths
+
+
+def fit_plots(
+    run: FitRun,
+    plots_dir: str | os.PathLike[str],
+    config: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """The paper plots of one fit (:func:`agc.stats.fit.run_fit`) into ``plots_dir``.
+
+    ``config``: cabinetry config (path or dict) for the binning and axis labels; ``None`` uses
+    the card's (agc.core.physics.MODEL_BIN_EDGES, H_T / m_bjj). Returns the PDF and PNG files.
+    """
+    return paper_plots(
+        run.model,
+        run.data,
+        run.fit_results,
+        plots_dir,
+        ranking_results=run.ranking_results,
+        config=None if config is None else load_template(config),
+    )

@@ -24,6 +24,7 @@ from nbformat.v4 import new_markdown_cell, new_notebook
 
 from agc.core.errors import AGCError
 from agc.core.fileio import write_text
+from agc.stats.results import FitSummary
 
 REPORT_TITLE = "AGC ttbar analysis (CMS 2015 Open Data) — run report"
 _VOLATILE_CELL_METADATA = ("execution", "papermill", "collapsed", "scrolled")
@@ -179,31 +180,19 @@ def workspace_markdown(workspace: Mapping[str, Any]) -> str:
     return head + markdown_table(rows, ["channel", "bins", "samples"])
 
 
-def fit_markdown(results: Mapping[str, Any], poi: str | None = None) -> str:
-    """The fit result (``fit_results.json``) as Markdown: the parameter of interest, the minimum
-    -2 log L and goodness of fit, then a table of every parameter (best fit, uncertainty, type).
-
-    Parameters are read from ``results["parameters"]`` (``labels``/``bestfit``/``uncertainty``
-    lists) or, failing that, from the top level; other layouts are shown as JSON.
-    """
-    table = results.get("parameters") if isinstance(results.get("parameters"), dict) else results
-    labels, values, errors = (table.get(k) for k in ("labels", "bestfit", "uncertainty"))
-    if not all(isinstance(x, list) for x in (labels, values, errors)):
-        return json_block(dict(results))
-    types = table.get("types") if isinstance(table.get("types"), list) else [""] * len(labels)
-    head = []
-    best = results.get("poi")
-    if isinstance(best, dict) and {"name", "bestfit", "uncertainty"} <= set(best):
-        poi = poi or best["name"]
-        head.append(
-            f"**{best['name']} = {_format(best['bestfit'])} ± {_format(best['uncertainty'])}**"
-        )
-    for key, label in (
-        ("best_twice_nll", "-2 log L at the minimum"),
-        ("goodness_of_fit", "goodness-of-fit p-value"),
-    ):
-        if isinstance(results.get(key), int | float):
-            head.append(f"{label}: {_format(results[key])}")
+def fit_markdown(summary: FitSummary, poi: str | None = None) -> str:
+    """A fit (the summary written to ``fit_results.json``) as Markdown: the parameter of
+    interest, -2 log L at the minimum and the goodness of fit, then a table of every parameter
+    (best fit, uncertainty, type), the POI (``poi``, default the fit's) first."""
+    poi = poi or summary.poi.name
+    poi_line = f"{summary.poi.name} = {_format(summary.poi.bestfit)}"
+    head = [
+        f"**{poi_line} ± {_format(summary.poi.uncertainty)}**",
+        f"-2 log L at the minimum: {_format(summary.best_twice_nll)}",
+    ]
+    if summary.goodness_of_fit is not None:
+        head.append(f"goodness-of-fit p-value: {_format(summary.goodness_of_fit)}")
+    table = summary.parameters
     rows = [
         {
             "parameter": f"**{label}**" if label == poi else label,
@@ -211,7 +200,9 @@ def fit_markdown(results: Mapping[str, Any], poi: str | None = None) -> str:
             "uncertainty": err,
             "type": kind,
         }
-        for label, value, err, kind in zip(labels, values, errors, types, strict=True)
+        for label, value, err, kind in zip(
+            table.labels, table.bestfit, table.uncertainty, table.types, strict=True
+        )
     ]
     rows.sort(key=lambda row: not row["parameter"].startswith("**"))
     columns = ["parameter", "best fit", "uncertainty", "type"]

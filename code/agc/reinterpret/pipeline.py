@@ -330,9 +330,7 @@ def reinterpret(
         from agc.stats.limits import upper_limit
 
         t0 = time.perf_counter()
-        fit_results = run_fit(
-            fitted_path, point_dir / "fit_results.json", plots_dir=None, impacts=False
-        )
+        fit_summary = run_fit(fitted_path, point_dir / "fit_results.json", impacts=False).summary
         t_fit = time.perf_counter() - t0
         t0 = time.perf_counter()
         limits = None
@@ -342,7 +340,7 @@ def reinterpret(
                 _load_json(fitted_path),
                 source=str(fitted_path),
                 workers=params["workers"],
-                free_fit=fit_results,
+                free_fit=fit_summary,
                 pool=pool,
             )
             limits = {"signal": declaration.name, "labels": declaration.labels, **limits}
@@ -377,7 +375,10 @@ def reinterpret(
             "bkg_only": str(folder / BKG_ONLY),
             "bkg_only_sha256": digest,
             "patchset": str(folder / PATCHSET) if patchset is not None else None,
-            "fit": {"poi": fit_results["poi"], "best_twice_nll": fit_results["best_twice_nll"]},
+            "fit": {
+                "poi": fit_summary.poi.to_dict(),
+                "best_twice_nll": fit_summary.best_twice_nll,
+            },
             "limits": None
             if limits is None
             else {k: limits[k] for k in ("poi", "observed", "expected", "converged")},

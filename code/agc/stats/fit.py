@@ -37,7 +37,6 @@ import pyhf
 from agc.core import physics
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
-from agc.plots.figures import paper_plots
 from agc.stats.fitsettings import (
     FIT_ATTEMPTS,
     FIT_MAXITER,
@@ -46,7 +45,8 @@ from agc.stats.fitsettings import (
     attempts,
     minuit_of,
 )
-from agc.stats.model import HistogramReader, load_template, rebin
+from agc.stats.model import HistogramReader, rebin
+from agc.stats.results import Estimate, FitRun, FitSummary, Impacts, ParameterTable
 
 
 def configure_backend() -> None:
@@ -313,7 +313,7 @@ def _floats(values: Any) -> list[Any]:
     return np.asarray(values, dtype=float).tolist()
 
 
-def results_dict(
+def fit_summary(
     spec: Mapping[str, Any],
     model: Any,
     fit_results: Any,
@@ -321,7 +321,7 @@ def results_dict(
     *,
     attempt: int = 0,
     impact_fallbacks: int = 0,
-) -> dict[str, Any]:
+) -> FitSummary:
     """The content of ``fit_results.json`` (see module docstring), with plain floats.
 
     ``attempt``: index in :data:`FIT_ATTEMPTS` of the settings the main fit converged with;
@@ -334,82 +334,75 @@ def results_dict(
     i_poi = labels.index(poi)
     impacts = None
     if ranking_results is not None:
-        impacts = {
-            "labels": list(ranking_results.labels),
-            "prefit_up": _floats(ranking_results.prefit_up),
-            "prefit_down": _floats(ranking_results.prefit_down),
-            "postfit_up": _floats(ranking_results.postfit_up),
-            "postfit_down": _floats(ranking_results.postfit_down),
-        }
+        impacts = Impacts(
+            labels=list(ranking_results.labels),
+            prefit_up=_floats(ranking_results.prefit_up),
+            prefit_down=_floats(ranking_results.prefit_down),
+            postfit_up=_floats(ranking_results.postfit_up),
+            postfit_down=_floats(ranking_results.postfit_down),
+        )
+    return FitSummary(
+        measurement=spec["measurements"][0]["name"],
+        poi=Estimate(
+            name=poi,
+            bestfit=float(fit_results.bestfit[i_poi]),
+            uncertainty=float(fit_results.uncertainty[i_poi]),
+        ),
+        parameters=ParameterTable(
+            labels=labels,
+            types=parameter_types(model),
+            bestfit=_floats(fit_results.bestfit),
+            uncertainty=_floats(fit_results.uncertainty),
+            prefit_uncertainty=_floats(cabinetry.model_utils.prefit_uncertainties(model)),
+        ),
+        correlation_matrix=_floats(fit_results.corr_mat),
+        best_twice_nll=float(fit_results.best_twice_nll),
+        goodness_of_fit=_finite_or_none(fit_results.goodness_of_fit),
+        impacts=impacts,
+        fit=_fit_record(attempt, impact_fallbacks),
+    )
+
+
+def _fit_record(attempt: int, impact_fallbacks: int) -> dict[str, Any]:
+    """The ``fit`` object of ``fit_results.json``: settings, attempt, software versions."""
     return {
-        "measurement": spec["measurements"][0]["name"],
-        "poi": {
-            "name": poi,
-            "bestfit": float(fit_results.bestfit[i_poi]),
-            "uncertainty": float(fit_results.uncertainty[i_poi]),
-        },
-        "parameters": {
-            "labels": labels,
-            "types": parameter_types(model),
-            "bestfit": _floats(fit_results.bestfit),
-            "uncertainty": _floats(fit_results.uncertainty),
-            "prefit_uncertainty": _floats(cabinetry.model_utils.prefit_uncertainties(model)),
-        },
-        "correlation_matrix": _floats(fit_results.corr_mat),
-        "best_twice_nll": float(fit_results.best_twice_nll),
-        "goodness_of_fit": _finite_or_none(fit_results.goodness_of_fit),
-        "impacts": impacts,
-        "fit": {
-            "success": True,
-            "method": "maximum likelihood (cabinetry.fit.fit, pyhf.infer.mle.fit)",
-            "backend": "numpy",
-            "optimizer": "minuit (MIGRAD; then HESSE at the minimum, see agc.stats.fit.final_covariance)",
-            "hesse_strategy": HESSE_STRATEGY,
-            "strategy": FIT_ATTEMPTS[attempt]["strategy"],
-            "tolerance": FIT_ATTEMPTS[attempt]["tolerance"],
-            "init_pars": f"{FIT_ATTEMPTS[attempt]['init']} (suggested_init)",
-            "maxiter": FIT_MAXITER,
-            "attempt": attempt,
-            "impact_fallbacks": impact_fallbacks,
-            "versions": {
-                "cabinetry": cabinetry.__version__,
-                "pyhf": pyhf.__version__,
-                "iminuit": iminuit.__version__,
-            },
+        "success": True,
+        "method": "maximum likelihood (cabinetry.fit.fit, pyhf.infer.mle.fit)",
+        "backend": "numpy",
+        "optimizer": "minuit (MIGRAD; then HESSE at the minimum, see agc.stats.fit.final_covariance)",
+        "hesse_strategy": HESSE_STRATEGY,
+        "strategy": FIT_ATTEMPTS[attempt]["strategy"],
+        "tolerance": FIT_ATTEMPTS[attempt]["tolerance"],
+        "init_pars": f"{FIT_ATTEMPTS[attempt]['init']} (suggested_init)",
+        "maxiter": FIT_MAXITER,
+        "attempt": attempt,
+        "impact_fallbacks": impact_fallbacks,
+        "versions": {
+            "cabinetry": cabinetry.__version__,
+            "pyhf": pyhf.__version__,
+            "iminuit": iminuit.__version__,
         },
     }
-
-
-def _plot_config(
-    config: str | os.PathLike[str] | Mapping[str, Any] | None,
-) -> dict[str, Any] | None:
-    if config is None:
-        return None
-    return load_template(config)
 
 
 def run_fit(
     workspace: str | os.PathLike[str] = "outputs/workspace.json",
     output: str | os.PathLike[str] = "outputs/fit_results.json",
-    plots_dir: str | os.PathLike[str] | None = "outputs/plots",
-    config: str | os.PathLike[str] | Mapping[str, Any] | None = None,
     *,
     impacts: bool = True,
     workers: int = 2,
-) -> dict[str, Any]:
-    """Fit ``workspace`` to its pseudo-data, write ``output`` and the paper plots.
+) -> FitRun:
+    """Fit ``workspace`` to its pseudo-data and write ``output`` (the fit stage's statistics;
+    the figures are :func:`agc.plots.figures.fit_plots` of the returned run).
 
     Args:
         workspace: pyhf workspace JSON (from :func:`agc.stats.model.build_workspace`).
         output: ``fit_results.json`` to write (atomically, canonical JSON).
-        plots_dir: folder for the paper plots (PDF and PNG); ``None`` skips the plots.
-        config: cabinetry config (path or dict) for the plots' binning and axis labels;
-            ``None`` uses the card's (agc.core.physics.MODEL_BIN_EDGES, H_T / m_bjj).
         impacts: compute the impact ranking (slow: 4 fits per nuisance parameter).
         workers: processes for the impact fits (any number gives the same results).
 
     Returns:
-        The content of ``fit_results.json`` plus ``plots``: the written plot files.
+        The :class:`~agc.stats.results.FitRun`: ``summary`` is what ``output`` holds.
     """
     source = os.fspath(workspace)
     spec = load_workspace(workspace)
@@ -420,21 +413,11 @@ def run_fit(
         ranking_results, fallbacks = ranking(
             spec, model, fit_results, workers=workers, source=source
         )
-    results = results_dict(
+    summary = fit_summary(
         spec, model, fit_results, ranking_results, attempt=attempt, impact_fallbacks=fallbacks
     )
-    plots: list[Path] = []
-    if plots_dir is not None:
-        plots = paper_plots(
-            model,
-            data,
-            fit_results,
-            plots_dir,
-            ranking_results=ranking_results,
-            config=_plot_config(config),
-        )
-    write_json(output, results)
-    return {**results, "plots": [str(p) for p in plots]}
+    write_json(output, summary.to_dict())
+    return FitRun(summary, model, data, fit_results, ranking_results)
 
 
 def expected_ttbar_norm(

@@ -46,6 +46,7 @@ from scipy.stats import norm
 
 from agc.core.errors import AGCError
 from agc.stats.fitsettings import FIT_MAXITER, attempts, minuit_of
+from agc.stats.results import FitSummary
 
 # agc.stats.fit (cabinetry, matplotlib) is imported where needed: the fit processes import this
 # module and need pyhf, iminuit and agc.stats.fitsettings only.
@@ -282,7 +283,7 @@ def upper_limit(
     source: str = "workspace",
     workers: int = 2,
     rtol: float = RTOL,
-    free_fit: Mapping[str, Any] | None = None,
+    free_fit: FitSummary | None = None,
     pool: FitPool | None = None,
 ) -> dict[str, Any]:
     """CLs upper limit on the workspace's POI at ``1 - level`` confidence (see module docstring).
@@ -293,8 +294,8 @@ def upper_limit(
         source: name of the workspace in error messages.
         workers: processes for the fits of one round (same numbers for any count).
         rtol: relative precision of the limits.
-        free_fit: the free fit of this workspace when already done (the content of
-            ``fit_results.json`` from :func:`agc.stats.fit.run_fit`: same fit, same numbers).
+        free_fit: the free fit of this workspace when already done (the summary of
+            :func:`agc.stats.fit.run_fit`: same fit, same numbers).
         pool: a running :class:`FitPool` to use (then ``workers`` is ignored); default: one of
             ``workers`` processes, started here and closed at the end.
 
@@ -327,9 +328,9 @@ def upper_limit(
                 }
             else:
                 free = {
-                    "bestfit": [float(x) for x in free_fit["parameters"]["bestfit"]],
-                    "uncertainty": [float(x) for x in free_fit["parameters"]["uncertainty"]],
-                    "twice_nll": float(free_fit["best_twice_nll"]),
+                    "bestfit": [float(x) for x in free_fit.parameters.bestfit],
+                    "uncertainty": [float(x) for x in free_fit.parameters.uncertainty],
+                    "twice_nll": float(free_fit.best_twice_nll),
                 }
         init_b = list(free["bestfit"])
         init_b[poi] = 0.0
