@@ -1,0 +1,131 @@
+"""The NanoAOD layout of the generated files (agc.dataset.branches) against the real CMS file."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
+
+from agc.core import physics
+from agc.dataset.branches import BRANCH_TYPES, counter_name, jagged
+from agc.dataset.manifest import fileset, load_manifest
+
+
+def _nanoevents(path: str | Path) -> Any:
+    """The one loader used for real and generated files: coffea NanoEvents with NanoAODSchema."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # missing cross-references (Photon, FsrPhoton, ...)
+        return NanoEventsFactory.from_root(
+            {str(path): "Events"}, schemaclass=NanoAODSchema, mode="virtual"
+        ).events()
+
+
+def _object_counts(events: Any) -> dict[str, int]:
+    """Selection counts computed through NanoEvents' object interface (same code for every file)."""
+    el, mu, jet = events.Electron, events.Muon, events.Jet
+    tight_el = (
+        (el.pt > physics.ELECTRON_PT_MIN)
+        & (abs(el.eta) < physics.ELECTRON_ABS_ETA_MAX)
+        & (el.cutBased == 4)
+        & (el.sip3d < 4)
+    )
+    tight_mu = (
+        (mu.pt > physics.MUON_PT_MIN)
+        & (abs(mu.eta) < physics.MUON_ABS_ETA_MAX)
+        & mu.tightId
+        & (mu.sip3d < 4)
+        & (mu.pfRelIso04_all < 0.15)
+    )
+    good_jet = (
+        (jet.pt > physics.JET_PT_MIN)
+        & (abs(jet.eta) < physics.JET_ABS_ETA_MAX)
+        & jet.isTightLeptonVeto
+    )
+    n_lep = ak.sum(tight_el, axis=1) + ak.sum(tight_mu, axis=1)
+    leptons = ak.concatenate([el[tight_el], mu[tight_mu]], axis=1)
+    charge_sum = int(ak.sum(leptons.charge))  # Candidate behaviour needs the charge branches
+    return {
+        "events": len(events),
+        "jets": int(ak.sum(ak.num(jet))),
+        "one_lepton": int(ak.sum(n_lep == 1)),
+        "ge4_jets": int(ak.sum(ak.sum(good_jet, axis=1) >= 4)),
+        "charge_sum": charge_sum,
+        "mass_finite": bool(ak.all(np.isfinite(ak.flatten(jet.mass)))),
+    }
+
+
+def test_branches_match_the_real_file(small_manifest: Path, real_nanoaod: Path) -> None:
+    ours_path = next(
+        iter(fileset(load_manifest(small_manifest), "ttbar__nominal")["ttbar__nominal"]["files"])
+    )
+    with uproot.open(real_nanoaod) as real_file, uproot.open(ours_path) as our_file:
+        real, ours = real_file["Events"], our_file["Events"]
+        assert our_file.file.compression == real_file.file.compression  # ZLIB(1)
+        written = list(ours.keys())
+        expected = [*BRANCH_TYPES, "nElectron", "nJet", "nMuon"]
+        assert sorted(written) == sorted(expected)
+        assert set(physics.BRANCHES_READ) <= set(written)
+        for name in written:
+            assert name in real, f"{name} is not a branch of the real NanoAOD file"
+            ours_b, real_b = ours[name], real[name]
+            assert repr(ours_b.interpretation) == repr(real_b.interpretation), name
+            assert ours_b.typename == real_b.typename, name
+            real_counter = real_b.count_branch.name if real_b.count_branch is not None else None
+            ours_counter = ours_b.count_branch.name if ours_b.count_branch is not None else None
+            assert ours_counter == real_counter, name
+        for counter in ("nJet", "nElectron", "nMuon"):
+            assert ours[counter].interpretation.from_dtype == np.dtype(">u4")
+        arrays = ours.arrays(["nJet", "Jet_pt"])
+        assert ak.all(arrays.nJet == ak.num(arrays.Jet_pt))
+        assert ak.all(arrays.Jet_pt[:, :-1] >= arrays.Jet_pt[:, 1:])  # pT-ordered, as NanoAOD
+
+
+def test_coffea_reads_generated_and_real_files_with_the_same_code(
+    small_manifest: Path, real_nanoaod: Path
+) -> None:
+    manifest = load_manifest(small_manifest)
+    generated = next(iter(fileset(manifest, "ttbar__nominal")["ttbar__nominal"]["files"]))
+    for path in (generated, real_nanoaod):
+        counts = _object_counts(_nanoevents(path))
+        print(Path(path).name, counts)
+        assert counts["events"] > 0
+        assert counts["jets"] > 0
+        assert counts["mass_finite"]
+    assert _object_counts(_nanoevents(generated))["one_lepton"] > 0
+
+
+def test_real_file_reads_through_the_manifest_loader(tmp_path: Path, real_nanoaod: Path) -> None:
+    """A manifest in the AGC layout pointing at the real file goes through the same fileset path."""
+    data = {
+        "ttbar": {
+            "nominal": {"nevts_total": 200, "files": [{"path": str(real_nanoaod), "nevts": 200}]}
+        }
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    sets = fileset(load_manifest(tmp_path / "manifest.json"))
+    entry = sets["ttbar__nominal"]
+    assert entry["metadata"]["nevts"] == 200
+    assert entry["metadata"]["xsec"] == pytest.approx(physics.XSEC_PB["ttbar"])
+    (path,) = entry["files"]
+    assert _object_counts(_nanoevents(path))["events"] == 200
+
+
+def test_jagged_orders_by_pt_within_events() -> None:
+    table = {
+        "event": np.array([1, 0, 1, 1]),
+        "pt": np.array([20.0, 50.0, 40.0, 30.0]),
+        "flag": np.array([1, 2, 3, 4]),
+    }
+    out = jagged(table, 3, {"Jet_pt": ("pt", "f4"), "Jet_flag": ("flag", "i4")})
+    assert out["Jet_pt"].tolist() == [[50.0], [40.0, 30.0, 20.0], []]
+    assert out["Jet_flag"].tolist() == [[2], [3, 4, 1], []]
+    assert str(ak.type(out["Jet_pt"])) == "3 * var * float32"
+    assert counter_name("Jet_pt") == "nJet"
+    assert counter_name("Muon_pfRelIso04_all") == "nMuon"
