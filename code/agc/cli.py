@@ -234,10 +234,10 @@ def _dispatch(args: argparse.Namespace) -> Any:
             )
         }
     if args.command == "summary":
-        from agc.dataset.generate import summarize
         from agc.dataset.manifest import resolve_inputs
+        from agc.dataset.readback import summarize
 
-        return summarize(resolve_inputs(args.inputs))
+        return summarize(resolve_inputs(args.inputs)).to_dict()
     if args.command == "histograms":
         from agc.dataset.manifest import resolve_inputs
         from agc.processing.histograms import run_histograms

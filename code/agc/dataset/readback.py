@@ -9,7 +9,9 @@ one tight lepton and the fractions landing in the analysis regions (cuts of
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,49 +95,119 @@ def _read_file(path: str) -> dict[str, float]:
     return totals
 
 
-def summarize(manifest_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Per-sample read-back summary of a manifest's files (JSON-serialisable).
+@dataclass(frozen=True)
+class SampleReadback:
+    """What was read back from the files of one sample.
 
-    Returns ``{"manifest": path, "samples": {"ttbar__nominal": {...}}, "total": {...}}`` where each
-    sample has ``files``, ``events`` (read), ``nevts`` (manifest), ``bytes``, ``mean_jets``,
-    ``mean_electrons``, ``mean_muons``, ``mean_selected_jets``, ``fraction_one_tight_lepton``,
-    ``fraction_selected`` (1 lepton, >= 4 jets), ``fraction_4j1b`` and ``fraction_4j2b``.
-    Raises :class:`AGCError` if a file is missing, unreadable or lacks a branch, or if the event
-    count read differs from the manifest's ``nevts``.
+    Counts: ``files``, ``events`` (read), ``nevts`` (the manifest's ``nevts_total``), ``bytes``
+    (local files only). Means per event (4 decimals): all jets/electrons/muons and the jets of the
+    analysis selection. Fractions of the events read (5 decimals): exactly one tight lepton,
+    selected (one lepton, >= 4 jets), and the 4j1b / 4j2b regions.
+    """
+
+    files: int
+    events: int
+    nevts: int
+    bytes: int
+    mean_jets: float
+    mean_electrons: float
+    mean_muons: float
+    mean_selected_jets: float
+    fraction_one_tight_lepton: float
+    fraction_selected: float
+    fraction_4j1b: float
+    fraction_4j2b: float
+
+    @classmethod
+    def from_totals(
+        cls, totals: dict[str, float], files: int, nevts: int, size: int
+    ) -> SampleReadback:
+        """From the summed :func:`_counts` of the sample's files."""
+        n = max(totals["events"], 1.0)
+        return cls(
+            files=files,
+            events=int(totals["events"]),
+            nevts=nevts,
+            bytes=size,
+            mean_jets=round(totals["jets"] / n, 4),
+            mean_electrons=round(totals["electrons"] / n, 4),
+            mean_muons=round(totals["muons"] / n, 4),
+            mean_selected_jets=round(totals["selected_jets"] / n, 4),
+            fraction_one_tight_lepton=round(totals["one_tight_lepton"] / n, 5),
+            fraction_selected=round(totals["selected"] / n, 5),
+            fraction_4j1b=round(totals["4j1b"] / n, 5),
+            fraction_4j2b=round(totals["4j2b"] / n, 5),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"files", "events", "nevts", "bytes", "mean_*", "fraction_*"}`` (this order)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ReadbackTotal:
+    """Files, events read and bytes (local files) over every sample."""
+
+    files: int
+    events: int
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"files", "events", "bytes"}``."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Readback:
+    """The read-back of a manifest: per sample (keyed ``process__variation``) and in total."""
+
+    manifest: str
+    samples: dict[str, SampleReadback]
+    total: ReadbackTotal
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"manifest": path, "samples": {"ttbar__nominal": {...}}, "total": {...}}`` (JSON)."""
+        return {
+            "manifest": self.manifest,
+            "samples": {key: sample.to_dict() for key, sample in self.samples.items()},
+            "total": self.total.to_dict(),
+        }
+
+
+def _read_sample(entry: dict[str, Any]) -> SampleReadback:
+    """Read every file of one manifest entry; check each file's event count."""
+    totals: dict[str, float] = {}
+    size = 0
+    for item in entry["files"]:
+        counts = _read_file(item["path"])
+        if int(counts["events"]) != int(item["nevts"]):
+            raise AGCError(
+                f"{item['path']}: {int(counts['events'])} events, manifest says {item['nevts']}"
+            )
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0.0) + value
+        if "://" not in item["path"]:
+            size += Path(item["path"]).stat().st_size
+    return SampleReadback.from_totals(totals, len(entry["files"]), int(entry["nevts_total"]), size)
+
+
+def summarize(manifest_path: str | os.PathLike[str]) -> Readback:
+    """Per-sample read-back of a manifest's files (:meth:`Readback.to_dict` for JSON).
+
+    Every file is opened and the branches the analysis reads are streamed (see
+    :class:`SampleReadback` for what is reported per sample). Raises :class:`AGCError` if a file
+    is missing, unreadable or lacks a branch, or if the event count read differs from the
+    manifest's ``nevts``.
     """
     manifest = load_manifest(manifest_path)
-    samples: dict[str, Any] = {}
-    grand = {"files": 0, "events": 0, "bytes": 0}
-    for process, variations in manifest.items():
-        for variation, entry in variations.items():
-            totals: dict[str, float] = {}
-            size = 0
-            for item in entry["files"]:
-                counts = _read_file(item["path"])
-                if int(counts["events"]) != int(item["nevts"]):
-                    raise AGCError(
-                        f"{item['path']}: {int(counts['events'])} events, manifest says {item['nevts']}"
-                    )
-                for key, value in counts.items():
-                    totals[key] = totals.get(key, 0.0) + value
-                if "://" not in item["path"]:
-                    size += Path(item["path"]).stat().st_size
-            n = max(totals["events"], 1.0)
-            samples[sample_key(process, variation)] = {
-                "files": len(entry["files"]),
-                "events": int(totals["events"]),
-                "nevts": int(entry["nevts_total"]),
-                "bytes": size,
-                "mean_jets": round(totals["jets"] / n, 4),
-                "mean_electrons": round(totals["electrons"] / n, 4),
-                "mean_muons": round(totals["muons"] / n, 4),
-                "mean_selected_jets": round(totals["selected_jets"] / n, 4),
-                "fraction_one_tight_lepton": round(totals["one_tight_lepton"] / n, 5),
-                "fraction_selected": round(totals["selected"] / n, 5),
-                "fraction_4j1b": round(totals["4j1b"] / n, 5),
-                "fraction_4j2b": round(totals["4j2b"] / n, 5),
-            }
-            grand["files"] += len(entry["files"])
-            grand["events"] += int(totals["events"])
-            grand["bytes"] += size
-    return {"manifest": str(manifest_path), "samples": samples, "total": grand}
+    samples = {
+        sample_key(process, variation): _read_sample(entry)
+        for process, variations in manifest.items()
+        for variation, entry in variations.items()
+    }
+    total = ReadbackTotal(
+        files=sum(s.files for s in samples.values()),
+        events=sum(s.events for s in samples.values()),
+        bytes=sum(s.bytes for s in samples.values()),
+    )
+    return Readback(manifest=str(manifest_path), samples=samples, total=total)

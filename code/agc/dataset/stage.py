@@ -40,7 +40,8 @@ def prepare_dataset(
     the AGC layout, which is validated. Local input files must exist (URLs are not opened here).
     Writes ``{outdir}/dataset.json`` (per selected sample: files, events N_generated, effective
     cross-section [pb]) and ``{outdir}/samples/<process__variation>`` markers. Returns the summary;
-    for the embedded default it also holds ``readback`` (:func:`agc.dataset.generate.summarize`).
+    for the embedded default it also holds ``readback`` (:func:`agc.dataset.readback.summarize`,
+    as its JSON object).
     """
     manifest_path = resolve_inputs(inputs)
     embedded = str(inputs) == EMBEDDED_KEYWORD
@@ -79,7 +80,7 @@ def prepare_dataset(
     for row in rows:
         write_text(markers / row["sample"], row["sample"] + "\n")
     if embedded:
-        from agc.dataset.generate import summarize
+        from agc.dataset.readback import summarize
 
-        summary = {**summary, "readback": summarize(manifest_path)}
+        summary = {**summary, "readback": summarize(manifest_path).to_dict()}
     return summary
