@@ -280,7 +280,7 @@ def test_killed_run_resumes_bit_identical(toy_manifest: Path, tmp_path: Path) ->
     assert proc.returncode == -signal.SIGKILL, (tmp_path / "killed.log").read_text()
     time.sleep(0.5)  # let the killed workers' file handles go
     saved = count_checkpoints(checkpoints)
-    print(f"killed after {saved} of {full['chunks']['total']} chunks were checkpointed")
+    print(f"killed after {saved} of {full.chunks['total']} chunks were checkpointed")
     assert 5 <= saved < full.chunks["total"]
     assert not out.exists()  # no (truncated) final output from the killed run
 
