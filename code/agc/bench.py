@@ -129,7 +129,7 @@ def run_benchmark(
             max_files=max_files,
         )
         seconds = time.perf_counter() - start
-    events = int(summary["events_processed"])
+    events = summary.events_processed
     processor_rate = events / seconds if seconds > 0 else math.inf
     return {
         "input": str(source) if not isinstance(source, dict) else "<manifest>",
@@ -142,7 +142,7 @@ def run_benchmark(
         "floor": floor,
         "processor": {"events": events, "seconds": seconds, "events_per_s": processor_rate},
         "ratio": processor_rate / floor["events_per_s"] if floor["events_per_s"] else math.nan,
-        "peak_rss_mb": summary["peak_rss_mb"],
+        "peak_rss_mb": summary.peak_rss_mb,
     }
 
 

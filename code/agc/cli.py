@@ -253,11 +253,13 @@ def _dispatch(args: argparse.Namespace) -> Any:
             scheduler=args.scheduler,
             partial_dir=args.partial_dir,
             skip_bad_files=args.skip_bad_files,
-        )
+        ).to_dict()
     if args.command == "merge":
         from agc.processing.histograms import merge_partials
 
-        return merge_partials(args.partial_dir, args.output, skip_bad_files=args.skip_bad_files)
+        return merge_partials(
+            args.partial_dir, args.output, skip_bad_files=args.skip_bad_files
+        ).to_dict()
     if args.command == "model":
         from agc.stats.model import build_workspace
 

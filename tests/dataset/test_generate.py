@@ -173,7 +173,7 @@ def test_realism(embedded_manifest: Path, tmp_path: Path) -> None:
     )
     for region, targets in TARGET_YIELDS.items():
         for process, target in targets.items():
-            value = result["yields"][region][process]
+            value = result.yields[region][process]
             lines.append(
                 f"{region:6s} {process:18s} {value:10.1f} {target:9.1f} {value / target:6.2f}"
             )

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from agc.core import physics
 from agc.core.errors import AGCError
 from agc.processing import exactsum
-from agc.processing.histograms import SampleSums, normalised_histograms, read_partial, write_partial
+from agc.processing.normalisation import normalised_histograms
+from agc.processing.partials import SampleSums, read_partial, write_partial
 from agc.processing.processor import SUMS, empty_sums, fill, histogram_variations
 
 N_PARTS = len(exactsum.PARTS)

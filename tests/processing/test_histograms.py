@@ -1,63 +1,31 @@
-"""The processing stage end to end: exact on every executor, chunking and merge; naming,
-normalisation and pseudo-data; the real CMS file; bad input.
+"""The processing stage end to end (agc.processing.histograms): exact on every executor,
+chunking and merge; the real CMS file; the embedded default; bad input leaves the old output.
 
-A small toy dataset (tests/toy_nanoaod.py, ~6k events) keeps this fast; the embedded default
-(fixture ``embedded_manifest``) is processed once.
+A small toy dataset (fixtures ``toy_manifest``, ``reference`` in conftest.py, ~6k events) keeps
+this fast; the embedded default (fixture ``embedded_manifest``) is processed once. Partial
+outputs, naming, normalisation and pseudo-data are tested in test_partials.py and test_output.py.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import uproot
-from coffea.nanoevents import NanoEventsFactory
-from toy_nanoaod import write_toy_dataset, write_toy_file
+from toy_nanoaod import write_toy_file
 
 from agc.cli import main as cli_main
 from agc.core import physics
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
-from agc.processing.histograms import (
-    PARTIAL_SUFFIX,
-    merge_partials,
-    process_samples,
-    read_histograms,
-    read_partial,
-    run_histograms,
-    write_histograms,
-)
-from agc.processing.processor import BTAG_VARIATIONS, AGCProcessor, AGCSchema
-
-TOY_SAMPLES = "ttbar,wjets,single_top_tW,zprime_1000"
-
+from agc.processing.histograms import merge_partials, run_histograms
+from agc.processing.output import read_histograms
+from agc.processing.partials import PARTIAL_SUFFIX
 
 # -- fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def toy_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_toy_dataset(tmp_path_factory.mktemp("toy"))
-
-
-@pytest.fixture(scope="module")
-def reference(toy_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Single pass, iterative executor, one chunk per file."""
-    out = tmp_path_factory.mktemp("reference") / "histograms.root"
-    summary = run_histograms(
-        toy_manifest, out, samples=TOY_SAMPLES, executor="iterative", chunksize=100_000
-    )
-    return {
-        "summary": summary,
-        "root": sha256_file(out),
-        "cutflow": sha256_file(out.with_name("cutflow.json")),
-        "path": out,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +57,7 @@ def _digests(out: Path) -> tuple[str, str]:
 )
 def test_bit_identical_across_executors_and_chunks(
     toy_manifest: Path,
+    toy_samples: str,
     reference: dict[str, Any],
     tmp_path: Path,
     executor: str,
@@ -99,7 +68,7 @@ def test_bit_identical_across_executors_and_chunks(
     run_histograms(
         toy_manifest,
         out,
-        samples=TOY_SAMPLES,
+        samples=toy_samples,
         executor=executor,
         workers=workers,
         chunksize=chunksize,
@@ -108,13 +77,17 @@ def test_bit_identical_across_executors_and_chunks(
 
 
 def test_bit_identical_on_dask(
-    toy_manifest: Path, reference: dict[str, Any], tmp_path: Path, dask_scheduler: str
+    toy_manifest: Path,
+    toy_samples: str,
+    reference: dict[str, Any],
+    tmp_path: Path,
+    dask_scheduler: str,
 ) -> None:
     out = tmp_path / "a" / "histograms.root"
     run_histograms(
         toy_manifest,
         out,
-        samples=TOY_SAMPLES,
+        samples=toy_samples,
         executor="dask",
         scheduler=dask_scheduler,
         chunksize=700,
@@ -123,7 +96,7 @@ def test_bit_identical_on_dask(
     # scheduler "" starts (and closes) its own LocalCluster with `workers` processes
     out = tmp_path / "b" / "histograms.root"
     run_histograms(
-        toy_manifest, out, samples=TOY_SAMPLES, executor="dask", workers=1, chunksize=100_000
+        toy_manifest, out, samples=toy_samples, executor="dask", workers=1, chunksize=100_000
     )
     assert _digests(out) == (reference["root"], reference["cutflow"])
 
@@ -146,186 +119,23 @@ def test_merged_partials_equal_single_pass(
             chunksize=chunksize,
             partial_dir=partial_dir,
         )
-        assert all(Path(p).name.endswith(PARTIAL_SUFFIX) for p in summary["partials"])
+        assert all(Path(p).name.endswith(PARTIAL_SUFFIX) for p in summary.partials)
     assert not (tmp_path / "unused.root").exists()
     assert len(list(partial_dir.glob(f"*{PARTIAL_SUFFIX}"))) == 7
     out = tmp_path / "merged" / "histograms.root"
     merged = merge_partials(partial_dir, out)
     assert _digests(out) == (reference["root"], reference["cutflow"])
-    assert merged["yields"] == reference["summary"]["yields"]
+    assert merged.yields == reference["summary"].yields
     # a list of files works as well as a folder
     out2 = tmp_path / "merged2" / "histograms.root"
     merge_partials(sorted(partial_dir.glob(f"*{PARTIAL_SUFFIX}")), out2)
     assert sha256_file(out2) == reference["root"]
 
 
-def test_partial_is_portable_json_with_unnormalised_sums(
-    toy_manifest: Path, reference: dict[str, Any], tmp_path: Path
-) -> None:
-    run_histograms(toy_manifest, samples="wjets", executor="iterative", partial_dir=tmp_path)
-    path = tmp_path / f"wjets__nominal{PARTIAL_SUFFIX}"
-    data = json.loads(path.read_text())
-    assert data["format"] == "agc-histograms-partial/2"
-
-    def part_sums(which: str, variation: str) -> np.ndarray:
-        return np.array([data[which][part]["4j2b"][variation] for part in ("hi", "mid", "lo")])
-
-    sumw = part_sums("sumw", "nominal")
-    assert (sumw[0] == np.round(sumw[0])).all()  # nominal weight 1: integer event counts
-    assert (sumw[1:] == 0).all()  # ... with nothing on the fine grids
-    assert sumw[0].sum() == data["cutflow"]["4j2b"]
-    up = part_sums("sumw", "scale_var_up")  # 1.025 = hi + mid + lo: every part used
-    assert (up[1] != 0).any()
-    assert (up[2] != 0).any()
-    assert np.array_equal(up[2] * 2.0**58, np.round(up[2] * 2.0**58))
-    sample = read_partial(path)
-    norm = sample.xsec * physics.LUMI_PB / sample.nevts
-    final = read_histograms(reference["path"])
-    assert np.array_equal(
-        final["4j2b_wjets"].values(flow=True), ((sumw[2] + sumw[1]) + sumw[0]) * norm
-    )
-    sumw2 = part_sums("sumw2", "nominal")
-    assert np.array_equal(
-        final["4j2b_wjets"].variances(flow=True), ((sumw2[2] + sumw2[1]) + sumw2[0]) * (norm * norm)
-    )
-    assert np.array_equal(
-        final["4j2b_wjets_scale_var_up"].values(flow=True), ((up[2] + up[1]) + up[0]) * norm
-    )
-    # the same sample twice is refused, naming it
-    shutil.copy(path, tmp_path / f"copy{PARTIAL_SUFFIX}")
-    with pytest.raises(AGCError, match="wjets__nominal"):
-        merge_partials(tmp_path, tmp_path / "x.root")
-
-
-def test_bad_partial_is_one_line_error(tmp_path: Path) -> None:
-    (tmp_path / f"bad{PARTIAL_SUFFIX}").write_text('{"format": "agc-histograms-partial/2"}')
-    with pytest.raises(AGCError, match=f"bad{PARTIAL_SUFFIX}") as info:
-        merge_partials(tmp_path, tmp_path / "h.root")
-    assert "\n" not in str(info.value)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(AGCError, match="no partial outputs"):
-        merge_partials(tmp_path / "empty", tmp_path / "h.root")
-    with pytest.raises(AGCError, match="not found"):
-        merge_partials(tmp_path / "absent", tmp_path / "h.root")
-
-
 # -- content of histograms.root ----------------------------------------------------------------
 
 
-def test_histogram_names_binning_and_order(reference: dict[str, Any]) -> None:
-    path = reference["path"]
-    with uproot.open(path) as handle:
-        keys = handle.keys(cycle=False)
-        assert keys == sorted(keys)
-        assert str(handle["provenance"]) == "provenance.json"
-        classes = handle.classnames(cycle=False)
-    nominal_like = ["nominal", "pt_scale_up", "pt_res_up", *BTAG_VARIATIONS]
-    expected = set()
-    for region in ("4j1b", "4j2b"):
-        for process in ("ttbar", "wjets", "single_top_tW", "zprime_1000"):
-            expected |= {
-                f"{region}_{process}" if v == "nominal" else f"{region}_{process}_{v}"
-                for v in nominal_like
-            }
-        expected |= {f"{region}_wjets_scale_var_up", f"{region}_wjets_scale_var_down"}
-        expected |= {f"{region}_ttbar_{v}" for v in ("ME_var", "PS_var", "scaleup")}
-        expected.add(f"{region}_pseudodata")
-    assert {k for k, c in classes.items() if c == "TH1D"} == expected
-    hists = read_histograms(path)
-    for name, h in hists.items():
-        assert h.axes[0].size == 25, name
-        assert (h.axes[0].edges[0], h.axes[0].edges[-1]) == (50.0, 550.0)
-        assert h.storage_type.__name__ == "Weight"
-        assert np.all(h.variances(flow=True) >= 0)
-    ttbar = hists["4j2b_ttbar"]
-    assert ttbar.sum(flow=True).value > 0
-    assert np.all((ttbar.values(flow=True) > 0) <= (ttbar.variances(flow=True) > 0))
-
-
-def test_pseudodata_and_variations(reference: dict[str, Any]) -> None:
-    h = {k: v.values(flow=True) for k, v in read_histograms(reference["path"]).items()}
-    v = {k: hh.variances(flow=True) for k, hh in read_histograms(reference["path"]).items()}
-    for region in ("4j1b", "4j2b"):
-        expected = (h[f"{region}_ttbar_ME_var"] + h[f"{region}_ttbar_PS_var"]) / 2 + h[
-            f"{region}_wjets"
-        ]
-        assert np.array_equal(h[f"{region}_pseudodata"], expected)
-        exp_var = (v[f"{region}_ttbar_ME_var"] + v[f"{region}_ttbar_PS_var"]) / 4 + v[
-            f"{region}_wjets"
-        ]
-        assert np.array_equal(v[f"{region}_pseudodata"], exp_var)
-        # scale_var: weight 1.025 / 0.975
-        assert h[f"{region}_wjets_scale_var_up"].sum() == pytest.approx(
-            1.025 * h[f"{region}_wjets"].sum(), rel=1e-6
-        )
-        assert h[f"{region}_wjets_scale_var_down"].sum() == pytest.approx(
-            0.975 * h[f"{region}_wjets"].sum(), rel=1e-6
-        )
-        # b-tag up/down are symmetric around nominal
-        for i in range(4):
-            up, down = h[f"{region}_ttbar_btag_var_{i}_up"], h[f"{region}_ttbar_btag_var_{i}_down"]
-            assert np.allclose((up + down) / 2, h[f"{region}_ttbar"], rtol=1e-6)
-            assert up.sum() > h[f"{region}_ttbar"].sum()
-    # object variations change the selection
-    assert not np.array_equal(h["4j1b_ttbar_pt_scale_up"], h["4j1b_ttbar"])
-    assert not np.array_equal(h["4j1b_ttbar_pt_res_up"], h["4j1b_ttbar"])
-
-
-def test_normalisation_uses_manifest_xsec_and_nevts(
-    reference: dict[str, Any], toy_manifest: Path
-) -> None:
-    summary = reference["summary"]
-    manifest = json.loads(toy_manifest.read_text())
-    for process, xsec in (("zprime_1000", 2.5), ("ttbar", physics.XSEC_PB["ttbar"])):
-        nevts = manifest[process]["nominal"]["nevts_total"]
-        selected = summary["cutflow"][f"{process}__nominal"]["4j2b"]
-        assert summary["yields"]["4j2b"][process] == pytest.approx(
-            selected * xsec * physics.LUMI_PB / nevts, rel=1e-12
-        )
-
-
-def test_metadata_is_embedded_in_provenance_key(toy_manifest: Path, tmp_path: Path) -> None:
-    samples = process_samples(toy_manifest, samples="single_top_tW", executor="iterative")
-    out = tmp_path / "histograms.root"
-    write_histograms(samples, out, metadata={"run": "test", "inputs": ["a"]})
-    with uproot.open(out) as handle:
-        assert json.loads(str(handle["provenance"])) == {"inputs": ["a"], "run": "test"}
-
-
-def test_cutflow_json(reference: dict[str, Any]) -> None:
-    data = json.loads(reference["path"].with_name("cutflow.json").read_text())
-    assert data["steps"] == ["all", "1_lepton", "ge4_jets", "4j1b", "4j2b"]
-    assert sorted(data["samples"]) == sorted(reference["summary"]["samples"])
-    for counts in data["samples"].values():
-        assert all(isinstance(n, int) for n in counts.values())
-        assert (
-            counts["all"]
-            >= counts["1_lepton"]
-            >= counts["ge4_jets"]
-            >= counts["4j1b"] + counts["4j2b"]
-        )
-        assert counts["4j1b"] > 0
-        assert counts["4j2b"] > 0
-    assert data["samples"]["ttbar__nominal"]["all"] == 2500
-
-
 # -- the real CMS file and the embedded default ------------------------------------------------
-
-
-def test_processor_reads_only_the_needed_branches(real_nanoaod: Path) -> None:
-    accessed: list[Any] = []
-    events = NanoEventsFactory.from_root(
-        {str(real_nanoaod): "Events"},
-        schemaclass=AGCSchema,
-        mode="virtual",
-        access_log=accessed,
-        metadata={"dataset": "ttbar__nominal", "process": "ttbar", "variation": "nominal"},
-    ).events()
-    AGCProcessor().process(events)
-    branches = {a.branch for a in accessed}
-    print("branches read:", sorted(branches))
-    assert branches <= set(physics.BRANCHES_READ)
-    assert {"Jet_pt", "Muon_pfRelIso04_all", "event"} <= branches
 
 
 def test_real_file_cutflow(real_nanoaod: Path, tmp_path: Path, data_regression) -> None:
@@ -336,7 +146,7 @@ def test_real_file_cutflow(real_nanoaod: Path, tmp_path: Path, data_regression) 
     }
     out = tmp_path / "histograms.root"
     summary = run_histograms(manifest, out, executor="iterative")
-    cutflow = summary["cutflow"]["ttbar__nominal"]
+    cutflow = summary.cutflow["ttbar__nominal"]
     print("real 200-event file, cut flow:", cutflow)
     assert cutflow["all"] == 200
     assert len(read_histograms(out)) == 2 * 11  # nominal + 2 object + 8 b-tag variations per region
@@ -347,11 +157,11 @@ def test_embedded_default(embedded_manifest: Path, tmp_path: Path) -> None:
     summary = run_histograms(
         embedded_manifest, tmp_path / "histograms.root", executor="futures", workers=2
     )
-    print(json.dumps(summary["yields"], indent=1))
+    print(json.dumps(summary.yields, indent=1))
     for region in ("4j1b", "4j2b"):
         for process in physics.VARIATIONS:
-            assert summary["yields"][region][process] > 0, (region, process)
-        assert summary["yields"][region]["pseudodata"] > 0
+            assert summary.yields[region][process] > 0, (region, process)
+        assert summary.yields[region]["pseudodata"] > 0
     hists = read_histograms(tmp_path / "histograms.root")
     assert {"4j2b_ttbar_ME_var", "4j2b_ttbar_scaledown", "4j1b_wjets_scale_var_up"} <= set(hists)
 
@@ -474,7 +284,7 @@ def test_empty_file_gives_empty_histograms(tmp_path: Path) -> None:
     summary = run_histograms(
         _one_file_manifest(path), tmp_path / "histograms.root", executor="iterative"
     )
-    assert summary["cutflow"]["ttbar__nominal"] == dict.fromkeys(
+    assert summary.cutflow["ttbar__nominal"] == dict.fromkeys(
         ["all", "1_lepton", "ge4_jets", "4j1b", "4j2b"], 0
     )
-    assert summary["yields"] == {"4j1b": {"ttbar": 0.0}, "4j2b": {"ttbar": 0.0}}
+    assert summary.yields == {"4j1b": {"ttbar": 0.0}, "4j2b": {"ttbar": 0.0}}

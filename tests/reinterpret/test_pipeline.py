@@ -20,8 +20,11 @@ import pyhf
 import pytest
 
 from agc.core.errors import AGCError
-from agc.processing import histograms
+from agc.processing import cache as cache_module
 from agc.processing.cache import HistogramCache, cached_process_samples
+from agc.processing.histograms import run_histograms
+from agc.processing.partials import read_partial
+from agc.processing.run import process_samples
 from agc.reinterpret import pipeline as reinterpret_module
 from agc.reinterpret.pipeline import reinterpret, sorted_spec
 from agc.stats.fit import run_fit
@@ -45,20 +48,18 @@ BACKGROUNDS = [
 
 @contextlib.contextmanager
 def counting_process_samples() -> Iterator[list[str]]:
-    """Inside: the ``samples`` argument of every ``histograms.process_samples`` call is listed
-    (the cache calls it through the module attribute)."""
+    """Inside: the ``samples`` argument of every ``process_samples`` call of the cache is listed
+    (patched where the cache looks it up)."""
     calls: list[str] = []
-    original = histograms.process_samples
+    original = cache_module.process_samples
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(str(kwargs.get("samples")))
         return original(*args, **kwargs)
 
-    histograms.process_samples = counting
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cache_module, "process_samples", counting)
         yield calls
-    finally:
-        histograms.process_samples = original
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +109,7 @@ def test_cached_sums_equal_a_fresh_processing(
     cache = HistogramCache(swap["outdir"] / "cache")
     key = swap["zprime"]["cache_keys"]["single_top_tW__nominal"]
     cached = cache.get(key)
-    (fresh,) = histograms.process_samples(
+    (fresh,) = process_samples(
         embedded_manifest, samples="single_top_tW", executor="iterative", chunksize=7_000
     )
     assert cached is not None
@@ -120,10 +121,8 @@ def test_round_trip_reproduces_the_main_fit(
     swap: dict[str, Any], embedded_manifest: Path, tmp_path: Path
 ) -> None:
     """signal=ttbar: the BkgOnly workspace is the main workspace and the fit gives its ttbar_norm."""
-    run = histograms.run_histograms(
-        embedded_manifest, tmp_path / "histograms.root", checkpoints=False
-    )
-    assert sorted(run["samples"]) == BACKGROUNDS
+    run = run_histograms(embedded_manifest, tmp_path / "histograms.root", checkpoints=False)
+    assert sorted(run.samples) == BACKGROUNDS
     main_spec = build_workspace(tmp_path / "histograms.root", tmp_path / "workspace.json")
     bkg_only = json.loads((swap["outdir"] / "reinterpretation" / "BkgOnly.json").read_text())
     assert sorted_spec(main_spec) == bkg_only
@@ -224,7 +223,7 @@ def test_bad_signal_fails_before_processing(
     def forbidden(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("processing started for a bad declaration")
 
-    monkeypatch.setattr(histograms, "process_samples", forbidden)
+    monkeypatch.setattr(cache_module, "process_samples", forbidden)
     options = {**swap["options"], "outdir": tmp_path}
     with pytest.raises(AGCError, match="not absolute"):
         reinterpret("/abs/signal.yaml", **options)
@@ -261,15 +260,15 @@ def test_main_run_partials_seed_the_cache(embedded_manifest: Path, tmp_path: Pat
     workflow run takes them instead of reprocessing; a partial whose key does not match (other
     code, other inputs) is never used."""
     samples = "single_top_s_chan,single_top_t_chan"
-    run = histograms.run_histograms(
+    run = run_histograms(
         embedded_manifest,
         samples=samples,
         executor="iterative",
         partial_dir=tmp_path / "partial",
         checkpoints=False,
     )
-    seeds = sorted(Path(p) for p in run["partials"])
-    assert all(len(histograms.read_partial(p).cache_key or "") == 64 for p in seeds)
+    seeds = sorted(Path(p) for p in run.partials)
+    assert all(len(read_partial(p).cache_key or "") == 64 for p in seeds)
     # A stale partial (as if made by other code): its key no longer matches.
     stale = json.loads(seeds[1].read_text())
     stale["cache_key"] = "0" * 64
@@ -286,7 +285,7 @@ def test_main_run_partials_seed_the_cache(embedded_manifest: Path, tmp_path: Pat
     assert cached.computed == calls == ["single_top_t_chan__nominal"]
     seeded = HistogramCache(tmp_path / "cache").get(cached.keys["single_top_s_chan__nominal"])
     assert seeded is not None
-    fresh = histograms.read_partial(seeds[0])
+    fresh = read_partial(seeds[0])
     assert np.array_equal(seeded.sums.view(flow=True), fresh.sums.view(flow=True))
     assert reinterpret_module.seed_partials(tmp_path / "absent") == []
     with pytest.raises(AGCError, match="partial output not found"):
@@ -301,9 +300,7 @@ def test_cwl_reinterpret_step_processes_only_the_signal(
     is processed."""
     import yaml
 
-    run = histograms.run_histograms(
-        embedded_manifest, partial_dir=tmp_path / "partial", checkpoints=False
-    )
+    run = run_histograms(embedded_manifest, partial_dir=tmp_path / "partial", checkpoints=False)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "embedded").symlink_to(embedded_manifest.parent)
     job = {
@@ -317,7 +314,7 @@ def test_cwl_reinterpret_step_processes_only_the_signal(
         "max_files": -1,
         "scheduler": "",
         "outdir": "outputs",
-        "partials": [[{"class": "File", "location": p} for p in sorted(run["partials"])]],
+        "partials": [[{"class": "File", "location": p} for p in sorted(run.partials)]],
     }
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(job), encoding="utf-8")
     bin_dir = Path(sys.executable).parent

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from agc_reference import SAMPLES, reference_histograms
 
-from agc.processing.histograms import read_histograms, run_histograms
+from agc.processing.histograms import run_histograms
+from agc.processing.output import read_histograms
 
 REPO = Path(__file__).resolve().parents[2]
 #: Events per sample: the embedded recipe's counts times this (a few thousand each).

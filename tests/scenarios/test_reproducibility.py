@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agc.processing.histograms import read_histograms, run_histograms
+from agc.processing.histograms import run_histograms
+from agc.processing.output import read_histograms
 from agc.publish import provenance
 
 #: A subset that still exercises every code path: nominal with all object/weight variations,

@@ -27,13 +27,9 @@ from agc.cli import main as cli_main
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
 from agc.processing.checkpoint import CHECKPOINT_DIRNAME, code_version, count_checkpoints, file_key
-from agc.processing.histograms import (
-    PARTIAL_SUFFIX,
-    merge_partials,
-    read_partial,
-    run_histograms,
-    run_processor,
-)
+from agc.processing.histograms import merge_partials, run_histograms
+from agc.processing.partials import PARTIAL_SUFFIX, read_partial
+from agc.processing.run import run_processor
 
 #: Two ttbar files and one W+jets file: the clean dataset every skip test compares with.
 CLEAN_SAMPLES = [("ttbar", "nominal", [600, 400], None), ("wjets", "nominal", [500], None)]
@@ -163,13 +159,13 @@ def test_skip_bad_files_equals_run_without_the_file(
     summary = run_histograms(
         manifest, out, executor="iterative", chunksize=500, skip_bad_files=True
     )
-    print(summary["skipped_files"], summary["normalisation_note"], sep="\n")
+    print(summary.skipped_files, summary.normalisation_note, sep="\n")
     # identical bytes to a run on a manifest without the bad file: N_generated = processed files
     assert sha256_file(out) == clean["root"]
-    assert summary["yields"] == clean["summary"]["yields"]
-    assert summary["n_generated"]["ttbar__nominal"] == 1000
-    assert summary["events_processed"] == clean["summary"]["events_processed"]
-    [skipped] = summary["skipped_files"]
+    assert summary.yields == clean["summary"].yields
+    assert summary.n_generated["ttbar__nominal"] == 1000
+    assert summary.events_processed == clean["summary"].events_processed
+    [skipped] = summary.skipped_files
     assert (skipped["sample"], skipped["path"], skipped["nevts"]) == (
         "ttbar__nominal",
         str(bad),
@@ -177,10 +173,10 @@ def test_skip_bad_files_equals_run_without_the_file(
     )
     assert fragment in skipped["reason"]
     assert "\n" not in skipped["reason"]
-    assert "ttbar__nominal 3000 -> 1000" in summary["normalisation_note"]
+    assert "ttbar__nominal 3000 -> 1000" in summary.normalisation_note
     cutflow = json.loads(out.with_name("cutflow.json").read_text())
-    assert cutflow["skipped_files"] == summary["skipped_files"]
-    assert cutflow["samples"] == clean["summary"]["cutflow"]
+    assert cutflow["skipped_files"] == summary.skipped_files
+    assert cutflow["samples"] == clean["summary"].cutflow
     assert not (out.parent / CHECKPOINT_DIRNAME).exists()
 
 
@@ -194,9 +190,9 @@ def test_damaged_file_dropped_whole_on_futures(clean: dict[str, Any], tmp_path: 
         manifest, out, executor="futures", workers=2, chunksize=500, skip_bad_files=True
     )
     assert sha256_file(out) == clean["root"]
-    assert summary["chunks"]["failed"] == 1
-    assert summary["chunks"]["computed"] == clean["summary"]["chunks"]["total"] + 3
-    assert [s["path"] for s in summary["skipped_files"]] == [str(bad)]
+    assert summary.chunks["failed"] == 1
+    assert summary.chunks["computed"] == clean["summary"].chunks["total"] + 3
+    assert [s["path"] for s in summary.skipped_files] == [str(bad)]
 
 
 def test_skipped_files_travel_through_partials_and_merge(
@@ -224,8 +220,8 @@ def test_skipped_files_travel_through_partials_and_merge(
     assert not merged_out.exists()
     merged = merge_partials(partial_dir, merged_out, skip_bad_files=True)
     assert sha256_file(merged_out) == clean["root"]
-    assert [s["path"] for s in merged["skipped_files"]] == [str(bad)]
-    assert merged["n_generated"]["ttbar__nominal"] == 1000
+    assert [s["path"] for s in merged.skipped_files] == [str(bad)]
+    assert merged.n_generated["ttbar__nominal"] == 1000
     cutflow = json.loads(merged_out.with_name("cutflow.json").read_text())
     assert [s["path"] for s in cutflow["skipped_files"]] == [str(bad)]
 
@@ -256,7 +252,7 @@ def test_killed_run_resumes_bit_identical(toy_manifest: Path, tmp_path: Path) ->
     chunksize = 100
     reference = tmp_path / "reference" / "histograms.root"
     full = run_histograms(toy_manifest, reference, executor="iterative", chunksize=chunksize)
-    assert full["chunks"]["computed"] == full["chunks"]["total"] > 40
+    assert full.chunks["computed"] == full.chunks["total"] > 40
 
     out = tmp_path / "run" / "histograms.root"
     checkpoints = out.parent / CHECKPOINT_DIRNAME
@@ -284,21 +280,21 @@ def test_killed_run_resumes_bit_identical(toy_manifest: Path, tmp_path: Path) ->
     assert proc.returncode == -signal.SIGKILL, (tmp_path / "killed.log").read_text()
     time.sleep(0.5)  # let the killed workers' file handles go
     saved = count_checkpoints(checkpoints)
-    print(f"killed after {saved} of {full['chunks']['total']} chunks were checkpointed")
-    assert 5 <= saved < full["chunks"]["total"]
+    print(f"killed after {saved} of {full.chunks['total']} chunks were checkpointed")
+    assert 5 <= saved < full.chunks["total"]
     assert not out.exists()  # no (truncated) final output from the killed run
 
     resumed = run_histograms(toy_manifest, out, executor="iterative", chunksize=chunksize)
-    print("rerun chunks:", resumed["chunks"])
+    print("rerun chunks:", resumed.chunks)
     if code_version() != version:  # only when the sources are edited while the test runs
         pytest.skip("package sources changed during the test: checkpoints rightly not reused")
     assert sha256_file(out) == sha256_file(reference)
     assert sha256_file(out.with_name("cutflow.json")) == sha256_file(
         reference.with_name("cutflow.json")
     )
-    assert resumed["chunks"]["resumed"] == saved
-    assert resumed["chunks"]["computed"] == full["chunks"]["total"] - saved
-    assert resumed["chunks"]["computed"] < full["chunks"]["total"]
+    assert resumed.chunks["resumed"] == saved
+    assert resumed.chunks["computed"] == full.chunks["total"] - saved
+    assert resumed.chunks["computed"] < full.chunks["total"]
     assert not checkpoints.exists()  # cleaned after the successful write
 
 
@@ -310,7 +306,7 @@ def test_checkpoints_are_keyed_and_never_trusted_blindly(
     full = run_histograms(
         toy_manifest, reference, samples=samples, executor="iterative", chunksize=chunksize
     )
-    total = full["chunks"]["total"]
+    total = full.chunks["total"]
     checkpoints = tmp_path / "ckpt"
     version = code_version()
 
@@ -337,7 +333,7 @@ def test_checkpoints_are_keyed_and_never_trusted_blindly(
         if code_version() != version and "newcode" not in name:
             pytest.skip("package sources changed during the test: checkpoints rightly not reused")
         assert sha256_file(out) == sha256_file(reference)
-        return summary["chunks"]
+        return summary.chunks
 
     fill()
     assert count_checkpoints(checkpoints) == total
@@ -364,7 +360,7 @@ def test_checkpoints_are_keyed_and_never_trusted_blindly(
 
     # new code: nothing resumes, and the old version's checkpoints are removed
     fill()
-    monkeypatch.setattr("agc.processing.histograms.code_version", lambda: "0" * 16)
+    monkeypatch.setattr("agc.processing.run.code_version", lambda: "0" * 16)
     assert rerun("newcode")["computed"] == total
     assert not checkpoints.exists()
 
@@ -481,7 +477,7 @@ def test_peak_memory_does_not_grow_with_files(tmp_path: Path) -> None:
             workers=1,
             chunksize=1000,
         )
-        peaks[n] = summary["peak_rss_mb"]["workers"]
+        peaks[n] = summary.peak_rss_mb["workers"]
     print(f"worker peak RSS [MB]: {peaks}")
     assert peaks[2] > 0
     assert peaks[6] < 1.25 * peaks[2] + 20  # generous: 3x the files, not 3x the memory

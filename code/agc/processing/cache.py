@@ -1,22 +1,15 @@
 """Content-addressed cache of per-sample histogram sums (the exact, unnormalised partial outputs).
 
 A signal swap must recompute the new signal's histograms only: the backgrounds and ttbar come
-from here. An entry is one sample's partial output (:func:`agc.processing.histograms.write_partial`), in
-``<cache root>/<key>/partial.json`` beside ``key.json`` (what the key was computed from), where
-``key`` = sha256 of the canonical JSON of
-
-- the cache format and the version of the event-processing code
-  (:func:`agc.core.codeversion.processing_hash`, the one rule stated there: the sources of
-  ``agc.core``, ``agc.dataset`` and ``agc.processing``, so every constant of
-  :mod:`agc.core.physics` -- cuts, binning, systematics -- but not the statistics, plots,
-  reinterpretation or publishing code, whose edits leave the cached sums valid);
-- the sample (process, variation), its effective cross-section [pb];
-- per input file, in manifest order: its content (sha256 of the bytes for a local file, computed
-  here; the URL plus the manifest's sha256 for a remote file) and its ``nevts``.
-
-File paths, executor, worker count and chunk size are not part of the key: the sums are exact,
-so they do not depend on them. An entry is written to a temporary folder and renamed into place
-(atomic); a damaged entry is reported and recomputed, never used.
+from here. An entry is one sample's partial output (:func:`agc.processing.partials.write_partial`),
+in ``<cache root>/<key>/partial.json`` beside ``key.json`` (what the key was computed from).
+The key (:mod:`agc.processing.cachekey`) covers the inputs' content, the sample, its
+cross-section and the version of the event-processing code, whose one rule is stated in
+:mod:`agc.core.codeversion` (:func:`~agc.core.codeversion.processing_hash`: the sources of
+``agc.core``, ``agc.dataset`` and ``agc.processing``). File paths, executor, worker count and
+chunk size are not part of it: the sums are exact, so they do not depend on them. An entry is
+written to a temporary folder and renamed into place (atomic); a damaged entry is reported and
+recomputed, never used.
 """
 
 from __future__ import annotations
@@ -30,58 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agc.core.codeversion import processing_hash
 from agc.core.errors import AGCError
-from agc.core.fileio import canonical_json, sha256_file, write_json
-from agc.dataset.manifest import cross_section, is_remote, sample_key, select_samples
-from agc.processing import histograms
-from agc.processing.histograms import SampleSums, load_inputs, read_partial, write_partial
+from agc.core.fileio import write_json
+from agc.dataset.manifest import sample_key, select_samples
+from agc.processing.cachekey import cache_key, key_inputs
+from agc.processing.inputs import load_inputs
+from agc.processing.partials import SampleSums, read_partial, write_partial
+from agc.processing.run import process_samples
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = "agc-histogram-cache/2"
 PARTIAL_NAME = "partial.json"
 KEY_NAME = "key.json"
-
-
-def file_identity(record: dict[str, Any], sample: str) -> str:
-    """Content identity of one input file: ``sha256:<hex>`` of the bytes (local), checked
-    against the manifest's sha256 if given; ``url:<path>[#sha256]`` for a remote file."""
-    path = str(record["path"])
-    declared = record.get("sha256")
-    if is_remote(path):
-        return f"url:{path}" + (f"#sha256:{declared}" if declared else "")
-    if not os.path.isfile(path):
-        raise AGCError(f"input file not found: {path} (sample {sample})")
-    actual = sha256_file(path)
-    if declared and declared != actual:
-        raise AGCError(f"input file {path} (sample {sample}): sha256 differs from the manifest's")
-    return f"sha256:{actual}"
-
-
-def key_inputs(
-    manifest: dict[str, Any], process: str, variation: str, max_files: int = -1
-) -> dict[str, Any]:
-    """What the cache key of one sample is computed from (see the module docstring)."""
-    entry = manifest[process][variation]
-    files = entry["files"] if max_files == -1 else entry["files"][:max_files]
-    name = sample_key(process, variation)
-    return {
-        "format": CACHE_FORMAT,
-        "code": processing_hash(),
-        "sample": name,
-        "process": process,
-        "variation": variation,
-        "xsec": cross_section(process, entry) if process != "data" else 1.0,
-        "files": [{"content": file_identity(f, name), "nevts": int(f["nevts"])} for f in files],
-    }
-
-
-def cache_key(inputs: dict[str, Any]) -> str:
-    """sha256 (hex) of the canonical JSON of :func:`key_inputs`."""
-    import hashlib
-
-    return hashlib.sha256(canonical_json(inputs).encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -146,6 +99,32 @@ class CachedRun:
     keys: dict[str, str] = field(default_factory=dict)
 
 
+def _seed(
+    cache: HistogramCache,
+    seeds: Iterable[str | os.PathLike[str]],
+    missing: list[str],
+    keys: dict[str, str],
+    inputs_of: dict[str, dict[str, Any]],
+) -> dict[str, SampleSums]:
+    """The samples of ``missing`` found among the partial outputs ``seeds`` by their recorded
+    ``cache_key``, stored in ``cache`` (an unreadable seed is logged and ignored)."""
+    wanted = {keys[name]: name for name in missing}
+    found: dict[str, SampleSums] = {}
+    for path in seeds:
+        try:
+            sample = read_partial(path)
+        except AGCError as exc:  # a seed only saves work: never fatal
+            log.warning("ignoring seed partial output: %s", exc)
+            continue
+        name = wanted.get(sample.cache_key or "")
+        if name is None or name in found:
+            continue
+        cache.put(keys[name], sample, inputs_of[name])
+        found[name] = sample
+        log.info("cache: %s taken from %s", name, path)
+    return found
+
+
 def cached_process_samples(
     inputs: str | os.PathLike[str] | dict[str, Any],
     cache_dir: str | os.PathLike[str],
@@ -164,7 +143,7 @@ def cached_process_samples(
     whose recorded ``cache_key`` equals the key of a sample not in the cache is stored there
     and used (the key covers the inputs' content and the processing code, so a stale partial
     never matches). The samples still missing are processed together in one
-    :func:`agc.processing.histograms.process_samples` call (so they share the executor) and stored.
+    :func:`agc.processing.run.process_samples` call (so they share the executor) and stored.
     Other arguments as :func:`agc.processing.histograms.run_histograms`. Returns a :class:`CachedRun`.
     """
     manifest = load_inputs(inputs)
@@ -183,22 +162,10 @@ def cached_process_samples(
             missing.append(name)
             continue
         found[name] = hit
-    seeded: list[str] = []
+    seeded: dict[str, SampleSums] = {}
     if missing and seeds:
-        wanted = {keys[name]: name for name in missing}
-        for path in seeds:
-            try:
-                sample = read_partial(path)
-            except AGCError as exc:  # a seed only saves work: never fatal
-                log.warning("ignoring seed partial output: %s", exc)
-                continue
-            name = wanted.get(sample.cache_key or "")
-            if name is None or name in found:
-                continue
-            cache.put(keys[name], sample, inputs_of[name])
-            found[name] = sample
-            seeded.append(name)
-            log.info("cache: %s taken from %s", name, path)
+        seeded = _seed(cache, seeds, missing, keys, inputs_of)
+        found.update(seeded)
         missing = [name for name in missing if name not in found]
     for process, variation in chosen:  # same content as the key says: the current paths
         name = sample_key(process, variation)
@@ -213,8 +180,7 @@ def cached_process_samples(
             # more than the processing; the sums are the same for any executor.
             log.info("cache: %d events to process, iterative executor", events)
             executor = "iterative"
-        # Through the module attribute, so that tests can count what is processed.
-        computed = histograms.process_samples(
+        computed = process_samples(
             manifest,
             samples=",".join(missing),
             executor=executor,

@@ -1,0 +1,107 @@
+"""The final files of the processing stage: ``histograms.root`` and ``cutflow.json``.
+
+:func:`write_histograms` normalises exact per-sample sums (:mod:`agc.processing.normalisation`)
+and writes ``histograms.root`` (one TH1D per histogram, keys sorted, plus a TObjString
+``provenance``; byte-reproducible and atomic, :func:`agc.core.rootio.reproducible_recreate`)
+and ``cutflow.json``; :func:`read_histograms` reads the histograms back.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import hist
+import uproot
+
+from agc.core.errors import AGCError
+from agc.core.fileio import canonical_json, write_json
+from agc.core.rootio import reproducible_recreate
+from agc.processing import exactsum
+from agc.processing.errors import one_line
+from agc.processing.normalisation import (
+    cutflow_dict,
+    normalisation_summary,
+    normalised_histograms,
+    yields,
+)
+from agc.processing.partials import SampleSums, combine
+from agc.processing.results import HistogramRun
+
+PROVENANCE_KEY = "provenance"
+PROVENANCE_POINTER = "provenance.json"
+
+
+def _exact(samples: Iterable[SampleSums]) -> bool:
+    """Whether every bin's part sums are within their exact bound (warns for each sample not)."""
+    exact = True
+    for sample in samples:
+        if not exactsum.within_bounds(sample.sums.view(flow=True), axis=3):
+            exact = False
+            warnings.warn(
+                f"sample '{sample.key}': a bin's part sum exceeds its exact-sum bound (more "
+                f"than {exactsum.MAX_ENTRIES} entries in a bin); sums are no longer guaranteed "
+                "exact (order-independent)",
+                stacklevel=3,
+            )
+    return exact
+
+
+def write_histograms(
+    samples: Iterable[SampleSums],
+    output: str | os.PathLike[str],
+    cutflow_output: str | os.PathLike[str] | None = None,
+    *,
+    metadata: dict[str, Any] | None = None,
+) -> HistogramRun:
+    """Normalise and write ``histograms.root`` (sorted keys, byte-reproducible, atomic) and
+    ``cutflow.json`` (default: beside ``output``). Pieces of the same sample are added first
+    (:func:`agc.processing.partials.combine`). ``metadata`` is embedded as canonical JSON in the
+    ``provenance`` key (default: the text ``provenance.json``).
+
+    Returns a :class:`~agc.processing.results.HistogramRun` with the final-file fields set
+    (``output``, ``cutflow_output``, ``yields``, ``exact``), the cut flow and normalisation.
+    """
+    samples = combine(samples)
+    exact = _exact(samples)
+    histograms = normalised_histograms(samples)
+    output = Path(output)
+    cutflow_output = Path(cutflow_output) if cutflow_output else output.with_name("cutflow.json")
+    provenance = PROVENANCE_POINTER if metadata is None else canonical_json(metadata)
+    entries: dict[str, Any] = {**histograms, PROVENANCE_KEY: provenance}
+    with reproducible_recreate(output) as handle:
+        for name in sorted(entries):
+            handle[name] = entries[name]
+    cutflow = cutflow_dict(samples)
+    write_json(cutflow_output, cutflow)
+    return HistogramRun(
+        output=str(output),
+        cutflow_output=str(cutflow_output),
+        yields=yields(histograms, samples),
+        cutflow=cutflow["samples"],
+        exact=exact,
+        events_processed=sum(s.cutflow.get("all", 0) for s in samples),
+        **normalisation_summary(samples),
+    )
+
+
+def read_histograms(path: str | os.PathLike[str]) -> dict[str, hist.Hist]:
+    """All histograms of a ``histograms.root`` as ``{name: hist.Hist}`` (Weight storage)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AGCError(f"histograms file not found: {path}")
+    try:
+        with uproot.open(path) as handle:
+            classes = handle.classnames(recursive=False, cycle=False)
+            return {
+                name: handle[name].to_hist()
+                for name in sorted(classes)
+                if classes[name].startswith("TH1")
+            }
+    except AGCError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (uproot raises many types)
+        raise AGCError(f"cannot read histograms from {path}: {one_line(exc)}") from None

@@ -1,0 +1,356 @@
+"""Running the coffea processor over the selected samples, keeping whole files only.
+
+:func:`run_processor` checks every local input (:func:`agc.processing.inputs.check_file`), runs
+:class:`agc.processing.processor.FileResolvedProcessor` with coffea's ``processor.Runner`` on
+the chosen executor (:func:`agc.processing.executors.coffea_executor`), with per-chunk
+checkpoints (:mod:`agc.processing.checkpoint`) when asked, and keeps a file only if its chunks
+cover all its entries exactly once: a file is processed whole or not at all. Bad files stop the
+run with one line naming them, or (``skip_bad_files``) are skipped and listed. It returns the
+exact, unnormalised sums per sample (:class:`agc.processing.partials.SampleSums`);
+:func:`process_samples` is the same without checkpoints, returning the sums only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import resource
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coffea import processor
+
+from agc.core.errors import AGCError
+from agc.core.parameters import validate_parameters
+from agc.dataset.manifest import fileset as make_fileset
+from agc.dataset.manifest import is_remote
+from agc.processing.checkpoint import (
+    ChunkCheckpointer,
+    code_version,
+    content_identity,
+    file_key,
+    remove_checkpoints,
+)
+from agc.processing.errors import translate_error
+from agc.processing.executors import coffea_executor, quiet_coffea
+from agc.processing.inputs import TREE, check_file, load_inputs, manifest_records
+from agc.processing.partials import SampleSums, sorted_skipped
+from agc.processing.processor import (
+    CHUNK_OUTCOMES,
+    AGCSchema,
+    FileResolvedProcessor,
+    PeakMemory,
+    empty_sums,
+    histogram_variations,
+)
+from agc.processing.selection import CUTFLOW_STEPS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProcessingResult:
+    """What one processing run produced.
+
+    ``samples``: per-sample exact sums of the files processed (each with its ``skipped`` files);
+    ``chunks``: ``{"computed", "resumed", "failed", "total"}`` chunk counts (resumed = loaded
+    from a checkpoint); ``peak_rss_kb``: ``{"workers": peak RSS of the processes that ran
+    chunks, "driver": peak RSS of this process}`` [kB]; the checkpoint folder, code version and
+    file keys of the run (for :meth:`remove_checkpoints`).
+    """
+
+    samples: list[SampleSums]
+    chunks: dict[str, int]
+    peak_rss_kb: dict[str, int]
+    checkpoint_dir: Path | None = None
+    checkpoint_version: str = ""
+    checkpoint_keys: list[str] = field(default_factory=list)
+
+    def remove_checkpoints(self) -> None:
+        """Delete this run's checkpoints (call once the final outputs are written)."""
+        if self.checkpoint_dir is not None:
+            remove_checkpoints(self.checkpoint_dir, self.checkpoint_version, self.checkpoint_keys)
+
+
+@dataclass
+class _CheckedFiles:
+    """The inputs after the up-front checks, per dataset: ``good`` paths, ``skipped`` records
+    (``{"path", "nevts", "reason"}``); per ``(dataset, path)``: manifest ``nevts`` and the
+    number of ``entries`` (known for checked local files, completed from coffea's metadata)."""
+
+    good: dict[str, list[str]]
+    skipped: dict[str, list[dict[str, Any]]]
+    nevts: dict[tuple[str, str], int] = field(default_factory=dict)
+    entries: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _coverage_problem(piece: dict[str, Any] | None, n_entries: int | None) -> str | None:
+    """Why the per-file output ``piece`` does not cover the file's ``n_entries`` entries exactly
+    once (None if it does)."""
+    if piece is None:
+        return "no chunk of the file was processed"
+    if n_entries is None:
+        return "its number of entries is unknown (metadata not read)"
+    position = 0
+    for start, stop in sorted(piece["ranges"]):
+        if start > position:
+            return f"entries {position}-{start} of {n_entries} were not processed"
+        if start < position:
+            return f"entries {start}-{position} were processed twice"
+        position = stop
+    if position != n_entries:
+        return f"entries {position}-{n_entries} of {n_entries} were not processed"
+    counted = int(piece["cutflow"]["all"])
+    if counted != n_entries:
+        return f"{counted} events counted for {n_entries} entries"
+    return None
+
+
+def _all_files_bad(name: str, skipped: list[dict[str, Any]]) -> AGCError:
+    return AGCError(
+        f"sample '{name}': all {len(skipped)} input file(s) failed, nothing left to normalise "
+        f"(first: {skipped[0]['reason']})"
+    )
+
+
+def _check_files(
+    fileset: dict[str, dict[str, Any]],
+    records: dict[str, list[dict[str, Any]]],
+    skip_bad_files: bool,
+) -> _CheckedFiles:
+    """:func:`check_file` on every local file before any processing: the first bad file raises,
+    or (``skip_bad_files``) is recorded as skipped. A sample left without files is an error."""
+    checked = _CheckedFiles(
+        good={name: [] for name in fileset}, skipped={name: [] for name in fileset}
+    )
+    for name in fileset:
+        for item in records[name]:
+            path = item["path"]
+            checked.nevts[(name, path)] = int(item["nevts"])
+            if not is_remote(path):
+                try:
+                    checked.entries[(name, path)] = check_file(
+                        path, TREE, sample=name, sha256=item.get("sha256"), size=item.get("size")
+                    )
+                except AGCError as exc:
+                    if not skip_bad_files:
+                        raise
+                    checked.skipped[name].append(
+                        {"path": path, "nevts": checked.nevts[(name, path)], "reason": str(exc)}
+                    )
+                    log.warning("skipping bad input file: %s", exc)
+                    continue
+            checked.good[name].append(path)
+        if not checked.good[name]:
+            raise _all_files_bad(name, checked.skipped[name])
+    return checked
+
+
+def _checkpoint_keys(
+    fileset: dict[str, dict[str, Any]], good: dict[str, list[str]]
+) -> dict[tuple[str, str], str]:
+    """``{(dataset, path): file_key}`` of every file to process: checkpoints are keyed by
+    sample and file content (:func:`agc.processing.checkpoint.file_key`)."""
+    keys: dict[tuple[str, str], str] = {}
+    for name, paths in good.items():
+        meta = fileset[name]["metadata"]
+        for path in paths:
+            identity = (
+                "remote" if is_remote(path) else content_identity(path, meta["checksums"].get(path))
+            )
+            keys[(name, path)] = file_key(name, meta["process"], meta["variation"], path, identity)
+    return keys
+
+
+def _run_coffea(
+    fileset: dict[str, dict[str, Any]],
+    checked: _CheckedFiles,
+    params: dict[str, Any],
+    checkpointer: ChunkCheckpointer | None,
+) -> dict[str, Any]:
+    """coffea's Runner over the good files; the number of entries coffea read per file is added
+    to ``checked.entries``. Returns the accumulated :class:`FileResolvedProcessor` output."""
+    skip_bad_files = params["skip_bad_files"]
+    coffea_fileset = {
+        name: {
+            "files": dict.fromkeys(paths, TREE),
+            "metadata": {k: fileset[name]["metadata"][k] for k in ("process", "variation")},
+        }
+        for name, paths in checked.good.items()
+    }
+    remote = any(is_remote(p) for paths in checked.good.values() for p in paths)
+    cache: dict[Any, Any] = {}
+    captured = io.StringIO()
+    output: dict[str, Any] = {}
+    try:
+        with coffea_executor(
+            params["executor"], params["workers"], params["scheduler"], 3 if remote else 0
+        ) as executor:
+            runner = processor.Runner(
+                executor=executor,
+                schema=AGCSchema,
+                chunksize=params["chunksize"],
+                metadata_cache=cache,
+                # coffea's ``skipbadfiles=True`` only skips OSError (not e.g. a damaged
+                # basket) and skips single chunks: take every exception, and complete files
+                # only, in _whole_files.
+                skipbadfiles=(Exception,) if skip_bad_files else False,
+                checkpointer=checkpointer,
+            )
+            # coffea draws progress bars on stdout whatever ``status`` says and prints worker
+            # tracebacks to stderr before re-raising: keep both out of the CLI's output and of
+            # the one-line error (the captured text is logged).
+            with quiet_coffea(), contextlib.redirect_stderr(captured):
+                output = runner(coffea_fileset, FileResolvedProcessor(skip_bad_files)) or {}
+    except AGCError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (coffea wraps worker errors in Exception)
+        log.debug("coffea run failed:\n%s", captured.getvalue())
+        if not (skip_bad_files and "No chunks" in str(exc)):
+            raise translate_error(exc, fileset) from None
+        output = {}  # every chunk failed before reaching the processor
+    if captured.getvalue().strip():
+        log.info("%s", captured.getvalue().rstrip())
+    for filemeta, meta in cache.items():
+        if isinstance(meta, dict) and "numentries" in meta:
+            checked.entries.setdefault(
+                (filemeta.dataset, filemeta.filename), int(meta["numentries"])
+            )
+    return output
+
+
+def _whole_files(
+    fileset: dict[str, dict[str, Any]],
+    checked: _CheckedFiles,
+    output: dict[str, Any],
+    skip_bad_files: bool,
+) -> list[SampleSums]:
+    """Per sample, the sums of the files processed whole; the others are refused, or
+    (``skip_bad_files``) dropped whole and recorded as skipped."""
+    reasons: dict[tuple[str, str], str] = {}
+    for dataset, filename, first, last, reason in sorted(output.get("failures", set())):
+        reasons.setdefault((dataset, filename), f"entries {first}-{last} failed: {reason}")
+    per_file = output.get("files", {})
+    result = []
+    for name, entry in fileset.items():
+        meta = entry["metadata"]
+        sums = empty_sums(histogram_variations(meta["process"], meta["variation"]))
+        cutflow = dict.fromkeys(CUTFLOW_STEPS, 0)
+        processed: list[str] = []
+        skipped = checked.skipped[name]
+        for path in sorted(checked.good[name]):
+            piece = per_file.get(name, {}).get(path)
+            problem = _coverage_problem(piece, checked.entries.get((name, path)))
+            if problem is None:
+                sums += piece["sums"]
+                cutflow = {s: cutflow[s] + int(piece["cutflow"][s]) for s in CUTFLOW_STEPS}
+                processed.append(path)
+                continue
+            reason = reasons.get((name, path), problem)
+            if not skip_bad_files:
+                raise AGCError(f"processing failed for {path} (sample {name}): {reason}")
+            message = f"processing failed for {path} (sample {name}), file dropped whole: {reason}"
+            log.warning("skipping bad input file: %s", message)
+            skipped.append({"path": path, "nevts": checked.nevts[(name, path)], "reason": message})
+        if not processed:
+            raise _all_files_bad(name, sorted_skipped(skipped))
+        result.append(
+            SampleSums(
+                process=meta["process"],
+                variation=meta["variation"],
+                xsec=float(meta["xsec"]),
+                nevts=sum(checked.nevts[(name, p)] for p in processed),
+                files=processed,
+                sums=sums,
+                cutflow=cutflow,
+                skipped=sorted_skipped(skipped),
+            )
+        )
+    return result
+
+
+def run_processor(
+    inputs: str | os.PathLike[str] | dict[str, Any],
+    *,
+    samples: str | list[str] = "all",
+    executor: str = "futures",
+    workers: int = 2,
+    chunksize: int = 100_000,
+    max_files: int = -1,
+    scheduler: str = "",
+    skip_bad_files: bool = False,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+) -> ProcessingResult:
+    """Check the inputs, run the processor over the selected samples, keep whole files only.
+
+    Parameters as :func:`agc.processing.histograms.run_histograms` (validated against the
+    workflow parameter schema). Without ``skip_bad_files`` the first bad file raises
+    :class:`AGCError`; with it, bad files (found by :func:`check_file` or failing during
+    processing) are skipped and recorded in the samples' ``skipped`` lists, and N_generated
+    counts the processed files only. A sample whose files all fail is an error either way.
+    ``checkpoint_dir``: per-chunk checkpoints
+    (:class:`agc.processing.checkpoint.ChunkCheckpointer`) are read and written there (None: none).
+    """
+    params = validate_parameters(
+        {
+            "executor": executor,
+            "workers": workers,
+            "chunksize": chunksize,
+            "max_files": max_files,
+            "scheduler": scheduler,
+            "skip_bad_files": skip_bad_files,
+        }
+    )
+    manifest = load_inputs(inputs)
+    fileset = make_fileset(manifest, samples, params["max_files"])
+    records = manifest_records(manifest, samples, params["max_files"])
+    checked = _check_files(fileset, records, params["skip_bad_files"])
+    checkpointer, version, keys = None, "", {}
+    if checkpoint_dir is not None:
+        version = code_version()
+        keys = _checkpoint_keys(fileset, checked.good)
+        checkpointer = ChunkCheckpointer(Path(checkpoint_dir) / version, keys)
+    output = _run_coffea(fileset, checked, params, checkpointer)
+    result = _whole_files(fileset, checked, output, params["skip_bad_files"])
+    chunks = {k: int(output.get("chunks", {}).get(k, 0)) for k in CHUNK_OUTCOMES}
+    chunks["total"] = sum(chunks.values())
+    peak = output.get("peak_rss_kb", PeakMemory(0))
+    return ProcessingResult(
+        samples=result,
+        chunks=chunks,
+        peak_rss_kb={
+            "workers": int(peak.kb),
+            "driver": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+        },
+        checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir is not None else None,
+        checkpoint_version=version,
+        checkpoint_keys=sorted(set(keys.values())),
+    )
+
+
+def process_samples(
+    inputs: str | os.PathLike[str] | dict[str, Any],
+    *,
+    samples: str | list[str] = "all",
+    executor: str = "futures",
+    workers: int = 2,
+    chunksize: int = 100_000,
+    max_files: int = -1,
+    scheduler: str = "",
+    skip_bad_files: bool = False,
+) -> list[SampleSums]:
+    """Run the processor over the selected samples (no checkpoints); return their exact
+    unnormalised sums (see :func:`run_processor`)."""
+    return run_processor(
+        inputs,
+        samples=samples,
+        executor=executor,
+        workers=workers,
+        chunksize=chunksize,
+        max_files=max_files,
+        scheduler=scheduler,
+        skip_bad_files=skip_bad_files,
+    ).samples

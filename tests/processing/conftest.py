@@ -1,0 +1,43 @@
+"""Fixtures shared by the processing tests: a small toy dataset and its single-pass reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from toy_nanoaod import write_toy_dataset
+
+from agc.core.fileio import sha256_file
+from agc.processing.histograms import run_histograms
+
+#: The toy samples the reference run processes (~6k events).
+TOY_SAMPLES = "ttbar,wjets,single_top_tW,zprime_1000"
+
+
+@pytest.fixture(scope="session")
+def toy_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Manifest of the toy dataset (tests/toy_nanoaod.py), written once per session."""
+    return write_toy_dataset(tmp_path_factory.mktemp("toy"))
+
+
+@pytest.fixture(scope="session")
+def toy_samples() -> str:
+    """The toy samples the reference run processes: :data:`TOY_SAMPLES`."""
+    return TOY_SAMPLES
+
+
+@pytest.fixture(scope="session")
+def reference(toy_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The toy samples of :data:`TOY_SAMPLES` in a single pass, iterative executor, one chunk
+    per file: ``{"summary": HistogramRun, "root", "cutflow": sha256 of the outputs, "path"}``."""
+    out = tmp_path_factory.mktemp("reference") / "histograms.root"
+    summary = run_histograms(
+        toy_manifest, out, samples=TOY_SAMPLES, executor="iterative", chunksize=100_000
+    )
+    return {
+        "summary": summary,
+        "root": sha256_file(out),
+        "cutflow": sha256_file(out.with_name("cutflow.json")),
+        "path": out,
+    }
