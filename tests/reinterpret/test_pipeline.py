@@ -100,10 +100,24 @@ def test_swap_processes_only_the_signal(swap: dict[str, Any]) -> None:
     cold, warm = swap["main"].timing_s, swap["zprime"].timing_s
     print(f"\nreinterpret timing [s]: cold ttbar run {cold}; zprime_1000 swap {warm}")
     assert list(swap["zprime"].to_dict()) == [
-        "signal", "declaration", "processed", "cached", "seeded", "cache_keys", "histograms",
-        "workspace", "bkg_only", "bkg_only_sha256", "patchset", "fit", "limits", "plots",
-        "summary", "timing_s", "lumi_pb",
-    ]  # fmt: skip
+        "signal",
+        "declaration",
+        "processed",
+        "cached",
+        "seeded",
+        "cache_keys",
+        "histograms",
+        "workspace",
+        "bkg_only",
+        "bkg_only_sha256",
+        "patchset",
+        "fit",
+        "limits",
+        "plots",
+        "summary",
+        "timing_s",
+        "lumi_pb",
+    ]
     entries = sorted(p.name for p in (swap["outdir"] / "cache").iterdir())
     assert entries == sorted(swap["zprime"].cache_keys.values())
 
