@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import bagit
@@ -18,7 +19,7 @@ from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
 from agc.plots.figures import fit_plots
 from agc.processing.histograms import run_histograms
-from agc.publish.archive import build_archive, code_files, validate_bag
+from agc.publish.archive import ArchiveResult, build_archive, code_files, validate_bag
 from agc.publish.hepdata import LIKELIHOOD_TARBALL, build_submission, validate_submission
 from agc.stats.fit import run_fit
 from agc.stats.model import build_workspace
@@ -41,16 +42,16 @@ def run_outputs(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="session")
-def archive(run_outputs: Path, embedded_manifest: Path) -> tuple[Path, dict]:
+def archive(run_outputs: Path, embedded_manifest: Path) -> tuple[Path, ArchiveResult]:
     """The archive of ``run_outputs`` (the checkout may be dirty while developing: recorded)."""
-    summary = build_archive(
+    result = build_archive(
         run_outputs, run_outputs / "archive", allow_dirty=True, inputs=str(embedded_manifest)
     )
-    return Path(summary["archive"]), summary
+    return Path(result.archive), result
 
 
-def test_archive_layout(archive: tuple[Path, dict]) -> None:
-    dest, summary = archive
+def test_archive_layout(archive: tuple[Path, ArchiveResult]) -> None:
+    dest, result = archive
     for name in ("CITATION.cff", ".zenodo.json", "codemeta.json", "hepdata-submission.tar.gz"):
         assert (dest / name).is_file(), name
     data = dest / "bag" / "data"
@@ -59,7 +60,7 @@ def test_archive_layout(archive: tuple[Path, dict]) -> None:
         "code/reana.yaml",
         "code/reana-cwl.yaml",
         "code/inputs/embedded.yaml",
-        "code/code/agc/archive.py",
+        "code/code/agc/publish/archive.py",
         "inputs/manifest.json",
         "outputs/histograms.root",
         "outputs/fit_results.json",
@@ -70,19 +71,19 @@ def test_archive_layout(archive: tuple[Path, dict]) -> None:
     assert not (data / "outputs" / "archive").exists(), "the archive must not bag itself"
     assert not list(data.rglob("*.root"))[1:], "only histograms.root: input ROOT files not bagged"
     record = json.loads((data / "metadata" / "archive.json").read_text())
-    assert record["package"]["dirty"] == summary["dirty"]
+    assert record["package"]["dirty"] == result.dirty
     assert record["outputs"]["histograms.root"] == sha256_file(data / "outputs" / "histograms.root")
 
 
-def test_bag_is_valid_with_sha256(archive: tuple[Path, dict]) -> None:
+def test_bag_is_valid_with_sha256(archive: tuple[Path, ArchiveResult]) -> None:
     bag = bagit.Bag(str(archive[0] / "bag"))
     bag.validate()
     assert bag.algorithms == ["sha256"]
     assert bag.info["Git-Dirty"] in {"true", "false"}
-    assert archive[1]["payload_files"] == len(list(bag.payload_files()))
+    assert archive[1].payload_files == len(list(bag.payload_files()))
 
 
-def test_bag_detects_tampering(archive: tuple[Path, dict], tmp_path: Path) -> None:
+def test_bag_detects_tampering(archive: tuple[Path, ArchiveResult], tmp_path: Path) -> None:
     copy = tmp_path / "bag"
     shutil.copytree(archive[0] / "bag", copy)
     validate_bag(copy)
@@ -92,13 +93,15 @@ def test_bag_detects_tampering(archive: tuple[Path, dict], tmp_path: Path) -> No
         validate_bag(copy)
 
 
-def test_hepdata_submission_is_valid(archive: tuple[Path, dict], run_outputs: Path) -> None:
+def test_hepdata_submission_is_valid(
+    archive: tuple[Path, ArchiveResult], run_outputs: Path
+) -> None:
     folder = archive[0] / "hepdata"
     valid, messages = validate_submission(folder)
     assert valid, messages
     # one table per distribution plot, plus the fit result
     plots = sorted(p.stem for p in (run_outputs / "plots").glob("*fit.png"))
-    tables = archive[1]["hepdata"]["tables"]
+    tables = archive[1].hepdata.tables
     assert len(tables) == len(plots) + 1
     assert "Fit result" in tables
     # The pseudo-data column equals the workspace's observations.
@@ -135,9 +138,10 @@ def test_hepdata_with_reinterpretation_outputs(run_outputs: Path, tmp_path: Path
             {"observed": 0.5, "expected": [0.2, 0.3, 0.4, 0.6, 0.8], "labels": {"mass": 1000}}
         )
     )
-    summary = build_submission(out, tmp_path / "hepdata")
-    assert "Upper limits" in summary["tables"]
-    assert LIKELIHOOD_TARBALL in summary["resources"]
+    submission = build_submission(out, tmp_path / "hepdata")
+    assert "Upper limits" in submission.tables
+    assert LIKELIHOOD_TARBALL in submission.resources
+    assert submission.to_dict()["folder"] == str(tmp_path / "hepdata")
     with tarfile.open(tmp_path / "hepdata" / LIKELIHOOD_TARBALL) as tar:
         assert tar.getnames() == ["BkgOnly.json", "patchset.json"]
     assert validate_submission(tmp_path / "hepdata")[0]
@@ -151,7 +155,7 @@ def test_hepdata_with_reinterpretation_outputs(run_outputs: Path, tmp_path: Path
 
 
 def test_archive_is_reproducible(
-    archive: tuple[Path, dict], run_outputs: Path, embedded_manifest: Path, tmp_path: Path
+    archive: tuple[Path, ArchiveResult], run_outputs: Path, embedded_manifest: Path, tmp_path: Path
 ) -> None:
     """A second archive of the same run has the same HEPData tarball and payload checksums."""
     again = build_archive(
@@ -163,7 +167,7 @@ def test_archive_is_reproducible(
     )
     first = archive[0]
     assert sha256_file(first / "hepdata-submission.tar.gz") == sha256_file(
-        Path(again["archive"]) / "hepdata-submission.tar.gz"
+        Path(again.archive) / "hepdata-submission.tar.gz"
     )
 
     def payload(folder: Path) -> set[str]:
@@ -171,16 +175,17 @@ def test_archive_is_reproducible(
         lines = (folder / "bag" / "manifest-sha256.txt").read_text().splitlines()
         return {line for line in lines if " data/outputs/" in line or " data/inputs/" in line}
 
-    assert payload(first) == payload(Path(again["archive"]))
+    assert payload(first) == payload(Path(again.archive))
     assert any("data/outputs/histograms.root" in line for line in payload(first))
 
 
 @pytest.mark.slow
-def test_rerun_histograms_from_bag(archive: tuple[Path, dict], tmp_path: Path) -> None:
+def test_rerun_histograms_from_bag(archive: tuple[Path, ArchiveResult], tmp_path: Path) -> None:
     """Unpack the bag tarball, regenerate the embedded data from the bagged recipe with the
     bagged code, rerun the histogram stage: histograms.root has the bagged sha256."""
-    _, summary = archive
-    with tarfile.open(summary["bag_tarball"]) as tar:
+    _, result = archive
+    assert result.bag_tarball is not None
+    with tarfile.open(result.bag_tarball) as tar:
         tar.extractall(tmp_path, filter="data")
     (bag_dir,) = tmp_path.iterdir()
     validate_bag(bag_dir)
@@ -222,41 +227,32 @@ def test_archive_refuses_incomplete_run(tmp_path: Path) -> None:
     assert not (tmp_path / "archive").exists()
 
 
-def _git(repo: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.org",
-    }
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
-
-
 def test_dirty_tree_refused_or_recorded(
-    run_outputs: Path, embedded_manifest: Path, tmp_path: Path
+    run_outputs: Path,
+    embedded_manifest: Path,
+    tmp_path: Path,
+    git_repo: tuple[Path, Callable[..., str]],
 ) -> None:
     """A throw-away git repository (not the project's): clean -> not dirty; modified -> refused
-    unless allow_dirty, and then recorded."""
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    shutil.copy(REPO / "CITATION.cff", repo / "CITATION.cff")
-    _git(repo, "init", "-q")
-    _git(repo, "add", "CITATION.cff")
-    _git(repo, "commit", "-q", "-m", "init")
-    assert code_files(repo)["dirty"] is False
+    unless allow_dirty, and then recorded; an untracked source file is bagged and recorded."""
+    repo, _ = git_repo
+    clean = code_files(repo)
+    assert clean.state.dirty is False
+    assert clean.files == [".gitignore", "CITATION.cff"]
     (repo / "CITATION.cff").write_text((repo / "CITATION.cff").read_text() + "# edit\n")
-    state = code_files(repo)
-    assert state["dirty"] is True
-    assert state["modified"] == ["CITATION.cff"]
+    (repo / "extra.py").write_text("x = 1\n")
+    code = code_files(repo)
+    assert code.state.dirty is True
+    assert code.state.modified == ["CITATION.cff"]
+    assert code.state.untracked == ["extra.py"]
+    assert code.files == [".gitignore", "CITATION.cff", "extra.py"]
+    assert code.to_dict()["untracked"] == ["extra.py"]
     (repo / "data" / "embedded").mkdir(parents=True)
     shutil.copy(REPO / "inputs" / "embedded.yaml", repo / "data" / "embedded" / "manifest.json")
-    with pytest.raises(AGCError, match="git tree is dirty"):
+    with pytest.raises(AGCError, match=r"git tree is dirty \(1 modified, 1 untracked files"):
         build_archive(run_outputs, tmp_path / "archive", repo=repo, inputs=str(embedded_manifest))
     assert not (tmp_path / "archive").exists()
-    summary = build_archive(
+    result = build_archive(
         run_outputs,
         tmp_path / "archive",
         repo=repo,
@@ -264,8 +260,12 @@ def test_dirty_tree_refused_or_recorded(
         tarball=False,
         inputs=str(embedded_manifest),
     )
-    assert summary["dirty"] is True
-    record = json.loads(
-        (tmp_path / "archive" / "bag" / "data" / "metadata" / "archive.json").read_text()
-    )
+    assert result.dirty is True
+    assert result.bag_tarball is None
+    assert result.to_dict()["hepdata"]["folder"] == str(tmp_path / "archive" / "hepdata")
+    bag = tmp_path / "archive" / "bag" / "data"
+    record = json.loads((bag / "metadata" / "archive.json").read_text())
     assert record["package"]["modified"] == ["CITATION.cff"]
+    assert record["package"]["untracked"] == ["extra.py"]
+    assert (bag / "code" / "extra.py").is_file()
+    assert not (bag / "code" / "data").exists()

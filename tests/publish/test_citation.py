@@ -10,7 +10,7 @@ import yaml
 from conftest import require_shared
 
 import agc
-from agc.publish.archive import author_name, codemeta, load_citation, zenodo_metadata
+from agc.publish.citation import author_name, codemeta, load_citation, zenodo_metadata
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO.parent / "shared" / "schemas" / "citation-file-format-1.2.0.schema.json"
@@ -30,7 +30,7 @@ def test_citation_cff_validates_against_cff_1_2_0() -> None:
 
 def test_zenodo_and_codemeta_are_generated_from_citation() -> None:
     """The committed .zenodo.json and codemeta.json equal what agc.publish.archive derives from CITATION.cff
-    (regenerate: python -c "from agc.publish.archive import write_citation_metadata as w; w('.')")."""
+    (regenerate: python -c "from agc.publish.citation import write_citation_metadata as w; w('.')")."""
     cff = load_citation(REPO / "CITATION.cff")
     assert json.loads((REPO / ".zenodo.json").read_text()) == zenodo_metadata(cff)
     assert json.loads((REPO / "codemeta.json").read_text()) == codemeta(cff)

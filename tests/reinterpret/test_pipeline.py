@@ -26,7 +26,8 @@ from agc.processing.histograms import run_histograms
 from agc.processing.partials import read_partial
 from agc.processing.run import process_samples
 from agc.reinterpret import pipeline as reinterpret_module
-from agc.reinterpret.pipeline import reinterpret, sorted_spec
+from agc.reinterpret.patchset import sorted_spec
+from agc.reinterpret.pipeline import reinterpret
 from agc.stats.fit import run_fit
 from agc.stats.model import build_workspace
 from agc.stats.reproducibility import limit_deviations
@@ -90,24 +91,43 @@ def swap(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> d
 
 def test_swap_processes_only_the_signal(swap: dict[str, Any]) -> None:
     """(Needs a stable event-processing code: the cache key includes agc.core.codeversion.processing_hash.)"""
-    assert swap["main"]["processed"] == BACKGROUNDS
-    assert swap["main"]["cached"] == []
-    assert swap["zprime"]["processed"] == ["zprime_1000__nominal"]
-    assert swap["zprime"]["cached"] == BACKGROUNDS
+    assert swap["main"].processed == BACKGROUNDS
+    assert swap["main"].cached == []
+    assert swap["zprime"].processed == ["zprime_1000__nominal"]
+    assert swap["zprime"].cached == BACKGROUNDS
     assert swap["calls_swap"] == ["zprime_1000__nominal"]
     assert len(swap["calls_main"]) == 1
     # Benchmark figures (printed, not asserted): cold run vs swap, same session.
-    cold, warm = swap["main"]["timing_s"], swap["zprime"]["timing_s"]
+    cold, warm = swap["main"].timing_s, swap["zprime"].timing_s
     print(f"\nreinterpret timing [s]: cold ttbar run {cold}; zprime_1000 swap {warm}")
+    assert list(swap["zprime"].to_dict()) == [
+        "signal",
+        "declaration",
+        "processed",
+        "cached",
+        "seeded",
+        "cache_keys",
+        "histograms",
+        "workspace",
+        "bkg_only",
+        "bkg_only_sha256",
+        "patchset",
+        "fit",
+        "limits",
+        "plots",
+        "summary",
+        "timing_s",
+        "lumi_pb",
+    ]
     entries = sorted(p.name for p in (swap["outdir"] / "cache").iterdir())
-    assert entries == sorted(swap["zprime"]["cache_keys"].values())
+    assert entries == sorted(swap["zprime"].cache_keys.values())
 
 
 def test_cached_sums_equal_a_fresh_processing(
     swap: dict[str, Any], embedded_manifest: Path
 ) -> None:
     cache = HistogramCache(swap["outdir"] / "cache")
-    key = swap["zprime"]["cache_keys"]["single_top_tW__nominal"]
+    key = swap["zprime"].cache_keys["single_top_tW__nominal"]
     cached = cache.get(key)
     (fresh,) = process_samples(
         embedded_manifest, samples="single_top_tW", executor="iterative", chunksize=7_000
@@ -128,7 +148,8 @@ def test_round_trip_reproduces_the_main_fit(
     assert sorted_spec(main_spec) == bkg_only
     main_fit = run_fit(tmp_path / "workspace.json", tmp_path / "fit_results.json", impacts=False)
     assert main_fit.summary.poi.name == "ttbar_norm"
-    assert swap["main"]["fit"]["poi"] == main_fit.summary.poi.to_dict()
+    assert swap["main"].fit.poi == main_fit.summary.poi
+    assert swap["main"].to_dict()["fit"]["poi"] == main_fit.summary.poi.to_dict()
 
 
 def test_patchset_is_valid_verified_and_gives_the_fitted_workspace(swap: dict[str, Any]) -> None:
@@ -184,6 +205,8 @@ def test_limits_outputs(swap: dict[str, Any]) -> None:
     summary = json.loads((folder / "summary.json").read_text())
     assert [p["signal"] for p in summary["points"]] == ["zprime_1000"]
     assert summary["points"][0]["mass"] == 1000.0
+    assert summary["points"][0]["limits"]["observed"] == limits["observed"]
+    assert swap["zprime"].summary == str(folder / "summary.json")
 
 
 def test_limits_are_where_pyhf_hypotest_gives_cls_005(swap: dict[str, Any]) -> None:
@@ -212,7 +235,8 @@ def test_limits_are_where_pyhf_hypotest_gives_cls_005(swap: dict[str, Any]) -> N
 def test_limits_regression(swap: dict[str, Any], contract_regression: Any) -> None:
     """Observed and expected limits against the stored reference, to 1 % of the expected
     1-sigma band's half-width (agc.stats.reproducibility.LIMIT_BAND)."""
-    limits = swap["zprime"]["limits"]
+    limits = swap["zprime"].limits
+    assert limits is not None
     obtained = {"observed": limits["observed"], "expected": dict(limits["expected"])}
     contract_regression.check(obtained, "limits_zprime_1000", limit_deviations)
 

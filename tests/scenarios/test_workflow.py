@@ -1,7 +1,8 @@
 """The REANA workflows: reana.yaml (Serial), reana-cwl.yaml + workflow/*.cwl (CWL) and their local runners.
 
 Fast checks of the specifications (expansion as REANA does it, inputs present, parameter names
-identical everywhere, cwltool and reana-client validation) and of agc.workflow.runners / agc.publish.report, then a
+identical everywhere, cwltool and reana-client validation) and of agc.publish.report (the runners'
+unit tests are in tests/workflow/test_runners.py), then a
 slow end-to-end run of both workflows on the embedded default (one file per sample) whose outputs
 must agree bit for bit.
 """
@@ -33,14 +34,7 @@ from agc.core.parameters import declared as schema
 from agc.dataset.stage import prepare_dataset
 from agc.publish.report import build_report, cutflow_markdown, fit_markdown
 from agc.stats.results import Estimate, FitSummary, ParameterTable
-from agc.workflow.runners import (
-    CWL_JOB,
-    CWL_WORKFLOW,
-    cwl_job,
-    expand_commands,
-    run_cwl,
-    run_serial,
-)
+from agc.workflow.runners import CWL_JOB, CWL_WORKFLOW, run_cwl, run_serial
 
 REPO = Path(__file__).resolve().parents[2]
 SERIAL = REPO / "reana.yaml"
@@ -272,143 +266,6 @@ def test_reana_client_validates_without_warnings(spec: Path) -> None:
     assert not re.search(r"WARNING|ERROR|Warning", output), output
 
 
-# --------------------------------------------------------------------------- runners (fast)
-
-
-def test_run_serial_rejects_an_undeclared_parameter_listing_the_declared() -> None:
-    with pytest.raises(
-        AGCError, match=r"unknown parameter 'colour'.*declared: chunksize, executor"
-    ) as info:
-        run_serial(SERIAL, {"colour": "red"})
-    assert "\n" not in str(info.value)
-
-
-def test_run_serial_checks_values_before_running() -> None:
-    with pytest.raises(AGCError, match="'workers'"):
-        run_serial(SERIAL, {"workers": "0"})
-
-
-def test_expand_commands_names_the_step_of_an_undeclared_placeholder() -> None:
-    spec = {
-        "workflow": {
-            "type": "serial",
-            "specification": {
-                "steps": [
-                    {"name": "first", "environment": "x", "commands": ["echo ${outdir}"]},
-                    {"name": "second", "environment": "x", "commands": ["echo ${nope}"]},
-                ]
-            },
-        }
-    }
-    with pytest.raises(AGCError, match=r"step 'second' uses parameter \$\{nope\}"):
-        expand_commands(spec, {"outdir": "outputs"})
-    with pytest.raises(AGCError, match="not a serial workflow"):
-        expand_commands({"workflow": {"type": "cwl"}}, {})
-
-
-def test_run_serial_runs_commands_like_reana_and_stops_at_the_first_failure(tmp_path: Path) -> None:
-    spec = {
-        "version": "0.9.4",
-        "inputs": {"parameters": {"outdir": "results", "samples": "ttbar,wjets"}},
-        "workflow": {
-            "type": "serial",
-            "specification": {
-                "steps": [
-                    {
-                        "name": "write",
-                        "environment": "x",
-                        "commands": [
-                            "mkdir -p ${outdir} && printf '%s' \"${samples}\" > ${outdir}/samples.txt",
-                            "printf '%s' \"$${AGC_ENGINE}\" > ${outdir}/engine.txt",
-                            "command -v papermill > ${outdir}/which.txt",
-                        ],
-                    },
-                    {"name": "boom", "environment": "x", "commands": ["exit 3"]},
-                    {
-                        "name": "never",
-                        "environment": "x",
-                        "commands": ["touch ${outdir}/never.txt"],
-                    },
-                ]
-            },
-        },
-    }
-    path = tmp_path / "reana.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    with pytest.raises(AGCError, match=r"step 2/3 'boom' failed with exit code 3") as info:
-        run_serial(path, {"samples": "ttbar__nominal"})
-    assert "\n" not in str(info.value)
-    out = tmp_path / "results"
-    assert (out / "samples.txt").read_text() == "ttbar__nominal"  # override applied, quotes kept
-    assert (out / "engine.txt").read_text() == "serial-local"  # $$ is a literal $ for the shell
-    assert Path((out / "which.txt").read_text().strip()).parent == Path(sys.executable).parent
-    assert not (out / "never.txt").exists()
-
-
-def test_run_serial_operational_options_from_and_target(tmp_path: Path) -> None:
-    """-o FROM=step / -o TARGET=step select steps as REANA's serial engine does (a signal swap
-    on a finished workspace: -p signal=... -o FROM=reinterpret)."""
-    steps = [
-        {"name": name, "environment": "x", "commands": [f"touch {name}.txt"]}
-        for name in ("a", "b", "c")
-    ]
-    spec = {
-        "version": "0.9.4",
-        "inputs": {"parameters": {}},
-        "workflow": {"type": "serial", "specification": {"steps": steps}},
-    }
-    path = tmp_path / "reana.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    result = run_serial(path, options={"FROM": "b"})
-    assert [s["name"] for s in result["steps"]] == ["b", "c"]
-    assert sorted(p.name for p in tmp_path.glob("*.txt")) == ["b.txt", "c.txt"]
-    result = run_serial(path, options={"TARGET": "a"})
-    assert [s["name"] for s in result["steps"]] == ["a"]
-    with pytest.raises(AGCError, match=r"FROM='fit' is not a step; steps: \['a', 'b', 'c'\]"):
-        run_serial(path, options={"FROM": "fit"})
-    with pytest.raises(AGCError, match="unknown operational option"):
-        run_serial(path, options={"CACHE": "off"})
-    with pytest.raises(AGCError, match="comes after"):
-        run_serial(path, options={"FROM": "c", "TARGET": "a"})
-
-
-def test_cwl_job_applies_typed_overrides_and_absolute_locations() -> None:
-    job = cwl_job(JOB, {"max_files": "1", "samples": "ttbar"})
-    assert (job["max_files"], job["samples"], job["workers"]) == (1, "ttbar", 2)
-    for name in ("notebooks", "analysis_inputs"):
-        assert job[name]["class"] == "Directory"
-        assert Path(job[name]["location"]).is_absolute()
-        assert Path(job[name]["location"]).is_dir()
-    with pytest.raises(AGCError, match=r"unknown parameter 'colour'.*declared: chunksize"):
-        cwl_job(JOB, {"colour": "red"})
-    with pytest.raises(AGCError, match="'max_files'"):
-        cwl_job(JOB, {"max_files": "0"})
-
-
-def test_run_cwl_failure_leaves_the_previous_outputs(tmp_path: Path) -> None:
-    tool = {
-        "cwlVersion": "v1.2",
-        "class": "CommandLineTool",
-        "baseCommand": ["false"],
-        "inputs": {"outdir": "string"},
-        "outputs": {},
-    }
-    (tmp_path / "fail.cwl").write_text(yaml.safe_dump(tool))
-    (tmp_path / "job.yaml").write_text("outdir: outputs\n")
-    target = tmp_path / "out"
-    target.mkdir()
-    (target / "keep.txt").write_text("previous run")
-    with pytest.raises(AGCError, match=r"CWL workflow fail\.cwl failed \(cwltool exit code 1\)"):
-        run_cwl(
-            workdir=tmp_path,
-            job_file=tmp_path / "job.yaml",
-            workflow=tmp_path / "fail.cwl",
-            outdir=target,
-        )
-    assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fail.cwl", "job.yaml", "out"]
-
-
 def test_fresh_directory_empties_a_previous_run(tmp_path: Path) -> None:
     folder = tmp_path / "outputs" / "partial"
     folder.mkdir(parents=True)
@@ -575,8 +432,8 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
     t0 = time.perf_counter()
     cwl = run_cwl(overrides, workdir=REPO, outdir=tmp_path / "cwl")
     t_cwl = time.perf_counter() - t0
-    cwl_out = Path(cwl["outdir"])
-    print(f"\nserial workflow: {t_serial:.1f} s {serial['steps']}\nCWL workflow: {t_cwl:.1f} s")
+    cwl_out = Path(cwl.outdir)
+    print(f"\nserial workflow: {t_serial:.1f} s {serial.steps}\nCWL workflow: {t_cwl:.1f} s")
 
     for name in (
         "histograms.root",

@@ -1,4 +1,5 @@
-"""What leaves the run: provenance (:mod:`agc.publish.provenance`), the HTML report
-(:mod:`agc.publish.report`), the HEPData submission (:mod:`agc.publish.hepdata`) and the
+"""What leaves the run: provenance (:mod:`agc.publish.provenance`, also the one definition of a
+"dirty" checkout), the HTML report (:mod:`agc.publish.report`), the citation metadata
+(:mod:`agc.publish.citation`), the HEPData submission (:mod:`agc.publish.hepdata`) and the
 deposit-ready archive (:func:`agc.publish.archive.build_archive`).
 """

@@ -5,11 +5,12 @@ into the pieces that are deposited:
 
 ``<dest>/``
     ``CITATION.cff``, ``.zenodo.json``, ``codemeta.json`` -- citation metadata; the last two are
-    generated from ``CITATION.cff`` (:func:`zenodo_metadata`, :func:`codemeta`), so they agree;
+    generated from ``CITATION.cff`` (:mod:`agc.publish.citation`), so they agree;
     ``hepdata/`` + ``hepdata-submission.tar.gz`` -- the HEPData submission (:mod:`agc.publish.hepdata`);
     ``bag/`` -- a BagIt bag (sha256 manifests) holding, under ``data/``:
       ``code/``     the repository's files at its commit (git-tracked files plus untracked,
-                    non-ignored ones; both lists and the dirty flag are in ``archive.json``):
+                    non-ignored ones; the modified and untracked lists and the dirty flag of
+                    :func:`agc.publish.provenance.checkout_state` are in ``archive.json``):
                     package, notebooks, lock files (``environment/``), both workflow specs
                     (``reana.yaml``, ``reana-cwl.yaml`` + ``workflow/*.cwl``), recipe and configs;
       ``inputs/``   the inputs manifest with file checksums (+ ``generation.json`` for the
@@ -35,12 +36,12 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import bagit
-import yaml
 
 import agc
 from agc.core.codeversion import code_hash
@@ -48,11 +49,27 @@ from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file, write_json
 from agc.dataset.manifest import EMBEDDED_KEYWORD
 from agc.publish import hepdata
-from agc.publish.provenance import environment, output_checksums, package_root
+from agc.publish.citation import (
+    CITATION_NAME,
+    CODEMETA_NAME,
+    ZENODO_NAME,
+    author_name,
+    load_citation,
+    write_citation_metadata,
+)
+from agc.publish.hepdata import SubmissionResult
+from agc.publish.provenance import (
+    NO_GIT,
+    NOT_CODE_PREFIXES,
+    CheckoutState,
+    checkout_state,
+    environment,
+    git,
+    is_code_path,
+    output_checksums,
+    package_root,
+)
 
-CITATION_NAME = "CITATION.cff"
-ZENODO_NAME = ".zenodo.json"
-CODEMETA_NAME = "codemeta.json"
 #: Outputs a complete run must have (relative to ``outdir``); ``plots/`` must hold figures.
 REQUIRED_OUTPUTS: tuple[str, ...] = (
     "histograms.root",
@@ -71,140 +88,8 @@ OPTIONAL_OUTPUTS: tuple[str, ...] = (
 )
 #: Top-level output entries never bagged (scratch state of a run).
 _SKIP_OUTPUTS = {".checkpoints", "cache", "cwl"}
-#: Repository paths never bagged even if not ignored by git.
-_SKIP_CODE_PREFIXES = ("data/", "outputs/", ".venv", "build/")
-_SPDX_URL = "https://spdx.org/licenses/{}"
-
-
-# --------------------------------------------------------------------------- citation metadata
-
-
-def load_citation(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read ``CITATION.cff`` (YAML); dates must be quoted strings (the CFF JSON schema's type)."""
-    path = Path(path)
-    try:
-        cff = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AGCError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise AGCError(f"{path}: invalid YAML ({' '.join(str(exc).split())})") from None
-    if not isinstance(cff, dict):
-        raise AGCError(f"{path}: CITATION.cff must be a YAML mapping")
-    for key in ("title", "version", "authors", "license", "date-released"):
-        if key not in cff:
-            raise AGCError(f"{path}: missing key '{key}'")
-    if not isinstance(cff["date-released"], str):
-        raise AGCError(f"{path}: 'date-released' must be a quoted string (YYYY-MM-DD)")
-    return cff
-
-
-def author_name(author: Mapping[str, Any]) -> str:
-    """Display name of a CFF person or entity: "Family, Given", the entity name, or the alias."""
-    if "name" in author:
-        return str(author["name"])
-    family = " ".join(str(author[k]) for k in ("name-particle", "family-names") if author.get(k))
-    given = author.get("given-names")
-    if family and given:
-        return f"{family}, {given}"
-    return family or str(given or author.get("alias", ""))
-
-
-def zenodo_metadata(cff: Mapping[str, Any]) -> dict[str, Any]:
-    """``.zenodo.json`` (Zenodo deposit metadata) derived from a CITATION.cff mapping."""
-    creators = []
-    for author in cff["authors"]:
-        creator: dict[str, Any] = {"name": author_name(author)}
-        if author.get("affiliation"):
-            creator["affiliation"] = author["affiliation"]
-        if author.get("orcid"):
-            creator["orcid"] = str(author["orcid"]).rsplit("/", 1)[-1]
-        creators.append(creator)
-    related = []
-    if cff.get("repository-code"):
-        related.append(
-            {"identifier": cff["repository-code"], "relation": "isSupplementTo", "scheme": "url"}
-        )
-    for ref in cff.get("references", []):
-        if ref.get("doi"):
-            related.append({"identifier": ref["doi"], "relation": "references", "scheme": "doi"})
-        elif ref.get("url") or ref.get("repository-code"):
-            related.append(
-                {
-                    "identifier": ref.get("url") or ref["repository-code"],
-                    "relation": "references",
-                    "scheme": "url",
-                }
-            )
-    return {
-        "upload_type": "software",
-        "access_right": "open",
-        "title": cff["title"],
-        "version": str(cff["version"]),
-        "publication_date": cff["date-released"],
-        "description": " ".join(str(cff.get("abstract", cff["title"])).split()),
-        "creators": creators,
-        "license": cff["license"],
-        "keywords": list(cff.get("keywords", [])),
-        "related_identifiers": related,
-        "notes": cff.get("message", ""),
-    }
-
-
-def codemeta(cff: Mapping[str, Any]) -> dict[str, Any]:
-    """``codemeta.json`` (CodeMeta 3.0 JSON-LD) derived from a CITATION.cff mapping."""
-    authors = []
-    for author in cff["authors"]:
-        if "name" in author:
-            person: dict[str, Any] = {"@type": "Organization", "name": author["name"]}
-        else:
-            person = {"@type": "Person"}
-            if author.get("given-names"):
-                person["givenName"] = author["given-names"]
-            if author.get("family-names"):
-                person["familyName"] = author["family-names"]
-            if author.get("alias"):
-                person["alternateName"] = author["alias"]
-            if author.get("affiliation"):
-                person["affiliation"] = {"@type": "Organization", "name": author["affiliation"]}
-        if author.get("website"):
-            person["url"] = author["website"]
-        authors.append(person)
-    return {
-        "@context": "https://w3id.org/codemeta/3.0",
-        "@type": "SoftwareSourceCode",
-        "name": cff["title"],
-        "version": str(cff["version"]),
-        "datePublished": cff["date-released"],
-        "description": " ".join(str(cff.get("abstract", cff["title"])).split()),
-        "author": authors,
-        "license": _SPDX_URL.format(cff["license"]),
-        "codeRepository": cff.get("repository-code", ""),
-        "keywords": list(cff.get("keywords", [])),
-        "programmingLanguage": "Python",
-        "runtimePlatform": "Python 3.11",
-        "referencePublication": [
-            (ref.get("doi") and f"https://doi.org/{ref['doi']}") or ref.get("url", "")
-            for ref in cff.get("references", [])
-        ],
-    }
-
-
-def write_citation_metadata(
-    dest: str | os.PathLike[str], cff_path: str | os.PathLike[str] = CITATION_NAME
-) -> list[Path]:
-    """Write ``CITATION.cff`` (copied), ``.zenodo.json`` and ``codemeta.json`` into ``dest``.
-
-    With ``dest`` = the repository root this regenerates the committed files."""
-    dest, cff_path = Path(dest), Path(cff_path)
-    cff = load_citation(cff_path)
-    dest.mkdir(parents=True, exist_ok=True)
-    written = []
-    if (dest / CITATION_NAME).resolve() != cff_path.resolve():
-        shutil.copyfile(cff_path, dest / CITATION_NAME)
-        written.append(dest / CITATION_NAME)
-    written.append(write_json(dest / ZENODO_NAME, zenodo_metadata(cff)))
-    written.append(write_json(dest / CODEMETA_NAME, codemeta(cff)))
-    return written
+#: The HEPData submission as one tarball (in the archive and in the bag's ``metadata/``).
+HEPDATA_TARBALL = "hepdata-submission.tar.gz"
 
 
 # --------------------------------------------------------------------------- inputs checks
@@ -224,57 +109,54 @@ def missing_outputs(outdir: str | os.PathLike[str]) -> list[str]:
     return missing
 
 
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-    ).stdout
+@dataclass(frozen=True)
+class CodeFiles:
+    """The repository's files to bag (``files``, relative to ``root``) and its git state."""
+
+    root: str
+    state: CheckoutState
+    files: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"root", "commit", "dirty", "modified", "untracked", "files"}``."""
+        return {
+            "root": self.root,
+            "commit": self.state.commit,
+            "dirty": self.state.dirty,
+            "modified": self.state.modified,
+            "untracked": self.state.untracked,
+            "files": self.files,
+        }
 
 
-def code_files(root: str | os.PathLike[str]) -> dict[str, Any]:
-    """The repository's files to bag and the git state.
+def code_files(root: str | os.PathLike[str]) -> CodeFiles:
+    """The repository's files to bag and the git state (:func:`~agc.publish.provenance.checkout_state`).
 
-    Returns ``{"root", "commit", "dirty", "modified": [...], "untracked": [...], "files": [...]}``
-    with paths relative to ``root``: git-tracked files (as in the working tree) plus untracked
-    files git does not ignore. ``dirty`` is true when tracked files differ from the commit or
-    untracked files are included (the bag then differs from the commit). Without git, every file
-    below ``root`` outside data/, outputs/ and virtual environments, with commit "unknown".
+    The files are the git-tracked ones (as in the working tree) plus the untracked files git does
+    not ignore, outside :data:`~agc.publish.provenance.NOT_CODE_PREFIXES`; the state is dirty when
+    tracked files differ from the commit or untracked files are included (the bag then differs
+    from the commit). Without git, every file below ``root`` outside those prefixes, with commit
+    "unknown" and dirty ``None``.
     """
     root = Path(root).resolve()
-    try:
-        commit = _git(root, "rev-parse", "HEAD").strip()
-        tracked = _git(root, "ls-files", "-z", "--cached").split("\0")
-        untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard").split("\0")
-        modified = _git(root, "ls-files", "-z", "--modified", "--deleted").split("\0")
-    except (OSError, subprocess.CalledProcessError):
+    state = checkout_state(root)
+    tracked: list[str] | None = None
+    if state.dirty is not None:
+        try:
+            tracked = git(root, "ls-files", "-z", "--cached").split("\0")
+        except (OSError, subprocess.CalledProcessError):
+            state = CheckoutState(commit=NO_GIT, dirty=None)
+    if tracked is None or state.dirty is None:
         files = sorted(
             p.relative_to(root).as_posix()
             for p in root.rglob("*")
             if p.is_file() and "__pycache__" not in p.parts and ".git" not in p.parts
         )
-        files = [f for f in files if not f.startswith(_SKIP_CODE_PREFIXES)]
-        return {
-            "root": str(root),
-            "commit": "unknown (no git checkout)",
-            "dirty": None,
-            "modified": [],
-            "untracked": [],
-            "files": files,
-        }
-
-    def keep(name: str) -> bool:
-        return bool(name) and not name.startswith(_SKIP_CODE_PREFIXES) and (root / name).is_file()
-
-    modified_set = sorted({m for m in modified if m})
-    untracked_kept = sorted(n for n in untracked if keep(n))
-    files = sorted({n for n in tracked if keep(n)} | set(untracked_kept))
-    return {
-        "root": str(root),
-        "commit": commit,
-        "dirty": bool(modified_set or untracked_kept),
-        "modified": modified_set,
-        "untracked": untracked_kept,
-        "files": files,
-    }
+        return CodeFiles(
+            str(root), state, [f for f in files if not f.startswith(NOT_CODE_PREFIXES)]
+        )
+    kept = {name for name in tracked if is_code_path(root, name)}
+    return CodeFiles(str(root), state, sorted(kept | set(state.untracked)))
 
 
 def _copy_tree(src: Path, dst: Path, skip_top: set[str]) -> list[str]:
@@ -312,6 +194,209 @@ def _bagging_date() -> str:
 # --------------------------------------------------------------------------- the archive
 
 
+@dataclass(frozen=True)
+class ArchiveResult:
+    """An archive as :func:`build_archive` leaves it.
+
+    Paths are absolute strings: ``archive`` (the folder), ``bag``, ``bag_tarball`` (``None``
+    without the tarball); ``payload_bytes`` [bytes] and ``payload_files`` are the bag's
+    Payload-Oxum; ``hepdata`` the submission (its folder inside the archive); ``commit`` /
+    ``dirty`` the git state of the bagged code; ``missing_optional_outputs`` the entries of
+    :data:`OPTIONAL_OUTPUTS` the run lacked.
+    """
+
+    archive: str
+    bag: str
+    bag_valid: bool
+    payload_bytes: int
+    payload_files: int
+    bag_tarball: str | None
+    hepdata: SubmissionResult
+    commit: str
+    dirty: bool | None
+    missing_optional_outputs: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``agc archive`` prints."""
+        return {
+            "archive": self.archive,
+            "bag": self.bag,
+            "bag_valid": self.bag_valid,
+            "payload_bytes": self.payload_bytes,
+            "payload_files": self.payload_files,
+            "bag_tarball": self.bag_tarball,
+            "hepdata": self.hepdata.to_dict(),
+            "commit": self.commit,
+            "dirty": self.dirty,
+            "missing_optional_outputs": self.missing_optional_outputs,
+        }
+
+
+def inputs_manifest(root: Path, inputs: str | os.PathLike[str]) -> Path:
+    """The manifest the ``inputs`` parameter names (``"embedded"``: the repository's embedded
+    dataset; a relative path is taken from ``root``); AGCError if it does not exist."""
+    if str(inputs) == EMBEDDED_KEYWORD:
+        manifest = root / "data" / "embedded" / "manifest.json"
+    else:
+        manifest = Path(inputs) if Path(inputs).is_absolute() else root / inputs
+    if not manifest.is_file():
+        raise AGCError(f"inputs manifest not found: {manifest} (inputs={inputs!s})")
+    return manifest
+
+
+def check_archivable(outdir: Path, root: Path, allow_dirty: bool) -> CodeFiles:
+    """The code to bag, once the run in ``outdir`` is complete and the checkout at ``root`` is
+    clean (or ``allow_dirty``); AGCError naming what is missing or changed otherwise."""
+    missing = missing_outputs(outdir)
+    if missing:
+        raise AGCError(
+            f"{outdir}: not a complete run, missing {', '.join(missing)} "
+            "(run the workflow first: make run)"
+        )
+    code = code_files(root)
+    state = code.state
+    if state.dirty and not allow_dirty:
+        changed = state.modified + state.untracked
+        raise AGCError(
+            f"{root}: git tree is dirty ({len(state.modified)} modified, "
+            f"{len(state.untracked)} untracked files, e.g. {changed[0]}): commit them or "
+            "pass allow_dirty=True (--allow_dirty) to archive and record the dirty state"
+        )
+    return code
+
+
+def stage_publication(top: Path, cff_path: Path, outdir: Path) -> SubmissionResult:
+    """Citation metadata, the HEPData submission (``hepdata/``) and its tarball into ``top``."""
+    write_citation_metadata(top, cff_path)
+    submission = hepdata.build_submission(outdir, top / "hepdata")
+    hepdata.reproducible_tarball(
+        top / HEPDATA_TARBALL,
+        {p.name: p for p in sorted((top / "hepdata").iterdir()) if p.is_file()},
+    )
+    return submission
+
+
+def skipped_outputs(outdir: Path, dest: Path, staging: Path) -> set[str]:
+    """Top-level entries of ``outdir`` never bagged: scratch state, earlier archives, this
+    archive's destination and its staging folder."""
+    skip = set(_SKIP_OUTPUTS)
+    skip.update(p.name for p in outdir.iterdir() if (p / "bag" / "bagit.txt").is_file())
+    if dest.parent == outdir or outdir in dest.parents:
+        skip.add(dest.relative_to(outdir).parts[0])
+    skip.add(staging.name)
+    return skip
+
+
+def stage_payload(
+    payload: Path, code: CodeFiles, manifest: Path, outdir: Path, skip: set[str]
+) -> list[str]:
+    """Copy the code (``code/``), the inputs manifest (``inputs/``, + ``generation.json``) and
+    the outputs (``outputs/``, entries in ``skip`` left out) into the bag payload; the copied
+    output paths (relative to ``outdir``)."""
+    root = Path(code.root)
+    for name in code.files:
+        (payload / "code" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, payload / "code" / name)
+    (payload / "inputs").mkdir(parents=True)
+    shutil.copy2(manifest, payload / "inputs" / "manifest.json")
+    if (manifest.parent / "generation.json").is_file():
+        shutil.copy2(manifest.parent / "generation.json", payload / "inputs")
+    return _copy_tree(outdir, payload / "outputs", skip)
+
+
+def archive_record(
+    code: CodeFiles,
+    inputs: str | os.PathLike[str],
+    manifest: Path,
+    payload: Path,
+    outputs: list[str],
+    absent: list[str],
+    submission: SubmissionResult,
+) -> dict[str, Any]:
+    """The content of ``metadata/archive.json``: code and git state, environment, inputs,
+    output checksums, HEPData tables and where everything is in the bag."""
+    embedded = str(inputs) == EMBEDDED_KEYWORD
+    return {
+        "package": {
+            "name": "agc-ttbar",
+            "version": agc.__version__,
+            "code_sha256": code_hash(),
+            "commit": code.state.commit,
+            "dirty": code.state.dirty,
+            "modified": code.state.modified,
+            "untracked": code.state.untracked,
+        },
+        "environment": environment(),
+        "inputs": {
+            "parameter": str(inputs),
+            "manifest": "inputs/manifest.json",
+            "manifest_sha256": sha256_file(manifest),
+            "data_files": "not bagged: regenerate with `agc generate --output data/embedded "
+            "--recipe inputs/embedded.yaml` (sha256 checked against the manifest)"
+            if embedded
+            else "not bagged: the manifest lists their locations and sizes/checksums",
+        },
+        "outputs": output_checksums(payload / "outputs"),
+        "missing_optional_outputs": absent,
+        "hepdata": {"tables": submission.tables, "valid": submission.valid},
+        "layout": bag_layout(code.files, outputs),
+    }
+
+
+def bag_layout(code: list[str], outputs: list[str]) -> dict[str, Any]:
+    """The ``layout`` entry of ``archive.json``: where the code, locks, specs and outputs are."""
+    return {
+        "code": "code/ (repository files; run `make run` there)",
+        "lock_files": sorted(
+            f"code/{n}"
+            for n in code
+            if n.startswith("environment/") and n.endswith((".lock", ".txt"))
+        ),
+        "workflow_specs": sorted(
+            f"code/{n}"
+            for n in code
+            if n in ("reana.yaml", "reana-cwl.yaml") or n.startswith("workflow/")
+        ),
+        "recipe": "code/inputs/embedded.yaml",
+        "outputs": "outputs/",
+        "report": "outputs/report.html" if "report.html" in outputs else None,
+        "provenance": "outputs/provenance.json" if "provenance.json" in outputs else None,
+    }
+
+
+def make_bag(payload: Path, cff: dict[str, Any], state: CheckoutState) -> tuple[int, int]:
+    """Turn ``payload`` into a validated BagIt bag (sha256); its ``(bytes, files)`` Payload-Oxum."""
+    bag_info = {
+        "Source-Organization": author_name(cff["authors"][0]),
+        "External-Description": " ".join(str(cff.get("abstract", cff["title"])).split()),
+        "External-Identifier": f"agc-ttbar {agc.__version__} ({state.commit})",
+        "Bagging-Date": _bagging_date(),
+        "Bag-Software-Agent": f"bagit.py {bagit.VERSION} via agc.publish.archive",
+        "Git-Commit": state.commit,
+        "Git-Dirty": str(state.dirty).lower(),
+    }
+    with _quiet_bagit():
+        bag = bagit.make_bag(str(payload), bag_info, processes=1, checksums=["sha256"])
+        try:
+            bag.validate()
+        except bagit.BagValidationError as exc:
+            raise AGCError(f"BagIt validation failed: {' '.join(str(exc).split())}") from None
+    size, count = bag.info.get("Payload-Oxum", "0.0").split(".")[:2]
+    return int(size), int(count)
+
+
+def bag_tarball(top: Path, payload: Path) -> str:
+    """Write ``agc-ttbar-<version>-bag.tar.gz`` (reproducible) of the bag into ``top``; its name."""
+    prefix = f"agc-ttbar-{agc.__version__}-bag"
+    members = {
+        f"{prefix}/{p.relative_to(payload).as_posix()}": p
+        for p in payload.rglob("*")
+        if p.is_file()
+    }
+    hepdata.reproducible_tarball(top / f"{prefix}.tar.gz", members)
+    return f"{prefix}.tar.gz"
+
+
 def build_archive(
     outdir: str | os.PathLike[str] = "outputs",
     dest: str | os.PathLike[str] = "outputs/archive",
@@ -320,8 +405,12 @@ def build_archive(
     inputs: str | os.PathLike[str] = "embedded",
     repo: str | os.PathLike[str] | None = None,
     tarball: bool = True,
-) -> dict[str, Any]:
+) -> ArchiveResult:
     """Build the archival submission of the run in ``outdir`` into ``dest`` (replaced atomically).
+
+    Steps: check the run and the checkout, stage citation metadata and the HEPData submission,
+    stage the bag payload (code, inputs manifest, outputs, metadata), make and validate the bag,
+    write its tarball, rename the staging folder onto ``dest``.
 
     Args:
         outdir: outputs of a complete run (see :data:`REQUIRED_OUTPUTS`).
@@ -333,161 +422,50 @@ def build_archive(
         repo: repository root (default: the one holding the installed package).
         tarball: also write ``agc-ttbar-<version>-bag.tar.gz`` (reproducible tarball of the bag).
 
-    Returns:
-        Summary: paths written, git state, HEPData tables and validation, bag validity and
-        payload size [bytes], missing optional outputs.
-
     Raises:
         AGCError: outputs missing (all listed), dirty tree without ``allow_dirty``, unreadable
             CITATION.cff or inputs manifest, invalid HEPData submission or bag.
     """
     outdir, dest = Path(outdir).resolve(), Path(dest).resolve()
     root = Path(repo).resolve() if repo is not None else package_root()
-    missing = missing_outputs(outdir)
-    if missing:
-        raise AGCError(
-            f"{outdir}: not a complete run, missing {', '.join(missing)} "
-            "(run the workflow first: make run)"
-        )
-    code = code_files(root)
-    if code["dirty"] and not allow_dirty:
-        changed = code["modified"] + code["untracked"]
-        raise AGCError(
-            f"{root}: git tree is dirty ({len(code['modified'])} modified, "
-            f"{len(code['untracked'])} untracked files, e.g. {changed[0]}): commit them or "
-            "pass allow_dirty=True (--allow_dirty) to archive and record the dirty state"
-        )
-    if str(inputs) == EMBEDDED_KEYWORD:
-        manifest = root / "data" / "embedded" / "manifest.json"
-    else:
-        manifest = Path(inputs) if Path(inputs).is_absolute() else root / inputs
-    if not manifest.is_file():
-        raise AGCError(f"inputs manifest not found: {manifest} (inputs={inputs!s})")
-    cff_path = root / CITATION_NAME
-
+    code = check_archivable(outdir, root, allow_dirty)
+    manifest = inputs_manifest(root, inputs)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         top = staging / "archive"
         top.mkdir()
-        write_citation_metadata(top, cff_path)
-        cff = load_citation(cff_path)
-        sub = hepdata.build_submission(outdir, top / "hepdata")
-        hepdata.reproducible_tarball(
-            top / "hepdata-submission.tar.gz",
-            {p.name: p for p in sorted((top / "hepdata").iterdir()) if p.is_file()},
-        )
-
+        submission = stage_publication(top, root / CITATION_NAME, outdir)
+        cff = load_citation(root / CITATION_NAME)
         payload = top / "bag"
-        # code at its commit (plus the recorded dirty state)
-        for name in code["files"]:
-            (payload / "code" / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(root / name, payload / "code" / name)
-        # inputs manifest with checksums (+ the embedded generator's record)
-        (payload / "inputs").mkdir(parents=True)
-        shutil.copy2(manifest, payload / "inputs" / "manifest.json")
-        if (manifest.parent / "generation.json").is_file():
-            shutil.copy2(manifest.parent / "generation.json", payload / "inputs")
-        # outputs (never the archive itself or scratch state)
-        skip = set(_SKIP_OUTPUTS)
-        # earlier archives written inside the outputs folder are never bagged again
-        skip.update(p.name for p in outdir.iterdir() if (p / "bag" / "bagit.txt").is_file())
-        if dest.parent == outdir or outdir in dest.parents:
-            skip.add(dest.relative_to(outdir).parts[0])
-        skip.add(staging.name)
-        outputs = _copy_tree(outdir, payload / "outputs", skip)
-        # metadata
+        skip = skipped_outputs(outdir, dest, staging)
+        outputs = stage_payload(payload, code, manifest, outdir, skip)
         meta = payload / "metadata"
         meta.mkdir()
-        for name in (CITATION_NAME, ZENODO_NAME, CODEMETA_NAME, "hepdata-submission.tar.gz"):
+        for name in (CITATION_NAME, ZENODO_NAME, CODEMETA_NAME, HEPDATA_TARBALL):
             shutil.copy2(top / name, meta / name)
         absent = [name for name in OPTIONAL_OUTPUTS if not (outdir / name.rstrip("/")).exists()]
-        record = {
-            "package": {
-                "name": "agc-ttbar",
-                "version": agc.__version__,
-                "code_sha256": code_hash(),
-                "commit": code["commit"],
-                "dirty": code["dirty"],
-                "modified": code["modified"],
-                "untracked": code["untracked"],
-            },
-            "environment": environment(),
-            "inputs": {
-                "parameter": str(inputs),
-                "manifest": "inputs/manifest.json",
-                "manifest_sha256": sha256_file(manifest),
-                "data_files": "not bagged: regenerate with `agc generate --output data/embedded "
-                "--recipe inputs/embedded.yaml` (sha256 checked against the manifest)"
-                if str(inputs) == EMBEDDED_KEYWORD
-                else "not bagged: the manifest lists their locations and sizes/checksums",
-            },
-            "outputs": output_checksums(payload / "outputs"),
-            "missing_optional_outputs": absent,
-            "hepdata": {"tables": sub["tables"], "valid": sub["valid"]},
-            "layout": {
-                "code": "code/ (repository files; run `make run` there)",
-                "lock_files": sorted(
-                    f"code/{n}"
-                    for n in code["files"]
-                    if n.startswith("environment/") and n.endswith((".lock", ".txt"))
-                ),
-                "workflow_specs": sorted(
-                    f"code/{n}"
-                    for n in code["files"]
-                    if n in ("reana.yaml", "reana-cwl.yaml") or n.startswith("workflow/")
-                ),
-                "recipe": "code/inputs/embedded.yaml",
-                "outputs": "outputs/",
-                "report": "outputs/report.html" if "report.html" in outputs else None,
-                "provenance": "outputs/provenance.json" if "provenance.json" in outputs else None,
-            },
-        }
+        record = archive_record(code, inputs, manifest, payload, outputs, absent, submission)
         write_json(meta / "archive.json", record)
-        bag_info = {
-            "Source-Organization": author_name(cff["authors"][0]),
-            "External-Description": " ".join(str(cff.get("abstract", cff["title"])).split()),
-            "External-Identifier": f"agc-ttbar {agc.__version__} ({code['commit']})",
-            "Bagging-Date": _bagging_date(),
-            "Bag-Software-Agent": f"bagit.py {bagit.VERSION} via agc.publish.archive",
-            "Git-Commit": code["commit"],
-            "Git-Dirty": str(code["dirty"]).lower(),
-        }
-        with _quiet_bagit():
-            bag = bagit.make_bag(str(payload), bag_info, processes=1, checksums=["sha256"])
-            try:
-                bag.validate()
-            except bagit.BagValidationError as exc:
-                raise AGCError(f"BagIt validation failed: {' '.join(str(exc).split())}") from None
-        oxum = bag.info.get("Payload-Oxum", "0.0")
-        tar_path = None
-        if tarball:
-            tar_name = f"agc-ttbar-{agc.__version__}-bag.tar.gz"
-            prefix = f"agc-ttbar-{agc.__version__}-bag"
-            members = {
-                f"{prefix}/{p.relative_to(payload).as_posix()}": p
-                for p in payload.rglob("*")
-                if p.is_file()
-            }
-            hepdata.reproducible_tarball(top / tar_name, members)
-            tar_path = dest / tar_name
+        payload_bytes, payload_files = make_bag(payload, cff, code.state)
+        tar_name = bag_tarball(top, payload) if tarball else None
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(top, dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {
-        "archive": str(dest),
-        "bag": str(dest / "bag"),
-        "bag_valid": True,
-        "payload_bytes": int(oxum.split(".")[0]),
-        "payload_files": int(oxum.split(".")[1]),
-        "bag_tarball": str(tar_path) if tar_path else None,
-        "hepdata": {**sub, "folder": str(dest / "hepdata")},
-        "commit": code["commit"],
-        "dirty": code["dirty"],
-        "missing_optional_outputs": absent,
-    }
+    return ArchiveResult(
+        archive=str(dest),
+        bag=str(dest / "bag"),
+        bag_valid=True,
+        payload_bytes=payload_bytes,
+        payload_files=payload_files,
+        bag_tarball=str(dest / tar_name) if tar_name else None,
+        hepdata=replace(submission, folder=str(dest / "hepdata")),
+        commit=code.state.commit,
+        dirty=code.state.dirty,
+        missing_optional_outputs=absent,
+    )
 
 
 def validate_bag(path: str | os.PathLike[str]) -> None:
@@ -506,4 +484,4 @@ def main(args: Any) -> dict[str, Any]:
         args.dest,
         allow_dirty=args.allow_dirty,
         inputs=getattr(args, "inputs", "embedded"),
-    )
+    ).to_dict()

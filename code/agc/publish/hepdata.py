@@ -28,6 +28,7 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -261,24 +262,35 @@ def limits_table(reinterpretation: Path) -> Table | None:
     return table
 
 
-def build_submission(
-    outdir: str | os.PathLike[str],
-    dest: str | os.PathLike[str],
-    *,
-    config: Mapping[str, Any] | None = None,
-    validate: bool = True,
-) -> dict[str, Any]:
-    """Build the HEPData submission of the run in ``outdir`` into the folder ``dest``.
+@dataclass(frozen=True)
+class SubmissionResult:
+    """A HEPData submission as :func:`build_submission` leaves it.
 
-    Reads ``outdir/workspace.json``, ``outdir/fit_results.json``, ``outdir/plots/*.png`` and,
-    when present, ``outdir/reinterpretation/{BkgOnly.json,patchset.json,*/limits.json}``.
-    ``dest`` is replaced atomically (built beside it, then renamed); ``dest/../<name>.tar.gz``
-    is not written here (see :func:`agc.publish.archive.build_archive`).
-
-    Returns ``{"folder", "tables": [names], "resources": [names], "valid", "messages"}``;
-    raises :class:`AGCError` if hepdata-validator rejects the submission.
+    ``folder``: the submission folder; ``tables``: table names in order; ``resources``: file names
+    of the additional resources (the likelihood tarball first, then the copied files);
+    ``valid`` / ``messages``: hepdata-validator's verdict and one line per problem.
     """
-    outdir, dest = Path(outdir), Path(dest)
+
+    folder: str
+    tables: list[str]
+    resources: list[str]
+    valid: bool
+    messages: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"folder", "tables", "resources", "valid", "messages"}``."""
+        return {
+            "folder": self.folder,
+            "tables": self.tables,
+            "resources": self.resources,
+            "valid": self.valid,
+            "messages": self.messages,
+        }
+
+
+def read_fit(outdir: Path) -> tuple[Path, Any, Any, dict[str, Any], cabinetry.fit.FitResults]:
+    """The fitted workspace of a run and its fit: ``(workspace path, pyhf model, data, content of
+    fit_results.json, cabinetry FitResults)``; AGCError if missing or if they do not match."""
     ws_path, fit_path = outdir / "workspace.json", outdir / "fit_results.json"
     for needed in (ws_path, fit_path):
         if not needed.is_file():
@@ -292,8 +304,14 @@ def build_submission(
     fit_results = fit_results_from_json(results)
     if list(fit_results.labels) != list(model.config.par_names):
         raise AGCError(f"{fit_path}: parameters do not match those of {ws_path}")
-    plots = outdir / "plots"
+    return ws_path, model, data, results, fit_results
 
+
+def submission_tables(outdir: Path, config: Mapping[str, Any] | None = None) -> Submission:
+    """hepdata-lib's :class:`Submission` of the run in ``outdir`` with every table (pre- and
+    post-fit distributions, fit result, upper limits if reinterpretation outputs exist)."""
+    ws_path, model, data, results, fit_results = read_fit(outdir)
+    plots = outdir / "plots"
     submission = Submission()
     submission.comment = _ABSTRACT
     for table in distribution_tables(model, data, None, config, plots):
@@ -305,26 +323,51 @@ def build_submission(
     limits = limits_table(reinterpretation) if reinterpretation.is_dir() else None
     if limits is not None:
         submission.add_table(limits)
+    return submission
 
+
+def attach_likelihood(submission: Submission, reinterpretation: Path, scratch: Path) -> list[str]:
+    """Attach ``likelihood.tar.gz`` (BkgOnly.json + patchset.json, written into ``scratch``) when
+    the reinterpretation stage published them; the names of the resources attached."""
+    bkg, patchset = reinterpretation / "BkgOnly.json", reinterpretation / "patchset.json"
+    if not (bkg.is_file() and patchset.is_file()):
+        return []
+    scratch.mkdir()
+    tarball = reproducible_tarball(
+        scratch / LIKELIHOOD_TARBALL, {"BkgOnly.json": bkg, "patchset.json": patchset}
+    )
+    submission.add_additional_resource(
+        "Full statistical model (pyhf JSON: background-only workspace and signal "
+        "patchset; `pyhf patchset apply BkgOnly.json patchset.json --name <patch>`)",
+        str(tarball),
+        copy_file=True,
+        file_type="HistFactory",
+    )
+    return [LIKELIHOOD_TARBALL]
+
+
+def build_submission(
+    outdir: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    config: Mapping[str, Any] | None = None,
+    validate: bool = True,
+) -> SubmissionResult:
+    """Build the HEPData submission of the run in ``outdir`` into the folder ``dest``.
+
+    Reads ``outdir/workspace.json``, ``outdir/fit_results.json``, ``outdir/plots/*.png`` and,
+    when present, ``outdir/reinterpretation/{BkgOnly.json,patchset.json,*/limits.json}``.
+    ``dest`` is replaced atomically (built beside it, then renamed); ``dest/../<name>.tar.gz``
+    is not written here (see :func:`agc.publish.archive.build_archive`).
+
+    Raises :class:`AGCError` if hepdata-validator rejects the submission (with ``validate``).
+    """
+    outdir, dest = Path(outdir), Path(dest)
+    submission = submission_tables(outdir, config)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        resources = []
-        bkg, patchset = reinterpretation / "BkgOnly.json", reinterpretation / "patchset.json"
-        if bkg.is_file() and patchset.is_file():
-            scratch = staging / "scratch"
-            scratch.mkdir()
-            tarball = reproducible_tarball(
-                scratch / LIKELIHOOD_TARBALL, {"BkgOnly.json": bkg, "patchset.json": patchset}
-            )
-            submission.add_additional_resource(
-                "Full statistical model (pyhf JSON: background-only workspace and signal "
-                "patchset; `pyhf patchset apply BkgOnly.json patchset.json --name <patch>`)",
-                str(tarball),
-                copy_file=True,
-                file_type="HistFactory",
-            )
-            resources.append(LIKELIHOOD_TARBALL)
+        resources = attach_likelihood(submission, outdir / "reinterpretation", staging / "scratch")
         folder = staging / "submission"
         # hepdata-lib writes submission.tar.gz into the working directory: keep it in staging.
         # Its per-bin notes (zero uncertainties of empty bins) go to stdout: keep them out.
@@ -340,13 +383,13 @@ def build_submission(
         os.replace(folder, dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {
-        "folder": str(dest),
-        "tables": [t.name for t in submission.tables],
-        "resources": resources + sorted(p.name for p in dest.glob("*") if p.suffix != ".yaml"),
-        "valid": valid,
-        "messages": messages,
-    }
+    return SubmissionResult(
+        folder=str(dest),
+        tables=[t.name for t in submission.tables],
+        resources=resources + sorted(p.name for p in dest.glob("*") if p.suffix != ".yaml"),
+        valid=valid,
+        messages=messages,
+    )
 
 
 def validate_submission(folder: str | os.PathLike[str]) -> tuple[bool, list[str]]:

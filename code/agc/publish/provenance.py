@@ -1,9 +1,9 @@
 """Provenance of a run: what went in, with which code and environment, and what came out.
 
 ``provenance.json`` in an output folder records the input files with checksums, every
-parameter, the package version and git commit (or "dirty"), a hash of the package's code,
-the lock file's hash, Python and key library versions, the engine, start/end time and the
-sha256 of every output. Times aside, two identical runs give identical provenance: paths
+parameter, the package version and git commit with its "dirty" flag (:func:`checkout_state`:
+modified or untracked, non-ignored files), a hash of the package's code, the lock file's hash,
+Python and key library versions, the engine, start/end time and the sha256 of every output. Times aside, two identical runs give identical provenance: paths
 are relative, keys sorted, and nothing else depends on the clock or the machine.
 """
 
@@ -14,6 +14,7 @@ import importlib.metadata
 import os
 import platform
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,25 +49,80 @@ def package_root() -> Path:
     return Path(agc.__file__).resolve().parents[2]
 
 
-def git_state(root: Path | None = None) -> dict[str, Any]:
-    """Commit of the checkout and whether tracked files differ from it ("dirty")."""
-    root = root or package_root()
+#: Repository paths that are never code (run products, environments): untracked files there do
+#: not make a checkout dirty and are never archived as code.
+NOT_CODE_PREFIXES: tuple[str, ...] = ("data/", "outputs/", ".venv", "build/")
+#: The commit recorded when the code is not a git checkout (e.g. the image's /opt/agc).
+NO_GIT = "unknown (no git checkout)"
+
+
+@dataclass(frozen=True)
+class CheckoutState:
+    """How a checkout relates to its git commit.
+
+    ``modified``: tracked files whose working-tree or staged content differs from the commit
+    (changed, added, deleted); ``untracked``: files git neither tracks nor ignores, outside
+    :data:`NOT_CODE_PREFIXES`. Paths are relative to the checkout root, sorted. ``dirty`` is
+    true when either list is non-empty, ``None`` without git (``commit`` then says so).
+    """
+
+    commit: str
+    dirty: bool | None
+    modified: list[str] = field(default_factory=list)
+    untracked: list[str] = field(default_factory=list)
+
+
+def git(root: Path, *args: str) -> str:
+    """Standard output of ``git -C root *args`` (OSError / CalledProcessError when it fails)."""
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def is_code_path(root: Path, name: str) -> bool:
+    """True for a file below ``root`` (relative ``name``) outside :data:`NOT_CODE_PREFIXES`."""
+    return bool(name) and not name.startswith(NOT_CODE_PREFIXES) and (root / name).is_file()
+
+
+def checkout_state(root: Path | None = None) -> CheckoutState:
+    """The commit of the checkout at ``root`` (default :func:`package_root`) and whether the
+    files there differ from it -- the one meaning of "dirty" for provenance and the archive.
+
+    Untracked files count (unless git ignores them or they lie under :data:`NOT_CODE_PREFIXES`):
+    a new, uncommitted source file changes what runs and what the archive bags as code, so the
+    commit alone no longer names the code.
+    """
+    root = (root or package_root()).resolve()
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        commit = git(root, "rev-parse", "HEAD").strip()
+        prefix = git(root, "rev-parse", "--show-prefix").strip()
+        status = git(
+            root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "."
+        )
     except (OSError, subprocess.CalledProcessError):
-        return {"commit": "unknown (no git checkout)", "dirty": None}
-    return {"commit": commit, "dirty": bool(status.strip())}
+        return CheckoutState(commit=NO_GIT, dirty=None)
+    modified, untracked = set(), set()
+    for entry in filter(None, status.split("\0")):
+        code, path = entry[:2], entry[3:]
+        if not path.startswith(prefix):
+            continue
+        name = path[len(prefix) :]
+        if code != "??":
+            modified.add(name)
+        elif is_code_path(root, name):
+            untracked.add(name)
+    return CheckoutState(
+        commit=commit,
+        dirty=bool(modified or untracked),
+        modified=sorted(modified),
+        untracked=sorted(untracked),
+    )
+
+
+def git_state(root: Path | None = None) -> dict[str, Any]:
+    """``{"commit", "dirty"}`` of :func:`checkout_state` (the ``package`` entry of provenance)."""
+    state = checkout_state(root)
+    return {"commit": state.commit, "dirty": state.dirty}
 
 
 def lock_file() -> Path | None:

@@ -180,19 +180,19 @@ def workspace_markdown(workspace: Mapping[str, Any]) -> str:
     return head + markdown_table(rows, ["channel", "bins", "samples"])
 
 
-def fit_markdown(summary: FitSummary, poi: str | None = None) -> str:
-    """A fit (the summary written to ``fit_results.json``) as Markdown: the parameter of
+def fit_markdown(fit: FitSummary, poi: str | None = None) -> str:
+    """A fit (the content of ``fit_results.json``) as Markdown: the parameter of
     interest, -2 log L at the minimum and the goodness of fit, then a table of every parameter
     (best fit, uncertainty, type), the POI (``poi``, default the fit's) first."""
-    poi = poi or summary.poi.name
-    poi_line = f"{summary.poi.name} = {_format(summary.poi.bestfit)}"
+    poi = poi or fit.poi.name
+    poi_line = f"{fit.poi.name} = {_format(fit.poi.bestfit)}"
     head = [
-        f"**{poi_line} ± {_format(summary.poi.uncertainty)}**",
-        f"-2 log L at the minimum: {_format(summary.best_twice_nll)}",
+        f"**{poi_line} ± {_format(fit.poi.uncertainty)}**",
+        f"-2 log L at the minimum: {_format(fit.best_twice_nll)}",
     ]
-    if summary.goodness_of_fit is not None:
-        head.append(f"goodness-of-fit p-value: {_format(summary.goodness_of_fit)}")
-    table = summary.parameters
+    if fit.goodness_of_fit is not None:
+        head.append(f"goodness-of-fit p-value: {_format(fit.goodness_of_fit)}")
+    table = fit.parameters
     rows = [
         {
             "parameter": f"**{label}**" if label == poi else label,

@@ -15,8 +15,14 @@
    ``mu_sig`` (``limits.json``, ``limit_scan.{pdf,png}``; :mod:`agc.stats.limits`);
 4. publishes the likelihood the HEPData way in ``<outdir>/reinterpretation/``: ``BkgOnly.json``
    (pyhf-sorted) and ``patchset.json`` (a pyhf PatchSet, one patch per signal declaration run
-   against this very BkgOnly, digests = ``pyhf.utils.digest``), plus ``summary.json`` and,
-   with two or more signal points, ``limits_vs_mass.{pdf,png}``.
+   against this very BkgOnly, digests = ``pyhf.utils.digest``; :mod:`agc.reinterpret.patchset`),
+   plus ``summary.json`` (the limits of every signal point,
+   :class:`~agc.reinterpret.results.LimitsSummary`) and, with two or more signal points,
+   ``limits_vs_mass.{pdf,png}``.
+
+Each step is one function (:func:`resolve_request`, :func:`point_histograms`,
+:func:`point_workspaces`, ``run_fit``, :func:`point_limits`, :func:`publish_points`);
+:func:`reinterpret` returns a :class:`~agc.reinterpret.results.ReinterpretationResult`.
 
 With ``signal="ttbar"`` the default measurement is refitted (round trip: the same ttbar_norm as
 the main fit) and no limit or patch is made. Every output is canonical JSON written atomically.
@@ -24,14 +30,12 @@ the main fit) and no limit or patch is made. Every output is canonical JSON writ
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonpatch
 import pyhf
 
 from agc.core import physics
@@ -39,45 +43,33 @@ from agc.core.errors import AGCError
 from agc.core.fileio import write_json
 from agc.core.parameters import validate_parameters
 from agc.dataset.manifest import EMBEDDED_KEYWORD, EMBEDDED_MANIFEST, resolve_inputs
-from agc.processing.cache import cached_process_samples
+from agc.processing.cache import CachedRun, cached_process_samples
 from agc.processing.histograms import load_inputs, write_histograms
+from agc.reinterpret.patchset import (
+    BKG_ONLY,
+    LIMITS,
+    PATCH,
+    PATCHSET,
+    build_patchset,
+    collect_limits,
+    read_json,
+    signal_patch,
+    sorted_spec,
+)
+from agc.reinterpret.results import LimitsSummary, ReinterpretationResult, StageTimes
 from agc.reinterpret.signals import DEFAULT_SIGNAL, SIGNAL_POI, SignalDeclaration, load_signal
-from agc.stats.model import DEFAULT_CONFIG, build_workspace, plain_json
+from agc.stats.model import DEFAULT_CONFIG, build_workspace
+from agc.stats.results import FitSummary
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from agc.stats.limits import FitPool
+
 
 REINTERPRETATION_DIR = "reinterpretation"
 CACHE_DIR = "cache"
-BKG_ONLY = "BkgOnly.json"
-PATCHSET = "patchset.json"
-PATCH = "patch.json"
+#: The limits of every signal point published against the current BkgOnly (:class:`LimitsSummary`).
 SUMMARY = "summary.json"
-#: PatchSet references: pyhf's schema allows only a HEPData INSPIRE id (``ins`` + 7 digits).
-#: The AGC has no HEPData record: this placeholder says so (see the patchset description).
-HEPDATA_PLACEHOLDER = "ins0000000"
 MAIN_POI = "ttbar_norm"
-
-
-def sorted_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """The workspace in pyhf's canonical order (``pyhf.Workspace.sorted``) as plain JSON types."""
-    try:
-        ws = pyhf.Workspace.sorted(pyhf.Workspace(spec))
-    except pyhf.exceptions.InvalidSpecification as exc:
-        raise AGCError(f"workspace: invalid pyhf specification: {exc}") from None
-    return plain_json(json.loads(json.dumps(ws)), "")
-
-
-def make_patch(bkg_only: dict[str, Any], signal_spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """JSON Patch (RFC 6902 operations, ``jsonpatch.make_patch``) turning the sorted background-only
-    workspace into the sorted signal-plus-background one."""
-    return list(jsonpatch.make_patch(bkg_only, sorted_spec(signal_spec)).patch)
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise AGCError(f"cannot read {path}: {exc}") from None
 
 
 def seed_partials(
@@ -99,75 +91,156 @@ def seed_partials(
     return sorted(found)
 
 
-def build_patchset(folder: Path, bkg_only: dict[str, Any]) -> dict[str, Any] | None:
-    """The PatchSet of every ``<folder>/*/patch.json`` made against ``bkg_only`` (others are
-    stale: skipped with a warning). None if there is no patch. Validated and verified by pyhf."""
-    digest = pyhf.utils.digest(bkg_only, algorithm="sha256")
-    patches, labels = [], None
-    for path in sorted(folder.glob(f"*/{PATCH}")):
-        entry = _load_json(path)
-        if entry.get("bkg_only_sha256") != digest:
-            log.warning("patch %s was made for another BkgOnly workspace: left out", path)
-            continue
-        if labels is None:
-            labels = entry["labels"]
-        elif entry["labels"] != labels:
-            raise AGCError(
-                f"{path}: labels {entry['labels']} differ from the other signal points' {labels}"
-            )
-        patches.append(entry["patch"])
-    if not patches:
-        return None
-    patches.sort(key=lambda p: ([float(v) for v in p["metadata"]["values"]], p["metadata"]["name"]))
-    spec = {
-        "metadata": {
-            "description": (
-                "AGC CMS 2015 Open Data ttbar analysis: signal-plus-background likelihoods "
-                "(signal strength mu_sig, ttbar_norm free) for the declared signal points. "
-                f"references.hepdata is a placeholder ({HEPDATA_PLACEHOLDER}): no HEPData record."
-            ),
-            "digests": {"sha256": digest},
-            "labels": list(labels or []),
-            "references": {"hepdata": HEPDATA_PLACEHOLDER},
-        },
-        "patches": patches,
-        "version": "1.0.0",
-    }
-    try:
-        patchset = pyhf.PatchSet(spec)
-        patchset.verify(bkg_only)
-    except (pyhf.exceptions.InvalidSpecification, pyhf.exceptions.PatchSetVerificationError) as exc:
-        raise AGCError(f"{folder / PATCHSET}: invalid patchset: {exc}") from None
-    return spec
-
-
-def _summary(folder: Path, digest: str) -> dict[str, Any]:
-    """Limits of every signal point made against the current BkgOnly, sorted by label values."""
-    points = []
-    for path in sorted(folder.glob(f"*/{PATCH}")):
-        entry = _load_json(path)
-        limits_path = path.parent / "limits.json"
-        if entry.get("bkg_only_sha256") != digest or not limits_path.is_file():
-            continue
-        limits = _load_json(limits_path)
-        points.append(
-            {
-                "signal": entry["patch"]["metadata"]["name"],
-                **{
-                    k: float(v)
-                    for k, v in zip(
-                        entry["labels"], entry["patch"]["metadata"]["values"], strict=True
-                    )
-                },
-                "limits": {
-                    k: limits[k]
-                    for k in ("observed", "expected", "converged", "poi", "level")
-                    if k in limits
-                },
-            }
+def resolve_request(
+    signal: str,
+    inputs: str | os.PathLike[str],
+    workspace: str | os.PathLike[str] | None,
+    embedded_manifest: str | os.PathLike[str] | None,
+) -> tuple[Path, SignalDeclaration | None]:
+    """The manifest of ttbar and the backgrounds and the checked signal declaration (``None`` for
+    ``signal="ttbar"``); paths as :func:`reinterpret` documents. Nothing is processed yet."""
+    root = Path(workspace) if workspace is not None else Path.cwd()
+    manifest_path = resolve_inputs(inputs)
+    if not manifest_path.is_absolute():
+        manifest_path = root / manifest_path
+    if embedded_manifest is None:
+        embedded_manifest = (
+            manifest_path if str(inputs) == EMBEDDED_KEYWORD else root / EMBEDDED_MANIFEST
         )
-    points.sort(key=lambda p: (p.get("mass", 0.0), p["signal"]))
-    return {"bkg_only_sha256": digest, "points": points}
+    if signal == DEFAULT_SIGNAL:
+        return manifest_path, None
+    return manifest_path, load_signal(signal, workspace=root, embedded_manifest=embedded_manifest)
+
+
+@dataclass(frozen=True)
+class PointHistograms:
+    """Histograms of one signal point: ``path`` (histograms.root), the cache ``runs`` that made
+    them (backgrounds, then the signal) and the cache key of every sample."""
+
+    path: Path
+    runs: list[CachedRun]
+    keys: dict[str, str]
+
+    def sample_keys(self, kind: str) -> list[str]:
+        """Sorted sample keys of every run's ``computed``, ``hits`` or ``seeded`` list."""
+        return sorted(s for run in self.runs for s in getattr(run, kind))
+
+
+def point_histograms(
+    manifest: dict[str, Any],
+    declaration: SignalDeclaration | None,
+    out: Path,
+    point_dir: Path,
+    run_options: dict[str, Any],
+    seeds: list[Path],
+) -> PointHistograms:
+    """Write ``<point_dir>/histograms.root`` (+ ``cutflow.json``): everything from the cache in
+    ``<out>/cache`` (seeded by ``seeds``, the main run's partial outputs) but what changed."""
+    options = {k: run_options[k] for k in ("executor", "workers", "chunksize", "scheduler")}
+    cache = out / CACHE_DIR
+    runs = [
+        cached_process_samples(
+            manifest,
+            cache,
+            samples="all",
+            max_files=run_options["max_files"],
+            seeds=seeds,
+            **options,
+        )
+    ]
+    if declaration is not None:
+        runs.append(
+            cached_process_samples(
+                declaration.manifest(), cache, samples=declaration.sample, **options
+            )
+        )
+    samples = [s for run in runs for s in run.samples]
+    keys = {k: v for run in runs for k, v in run.keys.items()}
+    histograms = point_dir / "histograms.root"
+    write_histograms(
+        samples,
+        histograms,
+        point_dir / "cutflow.json",
+        metadata={
+            "signal": declaration.name if declaration else DEFAULT_SIGNAL,
+            "cache_keys": keys,
+            "declaration": declaration.source if declaration else None,
+        },
+    )
+    return PointHistograms(histograms, runs, keys)
+
+
+def point_workspaces(
+    histograms: Path,
+    folder: Path,
+    point_dir: Path,
+    config: str | os.PathLike[str],
+    declaration: SignalDeclaration | None,
+    poi: str,
+) -> tuple[dict[str, Any], Path]:
+    """The background-only workspace (the main measurement, sorted: ``<folder>/BkgOnly.json``)
+    and the path of the workspace to fit: the signal-plus-background one (``workspace.json``,
+    whose patch against BkgOnly goes to ``patch.json``), or BkgOnly itself for ttbar."""
+    bkg_spec = build_workspace(histograms, point_dir / BKG_ONLY, config, DEFAULT_SIGNAL, MAIN_POI)
+    bkg_only = sorted_spec(bkg_spec)
+    write_json(folder / BKG_ONLY, bkg_only)
+    if declaration is None:
+        return bkg_only, point_dir / BKG_ONLY
+    fitted_path = point_dir / "workspace.json"
+    signal_spec = build_workspace(histograms, fitted_path, config, declaration.name, poi)
+    digest = pyhf.utils.digest(bkg_only, algorithm="sha256")
+    write_json(point_dir / PATCH, signal_patch(declaration, bkg_only, digest, signal_spec))
+    return bkg_only, fitted_path
+
+
+def point_limits(
+    fitted_path: Path,
+    point_dir: Path,
+    declaration: SignalDeclaration,
+    fit: FitSummary,
+    *,
+    workers: int,
+    pool: FitPool,
+    plots: bool,
+) -> tuple[dict[str, Any], list[str]]:
+    """The CLs upper limit on the signal strength (``<point_dir>/limits.json``, its content) and
+    the limit scan figures written (``limit_scan.{pdf,png}`` with ``plots``)."""
+    from agc.plots.limits import scan_plot
+    from agc.stats.limits import upper_limit
+
+    limits = upper_limit(
+        read_json(fitted_path),
+        source=str(fitted_path),
+        workers=workers,
+        free_fit=fit,
+        pool=pool,
+    )
+    limits = {"signal": declaration.name, "labels": declaration.labels, **limits}
+    write_json(point_dir / LIMITS, limits)
+    if not plots:
+        return limits, []
+    figures = scan_plot(limits, point_dir / "limit_scan", title=declaration.description)
+    return limits, [str(p) for p in figures]
+
+
+def publish_points(
+    folder: Path, bkg_only: dict[str, Any], plots: bool
+) -> tuple[Path | None, LimitsSummary, list[str]]:
+    """Over every signal point in ``folder``: ``patchset.json`` (its path, ``None`` without a
+    patch), ``summary.json`` (its content) and, with two or more points of known mass and
+    ``plots``, the ``limits_vs_mass`` figures (their paths)."""
+    from agc.plots.limits import mass_plot
+
+    patchset = build_patchset(folder, bkg_only)
+    if patchset is not None:
+        write_json(folder / PATCHSET, patchset)
+    summary = collect_limits(folder, pyhf.utils.digest(bkg_only, algorithm="sha256"))
+    write_json(folder / SUMMARY, summary.to_dict())
+    points = [point.to_dict() for point in summary.points]
+    written: list[str] = []
+    if plots and len(points) >= 2 and all("mass" in p for p in points):
+        written = [str(p) for p in mass_plot(points, folder / "limits_vs_mass")]
+    return (folder / PATCHSET if patchset is not None else None), summary, written
 
 
 def reinterpret(
@@ -186,7 +259,7 @@ def reinterpret(
     workspace: str | os.PathLike[str] | None = None,
     embedded_manifest: str | os.PathLike[str] | None = None,
     plots: bool = True,
-) -> dict[str, Any]:
+) -> ReinterpretationResult:
     """Swap the signal to the declaration ``signal`` (or ``"ttbar"``) and redo the statistics.
 
     Args:
@@ -196,19 +269,20 @@ def reinterpret(
         outdir: output folder (cache in ``<outdir>/cache``, results in
             ``<outdir>/reinterpretation``).
         poi: name of the signal strength of a new signal (default ``mu_sig``).
-        executor, workers, chunksize, max_files, scheduler: as :func:`agc.processing.histograms.run_histograms`.
+        executor, workers, chunksize, max_files, scheduler: as
+            :func:`agc.processing.histograms.run_histograms`.
         config: cabinetry configuration template.
         partials: partial outputs of the main run (files or folders of ``*.partial.json``)
-            whose sums may seed the cache (:func:`agc.processing.cache.cached_process_samples`; taken only
-            if their cache key matches); default ``<outdir>/partial`` when it exists.
+            whose sums may seed the cache (:func:`agc.processing.cache.cached_process_samples`;
+            taken only if their cache key matches); default ``<outdir>/partial`` when it exists.
         workspace: folder the declaration's paths are relative to (default: working directory).
         embedded_manifest: manifest meant by ``embedded:`` (default: ``inputs`` if it is
             ``"embedded"``, else ``<workspace>/data/embedded/manifest.json``).
         plots: write the limit plots.
 
     Returns:
-        Summary: ``signal``, ``processed`` / ``cached`` sample keys, output paths, ``fit``
-        (POI best fit and uncertainty), ``limits`` and ``wall_time_s``.
+        The swap's :class:`ReinterpretationResult` (its ``to_dict()`` is the JSON object that
+        ``agc reinterpret`` reports).
     """
     start = time.perf_counter()
     params = validate_parameters(
@@ -222,179 +296,105 @@ def reinterpret(
             "scheduler": scheduler,
         }
     )
-    root = Path(workspace) if workspace is not None else Path.cwd()
-    manifest_path = resolve_inputs(inputs)
-    if not manifest_path.is_absolute():
-        manifest_path = root / manifest_path
-    if embedded_manifest is None:
-        embedded_manifest = (
-            manifest_path if str(inputs) == EMBEDDED_KEYWORD else root / EMBEDDED_MANIFEST
-        )
-    declaration: SignalDeclaration | None = None
-    if params["signal"] != DEFAULT_SIGNAL:
-        declaration = load_signal(
-            params["signal"], workspace=root, embedded_manifest=embedded_manifest
-        )
-    name = declaration.name if declaration else DEFAULT_SIGNAL
+    manifest_path, declaration = resolve_request(
+        params["signal"], inputs, workspace, embedded_manifest
+    )
     # The limit fits' processes start now: their imports overlap the histograms and the model.
     from agc.stats.limits import FitPool
 
     pool = FitPool(params["workers"] if declaration is not None else 1)
     try:
         manifest = load_inputs(manifest_path)
-        out = Path(outdir)
-        folder = out / REINTERPRETATION_DIR
-        point_dir = folder / name
-        run_options = {
-            "executor": params["executor"],
-            "workers": params["workers"],
-            "chunksize": params["chunksize"],
-            "scheduler": params["scheduler"],
-        }
-
-        # 1. Histograms: everything from the cache (seeded by the main run's partial outputs) but
-        # what changed.
-        t0 = time.perf_counter()
-        background = cached_process_samples(
+        return swap_signal(
             manifest,
-            out / CACHE_DIR,
-            samples="all",
-            max_files=params["max_files"],
-            seeds=seed_partials(out / "partial" if partials is None else partials),
-            **run_options,
+            declaration,
+            out=Path(outdir),
+            config=config,
+            params=params,
+            seeds=seed_partials(Path(outdir) / "partial" if partials is None else partials),
+            pool=pool,
+            plots=plots,
+            started=start,
         )
-        runs = [background]
-        if declaration is not None:
-            runs.append(
-                cached_process_samples(
-                    declaration.manifest(),
-                    out / CACHE_DIR,
-                    samples=declaration.sample,
-                    **run_options,
-                )
-            )
-        samples = [s for run in runs for s in run.samples]
-        keys = {k: v for run in runs for k, v in run.keys.items()}
-        histograms = point_dir / "histograms.root"
-        write_histograms(
-            samples,
-            histograms,
-            point_dir / "cutflow.json",
-            metadata={
-                "signal": name,
-                "cache_keys": keys,
-                "declaration": declaration.source if declaration else None,
-            },
-        )
-        t_hist = time.perf_counter() - t0
-
-        # 2. Workspaces: background-only (the main measurement) and signal-plus-background.
-        t0 = time.perf_counter()
-        bkg_spec = build_workspace(
-            histograms, point_dir / BKG_ONLY, config, DEFAULT_SIGNAL, MAIN_POI
-        )
-        bkg_only = sorted_spec(bkg_spec)
-        digest = pyhf.utils.digest(bkg_only, algorithm="sha256")
-        write_json(folder / BKG_ONLY, bkg_only)
-        if declaration is None:
-            fitted_path = point_dir / BKG_ONLY
-        else:
-            fitted_path = point_dir / "workspace.json"
-            signal_spec = build_workspace(
-                histograms, fitted_path, config, declaration.name, params["poi"]
-            )
-            labels = list(declaration.labels)
-            write_json(
-                point_dir / PATCH,
-                {
-                    "bkg_only_sha256": digest,
-                    "labels": labels,
-                    "declaration": declaration.source,
-                    "patch": {
-                        "metadata": {
-                            "name": declaration.name,
-                            "values": [declaration.labels[k] for k in labels],
-                            "description": declaration.description,
-                            "xsec_pb": declaration.xsec,
-                            "filter_efficiency": declaration.filter_efficiency,
-                        },
-                        "patch": make_patch(bkg_only, signal_spec),
-                    },
-                },
-            )
-        t_model = time.perf_counter() - t0
-
-        # 3. Fit and limits.
-        from agc.plots.limits import mass_plot, scan_plot
-        from agc.stats.fit import run_fit
-        from agc.stats.limits import upper_limit
-
-        t0 = time.perf_counter()
-        fit_summary = run_fit(fitted_path, point_dir / "fit_results.json", impacts=False).summary
-        t_fit = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        limits = None
-        written: list[str] = []
-        if declaration is not None:
-            limits = upper_limit(
-                _load_json(fitted_path),
-                source=str(fitted_path),
-                workers=params["workers"],
-                free_fit=fit_summary,
-                pool=pool,
-            )
-            limits = {"signal": declaration.name, "labels": declaration.labels, **limits}
-            write_json(point_dir / "limits.json", limits)
-            if plots:
-                written += [
-                    str(p)
-                    for p in scan_plot(
-                        limits, point_dir / "limit_scan", title=declaration.description
-                    )
-                ]
-        t_limits = time.perf_counter() - t0
-
-        # 4. The published likelihood and the summary over all signal points.
-        patchset = build_patchset(folder, bkg_only)
-        if patchset is not None:
-            write_json(folder / PATCHSET, patchset)
-        summary = _summary(folder, digest)
-        write_json(folder / SUMMARY, summary)
-        if plots and len(summary["points"]) >= 2 and all("mass" in p for p in summary["points"]):
-            written += [str(p) for p in mass_plot(summary["points"], folder / "limits_vs_mass")]
-
-        return {
-            "signal": name,
-            "declaration": declaration.source if declaration else None,
-            "processed": sorted(s for run in runs for s in run.computed),
-            "cached": sorted(s for run in runs for s in run.hits),
-            "seeded": sorted(s for run in runs for s in run.seeded),
-            "cache_keys": keys,
-            "histograms": str(histograms),
-            "workspace": str(fitted_path),
-            "bkg_only": str(folder / BKG_ONLY),
-            "bkg_only_sha256": digest,
-            "patchset": str(folder / PATCHSET) if patchset is not None else None,
-            "fit": {
-                "poi": fit_summary.poi.to_dict(),
-                "best_twice_nll": fit_summary.best_twice_nll,
-            },
-            "limits": None
-            if limits is None
-            else {k: limits[k] for k in ("poi", "observed", "expected", "converged")},
-            "plots": written,
-            "summary": str(folder / SUMMARY),
-            "timing_s": {
-                "histograms": round(t_hist, 3),
-                "model": round(t_model, 3),
-                "fit": round(t_fit, 3),
-                "limits_and_plot": round(t_limits, 3),
-                "total": round(time.perf_counter() - start, 3),
-            },
-            "lumi_pb": physics.LUMI_PB,
-        }
     finally:
         pool.close()
+
+
+class Laps:
+    """Wall time [s, rounded to ms] since the previous lap (or the creation)."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def __call__(self) -> float:
+        now = time.perf_counter()
+        lap, self.last = now - self.last, now
+        return round(lap, 3)
+
+
+def swap_signal(
+    manifest: dict[str, Any],
+    declaration: SignalDeclaration | None,
+    *,
+    out: Path,
+    config: str | os.PathLike[str],
+    params: dict[str, Any],
+    seeds: list[Path],
+    pool: FitPool,
+    plots: bool,
+    started: float,
+) -> ReinterpretationResult:
+    """The steps of :func:`reinterpret` for a checked request (``params``: the validated
+    parameters; ``started``: ``time.perf_counter()`` at the request): histograms (cache) ->
+    workspaces + patch -> fit -> limits -> patchset + summary, each step timed."""
+    name = declaration.name if declaration else DEFAULT_SIGNAL
+    folder = out / REINTERPRETATION_DIR
+    point_dir = folder / name
+    lap = Laps()
+    hists = point_histograms(manifest, declaration, out, point_dir, params, seeds)
+    t_hist = lap()
+    bkg_only, fitted_path = point_workspaces(
+        hists.path, folder, point_dir, config, declaration, params["poi"]
+    )
+    t_model = lap()
+    from agc.stats.fit import run_fit
+
+    fit = run_fit(fitted_path, point_dir / "fit_results.json", impacts=False).summary
+    t_fit = lap()
+    limits, figures = None, []
+    if declaration is not None:
+        limits, figures = point_limits(
+            fitted_path,
+            point_dir,
+            declaration,
+            fit,
+            workers=params["workers"],
+            pool=pool,
+            plots=plots,
+        )
+    t_limits = lap()
+    patchset, _, mass_figures = publish_points(folder, bkg_only, plots)
+    return ReinterpretationResult(
+        signal=name,
+        declaration=declaration.source if declaration else None,
+        processed=hists.sample_keys("computed"),
+        cached=hists.sample_keys("hits"),
+        seeded=hists.sample_keys("seeded"),
+        cache_keys=hists.keys,
+        histograms=str(hists.path),
+        workspace=str(fitted_path),
+        bkg_only=str(folder / BKG_ONLY),
+        bkg_only_sha256=pyhf.utils.digest(bkg_only, algorithm="sha256"),
+        patchset=str(patchset) if patchset is not None else None,
+        fit=fit,
+        limits=limits,
+        plots=figures + mass_figures,
+        summary=str(folder / SUMMARY),
+        timing_s=StageTimes(
+            t_hist, t_model, t_fit, t_limits, round(time.perf_counter() - started, 3)
+        ),
+        lumi_pb=physics.LUMI_PB,
+    )
 
 
 def add_arguments(parser: Any) -> None:
@@ -423,7 +423,8 @@ def add_arguments(parser: Any) -> None:
 
 
 def main(args: Any) -> dict[str, Any]:
-    """Run :func:`reinterpret` from parsed ``agc reinterpret`` arguments (see :func:`add_arguments`)."""
+    """Run :func:`reinterpret` from parsed ``agc reinterpret`` arguments (see :func:`add_arguments`);
+    the result as a JSON object (:meth:`ReinterpretationResult.to_dict`)."""
     return reinterpret(
         args.signal,
         inputs=args.inputs,
@@ -436,4 +437,4 @@ def main(args: Any) -> dict[str, Any]:
         scheduler=args.scheduler,
         config=args.config,
         partials=args.partials,
-    )
+    ).to_dict()

@@ -140,6 +140,82 @@ def check_declaration(data: dict[str, Any], source: str) -> None:
     validate(data, "signal", source)
 
 
+def declaration_path(path: str | os.PathLike[str], root: Path) -> Path:
+    """The declaration file ``path`` (relative to the workspace ``root``, or absolute inside it)."""
+    source = os.fspath(path)
+    decl_path = Path(path)
+    if not decl_path.is_absolute():
+        return _inside(source, root, source, "signal")
+    if root.resolve() not in decl_path.resolve().parents:  # allowed (e.g. from Python) inside
+        raise AGCError(
+            f"{source}: the signal declaration must be inside the workspace ({root.resolve()})"
+        )
+    return decl_path
+
+
+def signal_source(
+    data: dict[str, Any], root: Path, source: str, embedded_manifest: Path | None
+) -> tuple[Path | None, str, str, dict[str, str]]:
+    """Where a checked declaration takes its sample from: ``(manifest or None for inline files,
+    process, variation, origin record)``; AGCError if the manifest is missing."""
+    if "embedded" in data:
+        manifest_path = embedded_manifest or root / EMBEDDED_MANIFEST
+        if not manifest_path.is_file():
+            raise AGCError(
+                f"{source}: 'embedded: {data['embedded']}' needs the embedded dataset, but "
+                f"{manifest_path} is missing (run `agc generate --output data/embedded`)"
+            )
+        return manifest_path, data["embedded"], "nominal", {"embedded": data["embedded"]}
+    if "manifest" in data:
+        manifest_path = _inside(data["manifest"], root, source, "manifest")
+        if not manifest_path.is_file():
+            raise AGCError(f"{source}: manifest not found: {data['manifest']}")
+        process, variation = data["process"], data.get("variation", "nominal")
+        origin = {"manifest": data["manifest"], "process": process, "variation": variation}
+        return manifest_path, process, variation, origin
+    return None, data["name"], "nominal", {"files": "inline"}
+
+
+def manifest_files(
+    manifest_path: Path, process: str, variation: str, source: str
+) -> list[dict[str, Any]]:
+    """The file records of sample ``process``/``variation`` in a manifest (AGC layout)."""
+    manifest = load_manifest(manifest_path)
+    if process not in manifest or variation not in manifest[process]:
+        known = ", ".join(sorted(manifest))
+        raise AGCError(
+            f"{source}: sample '{sample_key(process, variation)}' is not in {manifest_path} "
+            f"(processes: {known})"
+        )
+    return [dict(item) for item in manifest[process][variation]["files"]]
+
+
+def inline_files(data: dict[str, Any], root: Path, source: str) -> list[dict[str, Any]]:
+    """The declaration's own ``files`` records, local paths resolved inside the workspace."""
+    files = []
+    for i, item in enumerate(data["files"]):
+        record = dict(item)
+        if not is_remote(record["path"]):
+            record["path"] = str(_inside(record["path"], root, source, f"files/{i}/path"))
+        files.append(record)
+    return files
+
+
+def check_signal_files(files: list[dict[str, Any]], source: str) -> None:
+    """Every local file exists and has its declared ``size`` [bytes] (remote ones are skipped)."""
+    for record in files:
+        local = record["path"]
+        if is_remote(local):
+            continue
+        if not os.path.isfile(local):
+            raise AGCError(f"{source}: signal file not found: {local}")
+        if "size" in record and os.path.getsize(local) != int(record["size"]):
+            raise AGCError(
+                f"{source}: signal file {local} is {os.path.getsize(local)} bytes, "
+                f"declared {record['size']}"
+            )
+
+
 def load_signal(
     path: str | os.PathLike[str],
     *,
@@ -162,69 +238,19 @@ def load_signal(
     """
     root = Path(workspace) if workspace is not None else Path.cwd()
     source = os.fspath(path)
-    decl_path = Path(path)
-    if decl_path.is_absolute():  # allowed (e.g. from Python) if it lies in the workspace
-        if root.resolve() not in decl_path.resolve().parents:
-            raise AGCError(
-                f"{source}: the signal declaration must be inside the workspace ({root.resolve()})"
-            )
-    else:
-        decl_path = _inside(source, root, source, "signal")
-    data = read_declaration(decl_path)
+    data = read_declaration(declaration_path(path, root))
     check_declaration(data, source)
-    variation = "nominal"
-    origin: dict[str, str] = {}
-    if "embedded" in data:
-        manifest_path = Path(embedded_manifest) if embedded_manifest else root / EMBEDDED_MANIFEST
-        if not manifest_path.is_file():
-            raise AGCError(
-                f"{source}: 'embedded: {data['embedded']}' needs the embedded dataset, but "
-                f"{manifest_path} is missing (run `agc generate --output data/embedded`)"
-            )
-        process = data["embedded"]
-        origin = {"embedded": process}
-    elif "manifest" in data:
-        manifest_path = _inside(data["manifest"], root, source, "manifest")
-        if not manifest_path.is_file():
-            raise AGCError(f"{source}: manifest not found: {data['manifest']}")
-        process = data["process"]
-        variation = data.get("variation", "nominal")
-        origin = {"manifest": data["manifest"], "process": process, "variation": variation}
-    else:
-        manifest_path = None
-        process = data["name"]
-        origin = {"files": "inline"}
+    manifest_path, process, variation, origin = signal_source(
+        data, root, source, Path(embedded_manifest) if embedded_manifest else None
+    )
     if manifest_path is not None:
-        manifest = load_manifest(manifest_path)
-        if process not in manifest or variation not in manifest[process]:
-            known = ", ".join(sorted(manifest))
-            raise AGCError(
-                f"{source}: sample '{sample_key(process, variation)}' is not in {manifest_path} "
-                f"(processes: {known})"
-            )
-        files = [dict(item) for item in manifest[process][variation]["files"]]
+        files = manifest_files(manifest_path, process, variation, source)
     else:
-        files = []
-        for i, item in enumerate(data["files"]):
-            record = dict(item)
-            if not is_remote(record["path"]):
-                record["path"] = str(_inside(record["path"], root, source, f"files/{i}/path"))
-            files.append(record)
-    name = data.get("name", process)
+        files = inline_files(data, root, source)
     if check_files:
-        for record in files:
-            local = record["path"]
-            if is_remote(local):
-                continue
-            if not os.path.isfile(local):
-                raise AGCError(f"{source}: signal file not found: {local}")
-            if "size" in record and os.path.getsize(local) != int(record["size"]):
-                raise AGCError(
-                    f"{source}: signal file {local} is {os.path.getsize(local)} bytes, "
-                    f"declared {record['size']}"
-                )
+        check_signal_files(files, source)
     return SignalDeclaration(
-        name=name,
+        name=data.get("name", process),
         xsec=float(data["xsec"]),
         filter_efficiency=float(data.get("filter_efficiency", 1.0)),
         labels={str(k): float(v) for k, v in sorted(data["labels"].items())},

@@ -13,7 +13,9 @@ Two runners, one per specification:
   overrides applied to a temporary copy) through ``cwltool --no-container --parallel``; the
   outputs are written to a temporary folder and renamed onto ``outputs/cwl`` only on success.
 
-Both check the parameter values with :func:`agc.core.parameters.validate_parameters` before any work."""
+Both check the parameter values with :func:`agc.core.parameters.validate_parameters` before any
+work and return a typed record (:class:`SerialRun`, :class:`CwlRun`; ``to_dict()`` is the JSON
+object ``agc run-serial`` / ``agc run-cwl`` print)."""
 
 from __future__ import annotations
 
@@ -41,7 +43,6 @@ CWL_JOB = "reana-cwl-job.yaml"
 CWL_WORKFLOW = Path("workflow") / "workflow.cwl"
 #: Where :func:`run_cwl` collects the CWL workflow's outputs (relative to the workspace).
 CWL_OUTDIR = Path("outputs") / "cwl"
-#: Folder of the per-sample markers the CWL workflow scatters the histogram stage over.
 #: Environment variables a local CWL job keeps (cwltool passes nothing else but HOME/TMPDIR).
 _PRESERVED = (
     "PATH",
@@ -66,6 +67,52 @@ class Command:
     index: int
     count: int
     text: str
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """Wall time [s, rounded to 0.1 s] of one serial step (all its commands)."""
+
+    name: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"name", "seconds"}``."""
+        return {"name": self.name, "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class SerialRun:
+    """A finished :func:`run_serial`: the ``spec`` file, the workspace ``workdir``, the steps
+    run (in order) and the total wall time ``seconds`` [s, rounded to 0.1 s]."""
+
+    spec: str
+    workdir: str
+    steps: list[StepTime]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"spec", "workdir", "steps": [{"name", "seconds"}], "seconds"}``."""
+        return {
+            "spec": self.spec,
+            "workdir": self.workdir,
+            "steps": [step.to_dict() for step in self.steps],
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class CwlRun:
+    """A finished :func:`run_cwl`: the output folder, every workflow output (name -> path) and
+    cwltool's wall time ``seconds`` [s, rounded to 0.1 s]."""
+
+    outdir: str
+    outputs: dict[str, str]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"outdir", "outputs": {name: path}, "seconds"}``."""
+        return {"outdir": self.outdir, "outputs": self.outputs, "seconds": self.seconds}
 
 
 # --------------------------------------------------------------------------- specifications
@@ -200,14 +247,14 @@ def run_serial(
     *,
     workdir: str | os.PathLike[str] | None = None,
     options: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> SerialRun:
     """Run the serial workflow ``spec_path`` locally, as REANA's serial engine would.
 
     ``overrides`` are ``{name: value}`` strings (``-p name=value``); ``workdir`` is the workspace
     (default: the spec's folder); ``options`` are REANA's operational options for serial
     workflows (``-o FROM=step``: start at that step, reusing the workspace's earlier outputs;
-    ``-o TARGET=step``: stop after it). Returns ``{"spec", "workdir", "steps": [{"name", "seconds"}],
-    "seconds"}``; a failing command raises :class:`AGCError` naming its step.
+    ``-o TARGET=step``: stop after it). A failing command raises :class:`AGCError` naming its
+    step (earlier steps' outputs are kept).
     """
     spec_path = Path(spec_path)
     spec = load_spec(spec_path)
@@ -240,12 +287,12 @@ def run_serial(
             )
     total = time.perf_counter() - started
     _log(f"[agc run-serial] all {len(steps)} steps done in {total:.1f} s")
-    return {
-        "spec": str(spec_path),
-        "workdir": str(root),
-        "steps": [{"name": name, "seconds": round(s, 1)} for name, s in timings.items()],
-        "seconds": round(total, 1),
-    }
+    return SerialRun(
+        spec=str(spec_path),
+        workdir=str(root),
+        steps=[StepTime(name, round(s, 1)) for name, s in timings.items()],
+        seconds=round(total, 1),
+    )
 
 
 def cwl_job(
@@ -292,6 +339,49 @@ def load_yaml_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
+def cwltool_command(
+    cwltool: Path,
+    workflow: Path,
+    job: Path,
+    *,
+    outdir: Path,
+    scratch: Path,
+    env: dict[str, str],
+    parallel: bool = True,
+) -> list[str]:
+    """The cwltool command line of a local run: no container, outputs into ``outdir``,
+    temporary folders in ``scratch``, the variables of :data:`_PRESERVED` set in ``env`` kept."""
+    command = [str(cwltool), "--no-container", "--outdir", str(outdir)]
+    if parallel:
+        command.append("--parallel")
+    command += [
+        "--tmpdir-prefix",
+        f"{scratch}/tmp/",
+        "--tmp-outdir-prefix",
+        f"{scratch}/out/",
+    ]
+    for name in _PRESERVED:
+        if name in env:
+            command += ["--preserve-environment", name]
+    return [*command, str(workflow), str(job)]
+
+
+def run_cwltool(command: list[str], root: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Run a cwltool command in ``root``: its exit code and standard output (the output object;
+    cwltool's log goes to our standard error)."""
+    _log(f"[agc run-cwl] {' '.join(command)}")
+    result = subprocess.run(
+        command,
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    return result.returncode, result.stdout
+
+
 def run_cwl(
     overrides: dict[str, str] | None = None,
     *,
@@ -300,14 +390,14 @@ def run_cwl(
     workflow: str | os.PathLike[str] | None = None,
     outdir: str | os.PathLike[str] | None = None,
     parallel: bool = True,
-) -> dict[str, Any]:
+) -> CwlRun:
     """Run the CWL workflow locally: ``cwltool --no-container --parallel`` from the venv.
 
     ``overrides`` (``-p name=value``) replace job-file parameters in a temporary copy of the job
     file. ``workdir`` (default: the current directory, the repository root under ``make``) holds
     ``reana-cwl-job.yaml`` and ``workflow/``; outputs go to ``outdir`` (default ``outputs/cwl`` in
-    ``workdir``), replaced as a whole only when the run succeeds. Returns ``{"outdir", "outputs": {name: path},
-    "seconds"}``; a failure raises :class:`AGCError`.
+    ``workdir``), replaced as a whole only when the run succeeds. A failure raises
+    :class:`AGCError`.
     """
     root = Path(workdir) if workdir is not None else Path.cwd()
     job_path = Path(job_file) if job_file is not None else root / CWL_JOB
@@ -327,38 +417,25 @@ def run_cwl(
         job_copy.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         env = runner_environment("cwl-local")
         env.setdefault("MPLCONFIGDIR", str(scratch / "matplotlib"))
-        command = [str(cwltool), "--no-container", "--outdir", str(staging)]
-        if parallel:
-            command.append("--parallel")
-        command += [
-            "--tmpdir-prefix",
-            f"{scratch}/tmp/",
-            "--tmp-outdir-prefix",
-            f"{scratch}/out/",
-        ]
-        for name in _PRESERVED:
-            if name in env:
-                command += ["--preserve-environment", name]
-        command += [str(workflow_path), str(job_copy)]
-        _log(f"[agc run-cwl] {' '.join(command)}")
-        started = time.perf_counter()
-        result = subprocess.run(
-            command,
-            cwd=root,
+        command = cwltool_command(
+            cwltool,
+            workflow_path,
+            job_copy,
+            outdir=staging,
+            scratch=scratch,
             env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            text=True,
-            check=False,
+            parallel=parallel,
         )
+        started = time.perf_counter()
+        returncode, stdout = run_cwltool(command, root, env)
         seconds = time.perf_counter() - started
-        if result.returncode != 0:
+        if returncode != 0:
             raise AGCError(
-                f"CWL workflow {workflow_path.name} failed (cwltool exit code {result.returncode}); "
+                f"CWL workflow {workflow_path.name} failed (cwltool exit code {returncode}); "
                 f"see cwltool's log above; {target} is left as it was"
             )
         try:
-            produced = json.loads(result.stdout)
+            produced = json.loads(stdout)
         except json.JSONDecodeError:
             raise AGCError("cwltool succeeded but printed no output object") from None
         if target.exists():
@@ -373,4 +450,4 @@ def run_cwl(
         if isinstance(value, dict) and "basename" in value
     }
     _log(f"[agc run-cwl] total: {seconds:.1f} s; outputs in {target}")
-    return {"outdir": str(target), "outputs": outputs, "seconds": round(seconds, 1)}
+    return CwlRun(outdir=str(target), outputs=outputs, seconds=round(seconds, 1))

@@ -1,0 +1,202 @@
+"""The local runners of the workflow specifications (agc.workflow.runners) on small specs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agc.core.errors import AGCError
+from agc.workflow.runners import (
+    CWL_JOB,
+    CwlRun,
+    cwl_job,
+    cwltool_command,
+    expand_commands,
+    run_cwl,
+    run_serial,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SERIAL = REPO / "reana.yaml"
+JOB = REPO / CWL_JOB
+
+
+def test_run_serial_rejects_an_undeclared_parameter_listing_the_declared() -> None:
+    with pytest.raises(
+        AGCError, match=r"unknown parameter 'colour'.*declared: chunksize, executor"
+    ) as info:
+        run_serial(SERIAL, {"colour": "red"})
+    assert "\n" not in str(info.value)
+
+
+def test_run_serial_checks_values_before_running() -> None:
+    with pytest.raises(AGCError, match="'workers'"):
+        run_serial(SERIAL, {"workers": "0"})
+
+
+def test_expand_commands_names_the_step_of_an_undeclared_placeholder() -> None:
+    spec = {
+        "workflow": {
+            "type": "serial",
+            "specification": {
+                "steps": [
+                    {"name": "first", "environment": "x", "commands": ["echo ${outdir}"]},
+                    {"name": "second", "environment": "x", "commands": ["echo ${nope}"]},
+                ]
+            },
+        }
+    }
+    with pytest.raises(AGCError, match=r"step 'second' uses parameter \$\{nope\}"):
+        expand_commands(spec, {"outdir": "outputs"})
+    with pytest.raises(AGCError, match="not a serial workflow"):
+        expand_commands({"workflow": {"type": "cwl"}}, {})
+
+
+def test_run_serial_runs_commands_like_reana_and_stops_at_the_first_failure(tmp_path: Path) -> None:
+    spec = {
+        "version": "0.9.4",
+        "inputs": {"parameters": {"outdir": "results", "samples": "ttbar,wjets"}},
+        "workflow": {
+            "type": "serial",
+            "specification": {
+                "steps": [
+                    {
+                        "name": "write",
+                        "environment": "x",
+                        "commands": [
+                            "mkdir -p ${outdir} && printf '%s' \"${samples}\" > ${outdir}/samples.txt",
+                            "printf '%s' \"$${AGC_ENGINE}\" > ${outdir}/engine.txt",
+                            "command -v papermill > ${outdir}/which.txt",
+                        ],
+                    },
+                    {"name": "boom", "environment": "x", "commands": ["exit 3"]},
+                    {
+                        "name": "never",
+                        "environment": "x",
+                        "commands": ["touch ${outdir}/never.txt"],
+                    },
+                ]
+            },
+        },
+    }
+    path = tmp_path / "reana.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(AGCError, match=r"step 2/3 'boom' failed with exit code 3") as info:
+        run_serial(path, {"samples": "ttbar__nominal"})
+    assert "\n" not in str(info.value)
+    out = tmp_path / "results"
+    assert (out / "samples.txt").read_text() == "ttbar__nominal"  # override applied, quotes kept
+    assert (out / "engine.txt").read_text() == "serial-local"  # $$ is a literal $ for the shell
+    assert Path((out / "which.txt").read_text().strip()).parent == Path(sys.executable).parent
+    assert not (out / "never.txt").exists()
+
+
+def test_run_serial_operational_options_from_and_target(tmp_path: Path) -> None:
+    """-o FROM=step / -o TARGET=step select steps as REANA's serial engine does (a signal swap
+    on a finished workspace: -p signal=... -o FROM=reinterpret)."""
+    steps = [
+        {"name": name, "environment": "x", "commands": [f"touch {name}.txt"]}
+        for name in ("a", "b", "c")
+    ]
+    spec = {
+        "version": "0.9.4",
+        "inputs": {"parameters": {}},
+        "workflow": {"type": "serial", "specification": {"steps": steps}},
+    }
+    path = tmp_path / "reana.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    result = run_serial(path, options={"FROM": "b"})
+    assert [s.name for s in result.steps] == ["b", "c"]
+    assert result.workdir == str(tmp_path)
+    assert [s["name"] for s in result.to_dict()["steps"]] == ["b", "c"]
+    assert sorted(p.name for p in tmp_path.glob("*.txt")) == ["b.txt", "c.txt"]
+    result = run_serial(path, options={"TARGET": "a"})
+    assert [s.name for s in result.steps] == ["a"]
+    with pytest.raises(AGCError, match=r"FROM='fit' is not a step; steps: \['a', 'b', 'c'\]"):
+        run_serial(path, options={"FROM": "fit"})
+    with pytest.raises(AGCError, match="unknown operational option"):
+        run_serial(path, options={"CACHE": "off"})
+    with pytest.raises(AGCError, match="comes after"):
+        run_serial(path, options={"FROM": "c", "TARGET": "a"})
+
+
+def test_cwl_job_applies_typed_overrides_and_absolute_locations() -> None:
+    job = cwl_job(JOB, {"max_files": "1", "samples": "ttbar"})
+    assert (job["max_files"], job["samples"], job["workers"]) == (1, "ttbar", 2)
+    for name in ("notebooks", "analysis_inputs"):
+        assert job[name]["class"] == "Directory"
+        assert Path(job[name]["location"]).is_absolute()
+        assert Path(job[name]["location"]).is_dir()
+    with pytest.raises(AGCError, match=r"unknown parameter 'colour'.*declared: chunksize"):
+        cwl_job(JOB, {"colour": "red"})
+    with pytest.raises(AGCError, match="'max_files'"):
+        cwl_job(JOB, {"max_files": "0"})
+
+
+def test_run_cwl_failure_leaves_the_previous_outputs(tmp_path: Path) -> None:
+    tool = {
+        "cwlVersion": "v1.2",
+        "class": "CommandLineTool",
+        "baseCommand": ["false"],
+        "inputs": {"outdir": "string"},
+        "outputs": {},
+    }
+    (tmp_path / "fail.cwl").write_text(yaml.safe_dump(tool))
+    (tmp_path / "job.yaml").write_text("outdir: outputs\n")
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "keep.txt").write_text("previous run")
+    with pytest.raises(AGCError, match=r"CWL workflow fail\.cwl failed \(cwltool exit code 1\)"):
+        run_cwl(
+            workdir=tmp_path,
+            job_file=tmp_path / "job.yaml",
+            workflow=tmp_path / "fail.cwl",
+            outdir=target,
+        )
+    assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fail.cwl", "job.yaml", "out"]
+
+
+def test_cwltool_command_keeps_the_preserved_variables(tmp_path: Path) -> None:
+    env = {"PATH": "/bin", "AGC_ENGINE": "cwl-local", "SECRET": "x"}
+    command = cwltool_command(
+        Path("cwltool"),
+        Path("wf.cwl"),
+        Path("job.json"),
+        outdir=tmp_path / "o",
+        scratch=tmp_path / "s",
+        env=env,
+        parallel=False,
+    )
+    assert command[:4] == ["cwltool", "--no-container", "--outdir", str(tmp_path / "o")]
+    assert "--parallel" not in command
+    kept = [command[i + 1] for i, arg in enumerate(command) if arg == "--preserve-environment"]
+    assert kept == ["PATH", "AGC_ENGINE"]
+    assert command[-2:] == ["wf.cwl", "job.json"]
+
+
+def test_run_cwl_collects_the_outputs(tmp_path: Path) -> None:
+    """A one-step workflow writing a file: the typed result names it, inside ``outdir``."""
+    tool = {
+        "cwlVersion": "v1.2",
+        "class": "CommandLineTool",
+        "baseCommand": ["touch", "made.txt"],
+        "inputs": {"outdir": "string"},
+        "outputs": {"made": {"type": "File", "outputBinding": {"glob": "made.txt"}}},
+    }
+    (tmp_path / "ok.cwl").write_text(yaml.safe_dump(tool))
+    (tmp_path / "job.yaml").write_text("outdir: outputs\n")
+    result = run_cwl(
+        workdir=tmp_path,
+        job_file=tmp_path / "job.yaml",
+        workflow=tmp_path / "ok.cwl",
+        outdir=tmp_path / "out",
+    )
+    assert isinstance(result, CwlRun)
+    assert result.outputs == {"made": str(tmp_path / "out" / "made.txt")}
+    assert (tmp_path / "out" / "made.txt").is_file()
+    assert json.loads(json.dumps(result.to_dict()))["outdir"] == str(tmp_path / "out")
