@@ -6,8 +6,10 @@
 #   make run-cwl PARAMS="-p max_files=1"                          # locally: cwltool --no-container
 #
 # The parameters (inputs, samples, executor, workers, chunksize, max_files, scheduler, outdir,
-# signal, poi) are those of reana.yaml, the notebooks and the agc CLI; their values live in the job
-# file reana-cwl-job.yaml. Each tool runs the stage's notebook with papermill, exactly like the
+# signal, poi, skip_bad_files) are those of reana.yaml, the notebooks and the agc CLI, declared once
+# in code/agc/core/schemas/parameters.schema.json (the types, defaults and docs below are checked
+# against it by tests/scenarios/test_workflow.py); the run's values live in the job file
+# reana-cwl-job.yaml. Each tool runs the stage's notebook with papermill, exactly like the
 # serial workflow. The container image is a hint (DockerRequirement) and so are REANA's resource
 # settings (hints: reana: ...), so `cwltool --no-container` runs the same file locally.
 cwlVersion: v1.2
@@ -22,37 +24,48 @@ requirements:
 inputs:
   inputs:
     type: string
-    doc: manifest in the AGC layout, or "embedded" for the generated default
+    default: "embedded"
+    doc: "'embedded' or a manifest (.json) in the AGC layout"
   samples:
     type: string
-    doc: '"all" or a comma list of process / process__variation'
+    default: "all"
+    doc: "'all' or a comma-separated list of process or process__variation names"
   executor:
     type: string
-    doc: iterative, futures or dask
+    default: "futures"
+    doc: "how events are processed: iterative (this process), futures (worker processes) or dask"
   workers:
     type: int
-    doc: worker processes
+    default: 2
+    doc: "number of worker processes, 1-1024"
   chunksize:
     type: int
-    doc: events per chunk
+    default: 100000
+    doc: "events per chunk, 1-100000000"
   max_files:
     type: int
-    doc: files per sample (-1 = all)
+    default: -1
+    doc: "-1 (all files) or a positive number of files per sample"
   scheduler:
     type: string
-    doc: dask scheduler address ("" = a local LocalCluster)
+    default: ""
+    doc: "'' (a local dask LocalCluster) or a scheduler address such as tcp://host:8786"
   outdir:
     type: string
-    doc: output folder (relative)
+    default: "outputs"
+    doc: "a relative path inside the workspace (not absolute, no '..')"
   signal:
     type: string
-    doc: signal sample of the statistical model
+    default: "ttbar"
+    doc: "'ttbar' or a signal declaration: a relative path inside the workspace (not absolute, no '..')"
   poi:
     type: string
-    doc: parameter of interest
+    default: "ttbar_norm"
+    doc: "a parameter name such as ttbar_norm or mu_sig"
   skip_bad_files:
     type: boolean
-    doc: skip unreadable input files (listed in cutflow.json and provenance.json) instead of stopping
+    default: false
+    doc: "true or false: skip unreadable input files (listed in cutflow.json and provenance.json) instead of stopping"
   notebooks:
     type: Directory
     doc: the repository's notebooks/ folder

@@ -1,8 +1,13 @@
 """The ``agc`` command line: one subcommand per stage, the same functions notebooks call.
 
-Option names are the workflow parameter names (``--max_files``, ``--chunksize``, ...), so a
-parameter means the same thing in reana.yaml, the CWL job file, a notebook and here.
-Every user-facing failure is one line on stderr and exit code 2.
+The subcommands are a table (:data:`COMMANDS`): name -> the function it calls, its help and its
+options. A stage subcommand calls its :mod:`agc.workflow.stages` function; its workflow-parameter
+options (``--max_files``, ``--chunksize``, ...) are generated from the parameter schema
+(:mod:`agc.core.parameters`: name, default, help, and type conversion through
+:func:`~agc.core.parameters.coerce`), so a parameter means the same thing in reana.yaml, the CWL
+job file, a notebook and here; its other options are declared in the table. The result is printed
+as one JSON object on stdout (``to_dict()`` of a typed result); every user-facing failure is one
+line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -12,27 +17,14 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from agc import __version__
+from agc.core import parameters as schema
 from agc.core.errors import AGCError
-from agc.core.parameters import EXECUTORS
-
-#: Defaults of the shared workflow parameters (reana.yaml declares the same).
-DEFAULTS: dict[str, Any] = {
-    "inputs": "embedded",
-    "samples": "all",
-    "executor": "futures",
-    "workers": 2,
-    "chunksize": 100_000,
-    "max_files": -1,
-    "scheduler": "",
-    "outdir": "outputs",
-    "signal": "ttbar",
-    "poi": "ttbar_norm",
-    "skip_bad_files": False,
-}
+from agc.workflow import stages
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,60 +34,68 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _boolean(text: str) -> bool:
-    from agc.core.parameters import coerce
+@dataclass(frozen=True)
+class Option:
+    """One command-line option or positional argument (the arguments of ``add_argument``)."""
 
-    try:
-        return bool(coerce("skip_bad_files", text))
-    except AGCError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    flags: tuple[str, ...]
+    help: str = ""
+    default: Any = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the option on ``parser``."""
+        parser.add_argument(*self.flags, default=self.default, help=self.help, **self.settings)
 
 
-def _max_files(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected -1 (all) or a positive integer, got {text!r}"
-        ) from None
-    if value == 0 or value < -1:
-        raise argparse.ArgumentTypeError(f"expected -1 (all) or a positive integer, got {value}")
-    return value
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: the function it calls with the parsed options as keywords.
+
+    ``parameters``: workflow parameters whose options come from the schema; ``options``: the
+    others; ``keep``: the keys of the result printed (None: all); ``adapt``: turns the parsed
+    options into the function's keywords (None: as they are)."""
+
+    function: Callable[..., Any]
+    help: str
+    parameters: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
+    keep: tuple[str, ...] | None = None
+    adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
-def _add_processing(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--inputs", default=DEFAULTS["inputs"], help="manifest (AGC layout) or 'embedded'"
+def parameter_type(name: str) -> Callable[[str], Any]:
+    """argparse ``type`` of workflow parameter ``name``: coerce and validate one value, so that a
+    bad value is rejected with the schema's one-line message before any work."""
+
+    def convert(text: str) -> Any:
+        try:
+            return schema.validate_parameters({name: schema.coerce(name, text)})[name]
+        except AGCError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = name  # argparse names the type in some messages
+    return convert
+
+
+def parameter_option(name: str) -> Option:
+    """The ``--name`` option of workflow parameter ``name``: default, help and type from the
+    schema; a boolean may be given bare (``--skip_bad_files`` = true) or with a value."""
+    settings: dict[str, Any] = {"type": parameter_type(name)}
+    spec = schema.declared()[name]
+    if "enum" in spec:
+        settings["metavar"] = "{" + ",".join(spec["enum"]) + "}"
+    if schema.json_type(name) == "boolean":
+        settings.update(nargs="?", const=True)
+    default = schema.default(name)
+    return Option(
+        (f"--{name}",), f"{schema.help_text(name)} (default: {default!r})", default, settings
     )
-    parser.add_argument(
-        "--samples", default=DEFAULTS["samples"], help="'all' or comma list of process[__variation]"
-    )
-    parser.add_argument("--executor", default=DEFAULTS["executor"], choices=EXECUTORS)
-    parser.add_argument("--workers", type=_positive_int, default=DEFAULTS["workers"])
-    parser.add_argument(
-        "--chunksize", type=_positive_int, default=DEFAULTS["chunksize"], help="events per chunk"
-    )
-    parser.add_argument(
-        "--max_files",
-        type=_max_files,
-        default=DEFAULTS["max_files"],
-        help="files per sample, -1 = all",
-    )
-    parser.add_argument(
-        "--scheduler",
-        default=DEFAULTS["scheduler"],
-        help="dask scheduler address; '' = LocalCluster",
-    )
+
+
+def _path(flag: str, help_text: str, **settings: Any) -> Option:
+    """A path option whose default (None) the stage function derives from ``outdir``."""
+    return Option((flag,), help_text, None, settings)
 
 
 def _overrides(items: Sequence[str] | None) -> dict[str, str]:
@@ -108,225 +108,241 @@ def _overrides(items: Sequence[str] | None) -> dict[str, str]:
     return result
 
 
+# --------------------------------------------------------------------------- non-stage commands
+
+
+def _generate(output: str, recipe: str, scale: float, force: bool, workers: int) -> dict[str, str]:
+    """``agc generate``: the embedded dataset (:func:`agc.dataset.generate.generate_dataset`)."""
+    from agc.dataset.generate import generate_dataset
+
+    manifest = generate_dataset(output, recipe=recipe, scale=scale, force=force, workers=workers)
+    return {"manifest": str(manifest)}
+
+
+def _summary(inputs: str) -> dict[str, Any]:
+    """``agc summary``: a dataset read back, per sample (:func:`agc.dataset.generate.summarize`)."""
+    from agc.dataset.generate import summarize
+    from agc.dataset.manifest import resolve_inputs
+
+    return summarize(resolve_inputs(inputs))
+
+
+def _run_serial(spec: str, parameter: list[str] | None, option: list[str] | None) -> Any:
+    """``agc run-serial``: reana.yaml's steps, locally (:func:`agc.workflow.runners.run_serial`)."""
+    from agc.workflow.runners import run_serial as run
+
+    return run(spec, _overrides(parameter), options=_overrides(option))
+
+
+def _run_cwl(parameter: list[str] | None) -> Any:
+    """``agc run-cwl``: the CWL workflow with cwltool (:func:`agc.workflow.runners.run_cwl`)."""
+    from agc.workflow.runners import run_cwl as run
+
+    return run(_overrides(parameter))
+
+
+def _bench(**options: Any) -> dict[str, Any]:
+    """``agc bench``: print the throughput table (on stderr, as all but the JSON result) and
+    return the figures (:func:`agc.bench.run_benchmark`; ``options`` are its keywords)."""
+    from agc.bench import format_report, run_benchmark
+
+    result = run_benchmark(options.pop("inputs"), **options)
+    print(format_report(result), flush=True)
+    return result
+
+
+def _stage(name: str, help_text: str, options: tuple[Option, ...] = (), **settings: Any) -> Command:
+    """The subcommand of stage ``name``: the schema's options for the workflow parameters the
+    stage function takes, then ``options``."""
+    function = stages.STAGES[name]
+    parameters = stages.stage_parameters(function)
+    return Command(function, help_text, parameters, options, **settings)
+
+
+def _histograms_mode(options: dict[str, Any]) -> dict[str, Any]:
+    """``agc histograms`` writes ``--output`` in one pass unless ``--partial_dir`` is given."""
+    return {**options, "partials": options["partial_dir"] is not None}
+
+
+_PARAMETER = Option(
+    ("-p", "--parameter"),
+    "override a parameter",
+    settings={"action": "append", "metavar": "NAME=VALUE"},
+)
+
+#: Every subcommand: name -> the function, its help and its options.
+COMMANDS: dict[str, Command] = {
+    "generate": Command(
+        _generate,
+        "generate the embedded default dataset (if missing)",
+        options=(
+            Option(("--output",), "folder for the ROOT files and manifest.json", "data/embedded"),
+            Option(("--recipe",), "dataset recipe (YAML)", "inputs/embedded.yaml"),
+            Option(("--scale",), "multiply every sample's event count", 1.0, {"type": float}),
+            Option(
+                ("--force",),
+                "regenerate even if present and intact",
+                False,
+                {"action": "store_true"},
+            ),
+            # default: agc.dataset.generate.DEFAULT_WORKERS (not imported: keeps start-up light)
+            Option(
+                ("--workers",), "processes writing samples (same bytes for any)", 2, {"type": int}
+            ),
+        ),
+    ),
+    "summary": Command(
+        _summary,
+        "read a dataset back and print a per-sample summary",
+        options=(Option(("--inputs",), schema.help_text("inputs"), schema.default("inputs")),),
+    ),
+    "dataset": _stage(
+        "dataset",
+        "make sure the inputs exist: dataset.json and per-sample markers",
+        options=(Option(("--recipe",), "recipe of the embedded dataset", stages.DATASET_RECIPE),),
+    ),
+    "histograms": _stage(
+        "histograms",
+        "NanoAOD -> histograms.root and cutflow.json",
+        options=(
+            _path("--output", "one-pass output (default: <outdir>/histograms.root)"),
+            _path("--partial_dir", "write per-sample partial outputs here instead"),
+        ),
+        adapt=_histograms_mode,
+    ),
+    "merge": _stage(
+        "merge",
+        "merge per-sample partial outputs into histograms.root",
+        options=(
+            _path("--partial_dir", "default: <outdir>/partial"),
+            _path("--output", "default: <outdir>/histograms.root"),
+        ),
+    ),
+    "model": _stage(
+        "model",
+        "histograms.root -> pyhf workspace (cabinetry)",
+        options=(
+            _path("--histograms", "default: <outdir>/histograms.root"),
+            Option(("--config",), "cabinetry configuration", stages.MODEL_CONFIG),
+            _path("--output", "default: <outdir>/workspace.json"),
+        ),
+    ),
+    "fit": _stage(
+        "fit",
+        "maximum-likelihood fit and paper plots",
+        options=(
+            _path("--workspace", "default: <outdir>/workspace.json"),
+            _path("--output", "default: <outdir>/fit_results.json"),
+            _path("--plots_dir", "default: <outdir>/plots"),
+        ),
+    ),
+    "reinterpret": _stage(
+        "reinterpret",
+        "swap the signal: new workspace, fit, CLs limits, patchset",
+        options=(
+            Option(
+                ("--poi",),
+                "the new signal's strength (default: mu_sig)",
+                None,
+                {"dest": "signal_poi", "metavar": "POI", "type": parameter_type("poi")},
+            ),
+            _path("--config", "cabinetry configuration template (default: the analysis')"),
+            _path(
+                "--partials",
+                "partial outputs of the main run (files or folders) that may "
+                "seed the cache (default: <outdir>/partial)",
+                nargs="*",
+            ),
+        ),
+        keep=("signal", "limits", "processed", "cached", "seeded", "timing_s"),
+    ),
+    "report": _stage(
+        "report",
+        "HTML report of the executed notebooks and provenance.json",
+        options=(
+            _path("--notebooks_dir", "default: <outdir>/notebooks"),
+            _path("--output", "default: <outdir>/report.html"),
+        ),
+    ),
+    "archive": _stage(
+        "archive",
+        "deposit-ready archive: CITATION, Zenodo, HEPData, BagIt bag",
+        options=(
+            _path("--dest", "default: <outdir>/archive"),
+            Option(
+                ("--allow_dirty",),
+                "archive a dirty git tree (recorded)",
+                False,
+                {"action": "store_true"},
+            ),
+        ),
+    ),
+    "run-serial": Command(
+        _run_serial,
+        "run reana.yaml's serial steps locally, as REANA would",
+        options=(
+            Option(("spec",), "the serial specification", "reana.yaml", {"nargs": "?"}),
+            _PARAMETER,
+            Option(
+                ("-o", "--option"),
+                "REANA operational option: start at / stop after a step",
+                settings={"action": "append", "metavar": "FROM=step|TARGET=step"},
+            ),
+        ),
+    ),
+    "run-cwl": Command(
+        _run_cwl, "run the CWL workflow locally with cwltool", options=(_PARAMETER,)
+    ),
+    "bench": Command(
+        _bench,
+        "print processor throughput next to the uproot read floor",
+        options=(
+            Option(("--inputs",), "manifest; default: a generated dataset of --scale"),
+            Option(
+                ("--scale",), "event-count factor of the generated dataset", 1.0, {"type": float}
+            ),
+            parameter_option("executor"),
+            parameter_option("workers"),
+            parameter_option("chunksize"),
+        ),
+    ),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``agc`` argument parser (also read by the tests that check parameter names)."""
+    """The ``agc`` argument parser, built from :data:`COMMANDS` (also read by the tests)."""
     parser = _Parser(prog="agc", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"agc {__version__}")
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
-
-    p = sub.add_parser("generate", help="generate the embedded default dataset (if missing)")
-    p.add_argument(
-        "--output", default="data/embedded", help="folder for the ROOT files and manifest.json"
-    )
-    p.add_argument("--recipe", default="inputs/embedded.yaml")
-    p.add_argument("--scale", type=float, default=1.0, help="multiply every sample's event count")
-    p.add_argument("--force", action="store_true", help="regenerate even if present and intact")
-    p.add_argument(  # default: agc.dataset.generate.DEFAULT_WORKERS (not imported: keeps start-up light)
-        "--workers", type=int, default=2, help="processes writing samples (same bytes for any)"
-    )
-
-    p = sub.add_parser("summary", help="read a dataset back and print a per-sample summary")
-    p.add_argument("--inputs", default=DEFAULTS["inputs"])
-
-    p = sub.add_parser("histograms", help="NanoAOD -> histograms.root and cutflow.json")
-    _add_processing(p)
-    p.add_argument("--output", default="outputs/histograms.root")
-    p.add_argument(
-        "--partial_dir", default=None, help="write per-sample partial outputs here instead"
-    )
-    p.add_argument(
-        "--skip_bad_files",
-        type=_boolean,
-        nargs="?",
-        const=True,
-        default=False,
-        help="skip unreadable files (listed in cutflow.json/provenance) instead of stopping",
-    )
-
-    p = sub.add_parser("merge", help="merge per-sample partial outputs into histograms.root")
-    p.add_argument("--partial_dir", default="outputs/partial")
-    p.add_argument("--output", default="outputs/histograms.root")
-    p.add_argument(
-        "--skip_bad_files",
-        type=_boolean,
-        nargs="?",
-        const=True,
-        default=False,
-        help="accept partial outputs that skipped bad files",
-    )
-
-    p = sub.add_parser("model", help="histograms.root -> pyhf workspace (cabinetry)")
-    p.add_argument("--histograms", default="outputs/histograms.root")
-    p.add_argument("--config", default="inputs/cabinetry.yaml")
-    p.add_argument("--signal", default=DEFAULTS["signal"])
-    p.add_argument("--poi", default=DEFAULTS["poi"])
-    p.add_argument("--output", default="outputs/workspace.json")
-
-    p = sub.add_parser("fit", help="maximum-likelihood fit and paper plots")
-    p.add_argument("--workspace", default="outputs/workspace.json")
-    p.add_argument("--output", default="outputs/fit_results.json")
-    p.add_argument("--plots_dir", default="outputs/plots")
-
-    p = sub.add_parser("report", help="HTML report of the executed notebooks and provenance.json")
-    p.add_argument("--outdir", default=DEFAULTS["outdir"], help="the run's output folder")
-    p.add_argument("--notebooks_dir", default=None, help="default: <outdir>/notebooks")
-    p.add_argument("--output", default=None, help="default: <outdir>/report.html")
-
-    p = sub.add_parser(
-        "reinterpret", help="swap the signal: new workspace, fit, CLs limits, patchset"
-    )
-    from agc.reinterpret.pipeline import add_arguments as _reinterpret_arguments
-
-    _reinterpret_arguments(p)
-
-    p = sub.add_parser(
-        "archive", help="deposit-ready archive: CITATION, Zenodo, HEPData, BagIt bag"
-    )
-    p.add_argument("--outdir", default=DEFAULTS["outdir"], help="the finished run's output folder")
-    p.add_argument("--dest", default="outputs/archive")
-    p.add_argument("--inputs", default=DEFAULTS["inputs"])
-    p.add_argument("--allow_dirty", action="store_true", help="archive a dirty git tree (recorded)")
-
-    p = sub.add_parser("run-serial", help="run reana.yaml's serial steps locally, as REANA would")
-    p.add_argument("spec", nargs="?", default="reana.yaml")
-    p.add_argument(
-        "-p", "--parameter", action="append", metavar="NAME=VALUE", help="override a parameter"
-    )
-    p.add_argument(
-        "-o",
-        "--option",
-        action="append",
-        metavar="FROM=step|TARGET=step",
-        help="REANA operational option: start at / stop after a step",
-    )
-
-    p = sub.add_parser("run-cwl", help="run the CWL workflow locally with cwltool")
-    p.add_argument(
-        "-p", "--parameter", action="append", metavar="NAME=VALUE", help="override a parameter"
-    )
-
-    p = sub.add_parser("bench", help="print processor throughput next to the uproot read floor")
-    p.add_argument(
-        "--inputs", default=None, help="manifest; default: a generated dataset of --scale"
-    )
-    p.add_argument("--scale", type=float, default=1.0)
-    p.add_argument("--executor", default="futures", choices=EXECUTORS)
-    p.add_argument("--workers", type=_positive_int, default=2)
-    p.add_argument("--chunksize", type=_positive_int, default=DEFAULTS["chunksize"])
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.help, description=command.help)
+        for parameter in command.parameters:
+            parameter_option(parameter).add_to(p)
+        for option in command.options:
+            option.add_to(p)
     return parser
 
 
 def _dispatch(args: argparse.Namespace) -> Any:
-    if args.command == "generate":
-        from agc.dataset.generate import generate_dataset
+    """Call the function of ``args.command`` with the parsed options as keywords."""
+    options = {k: v for k, v in vars(args).items() if k != "command"}
+    command = COMMANDS[args.command]
+    if command.adapt is not None:
+        options = command.adapt(options)
+    return command.function(**options)
 
-        return {
-            "manifest": str(
-                generate_dataset(
-                    args.output,
-                    recipe=args.recipe,
-                    scale=args.scale,
-                    force=args.force,
-                    workers=args.workers,
-                )
-            )
-        }
-    if args.command == "summary":
-        from agc.dataset.manifest import resolve_inputs
-        from agc.dataset.readback import summarize
 
-        return summarize(resolve_inputs(args.inputs)).to_dict()
-    if args.command == "histograms":
-        from agc.dataset.manifest import resolve_inputs
-        from agc.processing.histograms import run_histograms
-
-        return run_histograms(
-            resolve_inputs(args.inputs),
-            args.output,
-            samples=args.samples,
-            executor=args.executor,
-            workers=args.workers,
-            chunksize=args.chunksize,
-            max_files=args.max_files,
-            scheduler=args.scheduler,
-            partial_dir=args.partial_dir,
-            skip_bad_files=args.skip_bad_files,
-        ).to_dict()
-    if args.command == "merge":
-        from agc.processing.histograms import merge_partials
-
-        return merge_partials(
-            args.partial_dir, args.output, skip_bad_files=args.skip_bad_files
-        ).to_dict()
-    if args.command == "model":
-        from agc.stats.model import build_workspace
-
-        build_workspace(
-            args.histograms, args.output, config=args.config, signal=args.signal, poi=args.poi
-        )
-        return {"workspace": args.output}
-    if args.command == "fit":
-        from agc.plots.figures import fit_plots
-        from agc.stats.fit import run_fit
-
-        run = run_fit(args.workspace, args.output)
-        plots = fit_plots(run, args.plots_dir)
-        return {
-            "fit_results": args.output,
-            "poi": run.summary.poi.to_dict(),
-            "best_twice_nll": run.summary.best_twice_nll,
-            "goodness_of_fit": run.summary.goodness_of_fit,
-            "plots": [str(p) for p in plots],
-        }
-    if args.command == "report":
-        from agc.publish.provenance import run_provenance
-        from agc.publish.report import build_report
-
-        notebooks = args.notebooks_dir or f"{args.outdir}/notebooks"
-        report = build_report(notebooks, args.output or f"{args.outdir}/report.html")
-        return {"report": str(report), "provenance": str(run_provenance(args.outdir))}
-    if args.command == "reinterpret":
-        from agc.reinterpret.pipeline import main as reinterpret_main
-        from agc.reinterpret.signals import is_declaration
-
-        if not is_declaration(args.signal):
-            from pathlib import Path
-
-            from agc.core.fileio import write_text
-
-            write_text(
-                Path(args.outdir) / "reinterpretation" / "NOTE.txt",
-                f"signal={args.signal}: no signal declaration given, nothing reinterpreted.\n"
-                "Run with signal=inputs/signals/<name>.yaml (make reinterpret SIGNAL=...).\n",
-            )
-            print(
-                f"agc reinterpret: signal={args.signal!r} is the main measurement (see fit_results.json);"
-                " give a signal declaration such as inputs/signals/zprime_1000.yaml to reinterpret",
-                file=sys.stderr,
-            )
-            return {}
-        result = reinterpret_main(args)
-        keep = ("signal", "limits", "processed", "cached", "seeded", "timing_s")
-        return {key: result[key] for key in keep if key in result}
-    if args.command == "archive":
-        from agc.publish.archive import main as archive_main
-
-        return archive_main(args)
-    if args.command == "run-serial":
-        from agc.workflow.runners import run_serial
-
-        return run_serial(args.spec, _overrides(args.parameter), options=_overrides(args.option))
-    if args.command == "run-cwl":
-        from agc.workflow.runners import run_cwl
-
-        return run_cwl(_overrides(args.parameter))
-    if args.command == "bench":
-        from agc.bench import main as bench_main
-
-        return bench_main(args)
-    raise AGCError(f"unknown command {args.command!r}")  # pragma: no cover (argparse rejects it)
+def printable(command: str, result: Any) -> Any:
+    """What ``agc <command>`` prints of ``result``: ``to_dict()`` of a typed result, a mapping as
+    it is, only the command's ``keep`` keys when it declares them."""
+    if hasattr(result, "to_dict"):
+        result = result.to_dict()
+    keep = COMMANDS[command].keep
+    if keep is not None and isinstance(result, Mapping):
+        result = {key: result[key] for key in keep if key in result}
+    return result
 
 
 @contextlib.contextmanager
@@ -355,14 +371,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with _stdout_is_stderr():
-            result = _dispatch(args)
+            result = printable(args.command, _dispatch(args))
     except AGCError as exc:
         print(f"agc {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"agc {args.command}: interrupted", file=sys.stderr)
         return 130
-    if isinstance(result, dict) and result:
+    if isinstance(result, Mapping) and result:
         json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
         sys.stdout.write("\n")
     return 0

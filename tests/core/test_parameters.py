@@ -7,7 +7,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agc.core.errors import AGCError
-from agc.core.parameters import declared, validate_parameters
+from agc.core.parameters import (
+    EXECUTORS,
+    WORKFLOW_PARAMETERS,
+    coerce,
+    declared,
+    default,
+    defaults,
+    help_text,
+    json_type,
+    validate_parameters,
+)
 
 
 def test_strings_are_coerced_to_declared_types() -> None:
@@ -51,3 +61,43 @@ def test_any_value_is_accepted_or_cleanly_rejected(name: str, value: object) -> 
         return
     assert "\n" not in message
     assert name in message
+
+
+def test_every_parameter_has_a_type_a_valid_default_and_help() -> None:
+    for name, spec in declared().items():
+        assert spec["type"] in {"string", "integer", "boolean"}, name
+        assert json_type(name) == spec["type"]
+        assert help_text(name) == spec["description"]
+        assert "\n" not in help_text(name)
+        assert default(name) == spec["default"]
+    assert list(defaults()) == list(WORKFLOW_PARAMETERS) == list(declared())
+    assert validate_parameters(defaults()) == defaults()
+
+
+def test_the_defaults_are_those_of_the_preserved_analysis() -> None:
+    assert defaults() == {
+        "inputs": "embedded",
+        "samples": "all",
+        "executor": "futures",
+        "workers": 2,
+        "chunksize": 100_000,
+        "max_files": -1,
+        "scheduler": "",
+        "outdir": "outputs",
+        "signal": "ttbar",
+        "poi": "ttbar_norm",
+        "skip_bad_files": False,
+    }
+    assert EXECUTORS == ("iterative", "futures", "dask")
+
+
+def test_accessors_hand_out_copies_and_name_unknown_parameters() -> None:
+    changed = defaults()
+    changed["workers"] = 99
+    declared()["workers"]["default"] = 99
+    assert defaults()["workers"] == 2
+    assert default("workers") == 2
+    with pytest.raises(AGCError, match=r"unknown parameter 'colour'; known: chunksize"):
+        help_text("colour")
+    with pytest.raises(AGCError, match=r"unknown parameter 'partial_dir'"):
+        coerce("partial_dir", "x")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import ast
 import importlib
-import re
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import papermill
 import pytest
-import yaml
+
+from agc.core.parameters import WORKFLOW_PARAMETERS, default
+from agc.workflow import stages
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -41,10 +42,6 @@ def _parameters_cell_values(book: Any) -> dict[str, Any]:
     return values
 
 
-def _reana_parameters() -> dict[str, Any]:
-    return yaml.safe_load((REPO / "reana.yaml").read_text())["inputs"]["parameters"]
-
-
 def test_the_stage_notebooks_are_there() -> None:
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == sorted(EXPECTED)
 
@@ -64,39 +61,73 @@ def test_notebook_is_valid_and_committed_without_outputs(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", EXPECTED)
-def test_exactly_one_parameters_cell_with_shared_names_and_defaults(name: str) -> None:
+def test_exactly_one_parameters_cell_with_the_schema_s_names_and_defaults(name: str) -> None:
     book = _read(name)
     tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{name}: {len(tagged)} cells tagged 'parameters'"
     values = _parameters_cell_values(book)
-    shared = _reana_parameters()
-    unknown = sorted(set(values) - set(shared))
-    assert not unknown, f"{name}: parameters not declared in reana.yaml: {unknown}"
-    for key, value in values.items():
-        assert value == shared[key], (
-            f"{name}: default of {key!r} is {value!r}, reana.yaml says {shared[key]!r}"
-        )
+    unknown = sorted(set(values) - set(WORKFLOW_PARAMETERS))
+    assert not unknown, f"{name}: parameters not in the parameter schema: {unknown}"
+    assert values == {key: default(key) for key in values}, (
+        f"{name}: defaults differ from the schema"
+    )
     # papermill sees the same parameters (it is what injects the workflow's values).
     assert set(papermill.inspect_notebook(str(NOTEBOOKS / name))) == set(values)
 
 
-def test_notebooks_together_use_every_shared_parameter() -> None:
+def test_notebooks_together_use_every_workflow_parameter() -> None:
     used = set().union(*(_parameters_cell_values(_read(name)) for name in EXPECTED))
-    assert used == set(_reana_parameters())
+    assert used == set(WORKFLOW_PARAMETERS)
+
+
+def _stage_call(source: str) -> ast.Call:
+    """The one call of an ``agc.workflow.stages`` function in ``source``."""
+    tree = ast.parse(source)
+    imported = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "agc.workflow.stages"
+        for alias in node.names
+    }
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in imported
+    ]
+    assert len(calls) == 1, f"expected one stage call, found {len(calls)}"
+    return calls[0]
 
 
 @pytest.mark.parametrize("name", EXPECTED)
-def test_notebook_parameters_are_validated_before_work(name: str) -> None:
-    """Every notebook hands its parameters to agc.core.parameters.validate_parameters first."""
+def test_notebook_hands_every_parameter_to_its_stage_function(name: str) -> None:
+    """The first code cell after the parameters is one call of the notebook's stage
+    (agc.workflow.stages, which validates before any work) with every parameter by keyword."""
     book = _read(name)
     values = _parameters_cell_values(book)
     index = next(i for i, c in enumerate(book.cells) if "parameters" in c.metadata.get("tags", []))
     first_code = next(c for c in book.cells[index + 1 :] if c.cell_type == "code")
-    assert "validate_parameters(" in first_code.source
-    for key in values:
-        assert re.search(rf"[\"']{key}[\"']\s*:\s*{key}\b", first_code.source), (
-            f"{name}: parameter {key!r} is not validated"
-        )
+    call = _stage_call(first_code.source)
+    stage = stages.STAGES[call.func.id]
+    passed = {k.arg: k.value for k in call.keywords}
+    assert not call.args, f"{name}: pass the parameters by keyword"
+    assert set(passed) == set(values) == set(stages.stage_parameters(stage)), name
+    for key, value in passed.items():
+        assert isinstance(value, ast.Name), f"{name}: {key}= is not the parameter"
+        assert value.id == key, f"{name}: {key}={value.id}"
+
+
+def test_every_notebook_runs_a_different_stage() -> None:
+    calls = []
+    for name in EXPECTED:
+        book = _read(name)
+        code = [
+            c for c in book.cells if c.cell_type == "code" and "agc.workflow.stages" in c.source
+        ]
+        assert len(code) == 1, f"{name}: one cell calls the stage"
+        calls.append(_stage_call(code[0].source).func.id)
+    assert calls == ["dataset", "histograms", "merge", "model", "fit"]
 
 
 @pytest.mark.parametrize("name", EXPECTED)

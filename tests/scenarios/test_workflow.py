@@ -30,7 +30,8 @@ import yaml
 
 from agc.core.errors import AGCError
 from agc.core.fileio import fresh_directory
-from agc.core.parameters import declared as schema
+from agc.core.parameters import WORKFLOW_PARAMETERS, default, help_text, json_type
+from agc.core.parameters import defaults as schema_defaults
 from agc.dataset.stage import prepare_dataset
 from agc.publish.report import build_report, cutflow_markdown, fit_markdown
 from agc.stats.results import Estimate, FitSummary, ParameterTable
@@ -162,34 +163,97 @@ def test_cwl_spec_points_at_the_job_file_and_workflow() -> None:
 # --------------------------------------------------------------------------- parameter names
 
 
-def test_parameter_names_and_defaults_agree_across_specs_job_file_and_cli() -> None:
+#: CWL types of the schema's JSON types.
+CWL_TYPES = {"string": "string", "integer": "int", "boolean": "boolean"}
+
+
+def test_reana_yaml_declares_exactly_the_schema_s_parameters_and_defaults() -> None:
     declared = _parameters()
-    assert _job_scalars() == declared, (
-        "reana-cwl-job.yaml and reana.yaml must declare the same values"
-    )
-    workflow_inputs = _yaml(WORKFLOW)["inputs"]
-    scalars = {k for k, v in workflow_inputs.items() if v["type"] not in {"Directory", "File"}}
-    assert scalars == set(declared)
-    assert set(workflow_inputs) == set(_yaml(JOB)), "job file and workflow inputs differ"
-    assert set(declared) <= set(schema()), "every workflow parameter has a schema"
+    assert list(declared) == list(WORKFLOW_PARAMETERS), "names (and order) differ from the schema"
+    assert declared == schema_defaults(), "reana.yaml inputs.parameters differ from the schema"
 
 
-def test_cli_options_carry_the_parameter_names() -> None:
-    cli = pytest.importorskip("agc.cli", reason="agc.cli (the lead's CLI) is not there yet")
-    parser = cli.build_parser()
-    subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    declared = set(_parameters())
-    dests: set[str] = set()
-    for name, sub in subparsers.choices.items():
-        for action in sub._actions:
-            if action.dest in declared:
-                dests.add(action.dest)
-                assert f"--{action.dest}" in action.option_strings, (
-                    f"agc {name}: {action.option_strings}"
-                )
-    missing = sorted(declared - dests)
-    assert not missing, f"no agc option for parameters {missing}"
-    assert _parameters() == cli.DEFAULTS, "agc.cli.DEFAULTS and reana.yaml differ"
+def test_cwl_job_file_holds_the_schema_s_defaults() -> None:
+    assert _job_scalars() == schema_defaults(), "reana-cwl-job.yaml differs from the schema"
+    assert set(_yaml(WORKFLOW)["inputs"]) == set(_yaml(JOB)), "job file and workflow inputs differ"
+
+
+def test_cwl_workflow_inputs_have_the_schema_s_types_defaults_and_docs() -> None:
+    inputs = _yaml(WORKFLOW)["inputs"]
+    scalars = {k: v for k, v in inputs.items() if v["type"] not in {"Directory", "File"}}
+    assert list(scalars) == list(WORKFLOW_PARAMETERS)
+    for name, spec in scalars.items():
+        assert spec == {
+            "type": CWL_TYPES[json_type(name)],
+            "default": default(name),
+            "doc": help_text(name),
+        }, f"workflow.cwl input {name}"
+
+
+def _papermill_flags(tokens: list[str]) -> dict[str, tuple[str, str]]:
+    """name -> (flag, value token) of every -r / -p of a papermill command given as tokens."""
+    start = tokens.index("papermill")
+    return {
+        tokens[i + 1]: (tokens[i], tokens[i + 2])
+        for i in range(start, len(tokens) - 2)
+        if tokens[i] in {"-p", "-r"}
+    }
+
+
+def _papermill_commands() -> list[tuple[str, list[str]]]:
+    """(where, tokens) of every papermill command of reana.yaml and of the CWL tools."""
+    found = []
+    for step in _serial()["workflow"]["specification"]["steps"]:
+        for command in step["commands"]:
+            tokens = shlex.split(command)
+            if "papermill" in tokens:
+                found.append((f"reana.yaml step {step['name']}", tokens))
+    for name, step in _yaml(WORKFLOW)["steps"].items():
+        tokens = _tool_tokens(_yaml(WORKFLOW.parent / step["run"]))
+        if "papermill" in tokens:
+            found.append((f"CWL step {name}", tokens))
+    return found
+
+
+def test_papermill_passes_schema_parameters_with_r_for_strings_and_p_otherwise() -> None:
+    commands = _papermill_commands()
+    assert len(commands) == 10, [where for where, _ in commands]
+    for where, tokens in commands:
+        for name, (flag, value) in _papermill_flags(tokens).items():
+            assert name in WORKFLOW_PARAMETERS, f"{where}: {name} is not in the schema"
+            expected = "-r" if json_type(name) == "string" else "-p"
+            assert flag == expected, f"{where}: {name} is a {json_type(name)}, passed with {flag}"
+            assert value in {f"${{{name}}}", f"$(inputs.{name})"}, f"{where}: {name} = {value}"
+
+
+def test_agc_commands_of_the_specs_use_existing_options() -> None:
+    from agc.cli import build_parser
+
+    subparsers = next(
+        a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction"
+    ).choices
+    commands = [
+        shlex.split(command)
+        for step in _serial()["workflow"]["specification"]["steps"]
+        for command in step["commands"]
+    ]
+    for step in _yaml(WORKFLOW)["steps"].values():
+        commands.append(_tool_tokens(_yaml(WORKFLOW.parent / step["run"])))
+    checked = 0
+    for tokens in commands:
+        if "agc" not in tokens:
+            continue
+        sub = subparsers[tokens[tokens.index("agc") + 1]]
+        flags = {flag for action in sub._actions for flag in action.option_strings}
+        for token in tokens[tokens.index("agc") + 2 :]:
+            if token.startswith("--"):
+                checked += 1
+                assert token in flags, f"agc {sub.prog}: no option {token}"
+                name = token[2:]
+                if name in WORKFLOW_PARAMETERS:
+                    value = tokens[tokens.index(token) + 1]
+                    assert value in {f"${{{name}}}", f"$(inputs.{name})"}, f"{token} {value}"
+    assert checked >= 10
 
 
 def test_cwl_steps_wire_parameters_by_name_and_tools_pass_the_notebook_parameters() -> None:

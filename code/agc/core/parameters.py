@@ -1,13 +1,19 @@
 """The workflow parameters: one schema for reana.yaml, the CWL job file, notebooks and the CLI.
 
+``schemas/parameters.schema.json`` is the one source of every workflow parameter's name, JSON
+type, default and help (``"default"`` and ``"description"`` of each property); the specs, the
+notebooks' ``parameters`` cells and the CLI options are checked against it by the tests, and the
+stage functions (:mod:`agc.workflow.stages`) and the CLI take their defaults from it.
+
 Parameters arrive as strings (``-p name=value``, papermill, the job file) or typed (YAML, a
 notebook's ``parameters`` cell); :func:`coerce` turns strings into the declared types and
-:func:`validate_parameters` checks them against ``schemas/parameters.schema.json`` before any work
-starts, naming the key and the accepted values on error.
+:func:`validate_parameters` checks them against the schema before any work starts, naming the key
+and the accepted values on error.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from agc.core.errors import AGCError
@@ -18,23 +24,51 @@ _FALSE = {"false", "0", "no", "off"}
 
 
 def declared() -> dict[str, Any]:
-    """Name -> JSON-schema property of every known parameter."""
-    return load_schema("parameters")["properties"]
+    """Name -> JSON-schema property of every known parameter (a copy: safe to modify)."""
+    return copy.deepcopy(load_schema("parameters")["properties"])
 
+
+#: The workflow parameters in the schema's order (reana.yaml ``inputs.parameters`` declares the
+#: same names in the same order).
+WORKFLOW_PARAMETERS: tuple[str, ...] = tuple(declared())
 
 #: The event-processing executors (the schema's enum of ``executor``): one definition for the
-#: CLI's choices, the histogram stage and the benchmarks.
+#: CLI, the histogram stage and the benchmarks.
 EXECUTORS: tuple[str, ...] = tuple(declared()["executor"]["enum"])
+
+
+def _spec(name: str) -> dict[str, Any]:
+    spec = load_schema("parameters")["properties"].get(name)
+    if spec is None:
+        raise AGCError(f"unknown parameter '{name}'; known: {', '.join(sorted(declared()))}")
+    return spec
+
+
+def defaults() -> dict[str, Any]:
+    """Name -> default value of every workflow parameter (a new dict on each call)."""
+    return {name: _spec(name)["default"] for name in WORKFLOW_PARAMETERS}
+
+
+def default(name: str) -> Any:
+    """The default value of parameter ``name``."""
+    return _spec(name)["default"]
+
+
+def help_text(name: str) -> str:
+    """The one-line help (schema ``description``) of parameter ``name``."""
+    return str(_spec(name)["description"])
+
+
+def json_type(name: str) -> str:
+    """The JSON type of parameter ``name``: ``"string"``, ``"integer"`` or ``"boolean"``."""
+    return str(_spec(name)["type"])
 
 
 def coerce(name: str, value: Any) -> Any:
     """Convert a string value to the type parameter ``name`` declares (int, bool or str)."""
-    spec = declared().get(name)
-    if spec is None:
-        raise AGCError(f"unknown parameter '{name}'; known: {', '.join(sorted(declared()))}")
+    kind = _spec(name).get("type")
     if not isinstance(value, str):
         return value
-    kind = spec.get("type")
     if kind == "integer":
         try:
             return int(value.strip())

@@ -1,0 +1,389 @@
+"""One function per workflow stage: what the notebooks, the ``agc`` CLI and the tests call.
+
+The stages, in the order of reana.yaml: :func:`dataset`, :func:`histograms`, :func:`merge`,
+:func:`model`, :func:`fit`, :func:`reinterpret`, :func:`report`, and :func:`archive` after a
+finished run. Each takes the workflow parameters it needs by keyword, under the names and with the
+defaults of the parameter schema (:mod:`agc.core.parameters`), validates them before any work,
+and calls its subpackage's entry point. Output paths follow the run's layout under ``outdir``::
+
+    <outdir>/dataset.json, samples/          dataset
+    <outdir>/partial/*.partial.json          histograms (the workflow's per-sample partials)
+    <outdir>/histograms.root, cutflow.json   merge
+    <outdir>/workspace.json                  model
+    <outdir>/fit_results.json, plots/        fit
+    <outdir>/reinterpretation/, cache/       reinterpret
+    <outdir>/report.html, provenance.json    report (from <outdir>/notebooks/)
+    <outdir>/archive/                        archive
+
+Path keywords (``output``, ``partial_dir``, ...) default to ``None``: the place above. Each stage
+imports its entry point when called, so a stage loads only its own libraries (the report does not
+load coffea) and importing this module stays cheap for the CLI.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agc.core.parameters import WORKFLOW_PARAMETERS, default, validate_parameters
+
+if TYPE_CHECKING:
+    from agc.stats.results import FitRun
+
+PathLike = str | os.PathLike[str]
+
+#: The run's products under ``outdir`` (reana.yaml ``outputs``).
+PARTIAL_DIR = "partial"
+HISTOGRAMS = "histograms.root"
+CUTFLOW = "cutflow.json"
+WORKSPACE = "workspace.json"
+FIT_RESULTS = "fit_results.json"
+PLOTS_DIR = "plots"
+NOTEBOOKS_DIR = "notebooks"
+REPORT = "report.html"
+ARCHIVE_DIR = "archive"
+REINTERPRETATION_DIR = "reinterpretation"
+#: Inputs of the repository the stages read.
+DATASET_RECIPE = "inputs/embedded.yaml"
+MODEL_CONFIG = "inputs/cabinetry.yaml"
+
+
+def _under(outdir: PathLike, path: PathLike | None, name: str) -> Path:
+    """``path``, or ``<outdir>/<name>`` when it is None."""
+    return Path(path) if path is not None else Path(outdir) / name
+
+
+@dataclass(frozen=True)
+class ModelStageResult:
+    """The model stage: the workspace file written and its specification (plain JSON dict)."""
+
+    workspace: Path
+    spec: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"workspace": path}``, what ``agc model`` prints."""
+        return {"workspace": str(self.workspace)}
+
+
+@dataclass(frozen=True)
+class FitStageResult:
+    """The fit stage: ``fit_results.json``, the fit itself and the paper plots (PDF and PNG)."""
+
+    fit_results: Path
+    run: FitRun
+    plots: tuple[Path, ...]
+    #: The parameter of interest to show first (the workflow parameter ``poi``).
+    poi: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``agc fit`` prints: the file, the POI estimate, -2 log L, goodness of fit, plots."""
+        return {
+            "fit_results": str(self.fit_results),
+            "poi": self.run.summary.poi.to_dict(),
+            "best_twice_nll": self.run.summary.best_twice_nll,
+            "goodness_of_fit": self.run.summary.goodness_of_fit,
+            "plots": [str(p) for p in self.plots],
+        }
+
+
+@dataclass(frozen=True)
+class ReportStageResult:
+    """The report stage: the HTML report of the executed notebooks and ``provenance.json``."""
+
+    report: Path
+    provenance: Path
+
+    def to_dict(self) -> dict[str, str]:
+        """``{"report": path, "provenance": path}``, what ``agc report`` prints."""
+        return {"report": str(self.report), "provenance": str(self.provenance)}
+
+
+def dataset(
+    *,
+    inputs: str = default("inputs"),
+    samples: str = default("samples"),
+    max_files: int = default("max_files"),
+    outdir: str = default("outdir"),
+    recipe: PathLike = DATASET_RECIPE,
+) -> dict[str, Any]:
+    """Make sure the inputs exist (generating the embedded default from ``recipe`` if needed),
+    write ``<outdir>/dataset.json`` and the per-sample markers ``<outdir>/samples/``; return the
+    summary of :func:`agc.dataset.stage.prepare_dataset`."""
+    from agc.dataset.stage import prepare_dataset
+
+    params = validate_parameters(
+        {"inputs": inputs, "samples": samples, "max_files": max_files, "outdir": outdir}
+    )
+    return prepare_dataset(**params, recipe=recipe)
+
+
+def histograms(
+    *,
+    inputs: str = default("inputs"),
+    samples: str = default("samples"),
+    executor: str = default("executor"),
+    workers: int = default("workers"),
+    chunksize: int = default("chunksize"),
+    max_files: int = default("max_files"),
+    scheduler: str = default("scheduler"),
+    outdir: str = default("outdir"),
+    skip_bad_files: bool = default("skip_bad_files"),
+    partials: bool = True,
+    partial_dir: PathLike | None = None,
+    output: PathLike | None = None,
+) -> dict[str, Any]:
+    """NanoAOD -> histograms (:func:`agc.processing.histograms.run_histograms`).
+
+    ``partials=True`` (the workflow's stage): one unnormalised partial output per sample in
+    ``partial_dir`` -- by default ``<outdir>/partial/``, emptied first; a folder given is not
+    emptied -- for :func:`merge`. ``partials=False``: one pass straight to ``output`` (default
+    ``<outdir>/histograms.root``) and ``cutflow.json`` beside it. Per-chunk checkpoints live
+    beside ``output`` either way. Returns the run's summary (yields, cut flow, timing, ...).
+    """
+    from agc.core.fileio import fresh_directory
+    from agc.dataset.manifest import resolve_inputs
+    from agc.processing.histograms import run_histograms
+
+    params = validate_parameters(
+        {
+            "inputs": inputs,
+            "samples": samples,
+            "executor": executor,
+            "workers": workers,
+            "chunksize": chunksize,
+            "max_files": max_files,
+            "scheduler": scheduler,
+            "outdir": outdir,
+            "skip_bad_files": skip_bad_files,
+        }
+    )
+    folder: Path | None = None
+    if partials and partial_dir is not None:
+        folder = Path(partial_dir)
+    elif partials:
+        folder = fresh_directory(Path(params["outdir"]) / PARTIAL_DIR)
+    return run_histograms(
+        resolve_inputs(params["inputs"]),
+        output=_under(params["outdir"], output, HISTOGRAMS),
+        samples=params["samples"],
+        executor=params["executor"],
+        workers=params["workers"],
+        chunksize=params["chunksize"],
+        max_files=params["max_files"],
+        scheduler=params["scheduler"],
+        partial_dir=folder,
+        skip_bad_files=params["skip_bad_files"],
+    )
+
+
+def merge(
+    *,
+    outdir: str = default("outdir"),
+    skip_bad_files: bool = default("skip_bad_files"),
+    partial_dir: PathLike | None = None,
+    output: PathLike | None = None,
+) -> dict[str, Any]:
+    """Merge the partial outputs of ``partial_dir`` (default ``<outdir>/partial/``) into
+    ``output`` (default ``<outdir>/histograms.root``) and ``cutflow.json`` beside it
+    (:func:`agc.processing.histograms.merge_partials`); return the merge summary."""
+    from agc.processing.histograms import merge_partials
+
+    params = validate_parameters({"outdir": outdir, "skip_bad_files": skip_bad_files})
+    target = _under(params["outdir"], output, HISTOGRAMS)
+    return merge_partials(
+        _under(params["outdir"], partial_dir, PARTIAL_DIR),
+        target,
+        cutflow_output=target.with_name(CUTFLOW),
+        skip_bad_files=params["skip_bad_files"],
+    )
+
+
+def model(
+    *,
+    outdir: str = default("outdir"),
+    signal: str = default("signal"),
+    poi: str = default("poi"),
+    histograms: PathLike | None = None,
+    config: PathLike = MODEL_CONFIG,
+    output: PathLike | None = None,
+) -> ModelStageResult:
+    """``histograms`` (default ``<outdir>/histograms.root``) -> the pyhf workspace ``output``
+    (default ``<outdir>/workspace.json``) with the cabinetry configuration ``config``
+    (:func:`agc.stats.model.build_workspace`). A signal declaration as ``signal`` is the
+    reinterpretation's input: the main measurement stays ttbar
+    (:func:`agc.reinterpret.signals.analysis_signal`)."""
+    from agc.reinterpret.signals import analysis_signal
+    from agc.stats.model import build_workspace
+
+    params = validate_parameters({"outdir": outdir, "signal": signal, "poi": poi})
+    target = _under(params["outdir"], output, WORKSPACE)
+    spec = build_workspace(
+        _under(params["outdir"], histograms, HISTOGRAMS),
+        output=target,
+        config=config,
+        signal=analysis_signal(params["signal"]),
+        poi=params["poi"],
+    )
+    return ModelStageResult(workspace=target, spec=spec)
+
+
+def fit(
+    *,
+    outdir: str = default("outdir"),
+    poi: str = default("poi"),
+    workspace: PathLike | None = None,
+    output: PathLike | None = None,
+    plots_dir: PathLike | None = None,
+) -> FitStageResult:
+    """Fit ``workspace`` (default ``<outdir>/workspace.json``) to its pseudo-data, write
+    ``output`` (default ``<outdir>/fit_results.json``) and the paper plots into ``plots_dir``
+    (default ``<outdir>/plots``) (:func:`agc.stats.fit.run_fit`,
+    :func:`agc.plots.figures.fit_plots`). ``poi`` is the parameter shown first in reports."""
+    from agc.plots.figures import fit_plots
+    from agc.stats.fit import run_fit
+
+    params = validate_parameters({"outdir": outdir, "poi": poi})
+    target = _under(params["outdir"], output, FIT_RESULTS)
+    run = run_fit(_under(params["outdir"], workspace, WORKSPACE), target)
+    plots = fit_plots(run, _under(params["outdir"], plots_dir, PLOTS_DIR))
+    return FitStageResult(fit_results=target, run=run, plots=tuple(plots), poi=params["poi"])
+
+
+def reinterpret(
+    *,
+    signal: str = default("signal"),
+    inputs: str = default("inputs"),
+    outdir: str = default("outdir"),
+    executor: str = default("executor"),
+    workers: int = default("workers"),
+    chunksize: int = default("chunksize"),
+    max_files: int = default("max_files"),
+    scheduler: str = default("scheduler"),
+    signal_poi: str | None = None,
+    config: PathLike | None = None,
+    partials: list[PathLike] | None = None,
+) -> dict[str, Any]:
+    """Swap the signal for the declaration ``signal`` (:func:`agc.reinterpret.pipeline.reinterpret`):
+    ``<outdir>/reinterpretation/`` with the new workspace, fit, CLs limits, BkgOnly + PatchSet.
+
+    ``signal_poi``: name of the new signal's strength (default ``mu_sig``); ``config``: cabinetry
+    template (default the analysis'); ``partials``: partial outputs that may seed the cache
+    (default ``<outdir>/partial``). A ``signal`` that is not a declaration (``ttbar``, the main
+    measurement) reinterprets nothing: ``<outdir>/reinterpretation/NOTE.txt`` says so, a line on
+    stderr too, and the result is ``{}``.
+    """
+    from agc.reinterpret.signals import is_declaration
+
+    params = validate_parameters(
+        {
+            "signal": signal,
+            "inputs": inputs,
+            "outdir": outdir,
+            "executor": executor,
+            "workers": workers,
+            "chunksize": chunksize,
+            "max_files": max_files,
+            "scheduler": scheduler,
+        }
+    )
+    if not is_declaration(params["signal"]):
+        _note_nothing_to_reinterpret(params["outdir"], params["signal"])
+        return {}
+    from agc.reinterpret import pipeline
+
+    options: dict[str, Any] = {"partials": partials}
+    if signal_poi is not None:
+        options["poi"] = signal_poi
+    if config is not None:
+        options["config"] = config
+    return pipeline.reinterpret(
+        params["signal"],
+        inputs=params["inputs"],
+        outdir=params["outdir"],
+        executor=params["executor"],
+        workers=params["workers"],
+        chunksize=params["chunksize"],
+        max_files=params["max_files"],
+        scheduler=params["scheduler"],
+        **options,
+    )
+
+
+def _note_nothing_to_reinterpret(outdir: str, signal: str) -> None:
+    from agc.core.fileio import write_text
+
+    write_text(
+        Path(outdir) / REINTERPRETATION_DIR / "NOTE.txt",
+        f"signal={signal}: no signal declaration given, nothing reinterpreted.\n"
+        "Run with signal=inputs/signals/<name>.yaml (make reinterpret SIGNAL=...).\n",
+    )
+    print(
+        f"agc reinterpret: signal={signal!r} is the main measurement (see fit_results.json);"
+        " give a signal declaration such as inputs/signals/zprime_1000.yaml to reinterpret",
+        file=sys.stderr,
+    )
+
+
+def report(
+    *,
+    outdir: str = default("outdir"),
+    notebooks_dir: PathLike | None = None,
+    output: PathLike | None = None,
+) -> ReportStageResult:
+    """Render the executed notebooks of ``notebooks_dir`` (default ``<outdir>/notebooks``) into
+    ``output`` (default ``<outdir>/report.html``) and write ``<outdir>/provenance.json``
+    (:func:`agc.publish.report.build_report`, :func:`agc.publish.provenance.run_provenance`)."""
+    from agc.publish.provenance import run_provenance
+    from agc.publish.report import build_report
+
+    params = validate_parameters({"outdir": outdir})
+    html = build_report(
+        _under(params["outdir"], notebooks_dir, NOTEBOOKS_DIR),
+        _under(params["outdir"], output, REPORT),
+    )
+    return ReportStageResult(report=Path(html), provenance=Path(run_provenance(params["outdir"])))
+
+
+def archive(
+    *,
+    outdir: str = default("outdir"),
+    inputs: str = default("inputs"),
+    dest: PathLike | None = None,
+    allow_dirty: bool = False,
+) -> dict[str, Any]:
+    """The deposit-ready archive of the finished run in ``outdir`` (CITATION, Zenodo and HEPData
+    records, BagIt bag) in ``dest`` (default ``<outdir>/archive``); ``allow_dirty`` archives a
+    git tree with uncommitted changes (recorded). :func:`agc.publish.archive.build_archive`."""
+    from agc.publish.archive import build_archive
+
+    params = validate_parameters({"outdir": outdir, "inputs": inputs})
+    return build_archive(
+        params["outdir"],
+        _under(params["outdir"], dest, ARCHIVE_DIR),
+        allow_dirty=allow_dirty,
+        inputs=params["inputs"],
+    )
+
+
+#: Every stage, by name, in the workflow's order (``archive`` follows a finished run).
+STAGES: dict[str, Callable[..., Any]] = {
+    "dataset": dataset,
+    "histograms": histograms,
+    "merge": merge,
+    "model": model,
+    "fit": fit,
+    "reinterpret": reinterpret,
+    "report": report,
+    "archive": archive,
+}
+
+
+def stage_parameters(stage: Callable[..., Any]) -> tuple[str, ...]:
+    """The workflow parameters (schema names) ``stage`` takes, in its signature's order."""
+    names = inspect.signature(stage).parameters
+    return tuple(name for name in names if name in WORKFLOW_PARAMETERS)

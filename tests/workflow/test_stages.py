@@ -1,0 +1,213 @@
+"""agc.workflow.stages: one function per stage, parameters validated first, outputs under outdir."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from stats_helpers import write_synthetic_histograms
+from toy_nanoaod import write_toy_dataset
+
+from agc.core.errors import AGCError
+from agc.stats.results import Estimate, FitRun, FitSummary, ParameterTable
+from agc.workflow import stages
+
+CONFIG = Path(__file__).resolve().parents[2] / "inputs" / "cabinetry.yaml"
+
+
+@pytest.fixture(scope="module")
+def toy_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_toy_dataset(tmp_path_factory.mktemp("toy"))
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Work in ``tmp_path``: ``outdir`` must be a relative path."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", list(stages.STAGES))
+def test_every_stage_validates_its_parameters_before_any_work(in_tmp: Path, name: str) -> None:
+    with pytest.raises(AGCError, match=r"'outdir'.*no '\.\.'") as info:
+        stages.STAGES[name](outdir="../elsewhere")
+    assert "\n" not in str(info.value)
+    assert list(in_tmp.iterdir()) == []
+    assert not (in_tmp.parent / "elsewhere").exists()
+
+
+def test_dataset_writes_the_summary_and_sample_markers_under_outdir(
+    in_tmp: Path, toy_manifest: Path
+) -> None:
+    summary = stages.dataset(inputs=str(toy_manifest), samples="wjets", outdir="run")
+    assert json.loads((in_tmp / "run" / "dataset.json").read_text()) == summary
+    assert [row["sample"] for row in summary["samples"]] == ["wjets__nominal"]
+    assert [p.name for p in (in_tmp / "run" / "samples").iterdir()] == ["wjets__nominal"]
+    with pytest.raises(AGCError, match="'max_files'"):
+        stages.dataset(inputs=str(toy_manifest), max_files=0, outdir="run")
+
+
+def test_histograms_then_merge_equal_one_pass_bit_for_bit(in_tmp: Path, toy_manifest: Path) -> None:
+    common: dict[str, Any] = {"inputs": str(toy_manifest), "executor": "iterative"}
+    stale = in_tmp / "run" / "partial" / "stale.partial.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
+    partial = stages.histograms(**common, outdir="run")
+    assert not stale.exists(), "the workflow's partial folder is emptied first"
+    assert sorted(Path(p).parent.name for p in partial["partials"]) == ["partial"] * len(
+        partial["partials"]
+    )
+    merged = stages.merge(outdir="run")
+    assert merged["output"] == str(Path("run") / "histograms.root")
+    assert merged["cutflow_output"] == str(Path("run") / "cutflow.json")
+
+    single = stages.histograms(**common, outdir="single", partials=False)
+    assert single["output"] == str(Path("single") / "histograms.root")
+    assert (in_tmp / "single" / "histograms.root").read_bytes() == (
+        in_tmp / "run" / "histograms.root"
+    ).read_bytes()
+    assert (in_tmp / "single" / "cutflow.json").read_bytes() == (
+        in_tmp / "run" / "cutflow.json"
+    ).read_bytes()
+
+    kept = in_tmp / "mine" / "other.partial.json"
+    kept.parent.mkdir()
+    kept.write_text("{}")
+    stages.histograms(**common, samples="wjets", outdir="run", partial_dir="mine")
+    assert kept.exists(), "a partial folder given is not emptied"
+    assert (in_tmp / "mine" / "wjets__nominal.partial.json").is_file()
+
+
+def test_model_builds_the_main_measurement_also_for_a_signal_declaration(in_tmp: Path) -> None:
+    write_synthetic_histograms(in_tmp / "run" / "histograms.root")
+    result = stages.model(outdir="run", config=CONFIG)
+    assert result.workspace == Path("run") / "workspace.json"
+    assert json.loads(result.workspace.read_text()) == result.spec
+    assert result.to_dict() == {"workspace": str(Path("run") / "workspace.json")}
+    first = result.workspace.read_bytes()
+    again = stages.model(outdir="run", signal="inputs/signals/zprime_1000.yaml", config=CONFIG)
+    assert again.workspace.read_bytes() == first
+
+
+def _fake_run() -> FitRun:
+    summary = FitSummary(
+        measurement="m",
+        poi=Estimate("ttbar_norm", 0.97, 0.1),
+        parameters=ParameterTable(
+            labels=["ttbar_norm"],
+            types=["normfactor"],
+            bestfit=[0.97],
+            uncertainty=[0.1],
+            prefit_uncertainty=[0.0],
+        ),
+        correlation_matrix=[[1.0]],
+        best_twice_nll=12.5,
+        goodness_of_fit=0.4,
+        impacts=None,
+        fit={},
+    )
+    return FitRun(summary=summary, model=None, data=[], fit_results=None)
+
+
+def test_fit_wires_workspace_results_and_plots_under_outdir(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agc.plots.figures
+    import agc.stats.fit
+
+    seen: dict[str, Any] = {}
+    run = _fake_run()
+
+    def run_fit(workspace: Path, output: Path) -> FitRun:
+        seen["fit"] = (workspace, output)
+        return run
+
+    def fit_plots(got: FitRun, plots_dir: Path) -> list[Path]:
+        seen["plots"] = (got, plots_dir)
+        return [Path(plots_dir) / "pulls.pdf"]
+
+    monkeypatch.setattr(agc.stats.fit, "run_fit", run_fit)
+    monkeypatch.setattr(agc.plots.figures, "fit_plots", fit_plots)
+    result = stages.fit(outdir="run", poi="mu_sig")
+    assert seen == {
+        "fit": (Path("run") / "workspace.json", Path("run") / "fit_results.json"),
+        "plots": (run, Path("run") / "plots"),
+    }
+    assert result.poi == "mu_sig"
+    assert result.to_dict() == {
+        "fit_results": str(Path("run") / "fit_results.json"),
+        "poi": run.summary.poi.to_dict(),
+        "best_twice_nll": 12.5,
+        "goodness_of_fit": 0.4,
+        "plots": [str(Path("run") / "plots" / "pulls.pdf")],
+    }
+
+
+def test_reinterpret_without_a_declaration_leaves_a_note(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert stages.reinterpret(signal="ttbar", outdir="run") == {}
+    note = in_tmp / "run" / "reinterpretation" / "NOTE.txt"
+    assert note.read_text().splitlines() == [
+        "signal=ttbar: no signal declaration given, nothing reinterpreted.",
+        "Run with signal=inputs/signals/<name>.yaml (make reinterpret SIGNAL=...).",
+    ]
+    assert "is the main measurement" in capsys.readouterr().err
+
+
+def _executed_notebook(path: Path, value: int) -> None:
+    book = nbformat.v4.new_notebook()
+    book.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    book.metadata["papermill"] = {"start_time": time.time(), "parameters": {"outdir": "run"}}
+    cell = nbformat.v4.new_code_cell(f"x = {value}\nx", execution_count=1)
+    cell.outputs = [
+        nbformat.v4.new_output("execute_result", {"text/plain": str(value)}, execution_count=1)
+    ]
+    book.cells = [nbformat.v4.new_markdown_cell("# Stage"), cell]
+    nbformat.write(book, path)
+
+
+def test_report_renders_the_run_s_notebooks_and_writes_provenance(in_tmp: Path) -> None:
+    (in_tmp / "run" / "notebooks").mkdir(parents=True)
+    _executed_notebook(in_tmp / "run" / "notebooks" / "00_dataset.ipynb", 1717)
+    result = stages.report(outdir="run")
+    assert result.report == Path("run") / "report.html"
+    assert result.provenance == Path("run") / "provenance.json"
+    assert "1717" in result.report.read_text()
+    assert json.loads(result.provenance.read_text())
+    assert result.to_dict() == {
+        "report": str(Path("run") / "report.html"),
+        "provenance": str(Path("run") / "provenance.json"),
+    }
+
+
+def test_archive_refuses_an_incomplete_run_naming_what_is_missing(in_tmp: Path) -> None:
+    (in_tmp / "run").mkdir()
+    with pytest.raises(AGCError, match=r"histograms\.root") as info:
+        stages.archive(outdir="run")
+    assert "\n" not in str(info.value)
+    assert not (in_tmp / "run" / "archive").exists()
+
+
+def test_stage_parameters_are_the_schema_names_in_signature_order() -> None:
+    assert stages.stage_parameters(stages.merge) == ("outdir", "skip_bad_files")
+    assert stages.stage_parameters(stages.model) == ("outdir", "signal", "poi")
+    assert stages.stage_parameters(stages.histograms) == (
+        "inputs",
+        "samples",
+        "executor",
+        "workers",
+        "chunksize",
+        "max_files",
+        "scheduler",
+        "outdir",
+        "skip_bad_files",
+    )
