@@ -16,7 +16,6 @@ depend on the machine and its load.
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import math
 import multiprocessing
@@ -168,16 +167,3 @@ def format_report(result: dict[str, Any]) -> str:
             f"{rss['driver']:.0f} (driver)"
         )
     return "\n".join(lines)
-
-
-def main(args: argparse.Namespace) -> dict[str, Any]:
-    """``agc bench``: run, print the report, return the figures (the CLI prints them as JSON)."""
-    result = run_benchmark(
-        args.inputs,
-        scale=args.scale,
-        executor=args.executor,
-        workers=args.workers,
-        chunksize=args.chunksize,
-    )
-    print(format_report(result), flush=True)
-    return result

@@ -475,13 +475,3 @@ def validate_bag(path: str | os.PathLike[str]) -> None:
             bagit.Bag(str(path)).validate()
     except (bagit.BagError, bagit.BagValidationError) as exc:
         raise AGCError(f"{path}: invalid BagIt bag ({' '.join(str(exc).split())})") from None
-
-
-def main(args: Any) -> dict[str, Any]:
-    """``agc archive`` entry: ``args`` has ``outdir``, ``dest``, ``allow_dirty``, ``inputs``."""
-    return build_archive(
-        args.outdir,
-        args.dest,
-        allow_dirty=args.allow_dirty,
-        inputs=getattr(args, "inputs", "embedded"),
-    ).to_dict()

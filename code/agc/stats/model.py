@@ -49,7 +49,7 @@ HISTOGRAM_FOLDER_NAME = "histograms_cabinetry"
 POI_NOMINAL = 1.0
 POI_BOUNDS = (0.0, 10.0)
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[3]
 _NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
 

@@ -33,6 +33,9 @@ from typing import TYPE_CHECKING, Any
 from agc.core.parameters import WORKFLOW_PARAMETERS, default, validate_parameters
 
 if TYPE_CHECKING:
+    from agc.processing.results import HistogramRun
+    from agc.publish.archive import ArchiveResult
+    from agc.reinterpret.results import ReinterpretationResult
     from agc.stats.results import FitRun
 
 PathLike = str | os.PathLike[str]
@@ -136,7 +139,7 @@ def histograms(
     partials: bool = True,
     partial_dir: PathLike | None = None,
     output: PathLike | None = None,
-) -> dict[str, Any]:
+) -> HistogramRun:
     """NanoAOD -> histograms (:func:`agc.processing.histograms.run_histograms`).
 
     ``partials=True`` (the workflow's stage): one unnormalised partial output per sample in
@@ -187,7 +190,7 @@ def merge(
     skip_bad_files: bool = default("skip_bad_files"),
     partial_dir: PathLike | None = None,
     output: PathLike | None = None,
-) -> dict[str, Any]:
+) -> HistogramRun:
     """Merge the partial outputs of ``partial_dir`` (default ``<outdir>/partial/``) into
     ``output`` (default ``<outdir>/histograms.root``) and ``cutflow.json`` beside it
     (:func:`agc.processing.histograms.merge_partials`); return the merge summary."""
@@ -267,7 +270,7 @@ def reinterpret(
     signal_poi: str | None = None,
     config: PathLike | None = None,
     partials: list[PathLike] | None = None,
-) -> dict[str, Any]:
+) -> ReinterpretationResult | dict[str, Any]:
     """Swap the signal for the declaration ``signal`` (:func:`agc.reinterpret.pipeline.reinterpret`):
     ``<outdir>/reinterpretation/`` with the new workspace, fit, CLs limits, BkgOnly + PatchSet.
 
@@ -355,7 +358,7 @@ def archive(
     inputs: str = default("inputs"),
     dest: PathLike | None = None,
     allow_dirty: bool = False,
-) -> dict[str, Any]:
+) -> ArchiveResult:
     """The deposit-ready archive of the finished run in ``outdir`` (CITATION, Zenodo and HEPData
     records, BagIt bag) in ``dest`` (default ``<outdir>/archive``); ``allow_dirty`` archives a
     git tree with uncommitted changes (recorded). :func:`agc.publish.archive.build_archive`."""
