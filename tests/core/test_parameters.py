@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,6 +18,7 @@ from agc.core.parameters import (
     defaults,
     help_text,
     json_type,
+    markdown_table,
     validate_parameters,
 )
 
@@ -101,3 +104,14 @@ def test_accessors_hand_out_copies_and_name_unknown_parameters() -> None:
         help_text("colour")
     with pytest.raises(AGCError, match=r"unknown parameter 'partial_dir'"):
         coerce("partial_dir", "x")
+
+
+def test_readme_lists_every_parameter_as_the_schema_declares_it() -> None:
+    """The README's parameter table is the schema's (a drift in either fails here)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme
+    rows = markdown_table().splitlines()[2:]
+    assert [row.split("`")[1] for row in rows] == list(WORKFLOW_PARAMETERS)
+    assert "| `workers` | `2` |" in markdown_table()
+    assert '| `scheduler` | `""` |' in markdown_table()
+    assert "| `skip_bad_files` | `false` |" in markdown_table()

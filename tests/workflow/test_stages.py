@@ -58,15 +58,15 @@ def test_histograms_then_merge_equal_one_pass_bit_for_bit(in_tmp: Path, toy_mani
     stale.write_text("{}")
     partial = stages.histograms(**common, outdir="run")
     assert not stale.exists(), "the workflow's partial folder is emptied first"
-    assert sorted(Path(p).parent.name for p in partial["partials"]) == ["partial"] * len(
-        partial["partials"]
+    assert sorted(Path(p).parent.name for p in partial.partials) == ["partial"] * len(
+        partial.partials
     )
     merged = stages.merge(outdir="run")
-    assert merged["output"] == str(Path("run") / "histograms.root")
-    assert merged["cutflow_output"] == str(Path("run") / "cutflow.json")
+    assert merged.output == str(Path("run") / "histograms.root")
+    assert merged.cutflow_output == str(Path("run") / "cutflow.json")
 
     single = stages.histograms(**common, outdir="single", partials=False)
-    assert single["output"] == str(Path("single") / "histograms.root")
+    assert single.output == str(Path("single") / "histograms.root")
     assert (in_tmp / "single" / "histograms.root").read_bytes() == (
         in_tmp / "run" / "histograms.root"
     ).read_bytes()

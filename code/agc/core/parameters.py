@@ -14,6 +14,7 @@ and the accepted values on error.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from agc.core.errors import AGCError
@@ -94,3 +95,15 @@ def validate_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
                 raise AGCError(f"{exc} (accepted: {', '.join(map(str, spec['enum']))})") from None
         raise
     return typed
+
+
+def markdown_table() -> str:
+    """The parameters as the Markdown table of the README (name, default, meaning), from the
+    schema; tests/core/test_parameters.py checks that the README holds exactly this table."""
+    rows = ["| name | default | meaning |", "| --- | --- | --- |"]
+    for name in WORKFLOW_PARAMETERS:
+        value = json.dumps(default(name)) if default(name) == "" else str(default(name))
+        if isinstance(default(name), bool):
+            value = str(default(name)).lower()
+        rows.append(f"| `{name}` | `{value}` | {help_text(name)} |")
+    return "\n".join(rows)
