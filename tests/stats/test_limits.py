@@ -10,7 +10,8 @@ import pyhf
 import pytest
 
 from agc.core.errors import AGCError
-from agc.stats.fit import configure_backend, model_and_data
+from agc.stats.fit import model_and_data
+from agc.stats.minimiser import configure_backend
 from agc.stats.limits import cls, cls_curves, expected_targets, upper_limit
 
 

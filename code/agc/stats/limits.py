@@ -23,7 +23,7 @@ for the models here). The fits of one round are independent and run in ``workers
 each starts at the parameters fitted at the nearest mu of the same dataset in an earlier round
 (else the dataset's best fit), so the sequence of fits, and every number, is the same for any
 worker count. Fits: :func:`migrad` (MINUIT with the settings and fallbacks of every fit,
-:mod:`agc.stats.fitsettings`; the free fit is :func:`agc.stats.fit.minimise`'s). Checked
+:mod:`agc.stats.fitsettings`; the free fit is :func:`agc.stats.minimiser.minimise`'s). Checked
 against ``pyhf.infer.intervals.upper_limits.toms748_scan`` (tests/test_limits.py). All numbers
 are plain floats.
 """
@@ -48,8 +48,8 @@ from agc.core.errors import AGCError
 from agc.stats.fitsettings import FIT_MAXITER, attempts, minuit_of
 from agc.stats.results import FitSummary
 
-# agc.stats.fit (cabinetry, matplotlib) is imported where needed: the fit processes import this
-# module and need pyhf, iminuit and agc.stats.fitsettings only.
+# agc.stats.fit and agc.stats.minimiser (cabinetry) are imported where needed: the fit processes
+# import this module and need pyhf, iminuit and agc.stats.fitsettings only.
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def migrad(
 ) -> tuple[float, list[float]]:
     """Minimum of -2 ln L: MIGRAD only (iminuit; the settings and starts of
     :func:`agc.stats.fitsettings.attempts` tried in turn until it converges), as
-    :func:`agc.stats.fit.minimise` minimises but without cabinetry's HESSE step: a limit needs
+    :func:`agc.stats.minimiser.minimise` minimises but without cabinetry's HESSE step: a limit needs
     -2 ln L at the minimum, not the covariance (a quarter of a fit's calls). Returns
     (-2 ln L, parameters); ``pyhf.exceptions.FailedMinimization`` if no attempt converges."""
     for _, settings, start in attempts(model, init, fixed):
@@ -306,7 +306,8 @@ def upper_limit(
         "converged", "method", "versions"}``; the POI values are in units of the signal
         strength (1 = the declared cross-section).
     """
-    from agc.stats.fit import configure_backend, minimise, model_and_data, quiet_fit_logs
+    from agc.stats.fit import model_and_data
+    from agc.stats.minimiser import configure_backend, minimise, quiet_fit_logs
 
     configure_backend()
     model, data = model_and_data(spec, source)
