@@ -336,20 +336,20 @@ def reinterpret(
         limits = None
         written: list[str] = []
         if declaration is not None:
-            limits = upper_limit(
+            result = upper_limit(
                 _load_json(fitted_path),
                 source=str(fitted_path),
                 workers=params["workers"],
                 free_fit=fit_summary,
                 pool=pool,
             )
-            limits = {"signal": declaration.name, "labels": declaration.labels, **limits}
+            limits = {"signal": declaration.name, "labels": declaration.labels, **result.to_dict()}
             write_json(point_dir / "limits.json", limits)
             if plots:
                 written += [
                     str(p)
                     for p in scan_plot(
-                        limits, point_dir / "limit_scan", title=declaration.description
+                        result, point_dir / "limit_scan", title=declaration.description
                     )
                 ]
         t_limits = time.perf_counter() - t0
