@@ -7,8 +7,8 @@ card's table of normalised yields and smooth analytic shapes (m_bjj peaking at t
 -4 %, scaleup +5 %, scaledown -8 %, pt_scale_up +5 %, btag_var_0_up +21 %, wjets scale_var
 +-2.5 %). No random numbers: the same call writes the same bytes.
 
-Used by tests/test_model.py, tests/test_fit.py and tests/test_plots.py while (or where) the
-histogram stage's real output is not needed.
+Used by tests/stats/test_model.py, tests/stats/test_fit.py and tests/plots/test_figures.py while
+(or where) the histogram stage's real output is not needed.
 """
 
 from __future__ import annotations

@@ -68,8 +68,15 @@ def test_pdf_and_png_are_byte_reproducible(tmp_path: Path) -> None:
         "save_figure(_figure(), Path(sys.argv[1]) / 'c')"
     )
     subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path), str(Path(__file__).parent), str(Path(__file__).parents[1])],
-            check=True,
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(tmp_path),
+            str(Path(__file__).parent),
+            str(Path(__file__).parents[1]),
+        ],
+        check=True,
     )
     for suffix in ("pdf", "png"):
         assert (tmp_path / f"c.{suffix}").read_bytes() == (tmp_path / f"a.{suffix}").read_bytes()

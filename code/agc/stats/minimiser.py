@@ -47,7 +47,8 @@ def minimise(
 
     Starting points: :func:`agc.stats.fitsettings.attempts` (``init_pars`` is the "given" one,
     default suggested); ``par_bounds`` default to the model's suggested bounds. Returns
-    (FitResults, index of the attempt used); raises ``pyhf.exceptions.FailedMinimization`` if none converges.
+    (FitResults, index of the attempt used); raises ``pyhf.exceptions.FailedMinimization`` if
+    none converges.
     """
     failure: Exception | None = None
     for attempt, settings, start in attempts(model, init_pars, fix_pars):
