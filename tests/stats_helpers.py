@@ -191,8 +191,8 @@ def default_histograms(request: Any, base: Path) -> tuple[Path, str]:
 def default_stats_run(request: Any, tmp_path_factory: Any) -> dict[str, Any]:
     """histograms -> workspace -> fit with impacts and plots, once per test session.
 
-    Shared by tests/test_fit.py and tests/test_plots.py (module-level cache: the expensive
-    impact ranking runs once). Prints the time of each stage.
+    Shared by tests/stats/test_fit.py and tests/plots/test_figures.py (module-level cache: the
+    expensive impact ranking runs once). Prints the time of each stage.
     """
     if "default" not in _RUNS:
         base = tmp_path_factory.mktemp("stats_default")

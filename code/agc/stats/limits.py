@@ -324,6 +324,7 @@ class _Scan:
         them span the range; from the second round on, every limit not yet within ``rtol`` of a
         fitted point."""
         wanted = expected if self.rounds else [expected[0], expected[2], FAR * expected[4]]
+        # CLs_obs at mu needs both datasets fitted there: the data decide for both.
         return sorted(
             {("asimov", mu) for mu in wanted if _missing(self.q["asimov"], mu, rtol)}
             | {
