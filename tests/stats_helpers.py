@@ -7,8 +7,8 @@ card's table of normalised yields and smooth analytic shapes (m_bjj peaking at t
 -4 %, scaleup +5 %, scaledown -8 %, pt_scale_up +5 %, btag_var_0_up +21 %, wjets scale_var
 +-2.5 %). No random numbers: the same call writes the same bytes.
 
-Used by tests/test_model.py, tests/test_fit.py and tests/test_plots.py while (or where) the
-histogram stage's real output is not needed.
+Used by tests/stats/test_model.py, tests/stats/test_fit.py and tests/plots/test_figures.py while
+(or where) the histogram stage's real output is not needed.
 """
 
 from __future__ import annotations
@@ -191,8 +191,8 @@ def default_histograms(request: Any, base: Path) -> tuple[Path, str]:
 def default_stats_run(request: Any, tmp_path_factory: Any) -> dict[str, Any]:
     """histograms -> workspace -> fit with impacts and plots, once per test session.
 
-    Shared by tests/test_fit.py and tests/test_plots.py (module-level cache: the expensive
-    impact ranking runs once). Prints the time of each stage.
+    Shared by tests/stats/test_fit.py and tests/plots/test_figures.py (module-level cache: the
+    expensive impact ranking runs once). Prints the time of each stage.
     """
     if "default" not in _RUNS:
         base = tmp_path_factory.mktemp("stats_default")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from typing import Any
 
 import pyhf
 import pytest
 
 from agc.core.errors import AGCError
-from agc.stats.fit import configure_backend, model_and_data
+from agc.stats.fit import model_and_data
 from agc.stats.limits import cls, cls_curves, expected_targets, upper_limit
+from agc.stats.minimiser import configure_backend
+from agc.stats.results import LimitResult
 
 
 def simple_spec(observed: list[float], poi_low: float = 0.0) -> dict[str, Any]:
@@ -68,14 +72,14 @@ def test_upper_limit_equals_pyhf_toms748_scan(observed: list[float]) -> None:
     obs, exp = pyhf.infer.intervals.upper_limits.toms748_scan(
         data, model, 0.0, 10.0, rtol=1e-6, test_stat="qtilde"
     )
-    assert result["converged"]
-    assert result["observed"] == pytest.approx(float(obs), rel=1e-3)
-    assert list(result["expected"].values()) == pytest.approx([float(e) for e in exp], rel=1e-3)
+    assert result.converged
+    assert result.observed == pytest.approx(float(obs), rel=1e-3)
+    assert list(result.expected.values()) == pytest.approx([float(e) for e in exp], rel=1e-3)
     # each fitted point is also exact: the curves pass through them
-    point = next(p for p in result["points"] if p["cls_observed"] is not None)
-    curve_obs, curve_exp = cls_curves(result, [point["mu"]])
-    assert curve_obs[0] == pytest.approx(point["cls_observed"], rel=1e-9)
-    assert list(curve_exp[0]) == pytest.approx(point["cls_expected"], rel=1e-9)
+    point = next(p for p in result.points if p.cls_observed is not None)
+    curve_obs, curve_exp = cls_curves(result, [point.mu])
+    assert curve_obs[0] == pytest.approx(point.cls_observed, rel=1e-9)
+    assert list(curve_exp[0]) == pytest.approx(point.cls_expected, rel=1e-9)
 
 
 def test_upper_limit_is_the_same_for_any_worker_count() -> None:
@@ -86,3 +90,33 @@ def test_upper_limit_is_the_same_for_any_worker_count() -> None:
 def test_upper_limit_needs_a_poi_bounded_at_zero() -> None:
     with pytest.raises(AGCError, match="lower bound must be 0"):
         upper_limit(simple_spec([52.0, 45.0, 19.0], poi_low=-5.0), source="ws.json", workers=1)
+
+
+def test_limit_result_reads_back_from_its_json() -> None:
+    """``to_dict`` is the object of ``limits.json`` (key order included); ``from_dict`` inverts
+    it, also with the signal's keys that ``limits.json`` adds."""
+    result = upper_limit(simple_spec([52.0, 45.0, 19.0]), workers=1)
+    content = json.loads(json.dumps(result.to_dict()))
+    assert list(content) == [
+        "poi", "level", "observed", "expected", "bestfit", "sigma_hat", "twice_nll", "points",
+        "rounds", "fits", "converged", "rtol", "method", "versions",
+    ]  # fmt: skip
+    assert list(content["expected"]) == ["-2", "-1", "0", "1", "2"]
+    assert LimitResult.from_dict({"signal": "zprime", "labels": {}, **content}) == result
+
+
+def test_limit_fit_processes_do_not_import_cabinetry() -> None:
+    """The limit fits' worker processes (spawned) import pyhf, iminuit and agc.stats.fitsettings
+    through agc.stats.limits only: neither cabinetry nor matplotlib."""
+    # In each process: import agc.stats.limits (the worker's tasks are its functions), then list
+    # the heavy modules loaded.
+    code = """
+from agc.stats.limits import FitPool
+HEAVY = ["cabinetry", "matplotlib", "agc.stats.fit", "agc.stats.minimiser"]
+LOADED = "[__import__('agc.stats.limits')] and [m for m in %r if m in __import__('sys').modules]"
+LOADED %= HEAVY
+with FitPool(2) as pool:
+    print(eval(LOADED), pool.pool.submit(eval, LOADED).result())
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split("\n")[0] == "[] []"

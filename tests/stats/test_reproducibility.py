@@ -1,15 +1,13 @@
-"""The reproducibility contract (agc.stats.reproducibility) and the numerical-environment matrix
-(agc.stats.numerics): the comparisons themselves, on small hand-made results."""
+"""The reproducibility contract (agc.stats.reproducibility): the comparisons themselves, on small
+hand-made results."""
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
 
-from agc.stats import numerics, reproducibility
+from agc.stats import reproducibility
 from agc.stats.reproducibility import (
     BESTFIT_SIGMA,
     LIMIT_BAND,
@@ -114,28 +112,3 @@ def test_spread_keeps_the_worst_of_every_family() -> None:
     assert rows["bestfit"].worst == "bestfit[mu]"
     assert rows["uncertainty"].max_used == 0.0
     assert "bestfit" in reproducibility.format_spread(rows.values())
-
-
-def test_matrix_compares_each_record_with_its_reference(tmp_path: Path) -> None:
-    reference = tmp_path / "fit_results_x.json"
-    reference.write_text(json.dumps(_fit()))
-    record = tmp_path / "record"
-    record.mkdir()
-    (record / "fit_results_x.json").write_text(
-        json.dumps({"reference": str(reference), "obtained": _fit(bestfit=1.01)})
-    )
-    deviations = numerics.leg_deviations(record)
-    assert len(deviations) == 11
-    assert [d.output for d in violations(deviations)] == ["bestfit[mu]"]
-
-
-def test_matrix_legs_set_what_they_name() -> None:
-    assert set(numerics.LEGS) >= {"blas-threads-1", "blas-threads-2", "openblas-haswell"}
-    for overrides in numerics.LEGS.values():
-        assert set(overrides) <= {
-            "OPENBLAS_CORETYPE",
-            "OPENBLAS_NUM_THREADS",
-            "NPY_DISABLE_CPU_FEATURES",
-        }
-    with pytest.raises(SystemExit):
-        numerics.main(["--legs", "no-such-leg"])

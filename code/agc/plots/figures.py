@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cabinetry
 import matplotlib.pyplot as plt
@@ -139,6 +139,18 @@ def sample_colors(samples: Sequence[str]) -> dict[str, str]:
     return colors
 
 
+class _Bins(NamedTuple):
+    """The per-bin numbers of a data/MC figure: ``edges`` [GeV] shape (n+1,), the others (n,)."""
+
+    edges: np.ndarray
+    #: Summed MC prediction and its total uncertainty [events].
+    total: np.ndarray
+    unc: np.ndarray
+    #: Pseudo-data [events] and its error bars sqrt(N).
+    data: np.ndarray
+    data_err: np.ndarray
+
+
 def data_mc_figure(
     edges: np.ndarray,
     yields: Mapping[str, np.ndarray],
@@ -160,17 +172,30 @@ def data_mc_figure(
     """
     names = list(yields)
     stack = [np.asarray(yields[n], dtype=float) for n in names]
-    total = np.sum(stack, axis=0)
     data = np.asarray(data, dtype=float)
-    data_err = np.sqrt(np.clip(data, 0.0, None))
-    unc = np.asarray(total_stdev, dtype=float)
-
+    bins = _Bins(
+        edges=edges,
+        total=np.sum(stack, axis=0),
+        unc=np.asarray(total_stdev, dtype=float),
+        data=data,
+        data_err=np.sqrt(np.clip(data, 0.0, None)),
+    )
     fig, (ax, rax) = plt.subplots(
         2, 1, figsize=(10, 10), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.06}
     )
+    _draw_stack(ax, bins, stack, names, colors)
+    _label_stack(ax, bins, names, variable=variable, region=region, stage=stage)
+    _draw_ratio(rax, bins, variable)
+    return fig
+
+
+def _draw_stack(
+    ax: Any, bins: _Bins, stack: list[np.ndarray], names: list[str], colors: Mapping[str, str]
+) -> None:
+    """Upper panel: the stacked samples, the hatched uncertainty band and the pseudo-data."""
     hep.histplot(
         stack,
-        bins=edges,
+        bins=bins.edges,
         stack=True,
         histtype="fill",
         label=[DISPLAY_LABELS.get(n, n) for n in names],
@@ -180,9 +205,9 @@ def data_mc_figure(
         ax=ax,
     )
     ax.stairs(
-        total + unc,
-        edges,
-        baseline=total - unc,
+        bins.total + bins.unc,
+        bins.edges,
+        baseline=bins.total - bins.unc,
         fill=True,
         facecolor="none",
         edgecolor="dimgray",
@@ -191,24 +216,30 @@ def data_mc_figure(
         label="Uncertainty",
     )
     hep.histplot(
-        data,
-        bins=edges,
+        bins.data,
+        bins=bins.edges,
         histtype="errorbar",
-        yerr=data_err,
+        yerr=bins.data_err,
         color="black",
         label="Pseudo-data",
         ax=ax,
     )
 
-    widths = np.diff(edges)
+
+def _label_stack(
+    ax: Any, bins: _Bins, names: list[str], *, variable: str, region: str, stage: str
+) -> None:
+    """Upper panel: axis label (events per bin width), ranges, legend, region/stage, CMS label."""
+    widths = np.diff(bins.edges)
     unit = (
         f" / {widths[0]:g} GeV"
         if np.allclose(widths, widths[0]) and "GeV" in variable
         else " / bin"
     )
     ax.set_ylabel("Events" + unit)
-    ax.set_ylim(0.0, 1.6 * max(float(np.max(total + unc)), float(np.max(data + data_err)), 1e-9))
-    ax.set_xlim(edges[0], edges[-1])
+    top = max(float(np.max(bins.total + bins.unc)), float(np.max(bins.data + bins.data_err)), 1e-9)
+    ax.set_ylim(0.0, 1.6 * top)
+    ax.set_xlim(bins.edges[0], bins.edges[-1])
     by_label = dict(zip(*ax.get_legend_handles_labels()[::-1], strict=True))
     legend = ["Pseudo-data", "Uncertainty", *(DISPLAY_LABELS.get(n, n) for n in names[::-1])]
     ax.legend([by_label[n] for n in legend], legend, loc="upper right", fontsize=18)
@@ -217,11 +248,14 @@ def data_mc_figure(
     )
     cms_label(ax, loc=0, fontsize=(24, 20, 20, 18))
 
-    safe = np.where(total > 0, total, np.nan)
-    rel = unc / safe
+
+def _draw_ratio(rax: Any, bins: _Bins, variable: str) -> None:
+    """Lower panel: pseudo-data / prediction with the relative uncertainty band."""
+    safe = np.where(bins.total > 0, bins.total, np.nan)
+    rel = bins.unc / safe
     rax.stairs(
         1 + rel,
-        edges,
+        bins.edges,
         baseline=1 - rel,
         fill=True,
         facecolor="none",
@@ -230,12 +264,13 @@ def data_mc_figure(
         linewidth=0,
     )
     rax.axhline(1.0, color="black", linestyle="--", linewidth=1)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    rax.errorbar(centres, data / safe, yerr=data_err / safe, fmt="o", color="black", markersize=6)
+    centres = 0.5 * (bins.edges[1:] + bins.edges[:-1])
+    rax.errorbar(
+        centres, bins.data / safe, yerr=bins.data_err / safe, fmt="o", color="black", markersize=6
+    )
     rax.set_ylim(0.5, 1.5)
     rax.set_ylabel("Data / Pred.")
     rax.set_xlabel(variable)
-    return fig
 
 
 def distribution_plots(

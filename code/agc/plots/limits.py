@@ -1,7 +1,9 @@
 """Figures of the CLs limits: CLs versus the POI (brazil plot) and limits versus the signal mass.
 
-Inputs are :func:`agc.stats.limits.upper_limit` results; the curves come from
-:func:`agc.stats.limits.cls_curves` (the asymptotic formulae through the fitted points).
+:func:`scan_plot` draws one :class:`~agc.stats.results.LimitResult` (of
+:func:`agc.stats.limits.upper_limit`; the curves come from :func:`agc.stats.limits.cls_curves`,
+the asymptotic formulae through the fitted points); :func:`mass_plot` draws the limits of several
+signal points, as the reinterpretation's summary lists them (JSON read back from disk).
 """
 
 from __future__ import annotations
@@ -15,35 +17,30 @@ import numpy as np
 
 from agc.plots.figures import cms_label, paper_style, save_figure
 from agc.stats.limits import BAND_KEYS, cls_curves
+from agc.stats.results import LimitResult
 
 
-def scan_plot(
-    limits: Mapping[str, Any], stem: str | os.PathLike[str], title: str = ""
-) -> list[Path]:
+def scan_plot(limits: LimitResult, stem: str | os.PathLike[str], title: str = "") -> list[Path]:
     """CLs versus the POI (pyhf's brazil plot: observed, expected with 1/2 sigma bands) as
     PDF + PNG; curves from :func:`cls_curves`, markers at the fitted points."""
     import matplotlib.pyplot as plt
     from pyhf.contrib.viz import brazil
 
-    high = 1.25 * max(limits["observed"], limits["expected"]["2"])
+    high = 1.25 * max(limits.observed, limits.expected["2"])
     grid = np.linspace(high / 200.0, high, 200)
     obs, exp = cls_curves(limits, grid)
-    fitted = [p for p in limits["points"] if p["cls_observed"] is not None]
+    fitted = [p for p in limits.points if p.cls_observed is not None]
     with paper_style():
         fig, ax = plt.subplots(figsize=(12, 8))
-        brazil.plot_results(
-            grid, list(zip(obs, exp, strict=True)), test_size=limits["level"], ax=ax
-        )
+        brazil.plot_results(grid, list(zip(obs, exp, strict=True)), test_size=limits.level, ax=ax)
         ax.plot(
-            [p["mu"] for p in limits["points"]],
-            [p["cls_expected"][2] for p in limits["points"]],
+            [p.mu for p in limits.points],
+            [p.cls_expected[2] for p in limits.points],
             "kx",
             label="fitted (Asimov)",
         )
-        ax.plot(
-            [p["mu"] for p in fitted], [p["cls_observed"] for p in fitted], "ko", label="fitted"
-        )
-        ax.set_xlabel(rf"signal strength $\mu$ ({limits['poi']})")
+        ax.plot([p.mu for p in fitted], [p.cls_observed for p in fitted], "ko", label="fitted")
+        ax.set_xlabel(rf"signal strength $\mu$ ({limits.poi})")
         ax.set_ylabel(r"CL$_s$")
         ax.set_ylim(0, 1.05)
         ax.legend(loc="upper right")
@@ -60,7 +57,9 @@ def mass_plot(
 ) -> list[Path]:
     """Limit versus ``label`` (e.g. mass [GeV]): expected with 1/2 sigma bands and observed.
 
-    ``points``: ``{label value: ..., "limits": upper_limit result}`` sorted by the label value.
+    ``points``: the rows of the reinterpretation summary, sorted by the label value:
+    ``{label: value, "limits": {"observed": ..., "expected": {"-2".."2"}, ...}}`` (the keys of
+    :meth:`agc.stats.results.LimitResult.to_dict`; only these two are read).
     """
     import matplotlib.pyplot as plt
 

@@ -208,18 +208,18 @@ def point_limits(
     from agc.plots.limits import scan_plot
     from agc.stats.limits import upper_limit
 
-    limits = upper_limit(
+    result = upper_limit(
         read_json(fitted_path),
         source=str(fitted_path),
         workers=workers,
         free_fit=fit,
         pool=pool,
     )
-    limits = {"signal": declaration.name, "labels": declaration.labels, **limits}
+    limits = {"signal": declaration.name, "labels": declaration.labels, **result.to_dict()}
     write_json(point_dir / LIMITS, limits)
     if not plots:
         return limits, []
-    figures = scan_plot(limits, point_dir / "limit_scan", title=declaration.description)
+    figures = scan_plot(result, point_dir / "limit_scan", title=declaration.description)
     return limits, [str(p) for p in figures]
 
 

@@ -15,17 +15,16 @@ for byte, whatever the number of worker processes of the impact fits.
 - ``impacts``: the impact (cabinetry ranking definition) of every nuisance parameter on the
   POI (pre-/post-fit, up/down), or ``null`` when not requested;
 - ``fit``: status (``success``) and the exact minimiser settings and software versions.
+
+The stage is :func:`run_fit`; the minimiser it shares with the impacts and the limits is
+:mod:`agc.stats.minimiser`, the impact ranking (and its worker processes) :mod:`agc.stats.ranking`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import multiprocessing
 import os
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,26 +41,12 @@ from agc.stats.fitsettings import (
     FIT_MAXITER,
     HESSE_STEP_FRACTION,
     HESSE_STRATEGY,
-    attempts,
     minuit_of,
 )
+from agc.stats.minimiser import configure_backend, minimise
 from agc.stats.model import HistogramReader, rebin
+from agc.stats.ranking import ranking
 from agc.stats.results import Estimate, FitRun, FitSummary, Impacts, ParameterTable
-
-
-def configure_backend() -> None:
-    """pyhf numpy backend with the MINUIT optimiser and our first settings.
-
-    (cabinetry installs its own MINUIT optimiser for each fit; strategy and tolerance are
-    passed to every fit explicitly.)
-    """
-    first = FIT_ATTEMPTS[0]
-    pyhf.set_backend(
-        "numpy",
-        pyhf.optimize.minuit_optimizer(
-            verbose=0, strategy=first["strategy"], tolerance=first["tolerance"]
-        ),
-    )
 
 
 def load_workspace(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -94,48 +79,11 @@ def model_and_data(spec: Mapping[str, Any], source: str = "workspace") -> tuple[
         ) from None
 
 
-def minimise(
-    model: Any,
-    data: list[float],
-    *,
-    init_pars: list[float] | None = None,
-    fix_pars: list[bool] | None = None,
-    par_bounds: list[tuple[float, float]] | None = None,
-    goodness_of_fit: bool = False,
-) -> tuple[Any, int]:
-    """``cabinetry.fit.fit`` with the settings of :data:`FIT_ATTEMPTS`, first that converges.
-
-    Starting points: :func:`agc.stats.fitsettings.attempts` (``init_pars`` is the "given" one,
-    default suggested); ``par_bounds`` default to the model's suggested bounds. Returns
-    (FitResults, index of the attempt used); raises ``pyhf.exceptions.FailedMinimization`` if none converges.
-    """
-    failure: Exception | None = None
-    for attempt, settings, start in attempts(model, init_pars, fix_pars):
-        try:
-            with _silenced("pyhf.optimize.mixins"):
-                results = cabinetry.fit.fit(
-                    model,
-                    data,
-                    init_pars=start,
-                    fix_pars=fix_pars,
-                    par_bounds=par_bounds,
-                    strategy=settings["strategy"],
-                    tolerance=settings["tolerance"],
-                    maxiter=FIT_MAXITER,
-                    goodness_of_fit=goodness_of_fit,
-                )
-        except pyhf.exceptions.FailedMinimization as exc:
-            failure = exc
-            continue
-        return results, attempt
-    assert failure is not None
-    raise failure
-
-
 def fit(
     model: Any, data: list[float], source: str = "workspace", goodness_of_fit: bool = True
 ) -> tuple[Any, int]:
-    """The MLE fit (``cabinetry.fit.fit`` via :func:`minimise`): (FitResults, attempt used)."""
+    """The MLE fit (``cabinetry.fit.fit`` via :func:`agc.stats.minimiser.minimise`), covariance
+    from :func:`final_covariance`: (FitResults, attempt used)."""
     configure_backend()
     try:
         results, attempt = minimise(model, data, goodness_of_fit=goodness_of_fit)
@@ -171,125 +119,6 @@ def final_covariance(model: Any, data: list[float], results: Any) -> Any:
     free = ~np.asarray(fixed, dtype=bool)
     corr[free, free] = 1.0  # exactly, by definition (the division leaves 1 - 2e-16)
     return results._replace(uncertainty=uncertainty, corr_mat=corr)
-
-
-_WORKER: dict[str, Any] = {}
-
-
-@contextlib.contextmanager
-def _silenced(name: str) -> Iterator[None]:
-    """Mute logger ``name`` (pyhf logs every failed MIGRAD with a traceback; we retry instead)."""
-    logger = logging.getLogger(name)
-    previous = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
-
-
-@contextlib.contextmanager
-def quiet_fit_logs() -> Iterator[None]:
-    """Silence cabinetry's/pyhf's per-fit INFO reports (MIGRAD tables) during the impact fits."""
-    loggers = [logging.getLogger(name) for name in ("cabinetry", "pyhf")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
-def _init_worker(spec: Mapping[str, Any]) -> None:
-    """Build the model once per process for the impact fits."""
-    configure_backend()
-    model, data = cabinetry.model_utils.model_and_data(dict(spec))
-    _WORKER.update(model=model, data=data)
-
-
-def _impact_task(task: tuple[int, list[float], list[float]]) -> tuple[list[float], int]:
-    """POI shifts for one parameter held at each of ``values``; (shifts, fallback count)."""
-    i_par, bestfit, values = task
-    model, data = _WORKER["model"], _WORKER["data"]
-    poi_index = model.config.poi_index
-    fix_pars = model.config.suggested_fixed()
-    fix_pars[i_par] = True
-    shifts, fallbacks = [], 0
-    for value in values:
-        if value == bestfit[i_par]:  # no pre-fit constraint (or fixed): no impact
-            shifts.append(0.0)
-            continue
-        init = list(bestfit)
-        init[i_par] = value
-        results, attempt = minimise(model, data, init_pars=init, fix_pars=fix_pars)
-        shifts.append(float(results.bestfit[poi_index] - bestfit[poi_index]))
-        fallbacks += attempt > 0
-    return shifts, fallbacks
-
-
-def ranking(
-    spec: Mapping[str, Any],
-    model: Any,
-    fit_results: Any,
-    *,
-    workers: int = 1,
-    source: str = "workspace",
-) -> tuple[Any, int]:
-    """Impacts of every nuisance parameter on the POI: (``cabinetry`` RankingResults, fallbacks).
-
-    The definition of ``cabinetry.fit.ranking``: the parameter is held at its best-fit value
-    +- its pre-fit and its post-fit uncertainty and the POI refitted; the impact is the POI's
-    shift. Each fit starts from the best-fit point and uses :func:`minimise` (cabinetry's own
-    ranking stops at the first fit above MINUIT's EDM goal). The ~4 fits per parameter are
-    independent, so they run in ``workers`` processes; every fit depends on its inputs only,
-    so any worker count gives the same numbers. ~1 s per fit, ~130 fits for the default model.
-    """
-    labels = list(model.config.par_names)
-    poi_index = model.config.poi_index
-    bestfit = np.asarray(fit_results.bestfit, dtype=float).tolist()
-    postfit = np.asarray(fit_results.uncertainty, dtype=float)
-    prefit = np.asarray(cabinetry.model_utils.prefit_uncertainties(model), dtype=float)
-    tasks = [
-        (
-            i,
-            bestfit,
-            [
-                bestfit[i] + prefit[i],
-                bestfit[i] - prefit[i],
-                bestfit[i] + postfit[i],
-                bestfit[i] - postfit[i],
-            ],
-        )
-        for i in range(len(labels))
-        if i != poi_index
-    ]
-    try:
-        if workers <= 1:
-            _init_worker(spec)
-            with quiet_fit_logs():
-                outcome = [_impact_task(task) for task in tasks]
-        else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_init_worker, initargs=(dict(spec),)
-            ) as pool:
-                outcome = list(pool.map(_impact_task, tasks))
-    except pyhf.exceptions.FailedMinimization as exc:
-        raise AGCError(f"{source}: a fit of the impact ranking failed ({exc})") from None
-    impacts = np.asarray([shifts for shifts, _ in outcome], dtype=float).reshape(len(tasks), 4)
-    keep = [i for i in range(len(labels)) if i != poi_index]
-    results = cabinetry.fit.RankingResults(
-        np.asarray(bestfit)[keep],
-        postfit[keep],
-        [labels[i] for i in keep],
-        impacts[:, 0],
-        impacts[:, 1],
-        impacts[:, 2],
-        impacts[:, 3],
-    )
-    return results, int(sum(n for _, n in outcome))
 
 
 def parameter_types(model: Any) -> list[str]:

@@ -23,8 +23,8 @@ for the models here). The fits of one round are independent and run in ``workers
 each starts at the parameters fitted at the nearest mu of the same dataset in an earlier round
 (else the dataset's best fit), so the sequence of fits, and every number, is the same for any
 worker count. Fits: :func:`migrad` (MINUIT with the settings and fallbacks of every fit,
-:mod:`agc.stats.fitsettings`; the free fit is :func:`agc.stats.fit.minimise`'s). Checked
-against ``pyhf.infer.intervals.upper_limits.toms748_scan`` (tests/test_limits.py). All numbers
+:mod:`agc.stats.fitsettings`; the free fit is :func:`agc.stats.minimiser.minimise`'s). Checked
+against ``pyhf.infer.intervals.upper_limits.toms748_scan`` (tests/stats/test_limits.py). All numbers
 are plain floats.
 """
 
@@ -35,7 +35,8 @@ import math
 import multiprocessing
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Self
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 import pyhf
@@ -46,10 +47,10 @@ from scipy.stats import norm
 
 from agc.core.errors import AGCError
 from agc.stats.fitsettings import FIT_MAXITER, attempts, minuit_of
-from agc.stats.results import FitSummary
+from agc.stats.results import FitSummary, LimitPoint, LimitResult
 
-# agc.stats.fit (cabinetry, matplotlib) is imported where needed: the fit processes import this
-# module and need pyhf, iminuit and agc.stats.fitsettings only.
+# agc.stats.fit and agc.stats.minimiser (cabinetry) are imported where needed: the fit processes
+# import this module and need pyhf, iminuit and agc.stats.fitsettings only.
 
 log = logging.getLogger(__name__)
 
@@ -135,20 +136,28 @@ def _root(func: Any, low: float, scale: float) -> float:
 
 
 class _Model:
-    """The interpolation model of ``sqrt(q_mu,A)`` and ``sqrt(q_mu)`` from the fitted points."""
+    """The interpolation model of ``sqrt(q_mu,A)`` and ``sqrt(q_mu)`` from the fitted points.
 
-    def __init__(self, state: Mapping[str, Any]) -> None:
-        self.mu_hat = max(state["mu_hat"], 0.0)
-        self.sigma0 = state["sigma_hat"]
-        asimov = [
-            (mu, mu / math.sqrt(q)) for mu, q in state["q_asimov"].items() if mu > 0 and q > 0
-        ]
+    ``mu_hat`` / ``sigma_hat``: the POI's free-fit value (clipped at 0) and uncertainty;
+    ``q_asimov`` / ``q_data``: -2 ln lambda(mu) fitted so far, keyed by mu.
+    """
+
+    def __init__(
+        self,
+        mu_hat: float,
+        sigma_hat: float,
+        q_asimov: Mapping[float, float],
+        q_data: Mapping[float, float],
+    ) -> None:
+        self.mu_hat = max(mu_hat, 0.0)
+        self.sigma0 = sigma_hat
+        asimov = [(mu, mu / math.sqrt(q)) for mu, q in q_asimov.items() if mu > 0 and q > 0]
         self.sigma_a = _sigma_model(asimov, self.sigma0)
         # sigma(mu) of the data follows sigma_A(mu) closely: interpolate their ratio (linear in
         # log mu, flat outside; 1 before any data fit, the Asimov approximation).
         ratios = sorted(
             (math.log(mu), (mu - self.mu_hat) / math.sqrt(q) / self.sigma_a(mu))
-            for mu, q in state["q_data"].items()
+            for mu, q in q_data.items()
             if mu > self.mu_hat and q > 0
         )
         self.ratio = (
@@ -202,7 +211,7 @@ def migrad(
 ) -> tuple[float, list[float]]:
     """Minimum of -2 ln L: MIGRAD only (iminuit; the settings and starts of
     :func:`agc.stats.fitsettings.attempts` tried in turn until it converges), as
-    :func:`agc.stats.fit.minimise` minimises but without cabinetry's HESSE step: a limit needs
+    :func:`agc.stats.minimiser.minimise` minimises but without cabinetry's HESSE step: a limit needs
     -2 ln L at the minimum, not the covariance (a quarter of a fit's calls). Returns
     (-2 ln L, parameters); ``pyhf.exceptions.FailedMinimization`` if no attempt converges."""
     for _, settings, start in attempts(model, init, fixed):
@@ -276,6 +285,158 @@ def _missing(evaluated: Mapping[float, float], mu: float, rtol: float) -> bool:
     return not any(abs(mu - x) <= rtol * mu for x in evaluated)
 
 
+class _FreeFit(NamedTuple):
+    """The free fit to the data: parameters and uncertainties (pyhf order), -2 ln L."""
+
+    bestfit: list[float]
+    uncertainty: list[float]
+    twice_nll: float
+
+
+class _Dataset(NamedTuple):
+    """One dataset of the scan: its bins (main then auxiliary), the parameters of its free fit
+    (the start of its first fits) and -2 ln L there (the reference of its q_mu)."""
+
+    data: list[float]
+    bestfit: list[float]
+    twice_nll: float
+
+
+@dataclass
+class _Scan:
+    """The limit computation so far: -2 ln lambda(mu) (``q``) and the fitted parameters per
+    dataset ("data", "asimov") and tested mu, and the rounds of fits made."""
+
+    mu_hat: float
+    sigma_hat: float
+    q: dict[str, dict[float, float]] = field(default_factory=lambda: {"data": {}, "asimov": {}})
+    fitted: dict[str, dict[float, list[float]]] = field(
+        default_factory=lambda: {"data": {}, "asimov": {}}
+    )
+    rounds: int = 0
+
+    def model(self) -> _Model:
+        return _Model(self.mu_hat, self.sigma_hat, self.q["asimov"], self.q["data"])
+
+    def tasks(self, observed: float, expected: list[float], rtol: float) -> list[tuple[str, float]]:
+        """The fits of the next round, ``(dataset, mu)`` sorted. First round (nothing fitted,
+        guesses from sigma(mu_hat) only): the -2, 0 and +2 sigma guesses and a point far above
+        them span the range; from the second round on, every limit not yet within ``rtol`` of a
+        fitted point."""
+        wanted = expected if self.rounds else [expected[0], expected[2], FAR * expected[4]]
+        # CLs_obs at mu needs both datasets fitted there: the data decide for both.
+        return sorted(
+            {("asimov", mu) for mu in wanted if _missing(self.q["asimov"], mu, rtol)}
+            | {
+                (name, observed)
+                for name in ("data", "asimov")
+                if _missing(self.q["data"], observed, rtol)
+            }
+        )
+
+    def add(self, name: str, mu: float, twice_nll: float, pars: list[float], ref: float) -> None:
+        """Record the fit of dataset ``name`` at ``mu`` (-2 ln L ``twice_nll`` at ``pars``;
+        ``ref``: -2 ln L of the dataset's free fit)."""
+        self.fitted[name][mu] = pars
+        # qtilde_mu: 0 where mu_hat > mu; -2 ln lambda clipped at 0 (pyhf).
+        q = 0.0 if name == "data" and self.mu_hat > mu else max(twice_nll - ref, 0.0)
+        self.q[name][mu] = q
+
+    def points(self) -> list[LimitPoint]:
+        """Every fitted mu (all have an Asimov fit) with its test statistics and CLs values."""
+        points = []
+        for mu in sorted(self.q["asimov"]):
+            sqrt_qa = math.sqrt(self.q["asimov"][mu])
+            sqrt_q = math.sqrt(self.q["data"][mu]) if mu in self.q["data"] else None
+            obs, exp = cls(sqrt_q if sqrt_q is not None else 0.0, sqrt_qa)
+            points.append(
+                LimitPoint(
+                    mu=mu,
+                    sqrt_q=sqrt_q,
+                    sqrt_qa=sqrt_qa,
+                    cls_observed=obs if sqrt_q is not None else None,
+                    cls_expected=exp,
+                )
+            )
+        return points
+
+
+def _free_fit(model: Any, data: list[float], free_fit: FitSummary | None) -> _FreeFit:
+    """The free fit to the data: ``free_fit``'s numbers if given, else fitted here (the fit of
+    :func:`agc.stats.minimiser.minimise`, with cabinetry's HESSE uncertainties)."""
+    if free_fit is not None:
+        return _FreeFit(
+            bestfit=[float(x) for x in free_fit.parameters.bestfit],
+            uncertainty=[float(x) for x in free_fit.parameters.uncertainty],
+            twice_nll=float(free_fit.best_twice_nll),
+        )
+    from agc.stats.minimiser import minimise, quiet_fit_logs
+
+    with quiet_fit_logs():
+        result, _ = minimise(model, data)
+    return _FreeFit(
+        bestfit=[float(x) for x in result.bestfit],
+        uncertainty=[float(x) for x in result.uncertainty],
+        twice_nll=float(result.best_twice_nll),
+    )
+
+
+def _datasets(model: Any, data: list[float], free: _FreeFit) -> dict[str, _Dataset]:
+    """The observed data and the Asimov data of the background-only hypothesis (as pyhf's
+    ``generate_asimov_data``: the fit with mu = 0, from the free fit's parameters)."""
+    poi = model.config.poi_index
+    fixed = model.config.suggested_fixed()
+    fixed[poi] = True
+    init_b = list(free.bestfit)
+    init_b[poi] = 0.0
+    _, asimov_pars = migrad(model, data, init_b, fixed, model.config.suggested_bounds())
+    # Every term of the likelihood is at its maximum at the generating parameters, so the free
+    # fit to the Asimov data ends there: its -2 ln L needs no fit.
+    asimov = [float(x) for x in model.expected_data(asimov_pars)]
+    return {
+        "data": _Dataset([float(x) for x in data], free.bestfit, free.twice_nll),
+        "asimov": _Dataset(asimov, asimov_pars, float(-2.0 * model.logpdf(asimov_pars, asimov)[0])),
+    }
+
+
+def _iterate(
+    scan: _Scan,
+    model: Any,
+    datasets: Mapping[str, _Dataset],
+    fitter: FitPool,
+    *,
+    level: float,
+    rtol: float,
+    source: str,
+) -> tuple[float, list[float], bool]:
+    """Rounds of fits until every root of the interpolation model lies within ``rtol`` of a
+    fitted point (or :data:`MAX_ROUNDS`): (observed, expected -2..+2 sigma, converged)."""
+    while True:
+        observed, expected = scan.model().limits(level)
+        tasks = scan.tasks(observed, expected, rtol)
+        if not tasks:
+            return observed, expected, True
+        if scan.rounds == MAX_ROUNDS:
+            log.warning("%s: limits not converged to %g after %d rounds", source, rtol, scan.rounds)
+            return observed, expected, False
+        scan.rounds += 1
+        log.debug("round %d: %s", scan.rounds, tasks)
+        jobs = [
+            (model, datasets[name].data, _start(scan.fitted[name], datasets[name].bestfit, mu), mu)
+            for name, mu in tasks
+        ]
+        for (name, mu), (value, pars) in zip(tasks, fitter.map(jobs), strict=True):
+            scan.add(name, mu, value, pars, datasets[name].twice_nll)
+
+
+def _method(rtol: float) -> str:
+    return (
+        "CLs, asymptotic formulae, test statistic qtilde_mu (pyhf's AsymptoticCalculator "
+        "p-values); limits = roots of the asymptotic CLs with sigma(mu) interpolated between "
+        f"fixed-POI MINUIT fits, iterated to a relative precision of {rtol:g}"
+    )
+
+
 def upper_limit(
     spec: Mapping[str, Any],
     *,
@@ -285,7 +446,7 @@ def upper_limit(
     rtol: float = RTOL,
     free_fit: FitSummary | None = None,
     pool: FitPool | None = None,
-) -> dict[str, Any]:
+) -> LimitResult:
     """CLs upper limit on the workspace's POI at ``1 - level`` confidence (see module docstring).
 
     Args:
@@ -300,148 +461,61 @@ def upper_limit(
             ``workers`` processes, started here and closed at the end.
 
     Returns:
-        ``{"poi", "level", "observed", "expected": {"-2".."2"}, "bestfit", "sigma_hat",
-        "twice_nll", "points": [{"mu", "sqrt_q" (None if the data were not fitted there),
-        "sqrt_qa", "cls_observed" (or None), "cls_expected" (-2..+2)}], "rounds", "fits",
-        "converged", "method", "versions"}``; the POI values are in units of the signal
-        strength (1 = the declared cross-section).
+        The :class:`~agc.stats.results.LimitResult` (POI values in units of the signal
+        strength, 1 = the declared cross-section); its ``to_dict()`` is the limit part of
+        ``limits.json``.
     """
-    from agc.stats.fit import configure_backend, minimise, model_and_data, quiet_fit_logs
+    from agc.stats.fit import model_and_data
+    from agc.stats.minimiser import configure_backend
 
     configure_backend()
     model, data = model_and_data(spec, source)
     poi = model.config.poi_index
     if model.config.suggested_bounds()[poi][0] != 0:
         raise AGCError(f"{source}: the POI's lower bound must be 0 for qtilde_mu")
-    fixed = model.config.suggested_fixed()
-    fixed[poi] = True
     # The pool's processes start while this one fits.
     fitter = pool if pool is not None else FitPool(workers)
     try:
-        with quiet_fit_logs():
-            if free_fit is None:
-                result, _ = minimise(model, data)
-                free = {
-                    "bestfit": [float(x) for x in result.bestfit],
-                    "uncertainty": [float(x) for x in result.uncertainty],
-                    "twice_nll": float(result.best_twice_nll),
-                }
-            else:
-                free = {
-                    "bestfit": [float(x) for x in free_fit.parameters.bestfit],
-                    "uncertainty": [float(x) for x in free_fit.parameters.uncertainty],
-                    "twice_nll": float(free_fit.best_twice_nll),
-                }
-        init_b = list(free["bestfit"])
-        init_b[poi] = 0.0
-        _, asimov_pars = migrad(model, data, init_b, fixed, model.config.suggested_bounds())
-        # Asimov data of the background-only hypothesis (as pyhf's generate_asimov_data) and
-        # its free-fit -2 ln L: every term of the likelihood is at its maximum at the
-        # generating parameters, so the free fit to the Asimov data ends there.
-        asimov = [float(x) for x in model.expected_data(asimov_pars)]
-        datasets = {
-            "data": ([float(x) for x in data], free["bestfit"], free["twice_nll"]),
-            "asimov": (asimov, asimov_pars, float(-2.0 * model.logpdf(asimov_pars, asimov)[0])),
-        }
-        mu_hat = float(free["bestfit"][poi])
-        sigma_hat = float(free["uncertainty"][poi])
-        if not (math.isfinite(sigma_hat) and sigma_hat > 0):
-            raise AGCError(f"{source}: the POI's uncertainty at the best fit is {sigma_hat}")
-        state: dict[str, Any] = {
-            "mu_hat": mu_hat,
-            "sigma_hat": sigma_hat,
-            "q_data": {},
-            "q_asimov": {},
-        }
-        fitted: dict[str, dict[float, list[float]]] = {"data": {}, "asimov": {}}
-        rounds, converged = 0, False
-        while True:
-            observed, expected = _Model(state).limits(level)
-            # First round (nothing fitted, guesses from sigma(mu_hat) only): the -2, 0 and +2
-            # sigma guesses and a point far above them span the range; from the second round
-            # on, every limit not yet within rtol of a fitted point.
-            wanted = expected if rounds else [expected[0], expected[2], FAR * expected[4]]
-            tasks = sorted(
-                {("asimov", mu) for mu in wanted if _missing(state["q_asimov"], mu, rtol)}
-                | {
-                    (name, observed)
-                    for name in ("data", "asimov")
-                    if _missing(state["q_data"], observed, rtol)
-                }
-            )
-            if not tasks:
-                converged = True
-                break
-            if rounds == MAX_ROUNDS:
-                log.warning("%s: limits not converged to %g after %d rounds", source, rtol, rounds)
-                break
-            rounds += 1
-            log.debug("round %d: %s", rounds, tasks)
-            jobs = [
-                (
-                    model,
-                    datasets[name][0],
-                    _start(fitted[name], datasets[name][1], mu),
-                    mu,
-                )
-                for name, mu in tasks
-            ]
-            for (name, mu), (value, pars) in zip(tasks, fitter.map(jobs), strict=True):
-                fitted[name][mu] = pars
-                # qtilde_mu: 0 where mu_hat > mu; -2 ln lambda clipped at 0 (pyhf).
-                q = 0.0 if name == "data" and mu_hat > mu else max(value - datasets[name][2], 0.0)
-                state[f"q_{name}"][mu] = q
+        free = _free_fit(model, data, free_fit)
+        datasets = _datasets(model, data, free)
+        scan = _Scan(mu_hat=float(free.bestfit[poi]), sigma_hat=float(free.uncertainty[poi]))
+        if not (math.isfinite(scan.sigma_hat) and scan.sigma_hat > 0):
+            raise AGCError(f"{source}: the POI's uncertainty at the best fit is {scan.sigma_hat}")
+        observed, expected, converged = _iterate(
+            scan, model, datasets, fitter, level=level, rtol=rtol, source=source
+        )
     except pyhf.exceptions.FailedMinimization as exc:
         raise AGCError(f"{source}: a fit of the limit computation failed ({exc})") from None
     finally:
         if fitter is not pool:
             fitter.close()
         configure_backend()
-    points = []
-    for mu in sorted(state["q_asimov"]):
-        sqrt_qa = math.sqrt(state["q_asimov"][mu])
-        sqrt_q = math.sqrt(state["q_data"][mu]) if mu in state["q_data"] else None
-        obs, exp = cls(sqrt_q if sqrt_q is not None else 0.0, sqrt_qa)
-        points.append(
-            {
-                "mu": mu,
-                "sqrt_q": sqrt_q,
-                "sqrt_qa": sqrt_qa,
-                "cls_observed": obs if sqrt_q is not None else None,
-                "cls_expected": exp,
-            }
-        )
-    return {
-        "poi": model.config.poi_name,
-        "level": float(level),
-        "observed": observed,
-        "expected": dict(zip(BAND_KEYS, expected, strict=True)),
-        "bestfit": mu_hat,
-        "sigma_hat": sigma_hat,
-        "twice_nll": free["twice_nll"],
-        "points": points,
-        "rounds": rounds,
-        "fits": (free_fit is None) + 1 + sum(len(v) for v in fitted.values()),
-        "converged": converged,
-        "rtol": rtol,
-        "method": (
-            "CLs, asymptotic formulae, test statistic qtilde_mu (pyhf's AsymptoticCalculator "
-            "p-values); limits = roots of the asymptotic CLs with sigma(mu) interpolated between "
-            f"fixed-POI MINUIT fits, iterated to a relative precision of {rtol:g}"
-        ),
-        "versions": {"pyhf": pyhf.__version__},
-    }
+    return LimitResult(
+        poi=model.config.poi_name,
+        level=float(level),
+        observed=observed,
+        expected=dict(zip(BAND_KEYS, expected, strict=True)),
+        bestfit=scan.mu_hat,
+        sigma_hat=scan.sigma_hat,
+        twice_nll=free.twice_nll,
+        points=scan.points(),
+        rounds=scan.rounds,
+        fits=(free_fit is None) + 1 + sum(len(v) for v in scan.fitted.values()),
+        converged=converged,
+        rtol=rtol,
+        method=_method(rtol),
+        versions={"pyhf": pyhf.__version__},
+    )
 
 
-def cls_curves(limits: Mapping[str, Any], mu: Sequence[float]) -> tuple[Any, Any]:
+def cls_curves(limits: LimitResult, mu: Sequence[float]) -> tuple[Any, Any]:
     """CLs observed (n,) and expected (n, 5) at ``mu`` from the fitted points of ``limits``
     (the interpolation model of :func:`upper_limit`; exact at the fitted points)."""
-    state = {
-        "mu_hat": limits["bestfit"],
-        "sigma_hat": limits["sigma_hat"],
-        "q_asimov": {p["mu"]: p["sqrt_qa"] ** 2 for p in limits["points"]},
-        "q_data": {p["mu"]: p["sqrt_q"] ** 2 for p in limits["points"] if p["sqrt_q"] is not None},
-    }
-    model = _Model(state)
+    model = _Model(
+        limits.bestfit,
+        limits.sigma_hat,
+        {p.mu: p.sqrt_qa**2 for p in limits.points},
+        {p.mu: p.sqrt_q**2 for p in limits.points if p.sqrt_q is not None},
+    )
     values = [model.cls(float(x)) for x in mu]
     return np.asarray([v[0] for v in values]), np.asarray([v[1] for v in values])

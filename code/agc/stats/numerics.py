@@ -47,11 +47,12 @@ LEGS: dict[str, dict[str, str]] = {
 
 #: The tests whose outputs come from a minimiser, or are drawn from one (plots).
 TESTS: tuple[str, ...] = (
-    "tests/test_model.py",
-    "tests/test_fit.py",
-    "tests/test_plots.py",
-    "tests/test_limits.py",
-    "tests/test_reinterpret.py::test_limits_regression",
+    "tests/stats/test_model.py",
+    "tests/stats/test_fit.py",
+    "tests/stats/test_ranking.py",
+    "tests/plots/test_figures.py",
+    "tests/stats/test_limits.py",
+    "tests/reinterpret/test_pipeline.py::test_limits_regression",
 )
 
 #: Which contract compares a recorded output (by the prefix of its reference's name).

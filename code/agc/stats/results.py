@@ -3,7 +3,9 @@
 :class:`FitSummary` is the content of ``fit_results.json`` (see :mod:`agc.stats.fit`):
 :meth:`FitSummary.to_dict` gives exactly the JSON object written, :meth:`FitSummary.from_dict`
 reads one back. :class:`FitRun` adds the in-memory objects the figures need (the pyhf model, the
-data and cabinetry's fit and ranking results).
+data and cabinetry's fit and ranking results). :class:`LimitResult` is a CLs upper limit
+(:func:`agc.stats.limits.upper_limit`): :meth:`LimitResult.to_dict` is the limit part of
+``limits.json``.
 """
 
 from __future__ import annotations
@@ -129,3 +131,95 @@ class FitRun:
     fit_results: Any
     #: cabinetry.fit.RankingResults, or None when the impacts were not computed.
     ranking_results: Any = None
+
+
+@dataclass(frozen=True)
+class LimitPoint:
+    """One tested signal strength ``mu`` of a limit computation (units of the POI).
+
+    ``sqrt_q`` / ``sqrt_qa``: square roots of the qtilde_mu test statistic of the data / of the
+    background-only Asimov data; ``cls_observed`` (None, like ``sqrt_q``, where the data were not
+    fitted) and ``cls_expected`` (5 values, -2..+2 sigma) the asymptotic CLs there.
+    """
+
+    mu: float
+    sqrt_q: float | None
+    sqrt_qa: float
+    cls_observed: float | None
+    cls_expected: list[float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"mu", "sqrt_q", "sqrt_qa", "cls_observed", "cls_expected"}``."""
+        return {
+            "mu": self.mu,
+            "sqrt_q": self.sqrt_q,
+            "sqrt_qa": self.sqrt_qa,
+            "cls_observed": self.cls_observed,
+            "cls_expected": self.cls_expected,
+        }
+
+
+@dataclass(frozen=True)
+class LimitResult:
+    """A CLs upper limit on the POI at confidence ``1 - level`` (see :mod:`agc.stats.limits`).
+
+    The limits and ``bestfit`` / ``sigma_hat`` (the POI's free-fit value and HESSE uncertainty)
+    are in units of the signal strength (1 = the declared cross-section); ``expected`` maps the
+    band keys "-2".."2" (sigma) to the expected limit; ``twice_nll`` is -2 ln L of the free fit;
+    ``points`` are the fitted mu values in increasing order; ``rounds`` / ``fits`` count the
+    rounds and MINUIT fits made, ``converged`` says whether every limit reached ``rtol``.
+    """
+
+    poi: str
+    level: float
+    observed: float
+    expected: dict[str, float]
+    bestfit: float
+    sigma_hat: float
+    twice_nll: float
+    points: list[LimitPoint]
+    rounds: int
+    fits: int
+    converged: bool
+    rtol: float
+    method: str
+    versions: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of the limit (``limits.json`` adds the signal's name and labels)."""
+        return {
+            "poi": self.poi,
+            "level": self.level,
+            "observed": self.observed,
+            "expected": self.expected,
+            "bestfit": self.bestfit,
+            "sigma_hat": self.sigma_hat,
+            "twice_nll": self.twice_nll,
+            "points": [point.to_dict() for point in self.points],
+            "rounds": self.rounds,
+            "fits": self.fits,
+            "converged": self.converged,
+            "rtol": self.rtol,
+            "method": self.method,
+            "versions": self.versions,
+        }
+
+    @classmethod
+    def from_dict(cls, content: dict[str, Any]) -> LimitResult:
+        """Read back :meth:`to_dict`'s object, e.g. a ``limits.json`` (other keys are ignored)."""
+        return cls(
+            poi=content["poi"],
+            level=content["level"],
+            observed=content["observed"],
+            expected=content["expected"],
+            bestfit=content["bestfit"],
+            sigma_hat=content["sigma_hat"],
+            twice_nll=content["twice_nll"],
+            points=[LimitPoint(**point) for point in content["points"]],
+            rounds=content["rounds"],
+            fits=content["fits"],
+            converged=content["converged"],
+            rtol=content["rtol"],
+            method=content["method"],
+            versions=content["versions"],
+        )

@@ -1,0 +1,59 @@
+"""The numerical-environment matrix (agc.stats.numerics): its legs, its tests, its comparison of
+the recorded outputs with their references (no pytest run here: a leg runs the minimiser tests)."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from agc.stats import numerics
+from agc.stats.reproducibility import violations
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _limits(observed: float = 14.0) -> dict:
+    return {
+        "observed": observed,
+        "expected": {"-2": 4.8, "-1": 6.9, "0": 10.5, "1": 17.7, "2": 31.3},
+    }
+
+
+def test_matrix_compares_each_record_with_its_reference(tmp_path: Path) -> None:
+    reference = tmp_path / "limits_x.json"
+    reference.write_text(json.dumps(_limits()))
+    record = tmp_path / "record"
+    record.mkdir()
+    (record / "limits_x.json").write_text(
+        json.dumps({"reference": str(reference), "obtained": _limits(observed=15.0)})
+    )
+    deviations = numerics.leg_deviations(record)
+    assert len(deviations) == 6  # observed, expected -2..+2
+    assert [d.output for d in violations(deviations)] == ["limit_observed"]
+
+
+def test_matrix_legs_set_what_they_name() -> None:
+    assert set(numerics.LEGS) >= {"blas-threads-1", "blas-threads-2", "openblas-haswell"}
+    for overrides in numerics.LEGS.values():
+        assert set(overrides) <= {
+            "OPENBLAS_CORETYPE",
+            "OPENBLAS_NUM_THREADS",
+            "NPY_DISABLE_CPU_FEATURES",
+        }
+    with pytest.raises(SystemExit):
+        numerics.main(["--legs", "no-such-leg"])
+
+
+def test_matrix_tests_exist() -> None:
+    """Every test module (and named test) a leg runs is where TESTS says (they move with the
+    package layout)."""
+    for entry in numerics.TESTS:
+        path, _, name = entry.partition("::")
+        module = REPO / path
+        assert module.is_file(), entry
+        if name:
+            tree = ast.parse(module.read_text(encoding="utf-8"))
+            assert name in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, entry
