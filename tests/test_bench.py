@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import itertools
+import json
 from pathlib import Path
 
 import pytest
 from toy_nanoaod import write_toy_dataset
 
-from agc.bench import chunk_ranges, format_report, main, run_benchmark
+from agc.bench import chunk_ranges, format_report, run_benchmark
+from agc.cli import main as cli_main
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +45,22 @@ def test_benchmark_runs_and_prints(tiny_manifest: Path) -> None:
 
 
 def test_bench_cli_entry(tiny_manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(
-        inputs=str(tiny_manifest), scale=1.0, executor="iterative", workers=1, chunksize=100_000
+    """``agc bench`` prints the report on stderr and the figures as JSON on stdout."""
+    code = cli_main(
+        [
+            "bench",
+            "--inputs",
+            str(tiny_manifest),
+            "--executor",
+            "iterative",
+            "--workers",
+            "1",
+        ]
     )
-    result = main(args)
-    out = capsys.readouterr().out
-    print(out)
-    assert "uproot floor" in out
-    assert "processor" in out
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "uproot floor" in captured.err
+    assert "processor" in captured.err
+    result = json.loads(captured.out)
     assert result["executor"] == "iterative"
     assert result["events"] == 1500
