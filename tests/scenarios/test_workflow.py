@@ -366,11 +366,12 @@ def test_prepare_dataset_summarises_a_manifest_and_writes_sample_markers(tmp_pat
     outdir = tmp_path / "outputs"
     (outdir / "samples").mkdir(parents=True)
     (outdir / "samples" / "stale__sample").write_text("")
-    summary = prepare_dataset(str(manifest), samples="ttbar", max_files=1, outdir=str(outdir))
-    assert [row["sample"] for row in summary["samples"]] == ["ttbar__nominal", "ttbar__PS_var"]
-    assert [row["files"] for row in summary["samples"]] == [1, 1]
-    assert [row["events"] for row in summary["samples"]] == [10, 10]
-    assert json.loads((outdir / "dataset.json").read_text()) == summary
+    record = prepare_dataset(str(manifest), samples="ttbar", max_files=1, outdir=str(outdir))
+    assert [row.sample for row in record.samples] == ["ttbar__nominal", "ttbar__PS_var"]
+    assert [row.files for row in record.samples] == [1, 1]
+    assert [row.events for row in record.samples] == [10, 10]
+    assert record.readback is None
+    assert json.loads((outdir / "dataset.json").read_text()) == record.to_dict()
     assert sorted(p.name for p in (outdir / "samples").iterdir()) == [
         "ttbar__PS_var",
         "ttbar__nominal",

@@ -43,9 +43,9 @@ def test_every_stage_validates_its_parameters_before_any_work(in_tmp: Path, name
 def test_dataset_writes_the_summary_and_sample_markers_under_outdir(
     in_tmp: Path, toy_manifest: Path
 ) -> None:
-    summary = stages.dataset(inputs=str(toy_manifest), samples="wjets", outdir="run")
-    assert json.loads((in_tmp / "run" / "dataset.json").read_text()) == summary
-    assert [row["sample"] for row in summary["samples"]] == ["wjets__nominal"]
+    record = stages.dataset(inputs=str(toy_manifest), samples="wjets", outdir="run")
+    assert json.loads((in_tmp / "run" / "dataset.json").read_text()) == record.to_dict()
+    assert [row.sample for row in record.samples] == ["wjets__nominal"]
     assert [p.name for p in (in_tmp / "run" / "samples").iterdir()] == ["wjets__nominal"]
     with pytest.raises(AGCError, match="'max_files'"):
         stages.dataset(inputs=str(toy_manifest), max_files=0, outdir="run")

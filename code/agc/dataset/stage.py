@@ -6,8 +6,9 @@ Entry point: :func:`prepare_dataset` (notebook 00_dataset, ``agc`` CLI, workflow
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agc.core.errors import AGCError
 from agc.core.fileio import fresh_directory, sha256_file, write_json, write_text
@@ -19,10 +20,84 @@ from agc.dataset.manifest import (
     resolve_inputs,
 )
 
+if TYPE_CHECKING:
+    from agc.dataset.readback import Readback
+
 #: Per-sample marker files the CWL workflow scatters the histogram step over.
 SAMPLES_FOLDER = "samples"
 #: The stage's record of the selected samples, in the output folder.
 DATASET_SUMMARY = "dataset.json"
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One selected sample: its files, generated events N_generated and effective
+    cross-section [pb] (cross-section times filter efficiency)."""
+
+    sample: str
+    process: str
+    variation: str
+    files: int
+    events: int
+    xsec_pb: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """One row of ``dataset.json``'s ``samples``."""
+        return {
+            "sample": self.sample,
+            "process": self.process,
+            "variation": self.variation,
+            "files": self.files,
+            "events": self.events,
+            "xsec_pb": self.xsec_pb,
+        }
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """What the dataset stage selected: the content of ``dataset.json``, plus the read-back of
+    the embedded default (``None`` for other inputs; not written to ``dataset.json``)."""
+
+    inputs: str
+    manifest_sha256: str
+    max_files: int
+    samples: tuple[SampleRecord, ...]
+    readback: Readback | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``dataset.json`` (with ``readback`` when there is one)."""
+        record: dict[str, Any] = {
+            "inputs": self.inputs,
+            "manifest_sha256": self.manifest_sha256,
+            "max_files": self.max_files,
+            "samples": [row.to_dict() for row in self.samples],
+        }
+        if self.readback is not None:
+            record["readback"] = self.readback.to_dict()
+        return record
+
+
+def selected_samples(manifest_path: Path, samples: str, max_files: int) -> tuple[SampleRecord, ...]:
+    """The samples of the manifest that ``samples``/``max_files`` select; every local input
+    file must exist (URLs are not opened here)."""
+    selected = fileset(load_manifest(manifest_path), samples, max_files)
+    rows = []
+    for key, entry in selected.items():
+        meta = entry["metadata"]
+        for path in entry["files"]:
+            if not is_remote(path) and not Path(path).is_file():
+                raise AGCError(f"{manifest_path}: input file of sample '{key}' not found: {path}")
+        rows.append(
+            SampleRecord(
+                sample=key,
+                process=meta["process"],
+                variation=meta["variation"],
+                files=len(entry["files"]),
+                events=meta["nevts"],
+                xsec_pb=meta["xsec"],
+            )
+        )
+    return tuple(rows)
 
 
 def prepare_dataset(
@@ -32,16 +107,15 @@ def prepare_dataset(
     outdir: str = "outputs",
     *,
     recipe: str | os.PathLike[str] = "inputs/embedded.yaml",
-) -> dict[str, Any]:
+) -> DatasetRecord:
     """The dataset stage: make sure the inputs exist and say what the histogram stage processes.
 
     ``inputs == "embedded"`` generates the embedded default under ``data/embedded`` if it is
-    missing or damaged (:func:`agc.dataset.generate.generate_dataset`); any other value is a manifest in
-    the AGC layout, which is validated. Local input files must exist (URLs are not opened here).
-    Writes ``{outdir}/dataset.json`` (per selected sample: files, events N_generated, effective
-    cross-section [pb]) and ``{outdir}/samples/<process__variation>`` markers. Returns the summary;
-    for the embedded default it also holds ``readback`` (:func:`agc.dataset.readback.summarize`,
-    as its JSON object).
+    missing or damaged (:func:`agc.dataset.generate.generate_dataset`); any other value is a
+    manifest in the AGC layout, which is validated. Local input files must exist. Writes
+    ``{outdir}/dataset.json`` (:meth:`DatasetRecord.to_dict` without the read-back) and the
+    ``{outdir}/samples/<process__variation>`` markers. For the embedded default the record also
+    holds the read-back (:func:`agc.dataset.readback.summarize`).
     """
     manifest_path = resolve_inputs(inputs)
     embedded = str(inputs) == EMBEDDED_KEYWORD
@@ -51,36 +125,18 @@ def prepare_dataset(
         manifest_path = Path(
             generate_dataset(manifest_path.parent, recipe=recipe, workers=DEFAULT_WORKERS)
         )
-    manifest = load_manifest(manifest_path)
-    selected = fileset(manifest, samples, max_files)
-    rows = []
-    for key, entry in selected.items():
-        meta = entry["metadata"]
-        for path in entry["files"]:
-            if not is_remote(path) and not Path(path).is_file():
-                raise AGCError(f"{manifest_path}: input file of sample '{key}' not found: {path}")
-        rows.append(
-            {
-                "sample": key,
-                "process": meta["process"],
-                "variation": meta["variation"],
-                "files": len(entry["files"]),
-                "events": meta["nevts"],
-                "xsec_pb": meta["xsec"],
-            }
-        )
-    summary: dict[str, Any] = {
-        "inputs": str(inputs),
-        "manifest_sha256": sha256_file(manifest_path),
-        "max_files": max_files,
-        "samples": rows,
-    }
-    write_json(Path(outdir) / DATASET_SUMMARY, summary)
+    record = DatasetRecord(
+        inputs=str(inputs),
+        manifest_sha256=sha256_file(manifest_path),
+        max_files=max_files,
+        samples=selected_samples(manifest_path, samples, max_files),
+    )
+    write_json(Path(outdir) / DATASET_SUMMARY, record.to_dict())
     markers = fresh_directory(Path(outdir) / SAMPLES_FOLDER)
-    for row in rows:
-        write_text(markers / row["sample"], row["sample"] + "\n")
+    for row in record.samples:
+        write_text(markers / row.sample, row.sample + "\n")
     if embedded:
         from agc.dataset.readback import summarize
 
-        summary = {**summary, "readback": summarize(manifest_path).to_dict()}
-    return summary
+        record = replace(record, readback=summarize(manifest_path))
+    return record

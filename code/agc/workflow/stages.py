@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from agc.core.parameters import WORKFLOW_PARAMETERS, default, validate_parameters
 
 if TYPE_CHECKING:
+    from agc.dataset.stage import DatasetRecord
     from agc.processing.results import HistogramRun
     from agc.publish.archive import ArchiveResult
     from agc.reinterpret.results import ReinterpretationResult
@@ -113,10 +114,10 @@ def dataset(
     max_files: int = default("max_files"),
     outdir: str = default("outdir"),
     recipe: PathLike = DATASET_RECIPE,
-) -> dict[str, Any]:
+) -> DatasetRecord:
     """Make sure the inputs exist (generating the embedded default from ``recipe`` if needed),
     write ``<outdir>/dataset.json`` and the per-sample markers ``<outdir>/samples/``; return the
-    summary of :func:`agc.dataset.stage.prepare_dataset`."""
+    record of :func:`agc.dataset.stage.prepare_dataset`."""
     from agc.dataset.stage import prepare_dataset
 
     params = validate_parameters(
