@@ -86,6 +86,7 @@ archive: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check code tests
 	$(BIN)/ruff format --check code tests
+	$(BIN)/lint-imports pyproject.toml --no-cache
 
 clean:
 	rm -rf outputs data
