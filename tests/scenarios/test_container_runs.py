@@ -28,7 +28,7 @@ from agc.workflow.container import (
     run_serial_in_container,
     upload,
 )
-from agc.workflow.runners import Command, run_serial
+from agc.workflow.runners import Command, run_cwl, run_serial
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
@@ -71,6 +71,7 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """reana.yaml run locally (the development .venv) over the same uploaded files."""
     workspace = tmp_path_factory.mktemp("local") / "workspace"
     upload(yaml.safe_load(SERIAL.read_text(encoding="utf-8")), REPO, workspace)
+    shutil.copy(SERIAL, workspace / SERIAL.name)
     run_serial(workspace / SERIAL.name, OVERRIDES)
     return workspace
 
@@ -81,6 +82,24 @@ def test_the_serial_workflow_in_the_image_gives_the_local_products_byte_for_byte
     for name in PRODUCTS:
         inside = (container_run / "outputs" / name).read_bytes()
         assert inside == (local_run / "outputs" / name).read_bytes(), f"{name} differs"
+
+
+def test_the_cwl_workflow_under_reana_s_cwltool_gives_the_serial_products(
+    local_run: Path, tmp_path: Path
+) -> None:
+    """reana-cwl.yaml's workflow run by cwltool 3.1.20210628163208 (.venv-reana, the version of
+    REANA's CWL engine), outside the image (cwltool --no-container, the .venv's agc)."""
+    cwltool = REPO / ".venv-reana" / "bin" / "cwltool"
+    if not cwltool.exists():
+        pytest.fail(f"{cwltool} missing: create it with `make reana-client`")
+    version = subprocess.run(
+        [str(cwltool), "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.split()[-1] == "3.1.20210628163208"
+    run = run_cwl(OVERRIDES, workdir=REPO, outdir=tmp_path / "cwl", cwltool=cwltool)
+    for name in PRODUCTS:
+        produced = (Path(run.outdir) / name).read_bytes()
+        assert produced == (local_run / "outputs" / name).read_bytes(), f"{name} differs"
 
 
 def test_provenance_records_the_uploaded_code_and_the_container_engine(
@@ -97,6 +116,7 @@ def test_provenance_records_the_uploaded_code_and_the_container_engine(
 def test_an_edit_to_the_uploaded_code_takes_effect(image: str, tmp_path: Path) -> None:
     source = tmp_path / "source"
     upload(yaml.safe_load(SERIAL.read_text(encoding="utf-8")), REPO, source)
+    shutil.copy(SERIAL, source / SERIAL.name)
     with (source / "code" / "agc" / "__init__.py").open("a", encoding="utf-8") as handle:
         handle.write('\nimport pathlib\npathlib.Path("edited-code-ran").touch()\n')
     workspace = tmp_path / "workspace"

@@ -39,7 +39,7 @@ KEY_LIBRARIES = (
     "distributed",
 )
 #: Engines a run can be executed by.
-ENGINES = ("serial-local", "serial-container", "cwl-local", "reana", "interactive")
+ENGINES = ("serial-local", "serial-container", "cwl-local", "cwl-container", "reana", "interactive")
 PROVENANCE_NAME = "provenance.json"
 _TIME_KEYS = ("started", "finished")
 
