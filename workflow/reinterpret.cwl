@@ -9,16 +9,13 @@ doc: |
   Swaps the signal of the preserved analysis for the one declared by `signal` and writes
   <outdir>/reinterpretation/ (limits.json, workspaces, BkgOnly.json, patchset.json, plots). The
   dataset's files, the recipe, the cabinetry configuration and the signal declarations are Files
-  (no Directory inputs, no writable entries: REANA's CWL engine fails on both); data/embedded is a
-  link to the working directory, as in the histogram step.
+  (no Directory inputs, no writable entries: REANA's CWL engine fails on both); the last three are
+  copied into inputs/ by the command, data/embedded is a link to the working directory, as in the
+  histogram step.
 requirements:
   ShellCommandRequirement: {}
   InitialWorkDirRequirement:
     listing:
-      - entry: $(inputs.recipe)
-        entryname: inputs/embedded.yaml
-      - entry: $(inputs.model_config)
-        entryname: inputs/cabinetry.yaml
       - $(inputs.data)
 hints:
   DockerRequirement:
@@ -29,8 +26,9 @@ inputs:
   signal_declarations:
     doc: |
       the signal declarations (inputs/signals/*.yaml), copied into inputs/signals/ of the working
-      directory: a declaration must lie inside it (agc refuses paths that resolve outside), and
-      cwltool may stage Files as symbolic links
+      directory with the recipe and the cabinetry configuration: a declaration must lie inside it
+      (agc refuses paths that resolve outside), cwltool may stage Files as symbolic links, and a
+      folder made for a staged entry may belong to root in a container
     type:
       type: array
       items: File
@@ -68,6 +66,14 @@ arguments:
   - {position: 1, valueFrom: -sfn}
   - {position: 1, valueFrom: ..}
   - {position: 1, valueFrom: data/embedded}
+  - {position: 1, valueFrom: "&&", shellQuote: false}
+  - {position: 1, valueFrom: cp}
+  - {position: 1, valueFrom: $(inputs.recipe.path)}
+  - {position: 1, valueFrom: inputs/embedded.yaml}
+  - {position: 1, valueFrom: "&&", shellQuote: false}
+  - {position: 1, valueFrom: cp}
+  - {position: 1, valueFrom: $(inputs.model_config.path)}
+  - {position: 1, valueFrom: inputs/cabinetry.yaml}
   - {position: 1, valueFrom: "&&", shellQuote: false}
   - {position: 1, valueFrom: cp}
   - {position: 3, valueFrom: inputs/signals/}

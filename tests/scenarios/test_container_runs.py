@@ -141,3 +141,22 @@ def test_the_injection_is_refused_in_the_image_and_creates_nothing(
     command = Command("dataset", 1, 2, first.substitute(params))
     assert run_in_new_container(shutil.which("buildah") or "buildah", image, workspace, command, {})
     assert not (workspace / "injected").exists()
+
+
+def test_the_cwl_workflow_in_the_image_gives_the_serial_products(
+    image: str, local_run: Path, tmp_path: Path
+) -> None:
+    """The same cwltool 3.1 with every job in the image (--user-space-docker-cmd
+    environment/cwl-buildah: buildah run as 1000:0, no network), the image's agc."""
+    run = run_cwl(
+        OVERRIDES,
+        workdir=REPO,
+        outdir=tmp_path / "cwl",
+        cwltool=REPO / ".venv-reana" / "bin" / "cwltool",
+        docker_cmd=REPO / "environment" / "cwl-buildah",
+    )
+    for name in PRODUCTS:
+        produced = (Path(run.outdir) / name).read_bytes()
+        assert produced == (local_run / "outputs" / name).read_bytes(), f"{name} differs"
+    record = json.loads((Path(run.outdir) / "provenance.json").read_text())
+    assert (record["engine"], record["package"]["code_source"]) == ("cwl-container", "installed")
