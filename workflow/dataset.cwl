@@ -4,20 +4,25 @@ cwlVersion: v1.2
 class: CommandLineTool
 label: dataset
 doc: |
-  Generates the embedded default dataset under data/embedded (inputs = "embedded") or validates the
-  manifest given; writes <outdir>/dataset.json and one marker file per selected sample in
-  <outdir>/samples/, over which the workflow scatters the histogram stage.
+  Generates the embedded default dataset under data/embedded from the recipe (staged as
+  inputs/embedded.yaml) when inputs = "embedded", or validates the manifest given; writes
+  <outdir>/dataset.json and one marker file per selected sample in <outdir>/samples/, over which the
+  workflow scatters the histogram stage. The notebook and the recipe are Files staged into the
+  working directory and named by basename or fixed path (REANA's CWL engine stages Files reliably,
+  not Directory inputs).
 requirements:
   ShellCommandRequirement: {}
   InitialWorkDirRequirement:
     listing:
-      - $(inputs.analysis_inputs)
+      - $(inputs.ipynb)
+      - entry: $(inputs.recipe)
+        entryname: inputs/embedded.yaml
 hints:
   DockerRequirement:
     dockerPull: docker.io/agcpreservation/agc-ttbar:0.1.0
 inputs:
-  notebooks: Directory
-  analysis_inputs: Directory
+  ipynb: File
+  recipe: File
   inputs: string
   samples: string
   max_files: int
@@ -28,7 +33,7 @@ arguments:
   - $(inputs.outdir)/notebooks
   - {valueFrom: "&&", shellQuote: false}
   - papermill
-  - $(inputs.notebooks.path)/00_dataset.ipynb
+  - $(inputs.ipynb.basename)
   - $(inputs.outdir)/notebooks/00_dataset.ipynb
   - -k
   - python3
@@ -47,8 +52,9 @@ arguments:
   - $(inputs.outdir)
 outputs:
   data:
-    type: Directory?
-    outputBinding: {glob: data}
+    doc: the generated dataset's files (manifest.json, generation.json, *.root); none for a manifest
+    type: File[]
+    outputBinding: {glob: data/embedded/*}
   sample_markers:
     type: File[]
     outputBinding: {glob: $(inputs.outdir)/samples/*}

@@ -8,11 +8,14 @@ doc: |
   plots in <outdir>/plots/.
 requirements:
   ShellCommandRequirement: {}
+  InitialWorkDirRequirement:
+    listing:
+      - $(inputs.ipynb)
 hints:
   DockerRequirement:
     dockerPull: docker.io/agcpreservation/agc-ttbar:0.1.0
 inputs:
-  notebooks: Directory
+  ipynb: File
   workspace: File
   outdir: string
   poi: string
@@ -26,7 +29,7 @@ arguments:
   - $(inputs.outdir)/workspace.json
   - {valueFrom: "&&", shellQuote: false}
   - papermill
-  - $(inputs.notebooks.path)/03_fit.ipynb
+  - $(inputs.ipynb.basename)
   - $(inputs.outdir)/notebooks/03_fit.ipynb
   - -k
   - python3
@@ -42,8 +45,13 @@ outputs:
     type: File
     outputBinding: {glob: $(inputs.outdir)/fit_results.json}
   plots:
+    doc: the plots folder (a workflow output)
     type: Directory
     outputBinding: {glob: $(inputs.outdir)/plots}
+  plot_files:
+    doc: "the same plots as Files (the report step's input: no Directory inputs)"
+    type: File[]
+    outputBinding: {glob: $(inputs.outdir)/plots/*}
   notebook:
     type: File
     outputBinding: {glob: $(inputs.outdir)/notebooks/03_fit.ipynb}

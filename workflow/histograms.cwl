@@ -5,22 +5,25 @@ class: CommandLineTool
 label: histograms
 doc: |
   Runs the coffea processor on the samples given (the workflow scatters this tool: one job per
-  process__variation) and writes their partial outputs to <outdir>/partial/. The dataset folder
-  (data/, from the dataset step) and the repository's inputs/ folder are staged into the working
-  directory, so `inputs` resolves exactly as in the serial workflow.
+  process__variation) and writes their partial outputs to <outdir>/partial/. The notebook, the
+  recipe and the dataset step's files are Files staged into the working directory (no Directory
+  inputs: REANA's CWL engine does not stage them reliably); data/embedded is made a link to the
+  working directory, which holds the dataset's files, so `inputs` resolves as in the serial workflow.
 requirements:
   ShellCommandRequirement: {}
   InitialWorkDirRequirement:
     listing:
-      - $(inputs.analysis_inputs)
+      - $(inputs.ipynb)
+      - entry: $(inputs.recipe)
+        entryname: inputs/embedded.yaml
       - $(inputs.data)
 hints:
   DockerRequirement:
     dockerPull: docker.io/agcpreservation/agc-ttbar:0.1.0
 inputs:
-  notebooks: Directory
-  analysis_inputs: Directory
-  data: Directory?
+  ipynb: File
+  recipe: File
+  data: File[]
   inputs: string
   samples: string
   executor: string
@@ -37,9 +40,15 @@ arguments:
   - mkdir
   - -p
   - $(inputs.outdir)/notebooks
+  - data
+  - {valueFrom: "&&", shellQuote: false}
+  - ln
+  - -sfn
+  - ..
+  - data/embedded
   - {valueFrom: "&&", shellQuote: false}
   - papermill
-  - $(inputs.notebooks.path)/01_histograms.ipynb
+  - $(inputs.ipynb.basename)
   - $(inputs.outdir)/notebooks/01_histograms__$(inputs.samples).ipynb
   - -k
   - python3

@@ -8,11 +8,14 @@ doc: |
   into <outdir>/histograms.root and <outdir>/cutflow.json (exact: equal to a single pass).
 requirements:
   ShellCommandRequirement: {}
+  InitialWorkDirRequirement:
+    listing:
+      - $(inputs.ipynb)
 hints:
   DockerRequirement:
     dockerPull: docker.io/agcpreservation/agc-ttbar:0.1.0
 inputs:
-  notebooks: Directory
+  ipynb: File
   partials:
     doc: partial outputs, one list per histogram job
     type:
@@ -38,7 +41,7 @@ arguments:
   - {position: 3, valueFrom: $(inputs.outdir)/partial/}
   - {position: 3, valueFrom: "&&", shellQuote: false}
   - {position: 3, valueFrom: papermill}
-  - {position: 3, valueFrom: $(inputs.notebooks.path)/01_merge.ipynb}
+  - {position: 3, valueFrom: $(inputs.ipynb.basename)}
   - {position: 3, valueFrom: $(inputs.outdir)/notebooks/01_merge.ipynb}
   - {position: 3, valueFrom: -k}
   - {position: 3, valueFrom: python3}

@@ -5,19 +5,20 @@ class: CommandLineTool
 label: model
 doc: |
   Builds the pyhf workspace <outdir>/workspace.json from <outdir>/histograms.root with the cabinetry
-  configuration inputs/cabinetry.yaml (the repository's inputs/ folder is staged into the working
-  directory).
+  configuration inputs/cabinetry.yaml (a File staged at that path, as the notebook is by basename).
 requirements:
   ShellCommandRequirement: {}
   InitialWorkDirRequirement:
     listing:
-      - $(inputs.analysis_inputs)
+      - $(inputs.ipynb)
+      - entry: $(inputs.model_config)
+        entryname: inputs/cabinetry.yaml
 hints:
   DockerRequirement:
     dockerPull: docker.io/agcpreservation/agc-ttbar:0.1.0
 inputs:
-  notebooks: Directory
-  analysis_inputs: Directory
+  ipynb: File
+  model_config: File
   histograms: File
   outdir: string
   signal: string
@@ -32,7 +33,7 @@ arguments:
   - $(inputs.outdir)/histograms.root
   - {valueFrom: "&&", shellQuote: false}
   - papermill
-  - $(inputs.notebooks.path)/02_statistical_model.ipynb
+  - $(inputs.ipynb.basename)
   - $(inputs.outdir)/notebooks/02_statistical_model.ipynb
   - -k
   - python3

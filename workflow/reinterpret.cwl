@@ -8,23 +8,32 @@ label: reinterpret
 doc: |
   Swaps the signal of the preserved analysis for the one declared by `signal` and writes
   <outdir>/reinterpretation/ (limits.json, workspaces, BkgOnly.json, patchset.json, plots). The
-  dataset folder (data/) and the repository's inputs/ folder (signal declarations, cabinetry
-  configuration) are staged into the working directory, as for the histogram step.
+  dataset's files, the recipe, the cabinetry configuration and the signal declarations are Files
+  (no Directory inputs, no writable entries: REANA's CWL engine fails on both); the last three are
+  copied into inputs/ by the command, data/embedded is a link to the working directory, as in the
+  histogram step.
 requirements:
   ShellCommandRequirement: {}
   InitialWorkDirRequirement:
     listing:
-      # A copy, not a link: a signal declaration must lie inside the working directory (agc
-      # refuses paths that resolve outside it), and cwltool stages inputs as symbolic links.
-      - entry: $(inputs.analysis_inputs)
-        writable: true
       - $(inputs.data)
 hints:
   DockerRequirement:
     dockerPull: docker.io/agcpreservation/agc-ttbar:0.1.0
 inputs:
-  analysis_inputs: Directory
-  data: Directory?
+  recipe: File
+  model_config: File
+  signal_declarations:
+    doc: |
+      the signal declarations (inputs/signals/*.yaml), copied into inputs/signals/ of the working
+      directory with the recipe and the cabinetry configuration: a declaration must lie inside it
+      (agc refuses paths that resolve outside), cwltool may stage Files as symbolic links, and a
+      folder made for a staged entry may belong to root in a container
+    type:
+      type: array
+      items: File
+    inputBinding: {position: 2}
+  data: File[]
   inputs: string
   signal: string
   executor: string
@@ -45,30 +54,48 @@ inputs:
         items: File
         inputBinding: {}
       inputBinding: {}
-    inputBinding: {position: 1, prefix: --partials}
+    inputBinding: {position: 4, prefix: --partials}
 arguments:
-  - mkdir
-  - -p
-  - $(inputs.outdir)/reinterpretation
-  - {valueFrom: "&&", shellQuote: false}
-  - agc
-  - reinterpret
-  - --signal
-  - $(inputs.signal)
-  - --inputs
-  - $(inputs.inputs)
-  - --outdir
-  - $(inputs.outdir)
-  - --executor
-  - $(inputs.executor)
-  - --workers
-  - $(inputs.workers)
-  - --chunksize
-  - $(inputs.chunksize)
-  - --max_files
-  - $(inputs.max_files)
-  - --scheduler
-  - $(inputs.scheduler)
+  - {position: 1, valueFrom: mkdir}
+  - {position: 1, valueFrom: -p}
+  - {position: 1, valueFrom: $(inputs.outdir)/reinterpretation}
+  - {position: 1, valueFrom: data}
+  - {position: 1, valueFrom: inputs/signals}
+  - {position: 1, valueFrom: "&&", shellQuote: false}
+  - {position: 1, valueFrom: ln}
+  - {position: 1, valueFrom: -sfn}
+  - {position: 1, valueFrom: ..}
+  - {position: 1, valueFrom: data/embedded}
+  - {position: 1, valueFrom: "&&", shellQuote: false}
+  - {position: 1, valueFrom: cp}
+  - {position: 1, valueFrom: $(inputs.recipe.path)}
+  - {position: 1, valueFrom: inputs/embedded.yaml}
+  - {position: 1, valueFrom: "&&", shellQuote: false}
+  - {position: 1, valueFrom: cp}
+  - {position: 1, valueFrom: $(inputs.model_config.path)}
+  - {position: 1, valueFrom: inputs/cabinetry.yaml}
+  - {position: 1, valueFrom: "&&", shellQuote: false}
+  - {position: 1, valueFrom: cp}
+  - {position: 3, valueFrom: inputs/signals/}
+  - {position: 3, valueFrom: "&&", shellQuote: false}
+  - {position: 3, valueFrom: agc}
+  - {position: 3, valueFrom: reinterpret}
+  - {position: 3, valueFrom: --signal}
+  - {position: 3, valueFrom: $(inputs.signal)}
+  - {position: 3, valueFrom: --inputs}
+  - {position: 3, valueFrom: $(inputs.inputs)}
+  - {position: 3, valueFrom: --outdir}
+  - {position: 3, valueFrom: $(inputs.outdir)}
+  - {position: 3, valueFrom: --executor}
+  - {position: 3, valueFrom: $(inputs.executor)}
+  - {position: 3, valueFrom: --workers}
+  - {position: 3, valueFrom: $(inputs.workers)}
+  - {position: 3, valueFrom: --chunksize}
+  - {position: 3, valueFrom: $(inputs.chunksize)}
+  - {position: 3, valueFrom: --max_files}
+  - {position: 3, valueFrom: $(inputs.max_files)}
+  - {position: 3, valueFrom: --scheduler}
+  - {position: 3, valueFrom: $(inputs.scheduler)}
 outputs:
   reinterpretation:
     type: Directory

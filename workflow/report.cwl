@@ -28,7 +28,9 @@ inputs:
     inputBinding: {position: 4}
   plots:
     doc: the paper plots
-    type: Directory
+    type:
+      type: array
+      items: File
     inputBinding: {position: 6}
   outdir: string
 arguments:
@@ -42,9 +44,12 @@ arguments:
   - {position: 3, valueFrom: cp}
   - {position: 5, valueFrom: $(inputs.outdir)/}
   - {position: 5, valueFrom: "&&", shellQuote: false}
+  - {position: 5, valueFrom: mkdir}
+  - {position: 5, valueFrom: -p}
+  - {position: 5, valueFrom: $(inputs.outdir)/plots}
+  - {position: 5, valueFrom: "&&", shellQuote: false}
   - {position: 5, valueFrom: cp}
-  - {position: 5, valueFrom: -r}
-  - {position: 7, valueFrom: $(inputs.outdir)/plots}
+  - {position: 7, valueFrom: $(inputs.outdir)/plots/}
   - {position: 7, valueFrom: "&&", shellQuote: false}
   - {position: 7, valueFrom: agc}
   - {position: 7, valueFrom: report}

@@ -10,7 +10,10 @@
 # in code/agc/core/schemas/parameters.schema.json (the types, defaults and docs below are checked
 # against it by tests/scenarios/test_workflow.py); the run's values live in the job file
 # reana-cwl-job.yaml. Each tool runs the stage's notebook with papermill, exactly like the
-# serial workflow. The container image is a hint (DockerRequirement) and so are REANA's resource
+# serial workflow. Every file a step reads is a File input (notebooks, recipe, cabinetry
+# configuration, signal declarations, the dataset step's files), staged into the step's working
+# directory and named by basename or fixed path: REANA's CWL engine fails on Directory inputs,
+# Directories in InitialWorkDirRequirement and writable entries. The container image is a hint (DockerRequirement) and so are REANA's resource
 # settings (hints: reana: ...), so `cwltool --no-container` runs the same file locally.
 cwlVersion: v1.2
 class: Workflow
@@ -66,12 +69,16 @@ inputs:
     type: boolean
     default: false
     doc: "true or false: skip unreadable input files (listed in cutflow.json and provenance.json) instead of stopping"
-  notebooks:
-    type: Directory
-    doc: the repository's notebooks/ folder
-  analysis_inputs:
-    type: Directory
-    doc: the repository's inputs/ folder (dataset recipe, cabinetry configuration)
+  notebook_dataset: {type: File, doc: notebooks/00_dataset.ipynb}
+  notebook_histograms: {type: File, doc: notebooks/01_histograms.ipynb}
+  notebook_merge: {type: File, doc: notebooks/01_merge.ipynb}
+  notebook_model: {type: File, doc: notebooks/02_statistical_model.ipynb}
+  notebook_fit: {type: File, doc: notebooks/03_fit.ipynb}
+  recipe: {type: File, doc: "inputs/embedded.yaml, the embedded dataset's recipe"}
+  model_config: {type: File, doc: "inputs/cabinetry.yaml, the cabinetry configuration"}
+  signal_declarations:
+    type: File[]
+    doc: the signal declarations inputs/signals/*.yaml (for signal = one of them)
 outputs:
   dataset_json:
     type: File
@@ -107,8 +114,8 @@ steps:
   dataset:
     run: dataset.cwl
     in:
-      notebooks: notebooks
-      analysis_inputs: analysis_inputs
+      ipynb: notebook_dataset
+      recipe: recipe
       inputs: inputs
       samples: samples
       max_files: max_files
@@ -123,8 +130,8 @@ steps:
     run: histograms.cwl
     scatter: samples
     in:
-      notebooks: notebooks
-      analysis_inputs: analysis_inputs
+      ipynb: notebook_histograms
+      recipe: recipe
       data: dataset/data
       inputs: inputs
       samples:
@@ -146,7 +153,7 @@ steps:
   merge:
     run: merge.cwl
     in:
-      notebooks: notebooks
+      ipynb: notebook_merge
       partials: histograms/partials
       outdir: outdir
       skip_bad_files: skip_bad_files
@@ -159,8 +166,8 @@ steps:
   model:
     run: model.cwl
     in:
-      notebooks: notebooks
-      analysis_inputs: analysis_inputs
+      ipynb: notebook_model
+      model_config: model_config
       histograms: merge/histograms
       outdir: outdir
       signal: signal
@@ -174,11 +181,11 @@ steps:
   fit:
     run: fit.cwl
     in:
-      notebooks: notebooks
+      ipynb: notebook_fit
       workspace: model/workspace
       outdir: outdir
       poi: poi
-    out: [fit_results, plots, notebook]
+    out: [fit_results, plots, plot_files, notebook]
     hints:
       reana:
         compute_backend: kubernetes
@@ -187,7 +194,9 @@ steps:
   reinterpret:
     run: reinterpret.cwl
     in:
-      analysis_inputs: analysis_inputs
+      recipe: recipe
+      model_config: model_config
+      signal_declarations: signal_declarations
       data: dataset/data
       inputs: inputs
       signal: signal
@@ -213,7 +222,7 @@ steps:
       products:
         source: [dataset/summary, merge/histograms, merge/cutflow, model/workspace, fit/fit_results]
         linkMerge: merge_flattened
-      plots: fit/plots
+      plots: fit/plot_files
       outdir: outdir
     out: [report, notebooks, provenance]
     hints:

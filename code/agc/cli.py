@@ -127,11 +127,34 @@ def _summary(inputs: str) -> dict[str, Any]:
     return summarize(resolve_inputs(inputs))
 
 
-def _run_serial(spec: str, parameter: list[str] | None, option: list[str] | None) -> Any:
-    """``agc run-serial``: reana.yaml's steps, locally (:func:`agc.workflow.runners.run_serial`)."""
+def _run_serial(
+    spec: str,
+    parameter: list[str] | None,
+    option: list[str] | None,
+    container: str | None = None,
+    workspace: str = "build/reana-workspace",
+) -> Any:
+    """``agc run-serial``: reana.yaml's steps, locally (:func:`agc.workflow.runners.run_serial`)
+    or, with ``--container IMAGE``, in the image over a fresh workspace as REANA runs them
+    (:func:`agc.workflow.container.run_serial_in_container`)."""
+    if container is not None:
+        from agc.workflow.container import run_serial_in_container
+
+        return run_serial_in_container(
+            spec, container, workspace, _overrides(parameter), options=_overrides(option)
+        )
     from agc.workflow.runners import run_serial as run
 
     return run(spec, _overrides(parameter), options=_overrides(option))
+
+
+def _check_parameters() -> dict[str, Any]:
+    """``agc check-parameters``: the ``name=value`` lines on standard input, checked against the
+    parameter schema (:func:`agc.core.parameters.parse_parameter_lines`); reana.yaml's first
+    command feeds them through a quoted here-document, which the shell does not expand."""
+    from agc.core.parameters import parse_parameter_lines
+
+    return {"parameters": parse_parameter_lines(sys.stdin.read())}
 
 
 def _run_cwl(parameter: list[str] | None) -> Any:
@@ -288,7 +311,20 @@ COMMANDS: dict[str, Command] = {
                 "REANA operational option: start at / stop after a step",
                 settings={"action": "append", "metavar": "FROM=step|TARGET=step"},
             ),
+            Option(
+                ("--container",),
+                "run each command in this image with buildah, as REANA does (make run-container)",
+                settings={"metavar": "IMAGE"},
+            ),
+            Option(
+                ("--workspace",),
+                "the fresh workspace of --container (replaced)",
+                "build/reana-workspace",
+            ),
         ),
+    ),
+    "check-parameters": Command(
+        _check_parameters, "check name=value lines on stdin against the parameter schema"
     ),
     "run-cwl": Command(
         _run_cwl, "run the CWL workflow locally with cwltool", options=(_PARAMETER,)

@@ -325,11 +325,15 @@ def test_cwl_reinterpret_step_processes_only_the_signal(
     import yaml
 
     run = run_histograms(embedded_manifest, partial_dir=tmp_path / "partial", checkpoints=False)
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "embedded").symlink_to(embedded_manifest.parent)
+    files = sorted(p for p in embedded_manifest.parent.iterdir() if p.is_file())
     job = {
-        "analysis_inputs": {"class": "Directory", "location": str(REPO / "inputs")},
-        "data": {"class": "Directory", "location": str(tmp_path / "data")},
+        "recipe": {"class": "File", "location": str(REPO / "inputs" / "embedded.yaml")},
+        "model_config": {"class": "File", "location": str(REPO / "inputs" / "cabinetry.yaml")},
+        "signal_declarations": [
+            {"class": "File", "location": str(p)}
+            for p in sorted((REPO / "inputs" / "signals").glob("*.yaml"))
+        ],
+        "data": [{"class": "File", "location": str(p)} for p in files],
         "inputs": "embedded",
         "signal": "inputs/signals/zprime_500.yaml",
         "executor": "futures",

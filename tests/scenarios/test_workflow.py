@@ -60,7 +60,7 @@ def _parameters() -> dict[str, Any]:
 
 
 def _job_scalars() -> dict[str, Any]:
-    return {k: v for k, v in _yaml(JOB).items() if not isinstance(v, dict)}
+    return {k: v for k, v in _yaml(JOB).items() if not isinstance(v, dict | list)}
 
 
 def _papermill_args(tokens: list[str]) -> tuple[str, set[str]]:
@@ -75,12 +75,25 @@ def _notebook_parameters(name: str) -> set[str]:
     return set(papermill.inspect_notebook(str(REPO / "notebooks" / name)))
 
 
-def _tool_tokens(tool: dict[str, Any]) -> list[str]:
+def _tool_tokens(tool: dict[str, Any], notebook: str | None = None) -> list[str]:
+    """The tool's argument tokens; its staged notebook ``$(inputs.ipynb.basename)`` is shown as
+    ``notebook`` (the file the workflow wires to it), or as the tool's own notebook name."""
+    if notebook is None:
+        notebook = _tool_notebook(tool)
     tokens = []
     for item in tool.get("arguments", []):
-        value = item["valueFrom"] if isinstance(item, dict) else item
-        tokens.append(re.sub(r"^\$\(inputs\.notebooks\.path\)/", "", str(value)))
+        value = str(item["valueFrom"] if isinstance(item, dict) else item)
+        tokens.append(notebook if value == "$(inputs.ipynb.basename)" else value)
     return tokens
+
+
+def _tool_notebook(tool: dict[str, Any]) -> str:
+    """The notebook the workflow wires to ``tool``'s ``ipynb`` input (via the job file)."""
+    job = _yaml(JOB)
+    for step in _yaml(WORKFLOW)["steps"].values():
+        if _yaml(WORKFLOW.parent / step["run"]) == tool and "ipynb" in step["in"]:
+            return Path(job[step["in"]["ipynb"]]["location"]).name
+    return "-"
 
 
 # --------------------------------------------------------------------------- serial spec
@@ -130,8 +143,10 @@ def test_spec_inputs_exist(spec: Path) -> None:
         assert (REPO / name).is_file(), f"{spec.name}: inputs.files entry missing: {name}"
     for name in inputs.get("directories", []):
         assert (REPO / name).is_dir(), f"{spec.name}: inputs.directories entry missing: {name}"
-    for needed in ("code", "inputs", "notebooks"):
+    for needed in ("inputs", "notebooks"):
         assert needed in inputs["directories"]
+    # The serial steps run the uploaded code (PYTHONPATH=code); the CWL tools run the image's.
+    assert ("code" in inputs["directories"]) == (spec == SERIAL)
     assert "pyproject.toml" in inputs["files"]
 
 
@@ -151,6 +166,24 @@ def test_both_specs_declare_the_same_outputs() -> None:
         glob = tool["outputs"][out]["outputBinding"]["glob"]
         cwl_names.add(Path(glob).name)
     assert {Path(p).name for p in cwl["files"] + cwl["directories"]} == cwl_names
+
+
+def test_cwl_tools_take_no_directory_inputs_no_directory_listings_nothing_writable() -> None:
+    """REANA's CWL engine fails on Directory inputs, Directories in InitialWorkDirRequirement and
+    writable entries (REANA's documentation, supported systems): every tool takes Files."""
+    for path in sorted(WORKFLOW.parent.glob("*.cwl")):
+        document = _yaml(path)
+        for name, spec in document["inputs"].items():
+            kind = json.dumps(spec["type"] if isinstance(spec, dict) else spec)
+            assert "Directory" not in kind, f"{path.name}: input {name} is a Directory"
+        listing = (document.get("requirements") or {}).get("InitialWorkDirRequirement", {})
+        assert "writable" not in json.dumps(listing), f"{path.name}: a writable entry"
+    for name, value in _yaml(JOB).items():
+        entries = value if isinstance(value, list) else [value]
+        for entry in entries:
+            if isinstance(entry, dict):
+                assert entry["class"] == "File", f"reana-cwl-job.yaml: {name} is not a File"
+                assert (REPO / entry["location"]).is_file(), f"reana-cwl-job.yaml: {name}"
 
 
 def test_cwl_spec_points_at_the_job_file_and_workflow() -> None:
@@ -180,7 +213,7 @@ def test_cwl_job_file_holds_the_schema_s_defaults() -> None:
 
 def test_cwl_workflow_inputs_have_the_schema_s_types_defaults_and_docs() -> None:
     inputs = _yaml(WORKFLOW)["inputs"]
-    scalars = {k: v for k, v in inputs.items() if v["type"] not in {"Directory", "File"}}
+    scalars = {k: v for k, v in inputs.items() if v["type"] not in {"Directory", "File", "File[]"}}
     assert list(scalars) == list(WORKFLOW_PARAMETERS)
     for name, spec in scalars.items():
         assert spec == {

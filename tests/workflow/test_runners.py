@@ -127,10 +127,11 @@ def test_run_serial_operational_options_from_and_target(tmp_path: Path) -> None:
 def test_cwl_job_applies_typed_overrides_and_absolute_locations() -> None:
     job = cwl_job(JOB, {"max_files": "1", "samples": "ttbar"})
     assert (job["max_files"], job["samples"], job["workers"]) == (1, "ttbar", 2)
-    for name in ("notebooks", "analysis_inputs"):
-        assert job[name]["class"] == "Directory"
-        assert Path(job[name]["location"]).is_absolute()
-        assert Path(job[name]["location"]).is_dir()
+    files = [job["notebook_dataset"], job["recipe"], *job["signal_declarations"]]
+    for entry in files:
+        assert entry["class"] == "File"
+        assert Path(entry["location"]).is_absolute()
+        assert Path(entry["location"]).is_file()
     with pytest.raises(AGCError, match=r"unknown parameter 'colour'.*declared: chunksize"):
         cwl_job(JOB, {"colour": "red"})
     with pytest.raises(AGCError, match="'max_files'"):

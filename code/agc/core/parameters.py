@@ -20,6 +20,11 @@ from typing import Any
 from agc.core.errors import AGCError
 from agc.core.validation import load_schema, validate
 
+#: Characters that could end the shell quoting a workflow step puts a value in (reana.yaml's
+#: commands are expanded by string substitution and run with ``bash -c``): refused in every
+#: string parameter (the schema's ``$defs/shellSafe``).
+SHELL_UNSAFE = frozenset("\"'$`\\;") | frozenset(map(chr, [*range(32), 127]))
+
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -83,8 +88,28 @@ def coerce(name: str, value: Any) -> Any:
     return value
 
 
+def refuse_shell_escapes(parameters: dict[str, Any]) -> None:
+    """Raise :class:`AGCError` naming the first string parameter holding a character of
+    :data:`SHELL_UNSAFE` (a value that could escape the quoting of a workflow command)."""
+    for name, value in parameters.items():
+        if not isinstance(value, str):
+            continue
+        bad = sorted({c for c in value if c in SHELL_UNSAFE})
+        if bad:
+            shown = ", ".join(repr(c) for c in bad)
+            raise AGCError(
+                f"parameter '{name}' contains {shown}: quotes, $, backquotes, backslashes, ';' "
+                "and control characters (newlines) are refused, they could escape the shell "
+                "quoting of the workflow's commands"
+            )
+
+
 def validate_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
-    """Coerce and validate ``parameters``; return the typed dict or raise :class:`AGCError`."""
+    """Coerce and validate ``parameters``; return the typed dict or raise :class:`AGCError`.
+
+    A string holding a character that could escape a step's shell quoting is refused first
+    (:func:`refuse_shell_escapes`), then the schema is checked."""
+    refuse_shell_escapes(parameters)
     typed = {name: coerce(name, value) for name, value in parameters.items()}
     try:
         validate(typed, "parameters", "parameters")
@@ -95,6 +120,21 @@ def validate_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
                 raise AGCError(f"{exc} (accepted: {', '.join(map(str, spec['enum']))})") from None
         raise
     return typed
+
+
+def parse_parameter_lines(text: str) -> dict[str, Any]:
+    """The ``name=value`` lines of ``text`` (what ``agc check-parameters`` reads on standard
+    input), validated with :func:`validate_parameters`; a line without ``=`` (a value that held a
+    newline), an unknown or a repeated name is refused."""
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        name, sep, value = line.partition("=")
+        if not sep or not name:
+            raise AGCError(f"parameters line {number}: expected name=value, got {line!r}")
+        if name in found:
+            raise AGCError(f"parameter '{name}' given twice (line {number})")
+        found[name] = value
+    return validate_parameters(found)
 
 
 def markdown_table() -> str:

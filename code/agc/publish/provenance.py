@@ -39,7 +39,7 @@ KEY_LIBRARIES = (
     "distributed",
 )
 #: Engines a run can be executed by.
-ENGINES = ("serial-local", "cwl-local", "reana", "interactive")
+ENGINES = ("serial-local", "serial-container", "cwl-local", "cwl-container", "reana", "interactive")
 PROVENANCE_NAME = "provenance.json"
 _TIME_KEYS = ("started", "finished")
 
@@ -47,6 +47,19 @@ _TIME_KEYS = ("started", "finished")
 def package_root() -> Path:
     """The folder holding ``code/agc`` (the repository or the image's /opt/agc)."""
     return Path(agc.__file__).resolve().parents[2]
+
+
+def code_source() -> str:
+    """Which copy of the code runs: ``"workspace"`` (``code/agc`` under the working directory:
+    the code uploaded with the workflow, put first on the path by the specs' ``PYTHONPATH=code``),
+    ``"installed"`` (a non-editable install, e.g. the image's /opt/agc/venv) or ``"checkout"``
+    (an editable install from a repository elsewhere, e.g. a cwltool job's working directory)."""
+    here = Path(agc.__file__).resolve().parent
+    if here == (Path.cwd() / "code" / "agc").resolve():
+        return "workspace"
+    if "site-packages" in here.parts:
+        return "installed"
+    return "checkout"
 
 
 #: Repository paths that are never code (run products, environments): untracked files there do
@@ -222,6 +235,7 @@ def collect(
             "name": "agc-ttbar",
             "version": agc.__version__,
             "code_sha256": code_hash(),
+            "code_source": code_source(),
             **git_state(),
         },
         "environment": environment(),

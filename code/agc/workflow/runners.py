@@ -58,6 +58,9 @@ _PRESERVED = (
     "AGC_RUN_STARTED",
 )
 
+#: The variables a CWL job in the image keeps (the image has its own PATH, kernels and code).
+_PASSED_TO_IMAGE = ("MPLBACKEND", "SOURCE_DATE_EPOCH", "AGC_ENGINE", "AGC_RUN_STARTED")
+
 
 @dataclass(frozen=True)
 class Command:
@@ -300,30 +303,40 @@ def cwl_job(
 ) -> dict[str, Any]:
     """The CWL input object of ``job_file`` with ``overrides`` applied and checked.
 
-    Scalar entries are the workflow parameters (typed as the parameter schema declares); File and
-    Directory locations are made absolute from the job file's folder, as cwltool resolves them.
+    Scalar entries are the workflow parameters (typed as the parameter schema declares); the
+    locations of File and Directory entries (alone or in lists) are made absolute from the job
+    file's folder, as cwltool resolves them.
     """
     job_file = Path(job_file)
     job = load_yaml_mapping(job_file)
-    scalars = {k: v for k, v in job.items() if not isinstance(v, dict)}
+    scalars = {k: v for k, v in job.items() if not isinstance(v, dict | list)}
     params = apply_overrides(scalars, overrides, job_file.name)
     typed = check_values({k: coerce(k, v) for k, v in params.items()}, job_file.name)
     base = job_file.resolve().parent
     result: dict[str, Any] = {}
     for name, value in job.items():
         if isinstance(value, dict):
-            entry = dict(value)
-            location = entry.get("location") or entry.get("path")
-            if location is None:
-                raise AGCError(f"{job_file}: '{name}' has neither 'location' nor 'path'")
-            entry.pop("path", None)
-            entry["location"] = (
-                str((base / location).resolve()) if "://" not in location else location
-            )
-            result[name] = entry
+            result[name] = _absolute_location(value, base, f"{job_file}: '{name}'")
+        elif isinstance(value, list):
+            result[name] = [
+                _absolute_location(item, base, f"{job_file}: '{name}'[{index}]")
+                for index, item in enumerate(value)
+            ]
         else:
             result[name] = typed[name]
     return result
+
+
+def _absolute_location(entry: Any, base: Path, where: str) -> dict[str, Any]:
+    """A File/Directory object with its ``location`` (or ``path``) made absolute from ``base``."""
+    if not isinstance(entry, dict):
+        raise AGCError(f"{where}: expected a File or Directory object, got {entry!r}")
+    entry = dict(entry)
+    location = entry.pop("path", None) if "location" not in entry else entry["location"]
+    if location is None:
+        raise AGCError(f"{where} has neither 'location' nor 'path'")
+    entry["location"] = str((base / location).resolve()) if "://" not in location else location
+    return entry
 
 
 def load_yaml_mapping(path: Path) -> dict[str, Any]:
@@ -348,10 +361,16 @@ def cwltool_command(
     scratch: Path,
     env: dict[str, str],
     parallel: bool = True,
+    docker_cmd: Path | None = None,
 ) -> list[str]:
     """The cwltool command line of a local run: no container, outputs into ``outdir``,
-    temporary folders in ``scratch``, the variables of :data:`_PRESERVED` set in ``env`` kept."""
-    command = [str(cwltool), "--no-container", "--outdir", str(outdir)]
+    temporary folders in ``scratch``, the variables of :data:`_PRESERVED` set in ``env`` kept.
+    With ``docker_cmd`` (e.g. environment/cwl-buildah) each job runs in its DockerRequirement
+    image through that user-space docker command, and only :data:`_PASSED_TO_IMAGE` is kept."""
+    isolation = (
+        ["--user-space-docker-cmd", str(docker_cmd.resolve())] if docker_cmd else ["--no-container"]
+    )
+    command = [str(cwltool), *isolation, "--outdir", str(outdir)]
     if parallel:
         command.append("--parallel")
     command += [
@@ -360,7 +379,7 @@ def cwltool_command(
         "--tmp-outdir-prefix",
         f"{scratch}/out/",
     ]
-    for name in _PRESERVED:
+    for name in _PASSED_TO_IMAGE if docker_cmd else _PRESERVED:
         if name in env:
             command += ["--preserve-environment", name]
     return [*command, str(workflow), str(job)]
@@ -382,6 +401,22 @@ def run_cwltool(command: list[str], root: Path, env: dict[str, str]) -> tuple[in
     return result.returncode, result.stdout
 
 
+def _existing_cwltool(cwltool: str | os.PathLike[str] | None) -> Path:
+    """``cwltool`` (default: the one beside the interpreter), which must exist."""
+    path = Path(cwltool) if cwltool is not None else venv_bin() / "cwltool"
+    if not path.exists():
+        raise AGCError(f"cwltool not found: {path}")
+    return path
+
+
+def _output_object(stdout: str) -> dict[str, Any]:
+    """cwltool's output object (its standard output)."""
+    try:
+        return json.loads(stdout)
+    except json.JSONDecodeError:
+        raise AGCError("cwltool succeeded but printed no output object") from None
+
+
 def run_cwl(
     overrides: dict[str, str] | None = None,
     *,
@@ -390,6 +425,8 @@ def run_cwl(
     workflow: str | os.PathLike[str] | None = None,
     outdir: str | os.PathLike[str] | None = None,
     parallel: bool = True,
+    cwltool: str | os.PathLike[str] | None = None,
+    docker_cmd: str | os.PathLike[str] | None = None,
 ) -> CwlRun:
     """Run the CWL workflow locally: ``cwltool --no-container --parallel`` from the venv.
 
@@ -397,7 +434,10 @@ def run_cwl(
     file. ``workdir`` (default: the current directory, the repository root under ``make``) holds
     ``reana-cwl-job.yaml`` and ``workflow/``; outputs go to ``outdir`` (default ``outputs/cwl`` in
     ``workdir``), replaced as a whole only when the run succeeds. A failure raises
-    :class:`AGCError`.
+    :class:`AGCError`. ``cwltool``: another cwltool executable (e.g. ``.venv-reana/bin/cwltool``,
+    the version of REANA's CWL engine; default: the one beside the interpreter). ``docker_cmd``:
+    run each job in its image through this user-space docker command (environment/cwl-buildah)
+    instead of ``--no-container``.
     """
     root = Path(workdir) if workdir is not None else Path.cwd()
     job_path = Path(job_file) if job_file is not None else root / CWL_JOB
@@ -405,9 +445,7 @@ def run_cwl(
     target = Path(outdir) if outdir is not None else root / CWL_OUTDIR
     if not workflow_path.is_file():
         raise AGCError(f"CWL workflow not found: {workflow_path}")
-    cwltool = venv_bin() / "cwltool"
-    if not cwltool.exists():
-        raise AGCError(f"cwltool not found beside the interpreter: {cwltool}")
+    cwltool = _existing_cwltool(cwltool)
     job = cwl_job(job_path, overrides)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -415,7 +453,7 @@ def run_cwl(
     try:
         job_copy = scratch / "job.json"
         job_copy.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        env = runner_environment("cwl-local")
+        env = runner_environment("cwl-container" if docker_cmd else "cwl-local")
         env.setdefault("MPLCONFIGDIR", str(scratch / "matplotlib"))
         command = cwltool_command(
             cwltool,
@@ -425,6 +463,7 @@ def run_cwl(
             scratch=scratch,
             env=env,
             parallel=parallel,
+            docker_cmd=Path(docker_cmd) if docker_cmd is not None else None,
         )
         started = time.perf_counter()
         returncode, stdout = run_cwltool(command, root, env)
@@ -434,10 +473,7 @@ def run_cwl(
                 f"CWL workflow {workflow_path.name} failed (cwltool exit code {returncode}); "
                 f"see cwltool's log above; {target} is left as it was"
             )
-        try:
-            produced = json.loads(stdout)
-        except json.JSONDecodeError:
-            raise AGCError("cwltool succeeded but printed no output object") from None
+        produced = _output_object(stdout)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
