@@ -28,7 +28,7 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -279,13 +279,7 @@ class SubmissionResult:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"folder", "tables", "resources", "valid", "messages"}``."""
-        return {
-            "folder": self.folder,
-            "tables": self.tables,
-            "resources": self.resources,
-            "valid": self.valid,
-            "messages": self.messages,
-        }
+        return asdict(self)
 
 
 def read_fit(outdir: Path) -> tuple[Path, Any, Any, dict[str, Any], cabinetry.fit.FitResults]:

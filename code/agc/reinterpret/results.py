@@ -8,7 +8,7 @@ written (or printed by ``agc reinterpret``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from agc.stats.results import FitSummary
@@ -60,13 +60,7 @@ class StageTimes:
 
     def to_dict(self) -> dict[str, float]:
         """``{"histograms", "model", "fit", "limits_and_plot", "total"}``."""
-        return {
-            "histograms": self.histograms,
-            "model": self.model,
-            "fit": self.fit,
-            "limits_and_plot": self.limits_and_plot,
-            "total": self.total,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ data and cabinetry's fit and ranking results). :class:`LimitResult` is a CLs upp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -24,7 +24,7 @@ class Estimate:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"name", "bestfit", "uncertainty"}``."""
-        return {"name": self.name, "bestfit": self.bestfit, "uncertainty": self.uncertainty}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,7 @@ class ParameterTable:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``parameters`` object of ``fit_results.json``."""
-        return {
-            "labels": self.labels,
-            "types": self.types,
-            "bestfit": self.bestfit,
-            "uncertainty": self.uncertainty,
-            "prefit_uncertainty": self.prefit_uncertainty,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -61,13 +55,7 @@ class Impacts:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``impacts`` object of ``fit_results.json``."""
-        return {
-            "labels": self.labels,
-            "prefit_up": self.prefit_up,
-            "prefit_down": self.prefit_down,
-            "postfit_up": self.postfit_up,
-            "postfit_down": self.postfit_down,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -90,16 +78,7 @@ class FitSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``fit_results.json`` (plain floats, lists)."""
-        return {
-            "measurement": self.measurement,
-            "poi": self.poi.to_dict(),
-            "parameters": self.parameters.to_dict(),
-            "correlation_matrix": self.correlation_matrix,
-            "best_twice_nll": self.best_twice_nll,
-            "goodness_of_fit": self.goodness_of_fit,
-            "impacts": None if self.impacts is None else self.impacts.to_dict(),
-            "fit": self.fit,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, content: dict[str, Any]) -> FitSummary:
@@ -150,13 +129,7 @@ class LimitPoint:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"mu", "sqrt_q", "sqrt_qa", "cls_observed", "cls_expected"}``."""
-        return {
-            "mu": self.mu,
-            "sqrt_q": self.sqrt_q,
-            "sqrt_qa": self.sqrt_qa,
-            "cls_observed": self.cls_observed,
-            "cls_expected": self.cls_expected,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -187,22 +160,7 @@ class LimitResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of the limit (``limits.json`` adds the signal's name and labels)."""
-        return {
-            "poi": self.poi,
-            "level": self.level,
-            "observed": self.observed,
-            "expected": self.expected,
-            "bestfit": self.bestfit,
-            "sigma_hat": self.sigma_hat,
-            "twice_nll": self.twice_nll,
-            "points": [point.to_dict() for point in self.points],
-            "rounds": self.rounds,
-            "fits": self.fits,
-            "converged": self.converged,
-            "rtol": self.rtol,
-            "method": self.method,
-            "versions": self.versions,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, content: dict[str, Any]) -> LimitResult:

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -81,7 +81,7 @@ class StepTime:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"name", "seconds"}``."""
-        return {"name": self.name, "seconds": self.seconds}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -96,12 +96,7 @@ class SerialRun:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"spec", "workdir", "steps": [{"name", "seconds"}], "seconds"}``."""
-        return {
-            "spec": self.spec,
-            "workdir": self.workdir,
-            "steps": [step.to_dict() for step in self.steps],
-            "seconds": self.seconds,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -115,7 +110,7 @@ class CwlRun:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"outdir", "outputs": {name: path}, "seconds"}``."""
-        return {"outdir": self.outdir, "outputs": self.outputs, "seconds": self.seconds}
+        return asdict(self)
 
 
 # --------------------------------------------------------------------------- specifications
