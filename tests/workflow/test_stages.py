@@ -122,8 +122,9 @@ def test_fit_wires_workspace_results_and_plots_under_outdir(
     seen: dict[str, Any] = {}
     run = _fake_run()
 
-    def run_fit(workspace: Path, output: Path) -> FitRun:
+    def run_fit(workspace: Path, output: Path, meanwhile: Any) -> FitRun:
         seen["fit"] = (workspace, output)
+        meanwhile(run)  # the stage draws the plots while the impact fits run
         return run
 
     def fit_plots(got: FitRun, plots_dir: Path) -> list[Path]:

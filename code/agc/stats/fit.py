@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cabinetry
 import iminuit
@@ -41,11 +42,12 @@ from agc.stats.fitsettings import (
     FIT_MAXITER,
     HESSE_STEP_FRACTION,
     HESSE_STRATEGY,
-    minuit_of,
+    REFIT_STRATEGY,
 )
+from agc.stats.migrad import MigradResult, hesse_at
 from agc.stats.minimiser import configure_backend, minimise
 from agc.stats.model import HistogramReader, rebin
-from agc.stats.ranking import ranking
+from agc.stats.ranking import ImpactFit, RankingPool, Seed, ranking
 from agc.stats.results import Estimate, FitRun, FitSummary, Impacts, ParameterTable
 
 
@@ -81,44 +83,61 @@ def model_and_data(spec: Mapping[str, Any], source: str = "workspace") -> tuple[
 
 def fit(
     model: Any, data: list[float], source: str = "workspace", goodness_of_fit: bool = True
-) -> tuple[Any, int]:
-    """The MLE fit (``cabinetry.fit.fit`` via :func:`agc.stats.minimiser.minimise`), covariance
-    from :func:`final_covariance`: (FitResults, attempt used)."""
+) -> tuple[Any, MainFit]:
+    """The MLE fit (:func:`agc.stats.minimiser.minimise`) with its covariance from
+    :func:`final_covariance`: (FitResults, :class:`MainFit` record of both steps)."""
     configure_backend()
     try:
-        results, attempt = minimise(model, data, goodness_of_fit=goodness_of_fit)
+        results, minimum = minimise(model, data, goodness_of_fit=goodness_of_fit)
     except pyhf.exceptions.FailedMinimization as exc:
         raise AGCError(f"{source}: the maximum-likelihood fit failed ({exc})") from None
-    return final_covariance(model, data, results), attempt
+    results, seed = final_covariance(model, data, results, source)
+    return results, MainFit(minimum, seed)
 
 
-def final_covariance(model: Any, data: list[float], results: Any) -> Any:
-    """``results`` with uncertainties and correlations from a fresh HESSE at its minimum.
+class MainFit(NamedTuple):
+    """How the main fit went: ``migrad`` (calls, EDM, attempt) and ``hesse``, the Minuit after
+    the HESSE at the minimum (its covariance seeds the impact fits, :func:`agc.stats.migrad.refit`)."""
 
-    The HESSE that ``cabinetry.fit.fit`` runs after MIGRAD starts from the state MIGRAD's path
-    left, so its numbers depended on which attempt of :data:`FIT_ATTEMPTS` converged; this one
-    depends on the minimum only (:data:`agc.stats.fitsettings.HESSE_STRATEGY`, first steps
-    :data:`agc.stats.fitsettings.HESSE_STEP_FRACTION` of the pre-fit uncertainties; 1 % of
-    max(|value|, 1) for unconstrained ones). Fixed parameters get uncertainty 0, as in
-    cabinetry. Keeps cabinetry's numbers if HESSE fails.
+    migrad: MigradResult
+    hesse: Any
+
+
+def hesse_steps(model: Any, bestfit: Any) -> list[float]:
+    """First HESSE steps: :data:`agc.stats.fitsettings.HESSE_STEP_FRACTION` of each pre-fit
+    uncertainty, 10 % of max(|value|, 1) for unconstrained parameters (in their units)."""
+    prefit = np.asarray(cabinetry.model_utils.prefit_uncertainties(model), dtype=float)
+    bestfit = np.asarray(bestfit, dtype=float)
+    return (
+        HESSE_STEP_FRACTION * np.where(prefit > 0, prefit, 0.1 * np.maximum(np.abs(bestfit), 1.0))
+    ).tolist()
+
+
+def final_covariance(
+    model: Any, data: list[float], results: Any, source: str = "workspace"
+) -> tuple[Any, Any]:
+    """``results`` with uncertainties and correlations from a HESSE at its minimum, and that
+    Minuit (:func:`agc.stats.migrad.hesse_at`).
+
+    One HESSE at the minimum, so the numbers depend on the minimum only, not on the path MIGRAD
+    took (:data:`agc.stats.fitsettings.HESSE_STRATEGY`, first steps :func:`hesse_steps`); strategy
+    2 if that is not accurate. Fixed parameters get uncertainty 0, as in cabinetry.
     """
     bestfit = np.asarray(results.bestfit, dtype=float)
     fixed = model.config.suggested_fixed()
-    prefit = np.asarray(cabinetry.model_utils.prefit_uncertainties(model), dtype=float)
-    minuit = minuit_of(
-        model, data, bestfit.tolist(), fixed, model.config.suggested_bounds(), HESSE_STRATEGY
-    )
-    minuit.errors = (
-        HESSE_STEP_FRACTION * np.where(prefit > 0, prefit, 0.1 * np.maximum(np.abs(bestfit), 1.0))
-    ).tolist()
-    minuit.hesse()
-    if minuit.covariance is None or not minuit.fmin.has_accurate_covar:
-        return results
+    steps = hesse_steps(model, bestfit)
+    bounds = model.config.suggested_bounds()
+    for strategy in (HESSE_STRATEGY, 2):
+        minuit = hesse_at(model, data, bestfit.tolist(), steps, bounds, strategy)
+        if minuit.covariance is not None and minuit.fmin.has_accurate_covar:
+            break
+    else:
+        raise AGCError(f"{source}: HESSE found no accurate covariance at the best fit")
     uncertainty = np.where(fixed, 0.0, np.asarray(minuit.errors, dtype=float))
     corr = np.array(minuit.covariance.correlation(), dtype=float)
     free = ~np.asarray(fixed, dtype=bool)
     corr[free, free] = 1.0  # exactly, by definition (the division leaves 1 - 2e-16)
-    return results._replace(uncertainty=uncertainty, corr_mat=corr)
+    return results._replace(uncertainty=uncertainty, corr_mat=corr), minuit
 
 
 def parameter_types(model: Any) -> list[str]:
@@ -148,13 +167,13 @@ def fit_summary(
     fit_results: Any,
     ranking_results: Any = None,
     *,
-    attempt: int = 0,
-    impact_fallbacks: int = 0,
+    main: MainFit | None = None,
+    impact_fits: Sequence[ImpactFit] = (),
 ) -> FitSummary:
     """The content of ``fit_results.json`` (see module docstring), with plain floats.
 
-    ``attempt``: index in :data:`FIT_ATTEMPTS` of the settings the main fit converged with;
-    ``impact_fallbacks``: number of impact fits that needed settings after the first.
+    ``main``: how the main fit went (:func:`fit`); ``impact_fits``: the record of every impact
+    fit (:func:`agc.stats.ranking.ranking`); both go into the ``fit`` object.
     """
     labels = list(fit_results.labels)
     poi = model.config.poi_name
@@ -188,30 +207,53 @@ def fit_summary(
         best_twice_nll=float(fit_results.best_twice_nll),
         goodness_of_fit=_finite_or_none(fit_results.goodness_of_fit),
         impacts=impacts,
-        fit=_fit_record(attempt, impact_fallbacks),
+        fit=_fit_record(main, impact_fits if ranking_results is not None else None),
     )
 
 
-def _fit_record(attempt: int, impact_fallbacks: int) -> dict[str, Any]:
-    """The ``fit`` object of ``fit_results.json``: settings, attempt, software versions."""
-    return {
+def _fit_record(main: MainFit | None, impact_fits: Sequence[ImpactFit] | None) -> dict[str, Any]:
+    """The ``fit`` object of ``fit_results.json``: settings, attempt, software versions, and
+    ``diagnostics`` (MINUIT's calls and EDM of the main fit, the impact fits' call counts and
+    every impact fit that needed a fallback, with its calls and EDM; machine-dependent)."""
+    attempt = main.migrad.attempt if main is not None else 0
+    record: dict[str, Any] = {
         "success": True,
-        "method": "maximum likelihood (cabinetry.fit.fit, pyhf.infer.mle.fit)",
+        "method": "maximum likelihood (MIGRAD of iminuit on pyhf's -2 ln L, agc.stats.migrad)",
         "backend": "numpy",
         "optimizer": "minuit (MIGRAD; then HESSE at the minimum, see agc.stats.fit.final_covariance)",
-        "hesse_strategy": HESSE_STRATEGY,
+        "hesse_strategy": HESSE_STRATEGY if main is None else int(main.hesse.strategy.strategy),
         "strategy": FIT_ATTEMPTS[attempt]["strategy"],
         "tolerance": FIT_ATTEMPTS[attempt]["tolerance"],
         "init_pars": f"{FIT_ATTEMPTS[attempt]['init']} (suggested_init)",
         "maxiter": FIT_MAXITER,
         "attempt": attempt,
-        "impact_fallbacks": impact_fallbacks,
+        "impact_strategy": REFIT_STRATEGY,
+        "impact_fallbacks": sum(f.attempt >= 0 for f in impact_fits or ()),
         "versions": {
             "cabinetry": cabinetry.__version__,
             "pyhf": pyhf.__version__,
             "iminuit": iminuit.__version__,
         },
     }
+    if main is not None:
+        record["diagnostics"] = _diagnostics(main, impact_fits)
+    return record
+
+
+def _diagnostics(main: MainFit, impact_fits: Sequence[ImpactFit] | None) -> dict[str, Any]:
+    """MINUIT's effort: calls and EDM of the main fit, calls of the impact fits, fallbacks."""
+    out: dict[str, Any] = {
+        "migrad_calls": main.migrad.nfcn,
+        "migrad_edm": main.migrad.edm,
+        "hesse_calls": int(main.hesse.nfcn),
+    }
+    if impact_fits is not None:
+        calls = [f.nfcn for f in impact_fits]
+        out["impact_fits"] = len(calls)
+        out["impact_calls"] = int(sum(calls))
+        out["impact_max_calls"] = max(calls, default=0)
+        out["impact_fallback_fits"] = [asdict(f) for f in impact_fits if f.attempt >= 0]
+    return out
 
 
 def run_fit(
@@ -220,6 +262,7 @@ def run_fit(
     *,
     impacts: bool = True,
     workers: int = 2,
+    meanwhile: Callable[[FitRun], object] | None = None,
 ) -> FitRun:
     """Fit ``workspace`` to its pseudo-data and write ``output`` (the fit stage's statistics;
     the figures are :func:`agc.plots.figures.fit_plots` of the returned run).
@@ -227,8 +270,12 @@ def run_fit(
     Args:
         workspace: pyhf workspace JSON (from :func:`agc.stats.model.build_workspace`).
         output: ``fit_results.json`` to write (atomically, canonical JSON).
-        impacts: compute the impact ranking (slow: 4 fits per nuisance parameter).
-        workers: processes for the impact fits (any number gives the same results).
+        impacts: compute the impact ranking (4 fits per nuisance parameter).
+        workers: processes for the impact fits, started before the main fit (any number gives
+            the same results).
+        meanwhile: called with the run without impacts while the impact fits run in the
+            worker processes (the fit stage draws the fit's plots there); before returning
+            when there are no impacts.
 
     Returns:
         The :class:`~agc.stats.results.FitRun`: ``summary`` is what ``output`` holds.
@@ -236,14 +283,24 @@ def run_fit(
     source = os.fspath(workspace)
     spec = load_workspace(workspace)
     model, data = model_and_data(spec, source)
-    fit_results, attempt = fit(model, data, source)
-    ranking_results, fallbacks = None, 0
-    if impacts:
-        ranking_results, fallbacks = ranking(
-            spec, model, fit_results, workers=workers, source=source
-        )
+    with RankingPool(spec, workers if impacts else 0) as pool:
+        fit_results, main = fit(model, data, source)
+        partial = FitRun(fit_summary(spec, model, fit_results, main=main), model, data, fit_results)
+        ranking_results, impact_fits = None, []
+        if impacts:
+            seed = Seed.of(main.hesse, hesse_steps(model, fit_results.bestfit))
+            ranking_results, impact_fits = ranking(
+                model,
+                fit_results,
+                seed,
+                pool,
+                source=source,
+                meanwhile=None if meanwhile is None else lambda: meanwhile(partial),
+            )
+        elif meanwhile is not None:
+            meanwhile(partial)
     summary = fit_summary(
-        spec, model, fit_results, ranking_results, attempt=attempt, impact_fallbacks=fallbacks
+        spec, model, fit_results, ranking_results, main=main, impact_fits=impact_fits
     )
     write_json(output, summary.to_dict())
     return FitRun(summary, model, data, fit_results, ranking_results)

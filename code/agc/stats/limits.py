@@ -22,8 +22,8 @@ fitted next, until every root lies within :data:`RTOL` of a fitted point (2-5 ro
 for the models here). The fits of one round are independent and run in ``workers`` processes;
 each starts at the parameters fitted at the nearest mu of the same dataset in an earlier round
 (else the dataset's best fit), so the sequence of fits, and every number, is the same for any
-worker count. Fits: :func:`migrad` (MINUIT with the settings and fallbacks of every fit,
-:mod:`agc.stats.fitsettings`; the free fit is :func:`agc.stats.minimiser.minimise`'s). Checked
+worker count. Fits: :func:`agc.stats.migrad.migrad` (MINUIT with the settings and fallbacks of
+every fit, :mod:`agc.stats.fitsettings`; the free fit is :func:`agc.stats.fit.fit`'s). Checked
 against ``pyhf.infer.intervals.upper_limits.toms748_scan`` (tests/stats/test_limits.py). All numbers
 are plain floats.
 """
@@ -40,17 +40,17 @@ from typing import Any, NamedTuple, Self
 
 import numpy as np
 import pyhf
-import scipy.optimize
 from pyhf.infer.calculators import AsymptoticTestStatDistribution
 from scipy.optimize import brentq
 from scipy.stats import norm
 
 from agc.core.errors import AGCError
-from agc.stats.fitsettings import FIT_MAXITER, attempts, minuit_of
+from agc.stats.fitsettings import FIT_MAXITER
+from agc.stats.migrad import migrad, minuit_of
 from agc.stats.results import FitSummary, LimitPoint, LimitResult
 
 # agc.stats.fit and agc.stats.minimiser (cabinetry) are imported where needed: the fit processes
-# import this module and need pyhf, iminuit and agc.stats.fitsettings only.
+# import this module and need pyhf, iminuit and agc.stats.migrad only.
 
 log = logging.getLogger(__name__)
 
@@ -202,27 +202,11 @@ def _warm_up() -> None:
     """Nothing: makes the pool start its processes early."""
 
 
-def migrad(
-    model: Any,
-    data: Sequence[float],
-    init: Sequence[float],
-    fixed: Sequence[bool],
-    bounds: Any,
-) -> tuple[float, list[float]]:
-    """Minimum of -2 ln L: MIGRAD only (iminuit; the settings and starts of
-    :func:`agc.stats.fitsettings.attempts` tried in turn until it converges), as
-    :func:`agc.stats.minimiser.minimise` minimises but without cabinetry's HESSE step: a limit needs
-    -2 ln L at the minimum, not the covariance (a quarter of a fit's calls). Returns
-    (-2 ln L, parameters); ``pyhf.exceptions.FailedMinimization`` if no attempt converges."""
-    for _, settings, start in attempts(model, init, fixed):
-        minuit = minuit_of(model, data, start, fixed, bounds, settings["strategy"])
-        minuit.tol = settings["tolerance"]
-        minuit.migrad(ncall=FIT_MAXITER)
-        if minuit.valid:
-            return float(minuit.fval), [float(x) for x in minuit.values]
-    raise pyhf.exceptions.FailedMinimization(
-        scipy.optimize.OptimizeResult(success=False, message="MIGRAD did not converge")
-    )
+#: MINUIT strategy of the first try of every fixed-POI fit: a limit needs -2 ln L at the minimum,
+#: which strategy 0 reaches to the same EDM goal without strategy 1's closing HESSE (about half
+#: of a strategy-1 fit's calls here); if it does not converge, :func:`agc.stats.migrad.migrad`'s
+#: attempts follow.
+LIMIT_FIT_STRATEGY: int = 0
 
 
 def _fixed_fit(task: tuple[Any, ...]) -> tuple[float, list[float]]:
@@ -236,7 +220,12 @@ def _fixed_fit(task: tuple[Any, ...]) -> tuple[float, list[float]]:
     fixed[poi] = True
     bounds = [tuple(b) for b in model.config.suggested_bounds()]
     bounds[poi] = (min(bounds[poi][0], mu), max(bounds[poi][1], mu))
-    return migrad(model, data, init, fixed, bounds)
+    minuit = minuit_of(model, data, init, fixed, bounds, LIMIT_FIT_STRATEGY)
+    minuit.migrad(ncall=FIT_MAXITER)
+    if minuit.valid:
+        return float(minuit.fval), [float(x) for x in minuit.values]
+    result = migrad(model, data, init, fixed, bounds)
+    return result.fval, result.values
 
 
 class FitPool:
@@ -363,17 +352,18 @@ class _Scan:
 
 def _free_fit(model: Any, data: list[float], free_fit: FitSummary | None) -> _FreeFit:
     """The free fit to the data: ``free_fit``'s numbers if given, else fitted here (the fit of
-    :func:`agc.stats.minimiser.minimise`, with cabinetry's HESSE uncertainties)."""
+    :func:`agc.stats.fit.fit`: MIGRAD, then HESSE at the minimum)."""
     if free_fit is not None:
         return _FreeFit(
             bestfit=[float(x) for x in free_fit.parameters.bestfit],
             uncertainty=[float(x) for x in free_fit.parameters.uncertainty],
             twice_nll=float(free_fit.best_twice_nll),
         )
-    from agc.stats.minimiser import minimise, quiet_fit_logs
+    from agc.stats.fit import fit
+    from agc.stats.minimiser import quiet_fit_logs
 
     with quiet_fit_logs():
-        result, _ = minimise(model, data)
+        result, _ = fit(model, data, goodness_of_fit=False)
     return _FreeFit(
         bestfit=[float(x) for x in result.bestfit],
         uncertainty=[float(x) for x in result.uncertainty],
@@ -389,7 +379,7 @@ def _datasets(model: Any, data: list[float], free: _FreeFit) -> dict[str, _Datas
     fixed[poi] = True
     init_b = list(free.bestfit)
     init_b[poi] = 0.0
-    _, asimov_pars = migrad(model, data, init_b, fixed, model.config.suggested_bounds())
+    asimov_pars = migrad(model, data, init_b, fixed, model.config.suggested_bounds()).values
     # Every term of the likelihood is at its maximum at the generating parameters, so the free
     # fit to the Asimov data ends there: its -2 ln L needs no fit.
     asimov = [float(x) for x in model.expected_data(asimov_pars)]
@@ -482,7 +472,13 @@ def upper_limit(
         if not (math.isfinite(scan.sigma_hat) and scan.sigma_hat > 0):
             raise AGCError(f"{source}: the POI's uncertainty at the best fit is {scan.sigma_hat}")
         observed, expected, converged = _iterate(
-            scan, model, datasets, fitter, level=level, rtol=rtol, source=source
+            scan,
+            model,
+            datasets,
+            fitter,
+            level=level,
+            rtol=rtol,
+            source=source,
         )
     except pyhf.exceptions.FailedMinimization as exc:
         raise AGCError(f"{source}: a fit of the limit computation failed ({exc})") from None

@@ -1,9 +1,9 @@
-"""The minimiser of every cabinetry fit: pyhf's numpy backend with MINUIT, the settings of
-:data:`agc.stats.fitsettings.FIT_ATTEMPTS` tried in turn, and quiet logs.
+"""The maximum-likelihood fit as cabinetry results: pyhf's numpy backend, MINUIT through
+:mod:`agc.stats.migrad`, cabinetry's ``FitResults`` and goodness of fit, and quiet logs.
 
-Shared by the fit stage (:mod:`agc.stats.fit`), the impact ranking (:mod:`agc.stats.ranking`)
-and the free fit of the limits (:mod:`agc.stats.limits`). Imports cabinetry: the limit fits'
-worker processes do not import it (they use :func:`agc.stats.limits.migrad`).
+Shared by the fit stage (:mod:`agc.stats.fit`) and the free fit of the limits
+(:mod:`agc.stats.limits`). Imports cabinetry: the limits' worker processes do not import it
+(they use :mod:`agc.stats.migrad`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import cabinetry
+import numpy as np
 import pyhf
 
-from agc.stats.fitsettings import FIT_ATTEMPTS, FIT_MAXITER, attempts
+from agc.stats.fitsettings import FIT_ATTEMPTS
+from agc.stats.migrad import MigradResult, migrad
 
 
 def configure_backend() -> None:
@@ -42,35 +44,35 @@ def minimise(
     fix_pars: list[bool] | None = None,
     par_bounds: list[tuple[float, float]] | None = None,
     goodness_of_fit: bool = False,
-) -> tuple[Any, int]:
-    """``cabinetry.fit.fit`` with the settings of :data:`FIT_ATTEMPTS`, first that converges.
+) -> tuple[Any, MigradResult]:
+    """The maximum-likelihood fit: :func:`agc.stats.migrad.migrad` (MIGRAD with the settings of
+    :data:`FIT_ATTEMPTS` in turn, from ``init_pars``, default the model's suggested initial
+    values) as a ``cabinetry.fit.FitResults``.
 
-    Starting points: :func:`agc.stats.fitsettings.attempts` (``init_pars`` is the "given" one,
-    default suggested); ``par_bounds`` default to the model's suggested bounds. Returns
-    (FitResults, index of the attempt used); raises ``pyhf.exceptions.FailedMinimization`` if
-    none converges.
+    Its ``uncertainty`` and ``corr_mat`` are left empty (zeros, identity): the covariance is one
+    HESSE at the minimum (:func:`agc.stats.fit.final_covariance`). ``goodness_of_fit``: the
+    saturated-model p-value of ``cabinetry.fit.fit``. Returns (FitResults, the MIGRAD record);
+    raises ``pyhf.exceptions.FailedMinimization`` if no attempt converges.
     """
-    failure: Exception | None = None
-    for attempt, settings, start in attempts(model, init_pars, fix_pars):
-        try:
-            with _silenced("pyhf.optimize.mixins"):
-                results = cabinetry.fit.fit(
-                    model,
-                    data,
-                    init_pars=start,
-                    fix_pars=fix_pars,
-                    par_bounds=par_bounds,
-                    strategy=settings["strategy"],
-                    tolerance=settings["tolerance"],
-                    maxiter=FIT_MAXITER,
-                    goodness_of_fit=goodness_of_fit,
-                )
-        except pyhf.exceptions.FailedMinimization as exc:
-            failure = exc
-            continue
-        return results, attempt
-    assert failure is not None
-    raise failure
+    init = init_pars if init_pars is not None else model.config.suggested_init()
+    fixed = fix_pars if fix_pars is not None else model.config.suggested_fixed()
+    bounds = par_bounds if par_bounds is not None else model.config.suggested_bounds()
+    result = migrad(model, data, init, fixed, bounds)
+    n = len(result.values)
+    p_value = np.nan
+    if goodness_of_fit:
+        # cabinetry's own saturated-model test (what cabinetry.fit.fit(goodness_of_fit=True) calls)
+        with _silenced("cabinetry.fit"):
+            p_value = float(cabinetry.fit._goodness_of_fit(model, data, result.fval))
+    fit_results = cabinetry.fit.FitResults(
+        np.asarray(result.values),
+        np.zeros(n),
+        list(model.config.par_names),
+        np.identity(n),
+        result.fval,
+        goodness_of_fit=p_value,
+    )
+    return fit_results, result
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 import math
 import os
 import re
@@ -40,6 +41,9 @@ from cabinetry.templates import collector
 from agc.core import physics
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
+from agc.stats.positivity import apply_bounds, clip_templates, physical_bounds
+
+log = logging.getLogger(__name__)
 
 #: Default cabinetry configuration template (relative to the working directory or the repository).
 DEFAULT_CONFIG = "inputs/cabinetry.yaml"
@@ -365,6 +369,10 @@ def build_workspace(
 ) -> dict[str, Any]:
     """Build the pyhf workspace of the measurement from ``histograms`` and write it to ``output``.
 
+    Every expected yield is kept non-negative (:mod:`agc.stats.positivity`): negative bins of the
+    HistoSys templates (symmetrised ``2 * nominal - up``) are set to 0, and HistoSys parameters
+    whose linear extrapolation would reach a negative yield get bounds in the measurement.
+
     cabinetry's intermediate templates go to ``<output folder>/histograms_cabinetry`` (built in
     a fresh folder each run, then swapped in, so stale files never leak in). The workspace is
     validated with ``pyhf.Workspace`` and written atomically as canonical, sorted JSON.
@@ -384,6 +392,9 @@ def build_workspace(
         except ZeroDivisionError as exc:  # pragma: no cover (numpy warns instead)
             raise AGCError(f"workspace: {exc} (empty nominal histogram?)") from None
         _check_finite(ws)
+        for template in clip_templates(ws):
+            log.info("negative template bins set to 0: %s", template)
+        apply_bounds(ws, physical_bounds(ws))
         ws = plain_json(ws, "")
         try:
             pyhf.Workspace(ws)

@@ -248,13 +248,21 @@ def fit(
     ``output`` (default ``<outdir>/fit_results.json``) and the paper plots into ``plots_dir``
     (default ``<outdir>/plots``) (:func:`agc.stats.fit.run_fit`,
     :func:`agc.plots.figures.fit_plots`). ``poi`` is the parameter shown first in reports."""
-    from agc.plots.figures import fit_plots
+    from agc.plots.figures import fit_plots, ranking_plot
     from agc.stats.fit import run_fit
 
     params = validate_parameters({"outdir": outdir, "poi": poi})
     target = _under(params["outdir"], output, FIT_RESULTS)
-    run = run_fit(_under(params["outdir"], workspace, WORKSPACE), target)
-    plots = fit_plots(run, _under(params["outdir"], plots_dir, PLOTS_DIR))
+    folder = _under(params["outdir"], plots_dir, PLOTS_DIR)
+    plots: list[Path] = []
+    # The plots that need no impacts are drawn here while the impact fits run in the workers.
+    run = run_fit(
+        _under(params["outdir"], workspace, WORKSPACE),
+        target,
+        meanwhile=lambda partial: plots.extend(fit_plots(partial, folder)),
+    )
+    if run.ranking_results is not None:
+        plots += ranking_plot(run.ranking_results, folder)
     return FitStageResult(fit_results=target, run=run, plots=tuple(plots), poi=params["poi"])
 
 
