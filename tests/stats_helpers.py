@@ -221,3 +221,56 @@ def default_stats_run(request: Any, tmp_path_factory: Any) -> dict[str, Any]:
             "plots_written": plots,
         }
     return _RUNS["default"]
+
+
+def small_workspace_spec() -> dict[str, Any]:
+    """Two channels x three bins, a free signal strength and three constrained nuisances."""
+    signal = [5.0, 12.0, 6.0]
+    background = [50.0, 40.0, 30.0]
+    return {
+        "channels": [
+            {
+                "name": name,
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [scale * x for x in signal],
+                        "modifiers": [
+                            {"name": "mu", "type": "normfactor", "data": None},
+                            {
+                                "name": "sig_norm",
+                                "type": "normsys",
+                                "data": {"hi": 1.1, "lo": 0.92},
+                            },
+                            {
+                                "name": "shape",
+                                "type": "histosys",
+                                "data": {
+                                    "hi_data": [scale * x * 1.05 for x in signal],
+                                    "lo_data": [scale * x * 0.96 for x in signal],
+                                },
+                            },
+                        ],
+                    },
+                    {
+                        "name": "background",
+                        "data": [scale * x for x in background],
+                        "modifiers": [
+                            {
+                                "name": "bkg_norm",
+                                "type": "normsys",
+                                "data": {"hi": 1.05, "lo": 0.95},
+                            }
+                        ],
+                    },
+                ],
+            }
+            for name, scale in (("A", 1.0), ("B", 0.5))
+        ],
+        "observations": [
+            {"name": "A", "data": [58.0, 57.0, 38.0]},
+            {"name": "B", "data": [26.0, 28.0, 19.0]},
+        ],
+        "measurements": [{"name": "small", "config": {"poi": "mu", "parameters": []}}],
+        "version": "1.0.0",
+    }

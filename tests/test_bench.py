@@ -64,3 +64,27 @@ def test_bench_cli_entry(tiny_manifest: Path, capsys: pytest.CaptureFixture[str]
     result = json.loads(captured.out)
     assert result["executor"] == "iterative"
     assert result["events"] == 1500
+
+
+def test_stats_benchmark_prints_fits_per_second_and_ranking_times(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``agc bench-stats`` on a small workspace: main-fit rate and calls, the ranking with 1 and
+    2 workers (same fits, same calls), and a one-line error without a workspace."""
+    from stats_helpers import small_workspace_spec
+
+    workspace = tmp_path / "workspace.json"
+    workspace.write_text(json.dumps(small_workspace_spec()), encoding="utf-8")
+    code = cli_main(["bench-stats", "--workspace", str(workspace), "--repeats", "1"])
+    captured = capsys.readouterr()
+    assert code == 0
+    result = json.loads(captured.out[captured.out.index("{") :])
+    assert result["main_fit"]["fits_per_s"] > 0
+    assert result["main_fit"]["migrad_calls"] > 0
+    one, two = result["ranking"]["1"], result["ranking"]["2"]
+    assert one["fits"] == two["fits"] > 0
+    assert one["calls_per_fit"] == two["calls_per_fit"]  # the same fits in any worker count
+    assert "fits/s" in captured.err  # the table goes to stderr, the JSON to stdout
+    assert "2 worker(s)" in captured.err
+    assert cli_main(["bench-stats", "--workspace", str(tmp_path / "missing.json")]) != 0
+    assert "workspace not found" in capsys.readouterr().err

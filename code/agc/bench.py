@@ -167,3 +167,107 @@ def format_report(result: dict[str, Any]) -> str:
             f"{rss['driver']:.0f} (driver)"
         )
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- statistics stage
+
+
+def _timed(function: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = function()
+    return time.perf_counter() - start, value
+
+
+def _pyhf_optimizer_fit(model: Any, data: list[float]) -> dict[str, Any]:
+    """One MIGRAD + HESSE through pyhf's MINUIT optimiser (strategy 1, our tolerance; what
+    ``cabinetry.fit.fit`` ran before): seconds, calls, success."""
+    import pyhf
+
+    from agc.stats.fitsettings import FIT_TOLERANCE
+
+    pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(strategy=1, tolerance=FIT_TOLERANCE))
+    start = time.perf_counter()
+    try:
+        _, result = pyhf.infer.mle.fit(
+            data, model, return_uncertainties=True, return_result_obj=True
+        )
+        calls, success = int(result.minuit.nfcn), True
+    except pyhf.exceptions.FailedMinimization as exc:
+        calls, success = int(getattr(exc.result, "nfev", 0) or 0), False
+    return {"seconds": time.perf_counter() - start, "calls": calls, "success": success}
+
+
+def run_stats_benchmark(
+    workspace: str | os.PathLike[str] = "outputs/workspace.json", repeats: int = 3
+) -> dict[str, Any]:
+    """Figures of the statistics stage on ``workspace`` (default: the last ``make run``'s).
+
+    - main fit (:func:`agc.stats.fit.fit`: MIGRAD + HESSE) ``repeats`` times: fits/s, calls;
+    - the same fit through pyhf's MINUIT optimiser (the previous path) once: calls and time;
+    - the impact ranking (:func:`agc.stats.ranking.ranking`, pool started as in the fit stage)
+      with 1 and 2 worker processes: wall time, fits, calls per fit.
+    """
+    import numpy as np
+
+    from agc.stats.fit import fit, hesse_steps, load_workspace, model_and_data
+    from agc.stats.ranking import RankingPool, Seed, ranking
+
+    if not Path(workspace).is_file():
+        raise AGCError(f"{workspace}: workspace not found (run `make run` first)")
+    spec = load_workspace(workspace)
+    model, data = model_and_data(spec, os.fspath(workspace))
+    seconds, runs = _timed(lambda: [fit(model, data) for _ in range(repeats)])
+    fit_results, main = runs[-1]
+    previous = _pyhf_optimizer_fit(model, data)
+    seed = Seed.of(main.hesse, hesse_steps(model, fit_results.bestfit))
+    rankings = {}
+    for workers in (1, 2):
+        start = time.perf_counter()
+        with RankingPool(spec, workers) as pool:
+            _, fits = ranking(model, fit_results, seed, pool)
+        calls = [f.nfcn for f in fits]
+        rankings[str(workers)] = {
+            "seconds": time.perf_counter() - start,
+            "fits": len(fits),
+            "calls_per_fit": float(np.mean(calls)),
+            "max_calls": int(max(calls)),
+            "fallbacks": sum(f.attempt >= 0 for f in fits),
+        }
+    return {
+        "workspace": os.fspath(workspace),
+        "parameters": len(model.config.par_names),
+        "main_fit": {
+            "fits_per_s": repeats / seconds,
+            "migrad_calls": main.migrad.nfcn,
+            "hesse_calls": int(main.hesse.nfcn),
+            "ms_per_call": 1e3 * seconds / repeats / (main.migrad.nfcn + main.hesse.nfcn),
+        },
+        "pyhf_optimizer_fit": previous,
+        "ranking": rankings,
+        "speedup_2_workers": rankings["1"]["seconds"] / rankings["2"]["seconds"],
+    }
+
+
+def format_stats_report(result: dict[str, Any]) -> str:
+    """The statistics benchmark as a small printable table."""
+    main, old = result["main_fit"], result["pyhf_optimizer_fit"]
+    lines = [
+        f"AGC statistics benchmark: {result['workspace']} ({result['parameters']} parameters)",
+        (
+            f"  main fit (MIGRAD + HESSE): {main['fits_per_s']:.2f} fits/s, "
+            f"{main['migrad_calls']:,} + {main['hesse_calls']:,} calls, "
+            f"{main['ms_per_call']:.3f} ms per call of -2 ln L"
+        ),
+        (
+            f"  same fit via pyhf's optimiser: {old['seconds']:.2f} s, {old['calls']:,} calls"
+            + ("" if old["success"] else " (FAILED to converge)")
+        ),
+        f"  {'impact ranking':18s} {'seconds':>8s} {'fits':>5s} {'calls/fit':>10s} {'max':>7s}",
+    ]
+    for workers, row in result["ranking"].items():
+        lines.append(
+            f"  {workers + ' worker(s)':18s} {row['seconds']:8.2f} {row['fits']:5d} "
+            f"{row['calls_per_fit']:10.0f} {row['max_calls']:7,d}"
+        )
+    lines.append(f"  ranking speed-up with 2 workers: {result['speedup_2_workers']:.2f}x")
+    return "\n".join(lines)

@@ -174,6 +174,15 @@ def _bench(**options: Any) -> dict[str, Any]:
     return result
 
 
+def _bench_stats(**options: Any) -> dict[str, Any]:
+    """``agc bench-stats``: print the statistics-stage figures (:func:`agc.bench.run_stats_benchmark`)."""
+    from agc.bench import format_stats_report, run_stats_benchmark
+
+    result = run_stats_benchmark(**options)
+    print(format_stats_report(result), flush=True)
+    return result
+
+
 def _stage(name: str, help_text: str, options: tuple[Option, ...] = (), **settings: Any) -> Command:
     """The subcommand of stage ``name``: the schema's options for the workflow parameters the
     stage function takes, then ``options``."""
@@ -340,6 +349,14 @@ COMMANDS: dict[str, Command] = {
             parameter_option("executor"),
             parameter_option("workers"),
             parameter_option("chunksize"),
+        ),
+    ),
+    "bench-stats": Command(
+        _bench_stats,
+        "print the statistics stage's figures: fits/s, calls per fit, impact ranking wall time",
+        options=(
+            Option(("--workspace",), "pyhf workspace", "outputs/workspace.json"),
+            Option(("--repeats",), "main fits timed", 3, {"type": int}),
         ),
     ),
 }

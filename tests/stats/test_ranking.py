@@ -8,64 +8,12 @@ from typing import Any
 import cabinetry
 import numpy as np
 import pytest
+from stats_helpers import small_workspace_spec
 
 from agc.stats.fit import fit, hesse_steps, model_and_data
 from agc.stats.fitsettings import FIT_TOLERANCE
 from agc.stats.ranking import RankingPool, Seed, ranking
 from agc.stats.reproducibility import IMPACT_POI_SIGMA, IMPACT_REL
-
-
-def _small_model_spec() -> dict:
-    """Two channels x three bins, a free signal strength and three constrained nuisances."""
-    signal = [5.0, 12.0, 6.0]
-    background = [50.0, 40.0, 30.0]
-    return {
-        "channels": [
-            {
-                "name": name,
-                "samples": [
-                    {
-                        "name": "signal",
-                        "data": [scale * x for x in signal],
-                        "modifiers": [
-                            {"name": "mu", "type": "normfactor", "data": None},
-                            {
-                                "name": "sig_norm",
-                                "type": "normsys",
-                                "data": {"hi": 1.1, "lo": 0.92},
-                            },
-                            {
-                                "name": "shape",
-                                "type": "histosys",
-                                "data": {
-                                    "hi_data": [scale * x * 1.05 for x in signal],
-                                    "lo_data": [scale * x * 0.96 for x in signal],
-                                },
-                            },
-                        ],
-                    },
-                    {
-                        "name": "background",
-                        "data": [scale * x for x in background],
-                        "modifiers": [
-                            {
-                                "name": "bkg_norm",
-                                "type": "normsys",
-                                "data": {"hi": 1.05, "lo": 0.95},
-                            }
-                        ],
-                    },
-                ],
-            }
-            for name, scale in (("A", 1.0), ("B", 0.5))
-        ],
-        "observations": [
-            {"name": "A", "data": [58.0, 57.0, 38.0]},
-            {"name": "B", "data": [26.0, 28.0, 19.0]},
-        ],
-        "measurements": [{"name": "small", "config": {"poi": "mu", "parameters": []}}],
-        "version": "1.0.0",
-    }
 
 
 def _ranking(spec: dict, workers: int, meanwhile=None) -> tuple:
@@ -78,7 +26,7 @@ def _ranking(spec: dict, workers: int, meanwhile=None) -> tuple:
 
 
 def test_impacts_follow_cabinetry_ranking_for_any_worker_count() -> None:
-    spec = _small_model_spec()
+    spec = small_workspace_spec()
     model, data, fit_results, main, serial, fits = _ranking(spec, workers=1)
     assert main.migrad.attempt == 0
     _, _, _, _, parallel, parallel_fits = _ranking(spec, workers=2)
@@ -114,7 +62,7 @@ def test_meanwhile_runs_once_and_changes_nothing(workers: int) -> None:
     """``meanwhile`` (the fit stage's plots) runs once, here, while the pool fits (ProcessPool
     submits every task before it returns), and the impacts are those of a ranking without it."""
     seen = []
-    spec = _small_model_spec()
+    spec = small_workspace_spec()
     *_, with_plots, _ = _ranking(spec, workers, meanwhile=lambda: seen.append(os.getpid()))
     *_, without, _ = _ranking(spec, workers)
     assert seen == [os.getpid()]
@@ -126,7 +74,7 @@ def test_refit_falls_back_when_the_seeded_fit_fails(monkeypatch: pytest.MonkeyPa
     """A seeded impact fit that does not converge is redone with migrad's attempts, and says so."""
     import agc.stats.migrad as migrad_module
 
-    spec = _small_model_spec()
+    spec = small_workspace_spec()
     model, data = model_and_data(spec)
     fit_results, main = fit(model, data)
     index = model.config.par_names.index("shape")
