@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import cabinetry
 import numpy as np
 import pytest
 import scipy.optimize
@@ -21,7 +22,7 @@ from stats_helpers import (
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
 from agc.plots.figures import fit_plots
-from agc.stats.fit import expected_ttbar_norm, run_fit
+from agc.stats.fit import expected_ttbar_norm, load_workspace, model_and_data, run_fit
 from agc.stats.reproducibility import fit_deviations, violations
 
 
@@ -248,3 +249,44 @@ def test_fit_is_reproducible(default_run: dict, tmp_path: Path) -> None:
         assert (tmp_path / "plots" / name).read_bytes() == (
             default_run["plots"] / name
         ).read_bytes(), name
+
+
+#: What the default model's impacts must agree with cabinetry.fit.ranking to (issue #17).
+CABINETRY_RANKING_ABS = 1e-4
+
+
+@pytest.mark.slow
+def test_default_impacts_agree_with_cabinetry_ranking(default_run: dict) -> None:
+    """Every impact of the default model against ``cabinetry.fit.ranking`` itself, to 1e-4.
+
+    cabinetry refits cold (strategy 1) from the best fit. It runs with ``custom_fit=True``
+    (iminuit on pyhf's -2 ln L, as our fits) and tolerance 1e-3: through pyhf's optimiser, or at
+    our 1e-4, its fits end at MINUIT's machine-accuracy limit (about 3e-8 |-2 ln L| = 5e-6 > the
+    EDM goal) and fail. At EDM < 2e-6 its POI is within sqrt(1e-6) sigma_POI ~ 7e-5 of the
+    minimum, inside the 1e-4 compared here. ~2 minutes: 132 cold fits with HESSE each."""
+    results = default_run["results"]
+    model, data = model_and_data(load_workspace(default_run["workspace"]))
+    pars = results["parameters"]
+    fit_results = cabinetry.fit.FitResults(
+        np.asarray(pars["bestfit"]),
+        np.asarray(pars["uncertainty"]),
+        pars["labels"],
+        np.asarray(results["correlation_matrix"]),
+        results["best_twice_nll"],
+    )
+    reference = cabinetry.fit.ranking(
+        model,
+        data,
+        fit_results=fit_results,
+        init_pars=pars["bestfit"],
+        strategy=1,
+        tolerance=1e-3,
+        custom_fit=True,
+    )
+    assert reference.labels == results["impacts"]["labels"]
+    worst = {}
+    for field in ("prefit_up", "prefit_down", "postfit_up", "postfit_down"):
+        diff = np.abs(np.asarray(results["impacts"][field]) - getattr(reference, field))
+        worst[field] = (float(diff.max()), reference.labels[int(diff.argmax())])
+    print(f"\n[ranking] |ours - cabinetry.fit.ranking|, largest per shift: {worst}")
+    assert all(value <= CABINETRY_RANKING_ABS for value, _ in worst.values()), worst
