@@ -115,9 +115,17 @@ SIGNAL ?= inputs/signals/zprime_1000.yaml
 reinterpret: $(STAMP) data/embedded/manifest.json
 	$(BIN)/agc reinterpret --signal $(SIGNAL) --inputs embedded --outdir outputs
 
-## Deposit-ready archive of the last run (CITATION, .zenodo.json, codemeta.json, HEPData, BagIt bag).
-archive: $(STAMP)
+## Deposit-ready archive of the last run (CITATION, .zenodo.json, codemeta.json, HEPData, BagIt bag
+## with the Workflow Run RO-Crate of the CWL run: made once with `agc run-cwl --provenance` when
+## outputs/cwl-provenance is missing; runcrate comes from .venv-archive).
+archive: $(STAMP) $(ARCHIVE_STAMP)
+	test -d outputs/cwl-provenance || $(BIN)/agc run-cwl --provenance $(PARAMS)
 	$(BIN)/agc archive $(ARCHIVE_ARGS)
+
+## Re-check an archive (default outputs/archive): one line per check, exit 1 on any failure.
+ARCHIVE ?= outputs/archive
+verify-archive: $(STAMP)
+	$(BIN)/agc verify-archive $(ARCHIVE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check code tests
