@@ -456,7 +456,8 @@ def run_cwl(
     the version of REANA's CWL engine; default: the one beside the interpreter). ``docker_cmd``:
     run each job in its image through this user-space docker command (environment/cwl-buildah)
     instead of ``--no-container``. ``provenance``: a folder for cwltool's provenance research
-    object (``--provenance``; e.g. :data:`CWL_PROVENANCE`), replaced only when the run succeeds.
+    object (``--provenance``; e.g. :data:`CWL_PROVENANCE`), replaced only when the run succeeds;
+    such a run is not ``--parallel`` (cwltool records no step runs under it).
     """
     root = Path(workdir) if workdir is not None else Path.cwd()
     job_path = Path(job_file) if job_file is not None else root / CWL_JOB
@@ -482,7 +483,9 @@ def run_cwl(
             outdir=staging,
             scratch=scratch,
             env=env,
-            parallel=parallel,
+            # cwltool's provenance misses the steps' runs under --parallel (cwltool issue
+            # #1348): a run with provenance executes one job at a time (each uses `workers`)
+            parallel=parallel and provenance is None,
             docker_cmd=Path(docker_cmd) if docker_cmd is not None else None,
             provenance=scratch / "provenance" if provenance is not None else None,
         )
