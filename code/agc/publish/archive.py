@@ -407,11 +407,8 @@ def build_archive(
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        top = staging / "archive"
-        payload = top / "bag"
-        outputs = stage_payload(
-            payload, code, manifest, outdir, skipped_outputs(outdir, dest, staging)
-        )
+        top, skip = staging / "archive", skipped_outputs(outdir, dest, staging)
+        outputs = stage_payload(payload := top / "bag", code, manifest, outdir, skip)
         swhid = directory_swhid(payload / "code")
         submission = stage_publication(top, root / CITATION_NAME, outdir, swhid)
         cff = load_citation(root / CITATION_NAME)
