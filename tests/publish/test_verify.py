@@ -177,13 +177,13 @@ def require_runcrate() -> Path:
 def test_runcrate_makes_a_workflow_run_crate_that_rocrate_loads(
     research_object: Path, tmp_path: Path
 ) -> None:
-    runcrate = require_runcrate()
+    python = require_runcrate().with_name("python")
     provenance = tmp_path / "provenance.json"
     provenance.write_text('{"engine": "serial-local"}\n')
     crate_dir = build_crate(
         research_object,
         tmp_path / "crate",
-        runcrate=runcrate,
+        python=python,
         license_id="BSD-3-Clause",
         serial_provenance=provenance,
     )

@@ -62,7 +62,7 @@ from agc.publish.citation import (
     load_citation,
     write_citation_metadata,
 )
-from agc.publish.crate import CRATE_DIR, RESEARCH_OBJECT_DIR, build_crate, runcrate_executable
+from agc.publish.crate import CRATE_DIR, RESEARCH_OBJECT_DIR, build_crate, runcrate_python
 from agc.publish.hepdata import SubmissionResult
 from agc.publish.provenance import (
     PROVENANCE_NAME,
@@ -454,7 +454,7 @@ def stage_crate(
     build_crate(
         research_object,
         payload / CRATE_DIR,
-        runcrate=runcrate_executable(root),
+        python=runcrate_python(root),
         license_id=str(cff["license"]),
         serial_provenance=outdir / PROVENANCE_NAME,
     )

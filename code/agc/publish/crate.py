@@ -33,27 +33,50 @@ _CRATE_DESCRIPTION = (
 )
 
 
-def runcrate_executable(root: Path) -> Path:
-    """``runcrate`` of ``<root>/.venv-archive`` (``make archive-tools``), else the one on PATH."""
-    candidate = root / ".venv-archive" / "bin" / "runcrate"
-    if candidate.is_file():
-        return candidate
-    found = shutil.which("runcrate")
-    if found is None:
-        raise AGCError(f"runcrate not found ({candidate}): run make archive-tools")
-    return Path(found)
+#: ``runcrate`` run by the Python of its environment, with one adaptation: runcrate 0.6 returns
+#: an array of arrays of Files (the reinterpret step's ``partials: File[][]``) as nested lists,
+#: which rocrate cannot serialise ("Object of type File is not JSON serializable"); the nested
+#: values are flattened into one list of Files (the crate then lists every partial once,
+#: without the per-job grouping).
+RUNCRATE_CLI = """
+import sys
+from runcrate import convert
+from runcrate.cli import cli
+
+original = convert.ProvCrateBuilder.convert_param
+
+
+def convert_param(self, *args, **kwargs):
+    value = original(self, *args, **kwargs)
+    if not isinstance(value, list):
+        return value
+    return [v for item in value for v in (item if isinstance(item, list) else [item])]
+
+
+convert.ProvCrateBuilder.convert_param = convert_param
+sys.exit(cli())
+"""
+
+
+def runcrate_python(root: Path) -> Path:
+    """The Python of ``<root>/.venv-archive`` (``make archive-tools``), which has runcrate."""
+    candidate = root / ".venv-archive" / "bin" / "python"
+    if not (root / ".venv-archive" / "bin" / "runcrate").is_file():
+        raise AGCError(f"runcrate not found in {candidate.parent}: run make archive-tools")
+    return candidate
 
 
 def build_crate(
     research_object: str | os.PathLike[str],
     dest: str | os.PathLike[str],
     *,
-    runcrate: str | os.PathLike[str],
+    python: str | os.PathLike[str],
     license_id: str,
     serial_provenance: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Convert the CWLProv research object into a Workflow Run RO-Crate folder ``dest``
-    (replaced) and describe ``serial_provenance`` in it; ``dest``."""
+    (replaced) with ``runcrate convert`` run by ``python`` (:func:`runcrate_python`, see
+    :data:`RUNCRATE_CLI`) and describe ``serial_provenance`` in it; ``dest``."""
     research_object, dest = Path(research_object), Path(dest)
     if not (research_object / "bagit.txt").is_file():
         raise AGCError(f"{research_object}: not a cwltool provenance research object")
@@ -63,7 +86,9 @@ def build_crate(
         converted = staging / "converted"
         result = subprocess.run(
             [
-                str(runcrate),
+                str(python),
+                "-c",
+                RUNCRATE_CLI,
                 "convert",
                 str(research_object),
                 "--output",
