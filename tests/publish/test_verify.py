@@ -1,5 +1,6 @@
 """agc verify-archive: one line per check, exit 1 on any failure; the Workflow Run RO-Crate of a
-(tiny) CWL run made by cwltool --provenance and runcrate, loaded back with rocrate."""
+(tiny) CWL run made by cwltool --provenance and runcrate, loaded back with rocrate, with the
+embedded dataset's files it read described but declared absent."""
 
 from __future__ import annotations
 
@@ -15,8 +16,15 @@ import pytest
 from rocrate.rocrate import ROCrate
 
 from agc import cli
+from agc.core.fileio import sha256_file
 from agc.publish.archive import ArchiveResult, build_archive
-from agc.publish.crate import SERIAL_PROVENANCE, build_crate, check_crate
+from agc.publish.crate import (
+    SERIAL_PROVENANCE,
+    build_crate,
+    check_crate,
+    declared_absent,
+    embedded_inputs,
+)
 from agc.publish.verify import FAIL, PASS, SKIP, verify_archive
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +36,7 @@ class: CommandLineTool
 baseCommand: [echo]
 inputs:
   message: {type: string, inputBinding: {position: 1}}
+  data: File
 stdout: message.txt
 outputs:
   out: {type: stdout}
@@ -37,12 +46,13 @@ cwlVersion: v1.2
 class: Workflow
 inputs:
   message: string
+  data: File
 outputs:
   out: {type: File, outputSource: say/out}
 steps:
   say:
     run: echo.cwl
-    in: {message: message}
+    in: {message: message, data: data}
     out: [out]
 """
 
@@ -133,13 +143,19 @@ def test_patchset_and_bkg_only_copies_are_checked(
     assert not result.ok
 
 
+#: The embedded dataset's file the tiny workflow reads (its smallest).
+EMBEDDED_INPUT = "single_top_s_chan__nominal_0.root"
+
+
 @pytest.fixture(scope="module")
-def research_object(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """cwltool --provenance of a one-step CWL workflow (the same cwltool as agc run-cwl)."""
+def research_object(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """cwltool --provenance of a one-step CWL workflow (the same cwltool as agc run-cwl) that
+    reads one file of the embedded dataset (captured in the research object)."""
     work = tmp_path_factory.mktemp("cwlprov")
     (work / "echo.cwl").write_text(TOOL)
     (work / "wf.cwl").write_text(WORKFLOW)
-    (work / "job.json").write_text(json.dumps({"message": "hello"}))
+    data = {"class": "File", "path": str(embedded_manifest.parent / EMBEDDED_INPUT)}
+    (work / "job.json").write_text(json.dumps({"message": "hello", "data": data}))
     (work / "tmp").mkdir()
     cwltool = Path(sys.executable).with_name("cwltool")
     result = subprocess.run(
@@ -212,9 +228,75 @@ def test_archive_bags_the_crate_and_verify_checks_it(
         inputs=str(embedded_manifest),
         research_object=research_object,
     )
-    assert result.crate == str(tmp_path / "archive" / "bag" / "data" / "crate")
-    assert statuses(tmp_path / "archive")["crate"] == PASS
+    crate_dir = tmp_path / "archive" / "bag" / "data" / "crate"
+    assert result.crate == str(crate_dir)
+    check = next(c for c in verify_archive(tmp_path / "archive").checks if c.name == "crate")
+    assert check.status == PASS
+    assert "1 regenerable inputs declared absent" in check.detail
+    assert declared_absent(crate_dir) == [f"#data/embedded/{EMBEDDED_INPUT}"]
+    input_sha256 = sha256_file(embedded_manifest.parent / EMBEDDED_INPUT)
+    assert input_sha256 not in {sha256_file(p) for p in crate_dir.rglob("*") if p.is_file()}
     shutil.rmtree(tmp_path / "archive" / "bag" / "data" / "crate")
     checks = statuses(tmp_path / "archive")
     assert checks["crate"] == FAIL
     assert checks["bag"] == FAIL  # the crate's files are in the manifest
+
+
+def test_regenerable_inputs_are_described_but_declared_absent(
+    research_object: Path, embedded_manifest: Path, tmp_path: Path
+) -> None:
+    """The embedded file the run read leaves the crate's payload; its entity (``#`` id,
+    localPath, sha1, sha256, how to regenerate it) stays linked to the run. The check accepts
+    it only with a sha256 among the regenerable inputs, and still fails on a file that is
+    missing without being declared absent."""
+    python = require_runcrate().with_name("python")
+    provenance = tmp_path / "provenance.json"
+    provenance.write_text('{"engine": "serial-local"}\n')
+    regenerable = embedded_inputs(embedded_manifest)
+    assert regenerable is not None
+    crate_dir = build_crate(
+        research_object,
+        tmp_path / "crate",
+        python=python,
+        license_id="BSD-3-Clause",
+        serial_provenance=provenance,
+        regenerable=regenerable,
+    )
+    absent_id = f"#data/embedded/{EMBEDDED_INPUT}"
+    assert declared_absent(crate_dir) == [absent_id]
+    data = embedded_manifest.parent / EMBEDDED_INPUT
+    assert sha256_file(data) not in {sha256_file(p) for p in crate_dir.rglob("*") if p.is_file()}
+    assert check_crate(crate_dir, regenerable.paths) == []
+
+    crate = ROCrate(str(crate_dir))
+    entity = crate.dereference(absent_id)
+    assert entity is not None
+    assert entity["sha256"] == sha256_file(data)
+    assert int(entity["contentSize"]) == data.stat().st_size
+    assert entity["localPath"] == f"data/embedded/{EMBEDDED_INPUT}"
+    assert "agc generate --output data/embedded" in entity["description"]
+    metadata = (crate_dir / "ro-crate-metadata.json").read_text()
+    assert metadata.count(f'"{absent_id}"') >= 3  # the entity, hasPart, the run's input value
+
+    assert any("declared absent" in p for p in check_crate(crate_dir, {}))
+    document = json.loads(metadata)
+    for node in document["@graph"]:
+        if node["@id"] == absent_id:
+            del node["sha256"]
+    (crate_dir / "ro-crate-metadata.json").write_text(json.dumps(document))
+    assert any("without a sha256" in p for p in check_crate(crate_dir, regenerable.paths))
+    (crate_dir / "ro-crate-metadata.json").write_text(metadata)
+
+    (crate_dir / SERIAL_PROVENANCE).unlink()  # missing, not declared absent
+    problems = check_crate(crate_dir, regenerable.paths)
+    assert problems == [f"{crate_dir}: {SERIAL_PROVENANCE} is described but missing"]
+
+
+def test_only_a_generated_dataset_is_regenerable(embedded_manifest: Path, tmp_path: Path) -> None:
+    regenerable = embedded_inputs(embedded_manifest)
+    assert regenerable is not None
+    assert regenerable.paths[sha256_file(embedded_manifest.parent / EMBEDDED_INPUT)] == (
+        f"data/embedded/{EMBEDDED_INPUT}"
+    )
+    shutil.copy(embedded_manifest, tmp_path / "manifest.json")  # no generation.json beside it
+    assert embedded_inputs(tmp_path / "manifest.json") is None

@@ -21,7 +21,9 @@ into the pieces that are deposited:
                     notebooks, report, provenance, reinterpretation), the archive itself excluded;
       ``crate/``    the Workflow Run RO-Crate of the CWL run (:mod:`agc.publish.crate`), when
                     ``agc run-cwl --provenance`` left cwltool's provenance in the outputs; it
-                    also describes the serial run's provenance.json;
+                    also describes the serial run's provenance.json. The embedded ROOT files
+                    the run generated are described there but not held (declared absent,
+                    with their sha256 and how ``agc generate`` recreates them);
       ``metadata/`` the citation files (codemeta.json carries the SWHID of ``code/`` as
                     ``identifier``), the HEPData submission tarball and ``archive.json``
                     (code/git state and SWHID, environment, output checksums, what is where).
@@ -62,7 +64,13 @@ from agc.publish.citation import (
     load_citation,
     write_citation_metadata,
 )
-from agc.publish.crate import CRATE_DIR, RESEARCH_OBJECT_DIR, build_crate, runcrate_python
+from agc.publish.crate import (
+    CRATE_DIR,
+    RESEARCH_OBJECT_DIR,
+    build_crate,
+    embedded_inputs,
+    runcrate_python,
+)
 from agc.publish.hepdata import SubmissionResult
 from agc.publish.provenance import (
     PROVENANCE_NAME,
@@ -412,7 +420,7 @@ def build_archive(
         swhid = directory_swhid(payload / "code")
         submission = stage_publication(top, root / CITATION_NAME, outdir, swhid)
         cff = load_citation(root / CITATION_NAME)
-        crate = stage_crate(payload, Path(research_object), root, cff, outdir)
+        crate = stage_crate(payload, Path(research_object), root, cff, outdir, manifest)
         meta = payload / "metadata"
         meta.mkdir()
         for name in (CITATION_NAME, ZENODO_NAME, CODEMETA_NAME, HEPDATA_TARBALL):
@@ -444,11 +452,17 @@ def build_archive(
 
 
 def stage_crate(
-    payload: Path, research_object: Path, root: Path, cff: dict[str, Any], outdir: Path
+    payload: Path,
+    research_object: Path,
+    root: Path,
+    cff: dict[str, Any],
+    outdir: Path,
+    manifest: Path,
 ) -> str | None:
     """The Workflow Run RO-Crate of the CWL run (:func:`agc.publish.crate.build_crate`) into the
     payload's ``crate/`` when ``research_object`` (cwltool's provenance) exists, with the serial
-    run's provenance.json described in it; its path in the payload, ``None`` without one."""
+    run's provenance.json described in it and the generated inputs of ``manifest`` (the
+    embedded dataset) declared absent; its path in the payload, ``None`` without one."""
     if not research_object.is_dir():
         return None
     build_crate(
@@ -457,6 +471,7 @@ def stage_crate(
         python=runcrate_python(root),
         license_id=str(cff["license"]),
         serial_provenance=outdir / PROVENANCE_NAME,
+        regenerable=embedded_inputs(manifest),
     )
     return f"{CRATE_DIR}/"
 

@@ -10,7 +10,8 @@ what is deposited:
 ``hepdata``   the bagged HEPData submission tarball passes hepdata-validator, and its
               likelihoods (pyhf JSON) are typed HistFactory;
 ``crate``     the Workflow Run RO-Crate of the CWL run loads with rocrate and is complete
-              (:func:`agc.publish.crate.check_crate`);
+              (:func:`agc.publish.crate.check_crate`): every file it describes is there,
+              except inputs declared absent whose sha256 is in the bagged inputs manifest;
 ``swhid``     the SWHID of the bagged code tree equals the one in the bagged codemeta.json.
 
 A check with nothing to check (no reinterpretation outputs, an archive built without a CWL run)
@@ -32,7 +33,7 @@ import bagit
 import yaml
 
 from agc.core.errors import AGCError
-from agc.publish.crate import CRATE_DIR, check_crate
+from agc.publish.crate import CRATE_DIR, check_crate, declared_absent, manifest_files
 from agc.publish.swhid import directory_swhid
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -170,10 +171,13 @@ def check_crate_in_bag(payload: Path) -> Check:
     crate = payload / CRATE_DIR
     if recorded is None and not crate.exists():
         return Check("crate", SKIP, "archive built without a CWL provenance run")
-    problems = check_crate(crate)
+    problems = check_crate(crate, manifest_files(payload / "inputs" / "manifest.json"))
     if problems:
         return Check("crate", FAIL, problems[0])
-    return Check("crate", PASS, f"{CRATE_DIR}/ loads with rocrate: Workflow Run RO-Crate")
+    detail = f"{CRATE_DIR}/ loads with rocrate: Workflow Run RO-Crate"
+    if absent := declared_absent(crate):
+        detail += f"; {len(absent)} regenerable inputs declared absent (sha256 in the manifest)"
+    return Check("crate", PASS, detail)
 
 
 def check_swhid(payload: Path) -> Check:
