@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) pyproject.toml | sha256sum
 REANA_VENV := .venv-reana
 REANA_LOCK := environment/reana-client.txt
 REANA_STAMP := $(REANA_VENV)/.installed-$(shell sha256sum $(REANA_LOCK) | cut -c1-12)
+ARCHIVE_VENV := .venv-archive
+ARCHIVE_LOCK := environment/archive-tools.txt
+ARCHIVE_STAMP := $(ARCHIVE_VENV)/.installed-$(shell sha256sum $(ARCHIVE_LOCK) | cut -c1-12)
 PARAMS ?=
 ## The analysis image every step runs in: environment/image is the one place that names it.
 IMAGE := $(shell tr -d '[:space:]' < environment/image)
@@ -16,7 +19,7 @@ PYTEST_ARGS ?=
 ARCHIVE_ARGS ?=
 NUMERICS_ARGS ?=
 
-.PHONY: all venv run run-cwl test test-numerics bench lint data reana-client validate archive reinterpret clean image set-image run-container test-container
+.PHONY: all venv run run-cwl test test-numerics bench lint data reana-client archive-tools validate archive verify-archive reinterpret clean image set-image run-container test-container
 
 all: run
 
@@ -36,6 +39,15 @@ $(REANA_STAMP): $(REANA_LOCK)
 	$(REANA_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(REANA_LOCK)
 	@rm -f $(REANA_VENV)/.installed-*
 	@touch $@
+
+## cffconvert and runcrate pin old jsonschema/cwltool: their own environment, .venv-archive.
+$(ARCHIVE_STAMP): $(ARCHIVE_LOCK)
+	@test -x $(ARCHIVE_VENV)/bin/python || $(PYTHON) -m venv $(ARCHIVE_VENV)
+	$(ARCHIVE_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(ARCHIVE_LOCK)
+	@rm -f $(ARCHIVE_VENV)/.installed-*
+	@touch $@
+
+archive-tools: $(ARCHIVE_STAMP)
 
 reana-client: $(REANA_STAMP)
 	@echo "reana-client: $(REANA_VENV)/bin/reana-client (export REANA_SERVER_URL and REANA_ACCESS_TOKEN to use it)"
@@ -85,7 +97,7 @@ run-cwl: $(STAMP)
 	$(BIN)/agc run-cwl $(PARAMS)
 
 ## The whole test suite.
-test: $(STAMP) $(REANA_STAMP)
+test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP)
 	$(BIN)/python -m pytest -m "not container" $(PYTEST_ARGS)
 
 ## The minimiser tests under other numerical environments (OpenBLAS kernels and thread counts,
@@ -106,9 +118,17 @@ SIGNAL ?= inputs/signals/zprime_1000.yaml
 reinterpret: $(STAMP) data/embedded/manifest.json
 	$(BIN)/agc reinterpret --signal $(SIGNAL) --inputs embedded --outdir outputs
 
-## Deposit-ready archive of the last run (CITATION, .zenodo.json, codemeta.json, HEPData, BagIt bag).
-archive: $(STAMP)
+## Deposit-ready archive of the last run (CITATION, .zenodo.json, codemeta.json, HEPData, BagIt bag
+## with the Workflow Run RO-Crate of the CWL run: made once with `agc run-cwl --provenance` when
+## outputs/cwl-provenance is missing; runcrate comes from .venv-archive).
+archive: $(STAMP) $(ARCHIVE_STAMP)
+	test -d outputs/cwl-provenance || $(BIN)/agc run-cwl --provenance $(PARAMS)
 	$(BIN)/agc archive $(ARCHIVE_ARGS)
+
+## Re-check an archive (default outputs/archive): one line per check, exit 1 on any failure.
+ARCHIVE ?= outputs/archive
+verify-archive: $(STAMP)
+	$(BIN)/agc verify-archive $(ARCHIVE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check code tests

@@ -54,7 +54,8 @@ class Command:
 
     ``parameters``: workflow parameters whose options come from the schema; ``options``: the
     others; ``keep``: the keys of the result printed (None: all); ``adapt``: turns the parsed
-    options into the function's keywords (None: as they are)."""
+    options into the function's keywords (None: as they are); ``status``: the exit code of a
+    result (None: 0)."""
 
     function: Callable[..., Any]
     help: str
@@ -62,6 +63,8 @@ class Command:
     options: tuple[Option, ...] = ()
     keep: tuple[str, ...] | None = None
     adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    #: the exit code of a result (None: 0), for commands whose result is a verdict
+    status: Callable[[Any], int] | None = None
 
 
 def parameter_type(name: str) -> Callable[[str], Any]:
@@ -157,11 +160,24 @@ def _check_parameters() -> dict[str, Any]:
     return {"parameters": parse_parameter_lines(sys.stdin.read())}
 
 
-def _run_cwl(parameter: list[str] | None) -> Any:
-    """``agc run-cwl``: the CWL workflow with cwltool (:func:`agc.workflow.runners.run_cwl`)."""
+def _run_cwl(parameter: list[str] | None, provenance: bool = False) -> Any:
+    """``agc run-cwl``: the CWL workflow with cwltool (:func:`agc.workflow.runners.run_cwl`);
+    ``--provenance`` also keeps cwltool's research object in outputs/cwl-provenance."""
+    from agc.workflow.runners import CWL_PROVENANCE
     from agc.workflow.runners import run_cwl as run
 
-    return run(_overrides(parameter))
+    return run(_overrides(parameter), provenance=CWL_PROVENANCE if provenance else None)
+
+
+def _verify_archive(path: str) -> Any:
+    """``agc verify-archive PATH``: every check of the archive, one line each (on stderr, as
+    all but the JSON result); exit 1 when one fails (:func:`agc.publish.verify.verify_archive`)."""
+    from agc.publish.verify import verify_archive
+
+    result = verify_archive(path)
+    for check in result.checks:
+        print(check.line(), flush=True)
+    return result
 
 
 def _bench(**options: Any) -> dict[str, Any]:
@@ -309,6 +325,19 @@ COMMANDS: dict[str, Command] = {
             ),
         ),
     ),
+    "verify-archive": Command(
+        _verify_archive,
+        "re-check an archive: bag checksums, patchset, HEPData, RO-Crate, SWHID (exit 1 on failure)",
+        options=(
+            Option(
+                ("path",),
+                "the archive folder (holding bag/) or the bag",
+                "outputs/archive",
+                {"nargs": "?"},
+            ),
+        ),
+        status=lambda result: 0 if result.ok else 1,
+    ),
     "run-serial": Command(
         _run_serial,
         "run reana.yaml's serial steps locally, as REANA would",
@@ -336,7 +365,17 @@ COMMANDS: dict[str, Command] = {
         _check_parameters, "check name=value lines on stdin against the parameter schema"
     ),
     "run-cwl": Command(
-        _run_cwl, "run the CWL workflow locally with cwltool", options=(_PARAMETER,)
+        _run_cwl,
+        "run the CWL workflow locally with cwltool",
+        options=(
+            _PARAMETER,
+            Option(
+                ("--provenance",),
+                "keep cwltool's provenance (CWLProv) in outputs/cwl-provenance for agc archive",
+                False,
+                {"action": "store_true"},
+            ),
+        ),
     ),
     "bench": Command(
         _bench,
@@ -422,9 +461,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     object) is the only thing written to stdout; logs and warnings go to stderr."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    status = COMMANDS[args.command].status
     try:
         with _stdout_is_stderr():
-            result = printable(args.command, _dispatch(args))
+            raw = _dispatch(args)
+            result = printable(args.command, raw)
     except AGCError as exc:
         print(f"agc {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -434,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(result, Mapping) and result:
         json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
         sys.stdout.write("\n")
-    return 0
+    return status(raw) if status is not None else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

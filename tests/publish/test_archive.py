@@ -17,37 +17,10 @@ import yaml
 
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
-from agc.plots.figures import fit_plots
-from agc.processing.histograms import run_histograms
 from agc.publish.archive import ArchiveResult, build_archive, code_files, validate_bag
 from agc.publish.hepdata import LIKELIHOOD_TARBALL, build_submission, validate_submission
-from agc.stats.fit import run_fit
-from agc.stats.model import build_workspace
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def run_outputs(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A complete run on the embedded default: histograms, workspace, fit (no impacts), plots."""
-    out = tmp_path_factory.mktemp("run") / "outputs"
-    run_histograms(embedded_manifest, out / "histograms.root", workers=2)
-    build_workspace(
-        out / "histograms.root", out / "workspace.json", config=REPO / "inputs" / "cabinetry.yaml"
-    )
-    fit_plots(
-        run_fit(out / "workspace.json", out / "fit_results.json", impacts=False), out / "plots"
-    )
-    return out
-
-
-@pytest.fixture(scope="session")
-def archive(run_outputs: Path, embedded_manifest: Path) -> tuple[Path, ArchiveResult]:
-    """The archive of ``run_outputs`` (the checkout may be dirty while developing: recorded)."""
-    result = build_archive(
-        run_outputs, run_outputs / "archive", allow_dirty=True, inputs=str(embedded_manifest)
-    )
-    return Path(result.archive), result
 
 
 def test_archive_layout(archive: tuple[Path, ArchiveResult]) -> None:

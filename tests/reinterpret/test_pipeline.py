@@ -78,6 +78,10 @@ def swap(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> d
         main = reinterpret("ttbar", **options)
         calls_main = list(calls)
         calls.clear()
+        # what `agc reinterpret --signal ttbar` (agc.workflow.stages) leaves: a real swap removes it
+        (outdir / "reinterpretation" / reinterpret_module.NOTE).write_text(
+            "nothing reinterpreted\n"
+        )
         zprime = reinterpret(SIGNAL, **options)
     return {
         "outdir": outdir,
@@ -179,6 +183,44 @@ def test_patchset_is_valid_verified_and_gives_the_fitted_workspace(swap: dict[st
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def pyhf_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run pyhf's command line (the one beside the interpreter)."""
+    pyhf_exe = Path(sys.executable).with_name("pyhf")
+    return subprocess.run(
+        [str(pyhf_exe), *args], capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+def test_every_bkg_only_verifies_and_patches_to_each_signal_workspace(
+    swap: dict[str, Any],
+) -> None:
+    """One BkgOnly.json per background model: every one the run leaves is the same bytes, passes
+    `pyhf patchset verify` and `pyhf patchset apply` gives each signal's fitted workspace."""
+    outdir = swap["outdir"]
+    folder = outdir / "reinterpretation"
+    copies = sorted(outdir.rglob("BkgOnly.json"))
+    assert copies == [folder / "BkgOnly.json"]
+    assert len({p.read_bytes() for p in copies}) == 1
+    patchset = pyhf.PatchSet(json.loads((folder / "patchset.json").read_text()))
+    assert [p.name for p in patchset.patches] == ["zprime_1000"]
+    for bkg in copies:
+        verify = pyhf_cli("patchset", "verify", str(bkg), str(folder / "patchset.json"))
+        assert verify.returncode == 0, verify.stderr
+        for patch in patchset.patches:
+            applied = pyhf_cli(
+                "patchset", "apply", str(bkg), str(folder / "patchset.json"), "--name", patch.name
+            )
+            assert applied.returncode == 0, applied.stderr
+            fitted = json.loads((folder / patch.name / "workspace.json").read_text())
+            assert sorted_spec(json.loads(applied.stdout)) == sorted_spec(fitted)
+
+
+def test_a_swap_removes_the_nothing_reinterpreted_note(swap: dict[str, Any]) -> None:
+    folder = swap["outdir"] / "reinterpretation"
+    assert not (folder / reinterpret_module.NOTE).exists()
+    assert (folder / "zprime_1000" / "limits.json").is_file()
 
 
 def test_signal_workspace_keeps_ttbar_norm_free(swap: dict[str, Any]) -> None:

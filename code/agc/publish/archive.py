@@ -19,9 +19,17 @@ into the pieces that are deposited:
                     ``agc generate`` and checked against the manifest's sha256;
       ``outputs/``  the run's outputs (histograms, cut flow, workspace, fit results, plots,
                     notebooks, report, provenance, reinterpretation), the archive itself excluded;
-      ``metadata/`` the citation files, the HEPData submission tarball and ``archive.json``
-                    (code/git state, environment, output checksums, what is where).
+      ``crate/``    the Workflow Run RO-Crate of the CWL run (:mod:`agc.publish.crate`), when
+                    ``agc run-cwl --provenance`` left cwltool's provenance in the outputs; it
+                    also describes the serial run's provenance.json. The embedded ROOT files
+                    the run generated are described there but not held (declared absent,
+                    with their sha256 and how ``agc generate`` recreates them);
+      ``metadata/`` the citation files (codemeta.json carries the SWHID of ``code/`` as
+                    ``identifier``), the HEPData submission tarball and ``archive.json``
+                    (code/git state and SWHID, environment, output checksums, what is where).
     ``agc-ttbar-<version>-bag.tar.gz`` -- the bag as one reproducible tarball (for Zenodo).
+
+``agc verify-archive`` re-checks all of it (:mod:`agc.publish.verify`).
 
 Everything is built in a temporary folder beside ``dest`` and renamed onto it at the end:
 an interrupted archive never leaves a half-written ``dest``.
@@ -34,7 +42,6 @@ import datetime as dt
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -57,18 +64,24 @@ from agc.publish.citation import (
     load_citation,
     write_citation_metadata,
 )
+from agc.publish.crate import (
+    CRATE_DIR,
+    RESEARCH_OBJECT_DIR,
+    build_crate,
+    embedded_inputs,
+    runcrate_python,
+)
 from agc.publish.hepdata import SubmissionResult
 from agc.publish.provenance import (
-    NO_GIT,
-    NOT_CODE_PREFIXES,
+    PROVENANCE_NAME,
     CheckoutState,
-    checkout_state,
+    CodeFiles,
+    code_files,
     environment,
-    git,
-    is_code_path,
     output_checksums,
     package_root,
 )
+from agc.publish.swhid import directory_swhid
 
 #: Outputs a complete run must have (relative to ``outdir``); ``plots/`` must hold figures.
 REQUIRED_OUTPUTS: tuple[str, ...] = (
@@ -87,7 +100,7 @@ OPTIONAL_OUTPUTS: tuple[str, ...] = (
     "reinterpretation/",
 )
 #: Top-level output entries never bagged (scratch state of a run).
-_SKIP_OUTPUTS = {".checkpoints", "cache", "cwl"}
+_SKIP_OUTPUTS = {".checkpoints", "cache", "cwl", RESEARCH_OBJECT_DIR}
 #: The HEPData submission as one tarball (in the archive and in the bag's ``metadata/``).
 HEPDATA_TARBALL = "hepdata-submission.tar.gz"
 
@@ -107,56 +120,6 @@ def missing_outputs(outdir: str | os.PathLike[str]) -> list[str]:
         elif not path.is_file():
             missing.append(name)
     return missing
-
-
-@dataclass(frozen=True)
-class CodeFiles:
-    """The repository's files to bag (``files``, relative to ``root``) and its git state."""
-
-    root: str
-    state: CheckoutState
-    files: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"root", "commit", "dirty", "modified", "untracked", "files"}``."""
-        return {
-            "root": self.root,
-            "commit": self.state.commit,
-            "dirty": self.state.dirty,
-            "modified": self.state.modified,
-            "untracked": self.state.untracked,
-            "files": self.files,
-        }
-
-
-def code_files(root: str | os.PathLike[str]) -> CodeFiles:
-    """The repository's files to bag and the git state (:func:`~agc.publish.provenance.checkout_state`).
-
-    The files are the git-tracked ones (as in the working tree) plus the untracked files git does
-    not ignore, outside :data:`~agc.publish.provenance.NOT_CODE_PREFIXES`; the state is dirty when
-    tracked files differ from the commit or untracked files are included (the bag then differs
-    from the commit). Without git, every file below ``root`` outside those prefixes, with commit
-    "unknown" and dirty ``None``.
-    """
-    root = Path(root).resolve()
-    state = checkout_state(root)
-    tracked: list[str] | None = None
-    if state.dirty is not None:
-        try:
-            tracked = git(root, "ls-files", "-z", "--cached").split("\0")
-        except (OSError, subprocess.CalledProcessError):
-            state = CheckoutState(commit=NO_GIT, dirty=None)
-    if tracked is None or state.dirty is None:
-        files = sorted(
-            p.relative_to(root).as_posix()
-            for p in root.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and ".git" not in p.parts
-        )
-        return CodeFiles(
-            str(root), state, [f for f in files if not f.startswith(NOT_CODE_PREFIXES)]
-        )
-    kept = {name for name in tracked if is_code_path(root, name)}
-    return CodeFiles(str(root), state, sorted(kept | set(state.untracked)))
 
 
 def _copy_tree(src: Path, dst: Path, skip_top: set[str]) -> list[str]:
@@ -202,7 +165,8 @@ class ArchiveResult:
     without the tarball); ``payload_bytes`` [bytes] and ``payload_files`` are the bag's
     Payload-Oxum; ``hepdata`` the submission (its folder inside the archive); ``commit`` /
     ``dirty`` the git state of the bagged code; ``missing_optional_outputs`` the entries of
-    :data:`OPTIONAL_OUTPUTS` the run lacked.
+    :data:`OPTIONAL_OUTPUTS` the run lacked; ``swhid`` the SWHID of the bagged code tree;
+    ``crate`` the Workflow Run RO-Crate in the bag (``None`` without a CWL provenance run).
     """
 
     archive: str
@@ -215,6 +179,8 @@ class ArchiveResult:
     commit: str
     dirty: bool | None
     missing_optional_outputs: list[str]
+    swhid: str | None = None
+    crate: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object ``agc archive`` prints."""
@@ -229,6 +195,8 @@ class ArchiveResult:
             "commit": self.commit,
             "dirty": self.dirty,
             "missing_optional_outputs": self.missing_optional_outputs,
+            "swhid": self.swhid,
+            "crate": self.crate,
         }
 
 
@@ -265,9 +233,12 @@ def check_archivable(outdir: Path, root: Path, allow_dirty: bool) -> CodeFiles:
     return code
 
 
-def stage_publication(top: Path, cff_path: Path, outdir: Path) -> SubmissionResult:
-    """Citation metadata, the HEPData submission (``hepdata/``) and its tarball into ``top``."""
-    write_citation_metadata(top, cff_path)
+def stage_publication(
+    top: Path, cff_path: Path, outdir: Path, swhid: str | None = None
+) -> SubmissionResult:
+    """Citation metadata (``swhid``: the bagged code's, into codemeta.json), the HEPData
+    submission (``hepdata/``) and its tarball into ``top``."""
+    write_citation_metadata(top, cff_path, swhid=swhid)
     submission = hepdata.build_submission(outdir, top / "hepdata")
     hepdata.reproducible_tarball(
         top / HEPDATA_TARBALL,
@@ -312,9 +283,10 @@ def archive_record(
     outputs: list[str],
     absent: list[str],
     submission: SubmissionResult,
+    crate: str | None = None,
 ) -> dict[str, Any]:
     """The content of ``metadata/archive.json``: code and git state, environment, inputs,
-    output checksums, HEPData tables and where everything is in the bag."""
+    output checksums, HEPData tables, the crate and where everything is in the bag."""
     embedded = str(inputs) == EMBEDDED_KEYWORD
     return {
         "package": {
@@ -325,7 +297,9 @@ def archive_record(
             "dirty": code.state.dirty,
             "modified": code.state.modified,
             "untracked": code.state.untracked,
+            "swhid": directory_swhid(payload / "code"),
         },
+        "crate": crate,
         "environment": environment(),
         "inputs": {
             "parameter": str(inputs),
@@ -405,12 +379,15 @@ def build_archive(
     inputs: str | os.PathLike[str] = "embedded",
     repo: str | os.PathLike[str] | None = None,
     tarball: bool = True,
+    research_object: str | os.PathLike[str] | None = None,
 ) -> ArchiveResult:
     """Build the archival submission of the run in ``outdir`` into ``dest`` (replaced atomically).
 
-    Steps: check the run and the checkout, stage citation metadata and the HEPData submission,
-    stage the bag payload (code, inputs manifest, outputs, metadata), make and validate the bag,
-    write its tarball, rename the staging folder onto ``dest``.
+    Steps: check the run and the checkout, stage the bag payload (code, inputs manifest,
+    outputs), compute the code tree's SWHID, stage citation metadata (codemeta.json with the
+    SWHID) and the HEPData submission, convert the CWL run's provenance into a Workflow Run
+    RO-Crate, add the metadata, make and validate the bag, write its tarball, rename the
+    staging folder onto ``dest``.
 
     Args:
         outdir: outputs of a complete run (see :data:`REQUIRED_OUTPUTS`).
@@ -421,6 +398,10 @@ def build_archive(
             paths are taken from ``repo``).
         repo: repository root (default: the one holding the installed package).
         tarball: also write ``agc-ttbar-<version>-bag.tar.gz`` (reproducible tarball of the bag).
+        research_object: cwltool's provenance of the CWL run (default
+            ``<outdir>/cwl-provenance``, from ``agc run-cwl --provenance``); when it exists the
+            bag holds its Workflow Run RO-Crate in ``crate/`` (needs runcrate:
+            ``make archive-tools``).
 
     Raises:
         AGCError: outputs missing (all listed), dirty tree without ``allow_dirty``, unreadable
@@ -430,22 +411,22 @@ def build_archive(
     root = Path(repo).resolve() if repo is not None else package_root()
     code = check_archivable(outdir, root, allow_dirty)
     manifest = inputs_manifest(root, inputs)
+    research_object = outdir / RESEARCH_OBJECT_DIR if research_object is None else research_object
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        top = staging / "archive"
-        top.mkdir()
-        submission = stage_publication(top, root / CITATION_NAME, outdir)
+        top, skip = staging / "archive", skipped_outputs(outdir, dest, staging)
+        outputs = stage_payload(payload := top / "bag", code, manifest, outdir, skip)
+        swhid = directory_swhid(payload / "code")
+        submission = stage_publication(top, root / CITATION_NAME, outdir, swhid)
         cff = load_citation(root / CITATION_NAME)
-        payload = top / "bag"
-        skip = skipped_outputs(outdir, dest, staging)
-        outputs = stage_payload(payload, code, manifest, outdir, skip)
+        crate = stage_crate(payload, Path(research_object), root, cff, outdir, manifest)
         meta = payload / "metadata"
         meta.mkdir()
         for name in (CITATION_NAME, ZENODO_NAME, CODEMETA_NAME, HEPDATA_TARBALL):
             shutil.copy2(top / name, meta / name)
         absent = [name for name in OPTIONAL_OUTPUTS if not (outdir / name.rstrip("/")).exists()]
-        record = archive_record(code, inputs, manifest, payload, outputs, absent, submission)
+        record = archive_record(code, inputs, manifest, payload, outputs, absent, submission, crate)
         write_json(meta / "archive.json", record)
         payload_bytes, payload_files = make_bag(payload, cff, code.state)
         tar_name = bag_tarball(top, payload) if tarball else None
@@ -465,7 +446,34 @@ def build_archive(
         commit=code.state.commit,
         dirty=code.state.dirty,
         missing_optional_outputs=absent,
+        swhid=swhid,
+        crate=str(dest / "bag" / "data" / crate) if crate else None,
     )
+
+
+def stage_crate(
+    payload: Path,
+    research_object: Path,
+    root: Path,
+    cff: dict[str, Any],
+    outdir: Path,
+    manifest: Path,
+) -> str | None:
+    """The Workflow Run RO-Crate of the CWL run (:func:`agc.publish.crate.build_crate`) into the
+    payload's ``crate/`` when ``research_object`` (cwltool's provenance) exists, with the serial
+    run's provenance.json described in it and the generated inputs of ``manifest`` (the
+    embedded dataset) declared absent; its path in the payload, ``None`` without one."""
+    if not research_object.is_dir():
+        return None
+    build_crate(
+        research_object,
+        payload / CRATE_DIR,
+        python=runcrate_python(root),
+        license_id=str(cff["license"]),
+        serial_provenance=outdir / PROVENANCE_NAME,
+        regenerable=embedded_inputs(manifest),
+    )
+    return f"{CRATE_DIR}/"
 
 
 def validate_bag(path: str | os.PathLike[str]) -> None:

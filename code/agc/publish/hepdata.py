@@ -183,7 +183,10 @@ def fit_table(results: Mapping[str, Any], workspace: Path | None = None) -> Tabl
     table.add_variable(value)
     if workspace is not None and workspace.is_file():
         table.add_additional_resource(
-            "pyhf workspace that was fitted (JSON)", str(workspace), copy_file=True
+            "pyhf workspace that was fitted (JSON)",
+            str(workspace),
+            copy_file=True,
+            file_type="HistFactory",  # HEPData flags likelihoods by this type
         )
     return table
 

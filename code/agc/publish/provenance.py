@@ -2,7 +2,8 @@
 
 ``provenance.json`` in an output folder records the input files with checksums, every
 parameter, the package version and git commit with its "dirty" flag (:func:`checkout_state`:
-modified or untracked, non-ignored files), a hash of the package's code, the lock file's hash,
+modified or untracked, non-ignored files), a hash of the package's code, the SWHID of the code
+tree (``code_swhid``, :mod:`agc.publish.swhid`), the lock file's hash,
 Python and key library versions, the engine, start/end time and the sha256 of every output. Times aside, two identical runs give identical provenance: paths
 are relative, keys sorted, and nothing else depends on the clock or the machine.
 """
@@ -21,6 +22,7 @@ from typing import Any
 import agc
 from agc.core.codeversion import code_hash
 from agc.core.fileio import sha256_file, write_json
+from agc.publish.swhid import tree_swhid
 
 KEY_LIBRARIES = (
     "coffea",
@@ -132,6 +134,67 @@ def checkout_state(root: Path | None = None) -> CheckoutState:
     )
 
 
+@dataclass(frozen=True)
+class CodeFiles:
+    """The repository's files to bag (``files``, relative to ``root``) and its git state."""
+
+    root: str
+    state: CheckoutState
+    files: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"root", "commit", "dirty", "modified", "untracked", "files"}``."""
+        return {
+            "root": self.root,
+            "commit": self.state.commit,
+            "dirty": self.state.dirty,
+            "modified": self.state.modified,
+            "untracked": self.state.untracked,
+            "files": self.files,
+        }
+
+
+def code_files(root: str | os.PathLike[str]) -> CodeFiles:
+    """The repository's files to bag and the git state (:func:`checkout_state`).
+
+    The files are the git-tracked ones (as in the working tree) plus the untracked files git does
+    not ignore, outside :data:`NOT_CODE_PREFIXES`; the state is dirty when
+    tracked files differ from the commit or untracked files are included (the bag then differs
+    from the commit). Without git, every file below ``root`` outside those prefixes, with commit
+    "unknown" and dirty ``None``.
+    """
+    root = Path(root).resolve()
+    state = checkout_state(root)
+    tracked: list[str] | None = None
+    if state.dirty is not None:
+        try:
+            tracked = git(root, "ls-files", "-z", "--cached").split("\0")
+        except (OSError, subprocess.CalledProcessError):
+            state = CheckoutState(commit=NO_GIT, dirty=None)
+    if tracked is None or state.dirty is None:
+        files = sorted(
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and ".git" not in p.parts
+        )
+        return CodeFiles(
+            str(root), state, [f for f in files if not f.startswith(NOT_CODE_PREFIXES)]
+        )
+    kept = {name for name in tracked if is_code_path(root, name)}
+    return CodeFiles(str(root), state, sorted(kept | set(state.untracked)))
+
+
+def code_swhid(root: Path | None = None) -> str | None:
+    """The directory SWHID (:func:`agc.publish.swhid.tree_swhid`) of the code tree at ``root``
+    (default :func:`package_root`): the :func:`code_files` the archive bags as ``data/code``.
+    ``None`` when the package does not run from a checkout or workspace holding ``code/agc``
+    (an installed copy has no code tree of its own; ``code_sha256`` still names its code)."""
+    root = (root or package_root()).resolve()
+    if not (root / "code" / "agc").is_dir():
+        return None
+    return tree_swhid(root, code_files(root).files)
+
+
 def git_state(root: Path | None = None) -> dict[str, Any]:
     """``{"commit", "dirty"}`` of :func:`checkout_state` (the ``package`` entry of provenance)."""
     state = checkout_state(root)
@@ -236,6 +299,7 @@ def collect(
             "version": agc.__version__,
             "code_sha256": code_hash(),
             "code_source": code_source(),
+            "code_swhid": code_swhid(),
             **git_state(),
         },
         "environment": environment(),

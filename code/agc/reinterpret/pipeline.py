@@ -31,6 +31,7 @@ the main fit) and no limit or patch is made. Every output is canonical JSON writ
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,8 @@ CACHE_DIR = "cache"
 #: The limits of every signal point published against the current BkgOnly (:class:`LimitsSummary`).
 SUMMARY = "summary.json"
 MAIN_POI = "ttbar_norm"
+#: Left by ``agc reinterpret`` with signal=ttbar (nothing reinterpreted); a real swap removes it.
+NOTE = "NOTE.txt"
 
 
 def seed_partials(
@@ -178,15 +181,23 @@ def point_workspaces(
     declaration: SignalDeclaration | None,
     poi: str,
 ) -> tuple[dict[str, Any], Path]:
-    """The background-only workspace (the main measurement, sorted: ``<folder>/BkgOnly.json``)
-    and the path of the workspace to fit: the signal-plus-background one (``workspace.json``,
-    whose patch against BkgOnly goes to ``patch.json``), or BkgOnly itself for ttbar."""
-    bkg_spec = build_workspace(histograms, point_dir / BKG_ONLY, config, DEFAULT_SIGNAL, MAIN_POI)
-    bkg_only = sorted_spec(bkg_spec)
+    """The background-only workspace (the main measurement, sorted: ``<folder>/BkgOnly.json``,
+    the only BkgOnly the run leaves) and the path of the workspace to fit
+    (``<point_dir>/workspace.json``): the signal-plus-background one (whose patch against
+    BkgOnly goes to ``patch.json``), or the main measurement itself for ttbar."""
+    fitted_path = point_dir / "workspace.json"
+    point_dir.mkdir(parents=True, exist_ok=True)
+    (point_dir / BKG_ONLY).unlink(
+        missing_ok=True
+    )  # left by earlier versions: not the published one
+    with tempfile.TemporaryDirectory(prefix=".bkg-only.", dir=point_dir) as scratch:
+        bkg_path = fitted_path if declaration is None else Path(scratch) / BKG_ONLY
+        bkg_only = sorted_spec(
+            build_workspace(histograms, bkg_path, config, DEFAULT_SIGNAL, MAIN_POI)
+        )
     write_json(folder / BKG_ONLY, bkg_only)
     if declaration is None:
-        return bkg_only, point_dir / BKG_ONLY
-    fitted_path = point_dir / "workspace.json"
+        return bkg_only, fitted_path
     signal_spec = build_workspace(histograms, fitted_path, config, declaration.name, poi)
     digest = pyhf.utils.digest(bkg_only, algorithm="sha256")
     write_json(point_dir / PATCH, signal_patch(declaration, bkg_only, digest, signal_spec))
@@ -350,6 +361,8 @@ def swap_signal(
     name = declaration.name if declaration else DEFAULT_SIGNAL
     folder = out / REINTERPRETATION_DIR
     point_dir = folder / name
+    if declaration is not None:  # "nothing reinterpreted" no longer holds
+        (folder / NOTE).unlink(missing_ok=True)
     lap = Laps()
     hists = point_histograms(manifest, declaration, out, point_dir, params, seeds)
     t_hist = lap()

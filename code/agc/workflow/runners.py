@@ -43,6 +43,9 @@ CWL_JOB = "reana-cwl-job.yaml"
 CWL_WORKFLOW = Path("workflow") / "workflow.cwl"
 #: Where :func:`run_cwl` collects the CWL workflow's outputs (relative to the workspace).
 CWL_OUTDIR = Path("outputs") / "cwl"
+#: Where ``run_cwl(provenance=True)`` puts cwltool's provenance research object (CWLProv), which
+#: ``agc archive`` turns into a Workflow Run RO-Crate (relative to the workspace).
+CWL_PROVENANCE = Path("outputs") / "cwl-provenance"
 #: Environment variables a local CWL job keeps (cwltool passes nothing else but HOME/TMPDIR).
 _PRESERVED = (
     "PATH",
@@ -357,17 +360,21 @@ def cwltool_command(
     env: dict[str, str],
     parallel: bool = True,
     docker_cmd: Path | None = None,
+    provenance: Path | None = None,
 ) -> list[str]:
     """The cwltool command line of a local run: no container, outputs into ``outdir``,
     temporary folders in ``scratch``, the variables of :data:`_PRESERVED` set in ``env`` kept.
     With ``docker_cmd`` (e.g. environment/cwl-buildah) each job runs in its DockerRequirement
-    image through that user-space docker command, and only :data:`_PASSED_TO_IMAGE` is kept."""
+    image through that user-space docker command, and only :data:`_PASSED_TO_IMAGE` is kept.
+    With ``provenance`` cwltool also writes its provenance research object (CWLProv) there."""
     isolation = (
         ["--user-space-docker-cmd", str(docker_cmd.resolve())] if docker_cmd else ["--no-container"]
     )
     command = [str(cwltool), *isolation, "--outdir", str(outdir)]
     if parallel:
         command.append("--parallel")
+    if provenance is not None:
+        command += ["--provenance", str(provenance)]
     command += [
         "--tmpdir-prefix",
         f"{scratch}/tmp/",
@@ -412,6 +419,21 @@ def _output_object(stdout: str) -> dict[str, Any]:
         raise AGCError("cwltool succeeded but printed no output object") from None
 
 
+def keep_research_object(research_object: Path, dest: Path) -> None:
+    """Move cwltool's provenance research object onto ``dest`` (replaced as a whole)."""
+    if not (research_object / "bagit.txt").is_file():
+        raise AGCError(f"cwltool --provenance wrote no research object in {research_object}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        shutil.copytree(research_object, staged / "ro", symlinks=True)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(staged / "ro", dest)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
 def run_cwl(
     overrides: dict[str, str] | None = None,
     *,
@@ -422,6 +444,7 @@ def run_cwl(
     parallel: bool = True,
     cwltool: str | os.PathLike[str] | None = None,
     docker_cmd: str | os.PathLike[str] | None = None,
+    provenance: str | os.PathLike[str] | None = None,
 ) -> CwlRun:
     """Run the CWL workflow locally: ``cwltool --no-container --parallel`` from the venv.
 
@@ -432,7 +455,9 @@ def run_cwl(
     :class:`AGCError`. ``cwltool``: another cwltool executable (e.g. ``.venv-reana/bin/cwltool``,
     the version of REANA's CWL engine; default: the one beside the interpreter). ``docker_cmd``:
     run each job in its image through this user-space docker command (environment/cwl-buildah)
-    instead of ``--no-container``.
+    instead of ``--no-container``. ``provenance``: a folder for cwltool's provenance research
+    object (``--provenance``; e.g. :data:`CWL_PROVENANCE`), replaced only when the run succeeds;
+    such a run is not ``--parallel`` (cwltool records no step runs under it).
     """
     root = Path(workdir) if workdir is not None else Path.cwd()
     job_path = Path(job_file) if job_file is not None else root / CWL_JOB
@@ -446,6 +471,7 @@ def run_cwl(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     scratch = Path(tempfile.mkdtemp(prefix="agc-cwl-"))
     try:
+        (scratch / "tmp").mkdir()  # cwltool --provenance makes its folder there before any job
         job_copy = scratch / "job.json"
         job_copy.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         env = runner_environment("cwl-container" if docker_cmd else "cwl-local")
@@ -457,8 +483,11 @@ def run_cwl(
             outdir=staging,
             scratch=scratch,
             env=env,
-            parallel=parallel,
+            # cwltool's provenance misses the steps' runs under --parallel (cwltool issue
+            # #1348): a run with provenance executes one job at a time (each uses `workers`)
+            parallel=parallel and provenance is None,
             docker_cmd=Path(docker_cmd) if docker_cmd is not None else None,
+            provenance=scratch / "provenance" if provenance is not None else None,
         )
         started = time.perf_counter()
         returncode, stdout = run_cwltool(command, root, env)
@@ -472,6 +501,8 @@ def run_cwl(
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
+        if provenance is not None:
+            keep_research_object(scratch / "provenance", Path(provenance))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
