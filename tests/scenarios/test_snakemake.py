@@ -38,8 +38,12 @@ REANA_VENV = REPO / ".venv-reana"
 #: The rules that run a job (``all`` only collects), in the serial workflow's order.
 RULES = ["dataset", "histograms", "merge", "model", "fit", "reinterpret", "report"]
 #: What Snakemake itself logs during `reana-client validate`'s dry run, which reana-client 0.9.6
-#: echoes with a "[WARNING]" prefix for any Snakefile (not a finding about the specification).
-SNAKEMAKE_LOG_ECHO = re.compile(r"^\[WARNING\] (Building DAG of jobs\.\.\.|Job stats:)$")
+#: echoes with a "[WARNING]" prefix for any Snakefile (not a finding about the specification;
+#: "Nothing to be done" when a finished run's outputs are in the repository).
+SNAKEMAKE_LOG_ECHO = re.compile(
+    r"^\[WARNING\] (Building DAG of jobs\.\.\.|Job stats:"
+    r"|Nothing to be done \(all requested files are present and up to date\)\.)$"
+)
 
 
 def _yaml(path: Path) -> Any:
