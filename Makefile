@@ -12,6 +12,12 @@ REANA_STAMP := $(REANA_VENV)/.installed-$(shell sha256sum $(REANA_LOCK) | cut -c
 ARCHIVE_VENV := .venv-archive
 ARCHIVE_LOCK := environment/archive-tools.txt
 ARCHIVE_STAMP := $(ARCHIVE_VENV)/.installed-$(shell sha256sum $(ARCHIVE_LOCK) | cut -c1-12)
+SNAKEMAKE_VENV := .venv-snakemake
+SNAKEMAKE_LOCK := environment/snakemake.txt
+SNAKEMAKE_STAMP := $(SNAKEMAKE_VENV)/.installed-$(shell sha256sum $(SNAKEMAKE_LOCK) | cut -c1-12)
+REANA_DASK_VENV := .venv-reana-dask
+REANA_DASK_LOCK := environment/reana-dask.txt
+REANA_DASK_STAMP := $(REANA_DASK_VENV)/.installed-$(shell sha256sum $(REANA_DASK_LOCK) | cut -c1-12)
 PARAMS ?=
 ## The analysis image every step runs in: environment/image is the one place that names it.
 IMAGE := $(shell tr -d '[:space:]' < environment/image)
@@ -19,7 +25,7 @@ PYTEST_ARGS ?=
 ARCHIVE_ARGS ?=
 NUMERICS_ARGS ?=
 
-.PHONY: all venv run run-cwl test test-numerics bench lint data reana-client archive-tools validate archive verify-archive reinterpret clean image set-image run-container test-container
+.PHONY: all venv run run-cwl run-snakemake snakemake reana-dask test test-numerics bench lint data reana-client archive-tools validate archive verify-archive reinterpret clean image set-image run-container test-container
 
 all: run
 
@@ -52,10 +58,32 @@ archive-tools: $(ARCHIVE_STAMP)
 reana-client: $(REANA_STAMP)
 	@echo "reana-client: $(REANA_VENV)/bin/reana-client (export REANA_SERVER_URL and REANA_ACCESS_TOKEN to use it)"
 
-## Validate both REANA specifications (no server needed).
-validate: $(STAMP) $(REANA_STAMP)
+## Snakemake 7.32.4 (what REANA 0.9's Snakemake engine runs) in its own environment.
+$(SNAKEMAKE_STAMP): $(SNAKEMAKE_LOCK)
+	@test -x $(SNAKEMAKE_VENV)/bin/python || $(PYTHON) -m venv $(SNAKEMAKE_VENV)
+	$(SNAKEMAKE_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(SNAKEMAKE_LOCK)
+	@rm -f $(SNAKEMAKE_VENV)/.installed-*
+	@touch $@
+
+snakemake: $(SNAKEMAKE_STAMP)
+
+## reana-commons 0.95 (its schema knows workflow.resources.dask) for validating reana-dask.yaml.
+$(REANA_DASK_STAMP): $(REANA_DASK_LOCK)
+	@test -x $(REANA_DASK_VENV)/bin/python || $(PYTHON) -m venv $(REANA_DASK_VENV)
+	$(REANA_DASK_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(REANA_DASK_LOCK)
+	@rm -f $(REANA_DASK_VENV)/.installed-*
+	@touch $@
+
+reana-dask: $(REANA_DASK_STAMP)
+
+## Validate the REANA specifications (no server needed): serial, CWL, Snakemake (reana-client
+## 0.9.6, which dry-runs the Snakefile with Snakemake 7.32.4), and reana-dask.yaml with reana-commons
+## 0.95's validation (reana-client 0.9.x does not know workflow.resources.dask).
+validate: $(STAMP) $(REANA_STAMP) $(REANA_DASK_STAMP)
 	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana.yaml
 	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana-cwl.yaml
+	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana-snakemake.yaml
+	$(REANA_DASK_VENV)/bin/python environment/validate-reana-dask.py reana-dask.yaml
 	$(BIN)/cwltool --validate workflow/workflow.cwl
 
 ## The embedded default dataset (deterministic synthetic NanoAOD) under data/embedded/.
@@ -96,8 +124,18 @@ test-container: $(STAMP) $(REANA_STAMP)
 run-cwl: $(STAMP)
 	$(BIN)/agc run-cwl $(PARAMS)
 
+## Run the Snakemake workflow (reana-snakemake.yaml -> workflow/Snakefile) locally with Snakemake
+## 7.32.4 from .venv-snakemake, every job with .venv first on PATH; outputs under outputs/snakemake
+## (PARAMS="-p name=value" become --config name=value; -p outdir=... moves them). --forceall:
+## every job runs again, as with `make run`.
+SNAKEMAKE_CORES ?= 2
+run-snakemake: $(STAMP) $(SNAKEMAKE_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" AGC_ENGINE=snakemake-local MPLBACKEND=Agg \
+	  $(SNAKEMAKE_VENV)/bin/snakemake --snakefile workflow/Snakefile --configfile workflow/config.yaml \
+	  --cores $(SNAKEMAKE_CORES) --forceall --config outdir=outputs/snakemake $(filter-out -p,$(PARAMS))
+
 ## The whole test suite.
-test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP)
+test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(REANA_DASK_STAMP)
 	$(BIN)/python -m pytest -m "not container" $(PYTEST_ARGS)
 
 ## The minimiser tests under other numerical environments (OpenBLAS kernels and thread counts,
@@ -105,10 +143,12 @@ test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP)
 test-numerics: $(STAMP)
 	$(BIN)/python -m agc.stats.numerics $(NUMERICS_ARGS)
 
-## Throughput benchmarks (printed figures, no timed tests): event processing, then the statistics
-## stage on the last run's workspace (made by `make run` if missing).
+## Throughput benchmarks (printed figures, no timed tests): event processing; the Dask scale-out
+## (events/s with 1 and 2 Dask workers on a generated ~2.2 M-event dataset, a temporary folder);
+## the statistics stage on the last run's workspace (made by `make run` if missing).
 bench: $(STAMP)
 	$(BIN)/agc bench
+	$(BIN)/agc bench-dask
 	@test -f outputs/workspace.json || $(MAKE) run
 	$(BIN)/agc bench-stats
 

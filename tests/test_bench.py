@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from toy_nanoaod import write_toy_dataset
 
-from agc.bench import chunk_ranges, format_report, run_benchmark
+from agc.bench import chunk_ranges, dask_scale_out, format_report, format_scale_out, run_benchmark
 from agc.cli import main as cli_main
 
 
@@ -88,3 +88,29 @@ def test_stats_benchmark_prints_fits_per_second_and_ranking_times(
     assert "2 worker(s)" in captured.err
     assert cli_main(["bench-stats", "--workspace", str(tmp_path / "missing.json")]) != 0
     assert "workspace not found" in capsys.readouterr().err
+
+
+def test_dask_scale_out_runs_and_prints(tiny_manifest: Path) -> None:
+    """The scale-out section on the tiny input: one run per worker count, the speed-up of each
+    over the first (1.0 for the first), the machine's load; no timing is asserted."""
+    result = dask_scale_out(tiny_manifest, workers=(1, 2), chunksize=300, repeats=1)
+    report = format_scale_out(result)
+    print(report)
+    assert [run["workers"] for run in result["runs"]] == [1, 2]
+    assert all(run["events"] == 1500 for run in result["runs"])
+    assert all(run["events_per_s"] > 0 for run in result["runs"])
+    assert result["speedup"]["1"] == 1.0
+    assert result["speedup"]["2"] > 0
+    assert len(result["load_average"]) == 2
+    assert "speed-up" in report
+    assert "1.00x" in report
+
+
+def test_bench_dask_cli_entry(tiny_manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli_main(["bench-dask", "--inputs", str(tiny_manifest), "--chunksize", "500"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "Dask scale-out" in captured.err
+    result = json.loads(captured.out)
+    assert result["chunksize"] == 500
+    assert sorted(result["speedup"]) == ["1", "2"]

@@ -100,7 +100,10 @@ def test_stage_options_are_the_stage_s_workflow_parameters_from_the_schema(name:
 
 
 #: Options named like a workflow parameter that mean something else (checked to stay few).
-OTHER_MEANING = {("bench", "inputs")}  # None: a dataset generated at --scale
+OTHER_MEANING = {
+    ("bench", "inputs"),
+    ("bench-dask", "inputs"),
+}  # None: a dataset generated at --scale
 
 
 def test_every_option_default_named_after_a_parameter_is_the_schema_s() -> None:

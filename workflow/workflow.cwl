@@ -52,7 +52,7 @@ inputs:
   scheduler:
     type: string
     default: ""
-    doc: "'' (a local dask LocalCluster) or a scheduler address such as tcp://host:8786"
+    doc: "'' ($DASK_SCHEDULER_URI when set, as on REANA with Dask, else a local dask LocalCluster) or a scheduler address such as tcp://host:8786"
   outdir:
     type: string
     default: "outputs"

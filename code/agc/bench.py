@@ -10,8 +10,9 @@ workers:
 
 The ratio processor/floor (events/s over events/s) says how close the analysis runs to the
 cost of I/O alone (1.0 = free physics). The peak resident memory (RSS) of the processes that ran
-chunks and of the driver is reported next to it. Figures are printed, never asserted: timings
-depend on the machine and its load.
+chunks and of the driver is reported next to it. :func:`dask_scale_out` times the processor on
+the Dask executor with 1 and 2 workers on a generated dataset of ~2.2 M events (the speed-up of
+adding a worker). Figures are printed, never asserted: timings depend on the machine and its load.
 """
 
 from __future__ import annotations
@@ -270,4 +271,124 @@ def format_stats_report(result: dict[str, Any]) -> str:
             f"{row['calls_per_fit']:10.0f} {row['max_calls']:7,d}"
         )
     lines.append(f"  ranking speed-up with 2 workers: {result['speedup_2_workers']:.2f}x")
+
+
+# --------------------------------------------------------------------------- Dask scale-out
+
+#: Dask worker counts of the scale-out figures (single-threaded worker processes).
+SCALE_OUT_WORKERS = (1, 2)
+#: Recipe scale of the scale-out dataset: about 2.2 M events in the files (1.66 M at scale 1).
+SCALE_OUT_SCALE = 1.3
+
+
+def _time_on_dask(
+    manifest: dict[str, Any], workers: int, chunksize: int, samples: str, tmp: Path, repeats: int
+) -> dict[str, Any]:
+    """Events/s of :func:`run_histograms` on a fresh dask ``LocalCluster`` of ``workers``
+    single-threaded processes, which first import the analysis (not timed): the fastest of
+    ``repeats`` runs (the machine's other load only ever slows a run down)."""
+    import importlib
+
+    import distributed
+
+    timings = []
+    with (
+        distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        client.run(importlib.import_module, "agc.processing.processor")
+        for attempt in range(repeats):
+            start = time.perf_counter()
+            summary = run_histograms(
+                manifest,
+                tmp / f"dask-{workers}-{attempt}" / "histograms.root",
+                samples=samples,
+                executor="dask",
+                scheduler=cluster.scheduler_address,
+                chunksize=chunksize,
+            )
+            timings.append(time.perf_counter() - start)
+    events = summary.events_processed
+    seconds = min(timings)
+    return {
+        "workers": workers,
+        "events": events,
+        "seconds": seconds,
+        "all_seconds": timings,
+        "events_per_s": events / seconds if seconds > 0 else math.inf,
+    }
+
+
+def dask_scale_out(
+    inputs: str | os.PathLike[str] | None = None,
+    *,
+    scale: float = SCALE_OUT_SCALE,
+    workers: tuple[int, ...] = SCALE_OUT_WORKERS,
+    chunksize: int = 100_000,
+    samples: str = "all",
+    repeats: int = 2,
+) -> dict[str, Any]:
+    """Events/s of the processor on the Dask executor with each number of ``workers`` (one
+    ``LocalCluster`` of single-threaded processes each, on the same files; the fastest of
+    ``repeats`` runs), and each speed-up over the first.
+
+    ``inputs``: a manifest; ``None`` generates the embedded recipe at ``scale`` into a temporary
+    folder (removed afterwards; ~2.2 M events at the default scale). Returns ``{"input", "files",
+    "events", "chunksize", "repeats", "runs": [{"workers", "events", "seconds" (fastest),
+    "all_seconds", "events_per_s"}],
+    "speedup": {workers: ratio}, "cpus", "load_average": [before, after] (1-minute load),
+    "measured_at" (UTC, ISO 8601)}``.
+    """
+    import datetime as dt
+
+    from agc.dataset.generate import DEFAULT_WORKERS
+
+    with tempfile.TemporaryDirectory(prefix="agc-bench-dask-") as folder:
+        tmp = Path(folder)
+        source = inputs
+        if source is None:
+            source = generate_dataset(tmp / "data", scale=scale, workers=DEFAULT_WORKERS)
+        manifest = load_inputs(source)
+        files = check_inputs(make_fileset(manifest, samples))
+        measured_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        load_before = os.getloadavg()[0]
+        runs = [_time_on_dask(manifest, n, chunksize, samples, tmp, repeats) for n in workers]
+        load_after = os.getloadavg()[0]
+    base = runs[0]["events_per_s"]
+    return {
+        "input": str(source) if inputs is not None else f"embedded recipe, scale {scale:g}",
+        "files": len(files),
+        "events": runs[0]["events"],
+        "chunksize": chunksize,
+        "repeats": repeats,
+        "runs": runs,
+        "speedup": {str(run["workers"]): run["events_per_s"] / base for run in runs},
+        "cpus": os.cpu_count(),
+        "load_average": [load_before, load_after],
+        "measured_at": measured_at,
+    }
+
+
+def format_scale_out(result: dict[str, Any]) -> str:
+    """The Dask scale-out figures as a small printable table."""
+    lines = [
+        (
+            f"Dask scale-out: {result['events']:,} events in {result['files']} files "
+            f"({result['input']}), chunksize={result['chunksize']:,}, "
+            f"fastest of {result['repeats']} runs"
+        ),
+        (
+            f"  measured {result['measured_at']} on {result['cpus']} CPUs, 1-minute load "
+            f"{result['load_average'][0]:.2f} before, {result['load_average'][1]:.2f} after"
+        ),
+        f"  {'dask workers':>12s} {'seconds':>9s} {'events/s':>12s} {'speed-up':>9s}",
+    ]
+    for run in result["runs"]:
+        speedup = result["speedup"][str(run["workers"])]
+        lines.append(
+            f"  {run['workers']:12d} {run['seconds']:9.2f} {run['events_per_s']:12,.0f} "
+            f"{speedup:8.2f}x"
+        )
     return "\n".join(lines)

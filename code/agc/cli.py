@@ -199,6 +199,16 @@ def _bench_stats(**options: Any) -> dict[str, Any]:
     return result
 
 
+def _bench_dask(**options: Any) -> dict[str, Any]:
+    """``agc bench-dask``: print the Dask scale-out table (events/s at 1 and 2 workers, on
+    stderr) and return the figures (:func:`agc.bench.dask_scale_out`)."""
+    from agc.bench import dask_scale_out, format_scale_out
+
+    result = dask_scale_out(options.pop("inputs"), **options)
+    print(format_scale_out(result), flush=True)
+    return result
+
+
 def _stage(name: str, help_text: str, options: tuple[Option, ...] = (), **settings: Any) -> Command:
     """The subcommand of stage ``name``: the schema's options for the workflow parameters the
     stage function takes, then ``options``."""
@@ -396,6 +406,20 @@ COMMANDS: dict[str, Command] = {
         options=(
             Option(("--workspace",), "pyhf workspace", "outputs/workspace.json"),
             Option(("--repeats",), "main fits timed", 3, {"type": int}),
+        ),
+    ),
+    "bench-dask": Command(
+        _bench_dask,
+        "print events/s on the Dask executor with 1 and 2 workers, and the speed-up",
+        options=(
+            Option(("--inputs",), "manifest; default: a generated dataset of --scale (temporary)"),
+            Option(
+                ("--scale",),
+                "event-count factor of the generated dataset (1.3: ~2.2 M events)",
+                1.3,
+                {"type": float},
+            ),
+            parameter_option("chunksize"),
         ),
     ),
 }

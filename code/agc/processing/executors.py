@@ -1,14 +1,16 @@
 """The coffea executors the processing stage runs on: iterative, futures and dask.
 
 :func:`coffea_executor` builds the executor named by the ``executor`` workflow parameter (a dask
-``LocalCluster`` or a connection to a running scheduler is closed on exit); :func:`quiet_coffea`
-keeps coffea's progress console quiet.
+``LocalCluster`` or a connection to a running scheduler is closed on exit); :func:`dask_scheduler`
+says which scheduler the dask executor connects to (the ``scheduler`` parameter, else REANA's
+``DASK_SCHEDULER_URI``); :func:`quiet_coffea` keeps coffea's progress console quiet.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from coffea import processor
@@ -17,11 +19,26 @@ from agc.core.errors import AGCError
 from agc.core.parameters import EXECUTORS
 from agc.processing.errors import one_line
 
+#: The variable through which REANA (>= 0.95, with Dask enabled) gives every job of a workflow
+#: whose spec asks for ``workflow.resources.dask`` the address of its Dask scheduler.
+DASK_SCHEDULER_ENV = "DASK_SCHEDULER_URI"
+
+
+def dask_scheduler(scheduler: str, environ: Mapping[str, str] | None = None) -> str:
+    """The Dask scheduler address for the ``scheduler`` parameter: itself when given, else
+    ``$DASK_SCHEDULER_URI`` of ``environ`` (default ``os.environ``) when set and not blank, else
+    ``""`` (a local ``LocalCluster``)."""
+    if scheduler:
+        return scheduler
+    environ = os.environ if environ is None else environ
+    return environ.get(DASK_SCHEDULER_ENV, "").strip()
+
 
 @contextlib.contextmanager
 def coffea_executor(executor: str, workers: int, scheduler: str, retries: int) -> Iterator[Any]:
     """The coffea executor for ``executor`` (``iterative`` | ``futures`` with ``workers``
-    processes | ``dask``: the ``scheduler`` address, or a ``LocalCluster`` of ``workers``
+    processes | ``dask``: the scheduler of :func:`dask_scheduler` -- ``scheduler``, else
+    ``$DASK_SCHEDULER_URI`` -- or, when neither is set, a ``LocalCluster`` of ``workers``
     single-threaded processes), retrying a failed chunk ``retries`` times; dask resources are
     closed on exit."""
     if executor == "iterative":
@@ -31,13 +48,15 @@ def coffea_executor(executor: str, workers: int, scheduler: str, retries: int) -
     elif executor == "dask":
         import distributed
 
+        address = dask_scheduler(scheduler)
+        origin = "" if scheduler or not address else f" (from ${DASK_SCHEDULER_ENV})"
         with contextlib.ExitStack() as stack:
-            if scheduler:
+            if address:
                 try:
-                    client = stack.enter_context(distributed.Client(scheduler, timeout="30s"))
+                    client = stack.enter_context(distributed.Client(address, timeout="30s"))
                 except Exception as exc:  # noqa: BLE001 (OSError, TimeoutError, ValueError...)
                     raise AGCError(
-                        f"cannot connect to dask scheduler '{scheduler}': {one_line(exc)}"
+                        f"cannot connect to dask scheduler '{address}'{origin}: {one_line(exc)}"
                     ) from None
             else:
                 cluster = stack.enter_context(

@@ -1,0 +1,274 @@
+"""The Snakemake workflow: reana-snakemake.yaml + workflow/Snakefile (+ workflow/config.yaml).
+
+Fast checks of the specification as REANA reads it (reana-commons' own Snakefile loader, in
+.venv-reana): the parameters and defaults of the schema, one image, REANA resources per rule,
+the notebooks' parameters; `reana-client validate` without warnings; bad values stopped by the
+first job. Then a slow run with Snakemake 7.32.4 (.venv-snakemake) next to the serial workflow
+(reana.yaml), both up to the workspace, whose outputs must agree bit for bit (the serial and CWL
+workflows are compared in test_workflow.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import papermill
+import pytest
+import yaml
+
+from agc.core.parameters import WORKFLOW_PARAMETERS
+from agc.core.parameters import defaults as schema_defaults
+from agc.workflow.runners import run_serial, runner_environment
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = REPO / "reana-snakemake.yaml"
+SERIAL = REPO / "reana.yaml"
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+CONFIG = REPO / "workflow" / "config.yaml"
+SNAKEMAKE = REPO / ".venv-snakemake" / "bin" / "snakemake"
+REANA_VENV = REPO / ".venv-reana"
+#: The rules that run a job (``all`` only collects), in the serial workflow's order.
+RULES = ["dataset", "histograms", "merge", "model", "fit", "reinterpret", "report"]
+#: What Snakemake itself logs during `reana-client validate`'s dry run, which reana-client 0.9.6
+#: echoes with a "[WARNING]" prefix for any Snakefile (not a finding about the specification;
+#: "Nothing to be done" when a finished run's outputs are in the repository).
+SNAKEMAKE_LOG_ECHO = re.compile(
+    r"^\[WARNING\] (Building DAG of jobs\.\.\.|Job stats:"
+    r"|Nothing to be done \(all requested files are present and up to date\)\.)$"
+)
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _require(path: Path, make_target: str) -> Path:
+    if not path.exists():
+        pytest.fail(f"{path} missing: create it with `make {make_target}`")
+    return path
+
+
+@pytest.fixture(scope="module")
+def reana_steps() -> dict[str, dict[str, Any]]:
+    """The rules as REANA reads the Snakefile (reana_commons.snakemake.snakemake_load, the
+    loader of `reana-client validate` and of the server), by name."""
+    python = _require(REANA_VENV / "bin" / "python", "reana-client")
+    code = (
+        "import json, sys\n"
+        "from reana_commons.snakemake import snakemake_load\n"
+        "spec = snakemake_load('workflow/Snakefile', input='workflow/config.yaml', workdir='.')\n"
+        "print('STEPS=' + json.dumps(spec['steps'], default=str))\n"
+    )
+    env = dict(os.environ, PATH=os.pathsep.join([str(python.parent), os.environ["PATH"]]))
+    result = subprocess.run(
+        [str(python), "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("STEPS="))
+    return {step["name"]: step for step in json.loads(line.removeprefix("STEPS="))}
+
+
+# --------------------------------------------------------------------------- specification
+
+
+def test_spec_points_at_the_snakefile_and_its_configuration() -> None:
+    spec = _yaml(SPEC)
+    assert spec["workflow"] == {"type": "snakemake", "file": "workflow/Snakefile"}
+    assert spec["inputs"]["parameters"] == {"input": "workflow/config.yaml"}
+    for name in spec["inputs"]["files"]:
+        assert (REPO / name).is_file(), name
+    for name in spec["inputs"]["directories"]:
+        assert (REPO / name).is_dir(), name
+    # The jobs share the workspace and run the uploaded code, as the serial steps do.
+    assert set(_yaml(SERIAL)["inputs"]["directories"]) | {"workflow"} == set(
+        spec["inputs"]["directories"]
+    )
+    assert spec["outputs"] == _yaml(SERIAL)["outputs"]
+
+
+def test_config_holds_the_schema_s_parameters_and_defaults() -> None:
+    config = _yaml(CONFIG)
+    assert list(config) == list(WORKFLOW_PARAMETERS)
+    assert config == schema_defaults()
+    listed = re.search(r"^PARAMETERS = (\[.*?\])$", SNAKEFILE.read_text(), re.MULTILINE | re.DOTALL)
+    assert listed is not None
+    assert yaml.safe_load(listed.group(1)) == list(WORKFLOW_PARAMETERS)
+
+
+def test_every_rule_has_the_image_and_reana_resources(reana_steps: dict[str, Any]) -> None:
+    assert sorted(reana_steps) == sorted(RULES)
+    image = _yaml(SERIAL)["workflow"]["specification"]["steps"][0]["environment"]
+    serial = {s["name"]: s for s in _yaml(SERIAL)["workflow"]["specification"]["steps"]}
+    for name, step in reana_steps.items():
+        assert step["environment"] == image, name
+        assert step["kubernetes_memory_limit"] == serial[name]["kubernetes_memory_limit"], name
+        (command,) = step["commands"]
+        assert "PYTHONPATH=code" in command or "{PAPERMILL}" in command, name
+    text = SNAKEFILE.read_text(encoding="utf-8")
+    assert 'PAPERMILL = "PYTHONPATH=code papermill -k python3 --no-progress-bar"' in text
+    for name, step in serial.items():
+        block = text[text.index(f" {name}:\n") :]
+        timeout = re.search(r"kubernetes_job_timeout=(\d+)", block)
+        assert timeout is not None
+        assert int(timeout.group(1)) == step["kubernetes_job_timeout"], name
+
+
+def test_papermill_commands_pass_exactly_the_notebook_parameters(
+    reana_steps: dict[str, Any],
+) -> None:
+    checked = 0
+    for name, step in reana_steps.items():
+        tokens = shlex.split(step["commands"][0])
+        if "{PAPERMILL}" not in tokens:
+            continue
+        start = tokens.index("{PAPERMILL}")
+        notebook = tokens[start + 1]
+        flags = {
+            tokens[i + 1]: (tokens[i], tokens[i + 2])
+            for i in range(start, len(tokens) - 2)
+            if tokens[i] in {"-p", "-r"}
+        }
+        expected = set(papermill.inspect_notebook(str(REPO / notebook)))
+        assert set(flags) == expected, f"rule {name} ({notebook})"
+        for parameter, (flag, value) in flags.items():
+            kind = type(schema_defaults()[parameter])
+            assert flag == ("-r" if kind is str else "-p"), f"{name}: {parameter}"
+            if parameter == "samples" and name == "histograms":
+                assert value == "{wildcards.sample}"
+            else:
+                assert value == f"{{params.{parameter}}}", f"{name}: {parameter} = {value}"
+        checked += 1
+    assert checked == 5
+
+
+def test_reana_client_validates_without_warnings() -> None:
+    client = _require(REANA_VENV / "bin" / "reana-client", "reana-client")
+    env = dict(os.environ, PATH=os.pathsep.join([str(client.parent), os.environ["PATH"]]))
+    result = subprocess.run(
+        [str(client), "validate", "-f", SPEC.name],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    print(output)
+    assert result.returncode == 0, output
+    assert "Valid REANA specification file" in output
+    assert "Workflow parameters and commands appear valid" in output
+    findings = [
+        line
+        for line in output.splitlines()
+        if re.search(r"WARNING|ERROR|Warning", line) and not SNAKEMAKE_LOG_ECHO.match(line)
+    ]
+    assert not findings, "\n".join(findings)
+
+
+def _snakemake(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(_require(SNAKEMAKE, "snakemake")),
+        "--snakefile",
+        "workflow/Snakefile",
+        "--cores",
+        "2",
+        *args,
+    ]
+    return subprocess.run(
+        command,
+        cwd=workspace,
+        env=runner_environment("snakemake-local"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _workspace(folder: Path, *names: str) -> Path:
+    """A REANA-like workspace: the spec's inputs the run needs, nothing else."""
+    folder.mkdir()
+    for name in names:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, folder / name)
+        else:
+            shutil.copy(source, folder / name)
+    return folder
+
+
+def test_without_the_configuration_the_workflow_says_what_to_pass(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path / "ws", "workflow", "notebooks", "inputs")
+    result = _snakemake(workspace, "--dry-run")
+    assert result.returncode != 0
+    assert "--configfile workflow/config.yaml" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("executor=bogus", "accepted: iterative, futures, dask"), ("samples=ttbar;id", "'samples'")],
+)
+def test_the_first_job_refuses_bad_values(tmp_path: Path, value: str, message: str) -> None:
+    workspace = _workspace(tmp_path / "ws", "workflow", "notebooks", "inputs")
+    result = _snakemake(workspace, "--configfile", "workflow/config.yaml", "--config", value)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert message in output
+    assert "Error in rule dataset" in output
+    assert not (workspace / "outputs" / "dataset.json").exists()
+    assert not (workspace / "outputs" / "jobs").exists(), "no histogram job may start"
+
+
+# --------------------------------------------------------------------------- end to end (slow)
+
+
+@pytest.mark.slow
+def test_snakemake_and_serial_workflows_agree_bit_for_bit(
+    embedded_manifest: Path, tmp_path: Path
+) -> None:
+    """Both workflows up to the workspace (the fit reads nothing else: its bytes follow), one
+    file per sample, the iterative executor (equality across executors: test_histograms)."""
+    overrides = {
+        "inputs": str(embedded_manifest.resolve()),
+        "max_files": "1",
+        "executor": "iterative",
+    }
+    serial_ws = _workspace(tmp_path / "serial", "notebooks", "inputs", "reana.yaml")
+    t0 = time.perf_counter()
+    run_serial(serial_ws / "reana.yaml", overrides, options={"TARGET": "model"})
+    t_serial = time.perf_counter() - t0
+
+    snake_ws = _workspace(tmp_path / "snakemake", "notebooks", "inputs", "workflow")
+    t0 = time.perf_counter()
+    config = [f"{name}={value}" for name, value in overrides.items()]
+    # the target first: --config takes every word after it
+    target = "outputs/workspace.json"
+    result = _snakemake(
+        snake_ws, target, "--configfile", "workflow/config.yaml", "--config", *config
+    )
+    t_snake = time.perf_counter() - t0
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    print(f"\nserial up to the model: {t_serial:.1f} s; Snakemake: {t_snake:.1f} s")
+
+    serial_out, snake_out = serial_ws / "outputs", snake_ws / "outputs"
+    samples = [
+        row["sample"] for row in json.loads((serial_out / "dataset.json").read_text())["samples"]
+    ]
+    assert sorted(p.name for p in (snake_out / "notebooks").glob("01_histograms__*")) == sorted(
+        f"01_histograms__{sample}.ipynb" for sample in samples
+    ), "one histogram job per sample"
+    assert sorted(p.name for p in (snake_out / "partial").iterdir()) == sorted(
+        p.name for p in (serial_out / "partial").iterdir()
+    )
+    for name in ("histograms.root", "cutflow.json", "workspace.json", "dataset.json"):
+        assert (serial_out / name).read_bytes() == (snake_out / name).read_bytes(), (
+            f"{name} differs between the serial and Snakemake workflows"
+        )
