@@ -111,11 +111,16 @@ def _overrides(items: Sequence[str] | None) -> dict[str, str]:
 # --------------------------------------------------------------------------- non-stage commands
 
 
-def _generate(output: str, recipe: str, scale: float, force: bool, workers: int) -> dict[str, str]:
-    """``agc generate``: the embedded dataset (:func:`agc.dataset.generate.generate_dataset`)."""
+def _generate(
+    output: str, recipe: str, scale: float, force: bool, workers: int, format: str = "ttree"
+) -> dict[str, str]:
+    """``agc generate``: the embedded dataset (:func:`agc.dataset.generate.generate_dataset`),
+    as TTree or (``--format rntuple``) RNTuple files."""
     from agc.dataset.generate import generate_dataset
 
-    manifest = generate_dataset(output, recipe=recipe, scale=scale, force=force, workers=workers)
+    manifest = generate_dataset(
+        output, recipe=recipe, scale=scale, force=force, workers=workers, file_format=format
+    )
     return {"manifest": str(manifest)}
 
 
@@ -198,6 +203,7 @@ COMMANDS: dict[str, Command] = {
     "generate": Command(
         _generate,
         "generate the embedded default dataset (if missing)",
+        ("format",),
         options=(
             Option(("--output",), "folder for the ROOT files and manifest.json", "data/embedded"),
             Option(("--recipe",), "dataset recipe (YAML)", "inputs/embedded.yaml"),
