@@ -96,6 +96,7 @@ test-numerics: $(STAMP)
 ## Throughput benchmarks (printed figures, no timed tests).
 bench: $(STAMP)
 	$(BIN)/agc bench
+	$(BIN)/agc bench-formats
 
 ## Reinterpretation: swap the signal (one parameter); only the signal sample is processed,
 ## the rest comes from the content-addressed cache under outputs/cache.

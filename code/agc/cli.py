@@ -179,6 +179,16 @@ def _bench(**options: Any) -> dict[str, Any]:
     return result
 
 
+def _bench_formats(**options: Any) -> dict[str, Any]:
+    """``agc bench-formats``: the same events as TTree and RNTuple files, read floor and
+    processor rate of each and the file sizes (:func:`agc.bench.run_format_benchmark`)."""
+    from agc.bench import format_format_report, run_format_benchmark
+
+    result = run_format_benchmark(**options)
+    print(format_format_report(result), flush=True)
+    return result
+
+
 def _stage(name: str, help_text: str, options: tuple[Option, ...] = (), **settings: Any) -> Command:
     """The subcommand of stage ``name``: the schema's options for the workflow parameters the
     stage function takes, then ``options``."""
@@ -342,6 +352,18 @@ COMMANDS: dict[str, Command] = {
             Option(("--inputs",), "manifest; default: a generated dataset of --scale"),
             Option(
                 ("--scale",), "event-count factor of the generated dataset", 1.0, {"type": float}
+            ),
+            parameter_option("executor"),
+            parameter_option("workers"),
+            parameter_option("chunksize"),
+        ),
+    ),
+    "bench-formats": Command(
+        _bench_formats,
+        "TTree vs RNTuple: read floor, processor rate and file size on the same events",
+        options=(
+            Option(
+                ("--scale",), "event-count factor of the generated datasets", 1.0, {"type": float}
             ),
             parameter_option("executor"),
             parameter_option("workers"),
