@@ -199,6 +199,25 @@ def test_rntuple_holds_the_same_events_byte_reproducibly(
     )
 
 
+def test_cli_generate_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``agc generate --format rntuple`` writes RNTuple files; another format is one line."""
+    from agc.cli import main as cli_main
+
+    args = ["generate", "--output", str(tmp_path), "--scale", "0.002", "--workers", "1"]
+    assert cli_main([*args, "--format", "rntuple"]) == 0
+    manifest = load_manifest(json.loads(capsys.readouterr().out)["manifest"])
+    assert {e["format"] for vs in manifest.values() for e in vs.values()} == {"rntuple"}
+    with uproot.open(manifest["ttbar"]["nominal"]["files"][0]["path"]) as handle:
+        assert handle.classname_of("Events") == "ROOT::RNTuple"
+    with pytest.raises(SystemExit) as info:  # argparse rejects the value with the schema's line
+        cli_main([*args, "--format", "parquet"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "format" in err
+    assert "parquet" in err
+
+
 @pytest.mark.slow
 def test_realism(embedded_manifest: Path, tmp_path: Path) -> None:
     """The default dataset through the analysis: yields within 30 % of the card, peaks where they belong."""
