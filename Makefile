@@ -143,11 +143,13 @@ test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(REANA_DASK_S
 test-numerics: $(STAMP)
 	$(BIN)/python -m agc.stats.numerics $(NUMERICS_ARGS)
 
-## Throughput benchmarks (printed figures, no timed tests): event processing; the Dask scale-out
-## (events/s with 1 and 2 Dask workers on a generated ~2.2 M-event dataset, a temporary folder);
-## the statistics stage on the last run's workspace (made by `make run` if missing).
+## Throughput benchmarks (printed figures, no timed tests): event processing; TTree vs RNTuple on
+## the same events; the Dask scale-out (events/s with 1 and 2 Dask workers on a generated ~2.2
+## M-event dataset, a temporary folder); the statistics stage on the last run's workspace (made by
+## `make run` if missing).
 bench: $(STAMP)
 	$(BIN)/agc bench
+	$(BIN)/agc bench-formats
 	$(BIN)/agc bench-dask
 	@test -f outputs/workspace.json || $(MAKE) run
 	$(BIN)/agc bench-stats

@@ -11,6 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REAL_FILE = SHARED / "data" / "cms_opendata_2015_ttbar_nanoaod_200events.root"
+REAL_RNTUPLE = SHARED / "data" / "cms_opendata_2015_ttbar_nanoaod_10events_rntuple.root"
 AGC_FILE_LIST = SHARED / "data" / "agc_nanoaod_inputs.json"
 
 
@@ -35,6 +36,14 @@ def repo() -> Path:
 def real_nanoaod() -> Path:
     """The real 200-event CMS Open Data ttbar NanoAOD file (skips when ../shared is absent; fails under CI)."""
     return require_shared(REAL_FILE, "real CMS file")
+
+
+@pytest.fixture(scope="session")
+def real_rntuple() -> Path:
+    """The real 10-event CMS Open Data ttbar NanoAOD converted to RNTuple by ROOT's
+    RNTupleImporter (format v1.0.0.1, 1,313 fields; skips when ../shared is absent; fails
+    under CI)."""
+    return require_shared(REAL_RNTUPLE, "real CMS RNTuple file")
 
 
 @pytest.fixture(scope="session")

@@ -71,10 +71,18 @@ def toy_events(n_events: int, seed: int) -> dict[str, Any]:
 
 
 def write_toy_file(
-    path: str | Path, n_events: int, seed: int, *, tree: str = "Events", drop: Iterable[str] = ()
+    path: str | Path,
+    n_events: int,
+    seed: int,
+    *,
+    tree: str = "Events",
+    drop: Iterable[str] = (),
+    file_format: str = "ttree",
 ) -> Path:
     """Write a toy NanoAOD file; ``drop`` removes fields (e.g. ``("Muon", "sip3d")`` style
-    names as ``"Muon_sip3d"``) to make a file with a missing branch."""
+    names as ``"Muon_sip3d"``) to make a file with a missing branch. ``file_format="rntuple"``
+    writes the same content as an RNTuple with top-level fields ``Jet_pt``, ``nJet``, ...
+    (the layout of ROOT's RNTupleImporter)."""
     data = toy_events(n_events, seed)
     for name in drop:
         collection, _, fld = name.partition("_")
@@ -83,12 +91,28 @@ def write_toy_file(
             data[collection] = ak.zip({f: record[f] for f in record.fields if f != fld})
         else:
             data.pop(name)
+    if file_format == "rntuple":
+        return _write_toy_rntuple(path, tree, data)
     types = {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}
     with uproot.recreate(path) as handle:
         handle.mktree(
             tree, types, counter_name=lambda c: "n" + c, field_name=lambda o, i: f"{o}_{i}"
         )
         handle[tree].extend(data)
+    return Path(path)
+
+
+def _write_toy_rntuple(path: str | Path, name: str, data: dict[str, Any]) -> Path:
+    """``data`` (collections as records) as an RNTuple of flat NanoAOD-named fields."""
+    fields: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, ak.Array) and value.fields:
+            fields[f"n{key}"] = ak.to_numpy(ak.num(value)).astype(np.uint32)
+            fields.update({f"{key}_{f}": value[f] for f in value.fields})
+        else:
+            fields[key] = value
+    with uproot.recreate(path) as handle:
+        handle.mkrntuple(name, fields)
     return Path(path)
 
 
@@ -105,9 +129,12 @@ TOY_SAMPLES: list[tuple[str, str, list[int], float | None]] = [
 
 
 def write_toy_dataset(
-    folder: str | Path, samples: list[tuple[str, str, list[int], float | None]] | None = None
+    folder: str | Path,
+    samples: list[tuple[str, str, list[int], float | None]] | None = None,
+    file_format: str = "ttree",
 ) -> Path:
-    """Toy files and their manifest (AGC layout, relative paths) in ``folder``; return the manifest."""
+    """Toy files (``file_format``: ``"ttree"`` or ``"rntuple"``) and their manifest (AGC
+    layout, relative paths) in ``folder``; return the manifest."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, dict[str, Any]] = {}
@@ -116,7 +143,7 @@ def write_toy_dataset(
         files = []
         for i, n in enumerate(sizes):
             name = f"{process}__{variation}_{i}.root"
-            write_toy_file(folder / name, n, seed)
+            write_toy_file(folder / name, n, seed, file_format=file_format)
             seed += 1
             files.append({"path": name, "nevts": n})
         entry: dict[str, Any] = {"nevts_total": sum(sizes), "files": files}

@@ -5,7 +5,7 @@ class: CommandLineTool
 label: dataset
 doc: |
   Generates the embedded default dataset under data/embedded from the recipe (staged as
-  inputs/embedded.yaml) when inputs = "embedded", or validates the manifest given; writes
+  inputs/embedded.yaml), as TTree or RNTuple files (format), when inputs = "embedded", or validates the manifest given; writes
   <outdir>/dataset.json and one marker file per selected sample in <outdir>/samples/, over which the
   workflow scatters the histogram stage. The notebook and the recipe are Files staged into the
   working directory and named by basename or fixed path (REANA's CWL engine stages Files reliably,
@@ -27,6 +27,7 @@ inputs:
   samples: string
   max_files: int
   outdir: string
+  format: string
 arguments:
   - mkdir
   - -p
@@ -50,6 +51,9 @@ arguments:
   - -r
   - outdir
   - $(inputs.outdir)
+  - -r
+  - format
+  - $(inputs.format)
 outputs:
   data:
     doc: the generated dataset's files (manifest.json, generation.json, *.root); none for a manifest

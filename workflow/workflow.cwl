@@ -6,7 +6,7 @@
 #   make run-cwl PARAMS="-p max_files=1"                          # locally: cwltool --no-container
 #
 # The parameters (inputs, samples, executor, workers, chunksize, max_files, scheduler, outdir,
-# signal, poi, skip_bad_files) are those of reana.yaml, the notebooks and the agc CLI, declared once
+# signal, poi, skip_bad_files, format) are those of reana.yaml, the notebooks and the agc CLI, declared once
 # in code/agc/core/schemas/parameters.schema.json (the types, defaults and docs below are checked
 # against it by tests/scenarios/test_workflow.py); the run's values live in the job file
 # reana-cwl-job.yaml. Each tool runs the stage's notebook with papermill, exactly like the
@@ -69,6 +69,10 @@ inputs:
     type: boolean
     default: false
     doc: "true or false: skip unreadable input files (listed in cutflow.json and provenance.json) instead of stopping"
+  format:
+    type: string
+    default: "ttree"
+    doc: "file format of the generated embedded dataset: ttree or rntuple (inputs are read in the format of their files)"
   notebook_dataset: {type: File, doc: notebooks/00_dataset.ipynb}
   notebook_histograms: {type: File, doc: notebooks/01_histograms.ipynb}
   notebook_merge: {type: File, doc: notebooks/01_merge.ipynb}
@@ -120,6 +124,7 @@ steps:
       samples: samples
       max_files: max_files
       outdir: outdir
+      format: format
     out: [data, sample_markers, summary, notebook]
     hints:
       reana:

@@ -13,6 +13,10 @@ cost of I/O alone (1.0 = free physics). The peak resident memory (RSS) of the pr
 chunks and of the driver is reported next to it. :func:`dask_scale_out` times the processor on
 the Dask executor with 1 and 2 workers on a generated dataset of ~2.2 M events (the speed-up of
 adding a worker). Figures are printed, never asserted: timings depend on the machine and its load.
+
+:func:`run_format_benchmark` does both on the same events written as TTree and as RNTuple files
+(the ``format`` of :func:`agc.dataset.generate.generate_dataset`), with the files' sizes and
+whether the two ``histograms.root`` are byte-identical.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ import uproot
 
 from agc.core import physics
 from agc.core.errors import AGCError
-from agc.dataset.generate import generate_dataset
+from agc.core.fileio import sha256_file
+from agc.dataset.branches import FORMATS
+from agc.dataset.generate import DEFAULT_WORKERS, generate_dataset
 from agc.dataset.manifest import fileset as make_fileset
 from agc.processing.histograms import EXECUTORS, check_inputs, load_inputs, run_histograms
 
@@ -103,8 +109,9 @@ def run_benchmark(
     ``inputs``: manifest path / ``"embedded"`` / loaded manifest; ``None`` generates the embedded
     recipe at ``scale`` (:func:`default_inputs`). The floor runs first so both see warm page
     caches alike. Returns ``{"input", "files", "events", "executor", "workers", "chunksize",
-    "floor": {...}, "processor": {...}, "ratio", "peak_rss_mb": {"workers", "driver"}}``
-    (seconds, events/s, MB; the driver's figure is this process' peak so far).
+    "floor": {...}, "processor": {...}, "ratio", "peak_rss_mb": {"workers", "driver"},
+    "size_mb", "histograms_sha256"}`` (seconds, events/s, MB; the driver's figure is this
+    process' peak so far; ``size_mb``: the input files' total size [10^6 bytes]).
     """
     if executor not in EXECUTORS:
         raise AGCError(f"unknown executor '{executor}'; choose one of {', '.join(EXECUTORS)}")
@@ -129,6 +136,7 @@ def run_benchmark(
             max_files=max_files,
         )
         seconds = time.perf_counter() - start
+        digest = sha256_file(Path(tmp) / "histograms.root")
     events = summary.events_processed
     processor_rate = events / seconds if seconds > 0 else math.inf
     return {
@@ -143,6 +151,8 @@ def run_benchmark(
         "processor": {"events": events, "seconds": seconds, "events_per_s": processor_rate},
         "ratio": processor_rate / floor["events_per_s"] if floor["events_per_s"] else math.nan,
         "peak_rss_mb": summary.peak_rss_mb,
+        "size_mb": sum(os.path.getsize(path) for path in files) / 1e6,
+        "histograms_sha256": digest,
     }
 
 
@@ -391,4 +401,68 @@ def format_scale_out(result: dict[str, Any]) -> str:
             f"  {run['workers']:12d} {run['seconds']:9.2f} {run['events_per_s']:12,.0f} "
             f"{speedup:8.2f}x"
         )
+
+
+# -- TTree vs RNTuple ----------------------------------------------------------------------------
+
+
+def format_inputs(scale: float, file_format: str) -> Path:
+    """Manifest of the embedded recipe at ``scale`` as ``file_format`` files under ``data/bench``
+    (the TTree one is :func:`default_inputs`' folder; generated if missing)."""
+    suffix = "" if file_format == "ttree" else f"-{file_format}"
+    return generate_dataset(
+        BENCH_DATA / f"scale-{scale:g}{suffix}",
+        scale=scale,
+        workers=DEFAULT_WORKERS,
+        file_format=file_format,
+    )
+
+
+def run_format_benchmark(
+    inputs: dict[str, str | os.PathLike[str]] | None = None,
+    *,
+    scale: float = 1.0,
+    samples: str = "all",
+    executor: str = "futures",
+    workers: int = 2,
+    chunksize: int = 100_000,
+) -> dict[str, Any]:
+    """:func:`run_benchmark` on the same events as TTree and as RNTuple files.
+
+    ``inputs``: ``{format: manifest}`` of the same events in each of
+    :data:`agc.dataset.branches.FORMATS`; ``None`` generates the embedded recipe at ``scale`` in
+    both (:func:`format_inputs`). Returns ``{"formats": {format: run_benchmark result},
+    "identical_histograms": bool}`` (the two ``histograms.root`` byte for byte).
+    """
+    results = {}
+    for file_format in FORMATS:
+        manifest = format_inputs(scale, file_format) if inputs is None else inputs[file_format]
+        results[file_format] = run_benchmark(
+            manifest, samples=samples, executor=executor, workers=workers, chunksize=chunksize
+        )
+    digests = {result["histograms_sha256"] for result in results.values()}
+    return {"formats": results, "identical_histograms": len(digests) == 1}
+
+
+def format_format_report(result: dict[str, Any]) -> str:
+    """The TTree vs RNTuple benchmark as a markdown table (events/s of the read floor and of the
+    processor, file sizes) and the identity verdict."""
+    formats = result["formats"]
+    first = next(iter(formats.values()))
+    lines = [
+        (
+            f"TTree vs RNTuple: the same {first['events']:,} events, executor={first['executor']} "
+            f"workers={first['workers']} chunksize={first['chunksize']:,}"
+        ),
+        "",
+        "| format | files | size [MB] | read floor [events/s] | processor [events/s] | ratio |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in formats.items():
+        lines.append(
+            f"| {name} | {r['files']} | {r['size_mb']:.1f} | {r['floor']['events_per_s']:,.0f} "
+            f"| {r['processor']['events_per_s']:,.0f} | {r['ratio']:.2f} |"
+        )
+    verdict = "byte-identical" if result["identical_histograms"] else "DIFFERENT"
+    lines += ["", f"histograms.root of the two formats: {verdict}"]
     return "\n".join(lines)

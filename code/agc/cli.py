@@ -114,11 +114,16 @@ def _overrides(items: Sequence[str] | None) -> dict[str, str]:
 # --------------------------------------------------------------------------- non-stage commands
 
 
-def _generate(output: str, recipe: str, scale: float, force: bool, workers: int) -> dict[str, str]:
-    """``agc generate``: the embedded dataset (:func:`agc.dataset.generate.generate_dataset`)."""
+def _generate(
+    output: str, recipe: str, scale: float, force: bool, workers: int, format: str = "ttree"
+) -> dict[str, str]:
+    """``agc generate``: the embedded dataset (:func:`agc.dataset.generate.generate_dataset`),
+    as TTree or (``--format rntuple``) RNTuple files."""
     from agc.dataset.generate import generate_dataset
 
-    manifest = generate_dataset(output, recipe=recipe, scale=scale, force=force, workers=workers)
+    manifest = generate_dataset(
+        output, recipe=recipe, scale=scale, force=force, workers=workers, file_format=format
+    )
     return {"manifest": str(manifest)}
 
 
@@ -209,6 +214,16 @@ def _bench_dask(**options: Any) -> dict[str, Any]:
     return result
 
 
+def _bench_formats(**options: Any) -> dict[str, Any]:
+    """``agc bench-formats``: the same events as TTree and RNTuple files, read floor and
+    processor rate of each and the file sizes (:func:`agc.bench.run_format_benchmark`)."""
+    from agc.bench import format_format_report, run_format_benchmark
+
+    result = run_format_benchmark(**options)
+    print(format_format_report(result), flush=True)
+    return result
+
+
 def _stage(name: str, help_text: str, options: tuple[Option, ...] = (), **settings: Any) -> Command:
     """The subcommand of stage ``name``: the schema's options for the workflow parameters the
     stage function takes, then ``options``."""
@@ -233,6 +248,7 @@ COMMANDS: dict[str, Command] = {
     "generate": Command(
         _generate,
         "generate the embedded default dataset (if missing)",
+        ("format",),
         options=(
             Option(("--output",), "folder for the ROOT files and manifest.json", "data/embedded"),
             Option(("--recipe",), "dataset recipe (YAML)", "inputs/embedded.yaml"),
@@ -419,6 +435,18 @@ COMMANDS: dict[str, Command] = {
                 1.3,
                 {"type": float},
             ),
+            parameter_option("chunksize"),
+        ),
+    ),
+    "bench-formats": Command(
+        _bench_formats,
+        "TTree vs RNTuple: read floor, processor rate and file size on the same events",
+        options=(
+            Option(
+                ("--scale",), "event-count factor of the generated datasets", 1.0, {"type": float}
+            ),
+            parameter_option("executor"),
+            parameter_option("workers"),
             parameter_option("chunksize"),
         ),
     ),

@@ -90,6 +90,7 @@ def test_the_defaults_are_those_of_the_preserved_analysis() -> None:
         "signal": "ttbar",
         "poi": "ttbar_norm",
         "skip_bad_files": False,
+        "format": "ttree",  # the NanoAOD of the analysis is TTree; RNTuple is opt-in
     }
     assert EXECUTORS == ("iterative", "futures", "dask")
 

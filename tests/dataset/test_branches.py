@@ -14,7 +14,8 @@ import uproot
 from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
 from agc.core import physics
-from agc.dataset.branches import BRANCH_TYPES, counter_name, jagged
+from agc.dataset.branches import BRANCH_TYPES, COUNTERS, counter_name, jagged
+from agc.dataset.generate import generate_dataset
 from agc.dataset.manifest import fileset, load_manifest
 
 
@@ -85,6 +86,55 @@ def test_branches_match_the_real_file(small_manifest: Path, real_nanoaod: Path) 
         arrays = ours.arrays(["nJet", "Jet_pt"])
         assert ak.all(arrays.nJet == ak.num(arrays.Jet_pt))
         assert ak.all(arrays.Jet_pt[:, :-1] >= arrays.Jet_pt[:, 1:])  # pT-ordered, as NanoAOD
+
+
+#: C++ spellings of the same on-disk RNTuple layout: ROOT's RNTupleImporter writes NanoAOD's
+#: jagged branches as ``ROOT::VecOps::RVec<T>`` and counts as ``ROOT::RNTupleCardinality<T>``
+#: (a projection of the collection's offsets); uproot 5.7 can write neither spelling, so ours
+#: are ``std::vector<T>`` (the same offset + value columns) and ``T`` (a column of its own).
+_CPP_ALIASES = (("ROOT::VecOps::RVec<", "std::vector<"), ("ROOT::RNTupleCardinality<", "<"))
+
+
+def _cpp_layout(typename: str) -> str:
+    for alias, canonical in _CPP_ALIASES:
+        typename = typename.replace(alias, canonical)
+    return typename.removeprefix("<").removesuffix(">") if typename.startswith("<") else typename
+
+
+def test_rntuple_fields_match_the_real_rntuple(tmp_path: Path, real_rntuple: Path) -> None:
+    """Every field of our RNTuple has the name of a field of the real converted CMS file, the same
+    C++ element type and structure (scalar or collection) and reads as the same awkward type."""
+    manifest = generate_dataset(
+        tmp_path, scale=0.002, samples=["ttbar__nominal"], file_format="rntuple"
+    )
+    ours_path = load_manifest(manifest)["ttbar"]["nominal"]["files"][0]["path"]
+    with uproot.open(real_rntuple) as real_file, uproot.open(ours_path) as our_file:
+        real, ours = real_file["Events"], our_file["Events"]
+        assert real_file.classname_of("Events") == our_file.classname_of("Events")
+        assert our_file.file.compression == real_file.file.compression  # ZLIB(1)
+        written = [field.name for field in ours.fields]
+        assert sorted(written) == sorted([*BRANCH_TYPES, *COUNTERS])
+        real_names = set(real.keys())
+        assert len(real_names) == 1313
+        real_arrays = real.arrays(written, entry_stop=3)
+        our_arrays = ours.arrays(written, entry_stop=3)
+        for name in written:
+            assert name in real_names, f"{name} is not a field of the real RNTuple"
+            assert _cpp_layout(ours[name].typename) == _cpp_layout(real[name].typename), name
+            if name not in COUNTERS:  # uproot reads a cardinality as int64
+                assert str(our_arrays[name].type.content) == str(real_arrays[name].type.content), (
+                    name
+                )
+            else:
+                assert real[name].typename == "ROOT::RNTupleCardinality<std::uint32_t>"
+                assert ak.all(our_arrays[name] == ak.num(our_arrays[f"{name[1:]}_pt"]))
+    # and coffea's NanoAODSchema builds the same collections from both, with the same code
+    for path in (ours_path, real_rntuple):
+        counts = _object_counts(_nanoevents(path))
+        print(Path(path).name, counts)
+        assert counts["events"] > 0
+        assert counts["jets"] > 0
+        assert counts["mass_finite"]
 
 
 def test_coffea_reads_generated_and_real_files_with_the_same_code(

@@ -21,6 +21,7 @@ from typing import Any
 
 import uproot
 import uproot.writing._cascade
+import uproot.writing._cascadentuple
 import uproot.writing._cascadetree
 import uproot.writing.writable
 
@@ -62,7 +63,12 @@ def reproducible_recreate(path: str | os.PathLike[str], **options: Any) -> Itera
         digest = hashlib.sha256(f"{name}:{next(counter)}".encode()).digest()
         return uuid.UUID(bytes=digest[:16], version=4)
 
-    modules = (uproot.writing._cascade, uproot.writing._cascadetree, uproot.writing.writable)
+    modules = (
+        uproot.writing._cascade,
+        uproot.writing._cascadentuple,
+        uproot.writing._cascadetree,
+        uproot.writing.writable,
+    )
     with _LOCK, atomic_path(path) as tmp:
         saved = [module.datetime for module in modules]
         for module in modules:

@@ -50,7 +50,7 @@ import uproot
 
 from agc.core.errors import AGCError
 from agc.core.fileio import canonical_json, sha256_file, write_json
-from agc.dataset.branches import BRANCH_TYPES
+from agc.dataset.branches import BRANCH_TYPES, DEFAULT_FORMAT, FORMATS
 from agc.dataset.events import generate_events
 from agc.dataset.manifest import load_manifest, sample_key, write_manifest
 from agc.dataset.readback import summarize
@@ -91,11 +91,12 @@ DEFAULT_WORKERS: int = 2
 
 
 def _generation_record(
-    recipe: dict[str, Any], scale: float, chosen: list[tuple[str, str]]
+    recipe: dict[str, Any], scale: float, chosen: list[tuple[str, str]], file_format: str
 ) -> dict[str, Any]:
     """The content of ``generation.json``: what made the dataset (recipe digest, scale, samples,
-    generator and library versions)."""
-    return {
+    generator and library versions, and the file format unless it is the default TTree, so
+    that TTree datasets made before RNTuple existed stay intact)."""
+    record = {
         "generator": "agc.dataset.generate",
         "generator_version": GENERATOR_VERSION,
         "recipe_sha256": hashlib.sha256(canonical_json(recipe).encode()).hexdigest(),
@@ -104,6 +105,9 @@ def _generation_record(
         "numpy": np.__version__,
         "uproot": uproot.__version__,
     }
+    if file_format != DEFAULT_FORMAT:
+        record["format"] = file_format
+    return record
 
 
 def _intact(out_dir: Path, record: dict[str, Any]) -> bool:
@@ -137,9 +141,15 @@ def _remove_leftovers(out_dir: Path, key: str, files: list[dict[str, Any]]) -> N
 
 
 def _sample_entry(
-    recipe: dict[str, Any], process: str, variation: str, files: list[dict[str, Any]], n_events: int
+    recipe: dict[str, Any],
+    process: str,
+    variation: str,
+    files: list[dict[str, Any]],
+    n_events: int,
+    file_format: str = DEFAULT_FORMAT,
 ) -> dict[str, Any]:
-    """The manifest entry of one sample whose ``n_events`` generated events went to ``files``.
+    """The manifest entry of one sample whose ``n_events`` generated events went to ``files``
+    (``file_format`` files).
 
     Raises :class:`AGCError` when no event passed the preselection.
     """
@@ -163,6 +173,7 @@ def _sample_entry(
         "generator_filter_efficiency": float(cfg["filter_efficiency"]),
         "yield_calibration": calibration,
         "label": cfg["label"],
+        "format": file_format,
     }
     if "preselection" in recipe:
         entry["nevts_generated"] = n_events
@@ -183,13 +194,14 @@ def _write_samples(
     chosen: list[tuple[str, str]],
     scale: float,
     workers: int,
+    file_format: str = DEFAULT_FORMAT,
 ) -> dict[str, dict[str, Any]]:
-    """Write every file of the ``chosen`` samples; return the manifest (``{process: {variation:
-    entry}}``)."""
+    """Write every file of the ``chosen`` samples as ``file_format`` files; return the manifest
+    (``{process: {variation: entry}}``)."""
     started = time.perf_counter()
     n_of = {(p, v): n_generated(recipe["samples"][p][v]["events"], scale) for p, v in chosen}
     jobs = [
-        FileJob(out_dir, p, v, recipe, n_of[(p, v)], index)
+        FileJob(out_dir, p, v, recipe, n_of[(p, v)], index, file_format)
         for p, v in chosen
         for index in range(n_files(recipe["samples"][p][v], n_of[(p, v)]))
     ]
@@ -203,7 +215,7 @@ def _write_samples(
         ]
         _remove_leftovers(out_dir, sample_key(process, variation), files)
         manifest.setdefault(process, {})[variation] = _sample_entry(
-            recipe, process, variation, files, n_of[(process, variation)]
+            recipe, process, variation, files, n_of[(process, variation)], file_format
         )
     total = sum(n_of.values())
     log.info("generated %d events in %.1f s into %s", total, time.perf_counter() - started, out_dir)
@@ -217,6 +229,7 @@ def generate_dataset(
     samples: list[str] | str | None = None,
     force: bool = False,
     workers: int = 1,
+    file_format: str = DEFAULT_FORMAT,
 ) -> Path:
     """Generate the synthetic NanoAOD dataset of a recipe into ``output_dir``; return the manifest path.
 
@@ -228,6 +241,9 @@ def generate_dataset(
     regenerated unless ``force``. ``scale`` multiplies every sample's event count (generation
     streams blocks of ``block_size`` events, so memory stays bounded for millions of events).
     ``workers``: processes writing samples in parallel (the bytes do not depend on it).
+    ``file_format``: ``"ttree"`` (the default) or ``"rntuple"`` (:data:`agc.dataset.branches.FORMATS`):
+    the same events, names and compression in an RNTuple ``Events``; recorded per sample in the
+    manifest (``format``) and, for RNTuple, in ``generation.json``.
 
     With a ``preselection`` in the recipe, files hold only the generated events that can pass the
     analysis selection: ``nevts`` counts those, ``nevts_generated`` the generated ones, and
@@ -236,12 +252,14 @@ def generate_dataset(
     """
     if not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
         raise AGCError(f"scale must be a positive number, got {scale!r}")
+    if file_format not in FORMATS:
+        raise AGCError(f"format must be one of {', '.join(FORMATS)}, got {file_format!r}")
     recipe_data = (
         validate_recipe(recipe, "recipe") if isinstance(recipe, dict) else load_recipe(recipe)
     )
     chosen = selected_samples(recipe_data, samples)
     out_dir = Path(output_dir)
-    record = _generation_record(recipe_data, float(scale), chosen)
+    record = _generation_record(recipe_data, float(scale), chosen, file_format)
     manifest_path = out_dir / "manifest.json"
     if not force and _intact(out_dir, record):
         log.info("%s is up to date", manifest_path)
@@ -250,7 +268,7 @@ def generate_dataset(
     # a failed regeneration must not leave a manifest pointing at half-replaced files
     for stale in (manifest_path, out_dir / GENERATION_RECORD):
         stale.unlink(missing_ok=True)
-    manifest = _write_samples(out_dir, recipe_data, chosen, scale, workers)
+    manifest = _write_samples(out_dir, recipe_data, chosen, scale, workers, file_format)
     # the record goes first: a crash before the manifest leaves no manifest, hence no false "intact"
     write_json(out_dir / GENERATION_RECORD, record)
     write_manifest(manifest_path, manifest)

@@ -105,13 +105,15 @@ def prepare_dataset(
     samples: str = "all",
     max_files: int = -1,
     outdir: str = "outputs",
+    format: str = "ttree",
     *,
     recipe: str | os.PathLike[str] = "inputs/embedded.yaml",
 ) -> DatasetRecord:
     """The dataset stage: make sure the inputs exist and say what the histogram stage processes.
 
-    ``inputs == "embedded"`` generates the embedded default under ``data/embedded`` if it is
-    missing or damaged (:func:`agc.dataset.generate.generate_dataset`); any other value is a
+    ``inputs == "embedded"`` generates the embedded default under ``data/embedded`` as ``format``
+    (``"ttree"`` or ``"rntuple"``) files if it is missing, damaged or of the other format
+    (:func:`agc.dataset.generate.generate_dataset`); any other value is a
     manifest in the AGC layout, which is validated. Local input files must exist. Writes
     ``{outdir}/dataset.json`` (:meth:`DatasetRecord.to_dict` without the read-back) and the
     ``{outdir}/samples/<process__variation>`` markers. For the embedded default the record also
@@ -123,7 +125,9 @@ def prepare_dataset(
         from agc.dataset.generate import DEFAULT_WORKERS, generate_dataset
 
         manifest_path = Path(
-            generate_dataset(manifest_path.parent, recipe=recipe, workers=DEFAULT_WORKERS)
+            generate_dataset(
+                manifest_path.parent, recipe=recipe, workers=DEFAULT_WORKERS, file_format=format
+            )
         )
     record = DatasetRecord(
         inputs=str(inputs),

@@ -3,7 +3,8 @@
 Files are independent (event *i* depends on the seed, the sample and its block only), so
 ``workers`` processes write them, with the same bytes for any number of workers. Each file is
 streamed block by block (``block_size`` events of the recipe, one block in memory) into a tree
-with the NanoAOD layout of :mod:`agc.dataset.branches`, through
+with the NanoAOD layout of :mod:`agc.dataset.branches` (a TTree, or with ``file_format="rntuple"``
+an RNTuple whose clusters are the same slices), through
 :func:`agc.core.rootio.reproducible_recreate` (fixed UUID and clock: the recorded sha256 of the
 bytes is reproducible; numpy's SIMD-dispatched ``sin``/``exp``/``log`` may differ in the last bit
 between CPU families, so "bit for bit" holds for machines with the same numpy build and
@@ -25,7 +26,15 @@ from uproot.writing._cascadetree import Tree
 
 from agc.core.fileio import sha256_file
 from agc.core.rootio import reproducible_recreate
-from agc.dataset.branches import BRANCH_TYPES, TREE_NAME, counter_name, tree_types
+from agc.dataset.branches import (
+    BRANCH_TYPES,
+    DEFAULT_FORMAT,
+    TREE_NAME,
+    counter_name,
+    ntuple_types,
+    tree_types,
+    with_counters,
+)
 from agc.dataset.events import generate_events
 from agc.dataset.manifest import sample_key
 from agc.dataset.recipe import n_files
@@ -36,7 +45,8 @@ __all__ = ["FileJob", "write_file", "write_files"]
 
 class FileJob(NamedTuple):
     """One file to write: file ``index`` of sample (process, variation) of the recipe, whose
-    ``n_events`` generated events are split over the sample's files, into ``out_dir``."""
+    ``n_events`` generated events are split over the sample's files, into ``out_dir``, as a
+    ``file_format`` file (:data:`agc.dataset.branches.FORMATS`)."""
 
     out_dir: Path
     process: str
@@ -44,6 +54,7 @@ class FileJob(NamedTuple):
     recipe: dict[str, Any]
     n_events: int
     index: int
+    file_format: str = DEFAULT_FORMAT
 
 
 @contextlib.contextmanager
@@ -142,11 +153,14 @@ def write_file(
     recipe: dict[str, Any],
     n_events: int,
     index: int,
+    file_format: str = DEFAULT_FORMAT,
 ) -> dict[str, Any]:
     """Write file ``index`` of one sample of ``n_events`` generated events; return its manifest entry.
 
     File ``index`` holds the generated events of its share of [0, n_events) (those passing the
-    preselection, if any); the files of a sample can be written independently.
+    preselection, if any); the files of a sample can be written independently. ``file_format``
+    ``"ttree"`` writes the TTree ``Events``, ``"rntuple"`` the RNTuple ``Events`` (same names,
+    values and compression; one cluster per generated block slice).
     """
     cfg = recipe["samples"][process][variation]
     seed = sample_seed(recipe["seed"], process, variation)
@@ -164,10 +178,15 @@ def write_file(
     name = f"{sample_key(process, variation)}_{index}.root"
     path = out_dir / name
     with reproducible_recreate(path, compression=_compression(recipe)) as handle:
-        with _unsigned_counters():
-            tree = handle.mktree(TREE_NAME, tree_types(), counter_name=counter_name)
-        for part in stream.slices(start, start + sizes[index], n_events):
-            tree.extend(part)
+        if file_format == "rntuple":
+            ntuple = handle.mkrntuple(TREE_NAME, ntuple_types())
+            for part in stream.slices(start, start + sizes[index], n_events):
+                ntuple.extend(with_counters(part))
+        else:
+            with _unsigned_counters():
+                tree = handle.mktree(TREE_NAME, tree_types(), counter_name=counter_name)
+            for part in stream.slices(start, start + sizes[index], n_events):
+                tree.extend(part)
     return {
         "path": name,
         "nevts": stream.n_kept,

@@ -4,6 +4,10 @@
 :func:`manifest_records` gives each selected sample's file records; :func:`check_file` checks
 one local input file before any processing (exists, manifest size and sha256, complete ROOT
 file, the ``Events`` tree, every branch read) and :func:`check_inputs` every file of a fileset.
+
+TTree or RNTuple: the format is the file's (:func:`events_format`), never a parameter; coffea
+reads both through the same NanoEvents code, and a field missing from an RNTuple gets the same
+message as a branch missing from a TTree.
 """
 
 from __future__ import annotations
@@ -27,8 +31,18 @@ from agc.dataset.manifest import (
 )
 from agc.processing.errors import one_line
 
-#: The NanoAOD tree every input file must hold.
+#: The NanoAOD tree (TTree or RNTuple) every input file must hold.
 TREE = "Events"
+
+
+def events_format(events: Any) -> str:
+    """``"ttree"`` or ``"rntuple"``: the format of an opened ``Events`` object; ``""`` when it
+    is neither (e.g. a histogram named ``Events``)."""
+    if isinstance(events, uproot.behaviors.TTree.TTree):
+        return "ttree"
+    if isinstance(events, uproot.behaviors.RNTuple.RNTuple):
+        return "rntuple"
+    return ""
 
 
 def load_inputs(inputs: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
@@ -68,9 +82,9 @@ def check_file(
     """Check one local input file before processing; return its number of entries.
 
     It must exist, have the manifest's ``size`` [bytes] and ``sha256`` (when given), be a
-    complete ROOT file (not truncated) with the ``tree`` TTree holding every branch of
-    :data:`agc.core.physics.BRANCHES_READ`. Raises :class:`AGCError` naming the file, the sample
-    and the branch.
+    complete ROOT file (not truncated) with the ``tree`` TTree or RNTuple holding every branch
+    (field) of :data:`agc.core.physics.BRANCHES_READ`. Raises :class:`AGCError` naming the file,
+    the sample and the branch, in the same words for both formats.
     """
     where = f"(sample {sample})" if sample else ""
     if not os.path.isfile(path):
@@ -91,8 +105,8 @@ def check_file(
                 keys = ", ".join(sorted(handle.keys(cycle=False))) or "none"
                 raise AGCError(f"input file {path} {where} has no '{tree}' tree (keys: {keys})")
             ttree = handle[tree]
-            if not isinstance(ttree, uproot.behaviors.TTree.TTree):
-                raise AGCError(f"input file {path} {where}: '{tree}' is not a TTree")
+            if not events_format(ttree):
+                raise AGCError(f"input file {path} {where}: '{tree}' is not a TTree or RNTuple")
             present = set(ttree.keys())
             missing = [b for b in physics.BRANCHES_READ if b not in present]
             if missing:

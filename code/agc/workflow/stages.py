@@ -113,15 +113,22 @@ def dataset(
     samples: str = default("samples"),
     max_files: int = default("max_files"),
     outdir: str = default("outdir"),
+    format: str = default("format"),
     recipe: PathLike = DATASET_RECIPE,
 ) -> DatasetRecord:
-    """Make sure the inputs exist (generating the embedded default from ``recipe`` if needed),
-    write ``<outdir>/dataset.json`` and the per-sample markers ``<outdir>/samples/``; return the
-    record of :func:`agc.dataset.stage.prepare_dataset`."""
+    """Make sure the inputs exist (generating the embedded default from ``recipe``, as ``format``
+    files, if needed), write ``<outdir>/dataset.json`` and the per-sample markers
+    ``<outdir>/samples/``; return the record of :func:`agc.dataset.stage.prepare_dataset`."""
     from agc.dataset.stage import prepare_dataset
 
     params = validate_parameters(
-        {"inputs": inputs, "samples": samples, "max_files": max_files, "outdir": outdir}
+        {
+            "inputs": inputs,
+            "samples": samples,
+            "max_files": max_files,
+            "outdir": outdir,
+            "format": format,
+        }
     )
     return prepare_dataset(**params, recipe=recipe)
 
