@@ -281,6 +281,7 @@ def format_stats_report(result: dict[str, Any]) -> str:
             f"{row['calls_per_fit']:10.0f} {row['max_calls']:7,d}"
         )
     lines.append(f"  ranking speed-up with 2 workers: {result['speedup_2_workers']:.2f}x")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- Dask scale-out
@@ -401,6 +402,7 @@ def format_scale_out(result: dict[str, Any]) -> str:
             f"  {run['workers']:12d} {run['seconds']:9.2f} {run['events_per_s']:12,.0f} "
             f"{speedup:8.2f}x"
         )
+    return "\n".join(lines)
 
 
 # -- TTree vs RNTuple ----------------------------------------------------------------------------

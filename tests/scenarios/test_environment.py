@@ -20,6 +20,7 @@ DIST_OF_IMPORT = {
     "yaml": "pyyaml",
     "hepdata_lib": "hepdata-lib",
     "hepdata_validator": "hepdata-validator",
+    "swh": "swh.model",  # swh is a namespace package; swh.model is the distribution
 }
 
 

@@ -57,7 +57,24 @@ def _require(path: Path, make_target: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reana_steps() -> dict[str, dict[str, Any]]:
+def uploaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `reana-client upload` sends for reana-snakemake.yaml (its inputs' directories and files,
+    and the spec), in a fresh folder: REANA validates and runs in a new workspace, and a local
+    run's outputs/ in the repository would make Snakemake evaluate the dataset checkpoint
+    (reana-commons' DAG then fails in update_priority)."""
+    target = tmp_path_factory.mktemp("upload")
+    inputs = _yaml(SPEC)["inputs"]
+    for name in inputs["directories"]:
+        shutil.copytree(
+            REPO / name, target / name, ignore=shutil.ignore_patterns("__pycache__", ".*")
+        )
+    for name in [*inputs["files"], SPEC.name]:
+        shutil.copy2(REPO / name, target / name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def reana_steps(uploaded: Path) -> dict[str, dict[str, Any]]:
     """The rules as REANA reads the Snakefile (reana_commons.snakemake.snakemake_load, the
     loader of `reana-client validate` and of the server), by name."""
     python = _require(REANA_VENV / "bin" / "python", "reana-client")
@@ -69,7 +86,12 @@ def reana_steps() -> dict[str, dict[str, Any]]:
     )
     env = dict(os.environ, PATH=os.pathsep.join([str(python.parent), os.environ["PATH"]]))
     result = subprocess.run(
-        [str(python), "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=False
+        [str(python), "-c", code],
+        cwd=uploaded,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     line = next(x for x in result.stdout.splitlines() if x.startswith("STEPS="))
@@ -149,12 +171,12 @@ def test_papermill_commands_pass_exactly_the_notebook_parameters(
     assert checked == 5
 
 
-def test_reana_client_validates_without_warnings() -> None:
+def test_reana_client_validates_without_warnings(uploaded: Path) -> None:
     client = _require(REANA_VENV / "bin" / "reana-client", "reana-client")
     env = dict(os.environ, PATH=os.pathsep.join([str(client.parent), os.environ["PATH"]]))
     result = subprocess.run(
         [str(client), "validate", "-f", SPEC.name],
-        cwd=REPO,
+        cwd=uploaded,
         env=env,
         capture_output=True,
         text=True,
