@@ -55,6 +55,14 @@ TESTS: tuple[str, ...] = (
     "tests/reinterpret/test_pipeline.py::test_limits_regression",
 )
 
+#: Tests of :data:`TESTS` left out of the legs: the cross-check against ``cabinetry.fit.ranking``
+#: measures our impacts against another minimiser's (cabinetry's own cold fits), not the contract,
+#: and cabinetry's fit with its closing HESSE check fails on the default model with numpy's
+#: AVX2/AVX-512 loops off; ``make test`` runs it in the machine's own environment.
+NOT_IN_LEGS: tuple[str, ...] = (
+    "tests/stats/test_fit.py::test_default_impacts_agree_with_cabinetry_ranking",
+)
+
 #: Which contract compares a recorded output (by the prefix of its reference's name).
 COMPARERS: dict[str, Callable[[Any, Any], list[Deviation]]] = {
     "fit_results": fit_deviations,
@@ -80,7 +88,17 @@ def run_leg(
     print(f"\n=== leg {name}: {' '.join(f'{k}={v}' for k, v in overrides.items())}", flush=True)
     start = time.perf_counter()
     code = subprocess.call(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *TESTS, *pytest_args],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            *TESTS,
+            *(f"--deselect={test}" for test in NOT_IN_LEGS),
+            *pytest_args,
+        ],
         env=env,
     )
     return code, time.perf_counter() - start
