@@ -69,7 +69,7 @@ def minuit_of(
     minuit.errordef = 1.0  # the cost is -2 ln L
     minuit.fixed = list(fixed)
     minuit.limits = [tuple(b) for b in bounds]
-    minuit.strategy = strategy
+    minuit.strategy = REFIT_STRATEGY
     minuit.tol = FIT_TOLERANCE
     minuit.print_level = 0
     return minuit
@@ -151,30 +151,28 @@ def refit(
     data: Sequence[float],
     index: int,
     value: float,
-    start: Sequence[float] | None = None,
-    strategy: int = REFIT_STRATEGY,
 ) -> MigradResult:
     """The fit with parameter ``index`` held at ``value``, the others free, from ``seed`` (a
     :func:`hesse_at` Minuit, not modified): MIGRAD (strategy
-    :data:`~agc.stats.fitsettings.REFIT_STRATEGY`) starts at ``start`` (default
-    :func:`conditional_start`) with
+    :data:`~agc.stats.fitsettings.REFIT_STRATEGY`) starts at :func:`conditional_start` with
     HESSE's covariance as its first estimate of the inverse Hessian, so it needs no initial
-    second-derivative scan of its own (a cold strategy-1 start costs ~2,400 calls on the default
-    model, a seeded fit ~210). If that does not converge, :func:`migrad`'s attempts from the same start;
-    ``attempt`` is -1 for the seeded fit, else the attempt used.
+    second-derivative scan of its own (on the default model ~450 calls per impact fit, where a
+    cold strategy-1 start costs ~2,400). If that does not converge, :func:`migrad`'s attempts
+    from the best fit with the parameter moved; ``attempt`` is -1 for the seeded fit, else the
+    attempt used.
     """
     minuit = copy.deepcopy(seed)
     start_calls = minuit.nfcn
     # The seed's cost is offset by -2 ln L at the best fit (hesse_at): add it back.
     offset = float(-2.0 * model.logpdf(list(seed.values), data)[0])
-    minuit.values = list(start) if start is not None else conditional_start(seed, index, value)
+    minuit.values = conditional_start(seed, index, value)
     minuit.fixto(index, value)
-    minuit.strategy = strategy
+    minuit.strategy = REFIT_STRATEGY
     minuit.migrad(ncall=FIT_MAXITER)
     calls = minuit.nfcn - start_calls
     if minuit.valid:
         return _result(minuit, offset, calls, -1)
-    cold = [float(x) for x in (seed.values if start is None else start)]
+    cold = [float(x) for x in seed.values]
     cold[index] = value
     fixed = model.config.suggested_fixed()
     fixed[index] = True
