@@ -220,8 +220,8 @@ def run_stats_benchmark(
     """
     import numpy as np
 
-    from agc.stats.fit import fit, hesse_steps, load_workspace, model_and_data
-    from agc.stats.ranking import RankingPool, Seed, ranking
+    from agc.stats.fit import fit, load_workspace, model_and_data
+    from agc.stats.ranking import RankingPool, ranking
 
     if not Path(workspace).is_file():
         raise AGCError(f"{workspace}: workspace not found (run `make run` first)")
@@ -230,7 +230,7 @@ def run_stats_benchmark(
     seconds, runs = _timed(lambda: [fit(model, data) for _ in range(repeats)])
     fit_results, main = runs[-1]
     previous = _pyhf_optimizer_fit(model, data)
-    seed = Seed.of(main.hesse, hesse_steps(model, fit_results.bestfit))
+    seed = main.seed
     rankings = {}
     for workers in (1, 2):
         start = time.perf_counter()

@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 from stats_helpers import small_workspace_spec
 
-from agc.stats.fit import fit, hesse_steps, model_and_data
+from agc.stats.fit import fit, model_and_data
 from agc.stats.fitsettings import FIT_TOLERANCE
-from agc.stats.ranking import RankingPool, Seed, ranking
+from agc.stats.ranking import RankingPool, ranking
 from agc.stats.reproducibility import IMPACT_POI_SIGMA, IMPACT_REL
 
 
 def _ranking(spec: dict, workers: int, meanwhile=None) -> tuple:
     model, data = model_and_data(spec)
     fit_results, main = fit(model, data)
-    seed = Seed.of(main.hesse, hesse_steps(model, fit_results.bestfit))
+    seed = main.seed
     with RankingPool(spec, workers) as pool:
         results, fits = ranking(model, fit_results, seed, pool, meanwhile=meanwhile)
     return model, data, fit_results, main, results, fits

@@ -91,16 +91,18 @@ def fit(
         results, minimum = minimise(model, data, goodness_of_fit=goodness_of_fit)
     except pyhf.exceptions.FailedMinimization as exc:
         raise AGCError(f"{source}: the maximum-likelihood fit failed ({exc})") from None
-    results, seed = final_covariance(model, data, results, source)
-    return results, MainFit(minimum, seed)
+    results, hesse, seed = final_covariance(model, data, results, source)
+    return results, MainFit(minimum, hesse, seed)
 
 
 class MainFit(NamedTuple):
-    """How the main fit went: ``migrad`` (calls, EDM, attempt) and ``hesse``, the Minuit after
-    the HESSE at the minimum (its covariance seeds the impact fits, :func:`agc.stats.migrad.refit`)."""
+    """How the main fit went: ``migrad`` (calls, EDM, attempt), ``hesse``, the Minuit after the
+    HESSE at the minimum, and ``seed``, what a worker process needs to redo that HESSE (its
+    covariance seeds the impact fits, :func:`agc.stats.migrad.refit`)."""
 
     migrad: MigradResult
     hesse: Any
+    seed: Seed
 
 
 def hesse_steps(model: Any, bestfit: Any) -> list[float]:
@@ -115,9 +117,9 @@ def hesse_steps(model: Any, bestfit: Any) -> list[float]:
 
 def final_covariance(
     model: Any, data: list[float], results: Any, source: str = "workspace"
-) -> tuple[Any, Any]:
-    """``results`` with uncertainties and correlations from a HESSE at its minimum, and that
-    Minuit (:func:`agc.stats.migrad.hesse_at`).
+) -> tuple[Any, Any, Seed]:
+    """``results`` with uncertainties and correlations from a HESSE at its minimum, that Minuit
+    (:func:`agc.stats.migrad.hesse_at`) and its :class:`~agc.stats.ranking.Seed`.
 
     One HESSE at the minimum, so the numbers depend on the minimum only, not on the path MIGRAD
     took (:data:`agc.stats.fitsettings.HESSE_STRATEGY`, first steps :func:`hesse_steps`); strategy
@@ -137,7 +139,7 @@ def final_covariance(
     corr = np.array(minuit.covariance.correlation(), dtype=float)
     free = ~np.asarray(fixed, dtype=bool)
     corr[free, free] = 1.0  # exactly, by definition (the division leaves 1 - 2e-16)
-    return results._replace(uncertainty=uncertainty, corr_mat=corr), minuit
+    return results._replace(uncertainty=uncertainty, corr_mat=corr), minuit, Seed.of(minuit, steps)
 
 
 def parameter_types(model: Any) -> list[str]:
@@ -288,11 +290,10 @@ def run_fit(
         partial = FitRun(fit_summary(spec, model, fit_results, main=main), model, data, fit_results)
         ranking_results, impact_fits = None, []
         if impacts:
-            seed = Seed.of(main.hesse, hesse_steps(model, fit_results.bestfit))
             ranking_results, impact_fits = ranking(
                 model,
                 fit_results,
-                seed,
+                main.seed,
                 pool,
                 source=source,
                 meanwhile=None if meanwhile is None else lambda: meanwhile(partial),

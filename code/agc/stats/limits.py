@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
-import multiprocessing
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Self
 
@@ -46,7 +44,7 @@ from scipy.stats import norm
 
 from agc.core.errors import AGCError
 from agc.stats.fitsettings import FIT_MAXITER
-from agc.stats.migrad import migrad, minuit_of
+from agc.stats.migrad import migrad, minuit_of, started_pool
 from agc.stats.results import FitSummary, LimitPoint, LimitResult
 
 # agc.stats.fit and agc.stats.minimiser (cabinetry) are imported where needed: the fit processes
@@ -198,10 +196,6 @@ def _init_worker() -> None:
     pyhf.set_backend("numpy")
 
 
-def _warm_up() -> None:
-    """Nothing: makes the pool start its processes early."""
-
-
 #: MINUIT strategy of the first try of every fixed-POI fit: a limit needs -2 ln L at the minimum,
 #: which strategy 0 reaches to the same EDM goal without strategy 1's closing HESSE (about half
 #: of a strategy-1 fit's calls here); if it does not converge, :func:`agc.stats.migrad.migrad`'s
@@ -234,14 +228,7 @@ class FitPool:
     a context manager (or call :meth:`close`)."""
 
     def __init__(self, workers: int):
-        self.pool: ProcessPoolExecutor | None = None
-        if workers > 1:
-            self.pool = ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-            )
-            self.pool.submit(_warm_up)
+        self.pool = started_pool(workers, _init_worker)
 
     def map(self, tasks: Sequence[tuple[Any, ...]]) -> list[tuple[float, list[float]]]:
         """:func:`_fixed_fit` of every task, in order."""

@@ -17,7 +17,9 @@ show how hard each fit was instead of printing MINUIT's warnings.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,3 +183,21 @@ def refit(
     return MigradResult(
         fallback.fval, fallback.values, fallback.nfcn + calls, fallback.edm, fallback.attempt
     )
+
+
+def started_pool(
+    workers: int, initializer: Callable[..., None], initargs: tuple[object, ...] = ()
+) -> ProcessPoolExecutor | None:
+    """``workers`` spawned worker processes (``initializer(*initargs)`` in each), started now so
+    that their imports overlap the caller's work; ``None`` for ``workers <= 1`` (fit in the
+    calling process). Shared by the impact ranking and the limits."""
+    if workers <= 1:
+        return None
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=initializer,
+        initargs=initargs,
+    )
+    pool.submit(int)  # a no-op task: makes the pool start its processes
+    return pool

@@ -10,9 +10,7 @@ count gives the same numbers.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -21,7 +19,7 @@ import numpy as np
 import pyhf
 
 from agc.core.errors import AGCError
-from agc.stats.migrad import MigradResult, hesse_at, refit
+from agc.stats.migrad import MigradResult, hesse_at, refit, started_pool
 from agc.stats.minimiser import configure_backend, quiet_fit_logs
 
 _WORKER: dict[str, Any] = {}
@@ -98,15 +96,7 @@ class RankingPool:
 
     def __init__(self, spec: Mapping[str, Any], workers: int):
         self.spec = dict(spec)
-        self.pool: ProcessPoolExecutor | None = None
-        if workers > 1:
-            self.pool = ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self.spec,),
-            )
-            self.pool.submit(int)  # start the processes now
+        self.pool = started_pool(workers, _init_worker, (self.spec,))
 
     def map(
         self,
