@@ -150,11 +150,13 @@ test-numerics: $(STAMP)
 ## Throughput benchmarks (printed figures, no timed tests): event processing; TTree vs RNTuple on
 ## the same events; the Dask scale-out (events/s with 1 and 2 Dask workers on a generated ~2.2
 ## M-event dataset, a temporary folder); the statistics stage on the last run's workspace (made by
-## `make run` if missing).
+## `make run` if missing); the ML extension (events/s without and with the BDT inference, its
+## assignment accuracy) on the embedded default.
 bench: $(STAMP)
 	$(BIN)/agc bench
 	$(BIN)/agc bench-formats
 	$(BIN)/agc bench-dask
+	$(BIN)/agc bench-ml
 	@test -f outputs/workspace.json || $(MAKE) run
 	$(BIN)/agc bench-stats
 

@@ -59,6 +59,15 @@ def toy_events(n_events: int, seed: int) -> dict[str, Any]:
             "pfRelIso04_all": jagged(n_mu, rng.exponential(0.1, tm).astype(f4)),
         }
     )
+    # The ML extension's branches, from their own stream so the branches above keep their values.
+    ml = np.random.default_rng([seed, 21])
+    jets = ak.with_field(jets, jagged(n_jet, ml.uniform(-1, 1, tj).astype(f4)), "qgl")
+    electrons = ak.with_field(
+        electrons, jagged(n_el, ml.uniform(-np.pi, np.pi, te).astype(f4)), "phi"
+    )
+    electrons = ak.with_field(electrons, jagged(n_el, np.full(te, 0.000511, dtype=f4)), "mass")
+    muons = ak.with_field(muons, jagged(n_mu, ml.uniform(-np.pi, np.pi, tm).astype(f4)), "phi")
+    muons = ak.with_field(muons, jagged(n_mu, np.full(tm, 0.10566, dtype=f4)), "mass")
     event = np.arange(n_events, dtype=np.uint64) + 1 + np.uint64(seed) * np.uint64(10_000_000)
     return {
         "run": np.full(n_events, 1, dtype=np.uint32),

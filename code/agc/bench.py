@@ -16,7 +16,9 @@ adding a worker). Figures are printed, never asserted: timings depend on the mac
 
 :func:`run_format_benchmark` does both on the same events written as TTree and as RNTuple files
 (the ``format`` of :func:`agc.dataset.generate.generate_dataset`), with the files' sizes and
-whether the two ``histograms.root`` are byte-identical.
+whether the two ``histograms.root`` are byte-identical. :func:`run_ml_benchmark` times the
+histogram stage without and with the BDT inference of the ML extension, breaks one ttbar chunk
+down into selection, features and BDT, and measures the BDT's assignment accuracy.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import uproot
+from coffea.nanoevents import NanoEventsFactory
 
 from agc.core import physics
 from agc.core.errors import AGCError
@@ -38,7 +41,13 @@ from agc.core.fileio import sha256_file
 from agc.dataset.branches import FORMATS
 from agc.dataset.generate import DEFAULT_WORKERS, generate_dataset
 from agc.dataset.manifest import fileset as make_fileset
+from agc.processing.assignment import lepton_columns
 from agc.processing.histograms import EXECUTORS, check_inputs, load_inputs, run_histograms
+from agc.processing.inference import load_models, scores
+from agc.processing.mlfeatures import Objects, assignments, features
+from agc.processing.mltruth import assignment_accuracy
+from agc.processing.processor import AGCSchema, collections
+from agc.processing.selection import electron_mask, muon_mask, select
 
 #: Where the default benchmark input (the embedded recipe at a given scale) is generated.
 BENCH_DATA = Path("data") / "bench"
@@ -468,3 +477,119 @@ def format_format_report(result: dict[str, Any]) -> str:
     verdict = "byte-identical" if result["identical_histograms"] else "DIFFERENT"
     lines += ["", f"histograms.root of the two formats: {verdict}"]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- ML extension
+
+
+def _ml_breakdown(path: str, entries: int) -> dict[str, float]:
+    """Seconds of the selection, the features and the BDT scores on the first ``entries`` of
+    one file (nominal jets, one process), and the assignments scored."""
+    models = load_models()
+    events = NanoEventsFactory.from_root(
+        {path: "Events"}, schemaclass=AGCSchema, entry_stop=entries, mode="eager"
+    ).events()
+    el, mu, jets = collections(events, ml=True)
+    t_select, sel = _timed(lambda: select(el, mu, jets, keep_jets=(physics.ML_REGION,)))
+    region = sel.regions[physics.ML_REGION]
+    lep = lepton_columns(el, electron_mask(el), mu, muon_mask(mu))
+    objects = Objects(
+        counts=region.jets.counts,
+        pt=region.jets.pt,
+        eta=region.jets.eta.astype(float),
+        phi=region.jets.phi.astype(float),
+        mass=region.jets.mass.astype(float),
+        btag=region.jets.btagCSVV2.astype(float),
+        qgl=region.jets.qgl.astype(float),
+        **{f"lepton_{k}": v[region.mask] for k, v in lep.items()},
+    )
+    rows = assignments(objects.counts)
+    t_features, feats = _timed(lambda: features(objects, rows))
+    even = (events.event.to_numpy()[region.mask] % 2 == 0)[rows.event]
+    t_scores, _ = _timed(lambda: scores(models, feats, even))
+    return {
+        "events": len(events),
+        "events_4j2b": int(region.mask.sum()),
+        "assignments": len(rows.event),
+        "select_s": t_select,
+        "features_s": t_features,
+        "scores_s": t_scores,
+    }
+
+
+def run_ml_benchmark(
+    inputs: str | os.PathLike[str] | dict[str, Any] = "embedded",
+    *,
+    samples: str = "all",
+    executor: str = "futures",
+    workers: int = 2,
+    chunksize: int = 100_000,
+    accuracy_events: int = 200_000,
+) -> dict[str, Any]:
+    """Events/s of the histogram stage without and with the BDT inference on the same input, the
+    share the inference adds (with - without) / without, a per-step breakdown on one ttbar
+    chunk, and the BDT's assignment accuracy on ``accuracy_events`` ttbar nominal events
+    (:func:`agc.processing.mltruth.assignment_accuracy`)."""
+
+    manifest = load_inputs(inputs)
+    check_inputs(make_fileset(manifest, samples, -1))
+    seconds = {}
+    events = 0
+    for ml in (False, True):
+        with tempfile.TemporaryDirectory(prefix="agc-bench-ml-") as tmp:
+            start = time.perf_counter()
+            summary = run_histograms(
+                manifest,
+                Path(tmp) / "histograms.root",
+                samples=samples,
+                executor=executor,
+                workers=workers,
+                chunksize=chunksize,
+                checkpoints=False,
+                use_inference=ml,
+            )
+            seconds[ml] = time.perf_counter() - start
+            events = summary.events_processed
+    ttbar = [str(f["path"]) for f in manifest["ttbar"]["nominal"]["files"]]
+    accuracy = assignment_accuracy(ttbar[:1], load_models(), max_events=accuracy_events)
+    return {
+        "events": events,
+        "executor": executor,
+        "workers": workers,
+        "without": {"seconds": seconds[False], "events_per_s": events / seconds[False]},
+        "with": {"seconds": seconds[True], "events_per_s": events / seconds[True]},
+        "inference_share": (seconds[True] - seconds[False]) / seconds[False],
+        "breakdown": _ml_breakdown(ttbar[0], min(chunksize, accuracy_events)),
+        "accuracy": {
+            "events_4j2b": accuracy.events,
+            "matchable": accuracy.matchable,
+            "correct": accuracy.correct,
+            "accuracy": accuracy.accuracy,
+        },
+    }
+
+
+def format_ml_report(result: dict[str, Any]) -> str:
+    """The ML benchmark as printable lines."""
+    off, on, b, acc = result["without"], result["with"], result["breakdown"], result["accuracy"]
+    return "\n".join(
+        [
+            (
+                f"AGC ML extension: {result['events']:,} events, executor={result['executor']} "
+                f"workers={result['workers']}"
+            ),
+            f"  histogram stage without inference: {off['seconds']:8.2f} s {off['events_per_s']:12,.0f} events/s",
+            f"  histogram stage with inference:    {on['seconds']:8.2f} s {on['events_per_s']:12,.0f} events/s",
+            f"  inference share (with - without) / without: {result['inference_share']:.0%}",
+            (
+                f"  one ttbar chunk ({b['events']:,} events, {b['events_4j2b']:,} in 4j2b, "
+                f"{b['assignments']:,} assignments): selection {b['select_s']:.2f} s, features "
+                f"{b['features_s']:.2f} s, BDT {b['scores_s']:.2f} s "
+                f"({b['assignments'] / b['scores_s']:,.0f} assignments/s)"
+            ),
+            (
+                f"  assignment accuracy (ttbar nominal, {acc['events_4j2b']:,} 4j2b events): "
+                f"{acc['matchable']:,} matchable, {acc['correct']:,} correct = {acc['accuracy']:.1%}"
+            ),
+        ]
+    )

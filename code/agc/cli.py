@@ -214,6 +214,16 @@ def _bench_dask(**options: Any) -> dict[str, Any]:
     return result
 
 
+def _bench_ml(**options: Any) -> dict[str, Any]:
+    """``agc bench-ml``: events/s without and with the BDT inference, the breakdown of one ttbar
+    chunk and the assignment accuracy (:func:`agc.bench.run_ml_benchmark`)."""
+    from agc.bench import format_ml_report, run_ml_benchmark
+
+    result = run_ml_benchmark(**options)
+    print(format_ml_report(result), flush=True)
+    return result
+
+
 def _bench_formats(**options: Any) -> dict[str, Any]:
     """``agc bench-formats``: the same events as TTree and RNTuple files, read floor and
     processor rate of each and the file sizes (:func:`agc.bench.run_format_benchmark`)."""
@@ -435,6 +445,16 @@ COMMANDS: dict[str, Command] = {
                 1.3,
                 {"type": float},
             ),
+            parameter_option("chunksize"),
+        ),
+    ),
+    "bench-ml": Command(
+        _bench_ml,
+        "print events/s without and with the BDT inference, and the BDT's assignment accuracy",
+        options=(
+            Option(("--inputs",), "manifest", "embedded"),
+            parameter_option("executor"),
+            parameter_option("workers"),
             parameter_option("chunksize"),
         ),
     ),

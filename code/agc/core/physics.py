@@ -84,3 +84,61 @@ BRANCHES_READ: tuple[str, ...] = (
     "luminosityBlock",
     "event",
 )
+
+# -- Machine-learning extension (ANALYSIS.md, "Machine-learning extension"; AGC utils/config.py
+# "ml" and utils/ml.py) ---------------------------------------------------------------------
+
+#: Branches the jet-parton assignment features read besides :data:`BRANCHES_READ`.
+ML_BRANCHES_READ: tuple[str, ...] = (
+    "Jet_qgl",
+    "Electron_phi",
+    "Electron_mass",
+    "Muon_phi",
+    "Muon_mass",
+)
+
+#: Jets considered in the assignment: the leading (first, in NanoAOD order) selected jets.
+ML_MAX_N_JETS: int = 6
+
+#: Region whose events the BDT scores and whose best assignment is histogrammed.
+ML_REGION: str = "4j2b"
+
+#: The 20 features of an assignment (W jet 1, W jet 2, b of the hadronic top, b of the leptonic
+#: top), in the AGC's order, with their histogram range (low, high) [GeV for masses and pT;
+#: dimensionless otherwise] and description (AGC ``FEATURE_NAMES``, ``BIN_LOW``/``BIN_HIGH``,
+#: ``FEATURE_DESCRIPTIONS``). 25 bins each (:data:`FILL_BINNING`'s count).
+ML_FEATURES: dict[str, tuple[float, float, str]] = {
+    "deltar_leptonbtoplep": (0.0, 6.0, r"$\Delta R$ between $b_{top-lep}$ jet and lepton"),
+    "deltar_w1w2": (0.0, 6.0, r"$\Delta R$ between the two W jets"),
+    "deltar_w1btophad": (0.0, 6.0, r"$\Delta R$ between first W jet and $b_{top-had}$ jet"),
+    "deltar_w2btophad": (0.0, 6.0, r"$\Delta R$ between second W jet and $b_{top-had}$ jet"),
+    "mass_leptonbtoplep": (50.0, 300.0, r"Mass of $b_{top-lep}$ jet and lepton [GeV]"),
+    "mass_w1w2": (50.0, 300.0, "Mass of the two W jets [GeV]"),
+    "mass_w1w2btophad": (50.0, 550.0, r"Mass of $b_{top-had}$ jet and the two W jets [GeV]"),
+    "pt_w1w2btophad": (50.0, 550.0, r"$p_T$ of $b_{top-had}$ jet and the two W jets [GeV]"),
+    "pt_w1": (25.0, 300.0, r"$p_T$ of the first W jet [GeV]"),
+    "pt_w2": (25.0, 300.0, r"$p_T$ of the second W jet [GeV]"),
+    "pt_btophad": (25.0, 300.0, r"$p_T$ of the $b_{top-had}$ jet [GeV]"),
+    "pt_btoplep": (25.0, 300.0, r"$p_T$ of the $b_{top-lep}$ jet [GeV]"),
+    "btag_w1": (0.0, 1.0, "btagCSVV2 of the first W jet"),
+    "btag_w2": (0.0, 1.0, "btagCSVV2 of the second W jet"),
+    "btag_btophad": (0.0, 1.0, r"btagCSVV2 of the $b_{top-had}$ jet"),
+    "btag_btoplep": (0.0, 1.0, r"btagCSVV2 of the $b_{top-lep}$ jet"),
+    "qgl_w1": (-1.0, 1.0, "Quark-gluon likelihood of the first W jet"),
+    "qgl_w2": (-1.0, 1.0, "Quark-gluon likelihood of the second W jet"),
+    "qgl_btophad": (-1.0, 1.0, r"Quark-gluon likelihood of the $b_{top-had}$ jet"),
+    "qgl_btoplep": (-1.0, 1.0, r"Quark-gluon likelihood of the $b_{top-lep}$ jet"),
+}
+
+#: The AGC's trained BDTs (xgboost JSON; MIT licence, inputs/models/agc_reconstruction_bdt/LICENSE):
+#: ``even`` was trained on events with even ``event`` number and scores odd events, ``odd`` the
+#: reverse. sha256 of each file, checked when a model is loaded.
+ML_MODEL_DIR: str = "inputs/models/agc_reconstruction_bdt"
+ML_MODEL_SHA256: dict[str, str] = {
+    "model_even.json": "6b83e87d6e74a931195de041650dba342b5d2e687ed941f0ff07069b10f0961c",
+    "model_odd.json": "67c0f5469000305d704c5c9e583862008b5bdb02e6edd0306e7057c36b5afaa1",
+}
+
+#: Added to every bin of every ML histogram, as the AGC's ``save_ml_histograms`` does
+#: (``histogram += 1e-6``: "to avoid crashes when processing a small number of samples").
+ML_HIST_OFFSET: float = 1e-6

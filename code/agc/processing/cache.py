@@ -136,6 +136,7 @@ def cached_process_samples(
     max_files: int = -1,
     scheduler: str = "",
     seeds: Iterable[str | os.PathLike[str]] = (),
+    use_inference: bool = False,
 ) -> CachedRun:
     """The exact per-sample sums of ``samples``, from the cache where possible.
 
@@ -145,6 +146,7 @@ def cached_process_samples(
     never matches). The samples still missing are processed together in one
     :func:`agc.processing.run.process_samples` call (so they share the executor) and stored.
     Other arguments as :func:`agc.processing.histograms.run_histograms`. Returns a :class:`CachedRun`.
+    ``use_inference``: sums with the ML features (keyed apart from those without).
     """
     manifest = load_inputs(inputs)
     cache = HistogramCache(Path(cache_dir))
@@ -155,7 +157,7 @@ def cached_process_samples(
     missing: list[str] = []
     for process, variation in chosen:
         name = sample_key(process, variation)
-        inputs_of[name] = key_inputs(manifest, process, variation, max_files)
+        inputs_of[name] = key_inputs(manifest, process, variation, max_files, use_inference)
         keys[name] = cache_key(inputs_of[name])
         hit = cache.get(keys[name])
         if hit is None:
@@ -188,6 +190,7 @@ def cached_process_samples(
             chunksize=chunksize,
             max_files=max_files,
             scheduler=scheduler,
+            use_inference=use_inference,
         )
         for sample in computed:
             sample.cache_key = keys[sample.key]

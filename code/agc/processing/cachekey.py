@@ -22,6 +22,7 @@ import hashlib
 import os
 from typing import Any
 
+from agc.core import physics
 from agc.core.codeversion import processing_hash
 from agc.core.errors import AGCError
 from agc.core.fileio import canonical_json, sha256_file
@@ -46,13 +47,20 @@ def file_identity(record: dict[str, Any], sample: str) -> str:
 
 
 def key_inputs(
-    manifest: dict[str, Any], process: str, variation: str, max_files: int = -1
+    manifest: dict[str, Any],
+    process: str,
+    variation: str,
+    max_files: int = -1,
+    use_inference: bool = False,
 ) -> dict[str, Any]:
-    """What the cache key of one sample is computed from (see the module docstring)."""
+    """What the cache key of one sample is computed from (see the module docstring); sums with
+    the ML features (``use_inference``) are keyed apart, with the BDTs' sha256."""
     entry = manifest[process][variation]
     files = entry["files"] if max_files == -1 else entry["files"][:max_files]
     name = sample_key(process, variation)
+    ml = {"use_inference": True, "models": physics.ML_MODEL_SHA256} if use_inference else {}
     return {
+        **ml,
         "format": CACHE_FORMAT,
         "code": processing_hash(),
         "sample": name,

@@ -97,9 +97,15 @@ class ChunkCheckpointer(CheckpointerABC):
     files are neither loaded nor saved.
     """
 
-    def __init__(self, root: str | os.PathLike[str], file_keys: dict[tuple[str, str], str]):
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        file_keys: dict[tuple[str, str], str],
+        use_inference: bool = False,
+    ):
         self.root = Path(root).resolve()
         self.file_keys = dict(file_keys)
+        self.use_inference = use_inference
 
     def filepath(self, metadata: dict[str, Any]) -> Path | None:
         """Where the chunk described by coffea's ``metadata`` is checkpointed (None: not ours)."""
@@ -117,7 +123,7 @@ class ChunkCheckpointer(CheckpointerABC):
         if path is None or not path.is_file():
             return None
         labels = histogram_variations(metadata["process"], metadata["variation"])
-        sums = empty_sums(labels)
+        sums = empty_sums(labels, self.use_inference)
         try:
             with np.load(path, allow_pickle=False) as data:
                 if str(data["format"]) != CHECKPOINT_FORMAT:

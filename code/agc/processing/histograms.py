@@ -11,6 +11,10 @@ with coffea's ``processor.Runner`` on the iterative, futures or dask executor
   (:mod:`agc.processing.normalisation`); keys in sorted order, plus a TObjString ``provenance``
   (the text ``provenance.json`` or the JSON of ``metadata``);
 - ``cutflow.json``: events after each selection step per sample (integers);
+- with ``use_inference`` (the AGC's ``USE_INFERENCE``), ``histograms_ml.root``: the 20 features
+  of the best BDT jet-parton assignment of every 4j2b event, for every variation
+  (:mod:`agc.processing.assignment`, :mod:`agc.processing.inference`), named and binned as the
+  AGC's ``save_ml_histograms`` writes them;
 
 or one partial output per sample (:mod:`agc.processing.partials`), which
 :func:`merge_partials` turns into the same two files. Both return a
@@ -59,6 +63,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from agc.core import physics
 from agc.core.errors import AGCError
 from agc.core.parameters import EXECUTORS
 from agc.processing.cachekey import cache_key, key_inputs
@@ -101,7 +106,8 @@ def _write_partials(
     manifest = load_inputs(inputs)
     for s in samples:
         if not s.skipped:
-            s.cache_key = cache_key(key_inputs(manifest, s.process, s.variation, max_files))
+            key = key_inputs(manifest, s.process, s.variation, max_files, s.use_inference)
+            s.cache_key = cache_key(key)
     partials = Path(partial_dir)
     paths = [write_partial(partials / f"{s.key}{PARTIAL_SUFFIX}", s) for s in samples]
     return HistogramRun(
@@ -128,6 +134,8 @@ def run_histograms(
     skip_bad_files: bool = False,
     checkpoints: bool = True,
     checkpoint_dir: str | os.PathLike[str] | None = None,
+    use_inference: bool = False,
+    ml_models: str | os.PathLike[str] = physics.ML_MODEL_DIR,
 ) -> HistogramRun:
     """NanoAOD -> ``histograms.root`` + ``cutflow.json`` (or per-sample partials).
 
@@ -143,7 +151,8 @@ def run_histograms(
     N_generated then counts the processed files only (see the summary's ``normalisation_note``).
     ``checkpoints``: keep per-chunk checkpoints in ``checkpoint_dir`` (default
     ``<folder of output>/.checkpoints``) so that a killed run resumes; they are deleted once the
-    outputs are written.
+    outputs are written. ``use_inference``: also score the jet-parton assignments of every 4j2b
+    event with the BDTs in ``ml_models`` and write ``histograms_ml.root`` beside ``output``.
 
     Returns a :class:`~agc.processing.results.HistogramRun`: output paths (or the partial
     outputs), normalised nominal yields per region and process, cut flow, N_generated per
@@ -168,6 +177,8 @@ def run_histograms(
         scheduler=scheduler,
         skip_bad_files=skip_bad_files,
         checkpoint_dir=folder,
+        use_inference=use_inference,
+        ml_models=ml_models,
     )
     if partial_dir is not None:
         summary = _write_partials(run.samples, partial_dir, inputs, max_files)

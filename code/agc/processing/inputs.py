@@ -78,12 +78,14 @@ def check_file(
     sample: str = "",
     sha256: str | None = None,
     size: int | None = None,
+    branches: tuple[str, ...] = physics.BRANCHES_READ,
 ) -> int:
     """Check one local input file before processing; return its number of entries.
 
     It must exist, have the manifest's ``size`` [bytes] and ``sha256`` (when given), be a
     complete ROOT file (not truncated) with the ``tree`` TTree or RNTuple holding every branch
-    (field) of :data:`agc.core.physics.BRANCHES_READ`. Raises :class:`AGCError` naming the file,
+    (field) of ``branches`` (default :data:`agc.core.physics.BRANCHES_READ`; the ML extension
+    adds :data:`agc.core.physics.ML_BRANCHES_READ`). Raises :class:`AGCError` naming the file,
     the sample and the branch, in the same words for both formats.
     """
     where = f"(sample {sample})" if sample else ""
@@ -108,7 +110,7 @@ def check_file(
             if not events_format(ttree):
                 raise AGCError(f"input file {path} {where}: '{tree}' is not a TTree or RNTuple")
             present = set(ttree.keys())
-            missing = [b for b in physics.BRANCHES_READ if b not in present]
+            missing = [b for b in branches if b not in present]
             if missing:
                 raise AGCError(
                     f"input file {path} {where}: missing branch '{missing[0]}' in '{tree}'"

@@ -36,12 +36,20 @@ def histogram_name(region: str, process: str, variation: str) -> str:
     return f"{region}_{process}" if variation == "nominal" else f"{region}_{process}_{variation}"
 
 
-def _th1(name: str, region: str, values: np.ndarray, variances: np.ndarray) -> hist.Hist:
+def _axis(region: str) -> hist.axis.Regular:
+    """The final binning of a region: the fill binning, or an ML feature's own range."""
     nbins, low, high = physics.FILL_BINNING
+    if region in physics.ML_FEATURES:
+        low, high, label = physics.ML_FEATURES[region]
+        return hist.axis.Regular(nbins, low, high, name="observable", label=label)
+    return hist.axis.Regular(
+        nbins, low, high, name="observable", label=f"{physics.REGIONS[region]} [GeV]"
+    )
+
+
+def _th1(name: str, region: str, values: np.ndarray, variances: np.ndarray) -> hist.Hist:
     h = hist.Hist(
-        hist.axis.Regular(
-            nbins, low, high, name="observable", label=f"{physics.REGIONS[region]} [GeV]"
-        ),
+        _axis(region),
         storage=hist.storage.Weight(),
         name=name,
         label=name,
@@ -52,9 +60,18 @@ def _th1(name: str, region: str, values: np.ndarray, variances: np.ndarray) -> h
     return h
 
 
-def normalised_histograms(samples: Iterable[SampleSums]) -> dict[str, hist.Hist]:
-    """Final histograms ``{name: Hist}`` (Weight storage, normalised), with pseudo-data if its
-    components are present. Values = sumw * norm, variances = sumw2 * norm**2."""
+def normalised_histograms(
+    samples: Iterable[SampleSums],
+    regions: Iterable[str] = tuple(physics.REGIONS),
+    offset: float = 0.0,
+) -> dict[str, hist.Hist]:
+    """Final histograms ``{name: Hist}`` (Weight storage, normalised) of ``regions`` (default:
+    the analysis regions; the ML features, :func:`agc.processing.assignment.ml_regions`, get
+    their own ranges), with pseudo-data if its components are present. Values = sumw * norm,
+    variances = sumw2 * norm**2. ``offset`` is added to every bin as a weight-``offset`` entry
+    (value + offset, variance + offset**2: the AGC's ``histogram += 1e-6`` for the ML
+    histograms) before the pseudo-data is composed."""
+    wanted = sorted(regions)
     arrays: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
     owner: dict[str, str] = {}
     components: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
@@ -62,6 +79,8 @@ def normalised_histograms(samples: Iterable[SampleSums]) -> dict[str, hist.Hist]
         norm = sample.norm()
         view = sample.sums.view(flow=True)
         for r_index, region in enumerate(sample.sums.axes["region"]):
+            if region not in wanted:
+                continue
             for v_index, variation in enumerate(sample.sums.axes["variation"]):
                 name = histogram_name(region, sample.process, variation)
                 if name in owner:
@@ -74,10 +93,12 @@ def normalised_histograms(samples: Iterable[SampleSums]) -> dict[str, hist.Hist]
                     for which in SUMS
                 )
                 values, variances = sumw * norm, sumw2 * (norm * norm)
+                if offset:
+                    values, variances = values + offset, variances + offset * offset
                 arrays[name] = (region, values, variances)
                 if variation == sample.variation:
                     components[(region, sample.process, variation)] = (values, variances)
-    for region in sorted(physics.REGIONS):
+    for region in wanted:
         parts = [components.get((region, *sample)) for sample in PSEUDODATA_SAMPLES]
         if any(part is None for part in parts):
             continue

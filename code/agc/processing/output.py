@@ -1,9 +1,13 @@
-"""The final files of the processing stage: ``histograms.root`` and ``cutflow.json``.
+"""The final files of the processing stage: ``histograms.root``, ``cutflow.json`` and, with the
+ML extension, ``histograms_ml.root``.
 
 :func:`write_histograms` normalises exact per-sample sums (:mod:`agc.processing.normalisation`)
 and writes ``histograms.root`` (one TH1D per histogram, keys sorted, plus a TObjString
 ``provenance``; byte-reproducible and atomic, :func:`agc.core.rootio.reproducible_recreate`)
-and ``cutflow.json``; :func:`read_histograms` reads the histograms back.
+and ``cutflow.json``; when the sums hold the ML features, also ``histograms_ml.root`` (the AGC's
+``save_ml_histograms``: ``{feature}_{process}[_{variation}]`` and ``{feature}_pseudodata``, each
+feature's 25 bins over its own range, every bin + 1e-6). :func:`read_histograms` reads either
+file back.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import hist
 import uproot
 
+from agc.core import physics
 from agc.core.errors import AGCError
 from agc.core.fileio import canonical_json, write_json
 from agc.core.rootio import reproducible_recreate
@@ -33,6 +38,16 @@ from agc.processing.results import HistogramRun
 
 PROVENANCE_KEY = "provenance"
 PROVENANCE_POINTER = "provenance.json"
+#: File name of the ML histograms, beside ``histograms.root``.
+ML_HISTOGRAMS = "histograms_ml.root"
+
+
+def _write_root(path: Path, histograms: dict[str, Any], provenance: str) -> None:
+    """``histograms`` plus the ``provenance`` TObjString, keys sorted, byte-reproducible, atomic."""
+    entries: dict[str, Any] = {**histograms, PROVENANCE_KEY: provenance}
+    with reproducible_recreate(path) as handle:
+        for name in sorted(entries):
+            handle[name] = entries[name]
 
 
 def _exact(samples: Iterable[SampleSums]) -> bool:
@@ -56,11 +71,13 @@ def write_histograms(
     cutflow_output: str | os.PathLike[str] | None = None,
     *,
     metadata: dict[str, Any] | None = None,
+    ml_output: str | os.PathLike[str] | None = None,
 ) -> HistogramRun:
     """Normalise and write ``histograms.root`` (sorted keys, byte-reproducible, atomic) and
     ``cutflow.json`` (default: beside ``output``). Pieces of the same sample are added first
     (:func:`agc.processing.partials.combine`). ``metadata`` is embedded as canonical JSON in the
-    ``provenance`` key (default: the text ``provenance.json``).
+    ``provenance`` key (default: the text ``provenance.json``). If every sample holds the ML
+    features, ``histograms_ml.root`` is written too (``ml_output``, default beside ``output``).
 
     Returns a :class:`~agc.processing.results.HistogramRun` with the final-file fields set
     (``output``, ``cutflow_output``, ``yields``, ``exact``), the cut flow and normalisation.
@@ -71,14 +88,17 @@ def write_histograms(
     output = Path(output)
     cutflow_output = Path(cutflow_output) if cutflow_output else output.with_name("cutflow.json")
     provenance = PROVENANCE_POINTER if metadata is None else canonical_json(metadata)
-    entries: dict[str, Any] = {**histograms, PROVENANCE_KEY: provenance}
-    with reproducible_recreate(output) as handle:
-        for name in sorted(entries):
-            handle[name] = entries[name]
+    _write_root(output, histograms, provenance)
+    ml_path = None
+    if samples and all(s.use_inference for s in samples):
+        ml_path = Path(ml_output) if ml_output else output.with_name(ML_HISTOGRAMS)
+        ml = normalised_histograms(samples, physics.ML_FEATURES, physics.ML_HIST_OFFSET)
+        _write_root(ml_path, ml, provenance)
     cutflow = cutflow_dict(samples)
     write_json(cutflow_output, cutflow)
     return HistogramRun(
         output=str(output),
+        ml_output=str(ml_path) if ml_path else None,
         cutflow_output=str(cutflow_output),
         yields=yields(histograms, samples),
         cutflow=cutflow["samples"],

@@ -26,7 +26,13 @@ from agc.core.fileio import write_json
 from agc.core.validation import validate
 from agc.dataset.manifest import sample_key
 from agc.processing import exactsum
-from agc.processing.processor import DATA_PROCESS, SUMS, empty_sums, histogram_variations
+from agc.processing.processor import (
+    DATA_PROCESS,
+    SUMS,
+    empty_sums,
+    histogram_variations,
+    sums_regions,
+)
 from agc.processing.selection import CUTFLOW_STEPS
 
 #: held single sums of weights on a 2**-20 grid and is refused).
@@ -60,6 +66,11 @@ class SampleSums:
     def key(self) -> str:
         """The sample's dataset name, e.g. ``ttbar__nominal``."""
         return sample_key(self.process, self.variation)
+
+    @property
+    def use_inference(self) -> bool:
+        """Whether the sums hold the ML features (:mod:`agc.processing.assignment`)."""
+        return list(self.sums.axes["region"]) == sums_regions(True)
 
     def norm(self) -> float:
         """Per-event MC weight ``xsec * lumi / N_generated`` (1 for data)."""
@@ -181,16 +192,17 @@ def _sums_from_json(path: Path, data: dict[str, Any]) -> hist.Hist:
     ``sumw``/``sumw2`` blocks (every region, variation and ``nbins + 2`` values checked)."""
     nbins = physics.FILL_BINNING[0]
     labels = histogram_variations(data["process"], data["variation"])
-    sums = empty_sums(labels)
+    # With the ML extension the 20 features are regions too (agc.processing.assignment).
+    use_inference = sorted(data["sumw"]["hi"]) == sums_regions(True)
+    regions = sums_regions(use_inference)
+    sums = empty_sums(labels, use_inference)
     view = sums.view(flow=True)
     for s_index, which in enumerate(SUMS):
         for p_index, part in enumerate(exactsum.PARTS):
             block = data[which][part]
             where = f"{which}/{part}"
-            if sorted(block) != sorted(physics.REGIONS):
-                raise AGCError(
-                    f"{path}: '{where}' has regions {sorted(block)}, expected {sorted(physics.REGIONS)}"
-                )
+            if sorted(block) != regions:
+                raise AGCError(f"{path}: '{where}' has regions {sorted(block)}, expected {regions}")
             for r_index, region in enumerate(sums.axes["region"]):
                 if sorted(block[region]) != labels:
                     raise AGCError(

@@ -34,6 +34,13 @@ from coffea.nanoevents import NanoAODSchema
 
 from agc.core import physics
 from agc.processing import exactsum
+from agc.processing.assignment import (
+    best_assignments,
+    fill_values,
+    lepton_columns,
+    ml_regions,
+)
+from agc.processing.inference import ModelBytes
 from agc.processing.jer import jer_factors_flat
 from agc.processing.selection import (
     CUTFLOW_STEPS,
@@ -41,10 +48,20 @@ from agc.processing.selection import (
     JET_FIELDS,
     MUON_FIELDS,
     Collection,
+    RegionSelection,
     btag_weight_variations,
+    electron_mask,
+    muon_mask,
     n_selected_leptons,
     select,
 )
+
+#: Fields the ML features read besides the selection's (:data:`agc.core.physics.ML_BRANCHES_READ`).
+ML_FIELDS: dict[str, tuple[str, ...]] = {
+    "Electron": ("phi", "mass"),
+    "Muon": ("phi", "mass"),
+    "Jet": ("qgl",),
+}
 
 #: The two sums kept per bin.
 SUMS: tuple[str, ...] = ("sumw", "sumw2")
@@ -75,11 +92,18 @@ def histogram_variations(process: str, variation: str) -> list[str]:
     return sorted(labels)
 
 
-def empty_sums(variations: list[str]) -> hist.Hist:
-    """A zeroed sums histogram (region x variation x sum x part x observable, Double storage)."""
+def sums_regions(use_inference: bool = False) -> list[str]:
+    """Sorted "regions" of the sums histogram: the analysis regions, plus the 20 ML features
+    (:mod:`agc.processing.assignment`) with ``use_inference``."""
+    return sorted([*physics.REGIONS, *(ml_regions() if use_inference else [])])
+
+
+def empty_sums(variations: list[str], use_inference: bool = False) -> hist.Hist:
+    """A zeroed sums histogram (region x variation x sum x part x observable, Double storage);
+    ``use_inference`` adds the ML features as regions (:func:`sums_regions`)."""
     nbins, low, high = physics.FILL_BINNING
     return hist.Hist(
-        hist.axis.StrCategory(sorted(physics.REGIONS), name="region", flow=False),
+        hist.axis.StrCategory(sums_regions(use_inference), name="region", flow=False),
         hist.axis.StrCategory(sorted(variations), name="variation", flow=False),
         hist.axis.StrCategory(list(SUMS), name="sum", flow=False),
         hist.axis.StrCategory(list(exactsum.PARTS), name="part", flow=False),
@@ -118,7 +142,7 @@ class AGCSchema(NanoAODSchema):
     warn_missing_crossrefs = False
 
     def __init__(self, base_form: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        keep = set(physics.BRANCHES_READ)
+        keep = set(physics.BRANCHES_READ) | set(physics.ML_BRANCHES_READ)
         pairs = [
             (n, c)
             for n, c in zip(base_form["fields"], base_form["contents"], strict=True)
@@ -139,13 +163,54 @@ class AGCSchema(NanoAODSchema):
                 inner.get("parameters", {}).pop("__record__", None)
 
 
-def _collections(events: Any) -> tuple[Collection, Collection, Collection]:
-    """Flat numpy columns of the electron, muon and jet fields the selection reads."""
-    return (
-        Collection.from_awkward(events.Electron, ELECTRON_FIELDS),
-        Collection.from_awkward(events.Muon, MUON_FIELDS),
-        Collection.from_awkward(events.Jet, JET_FIELDS),
-    )
+def collections(events: Any, ml: bool = False) -> tuple[Collection, Collection, Collection]:
+    """Flat numpy columns of the electron, muon and jet fields the selection reads (plus the
+    ML features' with ``ml``)."""
+    out = []
+    for name, fields in (("Electron", ELECTRON_FIELDS), ("Muon", MUON_FIELDS), ("Jet", JET_FIELDS)):
+        extra = ML_FIELDS[name] if ml else ()
+        out.append(Collection.from_awkward(getattr(events, name), (*fields, *extra)))
+    return out[0], out[1], out[2]
+
+
+class _MLFill:
+    """Fills the ML features of the best assignment of each 4j2b event (:mod:`agc.processing.assignment`).
+
+    Built once per chunk: the selected lepton of every event and the event numbers; then one
+    :meth:`features` per jet-pT variation (the weight variations reuse the nominal one).
+    """
+
+    def __init__(self, models: ModelBytes, electrons: Collection, muons: Collection, events: Any):
+        self.models = models
+        self.lepton = lepton_columns(
+            electrons,
+            np.asarray(electron_mask(electrons), dtype=bool),
+            muons,
+            np.asarray(muon_mask(muons), dtype=bool),
+        )
+        self.event_number = ak.to_numpy(events.event)
+
+    def values(self, sel: RegionSelection) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(selected-event positions that have an assignment, per feature the fill values)."""
+        assert sel.jets is not None
+        lepton = {k: v[sel.mask] for k, v in self.lepton.items()}
+        best = best_assignments(sel.jets, lepton, self.event_number[sel.mask], self.models)
+        ranges = physics.ML_FEATURES.values()
+        per_feature = [
+            fill_values(best.features[:, k], low, high) for k, (low, high, _) in enumerate(ranges)
+        ]
+        return best.event, per_feature
+
+
+def _fill_ml(
+    sums: hist.Hist, variation: str, found: tuple[np.ndarray, list[np.ndarray]], weight: Any
+) -> None:
+    """Fill every feature of ``found`` (:meth:`_MLFill.values`) with ``weight`` (scalar or one
+    per selected event of the region)."""
+    event, per_feature = found
+    w = weight if np.ndim(weight) == 0 else np.asarray(weight)[event]
+    for name, values in zip(physics.ML_FEATURES, per_feature, strict=True):
+        fill(sums, name, variation, values, w)
 
 
 class AGCProcessor(processor.ProcessorABC):
@@ -153,16 +218,38 @@ class AGCProcessor(processor.ProcessorABC):
 
     Needs ``events.metadata`` keys ``dataset``, ``process`` and ``variation`` (the fileset of
     :func:`agc.dataset.manifest.fileset`). Returns ``{"sums": {dataset: hist.Hist}, "cutflow": {dataset:
-    {step: int}}}``; both add exactly under coffea's accumulation.
+    {step: int}}}``; both add exactly under coffea's accumulation. With ``models`` (the AGC's
+    BDTs, :func:`agc.processing.inference.load_models`) the best jet-parton assignment of every
+    4j2b event is found and its 20 features are filled too, for every variation (AGC
+    ``USE_INFERENCE``).
     """
+
+    def __init__(self, models: ModelBytes | None = None) -> None:
+        self.models = models
+
+    @property
+    def use_inference(self) -> bool:
+        """Whether the ML features are filled."""
+        return self.models is not None
 
     def process(self, events: Any) -> dict[str, Any]:
         meta = events.metadata
         dataset, process, variation = meta["dataset"], meta["process"], meta["variation"]
-        sums = empty_sums(histogram_variations(process, variation))
-        electrons, muons, jets = _collections(events)
+        ml = self.use_inference
+        sums = empty_sums(histogram_variations(process, variation), ml)
+        electrons, muons, jets = collections(events, ml)
         n_leptons = n_selected_leptons(electrons, muons)
         is_nominal_mc = variation == "nominal" and process != DATA_PROCESS
+        ml_fill = _MLFill(self.models, electrons, muons, events) if self.models else None
+        keep = (physics.ML_REGION,) if ml_fill else ()
+
+        def fill_all(region: str, sel: RegionSelection, names: dict[str, Any]) -> None:
+            """Fill the region's observable (and the ML features) for each ``{variation: weight}``."""
+            found = ml_fill.values(sel) if ml_fill and region == physics.ML_REGION else None
+            for name, weight in names.items():
+                fill(sums, region, name, sel.observable, weight)
+                if found is not None:
+                    _fill_ml(sums, name, found, weight)
 
         # Jet-pT (object) variations: the selection is redone for each.
         if is_nominal_mc:
@@ -177,22 +264,21 @@ class AGCProcessor(processor.ProcessorABC):
                 ("pt_scale_up", pt * physics.JES_SCALE_UP),
                 ("pt_res_up", pt * factors),
             ):
-                for region, sel in select(
-                    electrons, muons, jets, varied, n_leptons=n_leptons
-                ).regions.items():
-                    fill(sums, region, name, sel.observable, 1.0)
+                varied_sel = select(
+                    electrons, muons, jets, varied, n_leptons=n_leptons, keep_jets=keep
+                )
+                for region, sel in varied_sel.regions.items():
+                    fill_all(region, sel, {name: 1.0})
 
         # Nominal selection, reused by every weight variation.
-        nominal = select(electrons, muons, jets, n_leptons=n_leptons)
+        nominal = select(electrons, muons, jets, n_leptons=n_leptons, keep_jets=keep)
         for region, sel in nominal.regions.items():
-            fill(sums, region, variation, sel.observable, 1.0)
-            if not is_nominal_mc:
-                continue
-            if process in SCALE_VAR_PROCESSES:
-                for name, factor in physics.WJETS_SCALE_VAR.items():
-                    fill(sums, region, name, sel.observable, factor)
-            for name, weights in btag_weight_variations(sel.jet_pts).items():
-                fill(sums, region, name, sel.observable, weights)
+            names: dict[str, Any] = {variation: 1.0}
+            if is_nominal_mc:
+                if process in SCALE_VAR_PROCESSES:
+                    names.update(physics.WJETS_SCALE_VAR)
+                names.update(btag_weight_variations(sel.jet_pts))
+            fill_all(region, sel, names)
         cutflow = {step: int(nominal.cutflow[step]) for step in CUTFLOW_STEPS}
         return {"sums": {dataset: sums}, "cutflow": {dataset: cutflow}}
 
@@ -278,9 +364,9 @@ class FileResolvedProcessor(processor.ProcessorABC):
     of raising, so the run goes on and the driver drops that file's contribution as a whole.
     """
 
-    def __init__(self, capture_failures: bool = False) -> None:
+    def __init__(self, capture_failures: bool = False, models: ModelBytes | None = None) -> None:
         self.capture_failures = capture_failures
-        self.analysis = AGCProcessor()
+        self.analysis = AGCProcessor(models)
 
     def process(self, events: Any) -> dict[str, Any]:
         meta = events.metadata

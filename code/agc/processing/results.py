@@ -59,7 +59,8 @@ class HistogramRun:
     The three shapes:
 
     - final files written (a run without ``partial_dir``, a merge, :func:`write_histograms`):
-      ``output`` and ``cutflow_output`` (paths), ``yields`` (normalised nominal yields
+      ``output`` and ``cutflow_output`` (paths), ``ml_output`` (``histograms_ml.root``, when
+      the ML features were filled), ``yields`` (normalised nominal yields
       ``{region: {process: sum of weights}}``) and ``exact`` (every bin's part sums within
       their exact bound);
     - ``partials``: the partial outputs written (a run with ``partial_dir``) or merged;
@@ -75,6 +76,7 @@ class HistogramRun:
     normalisation_note: str
     events_processed: int
     output: str | None = None
+    ml_output: str | None = None
     cutflow_output: str | None = None
     yields: dict[str, dict[str, float]] | None = None
     exact: bool | None = None
@@ -100,7 +102,10 @@ class HistogramRun:
         if not written and self.partials is not None:
             out["partials"] = self.partials
         if written:
-            out.update(output=self.output, cutflow_output=self.cutflow_output, yields=self.yields)
+            out["output"] = self.output
+            if self.ml_output is not None:
+                out["ml_output"] = self.ml_output
+            out.update(cutflow_output=self.cutflow_output, yields=self.yields)
         out["cutflow"] = self.cutflow
         if written:
             out["exact"] = self.exact

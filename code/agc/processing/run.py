@@ -23,6 +23,7 @@ from typing import Any
 
 from coffea import processor
 
+from agc.core import physics
 from agc.core.errors import AGCError
 from agc.core.parameters import validate_parameters
 from agc.dataset.manifest import fileset as make_fileset
@@ -36,6 +37,7 @@ from agc.processing.checkpoint import (
 )
 from agc.processing.errors import translate_error
 from agc.processing.executors import coffea_executor, quiet_coffea
+from agc.processing.inference import ModelBytes, load_models
 from agc.processing.inputs import TREE, check_file, load_inputs, manifest_records
 from agc.processing.partials import SampleSums, sorted_skipped
 from agc.processing.processor import (
@@ -120,6 +122,7 @@ def _check_files(
     fileset: dict[str, dict[str, Any]],
     records: dict[str, list[dict[str, Any]]],
     skip_bad_files: bool,
+    branches: tuple[str, ...] = physics.BRANCHES_READ,
 ) -> _CheckedFiles:
     """:func:`check_file` on every local file before any processing: the first bad file raises,
     or (``skip_bad_files``) is recorded as skipped. A sample left without files is an error."""
@@ -133,7 +136,12 @@ def _check_files(
             if not is_remote(path):
                 try:
                     checked.entries[(name, path)] = check_file(
-                        path, TREE, sample=name, sha256=item.get("sha256"), size=item.get("size")
+                        path,
+                        TREE,
+                        sample=name,
+                        sha256=item.get("sha256"),
+                        size=item.get("size"),
+                        branches=branches,
                     )
                 except AGCError as exc:
                     if not skip_bad_files:
@@ -170,6 +178,7 @@ def _run_coffea(
     checked: _CheckedFiles,
     params: dict[str, Any],
     checkpointer: ChunkCheckpointer | None,
+    models: ModelBytes | None = None,
 ) -> dict[str, Any]:
     """coffea's Runner over the good files; the number of entries coffea read per file is added
     to ``checked.entries``. Returns the accumulated :class:`FileResolvedProcessor` output."""
@@ -204,7 +213,8 @@ def _run_coffea(
             # tracebacks to stderr before re-raising: keep both out of the CLI's output and of
             # the one-line error (the captured text is logged).
             with quiet_coffea(), contextlib.redirect_stderr(captured):
-                output = runner(coffea_fileset, FileResolvedProcessor(skip_bad_files)) or {}
+                analysis = FileResolvedProcessor(skip_bad_files, models)
+                output = runner(coffea_fileset, analysis) or {}
     except AGCError:
         raise
     except Exception as exc:  # noqa: BLE001 (coffea wraps worker errors in Exception)
@@ -227,6 +237,7 @@ def _whole_files(
     checked: _CheckedFiles,
     output: dict[str, Any],
     skip_bad_files: bool,
+    use_inference: bool = False,
 ) -> list[SampleSums]:
     """Per sample, the sums of the files processed whole; the others are refused, or
     (``skip_bad_files``) dropped whole and recorded as skipped."""
@@ -237,7 +248,7 @@ def _whole_files(
     result = []
     for name, entry in fileset.items():
         meta = entry["metadata"]
-        sums = empty_sums(histogram_variations(meta["process"], meta["variation"]))
+        sums = empty_sums(histogram_variations(meta["process"], meta["variation"]), use_inference)
         cutflow = dict.fromkeys(CUTFLOW_STEPS, 0)
         processed: list[str] = []
         skipped = checked.skipped[name]
@@ -283,6 +294,8 @@ def run_processor(
     scheduler: str = "",
     skip_bad_files: bool = False,
     checkpoint_dir: str | os.PathLike[str] | None = None,
+    use_inference: bool = False,
+    ml_models: str | os.PathLike[str] = physics.ML_MODEL_DIR,
 ) -> ProcessingResult:
     """Check the inputs, run the processor over the selected samples, keep whole files only.
 
@@ -293,6 +306,8 @@ def run_processor(
     counts the processed files only. A sample whose files all fail is an error either way.
     ``checkpoint_dir``: per-chunk checkpoints
     (:class:`agc.processing.checkpoint.ChunkCheckpointer`) are read and written there (None: none).
+    ``use_inference``: also fill the ML features (the BDTs read from ``ml_models``, the files
+    checked for :data:`agc.core.physics.ML_BRANCHES_READ` too).
     """
     params = validate_parameters(
         {
@@ -307,14 +322,16 @@ def run_processor(
     manifest = load_inputs(inputs)
     fileset = make_fileset(manifest, samples, params["max_files"])
     records = manifest_records(manifest, samples, params["max_files"])
-    checked = _check_files(fileset, records, params["skip_bad_files"])
+    models = load_models(ml_models) if use_inference else None
+    branches = physics.BRANCHES_READ + (physics.ML_BRANCHES_READ if use_inference else ())
+    checked = _check_files(fileset, records, params["skip_bad_files"], branches)
     checkpointer, version, keys = None, "", {}
     if checkpoint_dir is not None:
-        version = code_version()
+        version = code_version() + ("-ml" if use_inference else "")
         keys = _checkpoint_keys(fileset, checked.good)
-        checkpointer = ChunkCheckpointer(Path(checkpoint_dir) / version, keys)
-    output = _run_coffea(fileset, checked, params, checkpointer)
-    result = _whole_files(fileset, checked, output, params["skip_bad_files"])
+        checkpointer = ChunkCheckpointer(Path(checkpoint_dir) / version, keys, use_inference)
+    output = _run_coffea(fileset, checked, params, checkpointer, models)
+    result = _whole_files(fileset, checked, output, params["skip_bad_files"], use_inference)
     chunks = {k: int(output.get("chunks", {}).get(k, 0)) for k in CHUNK_OUTCOMES}
     chunks["total"] = sum(chunks.values())
     peak = output.get("peak_rss_kb", PeakMemory(0))
@@ -341,6 +358,7 @@ def process_samples(
     max_files: int = -1,
     scheduler: str = "",
     skip_bad_files: bool = False,
+    use_inference: bool = False,
 ) -> list[SampleSums]:
     """Run the processor over the selected samples (no checkpoints); return their exact
     unnormalised sums (see :func:`run_processor`)."""
@@ -353,4 +371,5 @@ def process_samples(
         max_files=max_files,
         scheduler=scheduler,
         skip_bad_files=skip_bad_files,
+        use_inference=use_inference,
     ).samples

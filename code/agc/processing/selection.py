@@ -257,7 +257,9 @@ class RegionSelection:
 
     ``mask``: bool per event (n_events); ``observable``: float64 per selected event [GeV];
     ``jet_pts``: (n_selected, 4) pT [GeV] of the first four selected jets -- the pT the selection
-    used (varied for a pT variation). The b-tag weights are computed from the nominal
+    used (varied for a pT variation); ``jets`` (only for the regions :func:`select` is asked to
+    keep jets of): the selected jets of the selected events, every field of the input columns,
+    ``pt`` replaced by the pT the selection used. The b-tag weights are computed from the nominal
     selection's ``jet_pts`` only (as in the AGC: weight variations are not combined with the
     object variations).
     """
@@ -265,6 +267,7 @@ class RegionSelection:
     mask: np.ndarray
     observable: np.ndarray
     jet_pts: np.ndarray
+    jets: Collection | None = None
 
 
 @dataclass
@@ -282,6 +285,7 @@ def select(
     jet_pt: np.ndarray | None = None,
     *,
     n_leptons: np.ndarray | None = None,
+    keep_jets: tuple[str, ...] = (),
 ) -> Selection:
     """Event selection and observables of both regions.
 
@@ -291,7 +295,8 @@ def select(
     record arrays; ``jet_pt``: flat varied jet pT [GeV] (``None`` = nominal), which replaces the
     jets' pT everywhere -- jet selection, b-tag counts, H_T, the m_bjj four-momenta and
     ``jet_pts``; ``n_leptons``: precomputed :func:`n_selected_leptons` (the lepton selection
-    does not depend on the jet pT).
+    does not depend on the jet pT); ``keep_jets``: regions whose
+    :attr:`RegionSelection.jets` to fill.
     """
     jets = _as_collection(jets, JET_FIELDS)
     if n_leptons is None:
@@ -322,7 +327,14 @@ def select(
         else:
             observable = m_bjj(sub, sub_mask, sub_pt)
         jet_pts = _leading(sub, sub_pt, sub_mask, rank[per_jet], physics.N_BTAG_VAR_JETS)
-        result.regions[region] = RegionSelection(mask=mask, observable=observable, jet_pts=jet_pts)
+        kept = None
+        if region in keep_jets:
+            columns = {k: v[sub_mask] for k, v in sub.columns.items()}
+            columns["pt"] = sub_pt[sub_mask]
+            kept = Collection(counts=sub.count(sub_mask), columns=columns)
+        result.regions[region] = RegionSelection(
+            mask=mask, observable=observable, jet_pts=jet_pts, jets=kept
+        )
     return result
 
 
