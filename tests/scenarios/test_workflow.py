@@ -548,7 +548,7 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
         assert page.count('data-role="fit-poi"') == 1
         assert page.count('data-role="fit-postfit"') == 2
         assert 'id="provenance"' in page
-        assert "application/vnd.jupyter.stderr" not in page
+        assert 'data-mime-type="application/vnd.jupyter.stderr"' not in page
     assert sorted(p.name for p in (serial_out / "notebooks").iterdir()) == [
         "00_dataset.ipynb",
         "01_histograms.ipynb",
