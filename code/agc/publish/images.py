@@ -8,6 +8,7 @@ dithering) unchanged to the eye, at about a third of the bytes; that is what the
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 from pathlib import Path
@@ -18,6 +19,7 @@ from agc.core.errors import AGCError
 PALETTE_COLOURS = 64
 
 
+@functools.lru_cache(maxsize=32)  # the fit notebook shows the same plots as the summary
 def compress_png(data: bytes, colours: int = PALETTE_COLOURS) -> bytes:
     """``data`` (a PNG or JPEG image) as a palette PNG of ``colours`` colours (smaller bytes).
 
