@@ -543,6 +543,12 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
     ):
         assert (serial_out / name).is_file(), f"serial run did not write {name}"
         assert (cwl_out / name).is_file(), f"CWL run did not write {name}"
+    for out in (serial_out, cwl_out):  # the same report whichever engine ran (issue #22)
+        page = (out / "report.html").read_text(encoding="utf-8")
+        assert page.count('data-role="fit-poi"') == 1
+        assert page.count('data-role="fit-postfit"') == 2
+        assert 'id="provenance"' in page
+        assert 'data-mime-type="application/vnd.jupyter.stderr"' not in page
     assert sorted(p.name for p in (serial_out / "notebooks").iterdir()) == [
         "00_dataset.ipynb",
         "01_histograms.ipynb",

@@ -16,6 +16,7 @@ from agc.workflow.runners import (
     cwl_job,
     cwltool_command,
     expand_commands,
+    progress_line,
     run_cwl,
     run_serial,
 )
@@ -122,6 +123,37 @@ def test_run_serial_operational_options_from_and_target(tmp_path: Path) -> None:
         run_serial(path, options={"CACHE": "off"})
     with pytest.raises(AGCError, match="comes after"):
         run_serial(path, options={"FROM": "c", "TARGET": "a"})
+
+
+def test_run_serial_prints_a_progress_line_after_each_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """make run: after every step, the steps done out of all, their times and the next step."""
+    steps = [
+        {"name": "a", "environment": "x", "commands": ["true", "true"]},
+        {"name": "b", "environment": "x", "commands": ["true"]},
+    ]
+    spec = {
+        "version": "0.9.4",
+        "inputs": {"parameters": {}},
+        "workflow": {"type": "serial", "specification": {"steps": steps}},
+    }
+    path = tmp_path / "reana.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    run_serial(path)
+    lines = [x for x in capsys.readouterr().err.splitlines() if "progress:" in x]
+    assert len(lines) == 2  # one per step, not per command
+    assert lines[0].startswith("[agc run-serial] progress: 1/2 steps done (a ")
+    assert lines[0].endswith("; next: b")
+    assert "2/2 steps done (a " in lines[1]
+    assert "next" not in lines[1]
+
+
+def test_progress_line_lists_the_finished_steps_in_order() -> None:
+    line = progress_line({"a": 1.04, "b": 2.0}, ["a", "b", "c"], 3.06)
+    assert line == (
+        "[agc run-serial] progress: 2/3 steps done (a 1.0 s, b 2.0 s), 3.1 s elapsed; next: c"
+    )
 
 
 def test_cwl_job_applies_typed_overrides_and_absolute_locations() -> None:

@@ -48,6 +48,7 @@ from agc.processing.processor import (
     empty_sums,
     histogram_variations,
 )
+from agc.processing.progress import with_progress
 from agc.processing.selection import CUTFLOW_STEPS
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ def _run_coffea(
             params["executor"], params["workers"], params["scheduler"], 3 if remote else 0
         ) as executor:
             runner = processor.Runner(
-                executor=executor,
+                executor=with_progress(executor),  # chunks done / total on the terminal
                 schema=AGCSchema,
                 chunksize=params["chunksize"],
                 metadata_cache=cache,

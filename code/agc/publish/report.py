@@ -1,11 +1,15 @@
 """The HTML report of a run, and the small display helpers the stage notebooks use.
 
-:func:`build_report` joins the executed notebooks of a run (``outputs/notebooks/*.ipynb``, in
-name order: 00_dataset, 01_histograms..., 01_merge, 02_statistical_model, 03_fit) into one
-notebook and renders it with nbconvert's ``HTMLExporter`` into a single self-contained HTML file
-(plots are embedded as images). Volatile execution metadata (papermill timings, cell execution
-times) and progress-bar widgets are dropped, so the report only changes when the notebooks'
-content does.
+:func:`build_report` writes one self-contained HTML file that leads with the result: first the
+run's summary built from its outputs (:func:`agc.publish.summary.summary_html`: the POI, fit
+quality and post-fit plots on the first screen, then pre-fit plots, pulls, impacts,
+correlations, limits, cut flow, provenance and links to the outputs), then the executed
+notebooks of ``outputs/notebooks/*.ipynb`` (name order) rendered with nbconvert's
+``HTMLExporter`` and the report's own template (``templates/agc_report``, based on ``lab``):
+code collapsed, prompts and the default ``parameters`` cells left out (nbconvert's
+``TagRemovePreprocessor``), stderr (library log lines, warnings) summarised in collapsed log
+boxes, images re-encoded as palette PNGs (:mod:`agc.publish.notebookcells`). Volatile execution
+metadata and progress-bar widgets are dropped; the provenance box shows start/end and step times.
 
 The other functions turn stage results into Markdown tables or figures for the notebooks.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,9 +29,16 @@ from nbformat.v4 import new_markdown_cell, new_notebook
 
 from agc.core.errors import AGCError
 from agc.core.fileio import write_text
+from agc.publish.notebookcells import capture_stderr, compress_images
 from agc.stats.results import FitSummary
 
 REPORT_TITLE = "AGC ttbar analysis (CMS 2015 Open Data) — run report"
+#: The report's nbconvert template (a folder under :data:`TEMPLATES`).
+TEMPLATE = "agc_report"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: Cells with these tags are left out of the report (the notebooks' default parameters: the
+#: values used are in papermill's injected cell and in the provenance box).
+REMOVED_CELL_TAGS = ("parameters",)
 _VOLATILE_CELL_METADATA = ("execution", "papermill", "collapsed", "scrolled")
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -41,8 +53,9 @@ def _read_notebook(path: Path) -> Any:
         raise AGCError(f"cannot read executed notebook {path}: {exc}") from None
 
 
-def combine_notebooks(paths: Sequence[Path], title: str = REPORT_TITLE) -> Any:
-    """One notebook holding a title cell and the cells of ``paths`` in order (fresh cell ids)."""
+def combine_notebooks(paths: Sequence[Path]) -> Any:
+    """One notebook holding the cells of ``paths`` in order (fresh cell ids), each notebook's
+    stderr moved into log boxes and its images compressed (:mod:`agc.publish.notebookcells`)."""
     contents = "\n".join(f"{i}. `{p.name}`" for i, p in enumerate(paths, start=1))
     combined = new_notebook(
         metadata={
@@ -54,8 +67,8 @@ def combine_notebooks(paths: Sequence[Path], title: str = REPORT_TITLE) -> Any:
             "language_info": {"name": "python"},
         }
     )
-    heading = new_markdown_cell(f"# {title}\n\nExecuted notebooks:\n\n{contents}")
-    heading.id = "report-title"
+    heading = new_markdown_cell(contents)
+    heading.id = "report-notebooks"
     combined.cells.append(heading)
     for number, path in enumerate(paths):
         book = _read_notebook(path)
@@ -65,29 +78,59 @@ def combine_notebooks(paths: Sequence[Path], title: str = REPORT_TITLE) -> Any:
             cell.id = f"nb{number:02d}-{index:03d}"
             if cell.cell_type == "code":  # progress widgets have no static view: drop them
                 cell.outputs = [o for o in cell.outputs if _WIDGET_VIEW not in o.get("data", {})]
+                capture_stderr(cell, path.name)
+                compress_images(cell)
             combined.cells.append(cell)
     nbformat.validate(combined)
     return combined
 
 
+def _navigation(summary: str) -> str:
+    """Links to the summary's sections (their ids and ``<h2>`` titles)."""
+    found = re.findall(r'<section class="agc-section" id="([^"]+)"><h2>([^<]+)</h2>', summary)
+    return "".join(f'<a href="#{anchor}">{title.split(": ")[-1]}</a>' for anchor, title in found)
+
+
 def build_report(
     notebooks_dir: str | os.PathLike[str] = "outputs/notebooks",
     output: str | os.PathLike[str] = "outputs/report.html",
+    *,
+    outdir: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """Render the executed notebooks of ``notebooks_dir`` into one HTML file ``output``.
+    """Render the run in ``outdir`` (default: the folder holding ``notebooks_dir``) into one HTML
+    file ``output``: its summary (:func:`agc.publish.summary.summary_html`), then the executed
+    notebooks of ``notebooks_dir``.
 
     Raises :class:`AGCError` if the folder holds no notebook or one cannot be read; the HTML is
     written atomically.
     """
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    from agc.publish.summary import summary_html
 
     folder = Path(notebooks_dir)
     paths = sorted(folder.glob("*.ipynb"))
     if not paths:
         raise AGCError(f"no executed notebooks (*.ipynb) in {folder}")
     combined = combine_notebooks(paths)
-    exporter = HTMLExporter(template_name="lab")
-    body, _ = exporter.from_notebook_node(combined, resources={"metadata": {"name": REPORT_TITLE}})
+    summary = summary_html(Path(outdir) if outdir is not None else folder.parent)
+    exporter = HTMLExporter(
+        template_name=TEMPLATE,
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags=set(REMOVED_CELL_TAGS)), enabled=True
+    )
+    resources = {
+        "metadata": {"name": REPORT_TITLE},
+        "agc_title": REPORT_TITLE,
+        "agc_summary": summary,
+        "agc_nav": _navigation(summary),
+    }
+    body, _ = exporter.from_notebook_node(combined, resources=resources)
     return write_text(output, body)
 
 
@@ -117,13 +160,28 @@ def json_block(data: Any) -> str:
     return "```json\n" + json.dumps(data, indent=1, sort_keys=True, default=str) + "\n```"
 
 
+def _nested_markdown(value: Any) -> str:
+    """A nested summary entry as Markdown: a mapping of mappings or a list of mappings as a
+    table, a mapping of scalars as a key/value table, a list of scalars as a list; JSON else."""
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+        return mapping_markdown(value, "name")
+    if isinstance(value, dict) and not any(isinstance(v, dict | list) for v in value.values()):
+        return markdown_table([{"key": k, "value": v} for k, v in value.items()], ["key", "value"])
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return markdown_table(value) if value else "none"
+    if isinstance(value, list) and not any(isinstance(v, dict | list) for v in value):
+        return ", ".join(f"`{v}`" for v in value) if value else "none"
+    return json_block(value)
+
+
 def summary_markdown(summary: Mapping[str, Any]) -> str:
-    """A stage summary: scalar entries as a key/value table, the rest as JSON."""
+    """A stage summary: scalar entries as a key/value table, each nested entry under its name
+    as a table (mappings of mappings, lists of mappings), a key/value table (mappings of
+    scalars) or a list (lists of scalars); deeper structures as JSON."""
     scalars = [{"key": k, "value": v} for k, v in summary.items() if not isinstance(v, dict | list)]
     nested = {k: v for k, v in summary.items() if isinstance(v, dict | list)}
     parts = [markdown_table(scalars, ["key", "value"])] if scalars else []
-    if nested:
-        parts.append(json_block(nested))
+    parts += [f"**{key}**\n\n{_nested_markdown(value)}" for key, value in nested.items()]
     return "\n\n".join(parts)
 
 

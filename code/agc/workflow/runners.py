@@ -242,6 +242,19 @@ def select_steps(steps: list[str], options: dict[str, str], source: str) -> list
     return steps[first : last + 1]
 
 
+def progress_line(timings: dict[str, float], steps: list[str], elapsed: float) -> str:
+    """The line after each finished step of :func:`run_serial`: steps done out of ``steps``
+    with their wall times (``timings`` [s]), the time elapsed [s] and the next step."""
+    done = [name for name in steps if name in timings]
+    times = ", ".join(f"{name} {timings[name]:.1f} s" for name in done)
+    following = steps[len(done)] if len(done) < len(steps) else None
+    tail = f"; next: {following}" if following else ""
+    return (
+        f"[agc run-serial] progress: {len(done)}/{len(steps)} steps done ({times}), "
+        f"{elapsed:.1f} s elapsed{tail}"
+    )
+
+
 def run_serial(
     spec_path: str | os.PathLike[str] = SERIAL_SPEC,
     overrides: dict[str, str] | None = None,
@@ -286,6 +299,8 @@ def run_serial(
                 f"{spec_path.name}: {label} failed with exit code {result.returncode}; "
                 "earlier steps' outputs are kept"
             )
+        if command.index == command.count:
+            _log(progress_line(timings, chosen, time.perf_counter() - started))
     total = time.perf_counter() - started
     _log(f"[agc run-serial] all {len(steps)} steps done in {total:.1f} s")
     return SerialRun(

@@ -354,18 +354,22 @@ def report(
     notebooks_dir: PathLike | None = None,
     output: PathLike | None = None,
 ) -> ReportStageResult:
-    """Render the executed notebooks of ``notebooks_dir`` (default ``<outdir>/notebooks``) into
-    ``output`` (default ``<outdir>/report.html``) and write ``<outdir>/provenance.json``
-    (:func:`agc.publish.report.build_report`, :func:`agc.publish.provenance.run_provenance`)."""
+    """Write ``<outdir>/provenance.json``, then the report ``output`` (default
+    ``<outdir>/report.html``): the run's summary from the outputs in ``outdir``, then the
+    executed notebooks of ``notebooks_dir`` (default ``<outdir>/notebooks``)
+    (:func:`agc.publish.provenance.run_provenance`, :func:`agc.publish.report.build_report`)."""
     from agc.publish.provenance import run_provenance
     from agc.publish.report import build_report
 
     params = validate_parameters({"outdir": outdir})
+    # provenance.json first: the report's provenance box shows it.
+    provenance = Path(run_provenance(params["outdir"]))
     html = build_report(
         _under(params["outdir"], notebooks_dir, NOTEBOOKS_DIR),
         _under(params["outdir"], output, REPORT),
+        outdir=params["outdir"],
     )
-    return ReportStageResult(report=Path(html), provenance=Path(run_provenance(params["outdir"])))
+    return ReportStageResult(report=Path(html), provenance=provenance)
 
 
 def archive(
