@@ -79,8 +79,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Bumped whenever the generated content for a given recipe changes.
-GENERATOR_VERSION = "1"
+#: Bumped whenever the generated content for a given recipe changes (2: Jet_qgl and GenPart).
+GENERATOR_VERSION = "2"
 
 #: Name of the sidecar that records what produced a generated dataset.
 GENERATION_RECORD = "generation.json"
