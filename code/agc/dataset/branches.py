@@ -30,6 +30,7 @@ __all__ = [
     "counter_name",
     "jagged",
     "ntuple_types",
+    "reduce_mantissa",
     "tree_types",
     "with_counters",
 ]
@@ -81,6 +82,23 @@ BRANCH_TYPES: dict[str, Any] = {
     "Muon_sip3d": "var * float32",
     "Muon_pfRelIso04_all": "var * float32",
 }
+
+
+def reduce_mantissa(values: np.ndarray, bits: int) -> np.ndarray:
+    """float32 ``values`` rounded to ``bits`` mantissa bits, as NanoAOD stores many floats.
+
+    CMSSW's ``MiniFloatConverter::reduceMantissaToNbitsRounding``: add one unit of the last
+    kept bit when the first dropped bit is set, then clear the dropped bits. The real file has
+    8 bits for ``GenPart_pt/eta/phi/mass`` and 10 for ``Jet_qgl`` (relative precision 2^-9,
+    2^-11), which is what makes those branches compress.
+    """
+    shift = 23 - bits
+    raw = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    test = np.uint32(1 << (shift - 1))
+    mask = np.uint32((0xFFFFFFFF >> shift) << shift)
+    rounded = np.where((raw & test) != 0, raw + np.uint32(1 << shift), raw) & mask
+    return rounded.astype(np.uint32).view(np.float32)
+
 
 #: Flat per-object arrays plus ``"event"`` (index of the object's event in the block).
 Table = dict[str, np.ndarray]

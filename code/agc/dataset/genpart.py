@@ -22,6 +22,9 @@ from a parton lies within Delta R < 0.4 of it up to the angular smearing and mer
 - hard-process particles carry bits 0, 7, 8, 11, 12, 13, 14 (31105: one copy, so first and last
   copy at once), as NanoAOD's single-copy hard-process partons do.
 
+Floats are stored with NanoAOD's precision (8 mantissa bits, relative 2^-9, as in the real
+file: :func:`agc.dataset.branches.reduce_mantissa`).
+
 Initial-state partons and the radiation (ISR/FSR) are not recorded: the generator has no
 incoming partons, and its radiation partons are not part of the hard process; particles without
 a recorded mother have ``genPartIdxMother`` = -1. Masses are the generator's (0 for light quarks
@@ -38,10 +41,12 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from agc.dataset.branches import reduce_mantissa
 from agc.dataset.fourvectors import P4, eta_of, mass_of, phi_of, pt_of
 
 __all__ = [
     "GENPART_COLUMNS",
+    "GENPART_MANTISSA_BITS",
     "HARD_FLAGS",
     "RESONANCE_STATUS",
     "TAU_DECAY_FLAGS",
@@ -56,6 +61,9 @@ HARD_FLAGS = sum(1 << bit for bit in (0, 7, 8, 11, 12, 13, 14))
 TAU_DECAY_FLAGS = sum(1 << bit for bit in (2, 3, 4, 5, 9, 10, 12, 13))
 #: Pythia status codes: intermediate resonance, outgoing hard parton, final, decayed.
 RESONANCE_STATUS, OUTGOING_STATUS, FINAL_STATUS, DECAYED_STATUS = 22, 23, 1, 2
+
+#: Mantissa bits of the record's floats (NanoAOD's precision for GenPart pt, eta, phi, mass).
+GENPART_MANTISSA_BITS = 8
 
 #: Branches of the record (NanoAOD names) -> dtype.
 GENPART_COLUMNS: dict[str, str] = {
@@ -165,11 +173,12 @@ def _jagged(
     """(events, slots) arrays -> jagged branches of the present slots (``cols["valid"]``)."""
     valid = np.asarray(cols["valid"], bool)
     counts = valid.sum(axis=1)
+    bits = GENPART_MANTISSA_BITS
     values = {
-        "GenPart_pt": pt,
-        "GenPart_eta": eta,
-        "GenPart_phi": phi,
-        "GenPart_mass": mass,
+        "GenPart_pt": reduce_mantissa(pt, bits),
+        "GenPart_eta": reduce_mantissa(eta, bits),
+        "GenPart_phi": reduce_mantissa(phi, bits),
+        "GenPart_mass": reduce_mantissa(mass, bits),
         "GenPart_pdgId": cols["pdg"],
         "GenPart_status": cols["status"],
         "GenPart_statusFlags": cols["flags"],

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from agc.dataset.branches import Table
+from agc.dataset.branches import Table, reduce_mantissa
 
 __all__ = [
     "CLASSES",
@@ -38,6 +38,7 @@ __all__ = [
     "LEPTON_JET",
     "PILEUP_JET",
     "QGL_DEFAULT",
+    "QGL_MANTISSA_BITS",
     "QUARK_JET",
     "jet_class",
     "quark_gluon_likelihood",
@@ -47,6 +48,8 @@ __all__ = [
 QUARK_JET, GLUON_JET, PILEUP_JET, LEPTON_JET = 0, 1, 2, 3
 #: Distribution classes, in the recipe's ``detector.qgl`` names, indexed by :func:`jet_class`.
 CLASSES: tuple[str, ...] = ("quark", "gluon", "pileup", "lepton", "b")
+#: Mantissa bits of Jet_qgl (NanoAOD's precision, as in the real file).
+QGL_MANTISSA_BITS = 10
 #: The value of jets without a likelihood, as in NanoAOD.
 QGL_DEFAULT = -1.0
 #: jetId with the tight and the tight-lepton-veto bits (2 | 4).
@@ -62,8 +65,8 @@ def jet_class(origin: np.ndarray, flavour: np.ndarray) -> np.ndarray:
 def quark_gluon_likelihood(
     rng: np.random.Generator, jets: Table, cfg: dict[str, Any]
 ) -> np.ndarray:
-    """``Jet_qgl`` (float64, shape of ``jets["pt"]``): Beta(alpha, beta) of the jet's class, or
-    -1 below ``cfg["pt_min"]`` [GeV] and with the default probabilities of ``cfg["default"]``.
+    """``Jet_qgl`` (float32, shape of ``jets["pt"]``, 10 mantissa bits as in NanoAOD):
+    Beta(alpha, beta) of the jet's class, or -1 below ``cfg["pt_min"]`` [GeV] and with the default probabilities of ``cfg["default"]``.
 
     ``jets``: the flat jet table (``pt`` [GeV], ``jetId``, ``flavour``, ``origin``); ``cfg``:
     the recipe's ``detector.qgl``. Draws len(jets) Beta variates and len(jets) uniforms.
@@ -80,4 +83,4 @@ def quark_gluon_likelihood(
         np.where(jets["origin"] == LEPTON_JET, default["lepton"], default["other"]),
     )
     missing = (jets["pt"] < cfg["pt_min"]) | (rng.random(len(cls)) < p_default)
-    return np.where(missing, QGL_DEFAULT, value)
+    return np.where(missing, QGL_DEFAULT, reduce_mantissa(value, QGL_MANTISSA_BITS))
