@@ -70,7 +70,7 @@ def test_branches_match_the_real_file(small_manifest: Path, real_nanoaod: Path) 
         real, ours = real_file["Events"], our_file["Events"]
         assert our_file.file.compression == real_file.file.compression  # ZLIB(1)
         written = list(ours.keys())
-        expected = [*BRANCH_TYPES, "nElectron", "nJet", "nMuon"]
+        expected = [*BRANCH_TYPES, *COUNTERS]
         assert sorted(written) == sorted(expected)
         assert set(physics.BRANCHES_READ) <= set(written)
         for name in written:
@@ -81,7 +81,7 @@ def test_branches_match_the_real_file(small_manifest: Path, real_nanoaod: Path) 
             real_counter = real_b.count_branch.name if real_b.count_branch is not None else None
             ours_counter = ours_b.count_branch.name if ours_b.count_branch is not None else None
             assert ours_counter == real_counter, name
-        for counter in ("nJet", "nElectron", "nMuon"):
+        for counter in COUNTERS:
             assert ours[counter].interpretation.from_dtype == np.dtype(">u4")
         arrays = ours.arrays(["nJet", "Jet_pt"])
         assert ak.all(arrays.nJet == ak.num(arrays.Jet_pt))
