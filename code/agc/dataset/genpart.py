@@ -150,41 +150,35 @@ class GenRecord:
     def branches(self, index: np.ndarray | None = None) -> dict[str, ak.Array]:
         """The ``GenPart_*`` branches (:data:`GENPART_COLUMNS`) of the events ``index`` (all if
         None): jagged (events, particles), absent slots dropped, mother indices renumbered."""
-        n = self.n if index is None else len(index)
-        if not self._p4:
-            empty = np.zeros((n, 0))
-            return _jagged(empty, empty, empty, empty, dict.fromkeys(self._columns, empty))
-        rows = slice(None) if index is None else index
-        p4 = np.stack(self._p4, axis=1)[rows]
-        cols = {k: np.stack(v, axis=1)[rows] for k, v in self._columns.items()}
-        valid = cols["valid"]
+        rows = np.arange(self.n) if index is None else np.asarray(index)
+        cols = {
+            key: np.stack([v[rows] for v in values], axis=1)
+            if values
+            else np.zeros((len(rows), 0), np.int64)
+            for key, values in self._columns.items()
+        }
+        valid = cols["valid"].astype(bool)
         # new position of every present slot within its event; a mother is always present
         position = np.cumsum(valid, axis=1) - 1
         mother = cols["mother"]
         has_mother = mother >= 0
         renumbered = np.take_along_axis(position, np.where(has_mother, mother, 0), axis=1)
         cols["mother"] = np.where(has_mother, renumbered, -1)
-        return _jagged(pt_of(p4), eta_of(p4), phi_of(p4), mass_of(p4), cols)
-
-
-def _jagged(
-    pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray, cols: dict[str, Any]
-) -> dict[str, ak.Array]:
-    """(events, slots) arrays -> jagged branches of the present slots (``cols["valid"]``)."""
-    valid = np.asarray(cols["valid"], bool)
-    counts = valid.sum(axis=1)
-    bits = GENPART_MANTISSA_BITS
-    values = {
-        "GenPart_pt": reduce_mantissa(pt, bits),
-        "GenPart_eta": reduce_mantissa(eta, bits),
-        "GenPart_phi": reduce_mantissa(phi, bits),
-        "GenPart_mass": reduce_mantissa(mass, bits),
-        "GenPart_pdgId": cols["pdg"],
-        "GenPart_status": cols["status"],
-        "GenPart_statusFlags": cols["flags"],
-        "GenPart_genPartIdxMother": cols["mother"],
-    }
-    return {
-        name: ak.unflatten(np.asarray(values[name])[valid].astype(dtype), counts)
-        for name, dtype in GENPART_COLUMNS.items()
-    }
+        # kinematics of the present particles only (flat, in event then slot order)
+        p4 = np.stack([p[rows] for p in self._p4], axis=1)[valid] if self._p4 else np.zeros((0, 4))
+        bits = GENPART_MANTISSA_BITS
+        flat = {
+            "GenPart_pt": reduce_mantissa(pt_of(p4), bits),
+            "GenPart_eta": reduce_mantissa(eta_of(p4), bits),
+            "GenPart_phi": reduce_mantissa(phi_of(p4), bits),
+            "GenPart_mass": reduce_mantissa(mass_of(p4), bits),
+            "GenPart_pdgId": cols["pdg"][valid],
+            "GenPart_status": cols["status"][valid],
+            "GenPart_statusFlags": cols["flags"][valid],
+            "GenPart_genPartIdxMother": cols["mother"][valid],
+        }
+        counts = valid.sum(axis=1)
+        return {
+            name: ak.unflatten(flat[name].astype(dtype), counts)
+            for name, dtype in GENPART_COLUMNS.items()
+        }
