@@ -62,6 +62,14 @@ def _object_counts(events: Any) -> dict[str, int]:
     }
 
 
+def _mantissa_bits(branch: Any) -> int:
+    """The largest number of float32 mantissa bits in use among a float branch's values."""
+    raw = ak.to_numpy(ak.flatten(branch.array())).astype(np.float32).view(np.uint32) & 0x7FFFFF
+    lowest = raw & (~raw + np.uint32(1))  # lowest set bit of each mantissa (0 for none)
+    used = np.where(raw > 0, 23 - np.log2(np.maximum(lowest, 1)).astype(int), 0)
+    return int(used.max())
+
+
 def test_branches_match_the_real_file(small_manifest: Path, real_nanoaod: Path) -> None:
     ours_path = next(
         iter(fileset(load_manifest(small_manifest), "ttbar__nominal")["ttbar__nominal"]["files"])
@@ -70,7 +78,7 @@ def test_branches_match_the_real_file(small_manifest: Path, real_nanoaod: Path) 
         real, ours = real_file["Events"], our_file["Events"]
         assert our_file.file.compression == real_file.file.compression  # ZLIB(1)
         written = list(ours.keys())
-        expected = [*BRANCH_TYPES, "nElectron", "nJet", "nMuon"]
+        expected = [*BRANCH_TYPES, *COUNTERS]
         assert sorted(written) == sorted(expected)
         assert set(physics.BRANCHES_READ) <= set(written)
         for name in written:
@@ -81,8 +89,13 @@ def test_branches_match_the_real_file(small_manifest: Path, real_nanoaod: Path) 
             real_counter = real_b.count_branch.name if real_b.count_branch is not None else None
             ours_counter = ours_b.count_branch.name if ours_b.count_branch is not None else None
             assert ours_counter == real_counter, name
-        for counter in ("nJet", "nElectron", "nMuon"):
+        for counter in COUNTERS:
             assert ours[counter].interpretation.from_dtype == np.dtype(">u4")
+        ml = {"Jet_qgl", "nGenPart", *(f"GenPart_{c}" for c in ("pt", "pdgId", "statusFlags"))}
+        assert ml <= set(written)  # the ML extension's branches
+        for name in ("Jet_qgl", "GenPart_pt", "GenPart_eta", "GenPart_phi", "GenPart_mass"):
+            # NanoAOD's reduced float precision: no more mantissa bits than the real file's
+            assert _mantissa_bits(ours[name]) <= _mantissa_bits(real[name]), name
         arrays = ours.arrays(["nJet", "Jet_pt"])
         assert ak.all(arrays.nJet == ak.num(arrays.Jet_pt))
         assert ak.all(arrays.Jet_pt[:, :-1] >= arrays.Jet_pt[:, 1:])  # pT-ordered, as NanoAOD

@@ -32,6 +32,27 @@ def test_seed_and_sample_change_the_events(recipe: dict[str, Any]) -> None:
     assert not ak.array_equal(jets(1), jets(1, "wjets"))
 
 
+def test_ml_branches_draw_from_their_own_stream(recipe: dict[str, Any]) -> None:
+    """Another auxiliary stream changes Jet_qgl (and W+jets' gluon/quark record) only: every
+    other branch keeps its values, so adding the ML branches moved no earlier draw."""
+    det = recipe["detector"]
+    new = ("Jet_qgl", "GenPart_pdgId")
+    for process in ("ttbar", "wjets"):
+        cfg = recipe["samples"][process]["nominal"]
+        one, two = (
+            generate_events(cfg, det, np.random.default_rng(9), 1000, aux=np.random.default_rng(a))
+            for a in (1, 2)
+        )
+        default = generate_events(cfg, det, np.random.default_rng(9), 1000)
+        assert not ak.array_equal(one["Jet_qgl"], two["Jet_qgl"])
+        for name in one:
+            if name not in new:
+                assert ak.array_equal(one[name], two[name]), name
+                assert ak.array_equal(one[name], default[name]), name
+        pdg_equal = ak.array_equal(one["GenPart_pdgId"], two["GenPart_pdgId"])
+        assert pdg_equal == (process == "ttbar")  # W+jets' light partons: gluon or quark
+
+
 def test_preselection_keeps_every_event_that_can_be_selected(recipe: dict[str, Any]) -> None:
     """Same random numbers with and without the preselection: the kept events are the full
     events, and every event that the selection with jet pT x 1.5 (beyond the JES x1.03 and

@@ -17,12 +17,20 @@ def test_cluster_merges_close_partons_keeps_far_ones() -> None:
     p4 = p4_ptetaphim(pt, eta, phi, 0.0)
     flavour = np.array([[0, 5, 0, 4]], dtype=np.int32)
     valid = np.array([[True, True, True, False]])  # the fourth slot is empty
-    out_p4, out_flavour, out_valid = cluster(p4, flavour, valid, 0.4)
+    gluon = np.array([[False, True, True, False]])
+    out_p4, out_flavour, out_valid, out_gluon = cluster(p4, flavour, valid, 0.4, gluon)
     assert out_p4.shape == (1, 3, 4)  # compacted to the busiest event's partons
     assert out_valid.tolist() == [[True, False, True]]
     assert out_flavour[0, 0] == 5  # merged flavour: the heaviest
+    assert not out_gluon[0, 0]  # merged type: the harder constituent's (50 GeV quark)
+    assert out_gluon[0, 2]
     np.testing.assert_allclose(out_p4[0, 0], p4[0, 0] + p4[0, 1])
     np.testing.assert_allclose(pt_of(out_p4[0, 2]), 40.0)
+    # the softer parton (a gluon) in the first slot: still the 50 GeV quark's type
+    order = [1, 0, 2, 3]
+    swapped = cluster(p4[:, order], flavour[:, order], valid, 0.4, gluon[:, order])[3]
+    assert not swapped[0, 0]
+    assert not cluster(p4, flavour, valid, 0.4)[3].any()  # default: all quarks
 
 
 def test_reco_and_pileup_jets_respect_the_acceptance(recipe: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import awkward as ak
 import numpy as np
 import pytest
 
@@ -54,3 +55,26 @@ def test_wjets_has_at_least_the_minimum_partons(recipe: dict[str, Any]) -> None:
     assert 0.5 < np.mean(lepton.charge == 1) < 0.66  # W+ fraction 0.58
     assert np.any(flavour == 5)
     assert np.any(flavour == 4)
+
+
+def test_parton_types(recipe: dict[str, Any]) -> None:
+    """Hard-process partons are quarks; radiation's light partons are gluons; W+jets' light
+    partons are gluons in the recipe's ``gluon_fraction`` (0.6), recorded as pdgId 21."""
+    ttbar = recipe["samples"]["ttbar"]["nominal"]
+    partons, _ = parton_level(np.random.default_rng(10), 2000, ttbar)
+    _, flavour, valid = partons.arrays()
+    gluon = partons.gluons()
+    assert gluon.shape == flavour.shape
+    assert not gluon[:, :6].any()  # b, q, q' of both top decays
+    radiation = valid[:, 6:]
+    assert np.array_equal(gluon[:, 6:][radiation], flavour[:, 6:][radiation] == 0)
+    wjets = recipe["samples"]["wjets"]["nominal"]
+    partons, _ = parton_level(np.random.default_rng(11), 4000, wjets)
+    _, flavour, valid = partons.arrays()
+    kmax = int(wjets["partons"].get("max", 8))
+    light = valid[:, :kmax] & (flavour[:, :kmax] == 0)
+    share = np.mean(partons.gluons()[:, :kmax][light])
+    assert abs(share - wjets["partons"]["gluon_fraction"]) < 0.02
+    record = partons.truth.branches()
+    n_gluons = ak.sum(record["GenPart_pdgId"] == 21)
+    assert n_gluons == np.sum(partons.gluons()[:, :kmax] & valid[:, :kmax])

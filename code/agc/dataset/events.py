@@ -4,6 +4,10 @@ The steps, all vectorised over the block: the parton level (:mod:`agc.dataset.pa
 (:mod:`agc.dataset.jets`), leptons (:mod:`agc.dataset.leptons`), an optional preselection and the
 jagged NanoAOD branches (:mod:`agc.dataset.branches`). Entry point: :func:`generate_events`.
 
+The branches of the machine-learning extension, ``Jet_qgl`` (:mod:`agc.dataset.qgl`) and the
+``GenPart`` record of the hard process (:mod:`agc.dataset.genpart`), draw their random numbers
+from a second stream (``aux``), so every other branch is the same with or without them.
+
 Preselection (optional recipe section): only the generated events that can pass the analysis
 selection are returned (a necessary condition, looser than the JES/JER-varied selections); the
 random numbers do not depend on it, so histograms equal those of the full sample.
@@ -20,6 +24,7 @@ from agc.dataset.branches import ELECTRON_COLUMNS, JET_COLUMNS, MUON_COLUMNS, Ta
 from agc.dataset.jets import cluster, lepton_jets, pileup_jets, reco_jets
 from agc.dataset.leptons import reconstruct_leptons
 from agc.dataset.partons import parton_level
+from agc.dataset.qgl import quark_gluon_likelihood
 
 __all__ = ["generate_events"]
 
@@ -30,6 +35,7 @@ def generate_events(
     rng: np.random.Generator,
     n: int,
     preselection: dict[str, Any] | None = None,
+    aux: np.random.Generator | None = None,
 ) -> dict[str, Any]:
     """Generate ``n`` events of one sample; returns the NanoAOD branches (no event identity).
 
@@ -38,14 +44,21 @@ def generate_events(
     ``"index"``: the position (0..n-1) of each returned event among the ``n`` generated. With
     ``preselection`` (the recipe's section), only events that can pass the analysis selection are
     returned (:func:`_preselected`); the random numbers drawn do not depend on it.
+    ``aux``: the second stream (``Jet_qgl``, W+jets' parton types; default ``rng.spawn(1)[0]``,
+    what :func:`agc.dataset.seeds.aux_rng` gives for a block).
     """
-    partons, lepton = parton_level(rng, n, cfg)
-    p4, flavour, valid = cluster(*partons.arrays(), detector["jets"]["cluster_radius"])
+    aux = rng.spawn(1)[0] if aux is None else aux
+    partons, lepton = parton_level(rng, n, cfg, aux)
+    radius = detector["jets"]["cluster_radius"]
+    p4, flavour, valid, gluon = cluster(*partons.arrays(), radius, partons.gluons())
     event = np.nonzero(valid)[0]
-    hadronic = reco_jets(rng, p4[valid], flavour[valid], event, detector, cfg.get("shower", {}))
+    hadronic = reco_jets(
+        rng, p4[valid], flavour[valid], event, detector, cfg.get("shower", {}), gluon[valid]
+    )
     leptons = reconstruct_leptons(rng, lepton, hadronic, detector)
     parts = [hadronic, pileup_jets(rng, n, detector), lepton_jets(rng, leptons, detector)]
     jets = {key: np.concatenate([p[key] for p in parts]) for key in hadronic}
+    jets["qgl"] = quark_gluon_likelihood(aux, jets, detector["qgl"])
     index = np.arange(n)
     if preselection is not None:
         index = np.flatnonzero(_preselected(jets, leptons, n, preselection))
@@ -58,6 +71,7 @@ def generate_events(
         **jagged(jets, n, JET_COLUMNS),
         **jagged(electrons, n, ELECTRON_COLUMNS),
         **jagged(muons, n, MUON_COLUMNS),
+        **partons.truth.branches(None if preselection is None else index),
     }
 
 

@@ -18,6 +18,10 @@ The generator, module by module (all vectorised over a block of events, no per-e
 5. :mod:`agc.dataset.seeds` -- seeds from sha256 of (recipe seed, sample, block) and the event
    identity; :mod:`agc.dataset.writer` -- files written in parallel, byte-reproducibly.
    Helpers: :mod:`agc.dataset.fourvectors`, :mod:`agc.dataset.sampling`.
+6. For the machine-learning extension: :mod:`agc.dataset.genpart` -- the ``GenPart`` record of
+   the hard process; :mod:`agc.dataset.qgl` -- the quark-gluon likelihood ``Jet_qgl``; their
+   random numbers come from a second stream per block (:func:`agc.dataset.seeds.aux_rng`), so
+   the other branches are those of generator version 1.
 
 Normalisation: the manifest records, per sample, ``xsec`` [pb] and ``filter_efficiency`` =
 (generator filter efficiency of the recipe: the fraction of ``xsec`` in the simulated phase
@@ -79,8 +83,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Bumped whenever the generated content for a given recipe changes.
-GENERATOR_VERSION = "1"
+#: Bumped whenever the generated content for a given recipe changes (2: Jet_qgl and GenPart).
+GENERATOR_VERSION = "2"
 
 #: Name of the sidecar that records what produced a generated dataset.
 GENERATION_RECORD = "generation.json"

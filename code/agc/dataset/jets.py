@@ -7,6 +7,10 @@ CSVV2 b-tag discriminant drawn from per-flavour Beta distributions (-10 default 
 secondary-vertex information); pileup jets are added, and every reconstructed lepton also
 appears as a jet that fails the lepton veto (jetId 2) as in NanoAOD, where leptons are clustered
 into AK4 jets. Jets above 15 GeV, |eta| < 4.7 (the recipe's ``detector.jets``).
+
+Every jet carries its ``origin`` (:mod:`agc.dataset.qgl`): quark or gluon (a merged jet takes
+the type of its harder constituent), pileup, or lepton jet, from which the quark-gluon
+likelihood ``Jet_qgl`` is drawn.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 from agc.dataset.branches import Table
 from agc.dataset.fourvectors import P4, eta_of, mass_of, phi_of, pt_of
 from agc.dataset.leptons import TAU
+from agc.dataset.qgl import GLUON_JET, LEPTON_JET, PILEUP_JET, QUARK_JET
 from agc.dataset.sampling import choice
 
 __all__ = ["btag", "cluster", "jet_id", "jet_mass", "lepton_jets", "pileup_jets", "reco_jets"]
@@ -27,33 +32,42 @@ BTAG_DEFAULT = -10.0
 
 
 def cluster(
-    p4: P4, flavour: np.ndarray, valid: np.ndarray, radius: float
-) -> tuple[P4, np.ndarray, np.ndarray]:
+    p4: P4,
+    flavour: np.ndarray,
+    valid: np.ndarray,
+    radius: float,
+    gluon: np.ndarray | None = None,
+) -> tuple[P4, np.ndarray, np.ndarray, np.ndarray]:
     """Merge partons closer than ``radius`` in (eta, phi), closest pair first, until none is.
 
     Vectorised over events; one Python iteration per merging round, each on the events that
-    merged in the previous round only. The merged flavour is the heaviest (b > c > light).
-    Slots are first compacted (present partons first), so the result has as many slots as the
-    busiest event.
+    merged in the previous round only. The merged flavour is the heaviest (b > c > light); the
+    merged gluon flag (``gluon`` (n, slots), default all quarks) is the harder constituent's
+    (larger pT). Slots are first compacted (present partons first), so the result has as many
+    slots as the busiest event. Returns four-vectors, flavours, presence and gluon flags.
     """
+    gluon = np.zeros(valid.shape, bool) if gluon is None else gluon
     order = np.argsort(~valid, axis=1, kind="stable")
     k = max(int(valid.sum(axis=1).max(initial=0)), 1)
     order = order[:, :k]
     p4 = np.take_along_axis(p4, order[..., None], axis=1)
     flavour = np.take_along_axis(flavour, order, axis=1)
     valid = np.take_along_axis(valid, order, axis=1)
+    gluon = np.take_along_axis(gluon, order, axis=1)
     # Events are handled in groups of equal multiplicity c, over the c (c - 1) / 2 pairs of their
     # occupied slots only (the pairs keep the order of the k-slot pairs, so ties resolve alike).
     count = valid.sum(axis=1)
     for c in np.unique(count[count > 1]):
         rows = np.flatnonzero(count == c)
-        sub_p4, sub_flavour, sub_valid = p4[rows, :c], flavour[rows, :c], valid[rows, :c]
-        _merge_close(sub_p4, sub_flavour, sub_valid, radius)
-        p4[rows, :c], flavour[rows, :c], valid[rows, :c] = sub_p4, sub_flavour, sub_valid
-    return p4, flavour, valid
+        sub = p4[rows, :c], flavour[rows, :c], valid[rows, :c], gluon[rows, :c]
+        _merge_close(*sub, radius)
+        p4[rows, :c], flavour[rows, :c], valid[rows, :c], gluon[rows, :c] = sub
+    return p4, flavour, valid, gluon
 
 
-def _merge_close(p4: P4, flavour: np.ndarray, valid: np.ndarray, radius: float) -> None:
+def _merge_close(
+    p4: P4, flavour: np.ndarray, valid: np.ndarray, gluon: np.ndarray, radius: float
+) -> None:
     """Merging rounds of :func:`cluster` on events with partons in all slots, in place."""
     first, second = np.triu_indices(p4.shape[1], 1)
     r2 = radius**2
@@ -68,6 +82,8 @@ def _merge_close(p4: P4, flavour: np.ndarray, valid: np.ndarray, radius: float) 
         merge = dr2[np.arange(active.size), best] < r2
         active, best = active[merge], best[merge]
         i, j = first[best], second[best]
+        harder_j = pt_of(p4[active, j]) > pt_of(p4[active, i])
+        gluon[active, i] = np.where(harder_j, gluon[active, j], gluon[active, i])
         p4[active, i] += p4[active, j]
         flavour[active, i] = np.maximum(flavour[active, i], flavour[active, j])
         valid[active, j] = False
@@ -103,8 +119,13 @@ def reco_jets(
     event: np.ndarray,
     det: dict[str, Any],
     shower: dict[str, Any],
+    gluon: np.ndarray | None = None,
 ) -> Table:
-    """Smear clustered partons (flat arrays) into jets; drop those below threshold/outside the calorimeter."""
+    """Smear clustered partons (flat arrays) into jets; drop those below threshold/outside the calorimeter.
+
+    ``gluon`` (flat, bool; default all quarks) gives the jets' ``origin``
+    (:data:`agc.dataset.qgl.QUARK_JET` or ``GLUON_JET``).
+    """
     jcfg = det["jets"]
     pt, eta, phi = pt_of(p4), eta_of(p4), phi_of(p4)
     res = jcfg["resolution"]
@@ -136,6 +157,9 @@ def reco_jets(
         "btag": btag(rng, flavour, eta, det["btag"]),
         "jetId": jet_id(rng, probs, len(pt)),
         "flavour": flavour,
+        "origin": np.where(
+            np.zeros(pt.shape, bool) if gluon is None else gluon, GLUON_JET, QUARK_JET
+        ).astype(np.int8),
     }
     keep = (reco_pt > jcfg["pt_min"]) & (np.abs(eta) < jcfg["abs_eta_max"])
     return {k: v[keep] for k, v in jets.items()}
@@ -160,6 +184,7 @@ def pileup_jets(rng: np.random.Generator, n: int, det: dict[str, Any]) -> Table:
         "btag": btag(rng, flavour, eta, det["btag"]),
         "jetId": jet_id(rng, pcfg["jet_id"], size),
         "flavour": flavour,
+        "origin": np.full(size, PILEUP_JET, np.int8),
     }
 
 
@@ -179,6 +204,7 @@ def lepton_jets(rng: np.random.Generator, leptons: Table, det: dict[str, Any]) -
         "btag": btag(rng, flavour, src["eta"], det["btag"]),
         "jetId": jet_id(rng, jcfg["jet_id"]["lepton"], size),
         "flavour": flavour,
+        "origin": np.full(size, LEPTON_JET, np.int8),
     }
     keep = pt > jcfg["pt_min"]
     return {k: v[keep] for k, v in jets.items()}

@@ -12,6 +12,15 @@ rapidity, small g -> b bbar / c cbar fractions. The ttbar variations differ here
 (scaleup/scaledown: more/harder or fewer/softer; ME_var: harder first emission spectrum;
 PS_var: a different shower -> different multiplicity, response and resolution).
 
+Parton identity (for the machine-learning extension): every parton slot carries a gluon flag
+(the radiation's light partons and W+jets' light partons drawn as gluons are gluons; quarks
+otherwise), which the clustering hands on to the jets and :mod:`agc.dataset.qgl` turns into the
+quark-gluon likelihood; and the hard process of every event is recorded in NanoAOD's ``GenPart``
+layout (:class:`agc.dataset.genpart.GenRecord`, ``Partons.truth``): tops, W bosons, the Z', the b
+quarks and W daughters with their pdgIds and mothers, at the partons' momenta before clustering
+and smearing. The only new random numbers (W+jets' quark or gluon, a light quark's flavour) come
+from the separate ``aux`` stream, so every earlier draw of ``rng`` is unchanged.
+
 Entry point: :func:`parton_level` (the partons and the prompt lepton of a block of events).
 """
 
@@ -23,6 +32,15 @@ import numpy as np
 
 from agc.core.errors import AGCError
 from agc.dataset.fourvectors import P4, p4_ptetaphim, system_p4, two_body
+from agc.dataset.genpart import (
+    DECAYED_STATUS,
+    FINAL_STATUS,
+    OUTGOING_STATUS,
+    TAU_DECAY_FLAGS,
+    GenRecord,
+    lepton_pdg,
+    quark_pdg,
+)
 from agc.dataset.sampling import breit_wigner, cos_theta_1pc2, power_law
 
 __all__ = ["Partons", "PromptLepton", "parton_level"]
@@ -33,25 +51,32 @@ W_MASS, W_WIDTH = 80.4, 2.1
 B_MASS, C_MASS = 4.8, 1.5
 #: Share of tau -> e/mu among W -> e/mu/tau(-> e/mu) decays: 0.1086*0.352 / (2*0.1086 + 0.1086*0.352).
 TAU_SHARE = 0.1496
+#: Light quarks of W+jets' quark partons: d, u, s, dbar, ubar, sbar.
+LIGHT_QUARKS = (0.2, 0.25, 0.05, 0.2, 0.25, 0.05)
 
 
 class Partons:
-    """Growing list of parton slots: four-vector, hadron flavour (0, 4, 5) and presence."""
+    """Growing list of parton slots: four-vector, hadron flavour (0, 4, 5), presence and gluon
+    flag, plus the event record of the hard process (``truth``)."""
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.p4: list[np.ndarray] = []
         self.flavour: list[np.ndarray] = []
         self.valid: list[np.ndarray] = []
+        self.gluon: list[np.ndarray] = []
+        self.truth = GenRecord(n)
 
-    def add(self, p4: P4, flavour: Any, valid: Any = True) -> None:
-        """Append slots: ``p4`` (n, 4) or (n, k, 4); ``flavour``/``valid`` scalars, (n,) or (n, k)."""
+    def add(self, p4: P4, flavour: Any, valid: Any = True, gluon: Any = False) -> None:
+        """Append slots: ``p4`` (n, 4) or (n, k, 4); ``flavour``/``valid``/``gluon`` scalars,
+        (n,) or (n, k)."""
         if p4.ndim == 2:
             p4 = p4[:, None, :]
         k = p4.shape[1]
         self.p4.append(p4)
         self.flavour.append(self._slots(flavour, np.int32, k))
         self.valid.append(self._slots(valid, bool, k))
+        self.gluon.append(self._slots(gluon, bool, k))
 
     def _slots(self, value: Any, dtype: Any, k: int) -> np.ndarray:
         arr = np.asarray(value, dtype=dtype)
@@ -66,6 +91,10 @@ class Partons:
             np.concatenate(self.flavour, axis=1),
             np.concatenate(self.valid, axis=1),
         )
+
+    def gluons(self) -> np.ndarray:
+        """Gluon flags (n, slots) in the slot order of :meth:`arrays`."""
+        return np.concatenate(self.gluon, axis=1)
 
 
 class PromptLepton:
@@ -113,8 +142,13 @@ def _w_decay(
     leptonic: np.ndarray,
     charge: np.ndarray,
     partons: Partons,
+    w_slot: int,
 ) -> PromptLepton:
-    """Decay W bosons: leptonic ones to l nu (lepton returned), hadronic ones to u d' or c s'."""
+    """Decay W bosons: leptonic ones to l nu (lepton returned), hadronic ones to u d' or c s'.
+
+    ``charge`` (n,) is the W charge (+-1); the daughters go to ``partons.truth`` with the W's
+    record slot ``w_slot`` as mother.
+    """
     n = w.shape[0]
     is_e, from_tau = _lepton_flavour(rng, n)
     f1, f2 = two_body(rng, w, w_mass, 0.0, 0.0)
@@ -124,6 +158,27 @@ def _w_decay(
     # tau -> l nu nu, collinear: the lepton carries a fraction x of the tau momentum.
     x = rng.beta(1.0, 1.85, n)
     lepton = f1 * np.where(from_tau, x, 1.0)[:, None]
+    # the record: W -> l nu (tau -> l) or q qbar'
+    up, down = quark_pdg(charge, charm)
+    charged, neutrino = lepton_pdg(charge, is_e, from_tau)
+    first = partons.truth.add(
+        f1,
+        np.where(leptonic, charged, up),
+        w_slot,
+        status=np.where(
+            leptonic, np.where(from_tau, DECAYED_STATUS, FINAL_STATUS), OUTGOING_STATUS
+        ),
+    )
+    partons.truth.add(
+        f2,
+        np.where(leptonic, neutrino, down),
+        w_slot,
+        status=np.where(leptonic, FINAL_STATUS, OUTGOING_STATUS),
+    )
+    light_lepton, _ = lepton_pdg(charge, is_e, False)
+    partons.truth.add(
+        lepton, light_lepton, first, leptonic & from_tau, FINAL_STATUS, TAU_DECAY_FLAGS
+    )
     return PromptLepton(lepton, is_e, charge, from_tau & leptonic)
 
 
@@ -134,13 +189,21 @@ def _top_decay(
     leptonic: np.ndarray,
     charge: np.ndarray,
     partons: Partons,
+    mother: Any = -1,
 ) -> PromptLepton:
-    """t -> b W (isotropic), W -> l nu where ``leptonic`` else q q'."""
+    """t -> b W (isotropic), W -> l nu where ``leptonic`` else q q'.
+
+    ``charge`` (n,): +1 for a top, -1 for an antitop; the top, its W and b (and the W's
+    daughters) go to ``partons.truth``, the top with the record slot ``mother`` as mother.
+    """
     n = top.shape[0]
     w_mass = breit_wigner(rng, n, W_MASS, W_WIDTH)
     b, w = two_body(rng, top, top_mass, B_MASS, w_mass)
     partons.add(b, 5)
-    return _w_decay(rng, w, w_mass, leptonic, charge, partons)
+    top_slot = partons.truth.add_resonance(top, 6 * charge, mother)
+    w_slot = partons.truth.add_resonance(w, 24 * charge, top_slot)
+    partons.truth.add(b, 5 * charge, top_slot)
+    return _w_decay(rng, w, w_mass, leptonic, charge, partons, w_slot)
 
 
 def _merge_leptons(
@@ -177,8 +240,11 @@ def _hard_ttbar(
     system = system_p4(m_pair, recoil, rapidity)
     top, antitop = two_body(rng, system, m_pair, m1, m2, cos_t)
     top_leptonic = rng.random(n) < 0.5
-    lep_t = _top_decay(rng, top, m1, top_leptonic, np.ones(n, np.int32), partons)
-    lep_tbar = _top_decay(rng, antitop, m2, ~top_leptonic, -np.ones(n, np.int32), partons)
+    # a Z' (pdgId 32) is the tops' mother in the record; ttbar's tops have none
+    mother = partons.truth.add_resonance(system, 32) if cfg["topology"] == "zprime" else -1
+    ones = np.ones(n, np.int32)
+    lep_t = _top_decay(rng, top, m1, top_leptonic, ones, partons, mother)
+    lep_tbar = _top_decay(rng, antitop, m2, ~top_leptonic, -ones, partons, mother)
     return _merge_leptons(lep_t, lep_tbar, top_leptonic)
 
 
@@ -201,10 +267,14 @@ def _hard_single_top_t(
     q_eta = sign * np.abs(rng.normal(hard.get("forward_eta", 2.3), 0.9, n))
     q_pt = 15.0 + rng.gamma(2.0, 22.0, n)
     q_phi = phi + np.pi + rng.normal(0.0, 0.7, n)
-    partons.add(p4_ptetaphim(q_pt, q_eta, q_phi, 0.0), 0)
+    forward = p4_ptetaphim(q_pt, q_eta, q_phi, 0.0)
+    partons.add(forward, 0)
     spec_pt = 5.0 + rng.exponential(hard.get("spectator_pt", 22.0), n)
     spec = p4_ptetaphim(spec_pt, rng.normal(0.0, 1.8, n), rng.uniform(-np.pi, np.pi, n), B_MASS)
     partons.add(spec, 5)
+    # u b -> d t (ubar bbar -> dbar tbar); the spectator is the bbar (b) of the g -> b bbar
+    partons.truth.add(forward, charge)
+    partons.truth.add(spec, -5 * charge)
     return _top_decay(rng, top, top_mass, np.ones(n, bool), charge, partons)
 
 
@@ -219,6 +289,7 @@ def _hard_single_top_s(
     system = system_p4(m_pair, recoil, rng.normal(0.0, 0.8, n))
     top, b = two_body(rng, system, m_pair, top_mass, B_MASS)
     partons.add(b, 5)
+    partons.truth.add(b, -5 * charge)  # u dbar -> W+* -> t bbar
     return _top_decay(rng, top, top_mass, np.ones(n, bool), charge, partons)
 
 
@@ -235,18 +306,28 @@ def _hard_single_top_tw(
     top, w = two_body(rng, system, m_pair, top_mass, w_mass)
     top_leptonic = rng.random(n) < 0.5
     lep_top = _top_decay(rng, top, top_mass, top_leptonic, charge, partons)
-    lep_w = _w_decay(rng, w, w_mass, ~top_leptonic, -charge, partons)
+    w_slot = partons.truth.add_resonance(w, -24 * charge)  # b g -> t W- (bbar g -> tbar W+)
+    lep_w = _w_decay(rng, w, w_mass, ~top_leptonic, -charge, partons, w_slot)
     extra = rng.random(n) < hard.get("extra_b_probability", 0.0)
     b_pt = 15.0 + rng.exponential(hard.get("extra_b_pt", 35.0), n)
     b = p4_ptetaphim(b_pt, rng.normal(0.0, 1.6, n), rng.uniform(-np.pi, np.pi, n), B_MASS)
     partons.add(b, 5, extra)
+    partons.truth.add(b, -5 * charge, valid=extra)  # the bbar (b) of a g -> b bbar
     return _merge_leptons(lep_top, lep_w, top_leptonic)
 
 
 def _hard_wjets(
-    rng: np.random.Generator, n: int, cfg: dict[str, Any], partons: Partons
+    rng: np.random.Generator,
+    n: int,
+    cfg: dict[str, Any],
+    partons: Partons,
+    aux: np.random.Generator,
 ) -> PromptLepton:
-    """W (-> l nu) + N >= min partons (Berends scaling), heavy flavour per event (bb, cc, c)."""
+    """W (-> l nu) + N >= min partons (Berends scaling), heavy flavour per event (bb, cc, c).
+
+    The light partons are gluons with probability ``partons.gluon_fraction`` (else u, d, s
+    quarks or antiquarks), drawn from ``aux``.
+    """
     pcfg, hf = cfg["partons"], cfg["heavy_flavour"]
     kmax = int(pcfg.get("max", 8))
     extra = rng.geometric(1.0 - pcfg["ratio"], n) - 1
@@ -265,15 +346,29 @@ def _hard_wjets(
     flavour = np.where((kind[:, None] == 1) & (slot < 1), 4, flavour).astype(np.int32)
     mass = np.where(flavour == 5, B_MASS, np.where(flavour == 4, C_MASS, 0.0))
     p4 = p4_ptetaphim(pt, eta, phi, mass)
-    partons.add(p4, flavour, valid)
+    gluon = (flavour == 0) & (aux.random((n, kmax)) < pcfg.get("gluon_fraction", 0.6))
+    partons.add(p4, flavour, valid, gluon)
     w_mass = breit_wigner(rng, n, W_MASS, W_WIDTH)
     w = system_p4(w_mass, _recoil(p4, valid), rng.normal(0.0, 1.3, n))
     charge = np.where(rng.random(n) < hf.get("w_plus_fraction", 0.58), 1, -1).astype(np.int32)
-    return _w_decay(rng, w, w_mass, np.ones(n, bool), charge, partons)
+    # record: the partons (a pair b bbar / c cbar; a single cbar with a W+, c with a W-), the W
+    light = aux.choice(np.array([1, 2, 3, -1, -2, -3], np.int32), (n, kmax), p=LIGHT_QUARKS)
+    pdg = np.where(gluon, 21, light)
+    heavy_sign = np.where(kind == 1, -charge, 1)[:, None] * np.where(slot == 0, 1, -1)
+    pdg = np.where(flavour > 0, flavour * heavy_sign, pdg)
+    for k in range(kmax):
+        partons.truth.add(p4[:, k], pdg[:, k], valid=valid[:, k])
+    w_slot = partons.truth.add_resonance(w, 24 * charge)
+    return _w_decay(rng, w, w_mass, np.ones(n, bool), charge, partons, w_slot)
 
 
 def _hard_process(
-    rng: np.random.Generator, n: int, cfg: dict[str, Any], recoil: np.ndarray, partons: Partons
+    rng: np.random.Generator,
+    n: int,
+    cfg: dict[str, Any],
+    recoil: np.ndarray,
+    partons: Partons,
+    aux: np.random.Generator,
 ) -> PromptLepton:
     """The hard process of the sample's ``topology``: its partons go to ``partons``."""
     topology = cfg["topology"]
@@ -286,20 +381,26 @@ def _hard_process(
     if topology == "single_top_tW":
         return _hard_single_top_tw(rng, n, cfg, recoil, partons)
     if topology == "wjets":
-        return _hard_wjets(rng, n, cfg, partons)
+        return _hard_wjets(rng, n, cfg, partons, aux)
     raise AGCError(f"unknown topology '{topology}'")  # pragma: no cover - the schema's enum
 
 
 def parton_level(
-    rng: np.random.Generator, n: int, cfg: dict[str, Any]
+    rng: np.random.Generator,
+    n: int,
+    cfg: dict[str, Any],
+    aux: np.random.Generator | None = None,
 ) -> tuple[Partons, PromptLepton]:
     """Partons (hard process first, then radiation) and prompt lepton of ``n`` events.
 
     ``cfg`` is the sample's recipe entry. The radiation is drawn first: the hard system recoils
-    against it.
+    against it. ``aux``: the stream of the draws added for the parton identity (default: the
+    first child of ``rng``'s seed sequence, ``rng.spawn(1)[0]``); ``rng``'s draws do not depend
+    on it. The hard process's event record is ``partons.truth``.
     """
+    aux = rng.spawn(1)[0] if aux is None else aux
     partons = Partons(n)
     rad_p4, rad_flavour, rad_valid = _radiation(rng, n, cfg["radiation"])
-    lepton = _hard_process(rng, n, cfg, _recoil(rad_p4, rad_valid), partons)
-    partons.add(rad_p4, rad_flavour, rad_valid)
+    lepton = _hard_process(rng, n, cfg, _recoil(rad_p4, rad_valid), partons, aux)
+    partons.add(rad_p4, rad_flavour, rad_valid, rad_flavour == 0)
     return partons, lepton

@@ -38,7 +38,7 @@ from agc.dataset.branches import (
 from agc.dataset.events import generate_events
 from agc.dataset.manifest import sample_key
 from agc.dataset.recipe import n_files
-from agc.dataset.seeds import EVENTS_PER_LUMI, block_rng, lumi_base, sample_seed
+from agc.dataset.seeds import EVENTS_PER_LUMI, aux_rng, block_rng, lumi_base, sample_seed
 
 __all__ = ["FileJob", "write_file", "write_files"]
 
@@ -115,7 +115,12 @@ class _BlockStream:
             start = index * self.block_size
             n = min(self.block_size, n_total - start)
             arrays = generate_events(
-                self.cfg, self.detector, block_rng(self.seed, index), n, self.preselection
+                self.cfg,
+                self.detector,
+                block_rng(self.seed, index),
+                n,
+                self.preselection,
+                aux_rng(self.seed, index),
             )
             number = start + arrays["index"].astype(np.uint64)
             lumi = self.lumi_base + number // EVENTS_PER_LUMI
