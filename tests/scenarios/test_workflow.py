@@ -43,7 +43,7 @@ CWL = REPO / "reana-cwl.yaml"
 JOB = REPO / CWL_JOB
 WORKFLOW = REPO / CWL_WORKFLOW
 REANA_VENV = REPO / ".venv-reana"
-STEPS = ["dataset", "histograms", "merge", "model", "fit", "reinterpret", "report"]
+STEPS = ["dataset", "histograms", "merge", "model", "fit", "ml", "reinterpret", "report"]
 IMAGE_RE = re.compile(r"^docker\.io/[a-z0-9._-]+/[a-z0-9._-]+:\d+\.\d+\.\d+$")
 
 
@@ -83,7 +83,10 @@ def _tool_tokens(tool: dict[str, Any], notebook: str | None = None) -> list[str]
     tokens = []
     for item in tool.get("arguments", []):
         value = str(item["valueFrom"] if isinstance(item, dict) else item)
-        tokens.append(notebook if value == "$(inputs.ipynb.basename)" else value)
+        if value == "$(inputs.ipynb.basename)":
+            tokens.append(notebook)
+        else:  # "-p use_inference $(inputs.use_inference)": one unquoted argument, three words
+            tokens.extend(value.split())
     return tokens
 
 
@@ -250,7 +253,7 @@ def _papermill_commands() -> list[tuple[str, list[str]]]:
 
 def test_papermill_passes_schema_parameters_with_r_for_strings_and_p_otherwise() -> None:
     commands = _papermill_commands()
-    assert len(commands) == 10, [where for where, _ in commands]
+    assert len(commands) == 12, [where for where, _ in commands]
     for where, tokens in commands:
         for name, (flag, value) in _papermill_flags(tokens).items():
             assert name in WORKFLOW_PARAMETERS, f"{where}: {name} is not in the schema"

@@ -199,7 +199,7 @@ def test_archive_refuses_an_incomplete_run_naming_what_is_missing(in_tmp: Path) 
 
 
 def test_stage_parameters_are_the_schema_names_in_signature_order() -> None:
-    assert stages.stage_parameters(stages.merge) == ("outdir", "skip_bad_files")
+    assert stages.stage_parameters(stages.merge) == ("outdir", "skip_bad_files", "use_inference")
     assert stages.stage_parameters(stages.model) == ("outdir", "signal", "poi")
     assert stages.stage_parameters(stages.histograms) == (
         "inputs",
@@ -211,4 +211,6 @@ def test_stage_parameters_are_the_schema_names_in_signature_order() -> None:
         "scheduler",
         "outdir",
         "skip_bad_files",
+        "use_inference",
     )
+    assert stages.stage_parameters(stages.ml) == ("outdir", "use_inference")
