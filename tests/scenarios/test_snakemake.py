@@ -168,7 +168,7 @@ def test_papermill_commands_pass_exactly_the_notebook_parameters(
             else:
                 assert value == f"{{params.{parameter}}}", f"{name}: {parameter} = {value}"
         checked += 1
-    assert checked == 5
+    assert checked == 6
 
 
 def test_reana_client_validates_without_warnings(uploaded: Path) -> None:

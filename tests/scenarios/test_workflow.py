@@ -552,6 +552,7 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
         "01_merge.ipynb",
         "02_statistical_model.ipynb",
         "03_fit.ipynb",
+        "04_ml.ipynb",
     ]
     cwl_notebooks = sorted(p.name for p in (cwl_out / "notebooks").iterdir())
     scattered = [n for n in cwl_notebooks if n.startswith("01_histograms__")]
@@ -561,6 +562,7 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
         "01_merge.ipynb",
         "02_statistical_model.ipynb",
         "03_fit.ipynb",
+        "04_ml.ipynb",
     ]
     assert sorted(p.name for p in (cwl_out / "plots").iterdir()) == sorted(
         p.name for p in (serial_out / "plots").iterdir()
@@ -575,3 +577,9 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
             assert np.array_equal(a, b), f"{name} differs between the serial and CWL runs"
     for name in ("cutflow.json", "workspace.json", "fit_results.json", "dataset.json"):
         assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"
+    # The ML step (issue #21): the same workspace and fit on one machine, the same figures.
+    for name in ("ml/workspace_ml.json", "ml/fit_results_ml.json"):
+        assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"
+    assert sorted(p.name for p in (cwl_out / "ml" / "plots").iterdir()) == sorted(
+        p.name for p in (serial_out / "ml" / "plots").iterdir()
+    )

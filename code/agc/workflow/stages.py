@@ -203,9 +203,7 @@ def histograms(
         scheduler=params["scheduler"],
         partial_dir=folder,
         skip_bad_files=params["skip_bad_files"],
-        **_inference(
-            run_histograms, params["use_inference"]
-        ),  # ISSUE-21 PASS-THROUGH, see _inference
+        **_inference(run_histograms, params["use_inference"]),  # ISSUE-21 PASS-THROUGH
     )
 
 
@@ -231,9 +229,7 @@ def merge(
         target,
         cutflow_output=target.with_name(CUTFLOW),
         skip_bad_files=params["skip_bad_files"],
-        **_inference(
-            merge_partials, params["use_inference"]
-        ),  # ISSUE-21 PASS-THROUGH, see _inference
+        **_inference(merge_partials, params["use_inference"]),  # ISSUE-21 PASS-THROUGH
     )
 
 
