@@ -231,6 +231,18 @@ def test_ml_stages_without_inference_leave_a_note_and_nothing_stale(in_tmp: Path
         stages.ml_model(outdir="run", use_inference="maybe")
 
 
+def test_ml_stages_name_a_missing_input(in_tmp: Path) -> None:
+    with pytest.raises(AGCError, match=r"run/histograms_ml\.root: ML histograms not found") as info:
+        stages.ml_model(outdir="run")
+    assert "use_inference=false" in str(info.value)
+    assert "\n" not in str(info.value)
+    (in_tmp / "run" / "ml").mkdir(parents=True)
+    (in_tmp / "run" / "ml" / "workspace_ml.json").write_text("{}")
+    with pytest.raises(AGCError, match=r"main fit results not found: run/fit_results\.json"):
+        stages.ml_fit(outdir="run")
+    assert not (in_tmp / "run" / "ml" / "fit_results_ml.json").exists()
+
+
 def test_ml_stage_writes_the_workspace_fit_and_plots_with_the_main_fit_s_validation(
     in_tmp: Path,
 ) -> None:

@@ -320,15 +320,20 @@ def ml_model(
     if not params["use_inference"]:
         _note_no_inference(params["outdir"], "ml-model")
         return {}
+    from agc.core.errors import AGCError
     from agc.core.fileio import fresh_directory
     from agc.stats.mlmodel import build_ml_workspace
 
+    source = _under(params["outdir"], histograms, HISTOGRAMS_ML)
+    if not source.is_file():
+        raise AGCError(
+            f"{source}: ML histograms not found (the histogram step writes them with "
+            "use_inference=true; rerun it so, or run with use_inference=false)"
+        )
     target = _under(params["outdir"], output, WORKSPACE_ML)
     if output is None:
         fresh_directory(target.parent)  # no NOTE.txt or plots of an earlier run stay beside it
-    spec = build_ml_workspace(
-        _under(params["outdir"], histograms, HISTOGRAMS_ML), output=target, config=config
-    )
+    spec = build_ml_workspace(source, output=target, config=config)
     return ModelStageResult(workspace=target, spec=spec)
 
 
@@ -348,8 +353,9 @@ def ml_fit(
     ``<outdir>/ml/fit_results_ml.json``) and into ``plots_dir`` (default ``<outdir>/ml/plots``)
     the pre-/post-fit distributions, pulls, correlations and the AGC's ML validation: the main
     fit ``main_fit`` (default ``<outdir>/fit_results.json``) applied to the ML model
-    (:func:`agc.stats.fit.run_fit`, :func:`agc.plots.figures.fit_plots`,
-    :func:`agc.plots.mlfigures.validation_plots`). ``use_inference`` false: as :func:`ml_model`.
+    (:func:`agc.stats.fit.run_fit`, :func:`agc.plots.figures.distribution_plots`,
+    :mod:`agc.plots.mlfigures`). The figures that need no ML fit are drawn in a second process
+    while this one fits. ``use_inference`` false: as :func:`ml_model`.
     """
     params = validate_parameters({"outdir": outdir, "use_inference": use_inference})
     if not params["use_inference"]:
@@ -360,22 +366,18 @@ def ml_fit(
 
     from agc.plots.figures import distribution_plots
     from agc.plots.mlfigures import fit_result_plots, prefit_and_validation_plots
-    from agc.stats.fit import run_fit
-    from agc.stats.mlmodel import ml_template
+    from agc.stats.fit import load_workspace, run_fit
+    from agc.stats.mlmodel import main_fit_results, ml_template
 
     target = _under(params["outdir"], output, FIT_RESULTS_ML)
     folder = _under(params["outdir"], plots_dir, ML_PLOTS_DIR)
     source = _under(params["outdir"], workspace, WORKSPACE_ML)
+    main = _under(params["outdir"], main_fit, FIT_RESULTS)
     template = ml_template(config)
-    # The figures that need no ML fit are drawn in a second process while this one fits.
+    load_workspace(source)  # bad input fails here, before any work
+    main_fit_results(main)
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        side = pool.submit(
-            prefit_and_validation_plots,
-            source,
-            _under(params["outdir"], main_fit, FIT_RESULTS),
-            folder,
-            template,
-        )
+        side = pool.submit(prefit_and_validation_plots, source, main, folder, template)
         run = run_fit(source, target, impacts=False)
         pulls = pool.submit(fit_result_plots, target, folder)
         plots = distribution_plots(
