@@ -57,6 +57,10 @@ outputs:
     doc: the ML products (a workflow output)
     type: Directory
     outputBinding: {glob: $(inputs.outdir)/ml}
+  ml_files:
+    doc: "the files of <outdir>/ml/ (workspace and fit, or NOTE.txt), for the report step: no Directory inputs"
+    type: File[]
+    outputBinding: {glob: $(inputs.outdir)/ml/*.*}
   notebook:
     type: File
     outputBinding: {glob: $(inputs.outdir)/notebooks/04_ml.ipynb}

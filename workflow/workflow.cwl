@@ -220,7 +220,7 @@ steps:
       histograms_ml: merge/histograms_ml
       outdir: outdir
       use_inference: use_inference
-    out: [ml, notebook]
+    out: [ml, ml_files, notebook]
     hints:
       reana:
         compute_backend: kubernetes
@@ -255,9 +255,10 @@ steps:
         source: [dataset/notebook, histograms/notebook, merge/notebook, model/notebook, fit/notebook, ml/notebook]
         linkMerge: merge_flattened
       products:
-        source: [dataset/summary, merge/histograms, merge/cutflow, model/workspace, fit/fit_results]
+        source: [dataset/summary, merge/histograms, merge/cutflow, merge/histograms_ml, model/workspace, fit/fit_results]
         linkMerge: merge_flattened
       plots: fit/plot_files
+      ml_files: ml/ml_files
       outdir: outdir
     out: [report, notebooks, provenance]
     hints:
