@@ -36,6 +36,9 @@ inputs:
     doc: adds "-p skip_bad_files True" to papermill's call when true (a false boolean renders nothing in CWL)
     type: boolean
     inputBinding: {position: 99, prefix: "-p skip_bad_files True", shellQuote: false}
+  use_inference:
+    doc: passed as "-p use_inference true|false" (a boolean interpolated into a string renders as JSON)
+    type: boolean
 arguments:
   - mkdir
   - -p
@@ -77,6 +80,7 @@ arguments:
   - -r
   - outdir
   - $(inputs.outdir)
+  - {valueFrom: "-p use_inference $(inputs.use_inference)", shellQuote: false}
 outputs:
   partials:
     type: File[]

@@ -5,7 +5,8 @@ class: CommandLineTool
 label: merge
 doc: |
   Copies the partial outputs of every scattered histogram job into <outdir>/partial/ and merges them
-  into <outdir>/histograms.root and <outdir>/cutflow.json (exact: equal to a single pass).
+  into <outdir>/histograms.root and <outdir>/cutflow.json (exact: equal to a single pass), and with
+  use_inference the ML features' histograms into <outdir>/histograms_ml.root.
 requirements:
   ShellCommandRequirement: {}
   InitialWorkDirRequirement:
@@ -31,6 +32,9 @@ inputs:
     doc: adds "-p skip_bad_files True" to papermill's call when true (a false boolean renders nothing in CWL)
     type: boolean
     inputBinding: {position: 4, prefix: "-p skip_bad_files True", shellQuote: false}
+  use_inference:
+    doc: passed as "-p use_inference true|false" (a boolean interpolated into a string renders as JSON)
+    type: boolean
 arguments:
   - {position: 1, valueFrom: mkdir}
   - {position: 1, valueFrom: -p}
@@ -49,6 +53,7 @@ arguments:
   - {position: 3, valueFrom: -r}
   - {position: 3, valueFrom: outdir}
   - {position: 3, valueFrom: $(inputs.outdir)}
+  - {position: 3, valueFrom: "-p use_inference $(inputs.use_inference)", shellQuote: false}
 outputs:
   histograms:
     type: File
@@ -56,6 +61,10 @@ outputs:
   cutflow:
     type: File
     outputBinding: {glob: $(inputs.outdir)/cutflow.json}
+  histograms_ml:
+    doc: "<outdir>/histograms_ml.root (issue #21): one File, none with use_inference false"
+    type: File[]
+    outputBinding: {glob: $(inputs.outdir)/histograms_ml.root}
   notebook:
     type: File
     outputBinding: {glob: $(inputs.outdir)/notebooks/01_merge.ipynb}

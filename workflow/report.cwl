@@ -21,7 +21,7 @@ inputs:
       items: File
     inputBinding: {position: 2}
   products:
-    doc: the run's data products (dataset.json, histograms.root, cutflow.json, workspace.json, fit_results.json)
+    doc: the run's data products (dataset.json, histograms.root, cutflow.json, histograms_ml.root, workspace.json, fit_results.json)
     type:
       type: array
       items: File
@@ -32,6 +32,12 @@ inputs:
       type: array
       items: File
     inputBinding: {position: 6}
+  ml_files:
+    doc: the ML step's files (<outdir>/ml/*.*; its plots stay in the workflow output ml)
+    type:
+      type: array
+      items: File
+    inputBinding: {position: 8}
   outdir: string
 arguments:
   - {position: 1, valueFrom: mkdir}
@@ -51,10 +57,17 @@ arguments:
   - {position: 5, valueFrom: cp}
   - {position: 7, valueFrom: $(inputs.outdir)/plots/}
   - {position: 7, valueFrom: "&&", shellQuote: false}
-  - {position: 7, valueFrom: agc}
-  - {position: 7, valueFrom: report}
-  - {position: 7, valueFrom: --outdir}
-  - {position: 7, valueFrom: $(inputs.outdir)}
+  - {position: 7, valueFrom: mkdir}
+  - {position: 7, valueFrom: -p}
+  - {position: 7, valueFrom: $(inputs.outdir)/ml}
+  - {position: 7, valueFrom: "&&", shellQuote: false}
+  - {position: 7, valueFrom: cp}
+  - {position: 9, valueFrom: $(inputs.outdir)/ml/}
+  - {position: 9, valueFrom: "&&", shellQuote: false}
+  - {position: 9, valueFrom: agc}
+  - {position: 9, valueFrom: report}
+  - {position: 9, valueFrom: --outdir}
+  - {position: 9, valueFrom: $(inputs.outdir)}
 outputs:
   report:
     type: File

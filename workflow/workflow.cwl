@@ -1,12 +1,13 @@
 #!/usr/bin/env cwl-runner
 # The CWL workflow of the AGC ttbar analysis (CMS 2015 Open Data):
-#   dataset -> histograms (scattered: one job per process__variation) -> merge -> model -> fit -> report
+#   dataset -> histograms (scattered: one job per process__variation) -> merge -> model -> fit -> ml
+#   -> report
 #
 #   reana-client run -w agc-ttbar-cwl -f reana-cwl.yaml          # on a REANA cluster
 #   make run-cwl PARAMS="-p max_files=1"                          # locally: cwltool --no-container
 #
 # The parameters (inputs, samples, executor, workers, chunksize, max_files, scheduler, outdir,
-# signal, poi, skip_bad_files, format) are those of reana.yaml, the notebooks and the agc CLI, declared once
+# signal, poi, skip_bad_files, format, use_inference) are those of reana.yaml, the notebooks and the agc CLI, declared once
 # in code/agc/core/schemas/parameters.schema.json (the types, defaults and docs below are checked
 # against it by tests/scenarios/test_workflow.py); the run's values live in the job file
 # reana-cwl-job.yaml. Each tool runs the stage's notebook with papermill, exactly like the
@@ -73,13 +74,19 @@ inputs:
     type: string
     default: "ttree"
     doc: "file format of the generated embedded dataset: ttree or rntuple (inputs are read in the format of their files)"
+  use_inference:
+    type: boolean
+    default: true
+    doc: "true or false (the AGC's USE_INFERENCE): BDT jet-parton assignment in 4j2b events, its 20 features in histograms_ml.root and the ML fit in outdir/ml; false skips them (outdir/ml/NOTE.txt says so)"
   notebook_dataset: {type: File, doc: notebooks/00_dataset.ipynb}
   notebook_histograms: {type: File, doc: notebooks/01_histograms.ipynb}
   notebook_merge: {type: File, doc: notebooks/01_merge.ipynb}
   notebook_model: {type: File, doc: notebooks/02_statistical_model.ipynb}
   notebook_fit: {type: File, doc: notebooks/03_fit.ipynb}
+  notebook_ml: {type: File, doc: notebooks/04_ml.ipynb}
   recipe: {type: File, doc: "inputs/embedded.yaml, the embedded dataset's recipe"}
   model_config: {type: File, doc: "inputs/cabinetry.yaml, the cabinetry configuration"}
+  ml_config: {type: File, doc: "inputs/cabinetry_ml.yaml, the ML model's cabinetry configuration"}
   signal_declarations:
     type: File[]
     doc: the signal declarations inputs/signals/*.yaml (for signal = one of them)
@@ -93,6 +100,9 @@ outputs:
   cutflow_json:
     type: File
     outputSource: merge/cutflow
+  histograms_ml_root:
+    type: File[]
+    outputSource: merge/histograms_ml
   workspace_json:
     type: File
     outputSource: model/workspace
@@ -114,6 +124,9 @@ outputs:
   reinterpretation_dir:
     type: Directory
     outputSource: reinterpret/reinterpretation
+  ml_dir:
+    type: Directory
+    outputSource: ml/ml
 steps:
   dataset:
     run: dataset.cwl
@@ -149,6 +162,7 @@ steps:
       scheduler: scheduler
       outdir: outdir
       skip_bad_files: skip_bad_files
+      use_inference: use_inference
     out: [partials, notebook]
     hints:
       reana:
@@ -162,7 +176,8 @@ steps:
       partials: histograms/partials
       outdir: outdir
       skip_bad_files: skip_bad_files
-    out: [histograms, cutflow, notebook]
+      use_inference: use_inference
+    out: [histograms, cutflow, histograms_ml, notebook]
     hints:
       reana:
         compute_backend: kubernetes
@@ -196,6 +211,21 @@ steps:
         compute_backend: kubernetes
         kubernetes_memory_limit: 4Gi
         kubernetes_job_timeout: 7200
+  ml:
+    run: ml.cwl
+    in:
+      ipynb: notebook_ml
+      ml_config: ml_config
+      main_fit: fit/fit_results
+      histograms_ml: merge/histograms_ml
+      outdir: outdir
+      use_inference: use_inference
+    out: [ml, ml_files, notebook]
+    hints:
+      reana:
+        compute_backend: kubernetes
+        kubernetes_memory_limit: 4Gi
+        kubernetes_job_timeout: 3600
   reinterpret:
     run: reinterpret.cwl
     in:
@@ -222,12 +252,13 @@ steps:
     run: report.cwl
     in:
       executed:
-        source: [dataset/notebook, histograms/notebook, merge/notebook, model/notebook, fit/notebook]
+        source: [dataset/notebook, histograms/notebook, merge/notebook, model/notebook, fit/notebook, ml/notebook]
         linkMerge: merge_flattened
       products:
-        source: [dataset/summary, merge/histograms, merge/cutflow, model/workspace, fit/fit_results]
+        source: [dataset/summary, merge/histograms, merge/cutflow, merge/histograms_ml, model/workspace, fit/fit_results]
         linkMerge: merge_flattened
       plots: fit/plot_files
+      ml_files: ml/ml_files
       outdir: outdir
     out: [report, notebooks, provenance]
     hints:

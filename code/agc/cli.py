@@ -320,6 +320,27 @@ COMMANDS: dict[str, Command] = {
             _path("--plots_dir", "default: <outdir>/plots"),
         ),
     ),
+    "ml-model": _stage(
+        "ml-model",
+        "histograms_ml.root -> the ML pyhf workspace (issue #21; nothing with use_inference false)",
+        options=(
+            _path("--histograms", "default: <outdir>/histograms_ml.root"),
+            Option(("--config",), "ML cabinetry configuration", stages.ML_MODEL_CONFIG),
+            _path("--output", "default: <outdir>/ml/workspace_ml.json"),
+        ),
+    ),
+    "ml-fit": _stage(
+        "ml-fit",
+        "fit of the ML model, its plots and the main fit applied to it (ML validation)",
+        options=(
+            _path("--workspace", "default: <outdir>/ml/workspace_ml.json"),
+            _path("--main_fit", "the main fit, default: <outdir>/fit_results.json"),
+            Option(("--config",), "ML cabinetry configuration", stages.ML_MODEL_CONFIG),
+            _path("--output", "default: <outdir>/ml/fit_results_ml.json"),
+            _path("--plots_dir", "default: <outdir>/ml/plots"),
+        ),
+    ),
+    "ml": _stage("ml", "the ML step of the workflows: ml-model, then ml-fit (notebook 04_ml)"),
     "reinterpret": _stage(
         "reinterpret",
         "swap the signal: new workspace, fit, CLs limits, patchset",

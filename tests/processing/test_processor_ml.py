@@ -121,3 +121,49 @@ def test_a_file_without_qgl_is_refused_only_with_inference(tmp_path: Path) -> No
         run_histograms(
             inputs, tmp_path / "b" / "histograms.root", executor="iterative", use_inference=True
         )
+
+
+def test_partials_with_ml_features_seed_a_cache_without_them(
+    toy_manifest: Path, reference, tmp_path: Path
+) -> None:
+    from agc.processing.cache import cached_process_samples
+    from agc.processing.output import write_histograms
+
+    samples = "ttbar,wjets"
+    run_histograms(
+        toy_manifest,
+        tmp_path / "run" / "histograms.root",
+        samples=samples,
+        executor="iterative",
+        partial_dir=tmp_path / "partials",
+        use_inference=True,
+    )
+    seeds = sorted((tmp_path / "partials").glob("*.partial.json"))
+    cached = cached_process_samples(
+        toy_manifest, tmp_path / "cache", samples=samples, executor="iterative", seeds=seeds
+    )
+    assert cached.computed == []
+    assert len(cached.seeded) == len(seeds)
+    assert not any(s.use_inference for s in cached.samples)
+    direct = run_histograms(
+        toy_manifest, tmp_path / "direct" / "histograms.root", samples=samples, executor="iterative"
+    )
+    written = write_histograms(cached.samples, tmp_path / "seeded" / "histograms.root")
+    assert written.ml_output is None
+    assert sha256_file(written.output) == sha256_file(direct.output)
+
+
+def test_merge_refuses_partials_without_ml_when_asked_for_them(
+    toy_manifest: Path, tmp_path: Path
+) -> None:
+    run_histograms(
+        toy_manifest,
+        tmp_path / "run" / "histograms.root",
+        samples="wjets",
+        executor="iterative",
+        partial_dir=tmp_path / "partials",
+    )
+    with pytest.raises(AGCError, match=r"wjets__nominal\.partial\.json holds no ML features"):
+        merge_partials(
+            tmp_path / "partials", tmp_path / "m" / "histograms.root", use_inference=True
+        )

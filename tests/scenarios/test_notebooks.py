@@ -22,6 +22,7 @@ EXPECTED = (
     "01_merge.ipynb",
     "02_statistical_model.ipynb",
     "03_fit.ipynb",
+    "04_ml.ipynb",
 )
 
 
@@ -127,7 +128,7 @@ def test_every_notebook_runs_a_different_stage() -> None:
         ]
         assert len(code) == 1, f"{name}: one cell calls the stage"
         calls.append(_stage_call(code[0].source).func.id)
-    assert calls == ["dataset", "histograms", "merge", "model", "fit"]
+    assert calls == ["dataset", "histograms", "merge", "model", "fit", "ml"]
 
 
 @pytest.mark.parametrize("name", EXPECTED)

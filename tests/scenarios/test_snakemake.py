@@ -36,7 +36,7 @@ CONFIG = REPO / "workflow" / "config.yaml"
 SNAKEMAKE = REPO / ".venv-snakemake" / "bin" / "snakemake"
 REANA_VENV = REPO / ".venv-reana"
 #: The rules that run a job (``all`` only collects), in the serial workflow's order.
-RULES = ["dataset", "histograms", "merge", "model", "fit", "reinterpret", "report"]
+RULES = ["dataset", "histograms", "merge", "model", "fit", "ml", "reinterpret", "report"]
 #: What Snakemake itself logs during `reana-client validate`'s dry run, which reana-client 0.9.6
 #: echoes with a "[WARNING]" prefix for any Snakefile (not a finding about the specification;
 #: "Nothing to be done" when a finished run's outputs are in the repository).
@@ -168,7 +168,7 @@ def test_papermill_commands_pass_exactly_the_notebook_parameters(
             else:
                 assert value == f"{{params.{parameter}}}", f"{name}: {parameter} = {value}"
         checked += 1
-    assert checked == 5
+    assert checked == 6
 
 
 def test_reana_client_validates_without_warnings(uploaded: Path) -> None:

@@ -43,7 +43,7 @@ CWL = REPO / "reana-cwl.yaml"
 JOB = REPO / CWL_JOB
 WORKFLOW = REPO / CWL_WORKFLOW
 REANA_VENV = REPO / ".venv-reana"
-STEPS = ["dataset", "histograms", "merge", "model", "fit", "reinterpret", "report"]
+STEPS = ["dataset", "histograms", "merge", "model", "fit", "ml", "reinterpret", "report"]
 IMAGE_RE = re.compile(r"^docker\.io/[a-z0-9._-]+/[a-z0-9._-]+:\d+\.\d+\.\d+$")
 
 
@@ -83,7 +83,10 @@ def _tool_tokens(tool: dict[str, Any], notebook: str | None = None) -> list[str]
     tokens = []
     for item in tool.get("arguments", []):
         value = str(item["valueFrom"] if isinstance(item, dict) else item)
-        tokens.append(notebook if value == "$(inputs.ipynb.basename)" else value)
+        if value == "$(inputs.ipynb.basename)":
+            tokens.append(notebook)
+        else:  # "-p use_inference $(inputs.use_inference)": one unquoted argument, three words
+            tokens.extend(value.split())
     return tokens
 
 
@@ -250,7 +253,7 @@ def _papermill_commands() -> list[tuple[str, list[str]]]:
 
 def test_papermill_passes_schema_parameters_with_r_for_strings_and_p_otherwise() -> None:
     commands = _papermill_commands()
-    assert len(commands) == 10, [where for where, _ in commands]
+    assert len(commands) == 12, [where for where, _ in commands]
     for where, tokens in commands:
         for name, (flag, value) in _papermill_flags(tokens).items():
             assert name in WORKFLOW_PARAMETERS, f"{where}: {name} is not in the schema"
@@ -555,6 +558,7 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
         "01_merge.ipynb",
         "02_statistical_model.ipynb",
         "03_fit.ipynb",
+        "04_ml.ipynb",
     ]
     cwl_notebooks = sorted(p.name for p in (cwl_out / "notebooks").iterdir())
     scattered = [n for n in cwl_notebooks if n.startswith("01_histograms__")]
@@ -564,6 +568,7 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
         "01_merge.ipynb",
         "02_statistical_model.ipynb",
         "03_fit.ipynb",
+        "04_ml.ipynb",
     ]
     assert sorted(p.name for p in (cwl_out / "plots").iterdir()) == sorted(
         p.name for p in (serial_out / "plots").iterdir()
@@ -578,3 +583,9 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
             assert np.array_equal(a, b), f"{name} differs between the serial and CWL runs"
     for name in ("cutflow.json", "workspace.json", "fit_results.json", "dataset.json"):
         assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"
+    # The ML step (issue #21): the same workspace and fit on one machine, the same figures.
+    for name in ("ml/workspace_ml.json", "ml/fit_results_ml.json"):
+        assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"
+    assert sorted(p.name for p in (cwl_out / "ml" / "plots").iterdir()) == sorted(
+        p.name for p in (serial_out / "ml" / "plots").iterdir()
+    )

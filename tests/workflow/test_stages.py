@@ -199,7 +199,7 @@ def test_archive_refuses_an_incomplete_run_naming_what_is_missing(in_tmp: Path) 
 
 
 def test_stage_parameters_are_the_schema_names_in_signature_order() -> None:
-    assert stages.stage_parameters(stages.merge) == ("outdir", "skip_bad_files")
+    assert stages.stage_parameters(stages.merge) == ("outdir", "skip_bad_files", "use_inference")
     assert stages.stage_parameters(stages.model) == ("outdir", "signal", "poi")
     assert stages.stage_parameters(stages.histograms) == (
         "inputs",
@@ -211,4 +211,85 @@ def test_stage_parameters_are_the_schema_names_in_signature_order() -> None:
         "scheduler",
         "outdir",
         "skip_bad_files",
+        "use_inference",
     )
+    assert stages.stage_parameters(stages.ml) == ("outdir", "use_inference")
+
+
+# ----------------------------------------------------------------------------- ML (issue #21)
+
+
+def test_ml_stages_without_inference_leave_a_note_and_nothing_stale(in_tmp: Path) -> None:
+    stale = in_tmp / "run" / "ml" / "workspace_ml.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
+    assert stages.ml(outdir="run", use_inference=False) == {}
+    assert [p.name for p in (in_tmp / "run" / "ml").iterdir()] == ["NOTE.txt"]
+    assert "use_inference=false" in (in_tmp / "run" / "ml" / "NOTE.txt").read_text()
+    assert stages.ml_fit(outdir="run", use_inference="false") == {}
+    with pytest.raises(AGCError, match="'use_inference'"):
+        stages.ml_model(outdir="run", use_inference="maybe")
+
+
+def test_ml_stages_name_a_missing_input(in_tmp: Path) -> None:
+    with pytest.raises(AGCError, match=r"run/histograms_ml\.root: ML histograms not found") as info:
+        stages.ml_model(outdir="run")
+    assert "use_inference=false" in str(info.value)
+    assert "\n" not in str(info.value)
+    (in_tmp / "run" / "ml").mkdir(parents=True)
+    (in_tmp / "run" / "ml" / "workspace_ml.json").write_text("{}")
+    with pytest.raises(AGCError, match=r"main fit results not found: run/fit_results\.json"):
+        stages.ml_fit(outdir="run")
+    assert not (in_tmp / "run" / "ml" / "fit_results_ml.json").exists()
+
+
+def test_ml_stage_writes_the_workspace_fit_and_plots_with_the_main_fit_s_validation(
+    in_tmp: Path,
+) -> None:
+    """The ML stages on a stand-in histograms_ml.root after a main fit (synthetic histograms;
+    a configuration keeping two of the ML channels, for speed): every product where the
+    workflows expect it; the figures drawn in the stage's second process are those drawn in
+    this one."""
+    import yaml
+    from ml_helpers import ML_CONFIG, write_ml_histograms
+
+    from agc.plots.mlfigures import prefit_and_validation_plots
+    from agc.stats.fit import run_fit
+    from agc.stats.mlmodel import ml_template
+
+    write_synthetic_histograms(in_tmp / "run" / "histograms.root")
+    write_ml_histograms(in_tmp / "run" / "histograms_ml.root")
+    stages.model(outdir="run", config=CONFIG)
+    run_fit(in_tmp / "run" / "workspace.json", in_tmp / "run" / "fit_results.json", impacts=False)
+    config = yaml.safe_load(ML_CONFIG.read_text(encoding="utf-8"))
+    kept = ["Feature0", "Feature6"]
+    config["Regions"] = [
+        r for r in config["Regions"] if r["Name"] in kept or r["Name"] not in KEPT_ML
+    ]
+    (in_tmp / "ml.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    model = stages.ml_model(outdir="run", config="ml.yaml")
+    assert [c["name"] for c in model.spec["channels"]] == kept
+    result = stages.ml_fit(outdir="run", config="ml.yaml")
+    ml = in_tmp / "run" / "ml"
+    assert result.fit_results == Path("run/ml/fit_results_ml.json")
+    saved = json.loads((ml / "fit_results_ml.json").read_text())
+    assert saved == result.run.summary.to_dict()
+    assert saved["poi"]["name"] == "ttbar_norm"
+    expected = {"pulls", "correlation_matrix"} | {
+        f"{c}_{stage}" for c in kept for stage in ("prefit", "postfit", "mainfit_validation")
+    }
+    names = sorted(p.name for p in result.plots)
+    assert names == sorted(f"{stem}.{fmt}" for stem in expected for fmt in ("pdf", "png"))
+    assert sorted(p.name for p in (ml / "plots").iterdir()) == names
+    again = prefit_and_validation_plots(
+        ml / "workspace_ml.json",
+        in_tmp / "run" / "fit_results.json",
+        in_tmp / "here",
+        ml_template("ml.yaml"),
+    )
+    for path in again:
+        assert path.read_bytes() == (ml / "plots" / path.name).read_bytes(), path.name
+
+
+#: The channels the ML model keeps (the AGC's; agc.stats.mlmodel.PRUNED_CHANNELS are the others).
+KEPT_ML = ("Feature0", "Feature1", "Feature2", "Feature4", "Feature5", "Feature6", "Feature7")

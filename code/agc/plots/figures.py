@@ -300,13 +300,17 @@ def distribution_plots(
     *,
     fit_results: Any = None,
     config: Mapping[str, Any] | None = None,
+    stage: str | None = None,
 ) -> list[Path]:
     """Pre-fit (``fit_results=None``) or post-fit stacked distributions of every channel.
 
-    Files: ``<plots_dir>/<channel>_prefit.{pdf,png}`` / ``_postfit``, channel spaces -> "-".
+    Files: ``<plots_dir>/<channel>_prefit.{pdf,png}`` / ``_postfit``, channel spaces -> "-";
+    ``stage`` (default "Pre-fit" / "Post-fit") is the label drawn and, lower case without
+    hyphens and spaces, the file suffix.
     """
     prediction = cabinetry.model_utils.prediction(model, fit_results=fit_results)
-    stage = "Pre-fit" if fit_results is None else "Post-fit"
+    if stage is None:
+        stage = "Pre-fit" if fit_results is None else "Post-fit"
     main = np.asarray(data[: model.config.nmaindata], dtype=float)
     samples = list(model.config.samples)
     totals = np.sum([np.sum(np.asarray(ch), axis=1) for ch in prediction.model_yields], axis=0)
@@ -329,7 +333,8 @@ def distribution_plots(
                 stage=stage,
                 colors=colors,
             )
-            stem = Path(plots_dir) / f"{channel.replace(' ', '-')}_{stage.lower().replace('-', '')}"
+            suffix = stage.lower().replace("-", "").replace(" ", "_")
+            stem = Path(plots_dir) / f"{channel.replace(' ', '-')}_{suffix}"
             paths += save_figure(fig, stem)
             plt.close(fig)
     return paths

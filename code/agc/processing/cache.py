@@ -26,9 +26,9 @@ from typing import Any
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
 from agc.dataset.manifest import sample_key, select_samples
-from agc.processing.cachekey import cache_key, key_inputs
+from agc.processing.cachekey import cache_key, key_inputs, with_inference
 from agc.processing.inputs import load_inputs
-from agc.processing.partials import SampleSums, read_partial, write_partial
+from agc.processing.partials import SampleSums, read_partial, without_ml, write_partial
 from agc.processing.run import process_samples
 
 log = logging.getLogger(__name__)
@@ -105,10 +105,14 @@ def _seed(
     missing: list[str],
     keys: dict[str, str],
     inputs_of: dict[str, dict[str, Any]],
+    ml_keys: dict[str, str],
 ) -> dict[str, SampleSums]:
     """The samples of ``missing`` found among the partial outputs ``seeds`` by their recorded
-    ``cache_key``, stored in ``cache`` (an unreadable seed is logged and ignored)."""
+    ``cache_key``, stored in ``cache`` (an unreadable seed is logged and ignored). A seed with
+    the ML features serves a request without them (``ml_keys``: the key each sample would
+    have with them), its features dropped."""
     wanted = {keys[name]: name for name in missing}
+    wanted.update({ml_keys[name]: name for name in missing if name in ml_keys})
     found: dict[str, SampleSums] = {}
     for path in seeds:
         try:
@@ -119,6 +123,9 @@ def _seed(
         name = wanted.get(sample.cache_key or "")
         if name is None or name in found:
             continue
+        if sample.cache_key != keys[name]:
+            sample = without_ml(sample)
+            sample.cache_key = keys[name]
         cache.put(keys[name], sample, inputs_of[name])
         found[name] = sample
         log.info("cache: %s taken from %s", name, path)
@@ -166,7 +173,10 @@ def cached_process_samples(
         found[name] = hit
     seeded: dict[str, SampleSums] = {}
     if missing and seeds:
-        seeded = _seed(cache, seeds, missing, keys, inputs_of)
+        ml_keys: dict[str, str] = {}
+        if not use_inference:  # a run with the ML features may seed one without
+            ml_keys = {name: cache_key(with_inference(inputs_of[name])) for name in missing}
+        seeded = _seed(cache, seeds, missing, keys, inputs_of, ml_keys)
         found.update(seeded)
         missing = [name for name in missing if name not in found]
     for process, variation in chosen:  # same content as the key says: the current paths

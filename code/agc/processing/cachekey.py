@@ -58,9 +58,7 @@ def key_inputs(
     entry = manifest[process][variation]
     files = entry["files"] if max_files == -1 else entry["files"][:max_files]
     name = sample_key(process, variation)
-    ml = {"use_inference": True, "models": physics.ML_MODEL_SHA256} if use_inference else {}
-    return {
-        **ml,
+    base = {
         "format": CACHE_FORMAT,
         "code": processing_hash(),
         "sample": name,
@@ -69,6 +67,12 @@ def key_inputs(
         "xsec": cross_section(process, entry) if process != "data" else 1.0,
         "files": [{"content": file_identity(f, name), "nevts": int(f["nevts"])} for f in files],
     }
+    return with_inference(base) if use_inference else base
+
+
+def with_inference(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The :func:`key_inputs` of the same sample with the ML features (and the BDTs' sha256)."""
+    return {**inputs, "use_inference": True, "models": physics.ML_MODEL_SHA256}
 
 
 def cache_key(inputs: dict[str, Any]) -> str:

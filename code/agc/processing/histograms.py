@@ -226,16 +226,27 @@ def merge_partials(
     *,
     metadata: dict[str, Any] | None = None,
     skip_bad_files: bool = False,
+    use_inference: bool | None = None,
 ) -> HistogramRun:
     """Merge partial outputs (a folder of ``*.partial.json`` or a list of files) into the final
     ``histograms.root`` and ``cutflow.json``; the bytes equal a single pass over the same samples.
 
     A partial output that lists skipped input files (written by a run with
     ``skip_bad_files=True``) is refused unless ``skip_bad_files=True`` is given here too; the
-    skipped files are then carried into ``cutflow.json`` and the summary. Returns a
-    :class:`~agc.processing.results.HistogramRun` with the final-file fields and ``partials``."""
+    skipped files are then carried into ``cutflow.json`` and the summary. ``use_inference``:
+    True requires the ML features in every partial output (and writes ``histograms_ml.root``),
+    False leaves them out, None (default) writes them when every partial output has them.
+    Returns a :class:`~agc.processing.results.HistogramRun` with the final-file fields and
+    ``partials``."""
     paths = _partial_paths(partial_paths_or_dir)
     samples = [read_partial(p) for p in paths]
+    if use_inference:
+        for path, sample in zip(paths, samples, strict=True):
+            if not sample.use_inference:
+                raise AGCError(
+                    f"partial output {path} holds no ML features (made with use_inference=false):"
+                    " re-run the histogram step with use_inference=true"
+                )
     if not skip_bad_files:
         for path, sample in zip(paths, samples, strict=True):
             if sample.skipped:
@@ -244,5 +255,7 @@ def merge_partials(
                     f"partial output {path} lists {len(sample.skipped)} skipped input file(s) "
                     f"(first: {first['path']}): merge with skip_bad_files=True to accept them"
                 )
-    summary = write_histograms(samples, output, cutflow_output, metadata=metadata)
+    summary = write_histograms(
+        samples, output, cutflow_output, metadata=metadata, use_inference=use_inference
+    )
     return dataclasses.replace(summary, partials=[str(p) for p in paths])

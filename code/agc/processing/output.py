@@ -72,12 +72,14 @@ def write_histograms(
     *,
     metadata: dict[str, Any] | None = None,
     ml_output: str | os.PathLike[str] | None = None,
+    use_inference: bool | None = None,
 ) -> HistogramRun:
     """Normalise and write ``histograms.root`` (sorted keys, byte-reproducible, atomic) and
     ``cutflow.json`` (default: beside ``output``). Pieces of the same sample are added first
     (:func:`agc.processing.partials.combine`). ``metadata`` is embedded as canonical JSON in the
     ``provenance`` key (default: the text ``provenance.json``). If every sample holds the ML
-    features, ``histograms_ml.root`` is written too (``ml_output``, default beside ``output``).
+    features, ``histograms_ml.root`` is written too (``ml_output``, default beside ``output``)
+    unless ``use_inference`` is False.
 
     Returns a :class:`~agc.processing.results.HistogramRun` with the final-file fields set
     (``output``, ``cutflow_output``, ``yields``, ``exact``), the cut flow and normalisation.
@@ -90,7 +92,7 @@ def write_histograms(
     provenance = PROVENANCE_POINTER if metadata is None else canonical_json(metadata)
     _write_root(output, histograms, provenance)
     ml_path = None
-    if samples and all(s.use_inference for s in samples):
+    if use_inference is not False and samples and all(s.use_inference for s in samples):
         ml_path = Path(ml_output) if ml_output else output.with_name(ML_HISTOGRAMS)
         ml = normalised_histograms(samples, physics.ML_FEATURES, physics.ML_HIST_OFFSET)
         _write_root(ml_path, ml, provenance)

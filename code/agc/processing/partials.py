@@ -10,6 +10,7 @@ outputs read back (:func:`read_partial`) equals a single pass bit for bit.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable
@@ -235,6 +236,19 @@ def read_partial(path: str | os.PathLike[str]) -> SampleSums:
         skipped=list(data.get("skipped_files", [])),
         cache_key=data.get("cache_key"),
     )
+
+
+def without_ml(sample: SampleSums) -> SampleSums:
+    """``sample`` with the ML features' regions dropped (the sums of the analysis regions are
+    copied unchanged); ``sample`` itself if it has none."""
+    if not sample.use_inference:
+        return sample
+    sums = empty_sums(list(sample.sums.axes["variation"]))
+    view, source = sums.view(flow=True), sample.sums.view(flow=True)
+    regions = list(sample.sums.axes["region"])
+    for r_index, region in enumerate(sums.axes["region"]):
+        view[r_index] = source[regions.index(region)]
+    return dataclasses.replace(sample, sums=sums)
 
 
 def combine(samples: Iterable[SampleSums]) -> list[SampleSums]:

@@ -1,7 +1,8 @@
 """One function per workflow stage: what the notebooks, the ``agc`` CLI and the tests call.
 
 The stages, in the order of reana.yaml: :func:`dataset`, :func:`histograms`, :func:`merge`,
-:func:`model`, :func:`fit`, :func:`reinterpret`, :func:`report`, and :func:`archive` after a
+:func:`model`, :func:`fit`, :func:`ml` (:func:`ml_model`, :func:`ml_fit`), :func:`reinterpret`,
+:func:`report`, and :func:`archive` after a
 finished run. Each takes the workflow parameters it needs by keyword, under the names and with the
 defaults of the parameter schema (:mod:`agc.core.parameters`), validates them before any work,
 and calls its subpackage's entry point. Output paths follow the run's layout under ``outdir``::
@@ -11,6 +12,9 @@ and calls its subpackage's entry point. Output paths follow the run's layout und
     <outdir>/histograms.root, cutflow.json   merge
     <outdir>/workspace.json                  model
     <outdir>/fit_results.json, plots/        fit
+    <outdir>/histograms_ml.root              histograms / merge (use_inference, issue #21)
+    <outdir>/ml/workspace_ml.json            ml_model (use_inference; else ml/NOTE.txt)
+    <outdir>/ml/fit_results_ml.json, plots/  ml_fit
     <outdir>/reinterpretation/, cache/       reinterpret
     <outdir>/report.html, provenance.json    report (from <outdir>/notebooks/)
     <outdir>/archive/                        archive
@@ -52,9 +56,17 @@ NOTEBOOKS_DIR = "notebooks"
 REPORT = "report.html"
 ARCHIVE_DIR = "archive"
 REINTERPRETATION_DIR = "reinterpretation"
+#: The ML model's products (issue #21): histograms_ml.root beside histograms.root, the rest in ml/.
+HISTOGRAMS_ML = "histograms_ml.root"
+ML_DIR = "ml"
+WORKSPACE_ML = f"{ML_DIR}/workspace_ml.json"
+FIT_RESULTS_ML = f"{ML_DIR}/fit_results_ml.json"
+ML_PLOTS_DIR = f"{ML_DIR}/plots"
+ML_NOTE = f"{ML_DIR}/NOTE.txt"
 #: Inputs of the repository the stages read.
 DATASET_RECIPE = "inputs/embedded.yaml"
 MODEL_CONFIG = "inputs/cabinetry.yaml"
+ML_MODEL_CONFIG = "inputs/cabinetry_ml.yaml"
 
 
 def _under(outdir: PathLike, path: PathLike | None, name: str) -> Path:
@@ -144,6 +156,7 @@ def histograms(
     scheduler: str = default("scheduler"),
     outdir: str = default("outdir"),
     skip_bad_files: bool = default("skip_bad_files"),
+    use_inference: bool = default("use_inference"),
     partials: bool = True,
     partial_dir: PathLike | None = None,
     output: PathLike | None = None,
@@ -171,6 +184,7 @@ def histograms(
             "scheduler": scheduler,
             "outdir": outdir,
             "skip_bad_files": skip_bad_files,
+            "use_inference": use_inference,
         }
     )
     folder: Path | None = None
@@ -189,6 +203,7 @@ def histograms(
         scheduler=params["scheduler"],
         partial_dir=folder,
         skip_bad_files=params["skip_bad_files"],
+        use_inference=params["use_inference"],
     )
 
 
@@ -196,6 +211,7 @@ def merge(
     *,
     outdir: str = default("outdir"),
     skip_bad_files: bool = default("skip_bad_files"),
+    use_inference: bool = default("use_inference"),
     partial_dir: PathLike | None = None,
     output: PathLike | None = None,
 ) -> HistogramRun:
@@ -204,13 +220,16 @@ def merge(
     (:func:`agc.processing.histograms.merge_partials`); return the merge summary."""
     from agc.processing.histograms import merge_partials
 
-    params = validate_parameters({"outdir": outdir, "skip_bad_files": skip_bad_files})
+    params = validate_parameters(
+        {"outdir": outdir, "skip_bad_files": skip_bad_files, "use_inference": use_inference}
+    )
     target = _under(params["outdir"], output, HISTOGRAMS)
     return merge_partials(
         _under(params["outdir"], partial_dir, PARTIAL_DIR),
         target,
         cutflow_output=target.with_name(CUTFLOW),
         skip_bad_files=params["skip_bad_files"],
+        use_inference=params["use_inference"],
     )
 
 
@@ -271,6 +290,119 @@ def fit(
     if run.ranking_results is not None:
         plots += ranking_plot(run.ranking_results, folder)
     return FitStageResult(fit_results=target, run=run, plots=tuple(plots), poi=params["poi"])
+
+
+def ml_model(
+    *,
+    outdir: str = default("outdir"),
+    use_inference: bool = default("use_inference"),
+    histograms: PathLike | None = None,
+    config: PathLike = ML_MODEL_CONFIG,
+    output: PathLike | None = None,
+) -> ModelStageResult | dict[str, Any]:
+    """``histograms`` (default ``<outdir>/histograms_ml.root``) -> the pruned ML workspace
+    ``output`` (default ``<outdir>/ml/workspace_ml.json``) with the cabinetry configuration
+    ``config`` (:func:`agc.stats.mlmodel.build_ml_workspace`). With ``use_inference`` false there
+    are no ML histograms: ``<outdir>/ml/NOTE.txt`` says so, a line on stderr too, result ``{}``."""
+    params = validate_parameters({"outdir": outdir, "use_inference": use_inference})
+    if not params["use_inference"]:
+        _note_no_inference(params["outdir"], "ml-model")
+        return {}
+    from agc.core.errors import AGCError
+    from agc.core.fileio import fresh_directory
+    from agc.stats.mlmodel import build_ml_workspace
+
+    source = _under(params["outdir"], histograms, HISTOGRAMS_ML)
+    if not source.is_file():
+        raise AGCError(
+            f"{source}: ML histograms not found (the histogram step writes them with "
+            "use_inference=true; rerun it so, or run with use_inference=false)"
+        )
+    target = _under(params["outdir"], output, WORKSPACE_ML)
+    if output is None:
+        fresh_directory(target.parent)  # no NOTE.txt or plots of an earlier run stay beside it
+    spec = build_ml_workspace(source, output=target, config=config)
+    return ModelStageResult(workspace=target, spec=spec)
+
+
+def ml_fit(
+    *,
+    outdir: str = default("outdir"),
+    use_inference: bool = default("use_inference"),
+    workspace: PathLike | None = None,
+    main_fit: PathLike | None = None,
+    config: PathLike = ML_MODEL_CONFIG,
+    output: PathLike | None = None,
+    plots_dir: PathLike | None = None,
+) -> FitStageResult | dict[str, Any]:
+    """Fit the ML ``workspace`` (default ``<outdir>/ml/workspace_ml.json``) to its pseudo-data
+    with the main fit's code (MIGRAD, HESSE at the minimum; no impact ranking: 4 fits for each of
+    its ~190 parameters would cost minutes), write ``output`` (default
+    ``<outdir>/ml/fit_results_ml.json``) and into ``plots_dir`` (default ``<outdir>/ml/plots``)
+    the pre-/post-fit distributions, pulls, correlations and the AGC's ML validation: the main
+    fit ``main_fit`` (default ``<outdir>/fit_results.json``) applied to the ML model
+    (:func:`agc.stats.fit.run_fit`, :func:`agc.plots.figures.distribution_plots`,
+    :mod:`agc.plots.mlfigures`). The figures that need no ML fit are drawn in a second process
+    while this one fits. ``use_inference`` false: as :func:`ml_model`.
+    """
+    params = validate_parameters({"outdir": outdir, "use_inference": use_inference})
+    if not params["use_inference"]:
+        _note_no_inference(params["outdir"], "ml-fit")
+        return {}
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from agc.plots.figures import distribution_plots
+    from agc.plots.mlfigures import fit_result_plots, prefit_and_validation_plots
+    from agc.stats.fit import load_workspace, run_fit
+    from agc.stats.mlmodel import main_fit_results, ml_template
+
+    target = _under(params["outdir"], output, FIT_RESULTS_ML)
+    folder = _under(params["outdir"], plots_dir, ML_PLOTS_DIR)
+    source = _under(params["outdir"], workspace, WORKSPACE_ML)
+    main = _under(params["outdir"], main_fit, FIT_RESULTS)
+    template = ml_template(config)
+    load_workspace(source)  # bad input fails here, before any work
+    main_fit_results(main)
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        side = pool.submit(prefit_and_validation_plots, source, main, folder, template)
+        run = run_fit(source, target, impacts=False)
+        pulls = pool.submit(fit_result_plots, target, folder)
+        plots = distribution_plots(
+            run.model, run.data, folder, fit_results=run.fit_results, config=template
+        )
+        plots += side.result() + pulls.result()
+    return FitStageResult(fit_results=target, run=run, plots=tuple(plots), poi=run.summary.poi.name)
+
+
+def ml(
+    *,
+    outdir: str = default("outdir"),
+    use_inference: bool = default("use_inference"),
+) -> FitStageResult | dict[str, Any]:
+    """The ML step of the workflows (notebook ``04_ml.ipynb``): :func:`ml_model` then
+    :func:`ml_fit` with their default paths under ``outdir``; returns the fit's result, ``{}``
+    with ``use_inference`` false (``<outdir>/ml/NOTE.txt``)."""
+    ml_model(outdir=outdir, use_inference=use_inference)
+    return ml_fit(outdir=outdir, use_inference=use_inference)
+
+
+def _note_no_inference(outdir: str, stage: str) -> None:
+    """``<outdir>/ml/NOTE.txt``; the model stage (the first) empties ``<outdir>/ml`` first, so
+    no product of an earlier run with inference stays there."""
+    from agc.core.fileio import fresh_directory, write_text
+
+    if stage == "ml-model":
+        fresh_directory(Path(outdir) / ML_DIR)
+    write_text(
+        Path(outdir) / ML_NOTE,
+        "use_inference=false: no BDT jet-parton assignment, no histograms_ml.root, no ML model\n"
+        "or fit. Run with use_inference=true (the default) for them.\n",
+    )
+    print(
+        f"agc {stage}: use_inference is false, nothing to do (see {outdir}/{ML_NOTE})",
+        file=sys.stderr,
+    )
 
 
 def reinterpret(
@@ -400,6 +532,9 @@ STAGES: dict[str, Callable[..., Any]] = {
     "merge": merge,
     "model": model,
     "fit": fit,
+    "ml-model": ml_model,
+    "ml-fit": ml_fit,
+    "ml": ml,
     "reinterpret": reinterpret,
     "report": report,
     "archive": archive,

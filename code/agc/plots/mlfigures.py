@@ -1,0 +1,89 @@
+"""Figures of the ML model (issue #21): the AGC's "ML validation".
+
+The AGC checks its main fit on the ML observables: the main fit's result (``fit_results.json``:
+best-fit values and correlations of the parameters the two models share, by name) is applied to
+the ML model with ``cabinetry.model_utils.match_fit_results`` -- parameters the main model lacks,
+the ML channels' MC statistical gammas, stay at their pre-fit values -- and the prediction is
+drawn against the pseudo-data of every ML channel. The ML model's own pre-/post-fit figures,
+pulls and correlations (:func:`prefit_and_validation_plots`, :func:`fit_result_plots`) are drawn
+with the main model's figure code (:mod:`agc.plots.figures`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import cabinetry
+
+from agc.plots.figures import correlation_plot, distribution_plots, pulls_plot
+
+#: The label drawn on the validation figures; file suffix ``_mainfit_validation``.
+VALIDATION_STAGE: str = "Main-fit validation"
+
+
+def validation_plots(
+    model: Any,
+    data: Sequence[float],
+    main_fit: Any,
+    plots_dir: str | os.PathLike[str],
+    *,
+    config: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """The main fit applied to the ML ``model``: one data/MC figure per channel (PDF and PNG),
+    ``<plots_dir>/<channel>_mainfit_validation.{pdf,png}``.
+
+    Args:
+        model: the pyhf model of the ML workspace; ``data`` its observations (+ auxdata).
+        main_fit: the main fit as :class:`cabinetry.fit.FitResults`
+            (:func:`agc.stats.mlmodel.main_fit_results`).
+        config: the ML cabinetry configuration (binning, axis labels).
+    """
+    matched = cabinetry.model_utils.match_fit_results(model, main_fit)
+    Path(plots_dir).mkdir(parents=True, exist_ok=True)
+    return distribution_plots(
+        model, data, plots_dir, fit_results=matched, config=config, stage=VALIDATION_STAGE
+    )
+
+
+def prefit_and_validation_plots(
+    workspace: str | os.PathLike[str],
+    main_fit: str | os.PathLike[str],
+    plots_dir: str | os.PathLike[str],
+    config: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """The ML figures that need no ML fit, from files: the pre-fit distributions of the ML
+    ``workspace`` and :func:`validation_plots` with the main fit ``main_fit``
+    (``fit_results.json``). The ML fit stage draws them in a second process while it fits."""
+    from agc.stats.fit import load_workspace, model_and_data
+    from agc.stats.mlmodel import main_fit_results
+
+    model, data = model_and_data(load_workspace(workspace), os.fspath(workspace))
+    Path(plots_dir).mkdir(parents=True, exist_ok=True)
+    paths = distribution_plots(model, data, plots_dir, config=config)
+    return paths + validation_plots(
+        model, data, main_fit_results(main_fit), plots_dir, config=config
+    )
+
+
+def fit_result_plots(
+    fit_results: str | os.PathLike[str], plots_dir: str | os.PathLike[str]
+) -> list[Path]:
+    """Pulls (free normalisations left out, as in :func:`agc.plots.figures.paper_plots`) and the
+    correlation matrix of the fit written to ``fit_results`` (``fit_results_ml.json``): drawn
+    from the file, so in a second process while the post-fit distributions are drawn."""
+    import json
+
+    from agc.stats.mlmodel import main_fit_results
+
+    results = main_fit_results(fit_results)
+    parameters = json.loads(Path(fit_results).read_text(encoding="utf-8"))["parameters"]
+    free = [
+        label
+        for label, kind in zip(parameters["labels"], parameters["types"], strict=True)
+        if kind in ("normfactor", "shapefactor")
+    ]
+    Path(plots_dir).mkdir(parents=True, exist_ok=True)
+    return pulls_plot(results, plots_dir, exclude=free) + correlation_plot(results, plots_dir)
