@@ -143,8 +143,7 @@ test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(REANA_DASK_S
 	$(BIN)/python -m pytest -m "not container" $(PYTEST_ARGS)
 
 ## The ML model's regression references (issue #21), regenerated on purpose: the ML histograms of
-## the embedded default (tests/stats/test_mlmodel.py; a stand-in until the histogram stage writes
-## histograms_ml.root). The first pytest writes them (and fails, as pytest-regressions does), the
+## the embedded default (tests/stats/test_mlmodel.py). The first pytest writes them (and fails, as pytest-regressions does), the
 ## second checks them; review `git diff tests/stats/test_mlmodel` and commit with the reason.
 ml-references: $(STAMP)
 	rm -f tests/stats/test_mlmodel/*

@@ -2,9 +2,8 @@
 the pruning, the workspace, the fit with the main fit's code, and the regression references.
 
 The default chain takes ``histograms_ml.root`` from the histogram stage on the embedded default
-(source "embedded"); while that stage does not write one, a stand-in made from the same run's
-4j2b histograms (``tests/ml_helpers.py``, source "standin"). The references are regenerated
-with ``make ml-references``.
+(source "embedded"); the unit tests use small synthetic ML histograms (``tests/ml_helpers.py``).
+The references are regenerated with ``make ml-references``.
 """
 
 from __future__ import annotations
@@ -180,36 +179,22 @@ _RUN: dict[str, Any] = {}
 
 @pytest.fixture(scope="module")
 def ml_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """histograms_ml.root of the embedded default -> ML workspace -> ML fit, once."""
+    """histograms_ml.root of the embedded default (the histogram stage with use_inference; a
+    run of its own, so the shared non-ML ``embedded_histograms`` stays cheap for the numerics
+    legs) -> ML workspace -> ML fit, once."""
     if not _RUN:
-        histograms = request.getfixturevalue("embedded_histograms")
-        base = tmp_path_factory.mktemp("ml_default")
-        real = histograms.with_name("histograms_ml.root")
-        if not real.is_file() and _takes_use_inference():
-            from agc.processing.histograms import run_histograms
+        from agc.processing.histograms import run_histograms
 
-            manifest = request.getfixturevalue("embedded_manifest")
-            kwargs = {"executor": "futures", "workers": 2, "checkpoints": False}
-            run_histograms(manifest, base / "histograms.root", use_inference=True, **kwargs)
-            real = base / "histograms_ml.root"
-        if real.is_file():
-            source, path = "embedded", real
-        else:
-            source, path = "standin", write_ml_histograms(base / "histograms_ml.root", histograms)
+        base = tmp_path_factory.mktemp("ml_default")
+        manifest = request.getfixturevalue("embedded_manifest")
+        kwargs = {"executor": "futures", "workers": 2, "checkpoints": False}
+        run = run_histograms(manifest, base / "histograms.root", use_inference=True, **kwargs)
+        path = Path(run.ml_output)
         workspace = base / "ml" / "workspace_ml.json"
         spec = build_ml_workspace(path, workspace, config=ML_CONFIG)
         run = run_fit(workspace, base / "ml" / "fit_results_ml.json", impacts=False)
-        _RUN.update(source=source, histograms=path, spec=spec, results=run.summary.to_dict())
+        _RUN.update(source="embedded", histograms=path, spec=spec, results=run.summary.to_dict())
     return _RUN
-
-
-def _takes_use_inference() -> bool:
-    """Whether the histogram stage writes histograms_ml.root (issue #21, processing side)."""
-    import inspect
-
-    from agc.processing.histograms import run_histograms
-
-    return "use_inference" in inspect.signature(run_histograms).parameters
 
 
 def _without_staterrors(results: dict) -> dict:

@@ -88,7 +88,11 @@ def combine_notebooks(paths: Sequence[Path]) -> Any:
 def _navigation(summary: str) -> str:
     """Links to the summary's sections (their ids and ``<h2>`` titles)."""
     found = re.findall(r'<section class="agc-section" id="([^"]+)"><h2>([^<]+)</h2>', summary)
-    return "".join(f'<a href="#{anchor}">{title.split(": ")[-1]}</a>' for anchor, title in found)
+    # The second (ML) fit's sections repeat the main ones' names: prefixed "ML".
+    return "".join(
+        f'<a href="#{anchor}">{"ML " if anchor.startswith("ml") else ""}{title.split(": ")[-1]}</a>'
+        for anchor, title in found
+    )
 
 
 def build_report(

@@ -39,11 +39,20 @@ class FitOutputs:
     anchor: str
     results: str = "fit_results.json"
     plots: str = "plots"
-    histograms: str = "histograms.root"
+    histograms: str | None = "histograms.root"
 
 
 #: The main measurement (the fit stage).
 MAIN_FIT = FitOutputs("Measurement", "fit")
+#: The second model, on the BDT's jet-parton assignment features (the ``ml`` step, issue #21):
+#: its 7 channels share the same events, so the fit is a closure check, not a measurement.
+ML_FIT = FitOutputs(
+    "ML observables (closure check)",
+    "ml",
+    results="ml/fit_results_ml.json",
+    plots="ml/plots",
+    histograms=None,
+)
 
 
 def _plots(run: RunOutputs, folder: str, pattern: str) -> list[Path]:
@@ -61,7 +70,7 @@ def _expected(run: RunOutputs, fit: FitOutputs, poi: str) -> str:
     dataset = run.json("dataset.json") or {}
     if poi != "ttbar_norm" or dataset.get("inputs") != "embedded":
         return ""
-    if not run.exists(fit.histograms):
+    if fit.histograms is None or not run.exists(fit.histograms):
         return ""
     from agc.stats.fit import expected_ttbar_norm
 
@@ -145,6 +154,19 @@ def parameters_section(run: RunOutputs, fit: FitOutputs = MAIN_FIT) -> str | Non
     return h.section(f"{fit.anchor}-parameters", f"{fit.title}: pulls, impacts, correlations", body)
 
 
+def validation_section(run: RunOutputs, fit: FitOutputs = ML_FIT) -> str | None:
+    """The AGC's ML validation: the main fit's parameters applied to the ML model."""
+    paths = _plots(run, fit.plots, "*_mainfit_validation.png")
+    if not paths:
+        return None
+    body = (
+        '<p class="agc-small">the main measurement\'s best-fit parameters applied to the model of '
+        "the BDT-assignment features (cabinetry <code>match_fit_results</code>)</p>"
+        f'<div class="agc-row">{_figures(paths, width="24%")}</div>'
+    )
+    return h.section(f"{fit.anchor}-validation", f"{fit.title}: main fit applied", body)
+
+
 def cutflow_section(run: RunOutputs) -> str | None:
     """The cut flow (``cutflow.json``): events per sample after each selection step."""
     content = run.json("cutflow.json")
@@ -200,6 +222,9 @@ SECTIONS: list[Section] = [
     partial(prefit_section, fit=MAIN_FIT),
     partial(parameters_section, fit=MAIN_FIT),
     limits_section,
+    partial(result_section, fit=ML_FIT),
+    partial(validation_section, fit=ML_FIT),
+    partial(parameters_section, fit=ML_FIT),
     cutflow_section,
     provenance_section,
     outputs_section,
