@@ -16,6 +16,10 @@ requirements:
       - $(inputs.ipynb)
       - entry: $(inputs.recipe)
         entryname: inputs/embedded.yaml
+      - entry: $(inputs.bdt_model_even)
+        entryname: inputs/models/agc_reconstruction_bdt/model_even.json
+      - entry: $(inputs.bdt_model_odd)
+        entryname: inputs/models/agc_reconstruction_bdt/model_odd.json
       - $(inputs.data)
 hints:
   DockerRequirement:
@@ -23,6 +27,8 @@ hints:
 inputs:
   ipynb: File
   recipe: File
+  bdt_model_even: {type: File, doc: "the AGC's BDT trained on even events (use_inference)"}
+  bdt_model_odd: {type: File, doc: "the AGC's BDT trained on odd events (use_inference)"}
   data: File[]
   inputs: string
   samples: string

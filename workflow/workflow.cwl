@@ -85,6 +85,8 @@ inputs:
   notebook_fit: {type: File, doc: notebooks/03_fit.ipynb}
   notebook_ml: {type: File, doc: notebooks/04_ml.ipynb}
   recipe: {type: File, doc: "inputs/embedded.yaml, the embedded dataset's recipe"}
+  bdt_model_even: {type: File, doc: "inputs/models/agc_reconstruction_bdt/model_even.json (MIT, see its LICENSE)"}
+  bdt_model_odd: {type: File, doc: "inputs/models/agc_reconstruction_bdt/model_odd.json (MIT, see its LICENSE)"}
   model_config: {type: File, doc: "inputs/cabinetry.yaml, the cabinetry configuration"}
   ml_config: {type: File, doc: "inputs/cabinetry_ml.yaml, the ML model's cabinetry configuration"}
   signal_declarations:
@@ -150,6 +152,8 @@ steps:
     in:
       ipynb: notebook_histograms
       recipe: recipe
+      bdt_model_even: bdt_model_even
+      bdt_model_odd: bdt_model_odd
       data: dataset/data
       inputs: inputs
       samples:
