@@ -103,6 +103,16 @@ def default_inputs(scale: float = 1.0) -> Path:
     return generate_dataset(BENCH_DATA / f"scale-{scale:g}", scale=scale)
 
 
+def _timed_histograms(manifest: dict[str, Any], **options: Any) -> tuple[float, Any, str]:
+    """(seconds, summary, sha256 of histograms.root) of one histogram-stage run into a
+    temporary folder (``options``: keywords of :func:`run_histograms`)."""
+    with tempfile.TemporaryDirectory(prefix="agc-bench-") as tmp:
+        start = time.perf_counter()
+        summary = run_histograms(manifest, Path(tmp) / "histograms.root", **options)
+        seconds = time.perf_counter() - start
+        return seconds, summary, sha256_file(Path(tmp) / "histograms.root")
+
+
 def run_benchmark(
     inputs: str | os.PathLike[str] | dict[str, Any] | None = None,
     *,
@@ -133,19 +143,14 @@ def run_benchmark(
             while handle.read(1 << 24):
                 pass
     floor = uproot_floor(files, executor=executor, workers=workers, chunksize=chunksize)
-    with tempfile.TemporaryDirectory(prefix="agc-bench-") as tmp:
-        start = time.perf_counter()
-        summary = run_histograms(
-            manifest,
-            Path(tmp) / "histograms.root",
-            samples=samples,
-            executor=executor,
-            workers=workers,
-            chunksize=chunksize,
-            max_files=max_files,
-        )
-        seconds = time.perf_counter() - start
-        digest = sha256_file(Path(tmp) / "histograms.root")
+    seconds, summary, digest = _timed_histograms(
+        manifest,
+        samples=samples,
+        executor=executor,
+        workers=workers,
+        chunksize=chunksize,
+        max_files=max_files,
+    )
     events = summary.events_processed
     processor_rate = events / seconds if seconds > 0 else math.inf
     return {
@@ -536,20 +541,16 @@ def run_ml_benchmark(
     seconds = {}
     events = 0
     for ml in (False, True):
-        with tempfile.TemporaryDirectory(prefix="agc-bench-ml-") as tmp:
-            start = time.perf_counter()
-            summary = run_histograms(
-                manifest,
-                Path(tmp) / "histograms.root",
-                samples=samples,
-                executor=executor,
-                workers=workers,
-                chunksize=chunksize,
-                checkpoints=False,
-                use_inference=ml,
-            )
-            seconds[ml] = time.perf_counter() - start
-            events = summary.events_processed
+        seconds[ml], summary, _ = _timed_histograms(
+            manifest,
+            samples=samples,
+            executor=executor,
+            workers=workers,
+            chunksize=chunksize,
+            checkpoints=False,
+            use_inference=ml,
+        )
+        events = summary.events_processed
     ttbar = [str(f["path"]) for f in manifest["ttbar"]["nominal"]["files"]]
     accuracy = assignment_accuracy(ttbar[:1], load_models(), max_events=accuracy_events)
     return {

@@ -26,6 +26,18 @@ SERIAL = REPO / "reana.yaml"
 JOB = REPO / CWL_JOB
 
 
+def serial_spec(folder: Path, steps: list[dict]) -> Path:
+    """A minimal serial reana.yaml with ``steps`` in ``folder``."""
+    spec = {
+        "version": "0.9.4",
+        "inputs": {"parameters": {}},
+        "workflow": {"type": "serial", "specification": {"steps": steps}},
+    }
+    path = folder / "reana.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
 def test_run_serial_rejects_an_undeclared_parameter_listing_the_declared() -> None:
     with pytest.raises(
         AGCError, match=r"unknown parameter 'colour'.*declared: chunksize, executor"
@@ -103,13 +115,7 @@ def test_run_serial_operational_options_from_and_target(tmp_path: Path) -> None:
         {"name": name, "environment": "x", "commands": [f"touch {name}.txt"]}
         for name in ("a", "b", "c")
     ]
-    spec = {
-        "version": "0.9.4",
-        "inputs": {"parameters": {}},
-        "workflow": {"type": "serial", "specification": {"steps": steps}},
-    }
-    path = tmp_path / "reana.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    path = serial_spec(tmp_path, steps)
     result = run_serial(path, options={"FROM": "b"})
     assert [s.name for s in result.steps] == ["b", "c"]
     assert result.workdir == str(tmp_path)
@@ -133,13 +139,7 @@ def test_run_serial_prints_a_progress_line_after_each_step(
         {"name": "a", "environment": "x", "commands": ["true", "true"]},
         {"name": "b", "environment": "x", "commands": ["true"]},
     ]
-    spec = {
-        "version": "0.9.4",
-        "inputs": {"parameters": {}},
-        "workflow": {"type": "serial", "specification": {"steps": steps}},
-    }
-    path = tmp_path / "reana.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    path = serial_spec(tmp_path, steps)
     run_serial(path)
     lines = [x for x in capsys.readouterr().err.splitlines() if "progress:" in x]
     assert len(lines) == 2  # one per step, not per command
