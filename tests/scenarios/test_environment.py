@@ -21,6 +21,8 @@ DIST_OF_IMPORT = {
     "hepdata_lib": "hepdata-lib",
     "hepdata_validator": "hepdata-validator",
     "swh": "swh.model",  # swh is a namespace package; swh.model is the distribution
+    "xgboost": "xgboost-cpu",  # the CPU-only build of xgboost
+    "PIL": "pillow",
 }
 
 

@@ -152,8 +152,7 @@ def cached_process_samples(
     and used (the key covers the inputs' content and the processing code, so a stale partial
     never matches). The samples still missing are processed together in one
     :func:`agc.processing.run.process_samples` call (so they share the executor) and stored.
-    Other arguments as :func:`agc.processing.histograms.run_histograms`. Returns a :class:`CachedRun`.
-    ``use_inference``: sums with the ML features (keyed apart from those without).
+    Other arguments (``use_inference`` too) as :func:`agc.processing.histograms.run_histograms`.
     """
     manifest = load_inputs(inputs)
     cache = HistogramCache(Path(cache_dir))

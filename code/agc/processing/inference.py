@@ -44,6 +44,9 @@ __all__ = [
 
 #: Threads per xgboost prediction: one per process (the executor's workers give the parallelism).
 NTHREAD = 1
+#: The checkout holding ``inputs/`` (a relative model folder missing from the working directory
+#: is looked up here, as the recipe and the cabinetry configuration are).
+_REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,15 @@ class ModelBytes:
 
 
 def load_models(folder: str | os.PathLike[str] = physics.ML_MODEL_DIR) -> ModelBytes:
-    """Read ``model_even.json`` and ``model_odd.json`` from ``folder``, checking each sha256
-    against :data:`agc.core.physics.ML_MODEL_SHA256` (AGCError naming the file otherwise)."""
+    """Read ``model_even.json`` and ``model_odd.json`` from ``folder`` (a relative one missing
+    from the working directory: from the checkout's), checking each sha256 against
+    :data:`agc.core.physics.ML_MODEL_SHA256` (AGCError naming the file otherwise)."""
     data = {}
+    folder = Path(folder)
+    if not folder.is_absolute() and not folder.is_dir() and (_REPO_ROOT / folder).is_dir():
+        folder = _REPO_ROOT / folder
     for name, expected in physics.ML_MODEL_SHA256.items():
-        path = Path(folder) / name
+        path = folder / name
         try:
             content = path.read_bytes()
         except OSError as exc:
