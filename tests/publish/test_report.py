@@ -216,3 +216,14 @@ def test_in_headless_chromium_the_first_screen_holds_the_result(
     with Image.open(shot) as image:
         assert image.size == WINDOW
         assert len(image.getcolors(1 << 24) or []) > 50  # drawn, not a blank page
+
+
+def test_provenance_names_the_bdt_models_when_the_ml_histograms_exist(tmp_path: Path) -> None:
+    from agc.core import physics
+
+    run_provenance(tmp_path)
+    assert "ml_models" not in json.loads((tmp_path / "provenance.json").read_text())
+    (tmp_path / "histograms_ml.root").write_bytes(b"")
+    run_provenance(tmp_path)
+    record = json.loads((tmp_path / "provenance.json").read_text())
+    assert record["ml_models"]["sha256"] == physics.ML_MODEL_SHA256

@@ -365,7 +365,8 @@ def run_provenance(outdir: str | os.PathLike[str]) -> Path:
     """Write ``<outdir>/provenance.json`` for a finished run and return its path.
 
     Parameters come from the executed notebooks, the inputs from ``dataset.json`` (the dataset
-    stage's record), skipped files from ``cutflow.json``, output checksums from the products.
+    stage's record), skipped files from ``cutflow.json``, output checksums from the products,
+    and, when the ML histograms exist, the BDT models' sha256 (``ml_models``).
     """
     import json
 
@@ -386,6 +387,11 @@ def run_provenance(outdir: str | os.PathLike[str]) -> Path:
         skipped = json.loads(cutflow.read_text(encoding="utf-8")).get("skipped_files")
         if skipped is not None:
             extra["skipped_files"] = skipped
+    if (outdir / "histograms_ml.root").is_file():
+        # The BDTs the histogram step read: their sha256 is checked when they are loaded.
+        from agc.core import physics
+
+        extra["ml_models"] = {"folder": physics.ML_MODEL_DIR, "sha256": physics.ML_MODEL_SHA256}
     record = collect(parameters, manifest=manifest, manifest_path=manifest_path, extra=extra)
     record["outputs"] = product_checksums(outdir)
     return write_provenance(outdir, record)
