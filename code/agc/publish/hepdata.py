@@ -76,18 +76,11 @@ def reproducible_tarball(path: str | os.PathLike[str], files: Mapping[str, Path]
 
 
 def fit_results_from_json(results: Mapping[str, Any]) -> cabinetry.fit.FitResults:
-    """Rebuild a :class:`cabinetry.fit.FitResults` from the content of ``fit_results.json``."""
-    try:
-        pars = results["parameters"]
-        return cabinetry.fit.FitResults(
-            np.asarray(pars["bestfit"], dtype=float),
-            np.asarray(pars["uncertainty"], dtype=float),
-            list(pars["labels"]),
-            np.asarray(results["correlation_matrix"], dtype=float),
-            float(results["best_twice_nll"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise AGCError(f"fit_results.json: missing or malformed entry ({exc})") from None
+    """Rebuild a :class:`cabinetry.fit.FitResults` from the content of ``fit_results.json``
+    (:func:`agc.stats.fit.cabinetry_fit_results`)."""
+    from agc.stats.fit import cabinetry_fit_results
+
+    return cabinetry_fit_results(results)
 
 
 def _binned_variable(edges: np.ndarray, label: str) -> Variable:

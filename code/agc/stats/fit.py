@@ -354,3 +354,21 @@ def expected_ttbar_norm(
     mu = (d - b) / s
     sigma = float(np.sqrt((var_d + var_b) / s**2 + (d - b) ** 2 * var_s / s**4))
     return float(mu), sigma
+
+
+def cabinetry_fit_results(content: Mapping[str, Any]) -> cabinetry.fit.FitResults:
+    """The content of a ``fit_results.json`` as a :class:`cabinetry.fit.FitResults` (best-fit
+    values, HESSE uncertainties, labels, correlation matrix, -2 ln L): for cabinetry's
+    predictions, e.g. ``match_fit_results`` onto another model. AGCError when an entry is
+    missing or malformed."""
+    try:
+        pars = content["parameters"]
+        return cabinetry.fit.FitResults(
+            np.asarray(pars["bestfit"], dtype=float),
+            np.asarray(pars["uncertainty"], dtype=float),
+            list(pars["labels"]),
+            np.asarray(content["correlation_matrix"], dtype=float),
+            float(content["best_twice_nll"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AGCError(f"fit_results.json: missing or malformed entry ({exc})") from None

@@ -19,9 +19,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import cabinetry
-import numpy as np
-
 from agc.core.errors import AGCError
 from agc.core.fileio import read_input_text
 from agc.stats.model import build_workspace, load_template, validate_config
@@ -75,16 +72,12 @@ def main_fit_results(path: str | os.PathLike[str]) -> Any:
     ``cabinetry.model_utils.match_fit_results`` onto the ML model."""
     import json
 
+    from agc.stats.fit import cabinetry_fit_results
+
     text = read_input_text(path, "main fit results")
     try:
-        summary = FitSummary.from_dict(json.loads(text))
+        content = json.loads(text)
+        FitSummary.from_dict(content)  # the whole layout, not only what cabinetry needs
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise AGCError(f"{path}: not a fit_results.json ({type(exc).__name__}: {exc})") from None
-    pars = summary.parameters
-    return cabinetry.fit.FitResults(
-        np.asarray(pars.bestfit, dtype=float),
-        np.asarray(pars.uncertainty, dtype=float),
-        list(pars.labels),
-        np.asarray(summary.correlation_matrix, dtype=float),
-        float(summary.best_twice_nll),
-    )
+    return cabinetry_fit_results(content)
