@@ -41,13 +41,13 @@ from agc.core.fileio import sha256_file
 from agc.dataset.branches import FORMATS
 from agc.dataset.generate import DEFAULT_WORKERS, generate_dataset
 from agc.dataset.manifest import fileset as make_fileset
-from agc.processing.assignment import lepton_columns
+from agc.processing.assignment import lepton_columns, objects_of
 from agc.processing.histograms import EXECUTORS, check_inputs, load_inputs, run_histograms
 from agc.processing.inference import load_models, scores
-from agc.processing.mlfeatures import Objects, assignments, features
+from agc.processing.mlfeatures import assignments, features
 from agc.processing.mltruth import assignment_accuracy
 from agc.processing.processor import AGCSchema, collections
-from agc.processing.selection import electron_mask, muon_mask, select
+from agc.processing.selection import select
 
 #: Where the default benchmark input (the embedded recipe at a given scale) is generated.
 BENCH_DATA = Path("data") / "bench"
@@ -497,17 +497,8 @@ def _ml_breakdown(path: str, entries: int) -> dict[str, float]:
     el, mu, jets = collections(events, ml=True)
     t_select, sel = _timed(lambda: select(el, mu, jets, keep_jets=(physics.ML_REGION,)))
     region = sel.regions[physics.ML_REGION]
-    lep = lepton_columns(el, electron_mask(el), mu, muon_mask(mu))
-    objects = Objects(
-        counts=region.jets.counts,
-        pt=region.jets.pt,
-        eta=region.jets.eta.astype(float),
-        phi=region.jets.phi.astype(float),
-        mass=region.jets.mass.astype(float),
-        btag=region.jets.btagCSVV2.astype(float),
-        qgl=region.jets.qgl.astype(float),
-        **{f"lepton_{k}": v[region.mask] for k, v in lep.items()},
-    )
+    lepton = {k: v[region.mask] for k, v in lepton_columns(el, mu).items()}
+    objects = objects_of(region.jets, lepton)
     rows = assignments(objects.counts)
     t_features, feats = _timed(lambda: features(objects, rows))
     even = (events.event.to_numpy()[region.mask] % 2 == 0)[rows.event]

@@ -22,9 +22,16 @@ import numpy as np
 from agc.core import physics
 from agc.processing.inference import ModelBytes, best_rows, scores
 from agc.processing.mlfeatures import Assignments, Objects, assignments, features
-from agc.processing.selection import Collection
+from agc.processing.selection import Collection, electron_mask, muon_mask
 
-__all__ = ["BestAssignments", "best_assignments", "fill_values", "lepton_columns", "ml_regions"]
+__all__ = [
+    "BestAssignments",
+    "best_assignments",
+    "fill_values",
+    "lepton_columns",
+    "ml_regions",
+    "objects_of",
+]
 
 
 def ml_regions() -> list[str]:
@@ -62,11 +69,12 @@ class BestAssignments:
     n_assignments: int
 
 
-def lepton_columns(
-    electrons: Collection, electron_ok: np.ndarray, muons: Collection, muon_ok: np.ndarray
-) -> dict[str, np.ndarray]:
+def lepton_columns(electrons: Collection, muons: Collection) -> dict[str, np.ndarray]:
     """pt, eta, phi, mass (float64 per event) of each event's one selected lepton (electron or
-    muon; ``*_ok`` are the flat selection masks). Events without one get 0."""
+    muon, :func:`~agc.processing.selection.electron_mask` / ``muon_mask``). Events without one
+    get 0."""
+    electron_ok = np.asarray(electron_mask(electrons), dtype=bool)
+    muon_ok = np.asarray(muon_mask(muons), dtype=bool)
     out = {}
     for field in ("pt", "eta", "phi", "mass"):
         total = np.zeros(electrons.n_events)
@@ -77,18 +85,11 @@ def lepton_columns(
     return out
 
 
-def best_assignments(
-    jets: Collection,
-    lepton: dict[str, np.ndarray],
-    event_number: np.ndarray,
-    models: ModelBytes,
-) -> BestAssignments:
-    """Score every assignment of ``jets`` (the selected jets of the events, fields pt (as
-    selected), eta, phi, mass, btagCSVV2, qgl) and keep each event's best.
-
-    ``lepton``: :func:`lepton_columns` of the same events; ``event_number``: their ``event``.
-    """
-    objects = Objects(
+def objects_of(jets: Collection, lepton: dict[str, np.ndarray]) -> Objects:
+    """The feature inputs (float64) of ``jets`` (the selected jets of the events: pt as
+    selected, eta, phi, mass, btagCSVV2, qgl) and ``lepton`` (:func:`lepton_columns` of the same
+    events)."""
+    return Objects(
         counts=jets.counts,
         **{
             name: np.asarray(getattr(jets, field), dtype=np.float64)
@@ -103,6 +104,20 @@ def best_assignments(
         },
         **{f"lepton_{k}": v for k, v in lepton.items()},
     )
+
+
+def best_assignments(
+    jets: Collection,
+    lepton: dict[str, np.ndarray],
+    event_number: np.ndarray,
+    models: ModelBytes,
+) -> BestAssignments:
+    """Score every assignment of ``jets`` (the selected jets of the events, fields pt (as
+    selected), eta, phi, mass, btagCSVV2, qgl) and keep each event's best.
+
+    ``lepton``: :func:`lepton_columns` of the same events; ``event_number``: their ``event``.
+    """
+    objects = objects_of(jets, lepton)
     rows: Assignments = assignments(objects.counts)
     feats = features(objects, rows)
     even = (np.asarray(event_number, dtype=np.uint64) % 2 == 0)[rows.event]

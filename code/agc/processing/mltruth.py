@@ -28,14 +28,9 @@ from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 from agc.core import physics
 from agc.processing.assignment import best_assignments, lepton_columns
 from agc.processing.inference import ModelBytes
+from agc.processing.processor import collections
 from agc.processing.selection import (
-    ELECTRON_FIELDS,
-    JET_FIELDS,
-    MUON_FIELDS,
-    Collection,
-    electron_mask,
     jet_mask,
-    muon_mask,
     select,
 )
 
@@ -92,21 +87,12 @@ class _TruthSchema(NanoAODSchema):
     warn_missing_crossrefs = False
 
 
-def _flat(array: Any, fields: tuple[str, ...]) -> Collection:
-    return Collection.from_awkward(array, fields)
-
-
 def _events_accuracy(events: Any, models: ModelBytes) -> AssignmentAccuracy:
     """:class:`AssignmentAccuracy` of one NanoEvents chunk (nominal jets)."""
-    electrons = _flat(events.Electron, (*ELECTRON_FIELDS, "phi", "mass"))
-    muons = _flat(events.Muon, (*MUON_FIELDS, "phi", "mass"))
-    jets = _flat(events.Jet, (*JET_FIELDS, "qgl"))
+    electrons, muons, jets = collections(events, ml=True)
     sel = select(electrons, muons, jets, keep_jets=(physics.ML_REGION,)).regions[physics.ML_REGION]
     assert sel.jets is not None
-    lepton = lepton_columns(
-        electrons, np.asarray(electron_mask(electrons)), muons, np.asarray(muon_mask(muons))
-    )
-    lepton = {k: v[sel.mask] for k, v in lepton.items()}
+    lepton = {k: v[sel.mask] for k, v in lepton_columns(electrons, muons).items()}
     number = ak.to_numpy(events.event)[sel.mask]
     best = best_assignments(sel.jets, lepton, number, models)
     region = events[sel.mask]

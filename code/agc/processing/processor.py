@@ -50,8 +50,6 @@ from agc.processing.selection import (
     Collection,
     RegionSelection,
     btag_weight_variations,
-    electron_mask,
-    muon_mask,
     n_selected_leptons,
     select,
 )
@@ -182,12 +180,7 @@ class _MLFill:
 
     def __init__(self, models: ModelBytes, electrons: Collection, muons: Collection, events: Any):
         self.models = models
-        self.lepton = lepton_columns(
-            electrons,
-            np.asarray(electron_mask(electrons), dtype=bool),
-            muons,
-            np.asarray(muon_mask(muons), dtype=bool),
-        )
+        self.lepton = lepton_columns(electrons, muons)
         self.event_number = ak.to_numpy(events.event)
 
     def values(self, sel: RegionSelection) -> tuple[np.ndarray, list[np.ndarray]]:
