@@ -31,7 +31,7 @@ def test_default_recipe_is_valid_and_complete(recipe: dict[str, Any]) -> None:
         for entry in recipe["samples"][process].values():
             assert entry["xsec"] == pytest.approx(xsec, rel=1e-4)
     total = sum(e["events"] for vs in recipe["samples"].values() for e in vs.values())
-    # MC statistics small against the pseudo-data's (issue #14), within the generation budget
+    # MC statistics small against the pseudo-data's, within the generation budget
     assert 5_000_000 <= total <= 6_500_000
     # preselected jets: below 30 GeV by more than JES (x1.03) and 10 sigma of JER (x1.5)
     assert recipe["preselection"]["jet_pt_min"] * 1.5 <= physics.JET_PT_MIN

@@ -23,7 +23,7 @@ from agc.publish.provenance import run_provenance
 from agc.publish.report import build_report, summary_markdown
 from agc.publish.summary import summary_html
 
-#: The report must stay below this size [bytes] (issue #22).
+#: The report must stay below this size [bytes].
 MAX_REPORT_BYTES = 3_000_000
 #: The first screen the browser test looks at [px].
 WINDOW = (1280, 900)

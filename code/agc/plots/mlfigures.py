@@ -1,4 +1,4 @@
-"""Figures of the ML model (issue #21): the AGC's "ML validation".
+"""Figures of the ML model: the AGC's "ML validation".
 
 The AGC checks its main fit on the ML observables: the main fit's result (``fit_results.json``:
 best-fit values and correlations of the parameters the two models share, by name) is applied to

@@ -44,7 +44,7 @@ class FitOutputs:
 
 #: The main measurement (the fit stage).
 MAIN_FIT = FitOutputs("Measurement", "fit")
-#: The second model, on the BDT's jet-parton assignment features (the ``ml`` step, issue #21):
+#: The second model, on the BDT's jet-parton assignment features (the ``ml`` step):
 #: its 7 channels share the same events, so the fit is a closure check, not a measurement.
 ML_FIT = FitOutputs(
     "ML observables (closure check)",
