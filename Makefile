@@ -5,19 +5,40 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 LOCK := environment/requirements.lock
-STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) pyproject.toml | sha256sum | cut -c1-12)
+
+## Every virtual environment comes from one rule, venv_rule, with the arguments
+##   (1) the prefix of its variables: its stamp is $(1)STAMP, its extra set-up $(1)POST_INSTALL;
+##   (2) its folder; (3) its hash-pinned lock; (4) the files whose change rebuilds it.
+## The stamp file <folder>/.installed-<hash> is named after the hash of (4): an edited lock (or,
+## for .venv, pyproject.toml) gives a new name, hence a rebuild; an unchanged one rebuilds nothing.
+files_hash = $(shell sha256sum $(1) $(if $(word 2,$(1)),| sha256sum) | cut -c1-12)
+define venv_rule
+$(1)STAMP := $(2)/.installed-$(call files_hash,$(4))
+$$($(1)STAMP): $(4)
+	@test -x $(2)/bin/python || $$(PYTHON) -m venv $(2)
+	$(2)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(3)
+	$$($(1)POST_INSTALL)
+	@rm -f $(2)/.installed-*
+	@touch $$@
+endef
+
+## The analysis environment: the lock, the package itself (editable) and its Jupyter kernel.
+POST_INSTALL := $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . \
+  && $(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (agc)" >/dev/null
+$(eval $(call venv_rule,,$(VENV),$(LOCK),$(LOCK) pyproject.toml))
+## reana-client pins old jsonschema/cwltool: it lives in its own environment, .venv-reana.
 REANA_VENV := .venv-reana
-REANA_LOCK := environment/reana-client.txt
-REANA_STAMP := $(REANA_VENV)/.installed-$(shell sha256sum $(REANA_LOCK) | cut -c1-12)
+$(eval $(call venv_rule,REANA_,$(REANA_VENV),environment/reana-client.txt,environment/reana-client.txt))
+## cffconvert and runcrate pin old jsonschema/cwltool: their own environment, .venv-archive.
 ARCHIVE_VENV := .venv-archive
-ARCHIVE_LOCK := environment/archive-tools.txt
-ARCHIVE_STAMP := $(ARCHIVE_VENV)/.installed-$(shell sha256sum $(ARCHIVE_LOCK) | cut -c1-12)
+$(eval $(call venv_rule,ARCHIVE_,$(ARCHIVE_VENV),environment/archive-tools.txt,environment/archive-tools.txt))
+## Snakemake 7.32.4 (what REANA 0.9's Snakemake engine runs) in its own environment.
 SNAKEMAKE_VENV := .venv-snakemake
-SNAKEMAKE_LOCK := environment/snakemake.txt
-SNAKEMAKE_STAMP := $(SNAKEMAKE_VENV)/.installed-$(shell sha256sum $(SNAKEMAKE_LOCK) | cut -c1-12)
+$(eval $(call venv_rule,SNAKEMAKE_,$(SNAKEMAKE_VENV),environment/snakemake.txt,environment/snakemake.txt))
+## reana-commons 0.95 (its schema knows workflow.resources.dask) for validating reana-dask.yaml.
 REANA_DASK_VENV := .venv-reana-dask
-REANA_DASK_LOCK := environment/reana-dask.txt
-REANA_DASK_STAMP := $(REANA_DASK_VENV)/.installed-$(shell sha256sum $(REANA_DASK_LOCK) | cut -c1-12)
+$(eval $(call venv_rule,REANA_DASK_,$(REANA_DASK_VENV),environment/reana-dask.txt,environment/reana-dask.txt))
+
 PARAMS ?=
 ## The analysis image every step runs in: environment/image is the one place that names it.
 IMAGE := $(shell tr -d '[:space:]' < environment/image)
@@ -29,50 +50,14 @@ NUMERICS_ARGS ?=
 
 all: run
 
-$(STAMP): $(LOCK) pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (agc)" >/dev/null
-	@rm -f $(VENV)/.installed-*
-	@touch $@
-
 venv: $(STAMP)
-
-## reana-client pins old jsonschema/cwltool: it lives in its own environment, .venv-reana.
-$(REANA_STAMP): $(REANA_LOCK)
-	@test -x $(REANA_VENV)/bin/python || $(PYTHON) -m venv $(REANA_VENV)
-	$(REANA_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(REANA_LOCK)
-	@rm -f $(REANA_VENV)/.installed-*
-	@touch $@
-
-## cffconvert and runcrate pin old jsonschema/cwltool: their own environment, .venv-archive.
-$(ARCHIVE_STAMP): $(ARCHIVE_LOCK)
-	@test -x $(ARCHIVE_VENV)/bin/python || $(PYTHON) -m venv $(ARCHIVE_VENV)
-	$(ARCHIVE_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(ARCHIVE_LOCK)
-	@rm -f $(ARCHIVE_VENV)/.installed-*
-	@touch $@
 
 archive-tools: $(ARCHIVE_STAMP)
 
 reana-client: $(REANA_STAMP)
 	@echo "reana-client: $(REANA_VENV)/bin/reana-client (export REANA_SERVER_URL and REANA_ACCESS_TOKEN to use it)"
 
-## Snakemake 7.32.4 (what REANA 0.9's Snakemake engine runs) in its own environment.
-$(SNAKEMAKE_STAMP): $(SNAKEMAKE_LOCK)
-	@test -x $(SNAKEMAKE_VENV)/bin/python || $(PYTHON) -m venv $(SNAKEMAKE_VENV)
-	$(SNAKEMAKE_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(SNAKEMAKE_LOCK)
-	@rm -f $(SNAKEMAKE_VENV)/.installed-*
-	@touch $@
-
 snakemake: $(SNAKEMAKE_STAMP)
-
-## reana-commons 0.95 (its schema knows workflow.resources.dask) for validating reana-dask.yaml.
-$(REANA_DASK_STAMP): $(REANA_DASK_LOCK)
-	@test -x $(REANA_DASK_VENV)/bin/python || $(PYTHON) -m venv $(REANA_DASK_VENV)
-	$(REANA_DASK_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(REANA_DASK_LOCK)
-	@rm -f $(REANA_DASK_VENV)/.installed-*
-	@touch $@
 
 reana-dask: $(REANA_DASK_STAMP)
 
@@ -142,7 +127,7 @@ run-snakemake: $(STAMP) $(SNAKEMAKE_STAMP)
 test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(REANA_DASK_STAMP)
 	$(BIN)/python -m pytest -m "not container" $(PYTEST_ARGS)
 
-## The ML model's regression references (issue #21), regenerated on purpose: the ML histograms of
+## The ML model's regression references, regenerated on purpose: the ML histograms of
 ## the embedded default (tests/stats/test_mlmodel.py). The first pytest writes them (and fails, as pytest-regressions does), the
 ## second checks them; review `git diff tests/stats/test_mlmodel` and commit with the reason.
 ml-references: $(STAMP)

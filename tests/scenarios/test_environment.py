@@ -69,7 +69,10 @@ def test_dockerfile_makefile_and_ci_use_the_same_lock() -> None:
         re.MULTILINE,
     ), "the image must install environment/requirements.lock, hash-checked"
     assert f"LOCK := {lock_rel}" in makefile
-    assert "--require-hashes --no-deps -r $(LOCK)" in makefile
+    # One rule (venv_rule) builds every environment, hash-checked from the lock it is given;
+    # .venv is the one given $(LOCK).
+    assert "--require-hashes --no-deps -r $(3)" in makefile
+    assert "$(eval $(call venv_rule,,$(VENV),$(LOCK)," in makefile
     assert "make test" in (REPO / ".ci" / "run").read_text()
     assert re.search(r"ipykernel install .*--name python3", dockerfile), (
         "image must register the python3 kernel"
