@@ -229,6 +229,12 @@ def test_the_bag_tarball_is_unpacked_and_verified(
     damaged.write_bytes(tarball.read_bytes()[: tarball.stat().st_size // 2])
     assert cli.main(["verify-archive", str(damaged)]) == 1
     assert f"FAIL files: {tarball.name}: damaged tarball" in capsys.readouterr().err
+    hepdata = archive[0] / "hepdata-submission.tar.gz"
+    (check,) = verify_archive(hepdata).checks
+    assert (check.status, check.detail.split(" (")[0]) == (
+        FAIL,
+        "hepdata-submission.tar.gz: holds no BagIt bag",
+    )
 
 
 def test_a_path_that_is_no_archive_is_refused_with_exit_2(

@@ -204,7 +204,9 @@ def unpack_tarball(tarball: Path, scratch: Path) -> tuple[Check, Path | None]:
         return Check("files", FAIL, f"{tarball.name}: damaged tarball ({reason})"), None
     bags = [p for p in (scratch, *scratch.iterdir()) if (p / "bagit.txt").is_file()]
     if len(bags) != 1:
-        return Check("files", FAIL, f"{tarball.name}: holds {len(bags)} BagIt bags, not 1"), None
+        what = "no BagIt bag" if not bags else f"{len(bags)} BagIt bags"
+        detail = f"{tarball.name}: holds {what} (a bag tarball holds one: agc-ttbar-*-bag.tar.gz)"
+        return Check("files", FAIL, detail), None
     return Check("files", PASS, f"{tarball.name}: gzip and tar intact, holds one bag"), bags[0]
 
 
