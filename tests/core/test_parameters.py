@@ -117,3 +117,34 @@ def test_readme_lists_every_parameter_as_the_schema_declares_it() -> None:
     assert "| `workers` | `2` |" in markdown_table()
     assert '| `scheduler` | `""` |' in markdown_table()
     assert "| `skip_bad_files` | `false` |" in markdown_table()
+
+
+def test_every_free_string_parameter_has_a_length_limit() -> None:
+    """Every string parameter that is not an enumeration declares ``maxLength``; paths also
+    limit each component to 255 characters."""
+    for name, spec in declared().items():
+        if spec["type"] == "string" and "enum" not in spec:
+            assert 0 < spec["maxLength"] <= 4096, name
+            assert len(str(spec["default"])) <= spec["maxLength"], name
+    validate_parameters({"outdir": "/".join(["a" * 255] * 4)})  # 1023 characters
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("outdir", "a" * 5000, r"'outdir': 'aaa.*aaa' \(5000 characters\) is longer than 1024"),
+        ("outdir", "o/" + "b" * 256, r"'outdir'.*no path component .* longer than 255"),
+        ("signal", "s" * 252 + ".yaml", r"'signal'.*no path component"),
+        ("inputs", "m/" * 600 + "x.json", r"'inputs'.* \(1206 characters\) is longer than 1024"),
+        ("samples", "ttbar," * 700 + "wjets", r"'samples'.*is longer than 4096"),
+        ("poi", "p" * 256, r"'poi'.*is longer than 255"),
+        ("scheduler", "tcp://" + "h" * 1100, r"'scheduler'.*is longer than 1024"),
+    ],
+)
+def test_overlong_strings_are_refused_in_one_short_line(
+    name: str, value: str, message: str
+) -> None:
+    with pytest.raises(AGCError, match=message) as info:
+        validate_parameters({name: value})
+    assert "\n" not in str(info.value)
+    assert len(str(info.value)) < 300

@@ -18,7 +18,12 @@ import yaml
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
 from agc.publish.archive import ArchiveResult, build_archive, code_files, validate_bag
-from agc.publish.hepdata import LIKELIHOOD_TARBALL, build_submission, validate_submission
+from agc.publish.hepdata import (
+    LIKELIHOOD_TARBALL,
+    build_submission,
+    reproducible_tarball,
+    validate_submission,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -242,3 +247,19 @@ def test_dirty_tree_refused_or_recorded(
     assert record["package"]["untracked"] == ["extra.py"]
     assert (bag / "code" / "extra.py").is_file()
     assert not (bag / "code" / "data").exists()
+
+
+def test_reproducible_tarball_keeps_the_executable_bit(tmp_path: Path) -> None:
+    """Modes 0o755/0o644 as git records them (the SWHID of unpacked code depends on them);
+    the bytes depend on the contents and modes only."""
+    script, data = tmp_path / "run.sh", tmp_path / "data.txt"
+    script.write_text("#!/bin/sh\n")
+    data.write_text("x\n")
+    script.chmod(0o700)
+    data.chmod(0o600)
+    first = reproducible_tarball(tmp_path / "a.tar.gz", {"run.sh": script, "data.txt": data})
+    with tarfile.open(first) as tar:
+        assert {m.name: m.mode for m in tar.getmembers()} == {"data.txt": 0o644, "run.sh": 0o755}
+    os.utime(data, (0, 0))
+    second = reproducible_tarball(tmp_path / "b.tar.gz", {"run.sh": script, "data.txt": data})
+    assert first.read_bytes() == second.read_bytes()

@@ -18,6 +18,7 @@ from rocrate.rocrate import ROCrate
 from agc import cli
 from agc.core.fileio import sha256_file
 from agc.publish.archive import ArchiveResult, build_archive
+from agc.publish.checksums import CHECKSUMS_NAME, read_checksums
 from agc.publish.crate import (
     SERIAL_PROVENANCE,
     build_crate,
@@ -25,7 +26,7 @@ from agc.publish.crate import (
     declared_absent,
     embedded_inputs,
 )
-from agc.publish.verify import FAIL, PASS, SKIP, verify_archive
+from agc.publish.verify import FAIL, PASS, SKIP, Check, verify_archive
 
 REPO = Path(__file__).resolve().parents[2]
 RUNCRATE = REPO / ".venv-archive" / "bin" / "runcrate"
@@ -64,6 +65,7 @@ def statuses(path: Path) -> dict[str, str]:
 def test_a_fresh_archive_verifies(archive: tuple[Path, ArchiveResult]) -> None:
     dest, result = archive
     assert statuses(dest) == {
+        "files": PASS,
         "bag": PASS,
         "patchset": SKIP,  # no reinterpretation in this run
         "hepdata": PASS,
@@ -90,10 +92,14 @@ def test_one_corrupted_byte_is_named_and_exits_1(
     assert cli.main(["verify-archive", str(copy)]) == 1
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
-    bag_line = next(line for line in lines if line.startswith("FAIL bag:"))
-    assert "data/outputs/histograms.root" in bag_line
-    assert len([line for line in lines if line.split(" ")[0] in {PASS, FAIL, SKIP}]) == 5
-    assert json.loads(out)["ok"] is False
+    at = lines.index("FAIL bag: 1 file differs from the bag's manifests")
+    assert lines[at + 1] == "  changed data/outputs/histograms.root"
+    assert "FAIL files: no SHA256SUMS" in err  # only the bag was copied
+    assert len([line for line in lines if line.split(" ")[0] in {PASS, FAIL, SKIP}]) == 6
+    result = json.loads(out)
+    assert result["ok"] is False
+    (bag_check,) = [c for c in result["checks"] if c["name"] == "bag"]
+    assert bag_check["files"] == ["changed data/outputs/histograms.root"]
 
 
 def test_cli_passes_a_good_archive(
@@ -101,6 +107,149 @@ def test_cli_passes_a_good_archive(
 ) -> None:
     assert cli.main(["verify-archive", str(archive[0])]) == 0
     assert "PASS bag:" in capsys.readouterr().err
+
+
+def flip_byte(path: Path, at: int | None = None) -> None:
+    """Flip one bit of the byte at index ``at`` of the file (default: the middle one)."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 if at is None else at] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def check_of(path: Path, name: str) -> Check:
+    return next(c for c in verify_archive(path).checks if c.name == name)
+
+
+def test_sha256sums_covers_every_file_beside_the_bag(archive: tuple[Path, ArchiveResult]) -> None:
+    """SHA256SUMS lists the tarballs, the HEPData folder and the citation files (not bag/), in
+    sha256sum's format."""
+    dest, result = archive
+    listed = read_checksums(dest / CHECKSUMS_NAME)
+    beside = sorted(
+        p.relative_to(dest).as_posix()
+        for p in dest.rglob("*")
+        if p.is_file() and p.relative_to(dest).parts[0] != "bag" and p.name != CHECKSUMS_NAME
+    )
+    assert sorted(listed) == beside
+    assert result.bag_tarball is not None
+    for name in (Path(result.bag_tarball).name, "hepdata-submission.tar.gz", "CITATION.cff"):
+        assert listed[name] == sha256_file(dest / name)
+    assert ".zenodo.json" in listed
+    assert any(name.startswith("hepdata/") and name.endswith(".yaml") for name in listed)
+    if shutil.which("sha256sum"):
+        checked = subprocess.run(
+            ["sha256sum", "--check", "--quiet", CHECKSUMS_NAME], cwd=dest, check=False
+        )
+        assert checked.returncode == 0
+
+
+def test_every_file_beside_the_bag_is_verified_by_name(
+    archive: tuple[Path, ArchiveResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A flipped byte in either tarball, an edited HEPData table and CITATION.cff, a deleted and
+    an added file: each named on its own line, exit 1; the bag itself still passes."""
+    copy = tmp_path / "archive"
+    shutil.copytree(archive[0], copy)
+    tarball = Path(archive[1].bag_tarball or "").name
+    flip_byte(copy / tarball)
+    flip_byte(copy / "hepdata-submission.tar.gz")
+    table = max((copy / "hepdata").glob("*.yaml"))
+    table.write_text(table.read_text() + "# edited\n")
+    with (copy / "CITATION.cff").open("a") as handle:
+        handle.write("# edited\n")
+    (copy / ".zenodo.json").unlink()
+    (copy / "notes.txt").write_text("not deposited\n")
+    assert cli.main(["verify-archive", str(copy)]) == 1
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    at = lines.index("FAIL files: 6 files differ from SHA256SUMS")
+    assert lines[at + 1 : at + 7] == [
+        "  missing .zenodo.json",
+        "  added notes.txt",
+        "  changed CITATION.cff",
+        f"  changed {tarball}",
+        "  changed hepdata-submission.tar.gz",
+        f"  changed hepdata/{table.name}",
+    ]
+    assert "PASS bag:" in err
+    assert json.loads(out)["ok"] is False
+
+
+def test_missing_added_and_changed_bag_files_are_named(
+    archive: tuple[Path, ArchiveResult], tmp_path: Path
+) -> None:
+    """Payload files deleted, added and changed (the sizes change: Payload-Oxum differs) and a
+    stray file beside the tag files: every one named."""
+    copy = tmp_path / "archive"
+    shutil.copytree(archive[0], copy)
+    data = copy / "bag" / "data"
+    (data / "outputs" / "cutflow.json").unlink()
+    (data / "outputs" / "extra.txt").write_text("added\n")
+    with (data / "metadata" / "CITATION.cff").open("a") as handle:
+        handle.write("# edited\n")
+    (copy / "bag" / "notes.txt").write_text("stray tag file\n")
+    check = check_of(copy, "bag")
+    assert check.status == FAIL
+    assert check.detail == "4 files differ from the bag's manifests"
+    assert check.files == (
+        "missing data/outputs/cutflow.json",
+        "added data/outputs/extra.txt",
+        "added notes.txt",
+        "changed data/metadata/CITATION.cff",
+    )
+    assert check_of(copy, "files").status == PASS
+
+
+def test_a_changed_tag_file_is_named(archive: tuple[Path, ArchiveResult], tmp_path: Path) -> None:
+    copy = tmp_path / "bag"
+    shutil.copytree(archive[0] / "bag", copy)
+    with (copy / "bag-info.txt").open("a") as handle:
+        handle.write("Contact-Name: someone else\n")
+    check = check_of(copy, "bag")
+    assert (check.status, check.files) == (FAIL, ("changed bag-info.txt",))
+    assert check_of(copy, "files").status == SKIP  # a bag given alone
+
+
+def test_the_bag_tarball_is_unpacked_and_verified(
+    archive: tuple[Path, ArchiveResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tarball = Path(archive[1].bag_tarball or "")
+    assert cli.main(["verify-archive", str(tarball)]) == 0
+    out, err = capsys.readouterr()
+    assert f"PASS files: {tarball.name}: gzip and tar intact, holds one bag" in err
+    assert "PASS bag:" in err
+    assert json.loads(out)["bag"] == str(tarball)
+    damaged = tmp_path / tarball.name
+    for at in (None, -6):  # in the deflate stream; in the gzip trailer (CRC32, size)
+        shutil.copy(tarball, damaged)
+        flip_byte(damaged, at)
+        (check,) = verify_archive(damaged).checks
+        assert check.status == FAIL
+        assert check.detail.startswith(f"{tarball.name}: damaged tarball (")
+    damaged.write_bytes(tarball.read_bytes()[: tarball.stat().st_size // 2])
+    assert cli.main(["verify-archive", str(damaged)]) == 1
+    assert f"FAIL files: {tarball.name}: damaged tarball" in capsys.readouterr().err
+    hepdata = archive[0] / "hepdata-submission.tar.gz"
+    (check,) = verify_archive(hepdata).checks
+    assert (check.status, check.detail.split(" (")[0]) == (
+        FAIL,
+        "hepdata-submission.tar.gz: holds no BagIt bag",
+    )
+
+
+def test_a_path_that_is_no_archive_is_refused_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("x\n")
+    for path, message in (
+        (tmp_path / "nope", "no such archive folder, bag or bag tarball"),
+        (tmp_path / "notes.txt", "not an archive folder, a bag or a bag tarball"),
+        (tmp_path, "no BagIt bag"),
+    ):
+        assert cli.main(["verify-archive", str(path)]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"agc verify-archive: error: {path}: ")
+        assert message in line
 
 
 def test_patchset_and_bkg_only_copies_are_checked(

@@ -150,3 +150,40 @@ def test_missing_declaration_and_missing_embedded_dataset(workspace: Path) -> No
     shutil.rmtree(workspace / "data")
     with pytest.raises(AGCError, match="agc generate"):
         load_signal("inputs/signals/zprime_1000.yaml", workspace=workspace)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "value"),
+    [
+        ("embedded: zprime_1000\nxsec: .nan\nlabels: {mass: 1000}\n", "xsec", "nan"),
+        ("embedded: zprime_1000\nxsec: .inf\nlabels: {mass: 1000}\n", "xsec", "inf"),
+        ("embedded: zprime_1000\nxsec: 1.0e+400\nlabels: {mass: 1000}\n", "xsec", "inf"),
+        (
+            "embedded: zprime_1000\nxsec: 1\nfilter_efficiency: -.inf\nlabels: {mass: 1000}\n",
+            "filter_efficiency",
+            "-inf",
+        ),
+        ("embedded: zprime_1000\nxsec: 1\nlabels: {mass: .NaN}\n", "labels/mass", "nan"),
+    ],
+    ids=["nan-xsec", "inf-xsec", "overflow-xsec", "minus-inf-efficiency", "nan-label"],
+)
+def test_non_finite_numbers_are_refused_naming_file_and_key(
+    workspace: Path, text: str, key: str, value: str
+) -> None:
+    source = _write(workspace, text)
+    with pytest.raises(AGCError) as info:
+        load_signal(source, workspace=workspace)
+    assert str(info.value) == f"{source}: '{key}' must be a finite number, got {value}"
+
+
+def test_a_key_given_twice_is_refused_with_its_line(workspace: Path) -> None:
+    source = _write(workspace, "embedded: zprime_1000\nxsec: 1\nlabels: {mass: 1000}\nxsec: 7\n")
+    with pytest.raises(AGCError) as info:
+        load_signal(source, workspace=workspace)
+    assert str(info.value) == (
+        f"{workspace / source}: line 4 column 1: malformed YAML "
+        "(duplicate key 'xsec', first given on line 2)"
+    )
+    nested = _write(workspace, "embedded: zprime_1000\nxsec: 1\nlabels: {mass: 1, mass: 2}\n")
+    with pytest.raises(AGCError, match=r"line 3 column 19: .*duplicate key 'mass'"):
+        load_signal(nested, workspace=workspace)

@@ -1,7 +1,7 @@
 """Validation of user-facing configuration against the JSON schemas shipped in ``agc/core/schemas``.
 
 The validator is ``jsonschema``; this module only turns its first error into one line that
-names the offending key path and what was expected.
+names the offending key path and what was expected (a long offending value is shortened).
 """
 
 from __future__ import annotations
@@ -15,12 +15,25 @@ import jsonschema
 
 from agc.core.errors import AGCError
 
+#: Characters of an offending value quoted in a message (a longer value is cut in the middle).
+SHOWN_VALUE_CHARS = 80
+
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """The JSON schema ``agc/core/schemas/<name>.schema.json`` as a dict."""
     text = resources.files("agc.core.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
     return json.loads(text)
+
+
+def shown(value: Any, limit: int = SHOWN_VALUE_CHARS) -> str:
+    """``repr(value)``, cut to about ``limit`` characters (``'abc...xyz' (5000 characters)``)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    half = limit // 2
+    return f"{text[:half]}...{text[-half:]}{size}"
 
 
 def validate(instance: Any, schema_name: str, source: str) -> None:
@@ -30,17 +43,20 @@ def validate(instance: Any, schema_name: str, source: str) -> None:
     """
     schema = load_schema(schema_name)
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(
-        validator.iter_errors(instance), key=lambda e: (list(e.absolute_path), e.message)
+    errors = sorted(  # a too long value is named as such, before what else it breaks
+        validator.iter_errors(instance),
+        key=lambda e: (list(e.absolute_path), e.validator != "maxLength", e.message),
     )
     if errors:
         err = jsonschema.exceptions.best_match(errors)
         where = "/".join(str(p) for p in err.absolute_path) or "<top level>"
-        message = err.message
+        message = err.message.replace(repr(err.instance), shown(err.instance))
         description = err.schema.get("description") if isinstance(err.schema, dict) else None
-        if (
+        if err.validator == "maxLength":
+            message = f"{shown(err.instance)} is longer than {err.validator_value} characters"
+        elif (
             err.validator in {"pattern", "not", "minimum", "maximum", "type", "minLength"}
             and description
         ):
-            message = f"{err.instance!r} is not valid: expected {description}"
+            message = f"{shown(err.instance)} is not valid: expected {description}"
         raise AGCError(f"{source}: invalid value at '{where}': {message}")

@@ -27,7 +27,9 @@ into the pieces that are deposited:
       ``metadata/`` the citation files (codemeta.json carries the SWHID of ``code/`` as
                     ``identifier``), the HEPData submission tarball and ``archive.json``
                     (code/git state and SWHID, environment, output checksums, what is where).
-    ``agc-ttbar-<version>-bag.tar.gz`` -- the bag as one reproducible tarball (for Zenodo).
+    ``agc-ttbar-<version>-bag.tar.gz`` -- the bag as one reproducible tarball (for Zenodo);
+    ``SHA256SUMS`` -- the sha256 of every file beside the bag, written last
+    (:mod:`agc.publish.checksums`): what is deposited is covered by it or by the bag's manifests.
 
 ``agc verify-archive`` re-checks all of it (:mod:`agc.publish.verify`).
 
@@ -56,6 +58,7 @@ from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file, write_json
 from agc.dataset.manifest import EMBEDDED_KEYWORD
 from agc.publish import hepdata
+from agc.publish.checksums import write_checksums
 from agc.publish.citation import (
     CITATION_NAME,
     CODEMETA_NAME,
@@ -386,8 +389,8 @@ def build_archive(
     Steps: check the run and the checkout, stage the bag payload (code, inputs manifest,
     outputs), compute the code tree's SWHID, stage citation metadata (codemeta.json with the
     SWHID) and the HEPData submission, convert the CWL run's provenance into a Workflow Run
-    RO-Crate, add the metadata, make and validate the bag, write its tarball, rename the
-    staging folder onto ``dest``.
+    RO-Crate, add the metadata, make and validate the bag, write its tarball and the
+    ``SHA256SUMS`` of every file beside the bag, rename the staging folder onto ``dest``.
 
     Args:
         outdir: outputs of a complete run (see :data:`REQUIRED_OUTPUTS`).
@@ -430,6 +433,7 @@ def build_archive(
         write_json(meta / "archive.json", record)
         payload_bytes, payload_files = make_bag(payload, cff, code.state)
         tar_name = bag_tarball(top, payload) if tarball else None
+        write_checksums(top)
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(top, dest)

@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -58,7 +59,9 @@ _ABSTRACT = (
 
 def reproducible_tarball(path: str | os.PathLike[str], files: Mapping[str, Path]) -> Path:
     """Write a gzipped tarball of ``{archive name: file}`` whose bytes depend on the contents only
-    (sorted members, zero mtimes/uid/gid, fixed mode, gzip header without time or name)."""
+    (sorted members, zero mtimes/uid/gid, gzip header without time or name). The mode is 0o755
+    for an executable file and 0o644 otherwise, as git records it: the executable bit is part
+    of the code tree's SWHID, which must be the same unpacked from the tarball."""
     with (
         atomic_path(path) as tmp,
         open(tmp, "wb") as raw,
@@ -68,7 +71,8 @@ def reproducible_tarball(path: str | os.PathLike[str], files: Mapping[str, Path]
         for name in sorted(files):
             data = Path(files[name]).read_bytes()
             info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            executable = os.stat(files[name]).st_mode & stat.S_IXUSR
+            info.size, info.mtime, info.mode = len(data), 0, 0o755 if executable else 0o644
             info.uid = info.gid = 0
             info.uname = info.gname = ""
             tar.addfile(info, io.BytesIO(data))

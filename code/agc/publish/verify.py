@@ -1,10 +1,13 @@
 """Re-check an archive made by :func:`agc.publish.archive.build_archive` (``agc verify-archive``).
 
-Each check reads the bag (``<archive>/bag``, or a bag given directly), so what is verified is
-what is deposited:
+What is verified is what is deposited. ``path`` is the archive folder (holding ``bag/``), a bag,
+or the bag tarball ``agc-ttbar-<version>-bag.tar.gz`` (unpacked to a temporary folder first):
 
-``bag``       the BagIt manifests and every payload file's sha256 (bagit); a changed file is
-              named;
+``files``     the files beside the bag (the bag tarball, the HEPData submission tarball and
+              folder, the citation files) against the archive's ``SHA256SUMS``
+              (:mod:`agc.publish.checksums`); for a tarball: its gzip and tar streams are intact
+              and hold one bag; skipped for a bag given alone;
+``bag``       the BagIt bag (bagit): structure, Payload-Oxum, every manifest entry's sha256;
 ``patchset``  every ``BkgOnly.json`` in the bagged outputs is the same bytes, and
               ``reinterpretation/patchset.json`` verifies against it (pyhf) and applies;
 ``hepdata``   the bagged HEPData submission tarball passes hepdata-validator, and its
@@ -14,17 +17,21 @@ what is deposited:
               except inputs declared absent whose sha256 is in the bagged inputs manifest;
 ``swhid``     the SWHID of the bagged code tree equals the one in the bagged codemeta.json.
 
-A check with nothing to check (no reinterpretation outputs, an archive built without a CWL run)
-is skipped, and says so.
+``files`` and ``bag`` name every missing, added and changed file, one per line. A check with
+nothing to check (no reinterpretation outputs, an archive built without a CWL run) is skipped,
+and says so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import tarfile
 import tempfile
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,28 +40,39 @@ import bagit
 import yaml
 
 from agc.core.errors import AGCError
+from agc.publish.checksums import CHECKSUMS_NAME, Differences, compare_checksums
 from agc.publish.crate import CRATE_DIR, check_crate, declared_absent, manifest_files
 from agc.publish.swhid import directory_swhid
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+#: Endings of a bag tarball ``agc verify-archive`` unpacks and verifies.
+TARBALL_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+#: What reading a damaged tarball raises (a truncated gzip stream raises EOFError).
+_TARBALL_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error)
 
 
 @dataclass(frozen=True)
 class Check:
-    """One check of an archive: its ``name``, ``status`` (PASS, FAIL or SKIP), one-line ``detail``."""
+    """One check of an archive: its ``name``, ``status`` (PASS, FAIL or SKIP), one-line
+    ``detail`` and the ``files`` it found at fault (``missing|added|changed <path>``)."""
 
     name: str
     status: str
     detail: str
+    files: tuple[str, ...] = ()
 
     def line(self) -> str:
-        """``STATUS name: detail``: what ``agc verify-archive`` prints for it."""
-        return f"{self.status} {self.name}: {self.detail}"
+        """``STATUS name: detail`` (what ``agc verify-archive`` prints for it), then one indented
+        line per file at fault."""
+        return "\n".join(
+            [f"{self.status} {self.name}: {self.detail}", *(f"  {f}" for f in self.files)]
+        )
 
 
 @dataclass(frozen=True)
 class Verification:
-    """Every check of the archive at ``bag``; ``ok`` when none failed."""
+    """Every check of the archive at ``bag`` (the bag's path, or the tarball's when one was
+    given); ``ok`` when none failed."""
 
     bag: str
     checks: list[Check]
@@ -65,7 +83,7 @@ class Verification:
         return all(c.status != FAIL for c in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"bag", "ok", "checks": [{"name", "status", "detail"}]}``."""
+        """``{"bag", "ok", "checks": [{"name", "status", "detail", "files"}]}``."""
         return {"bag": self.bag, "ok": self.ok, "checks": [asdict(c) for c in self.checks]}
 
 
@@ -78,24 +96,118 @@ def find_bag(path: str | os.PathLike[str]) -> Path:
     raise AGCError(f"{path}: no BagIt bag (neither {path / 'bag'} nor {path} holds bagit.txt)")
 
 
-def check_bag(bag: Path) -> Check:
-    """Manifests and sha256 of every payload file (bagit), the changed files named."""
+def differs(name: str, what: str, differences: Differences) -> Check:
+    """The FAIL check ``name`` naming every file of ``differences`` (``what``: against what)."""
+    lines = differences.lines()
+    count = "1 file differs" if len(lines) == 1 else f"{len(lines)} files differ"
+    return Check(name, FAIL, f"{count} from {what}", tuple(lines))
+
+
+def check_files(archive: Path | None) -> Check:
+    """The files beside the bag of the archive folder ``archive`` against its ``SHA256SUMS``
+    (skipped for a bag given alone: ``archive`` None)."""
+    if archive is None:
+        return Check("files", SKIP, "a bag given alone: no archive folder around it")
+    if not (archive / CHECKSUMS_NAME).is_file():
+        return Check(
+            "files",
+            FAIL,
+            f"no {CHECKSUMS_NAME}: the files beside the bag are not covered (rebuild with "
+            "agc archive)",
+        )
+    differences = compare_checksums(archive)
+    if differences:
+        return differs("files", CHECKSUMS_NAME, differences)
+    listed = len((archive / CHECKSUMS_NAME).read_text(encoding="utf-8").splitlines())
+    return Check("files", PASS, f"{listed} files beside the bag match {CHECKSUMS_NAME}")
+
+
+def unlisted_tag_files(loaded: bagit.Bag) -> set[str]:
+    """Files of the bag outside ``data/`` that no tag manifest lists (and that are not tag
+    manifests): the archive's bags have none, so each is an added file."""
+    root = Path(loaded.path)
+    listed = set(loaded.tagfile_entries()) | {Path(p).name for p in loaded.tagmanifest_files()}
+    found = set()
+    for top in root.iterdir():
+        if top.name == "data":
+            continue
+        for path in [top] if not top.is_dir() else top.rglob("*"):
+            rel = path.relative_to(root).as_posix()
+            if not path.is_dir() and rel not in listed:
+                found.add(rel)
+    return found
+
+
+def bag_differences(loaded: bagit.Bag) -> Differences:
+    """The files of ``loaded`` missing from, added to or changed since its manifests.
+
+    bagit's ``validate`` stops at the first kind of fault, and at a Payload-Oxum mismatch
+    before naming any file; here the manifests are compared with the folder
+    (``compare_manifests_with_fs``) and every entry's checksum is checked by bagit's own
+    entry validation, so that all three kinds are named.
+    """
+    only_in_manifests, only_on_fs = loaded.compare_manifests_with_fs()
+    missing = set(only_in_manifests)
+    changed: set[str] = set()
+    try:
+        loaded._validate_entries(processes=1)  # bagit's sha256 check of every manifest entry
+    except bagit.BagValidationError as exc:
+        mismatches = [d for d in exc.details if isinstance(d, bagit.ChecksumMismatch)]
+        changed = {d.path for d in mismatches} - missing
+    return Differences(
+        missing=sorted(missing),
+        added=sorted(set(only_on_fs) | unlisted_tag_files(loaded)),
+        changed=sorted(changed),
+    )
+
+
+@contextlib.contextmanager
+def quiet_bagit() -> Iterator[None]:
+    """bagit logs a line per file checked and per fault found: keep errors only."""
     logger = bagit.LOGGER
     level = logger.level
-    logger.setLevel("WARNING")
+    logger.setLevel("ERROR")
     try:
-        loaded = bagit.Bag(str(bag))
-        loaded.validate(processes=1)
-    except bagit.BagValidationError as exc:
-        culprits = [getattr(d, "path", str(d)) for d in (exc.details or [])]
-        what = ", ".join(culprits) if culprits else " ".join(str(exc).split())
-        return Check("bag", FAIL, f"checksum or manifest mismatch: {what}")
-    except bagit.BagError as exc:
-        return Check("bag", FAIL, " ".join(str(exc).split()))
+        yield
     finally:
         logger.setLevel(level)
+
+
+def check_bag(bag: Path) -> Check:
+    """Every file of the bag named if missing, added or changed; then bagit's validation of
+    the structure, bagit.txt, fetch.txt and Payload-Oxum."""
+    with quiet_bagit():
+        try:
+            loaded = bagit.Bag(str(bag))
+            differences = bag_differences(loaded)
+            if differences:
+                return differs("bag", "the bag's manifests", differences)
+            loaded.validate(processes=1, completeness_only=True)
+        except bagit.BagError as exc:
+            return Check("bag", FAIL, " ".join(str(exc).split()))
     files = len(list(loaded.payload_files()))
     return Check("bag", PASS, f"{files} payload files, sha256 manifests match")
+
+
+def unpack_tarball(tarball: Path, scratch: Path) -> tuple[Check, Path | None]:
+    """Unpack the bag tarball into ``scratch``: the ``files`` check of the tarball (its gzip
+    stream read to the end, so its CRC is checked) and the bag it holds (None if it fails)."""
+    try:
+        if tarball.name.endswith((".gz", ".tgz")):
+            with gzip.open(tarball) as stream:
+                while stream.read(1 << 20):
+                    pass
+        with tarfile.open(tarball) as tar:
+            tar.extractall(scratch, filter="data")
+    except _TARBALL_ERRORS as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return Check("files", FAIL, f"{tarball.name}: damaged tarball ({reason})"), None
+    bags = [p for p in (scratch, *scratch.iterdir()) if (p / "bagit.txt").is_file()]
+    if len(bags) != 1:
+        what = "no BagIt bag" if not bags else f"{len(bags)} BagIt bags"
+        detail = f"{tarball.name}: holds {what} (a bag tarball holds one: agc-ttbar-*-bag.tar.gz)"
+        return Check("files", FAIL, detail), None
+    return Check("files", PASS, f"{tarball.name}: gzip and tar intact, holds one bag"), bags[0]
 
 
 def check_patchset(payload: Path) -> Check:
@@ -192,26 +304,57 @@ def check_swhid(payload: Path) -> Check:
     return Check("swhid", PASS, f"code/ is {computed}, as codemeta.json says")
 
 
-def verify_archive(path: str | os.PathLike[str]) -> Verification:
-    """Every check of the archive (folder holding ``bag/``) or bag at ``path``.
-
-    Raises:
-        AGCError: ``path`` holds no bag.
-    """
-    bag = find_bag(path)
+def payload_checks(bag: Path) -> list[Check]:
+    """The ``bag`` check and the checks of the bag's payload (each failing on its own)."""
     payload = bag / "data"
     checks = [check_bag(bag)]
-    for name, check in (
+    steps: tuple[tuple[str, Callable[[Path], Check]], ...] = (
         ("patchset", check_patchset),
         ("hepdata", check_hepdata),
         ("crate", check_crate_in_bag),
         ("swhid", check_swhid),
-    ):
+    )
+    for name, check in steps:
         try:
             checks.append(check(payload))
         except (OSError, ValueError, AGCError, yaml.YAMLError, tarfile.TarError) as exc:
             detail = " ".join(str(exc).split())[:300]
             checks.append(Check(name, FAIL, f"{type(exc).__name__}: {detail}"))
+    return checks
+
+
+def verify_tarball(tarball: Path) -> Verification:
+    """Every check of the bag tarball ``tarball``, unpacked into a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="agc-verify-bag-") as scratch:
+        unpacked, bag = unpack_tarball(tarball, Path(scratch))
+        checks = [unpacked] if bag is None else [unpacked, *payload_checks(bag)]
+    return Verification(str(tarball.resolve()), checks)
+
+
+def verify_archive(path: str | os.PathLike[str]) -> Verification:
+    """Every check of the archive folder (holding ``bag/``), the bag or the bag tarball at
+    ``path``.
+
+    Raises:
+        AGCError: ``path`` does not exist, or is neither a folder holding a bag nor a tarball.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AGCError(f"{path}: no such archive folder, bag or bag tarball")
+    if path.is_file():
+        if not path.name.endswith(TARBALL_SUFFIXES):
+            raise AGCError(
+                f"{path}: not an archive folder, a bag or a bag tarball "
+                f"({', '.join(TARBALL_SUFFIXES)})"
+            )
+        return verify_tarball(path)
+    bag = find_bag(path)
+    archive = path if bag == path / "bag" else None
+    try:
+        files = check_files(archive)
+    except (OSError, ValueError) as exc:
+        files = Check("files", FAIL, f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+    checks = [files, *payload_checks(bag)]
     with contextlib.suppress(ValueError):
         bag = bag.resolve()
     return Verification(str(bag), checks)

@@ -14,12 +14,14 @@ A declaration is a small YAML file (``inputs/signals/*.yaml``, schema
 with the cross-section ``xsec`` [pb] (required), an optional ``filter_efficiency`` (default 1)
 and the ``labels`` of the signal point (e.g. ``{mass: 1000}``, GeV), used as the pyhf PatchSet
 labels. Every path is relative to the workspace (the working directory): an absolute path, a
-``..`` component, a missing cross-section, an unknown key or a missing file is an
-:class:`~agc.core.errors.AGCError` raised by :func:`load_signal`, before any processing.
+``..`` component, a missing cross-section, a number that is not finite (``.nan``, ``.inf``), a key
+given twice, an unknown key or a missing file is an :class:`~agc.core.errors.AGCError` raised by
+:func:`load_signal`, before any processing.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -30,6 +32,7 @@ import yaml
 from agc.core.errors import AGCError
 from agc.core.fileio import read_input_text
 from agc.core.validation import load_schema, validate
+from agc.core.yamlsafe import load_unique
 from agc.dataset.manifest import EMBEDDED_MANIFEST, is_remote, load_manifest, sample_key
 
 #: The keyword of the ``signal`` parameter that means "the default measurement" (ttbar as signal).
@@ -95,11 +98,12 @@ def _inside(path_text: str, workspace: Path, source: str, key: str) -> Path:
 
 
 def read_declaration(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The raw YAML mapping of a declaration; AGCError naming the file (and line) if unreadable."""
+    """The raw YAML mapping of a declaration; AGCError naming the file (and line) if unreadable
+    or if a mapping gives one key twice."""
     path = Path(path)
     text = read_input_text(path, "signal declaration")
     try:
-        data = yaml.safe_load(text)
+        data = load_unique(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
@@ -112,8 +116,28 @@ def read_declaration(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def non_finite_numbers(value: Any, where: str = "") -> list[tuple[str, float]]:
+    """``(key path, number)`` of every NaN or infinite float in ``value`` (nested mappings and
+    lists; paths as ``labels/mass`` or ``files/0/size``): JSON Schema cannot refuse them."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [(where, value)]
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    found = []
+    for key, item in items:
+        found += non_finite_numbers(item, f"{where}/{key}" if where else str(key))
+    return found
+
+
 def check_declaration(data: dict[str, Any], source: str) -> None:
     """Schema checks with one-line messages for the common mistakes, then the full schema."""
+    if non_finite := non_finite_numbers(data):
+        where, number = non_finite[0]
+        raise AGCError(f"{source}: '{where}' must be a finite number, got {number}")
     known = set(load_schema("signal")["properties"])
     unknown = sorted(str(k) for k in data if k not in known)
     if unknown:
