@@ -21,7 +21,7 @@ from agc.dataset.generate import GENERATOR_VERSION, generate_dataset
 from agc.dataset.manifest import load_manifest, sample_key
 from agc.processing.histograms import read_histograms, run_histograms
 
-#: Card targets (ANALYSIS.md): normalised yields per region and process.
+#: Card targets (docs/analysis.md, "The AGC's reference yields"): normalised yields per region and process.
 TARGET_YIELDS = {
     "4j1b": {
         "ttbar": 23448,
@@ -40,7 +40,7 @@ TARGET_YIELDS = {
 }
 
 
-#: Size of the ttbar variations in 4j2b relative to nominal (ANALYSIS.md) [%].
+#: Size of the ttbar variations in 4j2b relative to nominal (docs/analysis.md) [%].
 TARGET_VARIATIONS = {"ME_var": 19.0, "PS_var": -4.0, "scaleup": 5.0, "scaledown": -8.0}
 
 

@@ -1,4 +1,4 @@
-"""The physics card (../shared/ANALYSIS.md) as constants: samples, cross-sections, cuts, binning.
+"""The analysis definition (docs/analysis.md) as constants: samples, cross-sections, cuts, binning.
 
 Units: GeV for momenta and masses, pb for cross-sections, /pb for luminosity.
 """
@@ -35,7 +35,7 @@ FILL_BINNING: tuple[int, float, float] = (25, 50.0, 550.0)
 #: Bin edges used by the statistical model after rebinning [GeV].
 MODEL_BIN_EDGES: tuple[float, ...] = tuple(float(x) for x in range(110, 551, 40))
 
-# Object selection (ANALYSIS.md, "Objects").
+# Object selection (docs/analysis.md, "Objects").
 ELECTRON_PT_MIN = 30.0
 ELECTRON_ABS_ETA_MAX = 2.1
 ELECTRON_CUTBASED_TIGHT = 4
@@ -49,7 +49,7 @@ JET_ABS_ETA_MAX = 2.4
 JET_ID_TIGHT_LEPTON_VETO_BIT = 4
 BTAG_CSVV2_MIN = 0.5
 
-# Systematic variations (ANALYSIS.md, "Systematic variations").
+# Systematic variations (docs/analysis.md, "Systematic variations").
 JES_SCALE_UP = 1.03
 JER_SIGMA = 0.05
 BTAG_VAR_PER_50GEV = 0.075
@@ -85,7 +85,7 @@ BRANCHES_READ: tuple[str, ...] = (
     "event",
 )
 
-# -- Machine-learning extension (ANALYSIS.md, "Machine-learning extension"; AGC utils/config.py
+# -- Machine-learning extension (docs/analysis.md, "Machine-learning extension"; AGC utils/config.py
 # "ml" and utils/ml.py) ---------------------------------------------------------------------
 
 #: Branches the jet-parton assignment features read besides :data:`BRANCHES_READ`.
