@@ -67,11 +67,14 @@ def embedded_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def embedded_histograms(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``histograms.root`` (with ``cutflow.json`` beside it) of the embedded default, made once."""
+    from agc.core.config import ProcessingConfig
     from agc.processing.histograms import run_histograms
 
     out = tmp_path_factory.mktemp("embedded_run")
     run_histograms(
-        embedded_manifest, out / "histograms.root", executor="futures", workers=2, checkpoints=False
+        embedded_manifest,
+        out / "histograms.root",
+        processing=ProcessingConfig(executor="futures", workers=2, checkpoints=False),
     )
     return out / "histograms.root"
 

@@ -23,6 +23,7 @@ import hist
 import numpy as np
 
 from agc.core import physics
+from agc.core.config import ProcessingConfig
 from agc.core.rootio import reproducible_recreate
 from agc.plots.figures import fit_plots
 from agc.stats.fit import run_fit
@@ -184,7 +185,7 @@ def default_histograms(request: Any, base: Path) -> tuple[Path, str]:
         return write_synthetic_histograms(base / "histograms.root"), "synthetic"
     manifest = request.getfixturevalue("embedded_manifest")
     output = base / "histograms.root"
-    run_histograms(manifest, output, executor="futures", workers=2)
+    run_histograms(manifest, output, processing=ProcessingConfig(executor="futures", workers=2))
     return output, "embedded"
 
 

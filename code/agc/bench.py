@@ -36,13 +36,14 @@ import uproot
 from coffea.nanoevents import NanoEventsFactory
 
 from agc.core import physics
+from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
 from agc.dataset.branches import FORMATS
 from agc.dataset.generate import DEFAULT_WORKERS, generate_dataset
-from agc.dataset.manifest import fileset as make_fileset
+from agc.dataset.manifest import Manifest
 from agc.processing.assignment import lepton_columns, objects_of
-from agc.processing.histograms import EXECUTORS, check_inputs, load_inputs, run_histograms
+from agc.processing.histograms import check_inputs, run_histograms
 from agc.processing.inference import load_models, scores
 from agc.processing.mlfeatures import assignments, features
 from agc.processing.mltruth import assignment_accuracy
@@ -103,12 +104,16 @@ def default_inputs(scale: float = 1.0) -> Path:
     return generate_dataset(BENCH_DATA / f"scale-{scale:g}", scale=scale)
 
 
-def _timed_histograms(manifest: dict[str, Any], **options: Any) -> tuple[float, Any, str]:
-    """(seconds, summary, sha256 of histograms.root) of one histogram-stage run into a
-    temporary folder (``options``: keywords of :func:`run_histograms`)."""
+def _timed_histograms(
+    manifest: Manifest, processing: ProcessingConfig, samples: str
+) -> tuple[float, Any, str]:
+    """(seconds, summary, sha256 of histograms.root) of one histogram-stage run of ``samples``
+    into a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="agc-bench-") as tmp:
         start = time.perf_counter()
-        summary = run_histograms(manifest, Path(tmp) / "histograms.root", **options)
+        summary = run_histograms(
+            manifest, Path(tmp) / "histograms.root", processing, samples=samples
+        )
         seconds = time.perf_counter() - start
         return seconds, summary, sha256_file(Path(tmp) / "histograms.root")
 
@@ -132,25 +137,19 @@ def run_benchmark(
     "size_mb", "histograms_sha256"}`` (seconds, events/s, MB; the driver's figure is this
     process' peak so far; ``size_mb``: the input files' total size [10^6 bytes]).
     """
-    if executor not in EXECUTORS:
-        raise AGCError(f"unknown executor '{executor}'; choose one of {', '.join(EXECUTORS)}")
+    processing = ProcessingConfig(
+        executor=executor, workers=workers, chunksize=chunksize, max_files=max_files
+    )
     source = default_inputs(scale) if inputs is None else inputs
-    manifest = load_inputs(source)
-    files = check_inputs(make_fileset(manifest, samples, max_files))
+    manifest = Manifest.of(source)
+    files = check_inputs(manifest.select(samples, max_files))
     # Warm the page cache so neither measurement pays the first read from disk.
     for path in files:
         with open(path, "rb") as handle:
             while handle.read(1 << 24):
                 pass
     floor = uproot_floor(files, executor=executor, workers=workers, chunksize=chunksize)
-    seconds, summary, digest = _timed_histograms(
-        manifest,
-        samples=samples,
-        executor=executor,
-        workers=workers,
-        chunksize=chunksize,
-        max_files=max_files,
-    )
+    seconds, summary, digest = _timed_histograms(manifest, processing, samples)
     events = summary.events_processed
     processor_rate = events / seconds if seconds > 0 else math.inf
     return {
@@ -307,7 +306,7 @@ SCALE_OUT_SCALE = 1.3
 
 
 def _time_on_dask(
-    manifest: dict[str, Any], workers: int, chunksize: int, samples: str, tmp: Path, repeats: int
+    manifest: Manifest, workers: int, chunksize: int, samples: str, tmp: Path, repeats: int
 ) -> dict[str, Any]:
     """Events/s of :func:`run_histograms` on a fresh dask ``LocalCluster`` of ``workers``
     single-threaded processes, which first import the analysis (not timed): the fastest of
@@ -329,10 +328,10 @@ def _time_on_dask(
             summary = run_histograms(
                 manifest,
                 tmp / f"dask-{workers}-{attempt}" / "histograms.root",
+                ProcessingConfig(
+                    executor="dask", scheduler=cluster.scheduler_address, chunksize=chunksize
+                ),
                 samples=samples,
-                executor="dask",
-                scheduler=cluster.scheduler_address,
-                chunksize=chunksize,
             )
             timings.append(time.perf_counter() - start)
     events = summary.events_processed
@@ -375,8 +374,8 @@ def dask_scale_out(
         source = inputs
         if source is None:
             source = generate_dataset(tmp / "data", scale=scale, workers=DEFAULT_WORKERS)
-        manifest = load_inputs(source)
-        files = check_inputs(make_fileset(manifest, samples))
+        manifest = Manifest.of(source)
+        files = check_inputs(manifest.select(samples))
         measured_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
         load_before = os.getloadavg()[0]
         runs = [_time_on_dask(manifest, n, chunksize, samples, tmp, repeats) for n in workers]
@@ -527,20 +526,19 @@ def run_ml_benchmark(
     chunk, and the BDT's assignment accuracy on ``accuracy_events`` ttbar nominal events
     (:func:`agc.processing.mltruth.assignment_accuracy`)."""
 
-    manifest = load_inputs(inputs)
-    check_inputs(make_fileset(manifest, samples, -1))
+    manifest = Manifest.of(inputs)
+    check_inputs(manifest.select(samples))
     seconds = {}
     events = 0
     for ml in (False, True):
-        seconds[ml], summary, _ = _timed_histograms(
-            manifest,
-            samples=samples,
+        processing = ProcessingConfig(
             executor=executor,
             workers=workers,
             chunksize=chunksize,
             checkpoints=False,
             use_inference=ml,
         )
+        seconds[ml], summary, _ = _timed_histograms(manifest, processing, samples)
         events = summary.events_processed
     ttbar = [str(f["path"]) for f in manifest["ttbar"]["nominal"]["files"]]
     accuracy = assignment_accuracy(ttbar[:1], load_models(), max_events=accuracy_events)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import uproot
 
+from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
 from agc.dataset import writer
@@ -222,7 +223,9 @@ def test_cli_generate_format(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_realism(embedded_manifest: Path, tmp_path: Path) -> None:
     """The default dataset through the analysis: yields within 30 % of the card, peaks where they belong."""
     result = run_histograms(
-        embedded_manifest, tmp_path / "histograms.root", executor="futures", workers=2
+        embedded_manifest,
+        tmp_path / "histograms.root",
+        processing=ProcessingConfig(executor="futures", workers=2),
     )
     histograms = read_histograms(tmp_path / "histograms.root")
     lines, failures = (

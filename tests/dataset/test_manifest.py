@@ -13,6 +13,7 @@ from agc.core import physics
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
 from agc.dataset.manifest import (
+    Manifest,
     fileset,
     load_manifest,
     resolve_inputs,
@@ -122,3 +123,31 @@ def test_malformed_manifests_give_one_clean_error(tmp_path: Path, document: obje
     else:
         return
     assert "\n" not in message
+
+
+def test_manifest_is_validated_on_creation_and_selects_sample_records(tmp_path: Path) -> None:
+    path = _manifest(tmp_path)
+    manifest = Manifest.load(path)
+    assert Manifest.of(manifest) is manifest
+    (sample,) = manifest.select("ttbar", max_files=1)
+    assert (sample.key, sample.nevts, sample.paths) == (
+        "ttbar__nominal",
+        10,
+        [str(tmp_path / "a.root")],
+    )
+    (item,) = sample.files
+    assert item.sha256 == sha256_file(tmp_path / "a.root")
+    assert item.size == (tmp_path / "a.root").stat().st_size
+    assert (item.content, item.entries, item.remote) == (None, None, False)
+    assert sample.xsec == pytest.approx(physics.XSEC_PB["ttbar"])
+    with pytest.raises(AGCError, match="invalid value at 'ttbar/nominal/"):
+        Manifest({"ttbar": {"nominal": {"nevts_total": -1, "files": []}}})
+
+
+def test_a_file_listed_twice_in_a_sample_is_refused(tmp_path: Path) -> None:
+    data = load_manifest(_manifest(tmp_path))
+    files = data["ttbar"]["nominal"]["files"]
+    files.append(dict(files[0]))
+    with pytest.raises(AGCError, match=r"file .*a\.root is listed twice"):
+        Manifest(data).select()
+    assert len(Manifest(data).select(max_files=1)[0].files) == 1

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from toy_nanoaod import write_toy_dataset
 
+from agc.core.config import ProcessingConfig
 from agc.core.fileio import sha256_file
 from agc.processing.histograms import run_histograms
 
@@ -33,7 +34,10 @@ def reference(toy_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> d
     per file: ``{"summary": HistogramRun, "root", "cutflow": sha256 of the outputs, "path"}``."""
     out = tmp_path_factory.mktemp("reference") / "histograms.root"
     summary = run_histograms(
-        toy_manifest, out, samples=TOY_SAMPLES, executor="iterative", chunksize=100_000
+        toy_manifest,
+        out,
+        processing=ProcessingConfig(executor="iterative", chunksize=100_000),
+        samples=TOY_SAMPLES,
     )
     return {
         "summary": summary,

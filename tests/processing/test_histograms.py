@@ -19,6 +19,7 @@ from toy_nanoaod import write_toy_file
 
 from agc.cli import main as cli_main
 from agc.core import physics
+from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
 from agc.dataset.generate import generate_dataset
@@ -69,10 +70,8 @@ def test_bit_identical_across_executors_and_chunks(
     run_histograms(
         toy_manifest,
         out,
+        processing=ProcessingConfig(executor=executor, workers=workers, chunksize=chunksize),
         samples=toy_samples,
-        executor=executor,
-        workers=workers,
-        chunksize=chunksize,
     )
     assert _digests(out) == (reference["root"], reference["cutflow"])
 
@@ -88,16 +87,17 @@ def test_bit_identical_on_dask(
     run_histograms(
         toy_manifest,
         out,
+        processing=ProcessingConfig(executor="dask", scheduler=dask_scheduler, chunksize=700),
         samples=toy_samples,
-        executor="dask",
-        scheduler=dask_scheduler,
-        chunksize=700,
     )
     assert _digests(out) == (reference["root"], reference["cutflow"])
     # scheduler "" starts (and closes) its own LocalCluster with `workers` processes
     out = tmp_path / "b" / "histograms.root"
     run_histograms(
-        toy_manifest, out, samples=toy_samples, executor="dask", workers=1, chunksize=100_000
+        toy_manifest,
+        out,
+        processing=ProcessingConfig(executor="dask", workers=1, chunksize=100_000),
+        samples=toy_samples,
     )
     assert _digests(out) == (reference["root"], reference["cutflow"])
 
@@ -115,9 +115,8 @@ def test_merged_partials_equal_single_pass(
         summary = run_histograms(
             toy_manifest,
             tmp_path / "unused.root",
+            processing=ProcessingConfig(executor="iterative", chunksize=chunksize),
             samples=samples,
-            executor="iterative",
-            chunksize=chunksize,
             partial_dir=partial_dir,
         )
         assert all(Path(p).name.endswith(PARTIAL_SUFFIX) for p in summary.partials)
@@ -146,7 +145,7 @@ def test_real_file_cutflow(real_nanoaod: Path, tmp_path: Path, data_regression) 
         }
     }
     out = tmp_path / "histograms.root"
-    summary = run_histograms(manifest, out, executor="iterative")
+    summary = run_histograms(manifest, out, processing=ProcessingConfig(executor="iterative"))
     cutflow = summary.cutflow["ttbar__nominal"]
     print("real 200-event file, cut flow:", cutflow)
     assert cutflow["all"] == 200
@@ -165,7 +164,9 @@ def test_real_rntuple_cutflow(real_rntuple: Path, tmp_path: Path, data_regressio
         }
     }
     out = tmp_path / "histograms.root"
-    summary = run_histograms(manifest, out, executor="futures", workers=2, chunksize=3)
+    summary = run_histograms(
+        manifest, out, processing=ProcessingConfig(executor="futures", workers=2, chunksize=3)
+    )
     cutflow = summary.cutflow["ttbar__nominal"]
     print("real 10-event RNTuple, cut flow:", cutflow)
     assert cutflow["all"] == 10
@@ -190,7 +191,9 @@ def test_ttree_and_rntuple_give_identical_histograms(tmp_path: Path) -> None:
             expected = {"ttree": "TTree", "rntuple": "ROOT::RNTuple"}[file_format]
             assert handle.classname_of("Events") == expected
         out = tmp_path / f"out-{file_format}" / "histograms.root"
-        summary = run_histograms(manifest, out, checkpoints=False, **options)
+        summary = run_histograms(
+            manifest, out, processing=ProcessingConfig(checkpoints=False, **options)
+        )
         digests[file_format] = sha256_file(out)
         cutflows[file_format] = summary.cutflow
     print(cutflows["rntuple"])
@@ -201,7 +204,9 @@ def test_ttree_and_rntuple_give_identical_histograms(tmp_path: Path) -> None:
 
 def test_embedded_default(embedded_manifest: Path, tmp_path: Path) -> None:
     summary = run_histograms(
-        embedded_manifest, tmp_path / "histograms.root", executor="futures", workers=2
+        embedded_manifest,
+        tmp_path / "histograms.root",
+        processing=ProcessingConfig(executor="futures", workers=2),
     )
     print(json.dumps(summary.yields, indent=1))
     for region in ("4j1b", "4j2b"):
@@ -233,9 +238,16 @@ def _one_file_manifest(path: Path) -> dict[str, Any]:
     }
 
 
+def _run(manifest: Any, out: Path, samples: str = "all", **options: Any) -> None:
+    """:func:`run_histograms` of ``samples`` with the processing ``options`` (iterative)."""
+    run_histograms(
+        manifest, out, ProcessingConfig(**{"executor": "iterative", **options}), samples=samples
+    )
+
+
 def _assert_fails(manifest: Any, out: Path, *fragments: str, **kwargs: Any) -> None:
     with pytest.raises(AGCError) as info:
-        run_histograms(manifest, out, executor=kwargs.pop("executor", "iterative"), **kwargs)
+        _run(manifest, out, **kwargs)
     message = str(info.value)
     print(message)
     assert "\n" not in message
@@ -339,7 +351,9 @@ def test_checksum_mismatch(tmp_path: Path, guarded_output: Path) -> None:
 def test_empty_file_gives_empty_histograms(tmp_path: Path) -> None:
     path = write_toy_file(tmp_path / "empty.root", 0, seed=10)
     summary = run_histograms(
-        _one_file_manifest(path), tmp_path / "histograms.root", executor="iterative"
+        _one_file_manifest(path),
+        tmp_path / "histograms.root",
+        processing=ProcessingConfig(executor="iterative"),
     )
     assert summary.cutflow["ttbar__nominal"] == dict.fromkeys(
         ["all", "1_lepton", "ge4_jets", "4j1b", "4j2b"], 0

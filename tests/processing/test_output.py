@@ -12,9 +12,11 @@ import pytest
 import uproot
 
 from agc.core import physics
+from agc.core.config import ProcessingConfig
+from agc.dataset.manifest import Manifest
 from agc.processing.output import read_histograms, write_histograms
 from agc.processing.processor import BTAG_VARIATIONS
-from agc.processing.run import process_samples
+from agc.processing.run import run_processor
 
 
 def test_histogram_names_binning_and_order(reference: dict[str, Any]) -> None:
@@ -90,7 +92,9 @@ def test_normalisation_uses_manifest_xsec_and_nevts(
 
 
 def test_metadata_is_embedded_in_provenance_key(toy_manifest: Path, tmp_path: Path) -> None:
-    samples = process_samples(toy_manifest, samples="single_top_tW", executor="iterative")
+    samples = run_processor(
+        Manifest.load(toy_manifest).select("single_top_tW"), ProcessingConfig(executor="iterative")
+    ).samples
     out = tmp_path / "histograms.root"
     write_histograms(samples, out, metadata={"run": "test", "inputs": ["a"]})
     with uproot.open(out) as handle:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from agc.core import physics
+from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
 from agc.processing.histograms import merge_partials, run_histograms
 from agc.processing.output import read_histograms
@@ -21,7 +22,12 @@ from agc.processing.partials import PARTIAL_SUFFIX, read_partial
 def test_partial_is_portable_json_with_unnormalised_sums(
     toy_manifest: Path, reference: dict[str, Any], tmp_path: Path
 ) -> None:
-    run_histograms(toy_manifest, samples="wjets", executor="iterative", partial_dir=tmp_path)
+    run_histograms(
+        toy_manifest,
+        processing=ProcessingConfig(executor="iterative"),
+        samples="wjets",
+        partial_dir=tmp_path,
+    )
     path = tmp_path / f"wjets__nominal{PARTIAL_SUFFIX}"
     data = json.loads(path.read_text())
     assert data["format"] == "agc-histograms-partial/2"
@@ -66,3 +72,40 @@ def test_bad_partial_is_one_line_error(tmp_path: Path) -> None:
         merge_partials(tmp_path / "empty", tmp_path / "h.root")
     with pytest.raises(AGCError, match="not found"):
         merge_partials(tmp_path / "absent", tmp_path / "h.root")
+
+
+def test_each_input_file_is_read_once_for_its_checks_and_cache_key(
+    toy_manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run writing partial outputs (input checks against the manifest's sha256, then the cache
+    keys) and a cache fill (keys, then the checks) each hash every input file once."""
+    import agc.core.fileio
+    from agc.dataset.manifest import Manifest
+    from agc.processing import cachekey, inputs
+    from agc.processing.cache import cached_process_samples
+
+    data = json.loads(toy_manifest.read_text())
+    files = data["wjets"]["nominal"]["files"]
+    for item in files:
+        item["path"] = str(toy_manifest.parent / item["path"])
+        item["sha256"] = agc.core.fileio.sha256_file(item["path"])
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(data))
+    reads: list[str] = []
+
+    def counting(path: Any) -> str:
+        reads.append(str(path))
+        return agc.core.fileio.sha256_file(path)
+
+    monkeypatch.setattr(inputs, "sha256_file", counting)
+    monkeypatch.setattr(cachekey, "sha256_file", counting)
+    processing = ProcessingConfig(executor="iterative", checkpoints=False)
+    run = run_histograms(manifest, processing=processing, samples="wjets", partial_dir=tmp_path)
+    assert sorted(reads) == sorted(item["path"] for item in files)
+    assert read_partial(run.partials[0]).cache_key
+    reads.clear()
+    selection = Manifest.load(manifest).select("wjets")
+    cached = cached_process_samples(selection, tmp_path / "cache", processing)
+    assert cached.computed == ["wjets__nominal"]
+    assert sorted(reads) == sorted(item["path"] for item in files)
+    assert cached.keys["wjets__nominal"] == read_partial(run.partials[0]).cache_key

@@ -11,8 +11,10 @@ import uproot
 from toy_nanoaod import write_toy_file
 
 from agc.core import physics
+from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
+from agc.dataset.manifest import Manifest
 from agc.processing.histograms import merge_partials, read_histograms, run_histograms
 from agc.processing.run import run_processor
 
@@ -22,7 +24,10 @@ def ml_reference(toy_manifest: Path, toy_samples: str, tmp_path_factory) -> dict
     """The toy samples with the BDT inference, iterative executor, one chunk per file."""
     out = tmp_path_factory.mktemp("ml") / "histograms.root"
     summary = run_histograms(
-        toy_manifest, out, samples=toy_samples, executor="iterative", use_inference=True
+        toy_manifest,
+        out,
+        processing=ProcessingConfig(executor="iterative", use_inference=True),
+        samples=toy_samples,
     )
     return {"summary": summary, "path": out, "ml": Path(summary.ml_output)}
 
@@ -72,21 +77,18 @@ def test_ml_histograms_do_not_depend_on_chunking_executor_or_merging(
     small = run_histograms(
         toy_manifest,
         tmp_path / "a" / "histograms.root",
+        processing=ProcessingConfig(
+            executor="futures", workers=2, chunksize=333, use_inference=True
+        ),
         samples=toy_samples,
-        executor="futures",
-        workers=2,
-        chunksize=333,
-        use_inference=True,
     )
     assert sha256_file(small.ml_output) == sha256_file(ml_reference["ml"])
     run_histograms(
         toy_manifest,
         tmp_path / "b" / "histograms.root",
+        processing=ProcessingConfig(executor="iterative", chunksize=500, use_inference=True),
         samples=toy_samples,
-        executor="iterative",
-        chunksize=500,
         partial_dir=tmp_path / "partials",
-        use_inference=True,
     )
     merged = merge_partials(tmp_path / "partials", tmp_path / "c" / "histograms.root")
     assert sha256_file(merged.ml_output) == sha256_file(ml_reference["ml"])
@@ -96,15 +98,16 @@ def test_checkpoints_resume_with_the_same_ml_histograms(
     ml_reference, toy_manifest: Path, toy_samples: str, tmp_path: Path
 ) -> None:
     folder = tmp_path / "ck"
-    options = {"samples": toy_samples, "executor": "iterative", "chunksize": 400}
-    kept = run_processor(toy_manifest, checkpoint_dir=folder, use_inference=True, **options)
+    processing = ProcessingConfig(executor="iterative", chunksize=400, use_inference=True)
+    selection = Manifest.load(toy_manifest).select(toy_samples)
+    kept = run_processor(selection, processing, checkpoint_dir=folder)
     assert kept.chunks["computed"] > 0
     again = run_histograms(
         toy_manifest,
         tmp_path / "histograms.root",
-        use_inference=True,
+        processing,
+        samples=toy_samples,
         checkpoint_dir=folder,
-        **options,
     )
     assert again.processor.chunks["resumed"] == kept.chunks["computed"]
     assert again.processor.chunks["computed"] == 0
@@ -116,10 +119,16 @@ def test_a_file_without_qgl_is_refused_only_with_inference(tmp_path: Path) -> No
     inputs = {
         "ttbar": {"nominal": {"nevts_total": 300, "files": [{"path": str(path), "nevts": 300}]}}
     }
-    run_histograms(inputs, tmp_path / "a" / "histograms.root", executor="iterative")
+    run_histograms(
+        inputs,
+        tmp_path / "a" / "histograms.root",
+        processing=ProcessingConfig(executor="iterative"),
+    )
     with pytest.raises(AGCError, match=r"missing branch 'Jet_qgl' in 'Events'"):
         run_histograms(
-            inputs, tmp_path / "b" / "histograms.root", executor="iterative", use_inference=True
+            inputs,
+            tmp_path / "b" / "histograms.root",
+            processing=ProcessingConfig(executor="iterative", use_inference=True),
         )
 
 
@@ -133,20 +142,25 @@ def test_partials_with_ml_features_seed_a_cache_without_them(
     run_histograms(
         toy_manifest,
         tmp_path / "run" / "histograms.root",
+        processing=ProcessingConfig(executor="iterative", use_inference=True),
         samples=samples,
-        executor="iterative",
         partial_dir=tmp_path / "partials",
-        use_inference=True,
     )
     seeds = sorted((tmp_path / "partials").glob("*.partial.json"))
     cached = cached_process_samples(
-        toy_manifest, tmp_path / "cache", samples=samples, executor="iterative", seeds=seeds
+        Manifest.load(toy_manifest).select(samples),
+        tmp_path / "cache",
+        ProcessingConfig(executor="iterative"),
+        seeds=seeds,
     )
     assert cached.computed == []
     assert len(cached.seeded) == len(seeds)
     assert not any(s.use_inference for s in cached.samples)
     direct = run_histograms(
-        toy_manifest, tmp_path / "direct" / "histograms.root", samples=samples, executor="iterative"
+        toy_manifest,
+        tmp_path / "direct" / "histograms.root",
+        processing=ProcessingConfig(executor="iterative"),
+        samples=samples,
     )
     written = write_histograms(cached.samples, tmp_path / "seeded" / "histograms.root")
     assert written.ml_output is None
@@ -159,8 +173,8 @@ def test_merge_refuses_partials_without_ml_when_asked_for_them(
     run_histograms(
         toy_manifest,
         tmp_path / "run" / "histograms.root",
+        processing=ProcessingConfig(executor="iterative"),
         samples="wjets",
-        executor="iterative",
         partial_dir=tmp_path / "partials",
     )
     with pytest.raises(AGCError, match=r"wjets__nominal\.partial\.json holds no ML features"):

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from coffea import processor
 
+from agc.core.config import ProcessingConfig
 from agc.core.fileio import sha256_file
 from agc.processing.histograms import run_histograms
 from agc.processing.progress import ChunkProgress, with_progress
@@ -80,7 +81,10 @@ def test_histogram_runs_write_chunk_progress_and_the_same_bytes(
     monkeypatch.setattr(sys, "__stderr__", stream)  # where the lines go: the process's stderr
     out = tmp_path / "histograms.root"
     run_histograms(
-        toy_manifest, out, samples=toy_samples, executor=executor, workers=2, chunksize=700
+        toy_manifest,
+        out,
+        processing=ProcessingConfig(executor=executor, workers=2, chunksize=700),
+        samples=toy_samples,
     )
     lines = _lines(stream)
     first = re.fullmatch(r"\[agc histograms\] (\d+) chunks to process \((\w+).*\)", lines[0])

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from agc.core.config import ProcessingConfig
 from agc.processing.histograms import merge_partials, run_histograms
 from agc.processing.results import HistogramRun
 
@@ -47,10 +48,9 @@ def test_final_run_summary(reference: dict[str, Any]) -> None:
 def test_partial_run_and_merge_summaries(toy_manifest: Path, tmp_path: Path) -> None:
     run = run_histograms(
         toy_manifest,
+        processing=ProcessingConfig(executor="iterative", checkpoints=False),
         samples="wjets,single_top_tW",
-        executor="iterative",
         partial_dir=tmp_path / "partial",
-        checkpoints=False,
     )
     assert list(run.to_dict()) == PARTIAL_RUN
     assert run.output is None

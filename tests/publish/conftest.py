@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agc.core.config import ProcessingConfig
 from agc.plots.figures import fit_plots
 from agc.processing.histograms import run_histograms
 from agc.publish.archive import ArchiveResult, build_archive
@@ -53,7 +54,9 @@ def git_repo(tmp_path: Path) -> tuple[Path, Callable[..., str]]:
 def run_outputs(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete run on the embedded default: histograms, workspace, fit (no impacts), plots."""
     out = tmp_path_factory.mktemp("run") / "outputs"
-    run_histograms(embedded_manifest, out / "histograms.root", workers=2)
+    run_histograms(
+        embedded_manifest, out / "histograms.root", processing=ProcessingConfig(workers=2)
+    )
     build_workspace(
         out / "histograms.root", out / "workspace.json", config=REPO / "inputs" / "cabinetry.yaml"
     )

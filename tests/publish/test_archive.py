@@ -171,10 +171,11 @@ def test_rerun_histograms_from_bag(archive: tuple[Path, ArchiveResult], tmp_path
     script = (
         "import sys, agc, pathlib\n"
         "from agc.dataset.generate import generate_dataset\n"
+        "from agc.core.config import ProcessingConfig\n"
         "from agc.processing.histograms import run_histograms\n"
         "assert pathlib.Path(agc.__file__).is_relative_to(pathlib.Path.cwd()), agc.__file__\n"
         "m = generate_dataset(sys.argv[1], recipe='inputs/embedded.yaml')\n"
-        "run_histograms(m, sys.argv[2], workers=2)\n"
+        "run_histograms(m, sys.argv[2], ProcessingConfig(workers=2))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(code / "code")}
     result = subprocess.run(

@@ -1,7 +1,7 @@
 """Signal swap: cache, round trip to the main fit, published patchset, limits regression.
 
 One session fixture runs ``reinterpret("ttbar")`` on a cold cache (processes every background
-sample once), then ``reinterpret(zprime_1000)``, counting what ``process_samples`` is asked to do.
+sample once), then ``reinterpret(zprime_1000)``, counting what ``run_processor`` is asked to do.
 """
 
 from __future__ import annotations
@@ -19,15 +19,17 @@ import numpy as np
 import pyhf
 import pytest
 
+from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
+from agc.dataset.manifest import Manifest, SelectedSample
 from agc.processing import cache as cache_module
 from agc.processing.cache import HistogramCache, cached_process_samples
 from agc.processing.histograms import run_histograms
 from agc.processing.partials import read_partial
-from agc.processing.run import process_samples
+from agc.processing.run import run_processor
 from agc.reinterpret import pipeline as reinterpret_module
 from agc.reinterpret.patchset import sorted_spec
-from agc.reinterpret.pipeline import reinterpret
+from agc.reinterpret.pipeline import reinterpret, resolve_request
 from agc.stats.fit import run_fit
 from agc.stats.model import build_workspace
 from agc.stats.reproducibility import limit_deviations
@@ -48,41 +50,36 @@ BACKGROUNDS = [
 
 
 @contextlib.contextmanager
-def counting_process_samples() -> Iterator[list[str]]:
-    """Inside: the ``samples`` argument of every ``process_samples`` call of the cache is listed
-    (patched where the cache looks it up)."""
+def counting_run_processor() -> Iterator[list[str]]:
+    """Inside: the samples of every ``run_processor`` call of the cache are listed (comma
+    separated; patched where the cache looks it up)."""
     calls: list[str] = []
-    original = cache_module.process_samples
+    original = cache_module.run_processor
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(str(kwargs.get("samples")))
-        return original(*args, **kwargs)
+    def counting(samples: list[SelectedSample], *args: Any, **kwargs: Any) -> Any:
+        calls.append(",".join(sample.key for sample in samples))
+        return original(samples, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cache_module, "process_samples", counting)
+        patch.setattr(cache_module, "run_processor", counting)
         yield calls
 
 
 @pytest.fixture(scope="session")
 def swap(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A cold ttbar run then a Z' (1000 GeV) swap in one output folder; process_samples calls."""
+    """A cold ttbar run then a Z' (1000 GeV) swap in one output folder; run_processor calls."""
     outdir = tmp_path_factory.mktemp("reinterpret")
-    options = {
-        "inputs": embedded_manifest,
-        "outdir": outdir,
-        "workspace": REPO,
-        "embedded_manifest": embedded_manifest,
-        "workers": 2,
-    }
-    with counting_process_samples() as calls:
-        main = reinterpret("ttbar", **options)
+    where = {"workspace": REPO, "embedded_manifest": embedded_manifest}
+    options = {"outdir": outdir, "processing": ProcessingConfig(workers=2)}
+    with counting_run_processor() as calls:
+        main = reinterpret(resolve_request("ttbar", embedded_manifest, **where), **options)
         calls_main = list(calls)
         calls.clear()
         # what `agc reinterpret --signal ttbar` (agc.workflow.stages) leaves: a real swap removes it
         (outdir / "reinterpretation" / reinterpret_module.NOTE).write_text(
             "nothing reinterpreted\n"
         )
-        zprime = reinterpret(SIGNAL, **options)
+        zprime = reinterpret(resolve_request(SIGNAL, embedded_manifest, **where), **options)
     return {
         "outdir": outdir,
         "main": main,
@@ -90,6 +87,7 @@ def swap(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> d
         "calls_main": calls_main,
         "calls_swap": list(calls),
         "options": options,
+        "where": where,
     }
 
 
@@ -133,9 +131,10 @@ def test_cached_sums_equal_a_fresh_processing(
     cache = HistogramCache(swap["outdir"] / "cache")
     key = swap["zprime"].cache_keys["single_top_tW__nominal"]
     cached = cache.get(key)
-    (fresh,) = process_samples(
-        embedded_manifest, samples="single_top_tW", executor="iterative", chunksize=7_000
-    )
+    (fresh,) = run_processor(
+        Manifest.load(embedded_manifest).select("single_top_tW"),
+        ProcessingConfig(executor="iterative", chunksize=7_000),
+    ).samples
     assert cached is not None
     assert np.array_equal(cached.sums.view(flow=True), fresh.sums.view(flow=True))
     assert cached.nevts == fresh.nevts
@@ -145,7 +144,11 @@ def test_round_trip_reproduces_the_main_fit(
     swap: dict[str, Any], embedded_manifest: Path, tmp_path: Path
 ) -> None:
     """signal=ttbar: the BkgOnly workspace is the main workspace and the fit gives its ttbar_norm."""
-    run = run_histograms(embedded_manifest, tmp_path / "histograms.root", checkpoints=False)
+    run = run_histograms(
+        embedded_manifest,
+        tmp_path / "histograms.root",
+        processing=ProcessingConfig(checkpoints=False),
+    )
     assert sorted(run.samples) == BACKGROUNDS
     main_spec = build_workspace(tmp_path / "histograms.root", tmp_path / "workspace.json")
     bkg_only = json.loads((swap["outdir"] / "reinterpretation" / "BkgOnly.json").read_text())
@@ -289,26 +292,27 @@ def test_bad_signal_fails_before_processing(
     def forbidden(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("processing started for a bad declaration")
 
-    monkeypatch.setattr(cache_module, "process_samples", forbidden)
-    options = {**swap["options"], "outdir": tmp_path}
+    monkeypatch.setattr(cache_module, "run_processor", forbidden)
+    manifest = swap["where"]["embedded_manifest"]
     with pytest.raises(AGCError, match="not absolute"):
-        reinterpret("/abs/signal.yaml", **options)
+        resolve_request("/abs/signal.yaml", manifest, **swap["where"])
     with pytest.raises(AGCError, match="not absolute"):
-        reinterpret("../signal.yaml", **options)
+        resolve_request("../signal.yaml", manifest, **swap["where"])
     with pytest.raises(AGCError, match="signal declaration not found"):
-        reinterpret("inputs/signals/zprime_999.yaml", **options)
+        resolve_request("inputs/signals/zprime_999.yaml", manifest, **swap["where"])
+    with pytest.raises(AGCError, match="'poi'"):
+        resolve_request(SIGNAL, manifest, poi="mu sig", **swap["where"])
     assert not (tmp_path / "cache").exists()
 
 
 def test_damaged_cache_entry_is_recomputed(swap: dict[str, Any], tmp_path: Path) -> None:
     root = tmp_path / "cache"
-    manifest = swap["options"]["inputs"]
-    first = cached_process_samples(
-        manifest, root, samples="single_top_s_chan", executor="iterative"
-    )
+    selection = Manifest.load(swap["where"]["embedded_manifest"]).select("single_top_s_chan")
+    iterative = ProcessingConfig(executor="iterative")
+    first = cached_process_samples(selection, root, iterative)
     assert first.computed == ["single_top_s_chan__nominal"]
     key = first.keys["single_top_s_chan__nominal"]
-    run = cached_process_samples(manifest, root, samples="single_top_s_chan", executor="iterative")
+    run = cached_process_samples(selection, root, iterative)
     assert run.hits == ["single_top_s_chan__nominal"]
     assert run.computed == []
     assert np.array_equal(
@@ -316,7 +320,7 @@ def test_damaged_cache_entry_is_recomputed(swap: dict[str, Any], tmp_path: Path)
     )
     (root / key / "partial.json").write_text("{broken", encoding="utf-8")
     assert HistogramCache(root).get(key) is None
-    run = cached_process_samples(manifest, root, samples="single_top_s_chan", executor="iterative")
+    run = cached_process_samples(selection, root, iterative)
     assert run.computed == ["single_top_s_chan__nominal"]
     assert (root / key / "partial.json").is_file()
 
@@ -328,10 +332,9 @@ def test_main_run_partials_seed_the_cache(embedded_manifest: Path, tmp_path: Pat
     samples = "single_top_s_chan,single_top_t_chan"
     run = run_histograms(
         embedded_manifest,
+        processing=ProcessingConfig(executor="iterative", checkpoints=False),
         samples=samples,
-        executor="iterative",
         partial_dir=tmp_path / "partial",
-        checkpoints=False,
     )
     seeds = sorted(Path(p) for p in run.partials)
     assert all(len(read_partial(p).cache_key or "") == 64 for p in seeds)
@@ -339,12 +342,11 @@ def test_main_run_partials_seed_the_cache(embedded_manifest: Path, tmp_path: Pat
     stale = json.loads(seeds[1].read_text())
     stale["cache_key"] = "0" * 64
     seeds[1].write_text(json.dumps(stale), encoding="utf-8")
-    with counting_process_samples() as calls:
+    with counting_run_processor() as calls:
         cached = cached_process_samples(
-            embedded_manifest,
+            Manifest.load(embedded_manifest).select(samples),
             tmp_path / "cache",
-            samples=samples,
-            executor="iterative",
+            ProcessingConfig(executor="iterative"),
             seeds=reinterpret_module.seed_partials(tmp_path / "partial"),
         )
     assert cached.seeded == ["single_top_s_chan__nominal"]
@@ -366,7 +368,11 @@ def test_cwl_reinterpret_step_processes_only_the_signal(
     is processed."""
     import yaml
 
-    run = run_histograms(embedded_manifest, partial_dir=tmp_path / "partial", checkpoints=False)
+    run = run_histograms(
+        embedded_manifest,
+        processing=ProcessingConfig(checkpoints=False),
+        partial_dir=tmp_path / "partial",
+    )
     files = sorted(p for p in embedded_manifest.parent.iterdir() if p.is_file())
     job = {
         "recipe": {"class": "File", "location": str(REPO / "inputs" / "embedded.yaml")},

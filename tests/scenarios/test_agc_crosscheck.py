@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from agc_reference import SAMPLES, reference_histograms
 
+from agc.core.config import ProcessingConfig
 from agc.processing.histograms import run_histograms
 from agc.processing.output import read_histograms
 
@@ -75,7 +76,9 @@ def test_every_histogram_equals_the_plain_nanoevents_reference(
     dataset: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "histograms.root"
-    run_histograms(dataset, out, executor="iterative", checkpoints=False)
+    run_histograms(
+        dataset, out, processing=ProcessingConfig(executor="iterative", checkpoints=False)
+    )
     ours = read_histograms(out)
     reference = reference_histograms(dataset)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agc.core.config import ProcessingConfig
 from agc.processing.histograms import run_histograms
 from agc.processing.output import read_histograms
 from agc.publish import provenance
@@ -54,7 +55,10 @@ def matrix_reference(
 ) -> tuple[str, str]:
     out = tmp_path_factory.mktemp("matrix") / "histograms.root"
     run_histograms(
-        embedded_manifest, out, samples=MATRIX_SAMPLES, executor="iterative", checkpoints=False
+        embedded_manifest,
+        out,
+        processing=ProcessingConfig(executor="iterative", checkpoints=False),
+        samples=MATRIX_SAMPLES,
     )
     return content_hash(out), hashlib.sha256(out.read_bytes()).hexdigest()
 
@@ -83,11 +87,10 @@ def test_determinism_matrix(
     run_histograms(
         embedded_manifest,
         out,
+        processing=ProcessingConfig(
+            executor=executor, workers=workers, chunksize=chunksize, checkpoints=False
+        ),
         samples=MATRIX_SAMPLES,
-        executor=executor,
-        workers=workers,
-        chunksize=chunksize,
-        checkpoints=False,
     )
     content, file_hash = content_hash(out), hashlib.sha256(out.read_bytes()).hexdigest()
     print(

@@ -24,8 +24,10 @@ import uproot
 from toy_nanoaod import toy_events, write_toy_dataset, write_toy_file
 
 from agc.cli import main as cli_main
+from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
+from agc.dataset.manifest import Manifest
 from agc.processing.checkpoint import CHECKPOINT_DIRNAME, code_version, count_checkpoints, file_key
 from agc.processing.histograms import merge_partials, run_histograms
 from agc.processing.partials import PARTIAL_SUFFIX, read_partial
@@ -146,7 +148,9 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             for item in entry["files"]:
                 item["path"] = str(folder / item["path"])
     out = folder / "out" / "histograms.root"
-    summary = run_histograms(manifest, out, executor="iterative", chunksize=500)
+    summary = run_histograms(
+        manifest, out, processing=ProcessingConfig(executor="iterative", chunksize=500)
+    )
     return {"manifest": manifest, "root": sha256_file(out), "summary": summary}
 
 
@@ -169,14 +173,18 @@ def test_skip_bad_files_equals_run_without_the_file(
 
     # by default the run stops, naming the file, and writes nothing
     with pytest.raises(AGCError) as info:
-        run_histograms(manifest, out, executor="iterative", chunksize=500)
+        run_histograms(
+            manifest, out, processing=ProcessingConfig(executor="iterative", chunksize=500)
+        )
     print(info.value)
     assert str(bad) in str(info.value)
     assert "\n" not in str(info.value)
     assert not out.exists()
 
     summary = run_histograms(
-        manifest, out, executor="iterative", chunksize=500, skip_bad_files=True
+        manifest,
+        out,
+        processing=ProcessingConfig(executor="iterative", chunksize=500, skip_bad_files=True),
     )
     print(summary.skipped_files, summary.normalisation_note, sep="\n")
     # identical bytes to a run on a manifest without the bad file: N_generated = processed files
@@ -206,7 +214,11 @@ def test_damaged_file_dropped_whole_on_futures(clean: dict[str, Any], tmp_path: 
     manifest = _with_bad_file(clean["manifest"], bad, "damaged_mid_file")
     out = tmp_path / "histograms.root"
     summary = run_histograms(
-        manifest, out, executor="futures", workers=2, chunksize=500, skip_bad_files=True
+        manifest,
+        out,
+        processing=ProcessingConfig(
+            executor="futures", workers=2, chunksize=500, skip_bad_files=True
+        ),
     )
     assert sha256_file(out) == clean["root"]
     assert summary.chunks["failed"] == 1
@@ -223,9 +235,8 @@ def test_skipped_files_travel_through_partials_and_merge(
     run_histograms(
         manifest,
         tmp_path / "histograms.root",
-        executor="iterative",
+        processing=ProcessingConfig(executor="iterative", skip_bad_files=True),
         partial_dir=partial_dir,
-        skip_bad_files=True,
     )
     partial = read_partial(partial_dir / f"ttbar__nominal{PARTIAL_SUFFIX}")
     assert partial.nevts == 1000
@@ -249,7 +260,11 @@ def test_sample_with_only_bad_files_is_an_error(clean: dict[str, Any], tmp_path:
     manifest = json.loads(json.dumps(clean["manifest"]))
     manifest["wjets"]["nominal"]["files"] = [{"path": str(_missing(tmp_path)), "nevts": 500}]
     with pytest.raises(AGCError, match="sample 'wjets__nominal': all 1 input file") as info:
-        run_histograms(manifest, tmp_path / "h.root", executor="iterative", skip_bad_files=True)
+        run_histograms(
+            manifest,
+            tmp_path / "h.root",
+            processing=ProcessingConfig(executor="iterative", skip_bad_files=True),
+        )
     assert "never_written.root" in str(info.value)
     assert not (tmp_path / "h.root").exists()
 
@@ -259,7 +274,9 @@ def test_file_listed_twice_is_an_error(clean: dict[str, Any], tmp_path: Path) ->
     files = manifest["wjets"]["nominal"]["files"]
     files.append(dict(files[0]))
     with pytest.raises(AGCError, match="listed twice"):
-        run_histograms(manifest, tmp_path / "h.root", executor="iterative")
+        run_histograms(
+            manifest, tmp_path / "h.root", processing=ProcessingConfig(executor="iterative")
+        )
 
 
 # -- checkpoints and resume --------------------------------------------------------------------
@@ -270,16 +287,21 @@ def test_killed_run_resumes_bit_identical(toy_manifest: Path, tmp_path: Path) ->
     with the same parameters computes only the rest and writes the same bytes."""
     chunksize = 100
     reference = tmp_path / "reference" / "histograms.root"
-    full = run_histograms(toy_manifest, reference, executor="iterative", chunksize=chunksize)
+    full = run_histograms(
+        toy_manifest,
+        reference,
+        processing=ProcessingConfig(executor="iterative", chunksize=chunksize),
+    )
     assert full.chunks["computed"] == full.chunks["total"] > 40
 
     out = tmp_path / "run" / "histograms.root"
     checkpoints = out.parent / CHECKPOINT_DIRNAME
     version = code_version()
     script = (
+        "from agc.core.config import ProcessingConfig\n"
         "from agc.processing.histograms import run_histograms\n"
-        f"run_histograms({str(toy_manifest)!r}, {str(out)!r}, executor='futures', workers=2,"
-        f" chunksize={chunksize})\n"
+        f"run_histograms({str(toy_manifest)!r}, {str(out)!r},"
+        f" ProcessingConfig(executor='futures', workers=2, chunksize={chunksize}))\n"
     )
     log = (tmp_path / "killed.log").open("w")
     proc = subprocess.Popen(
@@ -303,7 +325,9 @@ def test_killed_run_resumes_bit_identical(toy_manifest: Path, tmp_path: Path) ->
     assert 5 <= saved < full.chunks["total"]
     assert not out.exists()  # no (truncated) final output from the killed run
 
-    resumed = run_histograms(toy_manifest, out, executor="iterative", chunksize=chunksize)
+    resumed = run_histograms(
+        toy_manifest, out, processing=ProcessingConfig(executor="iterative", chunksize=chunksize)
+    )
     print("rerun chunks:", resumed.chunks)
     if code_version() != version:  # only when the sources are edited while the test runs
         pytest.skip("package sources changed during the test: checkpoints rightly not reused")
@@ -323,10 +347,9 @@ def test_rntuple_run_resumes_from_its_checkpoints(tmp_path: Path) -> None:
     as TTrees."""
     manifest = write_toy_dataset(tmp_path / "rntuple", CLEAN_SAMPLES, file_format="rntuple")
     checkpoints = tmp_path / "ckpt"
-    runs = [
-        run_processor(manifest, executor="iterative", chunksize=200, checkpoint_dir=checkpoints)
-        for _ in range(2)
-    ]
+    selection = Manifest.load(manifest).select()
+    processing = ProcessingConfig(executor="iterative", chunksize=200)
+    runs = [run_processor(selection, processing, checkpoint_dir=checkpoints) for _ in range(2)]
     assert runs[0].chunks["computed"] == runs[0].chunks["total"] > 3
     assert runs[1].chunks["resumed"] == runs[1].chunks["total"] == runs[0].chunks["total"]
     for first, again in zip(runs[0].samples, runs[1].samples, strict=True):
@@ -335,7 +358,11 @@ def test_rntuple_run_resumes_from_its_checkpoints(tmp_path: Path) -> None:
     tree_manifest = write_toy_dataset(tmp_path / "ttree", CLEAN_SAMPLES)
     digests = []
     for name, inputs in (("r", manifest), ("t", tree_manifest)):
-        run_histograms(inputs, tmp_path / name / "histograms.root", executor="iterative")
+        run_histograms(
+            inputs,
+            tmp_path / name / "histograms.root",
+            processing=ProcessingConfig(executor="iterative"),
+        )
         digests.append(sha256_file(tmp_path / name / "histograms.root"))
     assert digests[0] == digests[1]
 
@@ -346,7 +373,10 @@ def test_checkpoints_are_keyed_and_never_trusted_blindly(
     samples, chunksize = "wjets,single_top_tW", 400
     reference = tmp_path / "reference" / "histograms.root"
     full = run_histograms(
-        toy_manifest, reference, samples=samples, executor="iterative", chunksize=chunksize
+        toy_manifest,
+        reference,
+        processing=ProcessingConfig(executor="iterative", chunksize=chunksize),
+        samples=samples,
     )
     total = full.chunks["total"]
     checkpoints = tmp_path / "ckpt"
@@ -354,23 +384,20 @@ def test_checkpoints_are_keyed_and_never_trusted_blindly(
 
     def fill() -> None:  # processing without the final write leaves every checkpoint
         run_processor(
-            toy_manifest,
-            samples=samples,
-            executor="iterative",
-            chunksize=chunksize,
+            Manifest.load(toy_manifest).select(samples),
+            ProcessingConfig(executor="iterative", chunksize=chunksize),
             checkpoint_dir=checkpoints,
         )
 
     def rerun(name: str, **kwargs: Any) -> dict[str, int]:
         out = tmp_path / name / "histograms.root"
-        options: dict[str, Any] = {"executor": "iterative", **kwargs}
+        options: dict[str, Any] = {"executor": "iterative", "chunksize": chunksize, **kwargs}
         summary = run_histograms(
             toy_manifest,
             out,
+            ProcessingConfig(**options),
             samples=samples,
-            chunksize=chunksize,
             checkpoint_dir=checkpoints,
-            **options,
         )
         if code_version() != version and "newcode" not in name:
             pytest.skip("package sources changed during the test: checkpoints rightly not reused")
@@ -515,9 +542,7 @@ def test_peak_memory_does_not_grow_with_files(tmp_path: Path) -> None:
         summary = run_histograms(
             manifest,
             tmp_path / f"n{n}" / "out" / "histograms.root",
-            executor="futures",
-            workers=1,
-            chunksize=1000,
+            processing=ProcessingConfig(executor="futures", workers=1, chunksize=1000),
         )
         peaks[n] = summary.peak_rss_mb["workers"]
     print(f"worker peak RSS [MB]: {peaks}")
@@ -543,46 +568,3 @@ def test_cli_stdout_carries_only_the_json_result(
     assert json.loads(out) == {"ok": True}
     assert "MnPosDef" in err
     assert "a progress line" in err
-
-
-def test_sha256_is_read_once_per_file_state(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An unchanged file is hashed once per process (input check, then cache key); a file
-    rewritten with the same size, or replaced, is hashed again; a file changed within the last
-    2 s (file times tick coarsely) is never remembered."""
-    import hashlib
-
-    import agc.core.fileio
-
-    clock = {"now": time.time_ns() + 10**10}  # 10 s later: the files below are not "racy"
-    monkeypatch.setattr(agc.core.fileio, "_now_ns", lambda: clock["now"])
-
-    path = tmp_path / "input.root"
-    path.write_bytes(b"a" * 1000)
-    reads: list[str] = []
-    real_open = open
-
-    def counting_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if Path(file) == path:
-            reads.append(mode)
-        return real_open(file, mode, *args, **kwargs)
-
-    monkeypatch.setattr(agc.core.fileio, "open", counting_open, raising=False)
-    first = agc.core.fileio.sha256_file(path)
-    assert agc.core.fileio.sha256_file(path) == first == hashlib.sha256(b"a" * 1000).hexdigest()
-    assert len(reads) == 1
-    before = path.stat().st_mtime_ns
-    path.write_bytes(b"b" * 1000)  # same size, new content (a distinct mtime, whatever the tick)
-    os.utime(path, ns=(before + 10**9, before + 10**9))
-    assert agc.core.fileio.sha256_file(path) == hashlib.sha256(b"b" * 1000).hexdigest()
-    replacement = tmp_path / "new.root"
-    replacement.write_bytes(b"c" * 1000)
-    os.replace(replacement, path)
-    assert agc.core.fileio.sha256_file(path) == hashlib.sha256(b"c" * 1000).hexdigest()
-    assert len(reads) == 3
-    clock["now"] = time.time_ns()  # just written: read every time
-    path.write_bytes(b"d" * 1000)
-    agc.core.fileio.sha256_file(path)
-    assert agc.core.fileio.sha256_file(path) == hashlib.sha256(b"d" * 1000).hexdigest()
-    assert len(reads) == 5

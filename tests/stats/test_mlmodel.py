@@ -18,6 +18,7 @@ import yaml
 from ml_helpers import ML_CONFIG, ml_features, write_ml_histograms
 from stats_helpers import CABINETRY_CONFIG, rounded
 
+from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
 from agc.stats.fit import expected_ttbar_norm, run_fit
 from agc.stats.mlmodel import (
@@ -187,8 +188,10 @@ def ml_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
         base = tmp_path_factory.mktemp("ml_default")
         manifest = request.getfixturevalue("embedded_manifest")
-        kwargs = {"executor": "futures", "workers": 2, "checkpoints": False}
-        run = run_histograms(manifest, base / "histograms.root", use_inference=True, **kwargs)
+        processing = ProcessingConfig(
+            executor="futures", workers=2, checkpoints=False, use_inference=True
+        )
+        run = run_histograms(manifest, base / "histograms.root", processing)
         path = Path(run.ml_output)
         workspace = base / "ml" / "workspace_ml.json"
         spec = build_ml_workspace(path, workspace, config=ML_CONFIG)

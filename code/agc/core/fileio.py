@@ -12,44 +12,20 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 _CHUNK = 1 << 20
-#: sha256 of the files read by :func:`sha256_file`, by file status.
-_SHA256_SEEN: dict[tuple[int, ...], str] = {}
-#: Files changed less than this long ago [ns] are hashed anew every time.
-_RACY_NS = 2_000_000_000
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 digest of a file's bytes.
-
-    Remembered for this process while the file's status (device, inode, size, modification and
-    change times in ns) stays the same: a run checks its inputs against the manifest and then
-    computes their cache keys, and must not read every input twice. Any write to the file
-    changes its ctime; as file times tick coarsely, a file changed less than
-    :data:`_RACY_NS` ago is not remembered (git's "racy clean" rule), so a changed file is
-    always read again.
-    """
-    info = os.stat(path)
-    key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-    known = _SHA256_SEEN.get(key)
-    if known is not None:
-        return known
+    """Hex sha256 digest of a file's bytes (read in 1 MiB blocks)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(block)
-    if _now_ns() - max(info.st_mtime_ns, info.st_ctime_ns) > _RACY_NS:
-        _SHA256_SEEN[key] = digest.hexdigest()
     return digest.hexdigest()
-
-
-def _now_ns() -> int:
-    return time.time_ns()
 
 
 @contextlib.contextmanager

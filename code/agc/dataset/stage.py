@@ -12,13 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from agc.core.errors import AGCError
 from agc.core.fileio import fresh_directory, sha256_file, write_json, write_text
-from agc.dataset.manifest import (
-    EMBEDDED_KEYWORD,
-    fileset,
-    is_remote,
-    load_manifest,
-    resolve_inputs,
-)
+from agc.dataset.manifest import EMBEDDED_KEYWORD, Manifest, resolve_inputs
 
 if TYPE_CHECKING:
     from agc.dataset.readback import Readback
@@ -80,21 +74,21 @@ class DatasetRecord:
 def selected_samples(manifest_path: Path, samples: str, max_files: int) -> tuple[SampleRecord, ...]:
     """The samples of the manifest that ``samples``/``max_files`` select; every local input
     file must exist (URLs are not opened here)."""
-    selected = fileset(load_manifest(manifest_path), samples, max_files)
     rows = []
-    for key, entry in selected.items():
-        meta = entry["metadata"]
-        for path in entry["files"]:
-            if not is_remote(path) and not Path(path).is_file():
-                raise AGCError(f"{manifest_path}: input file of sample '{key}' not found: {path}")
+    for sample in Manifest.load(manifest_path).select(samples, max_files):
+        for item in sample.files:
+            if not item.remote and not Path(item.path).is_file():
+                raise AGCError(
+                    f"{manifest_path}: input file of sample '{sample.key}' not found: {item.path}"
+                )
         rows.append(
             SampleRecord(
-                sample=key,
-                process=meta["process"],
-                variation=meta["variation"],
-                files=len(entry["files"]),
-                events=meta["nevts"],
-                xsec_pb=meta["xsec"],
+                sample=sample.key,
+                process=sample.process,
+                variation=sample.variation,
+                files=len(sample.files),
+                events=sample.nevts,
+                xsec_pb=sample.xsec,
             )
         )
     return tuple(rows)

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
-from agc.dataset.manifest import sample_key, select_samples
-from agc.processing.cachekey import cache_key, key_inputs, with_inference
-from agc.processing.inputs import load_inputs
+from agc.dataset.manifest import SelectedSample
+from agc.processing.cachekey import cache_key, hashed, key_inputs, with_inference
 from agc.processing.partials import SampleSums, read_partial, without_ml, write_partial
-from agc.processing.run import process_samples
+from agc.processing.run import run_processor
 
 log = logging.getLogger(__name__)
 
@@ -133,37 +133,35 @@ def _seed(
 
 
 def cached_process_samples(
-    inputs: str | os.PathLike[str] | dict[str, Any],
+    samples: list[SelectedSample],
     cache_dir: str | os.PathLike[str],
+    processing: ProcessingConfig | None = None,
     *,
-    samples: str | list[str] = "all",
-    executor: str = "futures",
-    workers: int = 2,
-    chunksize: int = 100_000,
-    max_files: int = -1,
-    scheduler: str = "",
     seeds: Iterable[str | os.PathLike[str]] = (),
-    use_inference: bool = False,
 ) -> CachedRun:
-    """The exact per-sample sums of ``samples``, from the cache where possible.
+    """The exact per-sample sums of ``samples`` (:meth:`agc.dataset.manifest.Manifest.select`),
+    from the cache in ``cache_dir`` where possible.
 
     ``seeds``: partial outputs of an earlier run (e.g. the workflow's ``outputs/partial``); one
     whose recorded ``cache_key`` equals the key of a sample not in the cache is stored there
     and used (the key covers the inputs' content and the processing code, so a stale partial
     never matches). The samples still missing are processed together in one
-    :func:`agc.processing.run.process_samples` call (so they share the executor) and stored.
-    Other arguments (``use_inference`` too) as :func:`agc.processing.histograms.run_histograms`.
+    :func:`agc.processing.run.run_processor` call (so they share the executor) and stored.
+    ``processing``: as :func:`agc.processing.histograms.run_histograms` (``use_inference`` too;
+    ``max_files`` and ``checkpoints`` are not used: the selection is sliced already and a
+    cached run keeps no checkpoints). Every local file is read once: hashed for its key, then
+    checked without hashing again.
     """
-    manifest = load_inputs(inputs)
+    processing = processing if processing is not None else ProcessingConfig()
+    use_inference = processing.use_inference
     cache = HistogramCache(Path(cache_dir))
-    chosen = select_samples(manifest, samples)
+    chosen = {sample.key: hashed(sample) for sample in samples}
     found: dict[str, SampleSums] = {}
     inputs_of: dict[str, dict[str, Any]] = {}
     keys: dict[str, str] = {}
     missing: list[str] = []
-    for process, variation in chosen:
-        name = sample_key(process, variation)
-        inputs_of[name] = key_inputs(manifest, process, variation, max_files, use_inference)
+    for name, sample in chosen.items():
+        inputs_of[name] = key_inputs(sample, use_inference)
         keys[name] = cache_key(inputs_of[name])
         hit = cache.get(keys[name])
         if hit is None:
@@ -178,29 +176,17 @@ def cached_process_samples(
         seeded = _seed(cache, seeds, missing, keys, inputs_of, ml_keys)
         found.update(seeded)
         missing = [name for name in missing if name not in found]
-    for process, variation in chosen:  # same content as the key says: the current paths
-        name = sample_key(process, variation)
+    for name, sample in chosen.items():  # same content as the key says: the current paths
         if name in found:
-            entry = manifest[process][variation]
-            files = entry["files"] if max_files == -1 else entry["files"][:max_files]
-            found[name].files = sorted(str(f["path"]) for f in files)
+            found[name].files = sorted(sample.paths)
     if missing:
-        events = sum(int(f["nevts"]) for name in missing for f in inputs_of[name]["files"])
-        if executor == "futures" and events <= chunksize:
+        events = sum(chosen[name].nevts for name in missing)
+        if processing.executor == "futures" and events <= processing.chunksize:
             # One chunk's work (a swap's signal sample): starting a process pool would cost
             # more than the processing; the sums are the same for any executor.
             log.info("cache: %d events to process, iterative executor", events)
-            executor = "iterative"
-        computed = process_samples(
-            manifest,
-            samples=",".join(missing),
-            executor=executor,
-            workers=workers,
-            chunksize=chunksize,
-            max_files=max_files,
-            scheduler=scheduler,
-            use_inference=use_inference,
-        )
+            processing = processing.replace(executor="iterative")
+        computed = run_processor([chosen[name] for name in missing], processing).samples
         for sample in computed:
             sample.cache_key = keys[sample.key]
             cache.put(keys[sample.key], sample, inputs_of[sample.key])

@@ -8,8 +8,9 @@
   :mod:`agc.core.physics` -- cuts, binning, systematics -- but not the statistics, plots,
   reinterpretation or publishing code, whose edits leave the cached sums valid);
 - the sample (process, variation), its effective cross-section [pb];
-- per input file, in manifest order: its content (sha256 of the bytes for a local file, computed
-  here; the URL plus the manifest's sha256 for a remote file) and its ``nevts``.
+- per input file, in manifest order: its content (sha256 of the bytes for a local file, read
+  once per run: by :func:`hashed` or by the input checks; the URL plus the manifest's sha256
+  for a remote file) and its ``nevts``.
 
 File paths, executor, worker count and chunk size are not part of the key: the sums are exact,
 so they do not depend on them. The histogram stage records the key in each partial output it
@@ -18,6 +19,7 @@ writes, so that a later signal swap can take the sums from there.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from typing import Any
@@ -26,46 +28,54 @@ from agc.core import physics
 from agc.core.codeversion import processing_hash
 from agc.core.errors import AGCError
 from agc.core.fileio import canonical_json, sha256_file
-from agc.dataset.manifest import cross_section, is_remote, sample_key
+from agc.dataset.manifest import InputFile, SelectedSample
 
 CACHE_FORMAT = "agc-histogram-cache/2"
 
 
-def file_identity(record: dict[str, Any], sample: str) -> str:
-    """Content identity of one input file: ``sha256:<hex>`` of the bytes (local), checked
-    against the manifest's sha256 if given; ``url:<path>[#sha256]`` for a remote file."""
-    path = str(record["path"])
-    declared = record.get("sha256")
-    if is_remote(path):
-        return f"url:{path}" + (f"#sha256:{declared}" if declared else "")
-    if not os.path.isfile(path):
-        raise AGCError(f"input file not found: {path} (sample {sample})")
-    actual = sha256_file(path)
-    if declared and declared != actual:
-        raise AGCError(f"input file {path} (sample {sample}): sha256 differs from the manifest's")
-    return f"sha256:{actual}"
+def hashed(sample: SelectedSample) -> SelectedSample:
+    """``sample`` with the ``content`` (sha256 of the bytes) of every local file, checked
+    against the manifest's sha256 when given; a file hashed already is not read again."""
+    files = []
+    for item in sample.files:
+        record = item
+        if not item.remote and item.content is None:
+            if not os.path.isfile(item.path):
+                raise AGCError(f"input file not found: {item.path} (sample {sample.key})")
+            record = dataclasses.replace(item, content=sha256_file(item.path))
+        if record.content is not None and record.sha256 and record.sha256 != record.content:
+            raise AGCError(
+                f"input file {item.path} (sample {sample.key}): sha256 differs from the manifest's"
+            )
+        files.append(record)
+    return sample.with_files(files)
 
 
-def key_inputs(
-    manifest: dict[str, Any],
-    process: str,
-    variation: str,
-    max_files: int = -1,
-    use_inference: bool = False,
-) -> dict[str, Any]:
-    """What the cache key of one sample is computed from (see the module docstring); sums with
-    the ML features (``use_inference``) are keyed apart, with the BDTs' sha256."""
-    entry = manifest[process][variation]
-    files = entry["files"] if max_files == -1 else entry["files"][:max_files]
-    name = sample_key(process, variation)
+def file_identity(item: InputFile) -> str:
+    """Content identity of one input file: ``sha256:<hex>`` of the bytes (a local file, whose
+    ``content`` :func:`hashed` or the input checks filled in); ``url:<path>[#sha256]`` for a
+    remote file."""
+    if item.remote:
+        return f"url:{item.path}" + (f"#sha256:{item.sha256}" if item.sha256 else "")
+    if item.content is None:
+        raise AGCError(
+            f"input file {item.path}: content not hashed (agc.processing.cachekey.hashed)"
+        )
+    return f"sha256:{item.content}"
+
+
+def key_inputs(sample: SelectedSample, use_inference: bool = False) -> dict[str, Any]:
+    """What the cache key of one sample is computed from (see the module docstring), its local
+    files hashed (:func:`hashed`); sums with the ML features (``use_inference``) are keyed
+    apart, with the BDTs' sha256."""
     base = {
         "format": CACHE_FORMAT,
         "code": processing_hash(),
-        "sample": name,
-        "process": process,
-        "variation": variation,
-        "xsec": cross_section(process, entry) if process != "data" else 1.0,
-        "files": [{"content": file_identity(f, name), "nevts": int(f["nevts"])} for f in files],
+        "sample": sample.key,
+        "process": sample.process,
+        "variation": sample.variation,
+        "xsec": sample.xsec,
+        "files": [{"content": file_identity(f), "nevts": f.nevts} for f in sample.files],
     }
     return with_inference(base) if use_inference else base
 

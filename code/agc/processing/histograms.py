@@ -47,7 +47,7 @@ Robustness:
   deleted after the final write;
 - every output is written atomically (temporary name, then rename).
 
-Also importable from here, for the stage's callers: :func:`~agc.processing.inputs.load_inputs`,
+Also importable from here, for the stage's callers:
 :func:`~agc.processing.inputs.check_inputs`, :func:`~agc.processing.output.write_histograms`,
 :func:`~agc.processing.output.read_histograms`, :data:`~agc.processing.partials.PARTIAL_SUFFIX`
 and :data:`~agc.core.parameters.EXECUTORS`.
@@ -63,12 +63,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from agc.core import physics
+from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
 from agc.core.parameters import EXECUTORS
-from agc.processing.cachekey import cache_key, key_inputs
+from agc.dataset.manifest import Manifest, SelectedSample
+from agc.processing.cachekey import cache_key, hashed, key_inputs
 from agc.processing.checkpoint import CHECKPOINT_DIRNAME
-from agc.processing.inputs import check_inputs, load_inputs
+from agc.processing.inputs import check_inputs
 from agc.processing.normalisation import cutflow_dict, normalisation_summary
 from agc.processing.output import read_histograms, write_histograms
 from agc.processing.partials import (
@@ -86,7 +87,6 @@ __all__ = [
     "PARTIAL_SUFFIX",
     "HistogramRun",
     "check_inputs",
-    "load_inputs",
     "merge_partials",
     "read_histograms",
     "run_histograms",
@@ -96,18 +96,16 @@ __all__ = [
 
 def _write_partials(
     samples: list[SampleSums],
+    inputs: list[SelectedSample],
     partial_dir: str | os.PathLike[str],
-    inputs: str | os.PathLike[str] | dict[str, Any],
-    max_files: int,
 ) -> HistogramRun:
     """One ``{sample}.partial.json`` per sample in ``partial_dir``, each (unless it skipped
-    files) with its cache key (:mod:`agc.processing.cachekey`): what a later signal swap may
-    take from the cache."""
-    manifest = load_inputs(inputs)
+    files) with its cache key (:mod:`agc.processing.cachekey`, from the checked ``inputs``):
+    what a later signal swap may take from the cache."""
+    checked = {sample.key: sample for sample in inputs}
     for s in samples:
         if not s.skipped:
-            key = key_inputs(manifest, s.process, s.variation, max_files, s.use_inference)
-            s.cache_key = cache_key(key)
+            s.cache_key = cache_key(key_inputs(hashed(checked[s.key]), s.use_inference))
     partials = Path(partial_dir)
     paths = [write_partial(partials / f"{s.key}{PARTIAL_SUFFIX}", s) for s in samples]
     return HistogramRun(
@@ -119,40 +117,33 @@ def _write_partials(
 
 
 def run_histograms(
-    inputs: str | os.PathLike[str] | dict[str, Any],
+    inputs: Manifest | str | os.PathLike[str] | dict[str, Any],
     output: str | os.PathLike[str] = "outputs/histograms.root",
+    processing: ProcessingConfig | None = None,
     *,
     samples: str | list[str] = "all",
-    executor: str = "futures",
-    workers: int = 2,
-    chunksize: int = 100_000,
-    max_files: int = -1,
-    scheduler: str = "",
     partial_dir: str | os.PathLike[str] | None = None,
     cutflow_output: str | os.PathLike[str] | None = None,
     metadata: dict[str, Any] | None = None,
-    skip_bad_files: bool = False,
-    checkpoints: bool = True,
     checkpoint_dir: str | os.PathLike[str] | None = None,
-    use_inference: bool = False,
-    ml_models: str | os.PathLike[str] = physics.ML_MODEL_DIR,
 ) -> HistogramRun:
     """NanoAOD -> ``histograms.root`` + ``cutflow.json`` (or per-sample partials).
 
-    ``inputs``: manifest path in the AGC layout, ``"embedded"``, or a loaded manifest dict.
+    ``inputs``: a :class:`~agc.dataset.manifest.Manifest`, a manifest path in the AGC layout,
+    ``"embedded"`` or a manifest dict (loaded and validated once, here).
+    ``processing``: a :class:`~agc.core.config.ProcessingConfig` (default: its defaults):
+    executor, workers, chunk size, ``max_files`` (files per sample), scheduler,
+    ``skip_bad_files`` (skip and list bad input files instead of stopping at the first one;
+    N_generated then counts the processed files only, see the summary's
+    ``normalisation_note``), ``use_inference`` (also score the jet-parton assignments of every
+    4j2b event with the BDTs and write ``histograms_ml.root`` beside ``output``) and
+    ``checkpoints`` (keep per-chunk checkpoints in ``checkpoint_dir``, default
+    ``<folder of output>/.checkpoints``, so that a killed run resumes; they are deleted once the
+    outputs are written).
     ``samples``: ``"all"`` or comma list of ``process`` / ``process__variation``.
-    ``executor``: ``iterative`` | ``futures`` (``workers`` processes) | ``dask`` (a
-    ``LocalCluster`` of ``workers`` single-threaded processes, or the ``scheduler`` address).
-    ``chunksize``: events per chunk; ``max_files``: files per sample (-1 = all).
     With ``partial_dir``, one ``{sample}.partial.json`` per sample is written there instead of
     the final files (merge them with :func:`merge_partials`). ``metadata`` is embedded as JSON
     in the ``provenance`` key (default: the text ``provenance.json``).
-    ``skip_bad_files``: skip (and list) bad input files instead of stopping at the first one;
-    N_generated then counts the processed files only (see the summary's ``normalisation_note``).
-    ``checkpoints``: keep per-chunk checkpoints in ``checkpoint_dir`` (default
-    ``<folder of output>/.checkpoints``) so that a killed run resumes; they are deleted once the
-    outputs are written. ``use_inference``: also score the jet-parton assignments of every 4j2b
-    event with the BDTs in ``ml_models`` and write ``histograms_ml.root`` beside ``output``.
 
     Returns a :class:`~agc.processing.results.HistogramRun`: output paths (or the partial
     outputs), normalised nominal yields per region and process, cut flow, N_generated per
@@ -162,35 +153,25 @@ def run_histograms(
     [s] and throughput [events/s].
     """
     start = time.perf_counter()
+    processing = processing if processing is not None else ProcessingConfig()
+    selection = Manifest.of(inputs).select(samples, processing.max_files)
     folder = None
-    if checkpoints:
+    if processing.checkpoints:
         folder = (
             Path(checkpoint_dir) if checkpoint_dir else Path(output).parent / CHECKPOINT_DIRNAME
         )
-    run = run_processor(
-        inputs,
-        samples=samples,
-        executor=executor,
-        workers=workers,
-        chunksize=chunksize,
-        max_files=max_files,
-        scheduler=scheduler,
-        skip_bad_files=skip_bad_files,
-        checkpoint_dir=folder,
-        use_inference=use_inference,
-        ml_models=ml_models,
-    )
+    run = run_processor(selection, processing, checkpoint_dir=folder)
     if partial_dir is not None:
-        summary = _write_partials(run.samples, partial_dir, inputs, max_files)
+        summary = _write_partials(run.samples, run.inputs, partial_dir)
     else:
         summary = write_histograms(run.samples, output, cutflow_output, metadata=metadata)
     run.remove_checkpoints()
     wall = time.perf_counter() - start
     n_events = summary.events_processed
     stats = ProcessorStats(
-        executor=executor,
-        workers=workers,
-        chunksize=chunksize,
+        executor=processing.executor,
+        workers=processing.workers,
+        chunksize=processing.chunksize,
         chunks=run.chunks,
         peak_rss_mb={k: round(v / 1024, 1) for k, v in run.peak_rss_kb.items()},
         checkpoint_dir=str(folder) if folder is not None else None,

@@ -6,8 +6,8 @@ the chosen executor (:func:`agc.processing.executors.coffea_executor`), with per
 checkpoints (:mod:`agc.processing.checkpoint`) when asked, and keeps a file only if its chunks
 cover all its entries exactly once: a file is processed whole or not at all. Bad files stop the
 run with one line naming them, or (``skip_bad_files``) are skipped and listed. It returns the
-exact, unnormalised sums per sample (:class:`agc.processing.partials.SampleSums`);
-:func:`process_samples` is the same without checkpoints, returning the sums only.
+exact, unnormalised sums per sample (:class:`agc.processing.partials.SampleSums`) and the
+samples as checked.
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from typing import Any
 from coffea import processor
 
 from agc.core import physics
+from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
-from agc.core.parameters import validate_parameters
-from agc.dataset.manifest import fileset as make_fileset
-from agc.dataset.manifest import is_remote
+from agc.dataset.manifest import SelectedSample, coffea_fileset
 from agc.processing.checkpoint import (
     ChunkCheckpointer,
     code_version,
@@ -38,7 +37,7 @@ from agc.processing.checkpoint import (
 from agc.processing.errors import translate_error
 from agc.processing.executors import coffea_executor, quiet_coffea
 from agc.processing.inference import ModelBytes, load_models
-from agc.processing.inputs import TREE, check_file, load_inputs, manifest_records
+from agc.processing.inputs import TREE, check_file
 from agc.processing.partials import SampleSums, sorted_skipped
 from agc.processing.processor import (
     CHUNK_OUTCOMES,
@@ -59,6 +58,7 @@ class ProcessingResult:
     """What one processing run produced.
 
     ``samples``: per-sample exact sums of the files processed (each with its ``skipped`` files);
+    ``inputs``: the samples as checked (their good files, with ``entries`` and ``content``);
     ``chunks``: ``{"computed", "resumed", "failed", "total"}`` chunk counts (resumed = loaded
     from a checkpoint); ``peak_rss_kb``: ``{"workers": peak RSS of the processes that ran
     chunks, "driver": peak RSS of this process}`` [kB]; the checkpoint folder, code version and
@@ -66,6 +66,7 @@ class ProcessingResult:
     """
 
     samples: list[SampleSums]
+    inputs: list[SelectedSample]
     chunks: dict[str, int]
     peak_rss_kb: dict[str, int]
     checkpoint_dir: Path | None = None
@@ -80,13 +81,13 @@ class ProcessingResult:
 
 @dataclass
 class _CheckedFiles:
-    """The inputs after the up-front checks, per dataset: ``good`` paths, ``skipped`` records
-    (``{"path", "nevts", "reason"}``); per ``(dataset, path)``: manifest ``nevts`` and the
-    number of ``entries`` (known for checked local files, completed from coffea's metadata)."""
+    """The inputs after the up-front checks, per dataset: the sample with its ``good`` files
+    (checked local files carry ``entries`` and ``content``), the ``skipped`` records
+    (``{"path", "nevts", "reason"}``); per ``(dataset, path)`` the number of ``entries``
+    (known for checked local files, completed from coffea's metadata)."""
 
-    good: dict[str, list[str]]
+    good: dict[str, SelectedSample]
     skipped: dict[str, list[dict[str, Any]]]
-    nevts: dict[tuple[str, str], int] = field(default_factory=dict)
     entries: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
@@ -120,89 +121,79 @@ def _all_files_bad(name: str, skipped: list[dict[str, Any]]) -> AGCError:
 
 
 def _check_files(
-    fileset: dict[str, dict[str, Any]],
-    records: dict[str, list[dict[str, Any]]],
+    samples: list[SelectedSample],
     skip_bad_files: bool,
     branches: tuple[str, ...] = physics.BRANCHES_READ,
 ) -> _CheckedFiles:
     """:func:`check_file` on every local file before any processing: the first bad file raises,
     or (``skip_bad_files``) is recorded as skipped. A sample left without files is an error."""
-    checked = _CheckedFiles(
-        good={name: [] for name in fileset}, skipped={name: [] for name in fileset}
-    )
-    for name in fileset:
-        for item in records[name]:
-            path = item["path"]
-            checked.nevts[(name, path)] = int(item["nevts"])
-            if not is_remote(path):
-                try:
-                    checked.entries[(name, path)] = check_file(
-                        path,
-                        TREE,
-                        sample=name,
-                        sha256=item.get("sha256"),
-                        size=item.get("size"),
-                        branches=branches,
-                    )
-                except AGCError as exc:
-                    if not skip_bad_files:
-                        raise
-                    checked.skipped[name].append(
-                        {"path": path, "nevts": checked.nevts[(name, path)], "reason": str(exc)}
-                    )
-                    log.warning("skipping bad input file: %s", exc)
-                    continue
-            checked.good[name].append(path)
-        if not checked.good[name]:
+    checked = _CheckedFiles(good={}, skipped={sample.key: [] for sample in samples})
+    for sample in samples:
+        name = sample.key
+        good = []
+        for item in sample.files:
+            if item.remote:
+                good.append(item)
+                continue
+            try:
+                good.append(check_file(item, TREE, sample=name, branches=branches))
+            except AGCError as exc:
+                if not skip_bad_files:
+                    raise
+                checked.skipped[name].append(
+                    {"path": item.path, "nevts": item.nevts, "reason": str(exc)}
+                )
+                log.warning("skipping bad input file: %s", exc)
+                continue
+            checked.entries[(name, item.path)] = int(good[-1].entries or 0)
+        if not good:
             raise _all_files_bad(name, checked.skipped[name])
+        checked.good[name] = sample.with_files(good)
     return checked
 
 
-def _checkpoint_keys(
-    fileset: dict[str, dict[str, Any]], good: dict[str, list[str]]
-) -> dict[tuple[str, str], str]:
+def _checkpoint_keys(good: dict[str, SelectedSample]) -> dict[tuple[str, str], str]:
     """``{(dataset, path): file_key}`` of every file to process: checkpoints are keyed by
     sample and file content (:func:`agc.processing.checkpoint.file_key`)."""
     keys: dict[tuple[str, str], str] = {}
-    for name, paths in good.items():
-        meta = fileset[name]["metadata"]
-        for path in paths:
-            identity = (
-                "remote" if is_remote(path) else content_identity(path, meta["checksums"].get(path))
+    for name, sample in good.items():
+        for item in sample.files:
+            identity = "remote" if item.remote else content_identity(item.path, item.sha256)
+            keys[(name, item.path)] = file_key(
+                name, sample.process, sample.variation, item.path, identity
             )
-            keys[(name, path)] = file_key(name, meta["process"], meta["variation"], path, identity)
     return keys
 
 
 def _run_coffea(
-    fileset: dict[str, dict[str, Any]],
     checked: _CheckedFiles,
-    params: dict[str, Any],
+    processing: ProcessingConfig,
     checkpointer: ChunkCheckpointer | None,
     models: ModelBytes | None = None,
 ) -> dict[str, Any]:
     """coffea's Runner over the good files; the number of entries coffea read per file is added
     to ``checked.entries``. Returns the accumulated :class:`FileResolvedProcessor` output."""
-    skip_bad_files = params["skip_bad_files"]
-    coffea_fileset = {
+    skip_bad_files = processing.skip_bad_files
+    fileset = coffea_fileset(checked.good.values())
+    runner_fileset = {
         name: {
-            "files": dict.fromkeys(paths, TREE),
-            "metadata": {k: fileset[name]["metadata"][k] for k in ("process", "variation")},
+            "files": entry["files"],
+            "metadata": {k: entry["metadata"][k] for k in ("process", "variation")},
         }
-        for name, paths in checked.good.items()
+        for name, entry in fileset.items()
     }
-    remote = any(is_remote(p) for paths in checked.good.values() for p in paths)
+    remote = any(item.remote for sample in checked.good.values() for item in sample.files)
     cache: dict[Any, Any] = {}
     captured = io.StringIO()
     output: dict[str, Any] = {}
     try:
         with coffea_executor(
-            params["executor"], params["workers"], params["scheduler"], 3 if remote else 0
+            processing.executor, processing.workers, processing.scheduler, 3 if remote else 0
         ) as executor:
             runner = processor.Runner(
                 executor=with_progress(executor),  # chunks done / total on the terminal
                 schema=AGCSchema,
-                chunksize=params["chunksize"],
+                chunksize=processing.chunksize,
                 metadata_cache=cache,
                 # coffea's ``skipbadfiles=True`` only skips OSError (not e.g. a damaged
                 # basket) and skips single chunks: take every exception, and complete files
@@ -215,7 +206,7 @@ def _run_coffea(
             # the one-line error (the captured text is logged).
             with quiet_coffea(), contextlib.redirect_stderr(captured):
                 analysis = FileResolvedProcessor(skip_bad_files, models)
-                output = runner(coffea_fileset, analysis) or {}
+                output = runner(runner_fileset, analysis) or {}
     except AGCError:
         raise
     except Exception as exc:  # noqa: BLE001 (coffea wraps worker errors in Exception)
@@ -234,7 +225,6 @@ def _run_coffea(
 
 
 def _whole_files(
-    fileset: dict[str, dict[str, Any]],
     checked: _CheckedFiles,
     output: dict[str, Any],
     skip_bad_files: bool,
@@ -247,13 +237,13 @@ def _whole_files(
         reasons.setdefault((dataset, filename), f"entries {first}-{last} failed: {reason}")
     per_file = output.get("files", {})
     result = []
-    for name, entry in fileset.items():
-        meta = entry["metadata"]
-        sums = empty_sums(histogram_variations(meta["process"], meta["variation"]), use_inference)
+    for name, sample in checked.good.items():
+        nevts = {item.path: item.nevts for item in sample.files}
+        sums = empty_sums(histogram_variations(sample.process, sample.variation), use_inference)
         cutflow = dict.fromkeys(CUTFLOW_STEPS, 0)
         processed: list[str] = []
         skipped = checked.skipped[name]
-        for path in sorted(checked.good[name]):
+        for path in sorted(nevts):
             piece = per_file.get(name, {}).get(path)
             problem = _coverage_problem(piece, checked.entries.get((name, path)))
             if problem is None:
@@ -266,15 +256,15 @@ def _whole_files(
                 raise AGCError(f"processing failed for {path} (sample {name}): {reason}")
             message = f"processing failed for {path} (sample {name}), file dropped whole: {reason}"
             log.warning("skipping bad input file: %s", message)
-            skipped.append({"path": path, "nevts": checked.nevts[(name, path)], "reason": message})
+            skipped.append({"path": path, "nevts": nevts[path], "reason": message})
         if not processed:
             raise _all_files_bad(name, sorted_skipped(skipped))
         result.append(
             SampleSums(
-                process=meta["process"],
-                variation=meta["variation"],
-                xsec=float(meta["xsec"]),
-                nevts=sum(checked.nevts[(name, p)] for p in processed),
+                process=sample.process,
+                variation=sample.variation,
+                xsec=float(sample.xsec),
+                nevts=sum(nevts[p] for p in processed),
                 files=processed,
                 sums=sums,
                 cutflow=cutflow,
@@ -285,59 +275,41 @@ def _whole_files(
 
 
 def run_processor(
-    inputs: str | os.PathLike[str] | dict[str, Any],
-    *,
-    samples: str | list[str] = "all",
-    executor: str = "futures",
-    workers: int = 2,
-    chunksize: int = 100_000,
-    max_files: int = -1,
-    scheduler: str = "",
-    skip_bad_files: bool = False,
+    samples: list[SelectedSample],
+    processing: ProcessingConfig,
     checkpoint_dir: str | os.PathLike[str] | None = None,
-    use_inference: bool = False,
-    ml_models: str | os.PathLike[str] = physics.ML_MODEL_DIR,
 ) -> ProcessingResult:
-    """Check the inputs, run the processor over the selected samples, keep whole files only.
+    """Check the inputs, run the processor over ``samples``, keep whole files only.
 
-    Parameters as :func:`agc.processing.histograms.run_histograms` (validated against the
-    workflow parameter schema). Without ``skip_bad_files`` the first bad file raises
-    :class:`AGCError`; with it, bad files (found by :func:`check_file` or failing during
+    ``samples``: the selection of :meth:`agc.dataset.manifest.Manifest.select`; ``processing``:
+    executor, workers, chunk size, scheduler, ``skip_bad_files`` and ``use_inference``
+    (``max_files`` and ``checkpoints`` are applied by the caller: the selection is already
+    sliced, ``checkpoint_dir`` is given or not). Without ``skip_bad_files`` the first bad file
+    raises :class:`AGCError`; with it, bad files (found by :func:`check_file` or failing during
     processing) are skipped and recorded in the samples' ``skipped`` lists, and N_generated
     counts the processed files only. A sample whose files all fail is an error either way.
     ``checkpoint_dir``: per-chunk checkpoints
     (:class:`agc.processing.checkpoint.ChunkCheckpointer`) are read and written there (None: none).
-    ``use_inference``: also fill the ML features (the BDTs read from ``ml_models``, the files
-    checked for :data:`agc.core.physics.ML_BRANCHES_READ` too).
+    ``use_inference``: also fill the ML features (the BDTs of :data:`agc.core.physics.ML_MODEL_DIR`,
+    the files checked for :data:`agc.core.physics.ML_BRANCHES_READ` too).
     """
-    params = validate_parameters(
-        {
-            "executor": executor,
-            "workers": workers,
-            "chunksize": chunksize,
-            "max_files": max_files,
-            "scheduler": scheduler,
-            "skip_bad_files": skip_bad_files,
-        }
-    )
-    manifest = load_inputs(inputs)
-    fileset = make_fileset(manifest, samples, params["max_files"])
-    records = manifest_records(manifest, samples, params["max_files"])
-    models = load_models(ml_models) if use_inference else None
+    use_inference = processing.use_inference
+    models = load_models() if use_inference else None
     branches = physics.BRANCHES_READ + (physics.ML_BRANCHES_READ if use_inference else ())
-    checked = _check_files(fileset, records, params["skip_bad_files"], branches)
+    checked = _check_files(samples, processing.skip_bad_files, branches)
     checkpointer, version, keys = None, "", {}
     if checkpoint_dir is not None:
         version = code_version() + ("-ml" if use_inference else "")
-        keys = _checkpoint_keys(fileset, checked.good)
+        keys = _checkpoint_keys(checked.good)
         checkpointer = ChunkCheckpointer(Path(checkpoint_dir) / version, keys, use_inference)
-    output = _run_coffea(fileset, checked, params, checkpointer, models)
-    result = _whole_files(fileset, checked, output, params["skip_bad_files"], use_inference)
+    output = _run_coffea(checked, processing, checkpointer, models)
+    result = _whole_files(checked, output, processing.skip_bad_files, use_inference)
     chunks = {k: int(output.get("chunks", {}).get(k, 0)) for k in CHUNK_OUTCOMES}
     chunks["total"] = sum(chunks.values())
     peak = output.get("peak_rss_kb", PeakMemory(0))
     return ProcessingResult(
         samples=result,
+        inputs=list(checked.good.values()),
         chunks=chunks,
         peak_rss_kb={
             "workers": int(peak.kb),
@@ -347,30 +319,3 @@ def run_processor(
         checkpoint_version=version,
         checkpoint_keys=sorted(set(keys.values())),
     )
-
-
-def process_samples(
-    inputs: str | os.PathLike[str] | dict[str, Any],
-    *,
-    samples: str | list[str] = "all",
-    executor: str = "futures",
-    workers: int = 2,
-    chunksize: int = 100_000,
-    max_files: int = -1,
-    scheduler: str = "",
-    skip_bad_files: bool = False,
-    use_inference: bool = False,
-) -> list[SampleSums]:
-    """Run the processor over the selected samples (no checkpoints); return their exact
-    unnormalised sums (see :func:`run_processor`)."""
-    return run_processor(
-        inputs,
-        samples=samples,
-        executor=executor,
-        workers=workers,
-        chunksize=chunksize,
-        max_files=max_files,
-        scheduler=scheduler,
-        skip_bad_files=skip_bad_files,
-        use_inference=use_inference,
-    ).samples

@@ -1,9 +1,10 @@
 """Reinterpretation: swap the signal, recompute only what changed, publish the likelihood.
 
-``reinterpret(signal=...)`` (CLI: ``agc reinterpret --signal inputs/signals/zprime_1000.yaml``):
+``reinterpret(resolve_request(signal))`` (CLI: ``agc reinterpret --signal
+inputs/signals/zprime_1000.yaml``):
 
-1. checks the parameters and the signal declaration (:func:`agc.reinterpret.signals.load_signal`) before
-   any processing;
+1. checks the signal, its strength's name and the signal declaration
+   (:func:`resolve_request`, :func:`agc.reinterpret.signals.load_signal`) before any processing;
 2. takes the exact per-sample sums of ttbar (all variations) and the backgrounds from the
    content-addressed cache (:mod:`agc.processing.cache`, ``<outdir>/cache``), processing only what is
    missing there -- after a first run, only the new signal sample;
@@ -40,12 +41,13 @@ from typing import TYPE_CHECKING, Any
 import pyhf
 
 from agc.core import physics
+from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
 from agc.core.parameters import validate_parameters
-from agc.dataset.manifest import EMBEDDED_KEYWORD, EMBEDDED_MANIFEST, resolve_inputs
+from agc.dataset.manifest import EMBEDDED_KEYWORD, EMBEDDED_MANIFEST, Manifest, resolve_inputs
 from agc.processing.cache import CachedRun, cached_process_samples
-from agc.processing.histograms import load_inputs, write_histograms
+from agc.processing.histograms import write_histograms
 from agc.reinterpret.patchset import (
     BKG_ONLY,
     LIMITS,
@@ -94,14 +96,44 @@ def seed_partials(
     return sorted(found)
 
 
+@dataclass(frozen=True)
+class SwapRequest:
+    """A checked signal swap: the ``manifest`` of ttbar and the backgrounds, the signal
+    ``declaration`` (None for ``"ttbar"``, the main measurement) and the name ``poi`` of the
+    new signal's strength. Made by :func:`resolve_request`; nothing is processed yet."""
+
+    manifest: Manifest
+    declaration: SignalDeclaration | None
+    poi: str = SIGNAL_POI
+
+    @property
+    def name(self) -> str:
+        """The signal's process name (``"ttbar"`` without a declaration)."""
+        return self.declaration.name if self.declaration else DEFAULT_SIGNAL
+
+
 def resolve_request(
-    signal: str,
-    inputs: str | os.PathLike[str],
-    workspace: str | os.PathLike[str] | None,
-    embedded_manifest: str | os.PathLike[str] | None,
-) -> tuple[Path, SignalDeclaration | None]:
-    """The manifest of ttbar and the backgrounds and the checked signal declaration (``None`` for
-    ``signal="ttbar"``); paths as :func:`reinterpret` documents. Nothing is processed yet."""
+    signal: str = DEFAULT_SIGNAL,
+    inputs: str | os.PathLike[str] = EMBEDDED_KEYWORD,
+    *,
+    poi: str = SIGNAL_POI,
+    workspace: str | os.PathLike[str] | None = None,
+    embedded_manifest: str | os.PathLike[str] | None = None,
+) -> SwapRequest:
+    """The checked request of a swap to ``signal``, before any processing.
+
+    Args:
+        signal: ``"ttbar"`` (the default measurement) or a signal declaration YAML (relative
+            path inside ``workspace``; checked by :func:`agc.reinterpret.signals.load_signal`).
+        inputs: manifest of ttbar and the backgrounds (AGC layout) or ``"embedded"``.
+        poi: name of the signal strength of a new signal (default ``mu_sig``).
+        workspace: folder the declaration's paths are relative to (default: working directory).
+        embedded_manifest: manifest meant by ``embedded:`` (default: ``inputs`` if it is
+            ``"embedded"``, else ``<workspace>/data/embedded/manifest.json``).
+
+    ``signal`` and ``poi`` are validated as the workflow parameters of the same names.
+    """
+    params = validate_parameters({"signal": str(signal), "poi": poi})
     root = Path(workspace) if workspace is not None else Path.cwd()
     manifest_path = resolve_inputs(inputs)
     if not manifest_path.is_absolute():
@@ -110,9 +142,12 @@ def resolve_request(
         embedded_manifest = (
             manifest_path if str(inputs) == EMBEDDED_KEYWORD else root / EMBEDDED_MANIFEST
         )
-    if signal == DEFAULT_SIGNAL:
-        return manifest_path, None
-    return manifest_path, load_signal(signal, workspace=root, embedded_manifest=embedded_manifest)
+    declaration = None
+    if params["signal"] != DEFAULT_SIGNAL:
+        declaration = load_signal(
+            params["signal"], workspace=root, embedded_manifest=embedded_manifest
+        )
+    return SwapRequest(Manifest.load(manifest_path), declaration, params["poi"])
 
 
 @dataclass(frozen=True)
@@ -130,33 +165,21 @@ class PointHistograms:
 
 
 def point_histograms(
-    manifest: dict[str, Any],
-    declaration: SignalDeclaration | None,
+    request: SwapRequest,
     out: Path,
     point_dir: Path,
-    run_options: dict[str, Any],
+    processing: ProcessingConfig,
     seeds: list[Path],
 ) -> PointHistograms:
     """Write ``<point_dir>/histograms.root`` (+ ``cutflow.json``): everything from the cache in
     ``<out>/cache`` (seeded by ``seeds``, the main run's partial outputs) but what changed."""
-    options = {k: run_options[k] for k in ("executor", "workers", "chunksize", "scheduler")}
+    declaration = request.declaration
     cache = out / CACHE_DIR
-    runs = [
-        cached_process_samples(
-            manifest,
-            cache,
-            samples="all",
-            max_files=run_options["max_files"],
-            seeds=seeds,
-            **options,
-        )
-    ]
+    selection = request.manifest.select("all", processing.max_files)
+    runs = [cached_process_samples(selection, cache, processing, seeds=seeds)]
     if declaration is not None:
-        runs.append(
-            cached_process_samples(
-                declaration.manifest(), cache, samples=declaration.sample, **options
-            )
-        )
+        signal = Manifest(declaration.manifest(), declaration.source).select(declaration.sample)
+        runs.append(cached_process_samples(signal, cache, processing))
     samples = [s for run in runs for s in run.samples]
     keys = {k: v for run in runs for k, v in run.keys.items()}
     histograms = point_dir / "histograms.root"
@@ -165,7 +188,7 @@ def point_histograms(
         histograms,
         point_dir / "cutflow.json",
         metadata={
-            "signal": declaration.name if declaration else DEFAULT_SIGNAL,
+            "signal": request.name,
             "cache_keys": keys,
             "declaration": declaration.source if declaration else None,
         },
@@ -255,40 +278,27 @@ def publish_points(
 
 
 def reinterpret(
-    signal: str = DEFAULT_SIGNAL,
+    request: SwapRequest,
     *,
-    inputs: str | os.PathLike[str] = EMBEDDED_KEYWORD,
     outdir: str | os.PathLike[str] = "outputs",
-    poi: str = SIGNAL_POI,
-    executor: str = "futures",
-    workers: int = 2,
-    chunksize: int = 100_000,
-    max_files: int = -1,
-    scheduler: str = "",
+    processing: ProcessingConfig | None = None,
     config: str | os.PathLike[str] = DEFAULT_CONFIG,
     partials: str | os.PathLike[str] | list[str | os.PathLike[str]] | None = None,
-    workspace: str | os.PathLike[str] | None = None,
-    embedded_manifest: str | os.PathLike[str] | None = None,
     plots: bool = True,
 ) -> ReinterpretationResult:
-    """Swap the signal to the declaration ``signal`` (or ``"ttbar"``) and redo the statistics.
+    """Swap the signal to the one of ``request`` (:func:`resolve_request`) and redo the statistics.
 
     Args:
-        signal: ``"ttbar"`` (the default measurement) or a signal declaration YAML (relative
-            path inside ``workspace``).
-        inputs: manifest of ttbar and the backgrounds (AGC layout) or ``"embedded"``.
+        request: the checked swap (manifest, signal declaration, signal strength name).
         outdir: output folder (cache in ``<outdir>/cache``, results in
             ``<outdir>/reinterpretation``).
-        poi: name of the signal strength of a new signal (default ``mu_sig``).
-        executor, workers, chunksize, max_files, scheduler: as
-            :func:`agc.processing.histograms.run_histograms`.
+        processing: as :func:`agc.processing.histograms.run_histograms` (default: the
+            defaults of :class:`~agc.core.config.ProcessingConfig`); ``workers`` also sizes the
+            pool of the limit fits.
         config: cabinetry configuration template.
         partials: partial outputs of the main run (files or folders of ``*.partial.json``)
             whose sums may seed the cache (:func:`agc.processing.cache.cached_process_samples`;
             taken only if their cache key matches); default ``<outdir>/partial`` when it exists.
-        workspace: folder the declaration's paths are relative to (default: working directory).
-        embedded_manifest: manifest meant by ``embedded:`` (default: ``inputs`` if it is
-            ``"embedded"``, else ``<workspace>/data/embedded/manifest.json``).
         plots: write the limit plots.
 
     Returns:
@@ -296,32 +306,17 @@ def reinterpret(
         ``agc reinterpret`` reports).
     """
     start = time.perf_counter()
-    params = validate_parameters(
-        {
-            "signal": str(signal),
-            "poi": poi,
-            "executor": executor,
-            "workers": workers,
-            "chunksize": chunksize,
-            "max_files": max_files,
-            "scheduler": scheduler,
-        }
-    )
-    manifest_path, declaration = resolve_request(
-        params["signal"], inputs, workspace, embedded_manifest
-    )
+    processing = processing if processing is not None else ProcessingConfig()
     # The limit fits' processes start now: their imports overlap the histograms and the model.
     from agc.stats.limits import FitPool
 
-    pool = FitPool(params["workers"] if declaration is not None else 1)
+    pool = FitPool(processing.workers if request.declaration is not None else 1)
     try:
-        manifest = load_inputs(manifest_path)
         return swap_signal(
-            manifest,
-            declaration,
+            request,
             out=Path(outdir),
             config=config,
-            params=params,
+            processing=processing,
             seeds=seed_partials(Path(outdir) / "partial" if partials is None else partials),
             pool=pool,
             plots=plots,
@@ -344,30 +339,30 @@ class Laps:
 
 
 def swap_signal(
-    manifest: dict[str, Any],
-    declaration: SignalDeclaration | None,
+    request: SwapRequest,
     *,
     out: Path,
     config: str | os.PathLike[str],
-    params: dict[str, Any],
+    processing: ProcessingConfig,
     seeds: list[Path],
     pool: FitPool,
     plots: bool,
     started: float,
 ) -> ReinterpretationResult:
-    """The steps of :func:`reinterpret` for a checked request (``params``: the validated
-    parameters; ``started``: ``time.perf_counter()`` at the request): histograms (cache) ->
-    workspaces + patch -> fit -> limits -> patchset + summary, each step timed."""
-    name = declaration.name if declaration else DEFAULT_SIGNAL
+    """The steps of :func:`reinterpret` for a checked ``request`` (``started``:
+    ``time.perf_counter()`` at the request): histograms (cache) -> workspaces + patch -> fit ->
+    limits -> patchset + summary, each step timed."""
+    declaration = request.declaration
+    name = request.name
     folder = out / REINTERPRETATION_DIR
     point_dir = folder / name
     if declaration is not None:  # "nothing reinterpreted" no longer holds
         (folder / NOTE).unlink(missing_ok=True)
     lap = Laps()
-    hists = point_histograms(manifest, declaration, out, point_dir, params, seeds)
+    hists = point_histograms(request, out, point_dir, processing, seeds)
     t_hist = lap()
     bkg_only, fitted_path = point_workspaces(
-        hists.path, folder, point_dir, config, declaration, params["poi"]
+        hists.path, folder, point_dir, config, declaration, request.poi
     )
     t_model = lap()
     from agc.stats.fit import run_fit
@@ -381,7 +376,7 @@ def swap_signal(
             point_dir,
             declaration,
             fit,
-            workers=params["workers"],
+            workers=processing.workers,
             pool=pool,
             plots=plots,
         )

@@ -168,12 +168,16 @@ def histograms(
     emptied -- for :func:`merge`. ``partials=False``: one pass straight to ``output`` (default
     ``<outdir>/histograms.root``) and ``cutflow.json`` beside it. Per-chunk checkpoints live
     beside ``output`` either way. Returns the run's summary (yields, cut flow, timing, ...).
+
+    The keywords are the workflow parameters under their schema names (what papermill injects
+    into the notebook and the CLI passes), hence more than eight; they become one
+    :class:`~agc.core.config.RunConfig`, validated here once.
     """
+    from agc.core.config import RunConfig
     from agc.core.fileio import fresh_directory
-    from agc.dataset.manifest import resolve_inputs
     from agc.processing.histograms import run_histograms
 
-    params = validate_parameters(
+    run = RunConfig.from_parameters(
         {
             "inputs": inputs,
             "samples": samples,
@@ -191,19 +195,13 @@ def histograms(
     if partials and partial_dir is not None:
         folder = Path(partial_dir)
     elif partials:
-        folder = fresh_directory(Path(params["outdir"]) / PARTIAL_DIR)
+        folder = fresh_directory(Path(run.outdir) / PARTIAL_DIR)
     return run_histograms(
-        resolve_inputs(params["inputs"]),
-        output=_under(params["outdir"], output, HISTOGRAMS),
-        samples=params["samples"],
-        executor=params["executor"],
-        workers=params["workers"],
-        chunksize=params["chunksize"],
-        max_files=params["max_files"],
-        scheduler=params["scheduler"],
+        run.inputs,
+        _under(run.outdir, output, HISTOGRAMS),
+        run.processing,
+        samples=run.samples,
         partial_dir=folder,
-        skip_bad_files=params["skip_bad_files"],
-        use_inference=params["use_inference"],
     )
 
 
@@ -427,10 +425,16 @@ def reinterpret(
     (default ``<outdir>/partial``). A ``signal`` that is not a declaration (``ttbar``, the main
     measurement) reinterprets nothing: ``<outdir>/reinterpretation/NOTE.txt`` says so, a line on
     stderr too, and the result is ``{}``.
+
+    The keywords are the workflow parameters under their schema names (what papermill injects
+    and the CLI passes) and the three above, hence more than eight; the parameters become one
+    :class:`~agc.core.config.RunConfig`, validated here once (the swap's sums carry no ML
+    features: ``use_inference`` is false).
     """
+    from agc.core.config import RunConfig
     from agc.reinterpret.signals import is_declaration
 
-    params = validate_parameters(
+    run = RunConfig.from_parameters(
         {
             "signal": signal,
             "inputs": inputs,
@@ -440,29 +444,21 @@ def reinterpret(
             "chunksize": chunksize,
             "max_files": max_files,
             "scheduler": scheduler,
+            "use_inference": False,
         }
     )
-    if not is_declaration(params["signal"]):
-        _note_nothing_to_reinterpret(params["outdir"], params["signal"])
+    if not is_declaration(run.signal):
+        _note_nothing_to_reinterpret(run.outdir, run.signal)
         return {}
     from agc.reinterpret import pipeline
 
+    request = pipeline.resolve_request(
+        run.signal, run.inputs, **({"poi": signal_poi} if signal_poi is not None else {})
+    )
     options: dict[str, Any] = {"partials": partials}
-    if signal_poi is not None:
-        options["poi"] = signal_poi
     if config is not None:
         options["config"] = config
-    return pipeline.reinterpret(
-        params["signal"],
-        inputs=params["inputs"],
-        outdir=params["outdir"],
-        executor=params["executor"],
-        workers=params["workers"],
-        chunksize=params["chunksize"],
-        max_files=params["max_files"],
-        scheduler=params["scheduler"],
-        **options,
-    )
+    return pipeline.reinterpret(request, outdir=run.outdir, processing=run.processing, **options)
 
 
 def _note_nothing_to_reinterpret(outdir: str, signal: str) -> None:
