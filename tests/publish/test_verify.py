@@ -88,19 +88,19 @@ def test_one_corrupted_byte_is_named_and_exits_1(
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
     assert cli.main(["verify-archive", str(copy)]) == 1
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
+    lines = capsys.readouterr().out.strip().splitlines()
     bag_line = next(line for line in lines if line.startswith("FAIL bag:"))
     assert "data/outputs/histograms.root" in bag_line
     assert len([line for line in lines if line.split(" ")[0] in {PASS, FAIL, SKIP}]) == 5
-    assert json.loads(out)["ok"] is False
+    assert cli.main(["verify-archive", str(copy), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["ok"] is False
 
 
 def test_cli_passes_a_good_archive(
     archive: tuple[Path, ArchiveResult], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["verify-archive", str(archive[0])]) == 0
-    assert "PASS bag:" in capsys.readouterr().err
+    assert "PASS bag:" in capsys.readouterr().out
 
 
 def test_patchset_and_bkg_only_copies_are_checked(
