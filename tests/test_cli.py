@@ -3,7 +3,9 @@ schema, the spellings the specifications use, one-line errors, short output or `
 
 from __future__ import annotations
 
+import ast
 import inspect
+import itertools
 import json
 import re
 import shlex
@@ -456,3 +458,25 @@ def test_every_agc_call_of_the_makefile_parses() -> None:
     for line in lines:
         without_lists = re.sub(r"\$\((PARAMS|ARCHIVE_ARGS)\)", "", line)
         _parse(re.sub(r"\$\(\w+\)", "x", without_lists).strip())
+
+
+def test_every_agc_call_of_the_snakefile_parses() -> None:
+    """The Snakefile's ``agc`` calls (its rules' shell strings, ``{params.name}`` being the
+    parameter ``name``) parse; a workflow-parameter option gets its own parameter's value."""
+    text = (REPO / "workflow" / "Snakefile").read_text()
+    shells = [
+        "".join(ast.literal_eval(line.strip()) for line in block.splitlines() if line.strip())
+        for block in re.findall(r"^    shell:\n((?:        \".*\"\n)+)", text, re.MULTILINE)
+    ]
+    calls = [re.split(r" (?:&&|\|) ", s.split(" agc ", 1)[1])[0] for s in shells if " agc " in s]
+    assert len(calls) == 3
+    for call in calls:
+        for flag, value in itertools.pairwise(shlex.split(call)):
+            if flag.startswith("--"):
+                assert value == f"{{params.{flag[2:].replace('-', '_')}}}", call
+        _parse(re.sub(r"\{params\.(\w+)\}", _default_word, call))
+
+
+def _default_word(match: re.Match[str]) -> str:
+    """The default of the parameter named by ``match`` as one shell word."""
+    return shlex.quote(str(parameters.default(match.group(1))))

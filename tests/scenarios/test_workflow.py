@@ -9,6 +9,7 @@ must agree bit for bit.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -293,7 +294,7 @@ def test_agc_commands_of_the_specs_parse_and_pass_each_parameter_its_own_value()
         if "agc" not in tokens:
             continue
         name, *args = _agc_arguments(tokens)
-        for flag, value in zip(args, [*args[1:], ""], strict=True):
+        for flag, value in itertools.pairwise([*args, ""]):
             parameter = flag[2:].replace("-", "_")
             if flag.startswith("--") and parameter in WORKFLOW_PARAMETERS:
                 checked += 1
