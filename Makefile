@@ -146,12 +146,12 @@ test-numerics: $(STAMP)
 ## `make run` if missing); the ML extension (events/s without and with the BDT inference, its
 ## assignment accuracy) on the embedded default.
 bench: $(STAMP)
-	$(BIN)/agc bench
-	$(BIN)/agc bench-formats
-	$(BIN)/agc bench-dask
-	$(BIN)/agc bench-ml
+	$(BIN)/agc bench events
+	$(BIN)/agc bench formats
+	$(BIN)/agc bench dask
+	$(BIN)/agc bench ml
 	@test -f outputs/workspace.json || $(MAKE) run
-	$(BIN)/agc bench-stats
+	$(BIN)/agc bench stats
 
 ## Reinterpretation: swap the signal (one parameter); only the signal sample is processed,
 ## the rest comes from the content-addressed cache under outputs/cache.

@@ -15,6 +15,7 @@ from agc.bench import (
     format_format_report,
     format_report,
     format_scale_out,
+    format_stats_report,
     run_benchmark,
     run_format_benchmark,
 )
@@ -52,22 +53,22 @@ def test_benchmark_runs_and_prints(tiny_manifest: Path) -> None:
 
 
 def test_bench_cli_entry(tiny_manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``agc bench`` prints the report on stderr and the figures as JSON on stdout."""
+    """``agc bench events --json`` prints the figures as JSON on stdout."""
     code = cli_main(
         [
             "bench",
+            "events",
             "--inputs",
             str(tiny_manifest),
             "--executor",
             "iterative",
             "--workers",
             "1",
+            "--json",
         ]
     )
     captured = capsys.readouterr()
     assert code == 0
-    assert "uproot floor" in captured.err
-    assert "processor" in captured.err
     result = json.loads(captured.out)
     assert result["executor"] == "iterative"
     assert result["events"] == 1500
@@ -76,24 +77,27 @@ def test_bench_cli_entry(tiny_manifest: Path, capsys: pytest.CaptureFixture[str]
 def test_stats_benchmark_prints_fits_per_second_and_ranking_times(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``agc bench-stats`` on a small workspace: main-fit rate and calls, the ranking with 1 and
+    """``agc bench stats`` on a small workspace: main-fit rate and calls, the ranking with 1 and
     2 workers (same fits, same calls), and a one-line error without a workspace."""
     from stats_helpers import small_workspace_spec
 
     workspace = tmp_path / "workspace.json"
     workspace.write_text(json.dumps(small_workspace_spec()), encoding="utf-8")
-    code = cli_main(["bench-stats", "--workspace", str(workspace), "--repeats", "1"])
+    args = ["bench", "stats", "--workspace-file", str(workspace), "--repeats", "1", "--json"]
+    code = cli_main(args)
     captured = capsys.readouterr()
     assert code == 0
-    result = json.loads(captured.out[captured.out.index("{") :])
+    result = json.loads(captured.out)
     assert result["main_fit"]["fits_per_s"] > 0
     assert result["main_fit"]["migrad_calls"] > 0
     one, two = result["ranking"]["1"], result["ranking"]["2"]
     assert one["fits"] == two["fits"] > 0
     assert one["calls_per_fit"] == two["calls_per_fit"]  # the same fits in any worker count
-    assert "fits/s" in captured.err  # the table goes to stderr, the JSON to stdout
-    assert "2 worker(s)" in captured.err
-    assert cli_main(["bench-stats", "--workspace", str(tmp_path / "missing.json")]) != 0
+    table = format_stats_report(result)  # what agc bench stats prints without --json
+    assert "fits/s" in table
+    assert "2 worker(s)" in table
+    missing = str(tmp_path / "missing.json")
+    assert cli_main(["bench", "stats", "--workspace-file", missing]) != 0
     assert "workspace not found" in capsys.readouterr().err
 
 
@@ -114,11 +118,12 @@ def test_dask_scale_out_runs_and_prints(tiny_manifest: Path) -> None:
 
 
 def test_bench_dask_cli_entry(tiny_manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli_main(["bench-dask", "--inputs", str(tiny_manifest), "--chunksize", "500"])
+    args = ["--inputs", str(tiny_manifest), "--chunksize", "500", "--json"]
+    code = cli_main(["bench", "dask", *args])
     captured = capsys.readouterr()
     assert code == 0
-    assert "Dask scale-out" in captured.err
     result = json.loads(captured.out)
+    assert "Dask scale-out" in format_scale_out(result)
     assert result["chunksize"] == 500
     assert sorted(result["speedup"]) == ["1", "2"]
 
@@ -127,7 +132,7 @@ def test_format_benchmark_compares_ttree_and_rntuple(
     tiny_manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The same toy events as TTree and RNTuple files: both rates and sizes printed, and the two
-    histograms.root byte-identical; ``agc bench-formats`` is the same on stdout as JSON."""
+    histograms.root byte-identical; ``agc bench formats --json`` prints them as JSON."""
     rntuple = write_toy_dataset(tmp_path / "rntuple", samples=TINY_SAMPLES, file_format="rntuple")
     inputs = {"ttree": tiny_manifest, "rntuple": rntuple}
     result = run_format_benchmark(inputs, executor="iterative", workers=1, chunksize=300)

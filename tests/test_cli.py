@@ -1,14 +1,19 @@
-"""The ``agc`` command line: a table of subcommands, options generated from the parameter schema."""
+"""The ``agc`` command line (click): stage commands with options generated from the parameter
+schema, the spellings the specifications use, one-line errors, short output or ``--json``."""
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
+import ast
 import inspect
+import itertools
 import json
+import re
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 
 from agc import cli
@@ -16,61 +21,52 @@ from agc.core import parameters
 from agc.core.errors import AGCError
 from agc.workflow import stages
 
-#: Every subcommand and option name of the CLI before the table (README, Makefile, specs and
-#: tests use them): each must still parse.
-OPTIONS_BEFORE: dict[str, list[str]] = {
-    "generate": ["--output", "--recipe", "--scale", "--force", "--workers"],
-    "summary": ["--inputs"],
-    "histograms": [
-        "--inputs",
-        "--samples",
-        "--executor",
-        "--workers",
-        "--chunksize",
-        "--max_files",
-        "--scheduler",
-        "--output",
-        "--partial_dir",
-        "--skip_bad_files",
-    ],
-    "merge": ["--partial_dir", "--output", "--skip_bad_files"],
-    "model": ["--histograms", "--config", "--signal", "--poi", "--output"],
-    "fit": ["--workspace", "--output", "--plots_dir"],
-    "report": ["--outdir", "--notebooks_dir", "--output"],
-    "reinterpret": [
-        "--signal",
-        "--inputs",
-        "--outdir",
-        "--poi",
-        "--executor",
-        "--workers",
-        "--chunksize",
-        "--max_files",
-        "--scheduler",
-        "--config",
-        "--partials",
-    ],
-    "archive": ["--outdir", "--dest", "--inputs", "--allow_dirty"],
-    "run-serial": ["--parameter", "-p", "--option", "-o"],
-    "run-cwl": ["--parameter", "-p"],
-    "bench": ["--inputs", "--scale", "--executor", "--workers", "--chunksize"],
-}
+REPO = Path(__file__).resolve().parents[1]
 
 
-def _subparsers() -> dict[str, argparse.ArgumentParser]:
-    parser = cli.build_parser()
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(action.choices)
+def _command(name: str) -> click.Command:
+    return cli.commands()[name]
 
 
-def _actions(sub: argparse.ArgumentParser) -> dict[str, argparse.Action]:
-    return {flag: a for a in sub._actions for flag in a.option_strings}
+def _parse(line: str) -> dict[str, Any]:
+    """The keywords ``agc LINE`` would call its function with (parsed, not run)."""
+    tokens = shlex.split(line)
+    names = list(cli.commands())
+    name = next(n for n in sorted(names, key=len, reverse=True) if f"{line} ".startswith(f"{n} "))
+    args = tokens[len(name.split()) :]
+    with _command(name).make_context(name, args) as ctx:
+        params = dict(ctx.params)
+    params.pop("as_json")
+    params.pop("debug")
+    return params
 
 
-def test_every_stage_has_its_subcommand_calling_the_stage_function() -> None:
-    for name, function in stages.STAGES.items():
-        assert name in cli.COMMANDS, f"no agc subcommand for stage {name}"
-        assert cli.COMMANDS[name].function is function, name
+def _record(monkeypatch: pytest.MonkeyPatch, stage: str, result: Any = None) -> list[dict]:
+    """Replace stage function ``stage`` by one recording its keywords."""
+    calls: list[dict[str, Any]] = []
+
+    def record(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return {} if result is None else result
+
+    monkeypatch.setitem(stages.STAGES, stage, record)
+    return calls
+
+
+def _parameter_options(command: click.Command) -> dict[str, click.Option]:
+    return {
+        p.name: p
+        for p in command.params
+        if isinstance(p, click.Option) and p.name in parameters.WORKFLOW_PARAMETERS
+    }
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def test_every_stage_has_its_command_calling_the_stage_function(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert list(stages.STAGES) == [
         "dataset",
         "histograms",
@@ -84,44 +80,83 @@ def test_every_stage_has_its_subcommand_calling_the_stage_function() -> None:
         "report",
         "archive",
     ]
+    for name in stages.STAGES:
+        calls = _record(monkeypatch, name)
+        assert cli.main([name]) == 0, name
+        assert len(calls) == 1, f"agc {name} did not call stages.STAGES[{name!r}]"
 
 
-def test_the_parser_has_exactly_the_table_s_subcommands() -> None:
-    assert list(_subparsers()) == list(cli.COMMANDS)
+def test_maintenance_commands_are_grouped_and_internal_ones_hidden(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert [n for n in cli.commands() if n.startswith("bench")] == [
+        "bench events",
+        "bench formats",
+        "bench dask",
+        "bench ml",
+        "bench stats",
+    ]
+    assert cli.main(["--help"]) == 0
+    listing = capsys.readouterr().out
+    assert "check-parameters" not in listing
+    assert re.search(r"^  bench +Throughput benchmarks", listing, re.MULTILINE)
+    assert not re.search(r"^  bench-", listing, re.MULTILINE)
+    assert listing.index("run-serial") < listing.index("dataset") < listing.index("archive")
+
+
+def test_check_parameters_is_hidden_but_works(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.commands()["check-parameters"].hidden
+    monkeypatch.setattr(sys, "stdin", _Stdin("max_files=2\nskip_bad_files=true\n"))
+    assert cli.main(["check-parameters", "--json"]) == 0
+    parsed = json.loads(capsys.readouterr().out)
+    assert parsed == {"parameters": {"max_files": 2, "skip_bad_files": True}}
+    monkeypatch.setattr(sys, "stdin", _Stdin("max_files=0\n"))
+    assert cli.main(["check-parameters"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("agc check-parameters: error: ")
+    assert err.count("\n") == 1
+
+
+class _Stdin:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def read(self) -> str:
+        return self.text
+
+
+# --------------------------------------------------------------------------- options
 
 
 @pytest.mark.parametrize("name", list(stages.STAGES))
 def test_stage_options_are_the_stage_s_workflow_parameters_from_the_schema(name: str) -> None:
-    sub = _subparsers()[name]
-    generated = {a.dest for a in sub._actions if a.dest in parameters.WORKFLOW_PARAMETERS}
-    assert generated == set(stages.stage_parameters(stages.STAGES[name]))
-    for dest in generated:
-        action = _actions(sub)[f"--{dest}"]
-        assert action.dest == dest
-        assert action.default == parameters.default(dest), f"agc {name} --{dest}"
-        assert parameters.help_text(dest) in action.help
+    options = _parameter_options(_command(name))
+    assert set(options) == set(stages.stage_parameters(stages.STAGES[name]))
+    for parameter, option in options.items():
+        dashed = "--" + parameter.replace("_", "-")
+        assert option.opts[0] == dashed, f"agc {name} {option.opts}"
+        assert option.default == parameters.default(parameter), f"agc {name} {dashed}"
+        assert option.help == parameters.help_text(parameter)
+        if parameters.json_type(parameter) == "boolean":
+            assert option.secondary_opts == [f"--no-{dashed[2:]}"]
 
 
 #: Options named like a workflow parameter that mean something else (checked to stay few).
-OTHER_MEANING = {
-    ("bench", "inputs"),
-    ("bench-dask", "inputs"),
-}  # None: a dataset generated at --scale
+OTHER_MEANING = {("bench events", "inputs"), ("bench dask", "inputs"), ("bench ml", "inputs")}
 
 
-def test_every_option_default_named_after_a_parameter_is_the_schema_s() -> None:
+def test_every_option_named_after_a_parameter_has_the_schema_s_default() -> None:
     seen: set[str] = set()
     others: set[tuple[str, str]] = set()
-    for name, sub in _subparsers().items():
-        for action in sub._actions:
-            if (name, action.dest) in OTHER_MEANING:
-                others.add((name, action.dest))
-            elif action.dest in parameters.WORKFLOW_PARAMETERS:
-                seen.add(action.dest)
-                assert f"--{action.dest}" in action.option_strings, f"agc {name}"
-                assert action.default == parameters.default(action.dest), (
-                    f"agc {name} --{action.dest}: default {action.default!r}"
-                )
+    for name, command in cli.commands().items():
+        for param in command.params:
+            if (name, param.name) in OTHER_MEANING:
+                others.add((name, str(param.name)))
+            elif param.name in parameters.WORKFLOW_PARAMETERS:
+                seen.add(param.name)
+                assert param.default == parameters.default(param.name), f"agc {name}"
     assert seen == set(parameters.WORKFLOW_PARAMETERS), "a workflow parameter has no agc option"
     assert others == OTHER_MEANING
 
@@ -136,11 +171,73 @@ def test_stage_functions_take_the_schema_s_defaults() -> None:
             assert signature[parameter].kind is inspect.Parameter.KEYWORD_ONLY
 
 
-@pytest.mark.parametrize(
-    ("command", "options"), [(c, o) for c, opts in OPTIONS_BEFORE.items() for o in opts]
-)
-def test_every_option_name_of_before_still_exists(command: str, options: str) -> None:
-    assert options in _actions(_subparsers()[command]), f"agc {command} {options}"
+#: Command lines in the snake_case spellings of the specifications, Makefile and README, with
+#: what each must parse to.
+SNAKE_CASE = [
+    (
+        "histograms --max_files 3 --partial_dir p --skip_bad_files",
+        {"max_files": 3, "partial_dir": "p", "skip_bad_files": True},
+    ),
+    ("merge --partial_dir p --skip_bad_files false", {"partial_dir": "p", "skip_bad_files": False}),
+    ("merge --skip_bad_files=true", {"skip_bad_files": True}),
+    ("histograms --use_inference false --workers 3", {"use_inference": False, "workers": 3}),
+    ("fit --plots_dir p", {"plots_dir": "p"}),
+    ("report --notebooks_dir n", {"notebooks_dir": "n"}),
+    ("ml-fit --main_fit f.json", {"main_fit": "f.json"}),
+    ("archive --allow_dirty", {"allow_dirty": True}),
+    (
+        "reinterpret --signal inputs/signals/z.yaml --max_files 1 --scheduler ''",
+        {"signal": "inputs/signals/z.yaml", "max_files": 1, "scheduler": ""},
+    ),
+]
+
+DASHED = [
+    (
+        "histograms --max-files 3 --partial-dir p --skip-bad-files --no-use-inference",
+        {"max_files": 3, "partial_dir": "p", "skip_bad_files": True, "use_inference": False},
+    ),
+    ("merge --no-skip-bad-files", {"skip_bad_files": False}),
+    ("merge", {"skip_bad_files": False, "use_inference": True}),
+    ("archive --allow-dirty --dest d", {"allow_dirty": True, "dest": "d"}),
+    ("fit --workspace-file w.json", {"workspace": "w.json"}),
+    (
+        "run-serial reana.yaml --workdir w -p a=1 -p b=2",
+        {"workdir": "w", "parameter": ("a=1", "b=2")},
+    ),
+    ("reinterpret --partials a b --poi mu_x", {"partials": ("a", "b"), "signal_poi": "mu_x"}),
+    ("reinterpret --partials a --partials b", {"partials": ("a", "b")}),
+    ("bench stats --workspace-file w.json --repeats 1", {"workspace": "w.json", "repeats": 1}),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), SNAKE_CASE + DASHED)
+def test_dashed_and_snake_case_spellings_parse(line: str, expected: dict[str, Any]) -> None:
+    params = _parse(line)
+    assert {key: params[key] for key in expected} == expected
+
+
+def test_hidden_spellings_stay_out_of_help_and_suggestions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["histograms", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--max-files" in text
+    assert "--skip-bad-files / --no-skip-bad-files" in text
+    assert "--max_files" not in text
+    assert "--partial_dir" not in text
+    assert cli.main(["histograms", "--max-file", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean" in err
+    assert "'--max-files'" in err
+    assert "--max_files" not in err
+
+
+def test_the_workspace_file_and_the_container_workdir_have_distinct_names() -> None:
+    fit = {opt for p in _command("fit").params for opt in p.opts}
+    serial = {opt for p in _command("run-serial").params for opt in p.opts}
+    assert "--workspace-file" in fit
+    assert "--workdir" in serial
+    assert "--workspace" not in fit | serial
 
 
 @pytest.mark.parametrize(
@@ -148,6 +245,7 @@ def test_every_option_name_of_before_still_exists(command: str, options: str) ->
     [
         (["--workers", "0"], "workers", "0"),
         (["--chunksize", "ten"], "chunksize", "ten"),
+        (["--max-files", "0"], "max_files", "0"),
         (["--max_files", "0"], "max_files", "0"),
         (["--executor", "spark"], "executor", "spark"),
         (["--scheduler", "my-laptop"], "scheduler", "my-laptop"),
@@ -160,32 +258,32 @@ def test_bad_values_are_the_schema_s_one_line_message_and_exit_2(
 ) -> None:
     with pytest.raises(AGCError) as expected:
         parameters.validate_parameters({name: value})
-    with pytest.raises(SystemExit) as info:
-        cli.main(["histograms", *args])
+    assert cli.main(["histograms", *args]) == 2
+    dashed = name.replace("_", "-")
     err = capsys.readouterr().err
-    assert info.value.code == 2
-    assert err == f"agc histograms: error: argument --{name}: {expected.value}\n"
+    assert err == f"agc histograms: error: Invalid value for '--{dashed}': {expected.value}\n"
 
 
-def test_boolean_options_are_flags_or_take_a_value() -> None:
-    parser = cli.build_parser()
-    assert parser.parse_args(["merge"]).skip_bad_files is False
-    assert parser.parse_args(["merge", "--skip_bad_files"]).skip_bad_files is True
-    assert parser.parse_args(["merge", "--skip_bad_files", "false"]).skip_bad_files is False
-    assert parser.parse_args(["merge", "--skip_bad_files", "yes"]).skip_bad_files is True
+@pytest.mark.parametrize(
+    ("args", "suggestion"),
+    [
+        (["histogram"], "Did you mean 'histograms'?"),
+        (["bench-ml"], "Did you mean 'bench ml'?"),
+        (["bench", "stat"], "Did you mean 'stats'?"),
+        (["fit", "--workspace", "w.json"], "Did you mean '--workspace-file'?"),
+        (["merge", "--skip-bad-file"], "'--skip-bad-files'"),
+    ],
+)
+def test_mistyped_commands_and_options_get_a_suggestion_in_one_line(
+    capsys: pytest.CaptureFixture[str], args: list[str], suggestion: str
+) -> None:
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert suggestion in err
 
 
-def _record(monkeypatch: pytest.MonkeyPatch, name: str, result: Any = None) -> list[dict]:
-    """Replace the function of subcommand ``name`` by one recording its keywords."""
-    calls: list[dict[str, Any]] = []
-
-    def record(**kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return {} if result is None else result
-
-    command = dataclasses.replace(cli.COMMANDS[name], function=record)
-    monkeypatch.setitem(cli.COMMANDS, name, command)
-    return calls
+# --------------------------------------------------------------------------- calls and output
 
 
 def test_histograms_is_one_pass_unless_a_partial_dir_is_given(
@@ -193,7 +291,7 @@ def test_histograms_is_one_pass_unless_a_partial_dir_is_given(
 ) -> None:
     calls = _record(monkeypatch, "histograms")
     assert cli.main(["histograms", "--workers", "3", "--output", "h.root"]) == 0
-    assert cli.main(["histograms", "--partial_dir", "p"]) == 0
+    assert cli.main(["histograms", "--partial-dir", "p"]) == 0
     one_pass, partials = calls
     defaults = {
         name: parameters.default(name) for name in stages.stage_parameters(stages.histograms)
@@ -209,34 +307,61 @@ def test_histograms_is_one_pass_unless_a_partial_dir_is_given(
     assert partials["partial_dir"] == "p"
 
 
-def test_library_functions_get_keywords_never_a_namespace(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_stage_functions_get_their_keywords(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _record(monkeypatch, "archive")
-    assert cli.main(["archive", "--dest", "d", "--allow_dirty"]) == 0
+    assert cli.main(["archive", "--dest", "d", "--allow-dirty"]) == 0
     assert calls == [{"outdir": "outputs", "inputs": "embedded", "dest": "d", "allow_dirty": True}]
     calls = _record(monkeypatch, "reinterpret")
     assert cli.main(["reinterpret", "--poi", "mu_x", "--partials", "a", "b"]) == 0
-    (kwargs,) = calls
-    assert kwargs["signal_poi"] == "mu_x"
-    assert kwargs["partials"] == ["a", "b"]
-    assert not any(isinstance(v, argparse.Namespace) for v in kwargs.values())
+    assert cli.main(["reinterpret"]) == 0
+    assert cli.main(["reinterpret", "--partials"]) == 0
+    given, absent, empty = calls
+    assert given["signal_poi"] == "mu_x"
+    assert given["partials"] == ["a", "b"]
+    assert absent["partials"] is None
+    assert absent["signal_poi"] is None
+    assert empty["partials"] == []
+    calls = _record(monkeypatch, "fit")
+    assert cli.main(["fit", "--workspace-file", "w.json", "--plots-dir", "p"]) == 0
+    assert calls[0]["workspace"] == "w.json"
+    assert calls[0]["plots_dir"] == "p"
 
 
-def test_typed_results_print_their_to_dict(
+def test_a_short_summary_by_default_and_the_result_as_json_with_json(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     result = stages.ReportStageResult(report=Path("r.html"), provenance=Path("p.json"))
     _record(monkeypatch, "report", result)
     assert cli.main(["report"]) == 0
+    assert capsys.readouterr().out == "report: r.html\nprovenance: p.json\n"
+    assert cli.main(["report", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"report": "r.html", "provenance": "p.json"}
+
+
+def test_the_summary_abbreviates_large_values() -> None:
+    text = cli.summary(
+        {
+            "output": "h.root",
+            "value": 1.23456789,
+            "poi": {"name": "mu", "value": 1.0},
+            "cutflow": {str(i): {"all": i} for i in range(9)},
+            "plots": [f"p{i}.pdf" for i in range(12)],
+        }
+    )
+    assert text.splitlines() == [
+        "output: h.root",
+        "value: 1.235",
+        "poi: name=mu, value=1",
+        "cutflow: 9 entries",
+        "plots: 12 items",
+    ]
 
 
 def test_reinterpret_prints_only_its_summary_keys(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _record(monkeypatch, "reinterpret", {"signal": "z", "limits": None, "plots": ["x.pdf"]})
-    assert cli.main(["reinterpret", "--signal", "inputs/signals/z.yaml"]) == 0
+    assert cli.main(["reinterpret", "--signal", "inputs/signals/z.yaml", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"signal": "z", "limits": None}
 
 
@@ -252,19 +377,106 @@ def test_reinterpret_without_a_declaration_writes_the_note_and_prints_nothing(
     assert note.startswith("signal=ttbar: no signal declaration given, nothing reinterpreted.")
 
 
-def test_a_library_error_is_one_line_and_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_bench_prints_its_table_or_with_json_its_figures(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["summary", "--inputs", str(tmp_path / "missing.json")]) == 2
+    import agc.bench
+
+    figures = {"executor": "iterative", "events": 10}
+    calls: list[tuple[Any, dict]] = []
+    monkeypatch.setattr(agc.bench, "run_benchmark", lambda i, **o: calls.append((i, o)) or figures)
+    monkeypatch.setattr(agc.bench, "format_report", lambda r: f"TABLE {r['events']}")
+    assert cli.main(["bench", "events", "--executor", "iterative", "--workers", "1"]) == 0
+    assert capsys.readouterr().out == "TABLE 10\n"
+    assert calls[0] == (
+        None,
+        {"scale": 1.0, "executor": "iterative", "workers": 1, "chunksize": 100000},
+    )
+    assert cli.main(["bench", "events", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == figures
+
+
+def test_a_library_error_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["summary", "--inputs", str(tmp_path / "missing.json")]
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("agc summary: error: ")
     assert err.count("\n") == 1
     assert "missing.json" in err
+    assert cli.main([*args, "--debug"]) == 2
+    debug = capsys.readouterr().err
+    assert debug.startswith("Traceback (most recent call last):")
+    assert debug.endswith(err)
+    monkeypatch.setenv(cli.DEBUG_ENV, "1")
+    assert cli.main(args) == 2
+    assert capsys.readouterr().err == debug
 
 
-@pytest.mark.parametrize("name", list(cli.COMMANDS))
-def test_every_subcommand_has_help(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        cli.main([name, "--help"])
-    assert info.value.code == 0
-    assert cli.COMMANDS[name].help in " ".join(capsys.readouterr().out.split())
+def test_stdout_carries_only_the_result(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """What a library writes straight to file descriptor 1 (MINUIT's C++ warnings) goes to
+    stderr, so ``agc ... --json > result.json`` stays valid JSON."""
+    import os
+
+    def noisy(**kwargs: Any) -> dict[str, Any]:
+        os.write(1, b"W MnPosDef Matrix forced pos-def\n")
+        print("a progress line")
+        return {"ok": True}
+
+    monkeypatch.setattr(_command("summary"), "callback", noisy)
+    assert cli.main(["summary", "--json"]) == 0
+    out, err = capfd.readouterr()
+    assert json.loads(out) == {"ok": True}
+    assert "MnPosDef" in err
+    assert "a progress line" in err
+
+
+# --------------------------------------------------------------------------- help and callers
+
+
+def _all_help_pages() -> list[list[str]]:
+    return [[], ["bench"], *([*name.split()] for name in cli.commands())]
+
+
+@pytest.mark.parametrize("args", _all_help_pages(), ids=" ".join)
+def test_help_has_no_markup(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([*args, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Usage: agc")
+    for markup in ("``", ":func:", ":mod:", ":class:", ":data:", ":meth:", "issue #"):
+        assert markup not in text, f"agc {' '.join(args)} --help shows {markup}"
+
+
+def test_every_agc_call_of_the_makefile_parses() -> None:
+    """The Makefile's ``$(BIN)/agc ...`` lines name existing commands and options."""
+    lines = re.findall(r"\$\(BIN\)/agc ([^\n;|&]+)", (REPO / "Makefile").read_text())
+    assert len(lines) >= 10
+    for line in lines:
+        without_lists = re.sub(r"\$\((PARAMS|ARCHIVE_ARGS)\)", "", line)
+        _parse(re.sub(r"\$\(\w+\)", "x", without_lists).strip())
+
+
+def test_every_agc_call_of_the_snakefile_parses() -> None:
+    """The Snakefile's ``agc`` calls (its rules' shell strings, ``{params.name}`` being the
+    parameter ``name``) parse; a workflow-parameter option gets its own parameter's value."""
+    text = (REPO / "workflow" / "Snakefile").read_text()
+    shells = [
+        "".join(ast.literal_eval(line.strip()) for line in block.splitlines() if line.strip())
+        for block in re.findall(r"^    shell:\n((?:        \".*\"\n)+)", text, re.MULTILINE)
+    ]
+    calls = [re.split(r" (?:&&|\|) ", s.split(" agc ", 1)[1])[0] for s in shells if " agc " in s]
+    assert len(calls) == 3
+    for call in calls:
+        for flag, value in itertools.pairwise(shlex.split(call)):
+            if flag.startswith("--"):
+                assert value == f"{{params.{flag[2:].replace('-', '_')}}}", call
+        _parse(re.sub(r"\{params\.(\w+)\}", _default_word, call))
+
+
+def _default_word(match: re.Match[str]) -> str:
+    """The default of the parameter named by ``match`` as one shell word."""
+    return shlex.quote(str(parameters.default(match.group(1))))

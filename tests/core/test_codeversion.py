@@ -31,7 +31,7 @@ def package_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("reinterpret/pipeline.py", False),
         ("publish/provenance.py", False),
         ("workflow/runners.py", False),
-        ("cli.py", False),
+        ("cli/__init__.py", False),
     ],
 )
 def test_processing_hash_follows_the_processing_layers(

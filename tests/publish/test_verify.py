@@ -90,13 +90,13 @@ def test_one_corrupted_byte_is_named_and_exits_1(
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
     assert cli.main(["verify-archive", str(copy)]) == 1
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
+    lines = capsys.readouterr().out.strip().splitlines()
     at = lines.index("FAIL bag: 1 file differs from the bag's manifests")
     assert lines[at + 1] == "  changed data/outputs/histograms.root"
-    assert "FAIL files: no SHA256SUMS" in err  # only the bag was copied
+    assert "FAIL files: no SHA256SUMS" in "\n".join(lines)  # only the bag was copied
     assert len([line for line in lines if line.split(" ")[0] in {PASS, FAIL, SKIP}]) == 6
-    result = json.loads(out)
+    assert cli.main(["verify-archive", str(copy), "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
     assert result["ok"] is False
     (bag_check,) = [c for c in result["checks"] if c["name"] == "bag"]
     assert bag_check["files"] == ["changed data/outputs/histograms.root"]
@@ -106,7 +106,7 @@ def test_cli_passes_a_good_archive(
     archive: tuple[Path, ArchiveResult], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["verify-archive", str(archive[0])]) == 0
-    assert "PASS bag:" in capsys.readouterr().err
+    assert "PASS bag:" in capsys.readouterr().out
 
 
 def flip_byte(path: Path, at: int | None = None) -> None:
@@ -160,8 +160,8 @@ def test_every_file_beside_the_bag_is_verified_by_name(
     (copy / ".zenodo.json").unlink()
     (copy / "notes.txt").write_text("not deposited\n")
     assert cli.main(["verify-archive", str(copy)]) == 1
-    out, err = capsys.readouterr()
-    lines = err.splitlines()
+    out = capsys.readouterr().out
+    lines = out.splitlines()
     at = lines.index("FAIL files: 6 files differ from SHA256SUMS")
     assert lines[at + 1 : at + 7] == [
         "  missing .zenodo.json",
@@ -171,8 +171,9 @@ def test_every_file_beside_the_bag_is_verified_by_name(
         "  changed hepdata-submission.tar.gz",
         f"  changed hepdata/{table.name}",
     ]
-    assert "PASS bag:" in err
-    assert json.loads(out)["ok"] is False
+    assert "PASS bag:" in out
+    assert cli.main(["verify-archive", str(copy), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["ok"] is False
 
 
 def test_missing_added_and_changed_bag_files_are_named(
@@ -215,10 +216,11 @@ def test_the_bag_tarball_is_unpacked_and_verified(
 ) -> None:
     tarball = Path(archive[1].bag_tarball or "")
     assert cli.main(["verify-archive", str(tarball)]) == 0
-    out, err = capsys.readouterr()
-    assert f"PASS files: {tarball.name}: gzip and tar intact, holds one bag" in err
-    assert "PASS bag:" in err
-    assert json.loads(out)["bag"] == str(tarball)
+    out = capsys.readouterr().out
+    assert f"PASS files: {tarball.name}: gzip and tar intact, holds one bag" in out
+    assert "PASS bag:" in out
+    assert cli.main(["verify-archive", str(tarball), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["bag"] == str(tarball)
     damaged = tmp_path / tarball.name
     for at in (None, -6):  # in the deflate stream; in the gzip trailer (CRC32, size)
         shutil.copy(tarball, damaged)
@@ -228,7 +230,7 @@ def test_the_bag_tarball_is_unpacked_and_verified(
         assert check.detail.startswith(f"{tarball.name}: damaged tarball (")
     damaged.write_bytes(tarball.read_bytes()[: tarball.stat().st_size // 2])
     assert cli.main(["verify-archive", str(damaged)]) == 1
-    assert f"FAIL files: {tarball.name}: damaged tarball" in capsys.readouterr().err
+    assert f"FAIL files: {tarball.name}: damaged tarball" in capsys.readouterr().out
     hepdata = archive[0] / "hepdata-submission.tar.gz"
     (check,) = verify_archive(hepdata).checks
     assert (check.status, check.detail.split(" (")[0]) == (

@@ -9,6 +9,7 @@ must agree bit for bit.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -262,33 +263,46 @@ def test_papermill_passes_schema_parameters_with_r_for_strings_and_p_otherwise()
             assert value in {f"${{{name}}}", f"$(inputs.{name})"}, f"{where}: {name} = {value}"
 
 
-def test_agc_commands_of_the_specs_use_existing_options() -> None:
-    from agc.cli import build_parser
+def _agc_arguments(tokens: list[str]) -> list[str]:
+    """The arguments of the ``agc`` call in ``tokens`` (up to a shell operator or redirection)."""
+    args: list[str] = []
+    for token in tokens[tokens.index("agc") + 1 :]:
+        if token in {"&&", "||", "|", ";"} or token.startswith(("<", ">")):
+            break
+        args.append(token)
+    return args
 
-    subparsers = next(
-        a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction"
-    ).choices
-    commands = [
+
+def _default_text(match: re.Match[str]) -> str:
+    value = default(match.group(1) or match.group(2))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def test_agc_commands_of_the_specs_parse_and_pass_each_parameter_its_own_value() -> None:
+    from agc.cli import commands
+
+    known = commands()
+    lines = [
         shlex.split(command)
         for step in _serial()["workflow"]["specification"]["steps"]
         for command in step["commands"]
     ]
     for step in _yaml(WORKFLOW)["steps"].values():
-        commands.append(_tool_tokens(_yaml(WORKFLOW.parent / step["run"])))
+        lines.append(_tool_tokens(_yaml(WORKFLOW.parent / step["run"])))
     checked = 0
-    for tokens in commands:
+    for tokens in lines:
         if "agc" not in tokens:
             continue
-        sub = subparsers[tokens[tokens.index("agc") + 1]]
-        flags = {flag for action in sub._actions for flag in action.option_strings}
-        for token in tokens[tokens.index("agc") + 2 :]:
-            if token.startswith("--"):
+        name, *args = _agc_arguments(tokens)
+        for flag, value in itertools.pairwise([*args, ""]):
+            parameter = flag[2:].replace("-", "_")
+            if flag.startswith("--") and parameter in WORKFLOW_PARAMETERS:
                 checked += 1
-                assert token in flags, f"agc {sub.prog}: no option {token}"
-                name = token[2:]
-                if name in WORKFLOW_PARAMETERS:
-                    value = tokens[tokens.index(token) + 1]
-                    assert value in {f"${{{name}}}", f"$(inputs.{name})"}, f"{token} {value}"
+                assert value in {f"${{{parameter}}}", f"$(inputs.{parameter})"}, f"{flag} {value}"
+        values = [
+            re.sub(r"^\$\{(\w+)\}$|^\$\(inputs\.(\w+)\)$", _default_text, arg) for arg in args
+        ]
+        known[name].make_context(name, values)  # a click error fails the test
     assert checked >= 10
 
 

@@ -231,7 +231,7 @@ def check_archivable(outdir: Path, root: Path, allow_dirty: bool) -> CodeFiles:
         raise AGCError(
             f"{root}: git tree is dirty ({len(state.modified)} modified, "
             f"{len(state.untracked)} untracked files, e.g. {changed[0]}): commit them or "
-            "pass allow_dirty=True (--allow_dirty) to archive and record the dirty state"
+            "pass allow_dirty=True (--allow-dirty) to archive and record the dirty state"
         )
     return code
 
