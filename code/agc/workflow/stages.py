@@ -169,8 +169,8 @@ def histograms(
     ``<outdir>/histograms.root``) and ``cutflow.json`` beside it. Per-chunk checkpoints live
     beside ``output`` either way. Returns the run's summary (yields, cut flow, timing, ...).
 
-    The keywords are the workflow parameters under their schema names (what papermill injects
-    into the notebook and the CLI passes), hence more than eight; they become one
+    Wide by design: the keywords are the workflow parameters under their schema names (what
+    papermill injects into the notebook and the CLI passes); they become one
     :class:`~agc.core.config.RunConfig`, validated here once.
     """
     from agc.core.config import RunConfig
@@ -426,8 +426,8 @@ def reinterpret(
     measurement) reinterprets nothing: ``<outdir>/reinterpretation/NOTE.txt`` says so, a line on
     stderr too, and the result is ``{}``.
 
-    The keywords are the workflow parameters under their schema names (what papermill injects
-    and the CLI passes) and the three above, hence more than eight; the parameters become one
+    Wide by design: the keywords are the workflow parameters under their schema names (what
+    papermill injects and the CLI passes) and the three above; the parameters become one
     :class:`~agc.core.config.RunConfig`, validated here once (the swap's sums carry no ML
     features: ``use_inference`` is false).
     """
