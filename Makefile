@@ -159,7 +159,7 @@ SIGNAL ?= inputs/signals/zprime_1000.yaml
 reinterpret: $(STAMP) data/embedded/manifest.json
 	$(BIN)/agc reinterpret --signal $(SIGNAL) --inputs embedded --outdir outputs
 	@# the run's report (after `make run`) gains the limits section; the run's provenance.json stays
-	if [ -d outputs/notebooks ]; then $(BIN)/python -c 'from agc.publish.report import build_report; \
+	if [ -d outputs/notebooks ]; then $(BIN)/python -c 'from agc.report.build import build_report; \
 	  print("report:", build_report("outputs/notebooks", "outputs/report.html"))'; fi
 
 ## Deposit-ready archive of the last run (CITATION, .zenodo.json, codemeta.json, HEPData, BagIt bag

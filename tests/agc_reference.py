@@ -8,7 +8,7 @@ with the normalised weight of every event (``xsec * filter_efficiency * lumi / N
 the manifest, as the AGC fills ``weight=xsec_weight * variation``). Differences from the AGC
 code, each so that the comparison with the package is meaningful to 1e-9:
 
-- the JER factors are *injected* (``agc.processing.jer.jer_factors`` of each jet's run, luminosityBlock,
+- the JER factors are *injected* (``agc.analysis.jer.jer_factors`` of each jet's run, luminosityBlock,
   event and index) instead of the AGC's unseeded ``np.random.normal(1, 0.05)``;
 - the jet kinematics are promoted to float64 before anything is computed (the AGC multiplies
   float32 ``Jet_pt`` and sums float32 four-vectors; the package computes in float64; float32
@@ -33,7 +33,7 @@ import numpy as np
 from coffea.analysis_tools import PackedSelection
 from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
-from agc.processing.jer import jer_factors
+from agc.analysis.jer import jer_factors
 
 # The physics card, restated (ANALYSIS.md): luminosity [/pb], card cross-sections [pb].
 LUMI = 3378.0

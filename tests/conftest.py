@@ -118,3 +118,42 @@ class ContractRegression:
 def contract_regression(request: pytest.FixtureRequest) -> ContractRegression:
     """See :class:`ContractRegression`."""
     return ContractRegression(request)
+
+
+@pytest.fixture(scope="session")
+def toy_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Manifest of the toy dataset (tests/toy_nanoaod.py), written once per session."""
+    from toy_nanoaod import write_toy_dataset
+
+    return write_toy_dataset(tmp_path_factory.mktemp("toy"))
+
+
+@pytest.fixture(scope="session")
+def toy_samples() -> str:
+    """The toy samples the processing tests' reference run processes (~6k events)."""
+    return "ttbar,wjets,single_top_tW,zprime_1000"
+
+
+@pytest.fixture(scope="session")
+def run_outputs(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete run on the embedded default: histograms, workspace, fit (no impacts), plots
+    (shared by the report, archive and verify tests)."""
+    from agc.core.config import ProcessingConfig
+    from agc.plots.figures import fit_plots
+    from agc.processing.histograms import run_histograms
+    from agc.stats.fit import run_fit
+    from agc.stats.model import build_workspace
+
+    out = tmp_path_factory.mktemp("run") / "outputs"
+    run_histograms(
+        embedded_manifest, out / "histograms.root", processing=ProcessingConfig(workers=2)
+    )
+    build_workspace(
+        out / "histograms.root",
+        out / "workspace.json",
+        config=Path(__file__).resolve().parents[1] / "inputs" / "cabinetry.yaml",
+    )
+    fit_plots(
+        run_fit(out / "workspace.json", out / "fit_results.json", impacts=False), out / "plots"
+    )
+    return out

@@ -138,11 +138,13 @@ def test_every_stage_is_a_subpackage_with_a_docstring() -> None:
     for stage in (
         "core",
         "dataset",
+        "analysis",
         "processing",
         "stats",
         "plots",
         "reinterpret",
         "publish",
+        "report",
         "workflow",
     ):
         init = PACKAGE / stage / "__init__.py"

@@ -1,5 +1,5 @@
 #!/usr/bin/env cwl-runner
-# Final step: the executed notebooks -> one HTML report (agc report, agc.publish.report.build_report).
+# Final step: the executed notebooks -> one HTML report (agc report, agc.report.build.build_report).
 cwlVersion: v1.2
 class: CommandLineTool
 label: report

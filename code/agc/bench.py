@@ -35,6 +35,12 @@ from typing import Any
 import uproot
 from coffea.nanoevents import NanoEventsFactory
 
+from agc.analysis.assignment import lepton_columns, objects_of
+from agc.analysis.inference import load_models, scores
+from agc.analysis.mlfeatures import assignments, features
+from agc.analysis.mltruth import assignment_accuracy
+from agc.analysis.processor import AGCSchema, collections
+from agc.analysis.selection import select
 from agc.core import physics
 from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
@@ -42,13 +48,7 @@ from agc.core.fileio import sha256_file
 from agc.dataset.branches import FORMATS
 from agc.dataset.generate import DEFAULT_WORKERS, generate_dataset
 from agc.dataset.manifest import Manifest
-from agc.processing.assignment import lepton_columns, objects_of
 from agc.processing.histograms import check_inputs, run_histograms
-from agc.processing.inference import load_models, scores
-from agc.processing.mlfeatures import assignments, features
-from agc.processing.mltruth import assignment_accuracy
-from agc.processing.processor import AGCSchema, collections
-from agc.processing.selection import select
 
 #: Where the default benchmark input (the embedded recipe at a given scale) is generated.
 BENCH_DATA = Path("data") / "bench"
@@ -322,7 +322,7 @@ def _time_on_dask(
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        client.run(importlib.import_module, "agc.processing.processor")
+        client.run(importlib.import_module, "agc.analysis.processor")
         for attempt in range(repeats):
             start = time.perf_counter()
             summary = run_histograms(
@@ -524,7 +524,7 @@ def run_ml_benchmark(
     """Events/s of the histogram stage without and with the BDT inference on the same input, the
     share the inference adds (with - without) / without, a per-step breakdown on one ttbar
     chunk, and the BDT's assignment accuracy on ``accuracy_events`` ttbar nominal events
-    (:func:`agc.processing.mltruth.assignment_accuracy`)."""
+    (:func:`agc.analysis.mltruth.assignment_accuracy`)."""
 
     manifest = Manifest.of(inputs)
     check_inputs(manifest.select(samples))

@@ -22,7 +22,8 @@ def package_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.parametrize(
     ("edited", "changes_processing"),
     [
-        ("processing/selection.py", True),
+        ("analysis/selection.py", True),
+        ("processing/run.py", True),
         ("core/physics.py", True),
         ("core/schemas/histograms_partial.schema.json", True),
         ("dataset/manifest.py", True),
@@ -31,6 +32,7 @@ def package_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("reinterpret/pipeline.py", False),
         ("publish/provenance.py", False),
         ("workflow/runners.py", False),
+        ("report/summary.py", False),
         ("cli/__init__.py", False),
     ],
 )

@@ -1,4 +1,4 @@
-"""Fixtures shared by the processing tests: a small toy dataset and its single-pass reference."""
+"""Fixtures shared by the processing tests: the toy dataset's single-pass reference."""
 
 from __future__ import annotations
 
@@ -6,26 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from toy_nanoaod import write_toy_dataset
 
 from agc.core.config import ProcessingConfig
 from agc.core.fileio import sha256_file
 from agc.processing.histograms import run_histograms
 
 #: The toy samples the reference run processes (~6k events).
-TOY_SAMPLES = "ttbar,wjets,single_top_tW,zprime_1000"
-
-
-@pytest.fixture(scope="session")
-def toy_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Manifest of the toy dataset (tests/toy_nanoaod.py), written once per session."""
-    return write_toy_dataset(tmp_path_factory.mktemp("toy"))
-
-
-@pytest.fixture(scope="session")
-def toy_samples() -> str:
-    """The toy samples the reference run processes: :data:`TOY_SAMPLES`."""
-    return TOY_SAMPLES
+TOY_SAMPLES = "ttbar,wjets,single_top_tW,zprime_1000"  # the toy_samples fixture's
 
 
 @pytest.fixture(scope="session")

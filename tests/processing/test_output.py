@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import uproot
 
+from agc.analysis.processor import BTAG_VARIATIONS
 from agc.core import physics
 from agc.core.config import ProcessingConfig
 from agc.dataset.manifest import Manifest
 from agc.processing.output import read_histograms, write_histograms
-from agc.processing.processor import BTAG_VARIATIONS
 from agc.processing.run import run_processor
 
 

@@ -1,5 +1,5 @@
-"""A throw-away git repository (never the project's) for the "dirty" checks; a complete run on
-the embedded default and its archive (session-wide, shared by the archive and verify tests)."""
+"""A throw-away git repository (never the project's) for the "dirty" checks; the archive of the
+complete run on the embedded default (session-wide, shared by the archive and verify tests)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agc.core.config import ProcessingConfig
-from agc.plots.figures import fit_plots
-from agc.processing.histograms import run_histograms
 from agc.publish.archive import ArchiveResult, build_archive
-from agc.stats.fit import run_fit
-from agc.stats.model import build_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,22 +43,6 @@ def git_repo(tmp_path: Path) -> tuple[Path, Callable[..., str]]:
     git("add", "CITATION.cff", ".gitignore")
     git("commit", "-q", "-m", "init")
     return root, git
-
-
-@pytest.fixture(scope="session")
-def run_outputs(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A complete run on the embedded default: histograms, workspace, fit (no impacts), plots."""
-    out = tmp_path_factory.mktemp("run") / "outputs"
-    run_histograms(
-        embedded_manifest, out / "histograms.root", processing=ProcessingConfig(workers=2)
-    )
-    build_workspace(
-        out / "histograms.root", out / "workspace.json", config=REPO / "inputs" / "cabinetry.yaml"
-    )
-    fit_plots(
-        run_fit(out / "workspace.json", out / "fit_results.json", impacts=False), out / "plots"
-    )
-    return out
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """The REANA workflows: reana.yaml (Serial), reana-cwl.yaml + workflow/*.cwl (CWL) and their local runners.
 
 Fast checks of the specifications (expansion as REANA does it, inputs present, parameter names
-identical everywhere, cwltool and reana-client validation) and of agc.publish.report (the runners'
+identical everywhere, cwltool and reana-client validation) and of agc.report.build (the runners'
 unit tests are in tests/workflow/test_runners.py), then a
 slow end-to-end run of both workflows on the embedded default (one file per sample) whose outputs
 must agree bit for bit.
@@ -34,7 +34,8 @@ from agc.core.fileio import fresh_directory
 from agc.core.parameters import WORKFLOW_PARAMETERS, default, help_text, json_type
 from agc.core.parameters import defaults as schema_defaults
 from agc.dataset.stage import prepare_dataset
-from agc.publish.report import build_report, cutflow_markdown, fit_markdown
+from agc.report.build import build_report
+from agc.report.display import cutflow_markdown, fit_markdown
 from agc.stats.results import Estimate, FitSummary, ParameterTable
 from agc.workflow.runners import CWL_JOB, CWL_WORKFLOW, run_cwl, run_serial
 

@@ -5,7 +5,7 @@ The one rule for cached event processing
 A cached per-sample sum (:mod:`agc.processing.cache`) and a chunk checkpoint
 (:mod:`agc.processing.checkpoint`) are valid for exactly one :func:`processing_hash`: the sha256
 of every source file (``.py``, ``.json``) of the processing layer and the layers beneath it,
-:data:`PROCESSING_LAYERS` = ``agc.core``, ``agc.dataset``, ``agc.processing``. The layer contract
+:data:`PROCESSING_LAYERS` = ``agc.core``, ``agc.dataset``, ``agc.analysis``, ``agc.processing``. The layer contract
 (``[tool.importlinter]`` in pyproject.toml, checked by tests/test_architecture.py) guarantees
 that the processing code imports nothing else, so the hash covers all of it; edits to the
 statistics, plots, reinterpretation, publishing or workflow layers leave the cache valid.
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 #: The subpackages whose sources make up the event-processing code (see the module docstring).
-PROCESSING_LAYERS: tuple[str, ...] = ("core", "dataset", "processing")
+PROCESSING_LAYERS: tuple[str, ...] = ("core", "dataset", "analysis", "processing")
 
 
 def package_dir() -> Path:

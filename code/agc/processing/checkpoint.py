@@ -3,7 +3,7 @@
 :class:`ChunkCheckpointer` is a coffea :class:`~coffea.processor.CheckpointerABC`: the Runner
 asks it for a chunk's result before processing the chunk (``load``) and hands it every result it
 computed (``save``). One chunk [start, stop) of one input file is one ``.npz`` file (the exact,
-unnormalised sums of :func:`agc.processing.processor.chunk_output` and the cut flow; no pickle), written
+unnormalised sums of :func:`agc.analysis.processor.chunk_output` and the cut flow; no pickle), written
 atomically, at::
 
     <checkpoint_dir>/<code version>/<file key>/<ROOT file UUID>_<start>-<stop>.npz
@@ -18,7 +18,7 @@ atomically, at::
   workers or executor resumes too;
 - the entry range.
 
-Because the sums are exact (:mod:`agc.processing.exactsum`), adding resumed and recomputed chunks in any order
+Because the sums are exact (:mod:`agc.analysis.exactsum`), adding resumed and recomputed chunks in any order
 gives the same bits as an uninterrupted run. The checkpointer never fails a run: an unreadable
 or inconsistent checkpoint is recomputed, a failed write is logged. Failed chunks are never
 saved. After the final outputs are written, :func:`remove_checkpoints` deletes the run's
@@ -44,10 +44,10 @@ import numpy as np
 from coffea.processor import CheckpointerABC, ProcessorABC
 from coffea.processor.executor import WorkItem
 
+from agc.analysis.processor import chunk_output, empty_sums, histogram_variations
+from agc.analysis.selection import CUTFLOW_STEPS
 from agc.core.codeversion import processing_hash
 from agc.core.fileio import atomic_path, canonical_json
-from agc.processing.processor import chunk_output, empty_sums, histogram_variations
-from agc.processing.selection import CUTFLOW_STEPS
 
 log = logging.getLogger(__name__)
 

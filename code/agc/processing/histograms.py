@@ -1,6 +1,6 @@
 """Event processing stage: NanoAOD -> ``histograms.root`` and ``cutflow.json``.
 
-The stage's entry points: :func:`run_histograms` runs :class:`agc.processing.processor.AGCProcessor`
+The stage's entry points: :func:`run_histograms` runs :class:`agc.analysis.processor.AGCProcessor`
 with coffea's ``processor.Runner`` on the iterative, futures or dask executor
 (:mod:`agc.processing.run`) and writes (:mod:`agc.processing.output`)
 
@@ -13,7 +13,7 @@ with coffea's ``processor.Runner`` on the iterative, futures or dask executor
 - ``cutflow.json``: events after each selection step per sample (integers);
 - with ``use_inference`` (the AGC's ``USE_INFERENCE``), ``histograms_ml.root``: the 20 features
   of the best BDT jet-parton assignment of every 4j2b event, for every variation
-  (:mod:`agc.processing.assignment`, :mod:`agc.processing.inference`), named and binned as the
+  (:mod:`agc.analysis.assignment`, :mod:`agc.analysis.inference`), named and binned as the
   AGC's ``save_ml_histograms`` writes them;
 
 or one partial output per sample (:mod:`agc.processing.partials`), which
@@ -22,7 +22,7 @@ or one partial output per sample (:mod:`agc.processing.partials`), which
 
 Exactness: the processor accumulates every unnormalised weight (and squared weight) split into
 three fixed-point parts, ``hi``, ``mid`` and ``lo`` on the grids 2**-12, 2**-35 and 2**-58
-(:mod:`agc.processing.exactsum`), whose sums are exact doubles up to 2**31 entries per bin with
+(:mod:`agc.analysis.exactsum`), whose sums are exact doubles up to 2**31 entries per bin with
 |weight| <= 32, so results are the same bit for bit for any executor, worker count, chunk size
 or merge order, and equal to a plain float64 fill up to float64 rounding (the split loses at
 most 2**-59 per entry). A bin's value ``(lo + mid) + hi`` and the normalisation are computed
@@ -38,7 +38,7 @@ Robustness:
   files and lists each (sample, path, manifest ``nevts``, reason) in the summary's
   ``skipped_files``, in ``cutflow.json`` and in the partial outputs. A file is processed whole
   or not at all: the processor's output is kept per file
-  (:class:`agc.processing.processor.FileResolvedProcessor`) and a file whose chunks do not cover
+  (:class:`agc.analysis.processor.FileResolvedProcessor`) and a file whose chunks do not cover
   all its entries exactly once (a chunk failed mid-file) is dropped entirely. N_generated of a
   sample is the sum of ``nevts`` of the files *processed*, and the summary's
   ``normalisation_note`` says so;

@@ -1,6 +1,6 @@
 """Normalisation: exact unnormalised sums -> the analysis' final histograms and summaries.
 
-A bin's value ``(lo + mid) + hi`` (:func:`agc.processing.exactsum.combine`) is scaled once per
+A bin's value ``(lo + mid) + hi`` (:func:`agc.analysis.exactsum.combine`) is scaled once per
 bin by ``xsec * lumi / N_generated`` (:meth:`agc.processing.partials.SampleSums.norm`); the
 histograms are named after the AGC (:func:`histogram_name`) and the pseudo-data of each region
 is (ttbar ME_var + ttbar PS_var) / 2 + wjets nominal. Also here: the cut flow, the normalised
@@ -15,12 +15,12 @@ from typing import Any
 import hist
 import numpy as np
 
+from agc.analysis import exactsum
+from agc.analysis.processor import SUMS
+from agc.analysis.selection import CUTFLOW_STEPS
 from agc.core import physics
 from agc.core.errors import AGCError
-from agc.processing import exactsum
 from agc.processing.partials import SampleSums, sorted_skipped
-from agc.processing.processor import SUMS
-from agc.processing.selection import CUTFLOW_STEPS
 
 PSEUDODATA = "pseudodata"
 #: Pseudo-data per region = (ttbar ME_var + ttbar PS_var) / 2 + wjets nominal.
@@ -66,7 +66,7 @@ def normalised_histograms(
     offset: float = 0.0,
 ) -> dict[str, hist.Hist]:
     """Final histograms ``{name: Hist}`` (Weight storage, normalised) of ``regions`` (default:
-    the analysis regions; the ML features, :func:`agc.processing.assignment.ml_regions`, get
+    the analysis regions; the ML features, :func:`agc.analysis.assignment.ml_regions`, get
     their own ranges), with pseudo-data if its components are present. Values = sumw * norm,
     variances = sumw2 * norm**2. ``offset`` is added to every bin as a weight-``offset`` entry
     (value + offset, variance + offset**2: the AGC's ``histogram += 1e-6`` for the ML

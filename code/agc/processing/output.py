@@ -21,11 +21,11 @@ from typing import Any
 import hist
 import uproot
 
+from agc.analysis import exactsum
 from agc.core import physics
 from agc.core.errors import AGCError
 from agc.core.fileio import canonical_json, write_json
 from agc.core.rootio import reproducible_recreate
-from agc.processing import exactsum
 from agc.processing.errors import one_line
 from agc.processing.normalisation import (
     cutflow_dict,

@@ -2,7 +2,7 @@
 
 A partial output (:func:`write_partial`, one ``{sample}.partial.json`` per sample, validated
 against ``schemas/histograms_partial.schema.json``) holds the three fixed-point part sums
-``hi``/``mid``/``lo`` (:mod:`agc.processing.exactsum`) of every bin, region and variation
+``hi``/``mid``/``lo`` (:mod:`agc.analysis.exactsum`) of every bin, region and variation
 (sum of weights and of squared weights), the cut flow, N_generated of the files processed and
 the files skipped. Grid values round-trip exactly in JSON, so :func:`combine` of partial
 outputs read back (:func:`read_partial`) equals a single pass bit for bit.
@@ -21,20 +21,20 @@ from typing import Any
 import hist
 import numpy as np
 
-from agc.core import physics
-from agc.core.errors import AGCError
-from agc.core.fileio import write_json
-from agc.core.validation import validate
-from agc.dataset.manifest import sample_key
-from agc.processing import exactsum
-from agc.processing.processor import (
+from agc.analysis import exactsum
+from agc.analysis.processor import (
     DATA_PROCESS,
     SUMS,
     empty_sums,
     histogram_variations,
     sums_regions,
 )
-from agc.processing.selection import CUTFLOW_STEPS
+from agc.analysis.selection import CUTFLOW_STEPS
+from agc.core import physics
+from agc.core.errors import AGCError
+from agc.core.fileio import write_json
+from agc.core.validation import validate
+from agc.dataset.manifest import sample_key
 
 #: held single sums of weights on a 2**-20 grid and is refused).
 PARTIAL_FORMAT = "agc-histograms-partial/2"
@@ -45,7 +45,7 @@ PARTIAL_SUFFIX = ".partial.json"
 class SampleSums:
     """Exact unnormalised sums of one sample (what a partial output holds).
 
-    ``sums``: :func:`agc.processing.processor.empty_sums` layout (region x variation x sum x observable);
+    ``sums``: :func:`agc.analysis.processor.empty_sums` layout (region x variation x sum x observable);
     ``xsec``: effective cross-section [pb]; ``nevts``: N_generated of the processed files
     (``files``); ``skipped``: the sample's files skipped by ``skip_bad_files``, each
     ``{"path", "nevts", "reason"}`` (their ``nevts`` is *not* in ``nevts``); ``cache_key``: the
@@ -70,7 +70,7 @@ class SampleSums:
 
     @property
     def use_inference(self) -> bool:
-        """Whether the sums hold the ML features (:mod:`agc.processing.assignment`)."""
+        """Whether the sums hold the ML features (:mod:`agc.analysis.assignment`)."""
         return list(self.sums.axes["region"]) == sums_regions(True)
 
     def norm(self) -> float:
@@ -101,7 +101,7 @@ def _sums_to_json(sums: hist.Hist, which: str) -> dict[str, dict[str, dict[str, 
 
 
 def accumulation_record() -> dict[str, Any]:
-    """How the partial output's sums are made (:mod:`agc.processing.exactsum`); a reader refuses others."""
+    """How the partial output's sums are made (:mod:`agc.analysis.exactsum`); a reader refuses others."""
     return {
         "parts": list(exactsum.PARTS),
         "grid": {part: exactsum.GRID[part] for part in exactsum.PARTS},
@@ -189,11 +189,11 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _sums_from_json(path: Path, data: dict[str, Any]) -> hist.Hist:
-    """The :func:`agc.processing.processor.empty_sums` histogram filled from ``data``'s
+    """The :func:`agc.analysis.processor.empty_sums` histogram filled from ``data``'s
     ``sumw``/``sumw2`` blocks (every region, variation and ``nbins + 2`` values checked)."""
     nbins = physics.FILL_BINNING[0]
     labels = histogram_variations(data["process"], data["variation"])
-    # With the ML extension the 20 features are regions too (agc.processing.assignment).
+    # With the ML extension the 20 features are regions too (agc.analysis.assignment).
     use_inference = sorted(data["sumw"]["hi"]) == sums_regions(True)
     regions = sums_regions(use_inference)
     sums = empty_sums(labels, use_inference)

@@ -1,7 +1,7 @@
 """Running the coffea processor over the selected samples, keeping whole files only.
 
 :func:`run_processor` checks every local input (:func:`agc.processing.inputs.check_file`), runs
-:class:`agc.processing.processor.FileResolvedProcessor` with coffea's ``processor.Runner`` on
+:class:`agc.analysis.processor.FileResolvedProcessor` with coffea's ``processor.Runner`` on
 the chosen executor (:func:`agc.processing.executors.coffea_executor`), with per-chunk
 checkpoints (:mod:`agc.processing.checkpoint`) when asked, and keeps a file only if its chunks
 cover all its entries exactly once: a file is processed whole or not at all. Bad files stop the
@@ -23,6 +23,16 @@ from typing import Any
 
 from coffea import processor
 
+from agc.analysis.inference import ModelBytes, load_models
+from agc.analysis.processor import (
+    CHUNK_OUTCOMES,
+    AGCSchema,
+    FileResolvedProcessor,
+    PeakMemory,
+    empty_sums,
+    histogram_variations,
+)
+from agc.analysis.selection import CUTFLOW_STEPS
 from agc.core import physics
 from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
@@ -36,19 +46,9 @@ from agc.processing.checkpoint import (
 )
 from agc.processing.errors import translate_error
 from agc.processing.executors import coffea_executor, quiet_coffea
-from agc.processing.inference import ModelBytes, load_models
 from agc.processing.inputs import TREE, check_file
 from agc.processing.partials import SampleSums, sorted_skipped
-from agc.processing.processor import (
-    CHUNK_OUTCOMES,
-    AGCSchema,
-    FileResolvedProcessor,
-    PeakMemory,
-    empty_sums,
-    histogram_variations,
-)
 from agc.processing.progress import with_progress
-from agc.processing.selection import CUTFLOW_STEPS
 
 log = logging.getLogger(__name__)
 

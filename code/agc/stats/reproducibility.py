@@ -2,7 +2,7 @@
 
 Bit-identical on any machine, for any executor, chunk size, worker count and workflow engine:
 the event selection and cut flow, ``histograms.root`` (exact fixed-point accumulation, see
-:mod:`agc.processing.processor`), the partial outputs and ``workspace.json`` (built from those bytes by
+:mod:`agc.analysis.processor`), the partial outputs and ``workspace.json`` (built from those bytes by
 cabinetry without any minimisation). Tests compare them byte for byte.
 
 Reproducible to a tolerance: everything a minimiser makes (``fit_results.json``, the impact

@@ -485,9 +485,9 @@ def report(
     """Write ``<outdir>/provenance.json``, then the report ``output`` (default
     ``<outdir>/report.html``): the run's summary from the outputs in ``outdir``, then the
     executed notebooks of ``notebooks_dir`` (default ``<outdir>/notebooks``)
-    (:func:`agc.publish.provenance.run_provenance`, :func:`agc.publish.report.build_report`)."""
+    (:func:`agc.publish.provenance.run_provenance`, :func:`agc.report.build.build_report`)."""
     from agc.publish.provenance import run_provenance
-    from agc.publish.report import build_report
+    from agc.report.build import build_report
 
     params = validate_parameters({"outdir": outdir})
     # provenance.json first: the report's provenance box shows it.

@@ -13,8 +13,8 @@ import html
 from pathlib import Path
 from typing import Any
 
-from agc.publish import htmlparts as h
-from agc.publish.runoutputs import RunOutputs, step_times
+from agc.report import htmlparts as h
+from agc.report.runoutputs import RunOutputs, step_times
 
 #: Products the outputs section links when they exist (files, then folders).
 PRODUCTS = (

@@ -1,4 +1,4 @@
-"""The exact three-part accumulation (agc.processing.exactsum, agc.processing.processor.fill): grids, the overflow bound
+"""The exact three-part accumulation (agc.analysis.exactsum, agc.analysis.processor.fill): grids, the overflow bound
 at its edge, refused weights, order independence and agreement with a plain float64 fill."""
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agc.analysis import exactsum
+from agc.analysis.processor import SUMS, empty_sums, fill, histogram_variations
 from agc.core import physics
 from agc.core.errors import AGCError
-from agc.processing import exactsum
 from agc.processing.normalisation import normalised_histograms
 from agc.processing.partials import SampleSums, read_partial, write_partial
-from agc.processing.processor import SUMS, empty_sums, fill, histogram_variations
 
 N_PARTS = len(exactsum.PARTS)
 

@@ -25,14 +25,14 @@ import numpy as np
 import uproot
 from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
-from agc.core import physics
-from agc.processing.assignment import best_assignments, lepton_columns
-from agc.processing.inference import ModelBytes
-from agc.processing.processor import collections
-from agc.processing.selection import (
+from agc.analysis.assignment import best_assignments, lepton_columns
+from agc.analysis.inference import ModelBytes
+from agc.analysis.processor import collections
+from agc.analysis.selection import (
     jet_mask,
     select,
 )
+from agc.core import physics
 
 __all__ = ["AssignmentAccuracy", "assignment_accuracy", "jet_labels"]
 

@@ -2,7 +2,7 @@
 
 ``agc_permutations`` and ``agc_features`` below follow the AGC's ``get_permutations_dict`` and
 ``get_features`` line by line (awkward + vector, one feature at a time); the package's vectorised
-:mod:`agc.processing.mlfeatures` must give the same assignments, in the same order, and the same
+:mod:`agc.analysis.mlfeatures` must give the same assignments, in the same order, and the same
 20 features within 1e-9 on randomly drawn events (float64 inputs on both sides).
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import vector
 
-from agc.processing.mlfeatures import Objects, assignments, features, permutations
+from agc.analysis.mlfeatures import Objects, assignments, features, permutations
 
 
 def agc_permutations(max_n_jets: int) -> dict[int, list[list[int]]]:

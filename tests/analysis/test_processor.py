@@ -1,4 +1,4 @@
-"""The coffea processor (agc.processing.processor) on the real CMS file."""
+"""The coffea processor (agc.analysis.processor) on the real CMS file."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from coffea.nanoevents import NanoEventsFactory
 
+from agc.analysis.processor import AGCProcessor, AGCSchema
 from agc.core import physics
-from agc.processing.processor import AGCProcessor, AGCSchema
 
 
 def test_processor_reads_only_the_needed_branches(real_nanoaod: Path) -> None:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from tests.processing.test_mlfeatures import objects_of, random_events
 
+from agc.analysis.assignment import fill_values
+from agc.analysis.inference import best_rows, boosters, effective_rounds, load_models, scores
+from agc.analysis.mlfeatures import assignments, features
 from agc.core import physics
 from agc.core.errors import AGCError
-from agc.processing.assignment import fill_values
-from agc.processing.inference import best_rows, boosters, effective_rounds, load_models, scores
-from agc.processing.mlfeatures import assignments, features
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,11 @@
 Per dataset (sample ``process__variation``) one :class:`hist.Hist` with ``Double`` storage and
 axes ``region`` x ``variation`` x ``sum`` x ``part`` x ``observable``: ``sum`` is ``sumw`` (sum
 of the weights) or ``sumw2`` (sum of the squared weights); ``part`` is ``hi``, ``mid`` or
-``lo``, the fixed-point parts every weight is split into (:mod:`agc.processing.exactsum`: grids 2**-12,
+``lo``, the fixed-point parts every weight is split into (:mod:`agc.analysis.exactsum`: grids 2**-12,
 2**-35, 2**-58), whose sums are exact doubles, so adding the per-chunk histograms in any
 grouping gives the same doubles bit for bit; ``observable`` is the fill binning of the card (25
 bins, 50-550 GeV, with flow bins). Weights are unnormalised (nominal weight 1); a bin's value
-(:func:`agc.processing.exactsum.combine` of its parts) and the MC normalisation ``xsec * lumi /
+(:func:`agc.analysis.exactsum.combine` of its parts) and the MC normalisation ``xsec * lumi /
 N_generated`` are computed once, when ``histograms.root`` is written.
 
 The categories of every axis are fixed per dataset (no growth), sorted by name, so the output
@@ -32,17 +32,16 @@ import numpy as np
 from coffea import processor
 from coffea.nanoevents import NanoAODSchema
 
-from agc.core import physics
-from agc.processing import exactsum
-from agc.processing.assignment import (
+from agc.analysis import exactsum
+from agc.analysis.assignment import (
     best_assignments,
     fill_values,
     lepton_columns,
     ml_regions,
 )
-from agc.processing.inference import ModelBytes
-from agc.processing.jer import jer_factors_flat
-from agc.processing.selection import (
+from agc.analysis.inference import ModelBytes
+from agc.analysis.jer import jer_factors_flat
+from agc.analysis.selection import (
     CUTFLOW_STEPS,
     ELECTRON_FIELDS,
     JET_FIELDS,
@@ -53,6 +52,7 @@ from agc.processing.selection import (
     n_selected_leptons,
     select,
 )
+from agc.core import physics
 
 #: Fields the ML features read besides the selection's (:data:`agc.core.physics.ML_BRANCHES_READ`).
 ML_FIELDS: dict[str, tuple[str, ...]] = {
@@ -92,7 +92,7 @@ def histogram_variations(process: str, variation: str) -> list[str]:
 
 def sums_regions(use_inference: bool = False) -> list[str]:
     """Sorted "regions" of the sums histogram: the analysis regions, plus the 20 ML features
-    (:mod:`agc.processing.assignment`) with ``use_inference``."""
+    (:mod:`agc.analysis.assignment`) with ``use_inference``."""
     return sorted([*physics.REGIONS, *(ml_regions() if use_inference else [])])
 
 
@@ -113,7 +113,7 @@ def empty_sums(variations: list[str], use_inference: bool = False) -> hist.Hist:
 def fill(sums: hist.Hist, region: str, variation: str, observable: np.ndarray, weight: Any) -> None:
     """Fill ``weight`` (unnormalised; scalar or one per entry) and ``weight**2`` for
     ``observable`` [GeV], each split into its exactly summable parts
-    (:func:`agc.processing.exactsum.split`). A weight beyond :data:`agc.processing.exactsum.MAX_WEIGHT` or not
+    (:func:`agc.analysis.exactsum.split`). A weight beyond :data:`agc.analysis.exactsum.MAX_WEIGHT` or not
     finite raises :class:`agc.core.errors.AGCError`."""
     w = np.broadcast_to(exactsum.check(weight, f"{variation} weight"), observable.shape)
     for which, values in (("sumw", w), ("sumw2", w * w)):
@@ -172,7 +172,7 @@ def collections(events: Any, ml: bool = False) -> tuple[Collection, Collection, 
 
 
 class _MLFill:
-    """Fills the ML features of the best assignment of each 4j2b event (:mod:`agc.processing.assignment`).
+    """Fills the ML features of the best assignment of each 4j2b event (:mod:`agc.analysis.assignment`).
 
     Built once per chunk: the selected lepton of every event and the event numbers; then one
     :meth:`features` per jet-pT variation (the weight variations reuse the nominal one).
@@ -212,7 +212,7 @@ class AGCProcessor(processor.ProcessorABC):
     Needs ``events.metadata`` keys ``dataset``, ``process`` and ``variation`` (the fileset of
     :func:`agc.dataset.manifest.fileset`). Returns ``{"sums": {dataset: hist.Hist}, "cutflow": {dataset:
     {step: int}}}``; both add exactly under coffea's accumulation. With ``models`` (the AGC's
-    BDTs, :func:`agc.processing.inference.load_models`) the best jet-parton assignment of every
+    BDTs, :func:`agc.analysis.inference.load_models`) the best jet-parton assignment of every
     4j2b event is found and its 20 features are filled too, for every variation (AGC
     ``USE_INFERENCE``).
     """

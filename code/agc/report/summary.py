@@ -19,10 +19,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from agc.publish import htmlparts as h
-from agc.publish.images import png_data_uri
-from agc.publish.provenancebox import outputs_section, provenance_section
-from agc.publish.runoutputs import RunOutputs
+from agc.report import htmlparts as h
+from agc.report.images import png_data_uri
+from agc.report.provenancebox import outputs_section, provenance_section
+from agc.report.runoutputs import RunOutputs
 from agc.stats.results import FitSummary, LimitResult
 
 Section = Callable[[RunOutputs], str | None]

@@ -5,7 +5,7 @@
   shows as red blocks. They are taken out of the cell and summarised in one collapsed
   ``<details>`` log in their place: the number of lines and the first :data:`LOG_LINES` of them.
 - :func:`compress_images`: ``image/png`` outputs are re-encoded as palette PNGs
-  (:func:`agc.publish.images.compress_png`).
+  (:func:`agc.report.images.compress_png`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from agc.publish.images import compress_base64_png
+from agc.report.images import compress_base64_png
 
 #: Lines of a captured log shown in the report (the count says how many there were).
 LOG_LINES = 12

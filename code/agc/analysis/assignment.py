@@ -1,11 +1,11 @@
 """The best jet-parton assignment of each 4j2b event and its features as histogram entries.
 
 :func:`best_assignments` builds every assignment of the selected jets
-(:func:`agc.processing.mlfeatures.assignments`), scores them
-(:func:`agc.processing.inference.scores`) and keeps the best one per event, with its 20 features.
+(:func:`agc.analysis.mlfeatures.assignments`), scores them
+(:func:`agc.analysis.inference.scores`) and keeps the best one per event, with its 20 features.
 
 Histogramming: the processor keeps the 20 features as extra "regions" of its exact-sum histogram
-(:func:`agc.processing.processor.empty_sums`), whose observable axis is the fill binning (25 bins,
+(:func:`agc.analysis.processor.empty_sums`), whose observable axis is the fill binning (25 bins,
 50-550 GeV). :func:`fill_values` maps a feature value to a value inside the bin that
 ``hist.axis.Regular(25, low, high)`` -- the AGC's binning of that feature -- puts it in (bin
 ``floor((x - low) / (high - low) * 25)``, boost-histogram's arithmetic, flow bins and NaN
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agc.analysis.inference import ModelBytes, best_rows, scores
+from agc.analysis.mlfeatures import Assignments, Objects, assignments, features
+from agc.analysis.selection import Collection, electron_mask, muon_mask
 from agc.core import physics
-from agc.processing.inference import ModelBytes, best_rows, scores
-from agc.processing.mlfeatures import Assignments, Objects, assignments, features
-from agc.processing.selection import Collection, electron_mask, muon_mask
 
 __all__ = [
     "BestAssignments",
@@ -71,7 +71,7 @@ class BestAssignments:
 
 def lepton_columns(electrons: Collection, muons: Collection) -> dict[str, np.ndarray]:
     """pt, eta, phi, mass (float64 per event) of each event's one selected lepton (electron or
-    muon, :func:`~agc.processing.selection.electron_mask` / ``muon_mask``). Events without one
+    muon, :func:`~agc.analysis.selection.electron_mask` / ``muon_mask``). Events without one
     get 0."""
     electron_ok = np.asarray(electron_mask(electrons), dtype=bool)
     muon_ok = np.asarray(muon_mask(muons), dtype=bool)

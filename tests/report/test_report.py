@@ -1,4 +1,4 @@
-"""The run report (agc.publish.report and its parts): data-driven sections, captured logs,
+"""The run report (agc.report.build and its parts): data-driven sections, captured logs,
 compressed images, no JSON dumps -- and, in headless Chromium, what a person sees first."""
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import nbformat
 import pytest
 from PIL import Image
 
-from agc.publish.images import compress_png
-from agc.publish.notebookcells import LOG_LINES, capture_stderr
 from agc.publish.provenance import run_provenance
-from agc.publish.report import build_report, summary_markdown
-from agc.publish.summary import summary_html
+from agc.report.build import build_report
+from agc.report.display import summary_markdown
+from agc.report.images import compress_png
+from agc.report.notebookcells import LOG_LINES, capture_stderr
+from agc.report.summary import summary_html
 
 #: The report must stay below this size [bytes].
 MAX_REPORT_BYTES = 3_000_000

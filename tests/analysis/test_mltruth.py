@@ -1,4 +1,4 @@
-"""The BDT's assignment accuracy on generated ttbar events (agc.processing.mltruth).
+"""The BDT's assignment accuracy on generated ttbar events (agc.analysis.mltruth).
 
 Chance would pick the true assignment in about 1 of the ~38 scored per event; the AGC's BDT on
 features and truth labels that fit together does far better. A feature in the wrong column or a
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from agc.analysis.inference import load_models
+from agc.analysis.mltruth import AssignmentAccuracy, assignment_accuracy
 from agc.dataset.generate import generate_dataset
 from agc.dataset.manifest import load_manifest
-from agc.processing.inference import load_models
-from agc.processing.mltruth import AssignmentAccuracy, assignment_accuracy
 
 
 @pytest.fixture(scope="module")

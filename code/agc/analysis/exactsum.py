@@ -14,7 +14,7 @@ so each value ``x`` (a weight ``w`` for ``sumw``, ``w * w`` for ``sumw2``; unnor
 
 every subtraction is exact, so ``hi + mid + lo`` is within 2**-59 ~ 1.7e-18 of ``x``: far below
 the float64 rounding of ``x`` itself for any weight above ~1e-4. Each part is summed in its own
-Double-storage cell (:func:`agc.processing.processor.fill`); a bin's value is ``(lo + mid) + hi`` of its
+Double-storage cell (:func:`agc.analysis.processor.fill`); a bin's value is ``(lo + mid) + hi`` of its
 part sums (:func:`combine`: two roundings, once, when the final file is written). A bin sum
 therefore equals the exact sum of the weights to a few units in the last place, and a plain
 float64 fill of the same weights to its own rounding error (~1e-16 * entries, worst case).
@@ -62,9 +62,7 @@ def _largest_part(index: int) -> float:
 
 # The bound of the module docstring, checked once at import (against edits of the constants).
 if any(MAX_ENTRIES * _largest_part(i) > BOUNDS[p] for i, p in enumerate(PARTS)):
-    raise ImportError(
-        "agc.processing.exactsum: MAX_ENTRIES / MAX_WEIGHT exceed the exact-sum bounds"
-    )
+    raise ImportError("agc.analysis.exactsum: MAX_ENTRIES / MAX_WEIGHT exceed the exact-sum bounds")
 
 
 def check(weight: np.ndarray | float, what: str = "event weight") -> np.ndarray:
@@ -78,7 +76,7 @@ def check(weight: np.ndarray | float, what: str = "event weight") -> np.ndarray:
         first = float(w[bad].flat[0])
         raise AGCError(
             f"{what} {first!r} is outside the exactly summable range |w| <= {MAX_WEIGHT:g} "
-            "(agc.processing.exactsum.MAX_WEIGHT)"
+            "(agc.analysis.exactsum.MAX_WEIGHT)"
         )
     return w
 

@@ -8,9 +8,8 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from agc.core import physics
-from agc.processing.jer import jer_factors, jer_factors_flat
-from agc.processing.selection import (
+from agc.analysis.jer import jer_factors, jer_factors_flat
+from agc.analysis.selection import (
     Collection,
     btag_weight_variations,
     electron_mask,
@@ -22,6 +21,7 @@ from agc.processing.selection import (
     n_selected_leptons,
     select,
 )
+from agc.core import physics
 
 
 def electrons(*events: list[tuple[float, float, int, float]]) -> ak.Array:
