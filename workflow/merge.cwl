@@ -62,7 +62,7 @@ outputs:
     type: File
     outputBinding: {glob: $(inputs.outdir)/cutflow.json}
   histograms_ml:
-    doc: "<outdir>/histograms_ml.root (issue #21): one File, none with use_inference false"
+    doc: "<outdir>/histograms_ml.root: one File, none with use_inference false"
     type: File[]
     outputBinding: {glob: $(inputs.outdir)/histograms_ml.root}
   notebook:

@@ -1,5 +1,5 @@
 #!/usr/bin/env cwl-runner
-# Stage 04: the ML model, its fit and plots, the ML validation (notebooks/04_ml.ipynb, issue #21).
+# Stage 04: the ML model, its fit and plots, the ML validation (notebooks/04_ml.ipynb).
 cwlVersion: v1.2
 class: CommandLineTool
 label: ml

@@ -91,7 +91,7 @@ def test_the_defaults_are_those_of_the_preserved_analysis() -> None:
         "poi": "ttbar_norm",
         "skip_bad_files": False,
         "format": "ttree",  # the NanoAOD of the analysis is TTree; RNTuple is opt-in
-        "use_inference": True,  # the AGC's USE_INFERENCE default (issue #21)
+        "use_inference": True,  # the AGC's USE_INFERENCE default
     }
     assert EXECUTORS == ("iterative", "futures", "dask")
 

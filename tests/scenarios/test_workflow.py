@@ -561,7 +561,7 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
     ):
         assert (serial_out / name).is_file(), f"serial run did not write {name}"
         assert (cwl_out / name).is_file(), f"CWL run did not write {name}"
-    for out in (serial_out, cwl_out):  # the same report whichever engine ran (issue #22)
+    for out in (serial_out, cwl_out):  # the same report whichever engine ran
         page = (out / "report.html").read_text(encoding="utf-8")
         assert page.count('data-role="fit-poi"') == 1
         assert page.count('data-role="fit-postfit"') == 2
@@ -598,7 +598,7 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
             assert np.array_equal(a, b), f"{name} differs between the serial and CWL runs"
     for name in ("cutflow.json", "workspace.json", "fit_results.json", "dataset.json"):
         assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"
-    # The ML step (issue #21): the same workspace and fit on one machine, the same figures.
+    # The ML step: the same workspace and fit on one machine, the same figures.
     for name in ("ml/workspace_ml.json", "ml/fit_results_ml.json"):
         assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"
     assert sorted(p.name for p in (cwl_out / "ml" / "plots").iterdir()) == sorted(

@@ -216,7 +216,7 @@ def test_stage_parameters_are_the_schema_names_in_signature_order() -> None:
     assert stages.stage_parameters(stages.ml) == ("outdir", "use_inference")
 
 
-# ----------------------------------------------------------------------------- ML (issue #21)
+# ----------------------------------------------------------------------------- ML
 
 
 def test_ml_stages_without_inference_leave_a_note_and_nothing_stale(in_tmp: Path) -> None:

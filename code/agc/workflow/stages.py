@@ -12,7 +12,7 @@ and calls its subpackage's entry point. Output paths follow the run's layout und
     <outdir>/histograms.root, cutflow.json   merge
     <outdir>/workspace.json                  model
     <outdir>/fit_results.json, plots/        fit
-    <outdir>/histograms_ml.root              histograms / merge (use_inference, issue #21)
+    <outdir>/histograms_ml.root              histograms / merge (use_inference)
     <outdir>/ml/workspace_ml.json            ml_model (use_inference; else ml/NOTE.txt)
     <outdir>/ml/fit_results_ml.json, plots/  ml_fit
     <outdir>/reinterpretation/, cache/       reinterpret
@@ -56,7 +56,7 @@ NOTEBOOKS_DIR = "notebooks"
 REPORT = "report.html"
 ARCHIVE_DIR = "archive"
 REINTERPRETATION_DIR = "reinterpretation"
-#: The ML model's products (issue #21): histograms_ml.root beside histograms.root, the rest in ml/.
+#: The ML model's products: histograms_ml.root beside histograms.root, the rest in ml/.
 HISTOGRAMS_ML = "histograms_ml.root"
 ML_DIR = "ml"
 WORKSPACE_ML = f"{ML_DIR}/workspace_ml.json"
