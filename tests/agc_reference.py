@@ -15,7 +15,13 @@ code, each so that the comparison with the package is meaningful to 1e-9:
   rounding, ~1e-7, would move events across bin edges);
 - b-tagged means ``btagCSVV2 > 0.5`` everywhere, as the card says (the AGC uses ``>=`` for the
   ``exactly_1b`` count; no jet has exactly 0.5 in these files);
-- no ML part, no data sample.
+- no data sample.
+
+The ML part (:func:`agc_get_features`, :func:`agc_permutations`, :func:`agc_best_features`)
+keeps the AGC's dtypes end to end: NanoAOD's float32 columns (a varied pT is float64, the float32
+pT times a float64 factor, as in the AGC), coffea's ``Jet`` sums and scikit-hep vector's
+``Momentum4D`` sums, the float64 feature array that ``predict_proba`` reads as float32, and the
+first best-scored assignment (``ak.argmax``).
 
 The varied pT replaces the jets' pT before anything is computed (``jets["pt"] = jets.pt *
 factor``), so the object selection, b-tag counts, H_T and the trijet four-momenta all use it.
@@ -30,6 +36,7 @@ from typing import Any
 import awkward as ak
 import hist
 import numpy as np
+import vector
 from coffea.analysis_tools import PackedSelection
 from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
@@ -195,3 +202,113 @@ def reference_histograms(manifest_path: str | Path) -> dict[str, tuple[np.ndarra
             (me, me_var), (ps, ps_var), (wj, wj_var) = (result[p] for p in parts)
             result[f"{region}_pseudodata"] = ((me + ps) / 2 + wj, (me_var + ps_var) / 4 + wj_var)
     return dict(sorted(result.items()))
+
+
+# ----------------------------------------------------------------------------- ML extension
+
+
+def agc_permutations(max_n_jets: int) -> dict[int, list[list[int]]]:
+    """AGC ``utils/ml.py`` ``get_permutations_dict(MAX_N_JETS)`` (without labels), transcribed."""
+    permutations_dict = {}
+    for n in range(4, max_n_jets + 1):
+        test = ak.Array(range(n))
+        unzipped = ak.unzip(ak.argcartesian([test] * 4, axis=0))
+        combos = ak.combinations(ak.Array(range(4)), 2, axis=0)
+        different = unzipped[combos[0]["0"]] != unzipped[combos[0]["1"]]
+        for i in range(1, len(combos)):
+            different = different & (unzipped[combos[i]["0"]] != unzipped[combos[i]["1"]])
+        perms = ak.concatenate(
+            [test[unzipped[i][different]][..., np.newaxis] for i in range(len(unzipped))], axis=1
+        ).to_list()
+        permutations_dict[n] = perms
+    labels_dict = {}
+    for n in range(4, max_n_jets + 1):
+        current = []
+        for perm in permutations_dict[n]:
+            inds = np.array(perm)
+            label = 100 * np.ones(n)
+            label[inds[:2]] = 24
+            label[inds[2]] = 6
+            label[inds[3]] = -6
+            current.append(label.tolist())
+        labels_dict[n] = current
+    for n in range(4, max_n_jets + 1):
+        res = [idx for idx, val in enumerate(labels_dict[n]) if val in labels_dict[n][:idx]]
+        permutations_dict[n] = np.array(permutations_dict[n])[res].tolist()
+    return permutations_dict
+
+
+def agc_get_features(
+    jets: Any, electrons: Any, muons: Any, max_n_jets: int = 6
+) -> tuple[np.ndarray, np.ndarray]:
+    """AGC ``utils/ml.py`` ``get_features(jets, electrons, muons)``, transcribed: the selected
+    jets as coffea ``Jet`` records (their sums are coffea's), the selected electrons and muons
+    (one lepton per event), columns in whatever dtype they come (NanoAOD: float32).
+
+    Returns (features: float64 (rows, 20), rows per event: int64)."""
+    vector.register_awkward()
+    permutations_dict = agc_permutations(max_n_jets)
+    njet = ak.num(jets).to_numpy()
+    njet[njet > max_n_jets] = max_n_jets
+    perms = ak.Array([permutations_dict[n] for n in njet])
+    perm_counts = ak.num(perms)
+    features = np.zeros((int(ak.sum(perm_counts)), 20))
+    leptons = ak.flatten(ak.concatenate((electrons, muons), axis=1), axis=-1)
+    j = [jets[perms[..., k]] for k in range(4)]
+
+    def delta_r(a: Any, b: Any) -> np.ndarray:
+        return ak.flatten(np.sqrt((a.eta - b.eta) ** 2 + (a.phi - b.phi) ** 2)).to_numpy()
+
+    features[:, 0] = delta_r(leptons, j[3])
+    features[:, 1] = delta_r(j[0], j[1])
+    features[:, 2] = delta_r(j[0], j[2])
+    features[:, 3] = delta_r(j[1], j[2])
+
+    def p4(objects: Any) -> Any:
+        fields = ("pt", "eta", "phi", "mass")
+        return ak.zip({f: objects[f] for f in fields}, with_name="Momentum4D")
+
+    lep_p4 = ak.flatten(ak.concatenate((p4(electrons), p4(muons)), axis=1), axis=-1)
+    jet_p4 = p4(jets)
+    features[:, 4] = ak.flatten((lep_p4 + jet_p4[perms[..., 3]]).mass).to_numpy()
+    features[:, 5] = ak.flatten((j[0] + j[1]).mass).to_numpy()
+    features[:, 6] = ak.flatten((j[0] + j[1] + j[2]).mass).to_numpy()
+    features[:, 7] = ak.flatten((j[0] + j[1] + j[2]).pt).to_numpy()
+    for first, field in ((8, "pt"), (12, "btagCSVV2"), (16, "qgl")):
+        for k in range(4):
+            features[:, first + k] = ak.flatten(j[k][field]).to_numpy()
+    return features, ak.to_numpy(perm_counts).astype(np.int64)
+
+
+def agc_models() -> tuple[Any, Any]:
+    """(model_even, model_odd): the AGC's BDTs as ``XGBClassifier`` (AGC ``load_models``), read
+    from the package's copy (inputs/models, the same files)."""
+    from xgboost import XGBClassifier
+
+    folder = Path(__file__).resolve().parents[1] / "inputs" / "models" / "agc_reconstruction_bdt"
+    out = []
+    for name in ("model_even.json", "model_odd.json"):
+        model = XGBClassifier()
+        model.load_model(folder / name)
+        out.append(model)
+    return out[0], out[1]
+
+
+def agc_best_features(
+    features: np.ndarray, perm_counts: np.ndarray, even: np.ndarray, models: tuple[Any, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """AGC ``get_inference_results_local`` and the pipeline's choice: BDT probabilities of the
+    rows (``models``: :func:`agc_models`; an even event is scored by the model trained on odd
+    events), then per event the features of the first row with the largest one
+    (``ak.argmax``). ``even``: bool per event. Returns (per event: the chosen row's position
+    within its event, its features (n_events, 20))."""
+    model_even, model_odd = models
+    even_perm = np.repeat(even, perm_counts)
+    results = np.zeros(features.shape[0])
+    if len(features[even_perm]) > 0:
+        results[even_perm] = model_odd.predict_proba(features[even_perm, :])[:, 1]
+    if len(features[~even_perm]) > 0:
+        results[~even_perm] = model_even.predict_proba(features[~even_perm, :])[:, 1]
+    best = ak.to_numpy(ak.argmax(ak.unflatten(results, perm_counts), axis=1))
+    starts = np.concatenate(([0], np.cumsum(perm_counts)[:-1])).astype(np.int64)
+    return best, features[starts + best]
