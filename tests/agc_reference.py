@@ -20,7 +20,7 @@ code, each so that the comparison with the package is meaningful to 1e-9:
 The ML part (:func:`agc_get_features`, :func:`agc_permutations`, :func:`agc_best_features`)
 keeps the AGC's dtypes end to end: NanoAOD's float32 columns (a varied pT is float64, the float32
 pT times a float64 factor, as in the AGC), coffea's ``Jet`` sums and scikit-hep vector's
-``Momentum4D`` sums, the float64 feature array that ``predict_proba`` reads as float32, and the
+``Momentum4D`` sums, the float64 feature array that xgboost reads as float32, and the
 first best-scored assignment (``ak.argmax``).
 
 The varied pT replaces the jets' pT before anything is computed (``jets["pt"] = jets.pt *
@@ -281,14 +281,16 @@ def agc_get_features(
 
 
 def agc_models() -> tuple[Any, Any]:
-    """(model_even, model_odd): the AGC's BDTs as ``XGBClassifier`` (AGC ``load_models``), read
-    from the package's copy (inputs/models, the same files)."""
-    from xgboost import XGBClassifier
+    """(model_even, model_odd): the AGC's BDTs (AGC ``load_models``) from the package's copy
+    (inputs/models, the same files), as ``xgboost.Booster`` (the AGC wraps them in
+    ``XGBClassifier``, which needs scikit-learn; its ``predict_proba(x)[:, 1]`` is the
+    booster's prediction on ``DMatrix(x)``)."""
+    import xgboost
 
     folder = Path(__file__).resolve().parents[1] / "inputs" / "models" / "agc_reconstruction_bdt"
     out = []
     for name in ("model_even.json", "model_odd.json"):
-        model = XGBClassifier()
+        model = xgboost.Booster()
         model.load_model(folder / name)
         out.append(model)
     return out[0], out[1]
@@ -302,13 +304,61 @@ def agc_best_features(
     events), then per event the features of the first row with the largest one
     (``ak.argmax``). ``even``: bool per event. Returns (per event: the chosen row's position
     within its event, its features (n_events, 20))."""
+    import xgboost
+
     model_even, model_odd = models
     even_perm = np.repeat(even, perm_counts)
     results = np.zeros(features.shape[0])
     if len(features[even_perm]) > 0:
-        results[even_perm] = model_odd.predict_proba(features[even_perm, :])[:, 1]
+        results[even_perm] = model_odd.predict(xgboost.DMatrix(features[even_perm, :]))
     if len(features[~even_perm]) > 0:
-        results[~even_perm] = model_even.predict_proba(features[~even_perm, :])[:, 1]
+        results[~even_perm] = model_even.predict(xgboost.DMatrix(features[~even_perm, :]))
     best = ak.to_numpy(ak.argmax(ak.unflatten(results, perm_counts), axis=1))
     starts = np.concatenate(([0], np.cumsum(perm_counts)[:-1])).astype(np.int64)
     return best, features[starts + best]
+
+
+def ml_choices(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The AGC pipeline's ML choices in the 4j2b events of one file, for ``nominal``,
+    ``pt_scale_up`` and ``pt_res_up`` (injected JER factors, as in :func:`process_file`):
+    ``{variation: (4j2b event positions, chosen jets (W1, W2, b_had, b_lep) as positions among
+    the event's selected jets (n, 4), their features (n, 20))}``.
+
+    As in the AGC, the pT factor is a float64 field of the events, so a varied pT is float64
+    while every other column stays NanoAOD's float32."""
+    events = NanoEventsFactory.from_root(
+        {str(path): "Events"}, schemaclass=_Schema, mode="eager"
+    ).events()
+    n_jet = ak.num(events.Jet, axis=1)
+    events["pt_scale_up"] = 1.03
+    events["pt_res_up"] = jer_factors(events.run, events.luminosityBlock, events.event, n_jet)
+    even = ak.to_numpy(events.event % 2 == 0)
+    models = agc_models()
+    out = {}
+    for syst_var in ("nominal", "pt_scale_up", "pt_res_up"):
+        elecs, muons, jets = events.Electron, events.Muon, events.Jet
+        if syst_var != "nominal":
+            jets["pt"] = jets.pt * events[syst_var]
+        elecs = elecs[
+            (elecs.pt > 30) & (np.abs(elecs.eta) < 2.1) & (elecs.cutBased == 4) & (elecs.sip3d < 4)
+        ]
+        muons = muons[
+            (muons.pt > 30)
+            & (np.abs(muons.eta) < 2.1)
+            & muons.tightId
+            & (muons.sip3d < 4)
+            & (muons.pfRelIso04_all < 0.15)
+        ]
+        jets = jets[(jets.pt > 30) & (np.abs(jets.eta) < 2.4) & jets.isTightLeptonVeto]
+        region = ak.to_numpy(
+            ((ak.num(elecs) + ak.num(muons)) == 1)
+            & (ak.num(jets) >= 4)
+            & (ak.sum(jets.btagCSVV2 > B_TAG_THRESHOLD, axis=1) >= 2)
+        )
+        features, perm_counts = agc_get_features(jets[region], elecs[region], muons[region])
+        best, chosen = agc_best_features(features, perm_counts, even[region], models)
+        n_used = np.minimum(ak.to_numpy(ak.num(jets[region])), 6)
+        perms = agc_permutations(6)
+        chosen_jets = np.array([perms[n][b] for n, b in zip(n_used, best, strict=True)])
+        out[syst_var] = (np.flatnonzero(region), chosen_jets.reshape(-1, 4), chosen)
+    return out
