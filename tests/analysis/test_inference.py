@@ -8,7 +8,7 @@ from pathlib import Path
 import hist
 import numpy as np
 import pytest
-from tests.processing.test_mlfeatures import objects_of, random_events
+from tests.analysis.test_mlfeatures import objects_of, random_events
 
 from agc.analysis.assignment import fill_values
 from agc.analysis.inference import best_rows, boosters, effective_rounds, load_models, scores

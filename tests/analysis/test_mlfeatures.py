@@ -1,9 +1,10 @@
-"""The ML features against a straightforward transcription of the AGC's ``utils/ml.py``.
+"""The ML features against the AGC's ``utils/ml.py``, transcribed with the AGC's dtypes.
 
-``agc_permutations`` and ``agc_features`` below follow the AGC's ``get_permutations_dict`` and
-``get_features`` line by line (awkward + vector, one feature at a time); the package's vectorised
+``agc_permutations`` and ``agc_get_features`` (tests/agc_reference.py) follow the AGC's
+``get_permutations_dict`` and ``get_features`` line by line (awkward, coffea ``Jet`` sums and
+vector ``Momentum4D`` sums on float32 columns, a varied pT in float64); the package's vectorised
 :mod:`agc.analysis.mlfeatures` must give the same assignments, in the same order, and the same
-20 features within 1e-9 on randomly drawn events (float64 inputs on both sides).
+20 features bit for bit on randomly drawn events.
 """
 
 from __future__ import annotations
@@ -11,105 +12,60 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 import pytest
-import vector
+from agc_reference import agc_get_features, agc_permutations
+from coffea.nanoevents.methods import nanoaod
 
+from agc.analysis.assignment import jet_pt_column
 from agc.analysis.mlfeatures import Objects, assignments, features, permutations
 
-
-def agc_permutations(max_n_jets: int) -> dict[int, list[list[int]]]:
-    """AGC ``get_permutations_dict(MAX_N_JETS)`` (without labels), transcribed."""
-    permutations_dict = {}
-    for n in range(4, max_n_jets + 1):
-        test = ak.Array(range(n))
-        unzipped = ak.unzip(ak.argcartesian([test] * 4, axis=0))
-        combos = ak.combinations(ak.Array(range(4)), 2, axis=0)
-        different = unzipped[combos[0]["0"]] != unzipped[combos[0]["1"]]
-        for i in range(1, len(combos)):
-            different = different & (unzipped[combos[i]["0"]] != unzipped[combos[i]["1"]])
-        perms = ak.concatenate(
-            [test[unzipped[i][different]][..., np.newaxis] for i in range(len(unzipped))], axis=1
-        ).to_list()
-        permutations_dict[n] = perms
-    labels_dict = {}
-    for n in range(4, max_n_jets + 1):
-        current = []
-        for perm in permutations_dict[n]:
-            inds = np.array(perm)
-            label = 100 * np.ones(n)
-            label[inds[:2]] = 24
-            label[inds[2]] = 6
-            label[inds[3]] = -6
-            current.append(label.tolist())
-        labels_dict[n] = current
-    for n in range(4, max_n_jets + 1):
-        res = [idx for idx, val in enumerate(labels_dict[n]) if val in labels_dict[n][:idx]]
-        permutations_dict[n] = np.array(permutations_dict[n])[res].tolist()
-    return permutations_dict
+F4 = np.float32
 
 
-def agc_features(jets: ak.Array, leptons: ak.Array, max_n_jets: int = 6) -> np.ndarray:
-    """AGC ``get_features(jets, electrons, muons)``, transcribed (one lepton per event)."""
-    vector.register_awkward()
-    permutations_dict = agc_permutations(max_n_jets)
-    njet = ak.num(jets).to_numpy()
-    njet[njet > max_n_jets] = max_n_jets
-    perms = ak.Array([permutations_dict[n] for n in njet])
-    perm_counts = ak.num(perms)
-    out = np.zeros((int(ak.sum(perm_counts)), 20))
-    lep = leptons
-
-    def dr(a: ak.Array, b: ak.Array) -> np.ndarray:
-        return ak.flatten(np.sqrt((a.eta - b.eta) ** 2 + (a.phi - b.phi) ** 2)).to_numpy()
-
-    j = [jets[perms[..., k]] for k in range(4)]
-    out[:, 0] = dr(lep, j[3])
-    out[:, 1] = dr(j[0], j[1])
-    out[:, 2] = dr(j[0], j[2])
-    out[:, 3] = dr(j[1], j[2])
-    p4 = ak.zip(
-        {"pt": jets.pt, "eta": jets.eta, "phi": jets.phi, "mass": jets.mass}, with_name="Momentum4D"
-    )
-    lep_p4 = ak.zip(
-        {"pt": lep.pt, "eta": lep.eta, "phi": lep.phi, "mass": lep.mass}, with_name="Momentum4D"
-    )
-    q = [p4[perms[..., k]] for k in range(4)]
-    out[:, 4] = ak.flatten((lep_p4 + q[3]).mass).to_numpy()
-    out[:, 5] = ak.flatten((q[0] + q[1]).mass).to_numpy()
-    out[:, 6] = ak.flatten((q[0] + q[1] + q[2]).mass).to_numpy()
-    out[:, 7] = ak.flatten((q[0] + q[1] + q[2]).pt).to_numpy()
-    for first, field in ((8, "pt"), (12, "btagCSVV2"), (16, "qgl")):
-        for k in range(4):
-            out[:, first + k] = ak.flatten(j[k][field]).to_numpy()
-    return out
-
-
-def random_events(n_events: int, seed: int) -> tuple[ak.Array, ak.Array]:
-    """Seeded random events: 4-9 jets (float64 fields), one lepton each."""
+def random_events(
+    n_events: int, seed: int, pt_factor: float | None = None
+) -> tuple[ak.Array, ak.Array]:
+    """Seeded random events like NanoAOD's: 4-9 jets (coffea ``Jet`` records, float32 fields;
+    with ``pt_factor`` the pT is the float32 pT times float64 factors around it, as a varied
+    pT is in the AGC), one lepton each (float32 pt, eta, phi, mass)."""
     rng = np.random.default_rng(seed)
     counts = rng.integers(4, 10, n_events)
     n = int(counts.sum())
+    pt = (rng.exponential(60.0, n) + 30.0).astype(F4)
+    if pt_factor is not None:
+        pt = pt * rng.normal(pt_factor, 0.05, n)
     jets = ak.unflatten(
         ak.zip(
             {
-                "pt": rng.exponential(60.0, n) + 30.0,
-                "eta": rng.uniform(-2.4, 2.4, n),
-                "phi": rng.uniform(-np.pi, np.pi, n),
-                "mass": rng.uniform(2.0, 25.0, n),
-                "btagCSVV2": rng.uniform(0.0, 1.0, n),
-                "qgl": rng.uniform(-1.0, 1.0, n),
-            }
+                "pt": pt,
+                "eta": rng.uniform(-2.4, 2.4, n).astype(F4),
+                "phi": rng.uniform(-np.pi, np.pi, n).astype(F4),
+                "mass": rng.uniform(2.0, 25.0, n).astype(F4),
+                "btagCSVV2": rng.uniform(0.0, 1.0, n).astype(F4),
+                "qgl": rng.uniform(-1.0, 1.0, n).astype(F4),
+                "charge": np.zeros(n, dtype=F4),
+            },
+            with_name="Jet",
+            behavior=nanoaod.behavior,
         ),
         counts,
     )
     leptons = ak.zip(
         {
-            "pt": rng.exponential(40.0, n_events) + 30.0,
-            "eta": rng.uniform(-2.1, 2.1, n_events),
-            "phi": rng.uniform(-np.pi, np.pi, n_events),
-            "mass": np.where(rng.random(n_events) < 0.5, 0.000511, 0.10566),
+            "pt": (rng.exponential(40.0, n_events) + 30.0).astype(F4),
+            "eta": rng.uniform(-2.1, 2.1, n_events).astype(F4),
+            "phi": rng.uniform(-np.pi, np.pi, n_events).astype(F4),
+            "mass": np.where(rng.random(n_events) < 0.5, 0.000511, 0.10566).astype(F4),
         }
     )
     return jets, leptons
+
+
+def electrons_and_muons(leptons: ak.Array) -> tuple[ak.Array, ak.Array]:
+    """The one lepton of each event as an electron (light ones) or a muon, jagged as NanoAOD."""
+    is_electron = ak.to_numpy(leptons.mass) < 0.01
+    electrons = ak.unflatten(leptons[is_electron], is_electron.astype(np.int64))
+    muons = ak.unflatten(leptons[~is_electron], (~is_electron).astype(np.int64))
+    return electrons, muons
 
 
 def objects_of(jets: ak.Array, leptons: ak.Array) -> Objects:
@@ -141,13 +97,43 @@ def test_permutations_refuse_other_jet_counts() -> None:
         permutations(7)
 
 
-def test_features_equal_the_agcs_get_features() -> None:
-    jets, leptons = random_events(300, seed=21)
+@pytest.mark.parametrize("pt_factor", [None, 1.03], ids=["nominal_float32", "varied_float64"])
+def test_features_equal_the_agcs_get_features_bit_for_bit(pt_factor: float | None) -> None:
+    jets, leptons = random_events(400, seed=21, pt_factor=pt_factor)
+    assert ak.flatten(jets.pt).to_numpy().dtype == (F4 if pt_factor is None else np.float64)
     rows = assignments(ak.to_numpy(ak.num(jets)))
     ours = features(objects_of(jets, leptons), rows)
-    theirs = agc_features(jets, leptons)
+    theirs, per_event = agc_get_features(jets, *electrons_and_muons(leptons))
+    assert per_event.tolist() == np.bincount(rows.event, minlength=len(jets)).tolist()
     assert ours.shape == theirs.shape == (len(rows.event), 20)
-    assert np.max(np.abs(ours - theirs)) <= 1e-9
+    differ = [k for k in range(20) if not np.array_equal(ours[:, k], theirs[:, k])]
+    assert not differ, f"features {differ} differ from the AGC's"
+    # not vacuous: the float64 arithmetic gives other values, for the masses and the distances
+    precise = features(objects_of_float64(jets, leptons), rows)
+    assert not np.array_equal(precise[:, :8], theirs[:, :8])
+
+
+def objects_of_float64(jets: ak.Array, leptons: ak.Array) -> Objects:
+    """:func:`objects_of` with every column promoted to float64."""
+    o = objects_of(jets, leptons)
+    return Objects(
+        counts=o.counts,
+        **{
+            name: getattr(o, name).astype(np.float64)
+            for name in o.__dataclass_fields__
+            if name != "counts"
+        },
+    )
+
+
+def test_jet_pt_keeps_the_files_float32_and_a_varied_pt_float64() -> None:
+    pt = np.array([31.25, 45.123, 212.5], dtype=F4)
+    nominal = jet_pt_column(pt.astype(np.float64))
+    assert nominal.dtype == np.float32
+    assert np.array_equal(nominal, pt)
+    varied = jet_pt_column(pt.astype(np.float64) * 1.03)
+    assert varied.dtype == np.float64
+    assert np.array_equal(varied, pt.astype(np.float64) * 1.03)
 
 
 def test_assignments_use_the_first_six_jets_in_event_order() -> None:

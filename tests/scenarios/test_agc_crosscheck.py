@@ -6,16 +6,27 @@ recipe), processed by the package's histogram stage and by the reference, and ev
 name -- nominal, object variations (pt_scale_up, pt_res_up with the package's seeded JER
 factors injected), b-tag and W+jets weight variations, ttbar alternative samples, pseudo-data
 -- is compared bin by bin, values and variances, flow bins included.
+
+The ML extension is compared per event: in every 4j2b event of the ttbar files, for the nominal
+and both jet-pT variations, the package chooses the AGC's assignment (the AGC's code in its
+dtypes, ``agc_reference.ml_choices``) and fills the same 20 feature values, bit for bit.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from agc_reference import SAMPLES, reference_histograms
+from agc_reference import SAMPLES, ml_choices, reference_histograms
 
+from agc.analysis.assignment import best_assignments, lepton_columns
+from agc.analysis.inference import load_models
+from agc.analysis.jer import jer_factors_flat
+from agc.analysis.processor import AGCSchema, collections
+from agc.analysis.selection import select
+from agc.core import physics
 from agc.core.config import ProcessingConfig
 from agc.processing.histograms import run_histograms
 from agc.processing.output import read_histograms
@@ -118,3 +129,59 @@ def test_every_histogram_equals_the_plain_nanoevents_reference(
         assert not np.array_equal(
             reference[f"4j2b_ttbar_{variation}"][0], reference["4j2b_ttbar"][0]
         )
+
+
+def package_ml_choices(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The package's choices in the 4j2b events of one file (the processor's columns and
+    selection, then :func:`best_assignments`): ``{variation: (4j2b event positions, chosen jets
+    (W1, W2, b_had, b_lep) as positions among the event's selected jets, features)}``."""
+    import awkward as ak
+    from coffea.nanoevents import NanoEventsFactory
+
+    events = NanoEventsFactory.from_root(
+        {str(path): "Events"}, schemaclass=AGCSchema, mode="eager"
+    ).events()
+    electrons, muons, jets = collections(events, ml=True)
+    number = ak.to_numpy(events.event)
+    lepton = lepton_columns(electrons, muons)
+    pt = np.asarray(jets.pt, dtype=np.float64)
+    factors = jer_factors_flat(
+        ak.to_numpy(events.run), ak.to_numpy(events.luminosityBlock), number, jets.counts
+    )
+    models = load_models()
+    out = {}
+    for name, varied in (
+        ("nominal", None),
+        ("pt_scale_up", pt * physics.JES_SCALE_UP),
+        ("pt_res_up", pt * factors),
+    ):
+        sel = select(electrons, muons, jets, varied, keep_jets=(physics.ML_REGION,))
+        region = sel.regions[physics.ML_REGION]
+        best = best_assignments(
+            region.jets,
+            {k: v[region.mask] for k, v in lepton.items()},
+            number[region.mask],
+            models,
+        )
+        offsets = np.concatenate(([0], np.cumsum(region.jets.counts)))[best.event]
+        out[name] = (
+            np.flatnonzero(region.mask)[best.event],
+            best.jets - offsets[:, None],
+            best.features,
+        )
+    return out
+
+
+def test_ml_assignments_and_features_equal_the_agcs_in_every_event(dataset: Path) -> None:
+    n_events = 0
+    manifest = json.loads(dataset.read_text())
+    for record in manifest["ttbar"]["nominal"]["files"]:
+        path = dataset.parent / record["path"]
+        theirs, ours = ml_choices(path), package_ml_choices(path)
+        for variation, (events, jets, features) in theirs.items():
+            our_events, our_jets, our_features = ours[variation]
+            assert np.array_equal(our_events, events), variation
+            assert np.array_equal(our_jets, jets), f"{variation}: other assignments"
+            assert np.array_equal(our_features, features), f"{variation}: other feature values"
+            n_events += len(events)
+    assert n_events > 1000  # not vacuous: thousands of 4j2b events compared

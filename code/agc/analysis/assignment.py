@@ -28,6 +28,7 @@ __all__ = [
     "BestAssignments",
     "best_assignments",
     "fill_values",
+    "jet_pt_column",
     "lepton_columns",
     "ml_regions",
     "objects_of",
@@ -70,31 +71,40 @@ class BestAssignments:
 
 
 def lepton_columns(electrons: Collection, muons: Collection) -> dict[str, np.ndarray]:
-    """pt, eta, phi, mass (float64 per event) of each event's one selected lepton (electron or
-    muon, :func:`~agc.analysis.selection.electron_mask` / ``muon_mask``). Events without one
-    get 0."""
+    """pt, eta, phi, mass (per event, in the files' dtype: float32 for NanoAOD) of each event's
+    one selected lepton (electron or muon, :func:`~agc.analysis.selection.electron_mask` /
+    ``muon_mask``). Events without one get 0."""
     electron_ok = np.asarray(electron_mask(electrons), dtype=bool)
     muon_ok = np.asarray(muon_mask(muons), dtype=bool)
     out = {}
     for field in ("pt", "eta", "phi", "mass"):
-        total = np.zeros(electrons.n_events)
+        dtype = np.result_type(getattr(electrons, field), getattr(muons, field))
+        total = np.zeros(electrons.n_events, dtype=dtype)
         for coll, ok in ((electrons, electron_ok), (muons, muon_ok)):
-            values = np.asarray(getattr(coll, field), dtype=np.float64)
-            total += np.bincount(coll.event_index[ok], weights=values[ok], minlength=coll.n_events)
+            total[coll.event_index[ok]] = np.asarray(getattr(coll, field))[ok]
         out[field] = total
     return out
 
 
+def jet_pt_column(pt: np.ndarray) -> np.ndarray:
+    """The jets' pT [GeV] in the dtype the AGC computes with: float32 if every value is one (the
+    files' ``Jet_pt``, which the selection hands over as float64), float64 otherwise (a varied
+    pT: the AGC multiplies the float32 pT by a float64 factor)."""
+    pt = np.asarray(pt)
+    as_float32 = pt.astype(np.float32)
+    return as_float32 if np.array_equal(as_float32, pt) else pt.astype(np.float64)
+
+
 def objects_of(jets: Collection, lepton: dict[str, np.ndarray]) -> Objects:
-    """The feature inputs (float64) of ``jets`` (the selected jets of the events: pt as
-    selected, eta, phi, mass, btagCSVV2, qgl) and ``lepton`` (:func:`lepton_columns` of the same
-    events)."""
+    """The feature inputs of ``jets`` (the selected jets of the events: pt as selected, eta,
+    phi, mass, btagCSVV2, qgl) and ``lepton`` (:func:`lepton_columns` of the same events), in
+    the AGC's dtypes: the columns as read, the pT as :func:`jet_pt_column` gives it."""
     return Objects(
         counts=jets.counts,
+        pt=jet_pt_column(jets.pt),
         **{
-            name: np.asarray(getattr(jets, field), dtype=np.float64)
+            name: np.asarray(getattr(jets, field))
             for name, field in (
-                ("pt", "pt"),
                 ("eta", "eta"),
                 ("phi", "phi"),
                 ("mass", "mass"),
@@ -102,7 +112,7 @@ def objects_of(jets: Collection, lepton: dict[str, np.ndarray]) -> Objects:
                 ("qgl", "qgl"),
             )
         },
-        **{f"lepton_{k}": v for k, v in lepton.items()},
+        **{f"lepton_{k}": np.asarray(v) for k, v in lepton.items()},
     )
 
 

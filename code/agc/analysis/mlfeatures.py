@@ -17,8 +17,18 @@ The assignments per jet count are the AGC's ``get_permutations_dict`` (:func:`pe
 ordered 4-tuples of distinct jets in ``itertools.product`` order, of which the AGC keeps, of two
 assignments that differ only by swapping the W jets, the later one -- 12, 60 and 180 rows for 4,
 5 and 6 jets. No Python loop runs over events: the rows of all events with the same ``n`` are
-built at once. Everything is float64 (the AGC computes in the files' float32 where its inputs
-are float32; the features here are the same quantities, evaluated more precisely).
+built at once.
+
+Arithmetic and dtypes are the AGC's, so that the features equal its values bit for bit (a
+feature that rounds differently can cross a split threshold of the BDT, which compares float32,
+and change the chosen assignment, or cross a histogram bin edge): the AGC computes on
+NanoAOD's float32 columns -- float32 throughout for the nominal pT; for a varied pT (float32
+times a float64 factor) the terms with pT in float64 -- with the formulas of the libraries it
+calls: the distances from awkward arithmetic on the columns, lepton + b_lep as scikit-hep
+vector's ``Momentum4D`` sum (:func:`_lepton_jet_mass`), the hadronic sums as coffea's ``Jet``
+sums in (px, py, pz, E) with vector's component formulas (:func:`_energy`,
+:func:`_cartesian_mass`). The lepton-jet features are computed once per jet, the others per
+row.
 """
 
 from __future__ import annotations
@@ -62,12 +72,14 @@ def _labels(perm: tuple[int, ...], n_jets: int) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Objects:
-    """The inputs of the features for ``n_events`` events, flat float64 numpy arrays.
+    """The inputs of the features for ``n_events`` events, flat numpy arrays in the dtypes
+    the AGC computes with (:func:`features` computes in these dtypes).
 
     Jets: the selected jets of the events, in NanoAOD order, ``counts`` (int64, n_events) per
-    event, columns ``pt`` [GeV] (varied for a jet-pT variation), ``eta``, ``phi``, ``mass``
-    [GeV], ``btag`` (btagCSVV2), ``qgl``. Lepton: the one selected lepton of each event,
-    ``lepton_pt``/``_eta``/``_phi``/``_mass`` (length n_events).
+    event, columns ``pt`` [GeV] (float32 as read, float64 when varied for a jet-pT variation),
+    ``eta``, ``phi``, ``mass`` [GeV], ``btag`` (btagCSVV2), ``qgl`` (float32 as read). Lepton:
+    the one selected lepton of each event, ``lepton_pt``/``_eta``/``_phi``/``_mass`` (length
+    n_events, float32 as read).
     """
 
     counts: np.ndarray
@@ -119,40 +131,77 @@ def assignments(counts: np.ndarray) -> Assignments:
 def _delta_r_plain(
     eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray
 ) -> np.ndarray:
-    """sqrt(d_eta**2 + d_phi**2) with the plain phi difference, as the AGC computes it."""
+    """sqrt(d_eta**2 + d_phi**2) with the plain phi difference, in the inputs' dtype (AGC)."""
     return np.sqrt((eta1 - eta2) ** 2 + (phi1 - phi2) ** 2)
 
 
-def _cartesian(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray) -> np.ndarray:
-    """(px, py, pz, E) [GeV] of (pt, eta, phi, mass), shape (4, len(pt))."""
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    return np.stack((px, py, pz, np.sqrt(px * px + py * py + pz * pz + mass * mass)))
+def _p_squared(pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """|p|**2 [GeV**2] of (pt, eta) as vector computes it: pt**2 * (0.5 * (1 + e**2) / e)**2
+    with e = exp(-eta) (vector ``mag2.rhophi_eta``)."""
+    e = np.exp(-eta)
+    inv_sin_theta = 0.5 * (1 + e**2) / e
+    return pt**2 * inv_sin_theta**2
 
 
-def _mass(p4: np.ndarray) -> np.ndarray:
-    """Invariant mass [GeV] of (px, py, pz, E) rows; 0 where rounding makes m**2 negative."""
-    m2 = p4[3] ** 2 - p4[0] ** 2 - p4[1] ** 2 - p4[2] ** 2
-    return np.sqrt(np.maximum(m2, 0.0))
+def _energy(pt: np.ndarray, eta: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    """E [GeV] of (pt, eta, mass) as vector computes it (``t.rhophi_eta_tau``)."""
+    return np.sqrt(np.maximum(np.copysign(mass**2, mass) + _p_squared(pt, eta), 0))
+
+
+def _signed_mass(squared: np.ndarray) -> np.ndarray:
+    """copysign(sqrt(|m**2|), m**2) [GeV], vector's mass of a four-vector (``tau``)."""
+    return np.copysign(np.sqrt(np.absolute(squared)), squared)
+
+
+def _lepton_jet_mass(lepton: tuple[np.ndarray, ...], jet: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Mass [GeV] of lepton + jet, each (pt, eta, phi, mass), as vector's ``Momentum4D`` sum
+    computes it: the azimuthal sum relative to the lepton's phi, z from pt * sinh(eta), the
+    sum's eta = arcsinh(z / pt), E from each (pt, eta, mass), m**2 = E**2 - |p|**2."""
+    pt1, eta1, phi1, m1 = lepton
+    pt2, eta2, phi2, m2 = jet
+    diff = phi2 - phi1
+    u, v = pt2 * np.cos(diff), pt2 * np.sin(diff)
+    pt = np.sqrt((pt1 + u) ** 2 + v**2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.arcsinh((pt1 * np.sinh(eta1) + pt2 * np.sinh(eta2)) / pt)
+    energy = _energy(pt1, eta1, m1) + _energy(pt2, eta2, m2)
+    return _signed_mass(energy**2 - _p_squared(pt, eta))
+
+
+def _cartesian_mass(p4: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Mass [GeV] of (px, py, pz, E): vector's ``tau.xy_z_t``."""
+    px, py, pz, energy = p4
+    return _signed_mass(energy**2 - (px**2 + py**2 + pz**2))
 
 
 def features(objects: Objects, rows: Assignments) -> np.ndarray:
-    """The 20 features (float64, shape (rows, 20), AGC order) of every assignment in ``rows``."""
+    """The 20 features (float64, shape (rows, 20), AGC order) of every assignment in ``rows``.
+
+    The arithmetic is the AGC's, in the dtypes of ``objects`` (:class:`Objects`): the values
+    equal, bit for bit, what ``get_features`` gives on the same columns.
+    """
     w1, w2, bh, bl = (rows.jets[:, k] for k in range(N_ROLES))
     o = objects
-    lep = rows.event
-    jet_p4 = _cartesian(o.pt, o.eta, o.phi, o.mass)
-    lep_p4 = _cartesian(o.lepton_pt, o.lepton_eta, o.lepton_phi, o.lepton_mass)
-    w_pair = jet_p4[:, w1] + jet_p4[:, w2]
-    top_had = w_pair + jet_p4[:, bh]
-    out = np.empty((len(lep), 20))
-    out[:, 0] = _delta_r_plain(o.lepton_eta[lep], o.lepton_phi[lep], o.eta[bl], o.phi[bl])
+    jet_event = np.repeat(np.arange(o.n_events), o.counts)
+    lepton = tuple(
+        column[jet_event] for column in (o.lepton_pt, o.lepton_eta, o.lepton_phi, o.lepton_mass)
+    )
+    # Lepton-jet quantities per jet, the others from coffea's cartesian jet sums per row.
+    lepton_dr = _delta_r_plain(lepton[1], lepton[2], o.eta, o.phi)
+    lepton_mass = _lepton_jet_mass(lepton, (o.pt, o.eta, o.phi, o.mass))
+    jet_p4 = (o.pt * np.cos(o.phi), o.pt * np.sin(o.phi), o.pt * np.sinh(o.eta))
+    jet_p4 = (*jet_p4, _energy(o.pt, o.eta, o.mass))
+    w_pair = tuple(c[w1] + c[w2] for c in jet_p4)
+    top_had = tuple(w + c[bh] for w, c in zip(w_pair, jet_p4, strict=True))
+    out = np.empty((len(rows.event), 20))
+    out[:, 0] = lepton_dr[bl]
     out[:, 1] = _delta_r_plain(o.eta[w1], o.phi[w1], o.eta[w2], o.phi[w2])
     out[:, 2] = _delta_r_plain(o.eta[w1], o.phi[w1], o.eta[bh], o.phi[bh])
     out[:, 3] = _delta_r_plain(o.eta[w2], o.phi[w2], o.eta[bh], o.phi[bh])
-    out[:, 4] = _mass(lep_p4[:, lep] + jet_p4[:, bl])
-    out[:, 5] = _mass(w_pair)
-    out[:, 6] = _mass(top_had)
-    out[:, 7] = np.hypot(top_had[0], top_had[1])
+    out[:, 4] = lepton_mass[bl]
+    out[:, 5] = _cartesian_mass(w_pair)
+    out[:, 6] = _cartesian_mass(top_had)
+    out[:, 7] = np.sqrt(top_had[0] ** 2 + top_had[1] ** 2)
     for first, column in ((8, o.pt), (12, o.btag), (16, o.qgl)):
         for k, jet in enumerate((w1, w2, bh, bl)):
             out[:, first + k] = column[jet]
