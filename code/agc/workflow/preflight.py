@@ -40,7 +40,16 @@ def suggest_signal(signal: str, root: Path) -> str:
     the list of known declarations when none is close."""
     known = known_signals(root)
     names = {Path(p).stem: p for p in known}
-    close = difflib.get_close_matches(Path(signal).stem, list(names), n=3, cutoff=0.6)
+    stem = Path(signal).stem
+
+    def rank(name: str) -> tuple[float, int, str]:  # most similar, then longest common start
+        ratio = difflib.SequenceMatcher(None, stem, name).ratio()
+        pairs = enumerate(zip(stem, name, strict=False))
+        start = next((i for i, (a, b) in pairs if a != b), min(len(stem), len(name)))
+        return (-ratio, -start, name)
+
+    close = sorted(difflib.get_close_matches(stem, list(names), n=len(names), cutoff=0.6), key=rank)
+    close = close[:3]
     if close:
         return f"; did you mean {' or '.join(names[name] for name in close)}?"
     return f"; known: {', '.join(known)}" if known else ""
