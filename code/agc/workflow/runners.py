@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -39,8 +38,16 @@ import yaml
 
 from agc.core.errors import AGCError
 from agc.core.parameters import coerce, validate_parameters
+from agc.workflow.cwltool_run import (
+    CwltoolOptions,
+    cwltool_command,
+    cwltool_outputs,
+    existing_cwltool,
+    keep_research_object,
+    shown,
+)
 from agc.workflow.preflight import check_named_inputs
-from agc.workflow.steplog import LOG_DIR, StepLog, echo_stream, log_path, step_error
+from agc.workflow.steplog import LOG_DIR, StepLog, echo_stream, log_path
 
 SERIAL_SPEC = "reana.yaml"
 CWL_SPEC = "reana-cwl.yaml"
@@ -51,23 +58,6 @@ CWL_OUTDIR = Path("outputs") / "cwl"
 #: Where ``run_cwl(provenance=True)`` puts cwltool's provenance research object (CWLProv), which
 #: ``agc archive`` turns into a Workflow Run RO-Crate (relative to the workspace).
 CWL_PROVENANCE = Path("outputs") / "cwl-provenance"
-#: Environment variables a local CWL job keeps (cwltool passes nothing else but HOME/TMPDIR).
-_PRESERVED = (
-    "PATH",
-    "JUPYTER_PATH",
-    "MPLCONFIGDIR",
-    "MPLBACKEND",
-    "SOURCE_DATE_EPOCH",
-    "PYTHONPATH",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "AGC_ENGINE",
-    "AGC_RUN_STARTED",
-)
-
-#: The variables a CWL job in the image keeps (the image has its own PATH, kernels and code).
-_PASSED_TO_IMAGE = ("MPLBACKEND", "SOURCE_DATE_EPOCH", "AGC_ENGINE", "AGC_RUN_STARTED")
 
 
 @dataclass(frozen=True)
@@ -107,29 +97,6 @@ class SerialRun:
         """``{"spec", "workdir", "steps": [{"name", "seconds"}], "seconds", "logs"}``
         (``logs``: the folder of the steps' logs)."""
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class CwltoolOptions:
-    """How cwltool runs a local CWL workflow.
-
-    ``parallel``: run independent jobs at once (``--parallel``); ``cwltool``: the cwltool
-    executable (e.g. ``.venv-reana/bin/cwltool``, the version of REANA's CWL engine; None: the
-    one beside the interpreter); ``docker_cmd``: run each job in its image through this
-    user-space docker command (environment/cwl-buildah) instead of ``--no-container``;
-    ``provenance``: a folder for cwltool's provenance research object (``--provenance``).
-    """
-
-    parallel: bool = True
-    cwltool: Path | None = None
-    docker_cmd: Path | None = None
-    provenance: Path | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("cwltool", "docker_cmd", "provenance"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, Path):
-                object.__setattr__(self, name, Path(value))
 
 
 @dataclass(frozen=True)
@@ -283,14 +250,6 @@ def progress_line(timings: dict[str, float], steps: list[str], elapsed: float) -
         f"[agc run-serial] progress: {len(done)}/{len(steps)} steps done ({times}), "
         f"{elapsed:.1f} s elapsed{tail}"
     )
-
-
-def shown(path: Path) -> str:
-    """``path`` as a user would type it: relative to the working directory when inside it."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def selection_note(options: dict[str, str]) -> str:
@@ -449,124 +408,6 @@ def load_yaml_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
-def cwltool_command(
-    workflow: Path,
-    job: Path,
-    *,
-    outdir: Path,
-    scratch: Path,
-    env: dict[str, str],
-    local: CwltoolOptions = CwltoolOptions(),
-) -> list[str]:
-    """The cwltool command line of a local run (``local.cwltool``, default ``cwltool``): no
-    container, outputs into ``outdir``, temporary folders in ``scratch``, the variables of
-    :data:`_PRESERVED` set in ``env`` kept. With ``local.docker_cmd`` (e.g.
-    environment/cwl-buildah) each job runs in its DockerRequirement image through that
-    user-space docker command, and only :data:`_PASSED_TO_IMAGE` is kept. With
-    ``local.provenance`` cwltool also writes its provenance research object (CWLProv) there."""
-    docker_cmd = local.docker_cmd
-    isolation = (
-        ["--user-space-docker-cmd", str(docker_cmd.resolve())] if docker_cmd else ["--no-container"]
-    )
-    command = [str(local.cwltool or "cwltool"), *isolation, "--outdir", str(outdir)]
-    if local.parallel:
-        command.append("--parallel")
-    if local.provenance is not None:
-        command += ["--provenance", str(local.provenance)]
-    command += [
-        "--tmpdir-prefix",
-        f"{scratch}/tmp/",
-        "--tmp-outdir-prefix",
-        f"{scratch}/out/",
-    ]
-    for name in _PASSED_TO_IMAGE if docker_cmd else _PRESERVED:
-        if name in env:
-            command += ["--preserve-environment", name]
-    return [*command, str(workflow), str(job)]
-
-
-#: cwltool's line for a step (or a scattered job, ``histograms_2``) that failed.
-_FAILED_STEP = re.compile(
-    r"\[(?P<kind>step|job) (?P<name>[\w.-]+?)(?:_\d+)?\] completed permanentFail"
-)
-
-
-def failed_step(lines: list[str]) -> str | None:
-    """The name of the step cwltool's log ``lines`` report as failed (a step's own line first,
-    then a job's), or None."""
-    steps = [m for line in lines if (m := _FAILED_STEP.search(line))]
-    for kind in ("step", "job"):
-        names = [m["name"] for m in steps if m["kind"] == kind]
-        if names:
-            return names[0]
-    return None
-
-
-def cwl_failure(workflow: Path, returncode: int, lines: list[str], log: Path) -> str:
-    """The one-line error of a failed cwltool run: the failed step and its own error (read
-    from cwltool's log ``lines``), or cwltool's exit code."""
-    step = failed_step(lines)
-    step = None if step == workflow.name else step  # a lone tool's job is named by its file
-    error = step_error(lines)
-    where = f"CWL workflow {workflow.name}" + (f", step '{step}'" if step else "")
-    if error:
-        return f"{where}: {error}"
-    return f"{where} failed (cwltool exit code {returncode}); its log: {shown(log)}"
-
-
-def run_cwltool(
-    command: list[str], root: Path, env: dict[str, str], log: StepLog
-) -> tuple[int, str]:
-    """Run a cwltool command in ``root``: its exit code and standard output (the output object);
-    cwltool's log (its standard error, with the jobs' output) goes to ``log``."""
-    _log(f"[agc run-cwl] {' '.join(command)}")
-    with tempfile.TemporaryFile() as stdout:
-        with subprocess.Popen(
-            command,
-            cwd=root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=subprocess.PIPE,
-        ) as process:
-            assert process.stderr is not None
-            log.copy(process.stderr)
-            returncode = process.wait()
-        stdout.seek(0)
-        return returncode, stdout.read().decode("utf-8", errors="replace")
-
-
-def _existing_cwltool(cwltool: str | os.PathLike[str] | None) -> Path:
-    """``cwltool`` (default: the one beside the interpreter), which must exist."""
-    path = Path(cwltool) if cwltool is not None else venv_bin() / "cwltool"
-    if not path.exists():
-        raise AGCError(f"cwltool not found: {path}")
-    return path
-
-
-def _output_object(stdout: str) -> dict[str, Any]:
-    """cwltool's output object (its standard output)."""
-    try:
-        return json.loads(stdout)
-    except json.JSONDecodeError:
-        raise AGCError("cwltool succeeded but printed no output object") from None
-
-
-def keep_research_object(research_object: Path, dest: Path) -> None:
-    """Move cwltool's provenance research object onto ``dest`` (replaced as a whole)."""
-    if not (research_object / "bagit.txt").is_file():
-        raise AGCError(f"cwltool --provenance wrote no research object in {research_object}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        shutil.copytree(research_object, staged / "ro", symlinks=True)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(staged / "ro", dest)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
-
-
 def run_cwl(
     overrides: dict[str, str] | None = None,
     *,
@@ -574,7 +415,7 @@ def run_cwl(
     job_file: str | os.PathLike[str] | None = None,
     workflow: str | os.PathLike[str] | None = None,
     outdir: str | os.PathLike[str] | None = None,
-    local: CwltoolOptions = CwltoolOptions(),
+    local: CwltoolOptions | None = None,
     debug: bool = False,
 ) -> CwlRun:
     """Run the CWL workflow locally: ``cwltool --no-container --parallel`` from the venv.
@@ -586,17 +427,18 @@ def run_cwl(
     ``workdir``), replaced as a whole only when the run succeeds. cwltool's log goes to
     ``<outdir>/../logs/<outdir name>.log`` (also to stderr with ``debug``). A failure raises
     :class:`AGCError` naming the failed step and its own one-line error. ``local``: how cwltool
-    runs (:class:`CwltoolOptions`); a run with ``local.provenance`` keeps the research object
+    runs (:class:`CwltoolOptions`, default: its defaults); a run with ``local.provenance`` keeps the research object
     there (replaced only when the run succeeds) and is not ``--parallel`` (cwltool records no
     step runs under it).
     """
+    local = local if local is not None else CwltoolOptions()
     root = Path(workdir) if workdir is not None else Path.cwd()
     job_path = Path(job_file) if job_file is not None else root / CWL_JOB
     workflow_path = Path(workflow) if workflow is not None else root / CWL_WORKFLOW
     target = Path(outdir) if outdir is not None else root / CWL_OUTDIR
     if not workflow_path.is_file():
         raise AGCError(f"CWL workflow not found: {workflow_path}")
-    cwltool = _existing_cwltool(local.cwltool)
+    cwltool = existing_cwltool(local.cwltool)
     job = cwl_job(job_path, overrides)
     try:
         check_named_inputs({k: v for k, v in job.items() if not isinstance(v, dict | list)}, root)
@@ -613,8 +455,7 @@ def run_cwl(
         job_copy.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         env = runner_environment("cwl-container" if local.docker_cmd else "cwl-local")
         env.setdefault("MPLCONFIGDIR", str(scratch / "matplotlib"))
-        if debug:
-            env["AGC_DEBUG"] = "1"
+        env.update({"AGC_DEBUG": "1"} if debug else {})
         command = cwltool_command(
             workflow_path,
             job_copy,
@@ -630,18 +471,8 @@ def run_cwl(
                 provenance=scratch / "provenance" if local.provenance is not None else None,
             ),
         )
-        started = time.perf_counter()
-        with StepLog(log_file, echo_stream(debug)) as log:
-            returncode, stdout = run_cwltool(command, root, env, log)
-            lines = list(log.tail)
-        seconds = time.perf_counter() - started
-        if returncode != 0:
-            _log(
-                f"[agc run-cwl] cwltool exit code {returncode} after {seconds:.1f} s; "
-                f"its log: {shown(log_file)}; {shown(target)} is left as it was"
-            )
-            raise AGCError(cwl_failure(workflow_path, returncode, lines, log_file))
-        produced = _output_object(stdout)
+        log = StepLog(log_file, echo_stream(debug))
+        produced, seconds = cwltool_outputs(command, root, env, log=log, workflow=workflow_path)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
