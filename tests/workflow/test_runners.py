@@ -214,7 +214,7 @@ def test_run_serial_ends_with_the_step_s_own_error_and_keeps_its_log(
     log = (tmp_path / "outputs" / "logs" / "histograms.log").read_text()
     assert "PapermillExecutionError" in log
     assert "IPKernelApp" not in log
-    assert (tmp_path / "outputs" / "logs" / "dataset.log").read_text() == "fine\n"
+    assert (tmp_path / "outputs" / "logs" / "dataset.log").read_text() == "$ echo fine\nfine\n"
     assert "its log: " in err.splitlines()[-1]
 
 

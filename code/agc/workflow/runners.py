@@ -265,6 +265,13 @@ def done_line(chosen: list[str], steps: list[str], options: dict[str, str], tota
     return f"[agc run-serial] {len(chosen)} of {len(steps)} steps done ({note}) in {total:.1f} s"
 
 
+def first_line(text: str) -> str:
+    """The first line of a command, ``...`` when more follow (a here-document's lines are in
+    the step's log)."""
+    head, sep, _ = text.partition("\n")
+    return f"{head} ..." if sep else head
+
+
 def run_command(command: Command, root: Path, env: dict[str, str], log: StepLog) -> int:
     """Run one expanded command with ``bash -c`` in ``root``; its output (stdout and stderr)
     goes to ``log``; its exit code."""
@@ -327,9 +334,10 @@ def run_serial(
         path = log_path(root, outdir, command.step)
         if command.index == 1:
             path.unlink(missing_ok=True)
-        _log(f"[agc run-serial] {label}: {command.text}")
+        _log(f"[agc run-serial] {label}: {command.text if debug else first_line(command.text)}")
         t0 = time.perf_counter()
         with StepLog(path, echo_stream(debug)) as log:
+            log.record(f"$ {command.text}\n")
             returncode = run_command(command, root, env, log)
             error = log.error()
         elapsed = time.perf_counter() - t0

@@ -92,6 +92,11 @@ class StepLog:
             self.echo.write(line)
             self.echo.flush()
 
+    def record(self, text: str) -> None:
+        """Write ``text`` (e.g. the command run) into the log file only."""
+        self._file.write(text)
+        self._file.flush()
+
     def copy(self, stream: IO[bytes]) -> None:
         """Keep every line read from the binary ``stream`` (decoded as UTF-8) until it ends."""
         for raw in iter(stream.readline, b""):
