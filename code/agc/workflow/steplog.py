@@ -34,6 +34,8 @@ _EXCEPTION = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception|Exit)): (?
 
 #: How many of a step's last lines :func:`step_error` reads.
 TAIL_LINES = 400
+#: How many of the last lines may hold the traceback of an error other than AGCError.
+OTHER_LINES = 30
 
 
 def log_path(root: Path, outdir: str, step: str) -> Path:
@@ -55,15 +57,18 @@ def step_error(lines: Iterable[str]) -> str | None:
     """The one-line error at the end of a failed step's output ``lines``, or None.
 
     The last ``agc ...: error:`` line or ``AGCError:`` line wins (the message itself); failing
-    that, the last line of any other traceback (``NameError: ...``, with its exception name).
+    that, the last line of any other traceback (``NameError: ...``, with its exception name)
+    among the last :data:`OTHER_LINES` lines (an older one is not what stopped the step).
     """
     other = None
-    for raw in reversed(list(lines)):
+    for back, raw in enumerate(reversed(list(lines))):
         line = plain(raw)
         found = _AGC_LINE.match(line) or _AGC_EXCEPTION.match(line)
         if found:
             return found["message"].strip()
-        if other is None and (match := _EXCEPTION.match(line)) and match["message"].strip():
+        if back >= OTHER_LINES or other is not None:
+            continue
+        if (match := _EXCEPTION.match(line)) and match["message"].strip():
             name = match["name"].rpartition(".")[2]
             other = f"{name}: {match['message'].strip()}"
     return other
