@@ -119,6 +119,23 @@ def test_check_parameters_is_hidden_but_works(
     assert err.count("\n") == 1
 
 
+def test_check_parameters_checks_what_the_parameters_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing signal declaration is the first step's one-line error, with a suggestion."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(sys, "stdin", _Stdin("signal=inputs/signals/zprime_1001.yaml\n"))
+    assert cli.main(["check-parameters"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "agc check-parameters: error: signal declaration not found: "
+        "inputs/signals/zprime_1001.yaml; did you mean inputs/signals/"
+    )
+    assert "inputs/signals/zprime_1000.yaml" in err
+    assert err.endswith("?\n")
+    assert err.count("\n") == 1
+
+
 class _Stdin:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -363,6 +380,23 @@ def test_reinterpret_prints_only_its_summary_keys(
     _record(monkeypatch, "reinterpret", {"signal": "z", "limits": None, "plots": ["x.pdf"]})
     assert cli.main(["reinterpret", "--signal", "inputs/signals/z.yaml", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"signal": "z", "limits": None}
+
+
+def test_reinterpret_resolves_a_bare_signal_name_or_suggests_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    calls = _record(monkeypatch, "reinterpret")
+    assert cli.main(["reinterpret", "--signal", "zprime_1000"]) == 0
+    assert calls[0]["signal"] == "inputs/signals/zprime_1000.yaml"
+    assert cli.main(["reinterpret", "--signal", "zprime_100"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "agc reinterpret: error: signal 'zprime_100' is neither 'ttbar' nor a signal "
+        "declaration; did you mean inputs/signals/zprime_1000.yaml"
+    )
+    assert err.count("\n") == 1
+    assert len(calls) == 1
 
 
 def test_reinterpret_without_a_declaration_writes_the_note_and_prints_nothing(

@@ -66,3 +66,12 @@ def test_without_git_the_state_is_unknown(tmp_path: Path) -> None:
     assert git_state(tmp_path) == {"commit": NO_GIT, "dirty": None}
     code = code_files(tmp_path)
     assert (code.state.dirty, code.files) == (None, ["a.py"])
+
+
+def test_output_checksums_leave_out_the_runners_logs_and_the_cwl_copy(tmp_path: Path) -> None:
+    from agc.publish.provenance import output_checksums
+
+    for name in ("histograms.root", "logs/histograms.log", "cwl/histograms.root", "a/logs.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    assert sorted(output_checksums(tmp_path)) == ["a/logs.txt", "histograms.root"]

@@ -28,7 +28,7 @@ from agc.workflow.container import (
     run_serial_in_container,
     upload,
 )
-from agc.workflow.runners import Command, run_cwl, run_serial
+from agc.workflow.runners import Command, CwltoolOptions, run_cwl, run_serial
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
@@ -96,7 +96,9 @@ def test_the_cwl_workflow_under_reana_s_cwltool_gives_the_serial_products(
         [str(cwltool), "--version"], capture_output=True, text=True, check=True
     )
     assert version.stdout.split()[-1] == "3.1.20210628163208"
-    run = run_cwl(OVERRIDES, workdir=REPO, outdir=tmp_path / "cwl", cwltool=cwltool)
+    run = run_cwl(
+        OVERRIDES, workdir=REPO, outdir=tmp_path / "cwl", local=CwltoolOptions(cwltool=cwltool)
+    )
     for name in PRODUCTS:
         produced = (Path(run.outdir) / name).read_bytes()
         assert produced == (local_run / "outputs" / name).read_bytes(), f"{name} differs"
@@ -152,8 +154,10 @@ def test_the_cwl_workflow_in_the_image_gives_the_serial_products(
         OVERRIDES,
         workdir=REPO,
         outdir=tmp_path / "cwl",
-        cwltool=REPO / ".venv-reana" / "bin" / "cwltool",
-        docker_cmd=REPO / "environment" / "cwl-buildah",
+        local=CwltoolOptions(
+            cwltool=REPO / ".venv-reana" / "bin" / "cwltool",
+            docker_cmd=REPO / "environment" / "cwl-buildah",
+        ),
     )
     for name in PRODUCTS:
         produced = (Path(run.outdir) / name).read_bytes()

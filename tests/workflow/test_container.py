@@ -170,18 +170,17 @@ def test_provenance_says_which_code_ran(tmp_path: Path) -> None:
 
 
 def test_cwl_jobs_in_the_image_keep_none_of_the_local_environment(tmp_path: Path) -> None:
-    from agc.workflow.runners import cwltool_command
+    from agc.workflow.runners import CwltoolOptions, cwltool_command
 
     env = {"PATH": "/x/.venv/bin", "JUPYTER_PATH": "/x", "AGC_ENGINE": "cwl-container"}
     wrapper = REPO / "environment" / "cwl-buildah"
     line = cwltool_command(
-        Path("cwltool"),
         Path("w.cwl"),
         Path("job.json"),
         outdir=tmp_path,
         scratch=tmp_path,
         env=env,
-        docker_cmd=wrapper,
+        local=CwltoolOptions(cwltool=Path("cwltool"), docker_cmd=wrapper),
     )
     assert line[1:3] == ["--user-space-docker-cmd", str(wrapper.resolve())]
     assert "--no-container" not in line

@@ -13,6 +13,7 @@ from agc.core.errors import AGCError
 from agc.workflow.runners import (
     CWL_JOB,
     CwlRun,
+    CwltoolOptions,
     cwl_job,
     cwltool_command,
     expand_commands,
@@ -98,7 +99,7 @@ def test_run_serial_runs_commands_like_reana_and_stops_at_the_first_failure(tmp_
     }
     path = tmp_path / "reana.yaml"
     path.write_text(yaml.safe_dump(spec))
-    with pytest.raises(AGCError, match=r"step 2/3 'boom' failed with exit code 3") as info:
+    with pytest.raises(AGCError, match=r"^step 2/3 'boom': exit code 3$") as info:
         run_serial(path, {"samples": "ttbar__nominal"})
     assert "\n" not in str(info.value)
     out = tmp_path / "results"
@@ -149,6 +150,74 @@ def test_run_serial_prints_a_progress_line_after_each_step(
     assert "next" not in lines[1]
 
 
+def test_run_serial_reports_the_steps_that_target_and_from_chose(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    steps = [{"name": name, "environment": "x", "commands": ["true"]} for name in ("a", "b", "c")]
+    path = serial_spec(tmp_path, steps)
+    run_serial(path, options={"TARGET": "a"})
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .startswith("[agc run-serial] 1 of 3 steps done (TARGET=a) in ")
+    )
+    run_serial(path, options={"FROM": "b", "TARGET": "b"})
+    assert "] 1 of 3 steps done (FROM=b, TARGET=b) in " in capsys.readouterr().err
+    run_serial(path)
+    assert capsys.readouterr().err.splitlines()[-1].startswith("[agc run-serial] all 3 steps done")
+
+
+def _failing_notebook_step(message: str, folder: Path) -> str:
+    """A command printing what a failed papermill run prints: the kernel's transport notice,
+    papermill's traceback, the notebook's traceback ending with ``AGCError: message``."""
+    lines = [
+        "[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All ...",
+        "Traceback (most recent call last):",
+        '  File "papermill/execute.py", line 1, in raise_for_execution_errors',
+        "papermill.exceptions.PapermillExecutionError: ",
+        "-" * 75,
+        'Exception encountered at "In [2]":',
+        "\x1b[0;31mAGCError\x1b[0m                                  Traceback",
+        f"\x1b[0;31mAGCError\x1b[0m: {message}",
+    ]
+    script = folder / "fail.py"
+    script.write_text(
+        "import sys\n"
+        + "".join(f"print({line!r}, file=sys.stderr)\n" for line in lines)
+        + "sys.exit(1)\n"
+    )
+    return f"{sys.executable} {script}"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_run_serial_ends_with_the_step_s_own_error_and_keeps_its_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], debug: bool
+) -> None:
+    """The failed step's one-line error is the run's error; the traceback is in the step's log
+    (and on stderr only with debug); the kernel's transport notice is nowhere."""
+    message = "manifest.json: sample 'ttbar__nominal': x.txt is not a ROOT file"
+    steps = [
+        {"name": "dataset", "environment": "x", "commands": ["echo fine"]},
+        {
+            "name": "histograms",
+            "environment": "x",
+            "commands": [_failing_notebook_step(message, tmp_path)],
+        },
+    ]
+    path = serial_spec(tmp_path, steps)
+    with pytest.raises(AGCError) as info:
+        run_serial(path, debug=debug)
+    assert str(info.value) == f"step 2/2 'histograms': {message}"
+    err = capsys.readouterr().err
+    assert ("Traceback" in err) is debug
+    assert "IPKernelApp" not in err
+    log = (tmp_path / "outputs" / "logs" / "histograms.log").read_text()
+    assert "PapermillExecutionError" in log
+    assert "IPKernelApp" not in log
+    assert (tmp_path / "outputs" / "logs" / "dataset.log").read_text() == "$ echo fine\nfine\n"
+    assert "its log: " in err.splitlines()[-1]
+
+
 def test_progress_line_lists_the_finished_steps_in_order() -> None:
     line = progress_line({"a": 1.04, "b": 2.0}, ["a", "b", "c"], 3.06)
     assert line == (
@@ -191,19 +260,59 @@ def test_run_cwl_failure_leaves_the_previous_outputs(tmp_path: Path) -> None:
             outdir=target,
         )
     assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fail.cwl", "job.yaml", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fail.cwl", "job.yaml", "logs", "out"]
+    assert "permanentFail" in (tmp_path / "logs" / "out.log").read_text()
+
+
+def test_run_cwl_names_the_failed_step_and_its_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A step whose command ends with an agc error line: the run's error is that line's
+    message with the step's name; cwltool's log and the traceback stay in the log file."""
+    script = (
+        "import sys; print('Traceback (most recent call last):', file=sys.stderr); "
+        "print('AGCError: inputs.json: file x.root is not a ROOT file', file=sys.stderr); "
+        "print('agc histograms: error: inputs.json: file x.root is not a ROOT file', "
+        "file=sys.stderr); sys.exit(2)"
+    )
+    tool = {
+        "class": "CommandLineTool",
+        "baseCommand": [sys.executable, "-c", script],
+        "inputs": {},
+        "outputs": {},
+    }
+    workflow = {
+        "cwlVersion": "v1.2",
+        "class": "Workflow",
+        "inputs": {"outdir": "string"},
+        "outputs": {},
+        "steps": {"histograms": {"run": tool, "in": {}, "out": []}},
+    }
+    (tmp_path / "wf.cwl").write_text(yaml.safe_dump(workflow))
+    (tmp_path / "job.yaml").write_text("outdir: outputs\n")
+    with pytest.raises(AGCError) as info:
+        run_cwl(
+            workdir=tmp_path,
+            job_file=tmp_path / "job.yaml",
+            workflow=tmp_path / "wf.cwl",
+            outdir=tmp_path / "out",
+        )
+    assert str(info.value) == (
+        "CWL workflow wf.cwl, step 'histograms': inputs.json: file x.root is not a ROOT file"
+    )
+    assert "Traceback" not in capsys.readouterr().err
+    assert "Traceback" in (tmp_path / "logs" / "out.log").read_text()
 
 
 def test_cwltool_command_keeps_the_preserved_variables(tmp_path: Path) -> None:
     env = {"PATH": "/bin", "AGC_ENGINE": "cwl-local", "SECRET": "x"}
     command = cwltool_command(
-        Path("cwltool"),
         Path("wf.cwl"),
         Path("job.json"),
         outdir=tmp_path / "o",
         scratch=tmp_path / "s",
         env=env,
-        parallel=False,
+        local=CwltoolOptions(parallel=False, cwltool=Path("cwltool")),
     )
     assert command[:4] == ["cwltool", "--no-container", "--outdir", str(tmp_path / "o")]
     assert "--parallel" not in command

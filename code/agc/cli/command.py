@@ -69,6 +69,12 @@ def _debugging(flag: bool) -> bool:
     return flag or os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def debugging() -> bool:
+    """True inside a command run with ``--debug`` (or :data:`DEBUG_ENV` set)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx.meta.get(DEBUG_ENV)) if ctx is not None else _debugging(False)
+
+
 @contextlib.contextmanager
 def _stdout_is_stderr() -> Iterator[None]:
     """Inside, stdout is stderr: ``sys.stdout`` and file descriptor 1 (also for child
@@ -157,6 +163,7 @@ class AgcCommand(click.Command):
         """Run the callback; print its result; return the exit code (2 on a user error)."""
         as_json = ctx.params.pop("as_json", False)
         debug = _debugging(ctx.params.pop("debug", False))
+        ctx.meta[DEBUG_ENV] = debug
         try:
             with _stdout_is_stderr():
                 result = super().invoke(ctx)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 
-from agc.cli.command import AgcCommand, command
+from agc.cli.command import AgcCommand, command, debugging
 from agc.cli.options import SchemaValue, option, path_option, stage_options, variadic
 from agc.core import parameters as schema
 from agc.core.errors import AGCError
@@ -69,7 +70,7 @@ def run_serial(
         )
     from agc.workflow.runners import run_serial as run
 
-    return run(spec, overrides(parameter), options=overrides(option))
+    return run(spec, overrides(parameter), options=overrides(option), debug=debugging())
 
 
 @command("run-cwl", section="run")
@@ -81,20 +82,26 @@ def run_serial(
 )
 def run_cwl(parameter: tuple[str, ...], provenance: bool) -> Any:
     """Run the CWL workflow locally with cwltool."""
-    from agc.workflow.runners import CWL_PROVENANCE
+    from agc.workflow.runners import CWL_PROVENANCE, CwltoolOptions
     from agc.workflow.runners import run_cwl as run
 
-    return run(overrides(parameter), provenance=CWL_PROVENANCE if provenance else None)
+    local = CwltoolOptions(provenance=CWL_PROVENANCE if provenance else None)
+    return run(overrides(parameter), local=local, debug=debugging())
 
 
 @command("check-parameters", hidden=True)
 def check_parameters() -> dict[str, Any]:
-    """Check the name=value lines on standard input against the parameter schema.
+    """Check the name=value lines on standard input against the parameter schema, then what
+    they name: the signal declaration, the manifest and its files, the output folder.
 
     The first step of the workflow specifications feeds them through a quoted here-document,
     which the shell does not expand.
     """
-    return {"parameters": schema.parse_parameter_lines(sys.stdin.read())}
+    from agc.workflow.preflight import check_named_inputs
+
+    params = schema.parse_parameter_lines(sys.stdin.read())
+    check_named_inputs(params)
+    return {"parameters": params}
 
 
 @command(section="stage")
@@ -235,7 +242,10 @@ class ReinterpretCommand(AgcCommand):
 )
 def reinterpret(partials: tuple[str, ...], **options: Any) -> Any:
     """Swap the signal: new workspace, fit, CLs limits, patchset."""
+    from agc.workflow.preflight import resolve_signal
+
     given = [path for path in partials if path] if partials else None
+    options["signal"] = resolve_signal(options["signal"], Path.cwd())
     return stages.STAGES["reinterpret"](**options, partials=given)
 
 

@@ -272,11 +272,12 @@ def input_files(
 
 
 def output_checksums(outdir: Path) -> dict[str, str]:
-    """sha256 of every file below ``outdir`` (relative paths), provenance itself excluded."""
+    """sha256 of every file below ``outdir`` (relative paths), provenance itself, the CWL run's
+    copy and the local runners' step logs (``logs/``, still being written) excluded."""
     result = {}
     for path in sorted(p for p in outdir.rglob("*") if p.is_file()):
         rel = path.relative_to(outdir).as_posix()
-        if rel == PROVENANCE_NAME or "/." in f"/{rel}" or rel.startswith("cwl/"):
+        if rel == PROVENANCE_NAME or "/." in f"/{rel}" or rel.startswith(("cwl/", "logs/")):
             continue
         result[rel] = sha256_file(path)
     return result

@@ -13,8 +13,10 @@ Two runners, one per specification:
   overrides applied to a temporary copy) through ``cwltool --no-container --parallel``; the
   outputs are written to a temporary folder and renamed onto ``outputs/cwl`` only on success.
 
-Both check the parameter values with :func:`agc.core.parameters.validate_parameters` before any
-work and return a typed record (:class:`SerialRun`, :class:`CwlRun`; ``to_dict()`` is the JSON
+Both check the parameter values with :func:`agc.core.parameters.validate_parameters` and what
+they name with :func:`agc.workflow.preflight.check_named_inputs` before any work, keep what the
+steps print in ``<outdir>/logs/`` (:mod:`agc.workflow.steplog`; on stderr too with ``debug``),
+end a failure with the failed step's own one-line error, and return a typed record (:class:`SerialRun`, :class:`CwlRun`; ``to_dict()`` is the JSON
 object ``agc run-serial`` / ``agc run-cwl`` print)."""
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -36,6 +38,16 @@ import yaml
 
 from agc.core.errors import AGCError
 from agc.core.parameters import coerce, validate_parameters
+from agc.workflow.cwltool_run import (
+    CwltoolOptions,
+    cwltool_command,
+    cwltool_outputs,
+    existing_cwltool,
+    keep_research_object,
+    shown,
+)
+from agc.workflow.preflight import check_named_inputs
+from agc.workflow.steplog import LOG_DIR, StepLog, echo_stream, log_path
 
 SERIAL_SPEC = "reana.yaml"
 CWL_SPEC = "reana-cwl.yaml"
@@ -46,23 +58,6 @@ CWL_OUTDIR = Path("outputs") / "cwl"
 #: Where ``run_cwl(provenance=True)`` puts cwltool's provenance research object (CWLProv), which
 #: ``agc archive`` turns into a Workflow Run RO-Crate (relative to the workspace).
 CWL_PROVENANCE = Path("outputs") / "cwl-provenance"
-#: Environment variables a local CWL job keeps (cwltool passes nothing else but HOME/TMPDIR).
-_PRESERVED = (
-    "PATH",
-    "JUPYTER_PATH",
-    "MPLCONFIGDIR",
-    "MPLBACKEND",
-    "SOURCE_DATE_EPOCH",
-    "PYTHONPATH",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "AGC_ENGINE",
-    "AGC_RUN_STARTED",
-)
-
-#: The variables a CWL job in the image keeps (the image has its own PATH, kernels and code).
-_PASSED_TO_IMAGE = ("MPLBACKEND", "SOURCE_DATE_EPOCH", "AGC_ENGINE", "AGC_RUN_STARTED")
 
 
 @dataclass(frozen=True)
@@ -96,9 +91,11 @@ class SerialRun:
     workdir: str
     steps: list[StepTime]
     seconds: float
+    logs: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"spec", "workdir", "steps": [{"name", "seconds"}], "seconds"}``."""
+        """``{"spec", "workdir", "steps": [{"name", "seconds"}], "seconds", "logs"}``
+        (``logs``: the folder of the steps' logs)."""
         return asdict(self)
 
 
@@ -255,59 +252,113 @@ def progress_line(timings: dict[str, float], steps: list[str], elapsed: float) -
     )
 
 
+def selection_note(options: dict[str, str]) -> str:
+    """``FROM=a, TARGET=b``: the operational options that chose the steps run."""
+    return ", ".join(f"{key}={options[key]}" for key in ("FROM", "TARGET") if key in options)
+
+
+def done_line(chosen: list[str], steps: list[str], options: dict[str, str], total: float) -> str:
+    """The last line of a successful :func:`run_serial`: how many of the spec's steps ran."""
+    if chosen == steps:
+        return f"[agc run-serial] all {len(steps)} steps done in {total:.1f} s"
+    note = selection_note(options)
+    return f"[agc run-serial] {len(chosen)} of {len(steps)} steps done ({note}) in {total:.1f} s"
+
+
+def first_line(text: str) -> str:
+    """The first line of a command, ``...`` when more follow (a here-document's lines are in
+    the step's log)."""
+    head, sep, _ = text.partition("\n")
+    return f"{head} ..." if sep else head
+
+
+def run_command(command: Command, root: Path, env: dict[str, str], log: StepLog) -> int:
+    """Run one expanded command with ``bash -c`` in ``root``; its output (stdout and stderr)
+    goes to ``log``; its exit code."""
+    with subprocess.Popen(
+        ["bash", "-c", command.text],
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    ) as process:
+        assert process.stdout is not None
+        log.copy(process.stdout)
+        return process.wait()
+
+
 def run_serial(
     spec_path: str | os.PathLike[str] = SERIAL_SPEC,
     overrides: dict[str, str] | None = None,
     *,
     workdir: str | os.PathLike[str] | None = None,
     options: dict[str, str] | None = None,
+    debug: bool = False,
 ) -> SerialRun:
     """Run the serial workflow ``spec_path`` locally, as REANA's serial engine would.
 
     ``overrides`` are ``{name: value}`` strings (``-p name=value``); ``workdir`` is the workspace
     (default: the spec's folder); ``options`` are REANA's operational options for serial
     workflows (``-o FROM=step``: start at that step, reusing the workspace's earlier outputs;
-    ``-o TARGET=step``: stop after it). A failing command raises :class:`AGCError` naming its
-    step (earlier steps' outputs are kept).
+    ``-o TARGET=step``: stop after it). What the parameters name (signal declaration, manifest,
+    output folder) is checked before the first step
+    (:func:`agc.workflow.preflight.check_named_inputs`). Everything a step prints goes to
+    ``<outdir>/logs/<step>.log`` (also to stderr with ``debug``); a failing command raises
+    :class:`AGCError` naming its step and the step's own one-line error (earlier steps' outputs
+    are kept).
     """
     spec_path = Path(spec_path)
     spec = load_spec(spec_path)
     params = apply_overrides(declared_parameters(spec), overrides, spec_path.name)
-    check_values(params, spec_path.name)
+    typed = check_values(params, spec_path.name)
     commands = expand_commands(spec, params)
     root = Path(workdir) if workdir is not None else spec_path.resolve().parent
+    options = dict(options or {})
+    steps = list(dict.fromkeys(c.step for c in commands))
+    chosen = select_steps(steps, options, spec_path.name)
+    try:
+        check_named_inputs(typed, root)
+    except AGCError as exc:
+        raise AGCError(f"{spec_path.name}: {exc}") from None
+    outdir = str(typed.get("outdir", "outputs"))
     env = runner_environment("serial-local")
+    if debug:
+        env["AGC_DEBUG"] = "1"
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    steps = list(dict.fromkeys(c.step for c in commands))
-    chosen = select_steps(steps, options or {}, spec_path.name)
-    commands = [c for c in commands if c.step in chosen]
-    for command in commands:
+    for command in [c for c in commands if c.step in chosen]:
         label = f"step {steps.index(command.step) + 1}/{len(steps)} '{command.step}'"
         if command.count > 1:
             label += f" (command {command.index}/{command.count})"
-        _log(f"[agc run-serial] {label}: {command.text}")
+        path = log_path(root, outdir, command.step)
+        if command.index == 1:
+            path.unlink(missing_ok=True)
+        _log(f"[agc run-serial] {label}: {command.text if debug else first_line(command.text)}")
         t0 = time.perf_counter()
-        result = subprocess.run(
-            ["bash", "-c", command.text], cwd=root, env=env, stdin=subprocess.DEVNULL, check=False
-        )
+        with StepLog(path, echo_stream(debug)) as log:
+            log.record(f"$ {command.text}\n")
+            returncode = run_command(command, root, env, log)
+            error = log.error()
         elapsed = time.perf_counter() - t0
         timings[command.step] = timings.get(command.step, 0.0) + elapsed
-        _log(f"[agc run-serial] {label}: exit code {result.returncode} after {elapsed:.1f} s")
-        if result.returncode != 0:
-            raise AGCError(
-                f"{spec_path.name}: {label} failed with exit code {result.returncode}; "
-                "earlier steps' outputs are kept"
+        if returncode != 0:
+            _log(
+                f"[agc run-serial] {label}: exit code {returncode} after {elapsed:.1f} s; "
+                f"its log: {shown(path)}"
             )
+            raise AGCError(f"{label}: {error or f'exit code {returncode}'}")
+        _log(f"[agc run-serial] {label}: done in {elapsed:.1f} s")
         if command.index == command.count:
             _log(progress_line(timings, chosen, time.perf_counter() - started))
     total = time.perf_counter() - started
-    _log(f"[agc run-serial] all {len(steps)} steps done in {total:.1f} s")
+    _log(done_line(chosen, steps, options, total))
     return SerialRun(
         spec=str(spec_path),
         workdir=str(root),
         steps=[StepTime(name, round(s, 1)) for name, s in timings.items()],
         seconds=round(total, 1),
+        logs=str(root / outdir / LOG_DIR),
     )
 
 
@@ -365,90 +416,6 @@ def load_yaml_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
-def cwltool_command(
-    cwltool: Path,
-    workflow: Path,
-    job: Path,
-    *,
-    outdir: Path,
-    scratch: Path,
-    env: dict[str, str],
-    parallel: bool = True,
-    docker_cmd: Path | None = None,
-    provenance: Path | None = None,
-) -> list[str]:
-    """The cwltool command line of a local run: no container, outputs into ``outdir``,
-    temporary folders in ``scratch``, the variables of :data:`_PRESERVED` set in ``env`` kept.
-    With ``docker_cmd`` (e.g. environment/cwl-buildah) each job runs in its DockerRequirement
-    image through that user-space docker command, and only :data:`_PASSED_TO_IMAGE` is kept.
-    With ``provenance`` cwltool also writes its provenance research object (CWLProv) there."""
-    isolation = (
-        ["--user-space-docker-cmd", str(docker_cmd.resolve())] if docker_cmd else ["--no-container"]
-    )
-    command = [str(cwltool), *isolation, "--outdir", str(outdir)]
-    if parallel:
-        command.append("--parallel")
-    if provenance is not None:
-        command += ["--provenance", str(provenance)]
-    command += [
-        "--tmpdir-prefix",
-        f"{scratch}/tmp/",
-        "--tmp-outdir-prefix",
-        f"{scratch}/out/",
-    ]
-    for name in _PASSED_TO_IMAGE if docker_cmd else _PRESERVED:
-        if name in env:
-            command += ["--preserve-environment", name]
-    return [*command, str(workflow), str(job)]
-
-
-def run_cwltool(command: list[str], root: Path, env: dict[str, str]) -> tuple[int, str]:
-    """Run a cwltool command in ``root``: its exit code and standard output (the output object;
-    cwltool's log goes to our standard error)."""
-    _log(f"[agc run-cwl] {' '.join(command)}")
-    result = subprocess.run(
-        command,
-        cwd=root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        text=True,
-        check=False,
-    )
-    return result.returncode, result.stdout
-
-
-def _existing_cwltool(cwltool: str | os.PathLike[str] | None) -> Path:
-    """``cwltool`` (default: the one beside the interpreter), which must exist."""
-    path = Path(cwltool) if cwltool is not None else venv_bin() / "cwltool"
-    if not path.exists():
-        raise AGCError(f"cwltool not found: {path}")
-    return path
-
-
-def _output_object(stdout: str) -> dict[str, Any]:
-    """cwltool's output object (its standard output)."""
-    try:
-        return json.loads(stdout)
-    except json.JSONDecodeError:
-        raise AGCError("cwltool succeeded but printed no output object") from None
-
-
-def keep_research_object(research_object: Path, dest: Path) -> None:
-    """Move cwltool's provenance research object onto ``dest`` (replaced as a whole)."""
-    if not (research_object / "bagit.txt").is_file():
-        raise AGCError(f"cwltool --provenance wrote no research object in {research_object}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        shutil.copytree(research_object, staged / "ro", symlinks=True)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(staged / "ro", dest)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
-
-
 def run_cwl(
     overrides: dict[str, str] | None = None,
     *,
@@ -456,43 +423,48 @@ def run_cwl(
     job_file: str | os.PathLike[str] | None = None,
     workflow: str | os.PathLike[str] | None = None,
     outdir: str | os.PathLike[str] | None = None,
-    parallel: bool = True,
-    cwltool: str | os.PathLike[str] | None = None,
-    docker_cmd: str | os.PathLike[str] | None = None,
-    provenance: str | os.PathLike[str] | None = None,
+    local: CwltoolOptions | None = None,
+    debug: bool = False,
 ) -> CwlRun:
     """Run the CWL workflow locally: ``cwltool --no-container --parallel`` from the venv.
 
     ``overrides`` (``-p name=value``) replace job-file parameters in a temporary copy of the job
-    file. ``workdir`` (default: the current directory, the repository root under ``make``) holds
+    file; what they name is checked first (:func:`agc.workflow.preflight.check_named_inputs`).
+    ``workdir`` (default: the current directory, the repository root under ``make``) holds
     ``reana-cwl-job.yaml`` and ``workflow/``; outputs go to ``outdir`` (default ``outputs/cwl`` in
-    ``workdir``), replaced as a whole only when the run succeeds. A failure raises
-    :class:`AGCError`. ``cwltool``: another cwltool executable (e.g. ``.venv-reana/bin/cwltool``,
-    the version of REANA's CWL engine; default: the one beside the interpreter). ``docker_cmd``:
-    run each job in its image through this user-space docker command (environment/cwl-buildah)
-    instead of ``--no-container``. ``provenance``: a folder for cwltool's provenance research
-    object (``--provenance``; e.g. :data:`CWL_PROVENANCE`), replaced only when the run succeeds;
-    such a run is not ``--parallel`` (cwltool records no step runs under it).
+    ``workdir``), replaced as a whole only when the run succeeds. cwltool's log goes to
+    ``<outdir>/../logs/<outdir name>.log`` (also to stderr with ``debug``). A failure raises
+    :class:`AGCError` naming the failed step and its own one-line error. ``local``: how cwltool
+    runs (:class:`CwltoolOptions`, default: its defaults); a run with ``local.provenance`` keeps the research object
+    there (replaced only when the run succeeds) and is not ``--parallel`` (cwltool records no
+    step runs under it).
     """
+    local = local if local is not None else CwltoolOptions()
     root = Path(workdir) if workdir is not None else Path.cwd()
     job_path = Path(job_file) if job_file is not None else root / CWL_JOB
     workflow_path = Path(workflow) if workflow is not None else root / CWL_WORKFLOW
     target = Path(outdir) if outdir is not None else root / CWL_OUTDIR
     if not workflow_path.is_file():
         raise AGCError(f"CWL workflow not found: {workflow_path}")
-    cwltool = _existing_cwltool(cwltool)
+    cwltool = existing_cwltool(local.cwltool)
     job = cwl_job(job_path, overrides)
+    try:
+        check_named_inputs({k: v for k, v in job.items() if not isinstance(v, dict | list)}, root)
+    except AGCError as exc:
+        raise AGCError(f"{job_path.name}: {exc}") from None
     target.parent.mkdir(parents=True, exist_ok=True)
+    log_file = target.parent / LOG_DIR / f"{target.name}.log"
+    log_file.unlink(missing_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     scratch = Path(tempfile.mkdtemp(prefix="agc-cwl-"))
     try:
         (scratch / "tmp").mkdir()  # cwltool --provenance makes its folder there before any job
         job_copy = scratch / "job.json"
         job_copy.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        env = runner_environment("cwl-container" if docker_cmd else "cwl-local")
+        env = runner_environment("cwl-container" if local.docker_cmd else "cwl-local")
         env.setdefault("MPLCONFIGDIR", str(scratch / "matplotlib"))
+        env.update({"AGC_DEBUG": "1"} if debug else {})
         command = cwltool_command(
-            cwltool,
             workflow_path,
             job_copy,
             outdir=staging,
@@ -500,24 +472,20 @@ def run_cwl(
             env=env,
             # cwltool's provenance misses the steps' runs under --parallel (cwltool issue
             # #1348): a run with provenance executes one job at a time (each uses `workers`)
-            parallel=parallel and provenance is None,
-            docker_cmd=Path(docker_cmd) if docker_cmd is not None else None,
-            provenance=scratch / "provenance" if provenance is not None else None,
+            local=replace(
+                local,
+                cwltool=cwltool,
+                parallel=local.parallel and local.provenance is None,
+                provenance=scratch / "provenance" if local.provenance is not None else None,
+            ),
         )
-        started = time.perf_counter()
-        returncode, stdout = run_cwltool(command, root, env)
-        seconds = time.perf_counter() - started
-        if returncode != 0:
-            raise AGCError(
-                f"CWL workflow {workflow_path.name} failed (cwltool exit code {returncode}); "
-                f"see cwltool's log above; {target} is left as it was"
-            )
-        produced = _output_object(stdout)
+        log = StepLog(log_file, echo_stream(debug))
+        produced, seconds = cwltool_outputs(command, root, env, log=log, workflow=workflow_path)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
-        if provenance is not None:
-            keep_research_object(scratch / "provenance", Path(provenance))
+        if local.provenance is not None:
+            keep_research_object(scratch / "provenance", local.provenance)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -526,5 +494,5 @@ def run_cwl(
         for name, value in sorted(produced.items())
         if isinstance(value, dict) and "basename" in value
     }
-    _log(f"[agc run-cwl] total: {seconds:.1f} s; outputs in {target}")
+    _log(f"[agc run-cwl] total: {seconds:.1f} s; outputs in {target}; log: {shown(log_file)}")
     return CwlRun(outdir=str(target), outputs=outputs, seconds=round(seconds, 1))

@@ -1,0 +1,127 @@
+"""The log of a locally run workflow step: its output kept in a file, the one-line error read back.
+
+A step of the workflows runs an ``agc`` command (which ends a failure with the line
+``agc <command>: error: <message>``) or a notebook through papermill (whose failure ends with
+the kernel's traceback, last line ``AGCError: <message>``). The runners write everything a
+step prints to ``<outdir>/logs/<step>.log`` (:func:`log_path`) through :class:`StepLog`, which
+leaves out the kernel's transport notice (:data:`NOISE`), and report a failed step by the
+message :func:`step_error` finds at the end of its log.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Self
+
+#: Folder of the step logs, inside the run's output folder.
+LOG_DIR = "logs"
+
+#: Lines a step's log leaves out: ipykernel's notice that the kernel talks to papermill over
+#: local TCP without CurveZMQ keys (the kernel and papermill run in the same container).
+NOISE = (re.compile(r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"),)
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: ``agc <command>: error: <message>``, the last line of a failed agc command.
+_AGC_LINE = re.compile(r"^agc(?: [\w-]+)+: error: (?P<message>.+)$")
+#: ``AGCError: <message>``, the last line of a traceback (kernel or interpreter).
+_AGC_EXCEPTION = re.compile(r"^(?:[\w.]+\.)?AGCError: (?P<message>.+)$")
+#: ``SomeError: <message>``, the last line of any other traceback.
+_EXCEPTION = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception|Exit)): (?P<message>.*)$")
+
+#: How many of a step's last lines :func:`step_error` reads.
+TAIL_LINES = 400
+#: How many of the last lines may hold the traceback of an error other than AGCError.
+OTHER_LINES = 30
+
+
+def log_path(root: Path, outdir: str, step: str) -> Path:
+    """``<root>/<outdir>/logs/<step>.log``: where a local run keeps the output of ``step``."""
+    return root / outdir / LOG_DIR / f"{step}.log"
+
+
+def plain(line: str) -> str:
+    """``line`` without terminal colour codes and trailing whitespace."""
+    return _ANSI.sub("", line).rstrip()
+
+
+def is_noise(line: str) -> bool:
+    """True for a line the step logs leave out (:data:`NOISE`)."""
+    return any(pattern.match(line) for pattern in NOISE)
+
+
+def step_error(lines: Iterable[str]) -> str | None:
+    """The one-line error at the end of a failed step's output ``lines``, or None.
+
+    The last ``agc ...: error:`` line or ``AGCError:`` line wins (the message itself); failing
+    that, the last line of any other traceback (``NameError: ...``, with its exception name)
+    among the last :data:`OTHER_LINES` lines (an older one is not what stopped the step).
+    """
+    other = None
+    for back, raw in enumerate(reversed(list(lines))):
+        line = plain(raw)
+        found = _AGC_LINE.match(line) or _AGC_EXCEPTION.match(line)
+        if found:
+            return found["message"].strip()
+        if back >= OTHER_LINES or other is not None:
+            continue
+        if (match := _EXCEPTION.match(line)) and match["message"].strip():
+            name = match["name"].rpartition(".")[2]
+            other = f"{name}: {match['message'].strip()}"
+    return other
+
+
+class StepLog:
+    """The output of one step, line by line: into the log file ``path`` (appended to: a step
+    of several commands keeps them all), also onto ``echo`` (e.g. stderr under ``--debug``),
+    the last :data:`TAIL_LINES` lines kept for :func:`step_error`."""
+
+    def __init__(self, path: Path, echo: IO[str] | None = None) -> None:
+        self.path = path
+        self.echo = echo
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8", errors="replace")
+
+    def write(self, line: str) -> None:
+        """Keep one line of output (with its newline) unless it is :data:`NOISE`."""
+        if is_noise(line):
+            return
+        self._file.write(line)
+        self._file.flush()
+        self.tail.append(line)
+        if self.echo is not None:
+            self.echo.write(line)
+            self.echo.flush()
+
+    def record(self, text: str) -> None:
+        """Write ``text`` (e.g. the command run) into the log file only."""
+        self._file.write(text)
+        self._file.flush()
+
+    def copy(self, stream: IO[bytes]) -> None:
+        """Keep every line read from the binary ``stream`` (decoded as UTF-8) until it ends."""
+        for raw in iter(stream.readline, b""):
+            self.write(raw.decode("utf-8", errors="replace"))
+
+    def error(self) -> str | None:
+        """The step's one-line error (:func:`step_error` of the last lines)."""
+        return step_error(self.tail)
+
+    def close(self) -> None:
+        """Close the log file."""
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def echo_stream(debug: bool) -> IO[str] | None:
+    """Where a step's output is also shown: stderr under ``--debug``, nowhere otherwise."""
+    return sys.stderr if debug else None
