@@ -111,8 +111,8 @@ def fit(
     MIGRAD (:func:`agc.stats.migrad.migrad`: the attempts of
     :data:`~agc.stats.migrad.SETTINGS` in turn, from the model's suggested initial values,
     fixed parameters and bounds), then one HESSE at the minimum (:func:`final_covariance`);
-    with ``goodness_of_fit`` the saturated-model p-value (:func:`saturated_p_value`, NaN
-    without), else NaN. Returns (``cabinetry.fit.FitResults``, :class:`MainFit` record of both
+    with ``goodness_of_fit`` the saturated-model p-value (:func:`saturated_p_value`; NaN
+    without degrees of freedom), else NaN. Returns (``cabinetry.fit.FitResults``, :class:`MainFit` record of both
     steps); :class:`AGCError` if MIGRAD does not converge or HESSE finds no accurate covariance.
     """
     configure_backend()
