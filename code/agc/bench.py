@@ -207,9 +207,11 @@ def _pyhf_optimizer_fit(model: Any, data: list[float]) -> dict[str, Any]:
     ``cabinetry.fit.fit`` ran before): seconds, calls, success."""
     import pyhf
 
-    from agc.stats.fitsettings import FIT_TOLERANCE
+    from agc.stats.migrad import SETTINGS
 
-    pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(strategy=1, tolerance=FIT_TOLERANCE))
+    pyhf.set_backend(
+        "numpy", pyhf.optimize.minuit_optimizer(strategy=1, tolerance=SETTINGS.tolerance)
+    )
     start = time.perf_counter()
     try:
         _, result = pyhf.infer.mle.fit(
@@ -233,13 +235,12 @@ def run_stats_benchmark(
     """
     import numpy as np
 
-    from agc.stats.fit import fit, load_workspace, model_and_data
-    from agc.stats.ranking import RankingPool, ranking
+    from agc.stats.fit import fit, load_model
+    from agc.stats.ranking import ranking, ranking_pool
 
     if not Path(workspace).is_file():
         raise AGCError(f"{workspace}: workspace not found (run `make run` first)")
-    spec = load_workspace(workspace)
-    model, data = model_and_data(spec, os.fspath(workspace))
+    spec, model, data = load_model(workspace)
     seconds, runs = _timed(lambda: [fit(model, data) for _ in range(repeats)])
     fit_results, main = runs[-1]
     previous = _pyhf_optimizer_fit(model, data)
@@ -247,7 +248,7 @@ def run_stats_benchmark(
     rankings = {}
     for workers in (1, 2):
         start = time.perf_counter()
-        with RankingPool(spec, workers) as pool:
+        with ranking_pool(spec, workers) as pool:
             _, fits = ranking(model, fit_results, seed, pool)
         calls = [f.nfcn for f in fits]
         rankings[str(workers)] = {

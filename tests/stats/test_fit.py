@@ -15,6 +15,7 @@ from stats_helpers import (
     CARD_YIELDS,
     default_stats_run,
     rounded,
+    small_workspace_spec,
     synthetic_contents,
     write_synthetic_histograms,
 )
@@ -22,7 +23,14 @@ from stats_helpers import (
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
 from agc.plots.figures import fit_plots
-from agc.stats.fit import expected_ttbar_norm, load_workspace, model_and_data, run_fit
+from agc.stats.fit import (
+    expected_ttbar_norm,
+    fit,
+    load_workspace,
+    model_and_data,
+    run_fit,
+    saturated_p_value,
+)
 from agc.stats.reproducibility import fit_deviations, violations
 
 
@@ -109,6 +117,60 @@ def test_two_channel_fit_matches_independent_minimisation(tmp_path: Path) -> Non
     assert results["correlation_matrix"] == [[1.0]]
     p_value = results["goodness_of_fit"]
     assert 0.0 < p_value < 1.0
+
+
+def _with_poisson_constraint(spec: dict) -> dict:
+    """``spec`` with a shapesys (Poisson-constrained, one parameter per bin) on channel A's
+    background and a staterror (Gaussian) on channel B's signal."""
+    spec = json.loads(json.dumps(spec))
+    a_background = spec["channels"][0]["samples"][1]
+    a_background["modifiers"].append(
+        {"name": "bkg_shape", "type": "shapesys", "data": [5.0, 4.0, 6.0]}
+    )
+    b_signal = spec["channels"][1]["samples"][0]
+    b_signal["modifiers"].append({"name": "stat_B", "type": "staterror", "data": [0.4, 1.0, 0.5]})
+    return spec
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "poisson", "no_auxdata"])
+def test_goodness_of_fit_is_cabinetrys(kind: str) -> None:
+    """The saturated-model p-value is cabinetry's, float for float, at our fit's -2 ln L: with
+    Gaussian constraints only, with Poisson (shapesys) ones, and without auxiliary data.
+    (cabinetry's own function is private: called here only, as the reference.)"""
+    spec = {
+        "gaussian": small_workspace_spec(),
+        "poisson": _with_poisson_constraint(small_workspace_spec()),
+        "no_auxdata": _counting_workspace([(10.0, 50.0, 70.0), (20.0, 10.0, 25.0)]),
+    }[kind]
+    model, data = model_and_data(spec)
+    results, _ = fit(model, data)
+    expected = float(cabinetry.fit._goodness_of_fit(model, data, results.best_twice_nll))
+    assert 0.0 < expected < 1.0
+    assert saturated_p_value(model, data, results.best_twice_nll) == expected
+    assert results.goodness_of_fit == expected
+    # A worse fit gives a smaller p-value: the formula is not a constant.
+    worse = saturated_p_value(model, data, results.best_twice_nll + 4.0)
+    assert worse < expected
+    assert worse == float(cabinetry.fit._goodness_of_fit(model, data, results.best_twice_nll + 4.0))
+
+
+def test_fit_returns_the_minimum_with_its_covariance() -> None:
+    """One call gives the best fit, HESSE's uncertainties and correlations (fixed parameters: 0,
+    free ones: a unit diagonal) and the record of both steps."""
+    spec = small_workspace_spec()
+    spec["measurements"][0]["config"]["parameters"] = [{"name": "bkg_norm", "fixed": True}]
+    model, data = model_and_data(spec)
+    results, main = fit(model, data, goodness_of_fit=False)
+    fixed = model.config.suggested_fixed()
+    assert list(results.bestfit) == main.migrad.values
+    assert results.best_twice_nll == main.migrad.fval
+    assert np.isnan(results.goodness_of_fit)
+    for i, is_fixed in enumerate(fixed):
+        assert (results.uncertainty[i] == 0.0) == is_fixed
+    free = ~np.asarray(fixed)
+    assert np.all(np.diag(results.corr_mat)[free] == 1.0)
+    np.testing.assert_allclose(results.uncertainty[free], np.asarray(main.hesse.errors)[free])
+    assert main.seed.bestfit == tuple(results.bestfit)
 
 
 def test_bad_workspace_input(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from agc.core.errors import AGCError
 from agc.stats.fit import model_and_data
 from agc.stats.limits import cls, cls_curves, expected_targets, upper_limit
-from agc.stats.minimiser import configure_backend
+from agc.stats.migrad import configure_backend
 from agc.stats.results import LimitResult
 
 
@@ -89,7 +89,7 @@ def test_upper_limit_is_the_same_for_any_worker_count() -> None:
 
 def test_upper_limit_needs_a_poi_bounded_at_zero() -> None:
     with pytest.raises(AGCError, match="lower bound must be 0"):
-        upper_limit(simple_spec([52.0, 45.0, 19.0], poi_low=-5.0), source="ws.json", workers=1)
+        upper_limit(simple_spec([52.0, 45.0, 19.0], poi_low=-5.0), workers=1)
 
 
 def test_limit_result_reads_back_from_its_json() -> None:
@@ -106,13 +106,13 @@ def test_limit_result_reads_back_from_its_json() -> None:
 
 
 def test_limit_fit_processes_do_not_import_cabinetry() -> None:
-    """The limit fits' worker processes (spawned) import pyhf, iminuit and agc.stats.fitsettings
+    """The limit fits' worker processes (spawned) import pyhf, iminuit and agc.stats.migrad
     through agc.stats.limits only: neither cabinetry nor matplotlib."""
     # In each process: import agc.stats.limits (the worker's tasks are its functions), then list
     # the heavy modules loaded.
     code = """
-from agc.stats.limits import FitPool
-HEAVY = ["cabinetry", "matplotlib", "agc.stats.fit", "agc.stats.minimiser"]
+from agc.stats.pool import FitPool
+HEAVY = ["cabinetry", "matplotlib", "agc.stats.fit"]
 LOADED = "[__import__('agc.stats.limits')] and [m for m in %r if m in __import__('sys').modules]"
 LOADED %= HEAVY
 with FitPool(2) as pool:

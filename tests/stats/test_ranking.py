@@ -11,8 +11,8 @@ import pytest
 from stats_helpers import small_workspace_spec
 
 from agc.stats.fit import fit, model_and_data
-from agc.stats.fitsettings import FIT_TOLERANCE
-from agc.stats.ranking import RankingPool, ranking
+from agc.stats.migrad import SETTINGS
+from agc.stats.ranking import ranking, ranking_pool
 from agc.stats.reproducibility import IMPACT_POI_SIGMA, IMPACT_REL
 
 
@@ -20,7 +20,7 @@ def _ranking(spec: dict, workers: int, meanwhile=None) -> tuple:
     model, data = model_and_data(spec)
     fit_results, main = fit(model, data)
     seed = main.seed
-    with RankingPool(spec, workers) as pool:
+    with ranking_pool(spec, workers) as pool:
         results, fits = ranking(model, fit_results, seed, pool, meanwhile=meanwhile)
     return model, data, fit_results, main, results, fits
 
@@ -43,7 +43,7 @@ def test_impacts_follow_cabinetry_ranking_for_any_worker_count() -> None:
         fit_results=fit_results,
         init_pars=list(fit_results.bestfit),
         strategy=1,
-        tolerance=FIT_TOLERANCE,
+        tolerance=SETTINGS.tolerance,
     )
     assert serial.labels == reference.labels
     assert sorted(serial.labels) == ["bkg_norm", "shape", "sig_norm"]

@@ -57,10 +57,10 @@ def prefit_and_validation_plots(
     """The ML figures that need no ML fit, from files: the pre-fit distributions of the ML
     ``workspace`` and :func:`validation_plots` with the main fit ``main_fit``
     (``fit_results.json``). The ML fit stage draws them in a second process while it fits."""
-    from agc.stats.fit import load_workspace, model_and_data
+    from agc.stats.fit import load_model
     from agc.stats.mlmodel import main_fit_results
 
-    model, data = model_and_data(load_workspace(workspace), os.fspath(workspace))
+    _, model, data = load_model(workspace)
     Path(plots_dir).mkdir(parents=True, exist_ok=True)
     paths = distribution_plots(model, data, plots_dir, config=config)
     return paths + validation_plots(

@@ -41,7 +41,7 @@ from hepdata_validator.full_submission_validator import FullSubmissionValidator
 from agc.core.errors import AGCError
 from agc.core.fileio import atomic_path
 from agc.plots.figures import region_axis
-from agc.stats.fit import load_workspace, model_and_data
+from agc.stats.fit import load_model
 
 #: Significant digits written for every value (hepdata-lib rounds to 5 by default).
 DIGITS: int = 10
@@ -289,8 +289,7 @@ def read_fit(outdir: Path) -> tuple[Path, Any, Any, dict[str, Any], cabinetry.fi
     for needed in (ws_path, fit_path):
         if not needed.is_file():
             raise AGCError(f"HEPData submission: missing {needed}")
-    spec = load_workspace(ws_path)
-    model, data = model_and_data(spec, str(ws_path))
+    _, model, data = load_model(ws_path)
     try:
         results = json.loads(fit_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

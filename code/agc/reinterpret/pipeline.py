@@ -240,15 +240,11 @@ def point_limits(
     """The CLs upper limit on the signal strength (``<point_dir>/limits.json``, its content) and
     the limit scan figures written (``limit_scan.{pdf,png}`` with ``plots``)."""
     from agc.plots.limits import scan_plot
+    from agc.stats.fit import naming
     from agc.stats.limits import upper_limit
 
-    result = upper_limit(
-        read_json(fitted_path),
-        source=str(fitted_path),
-        workers=workers,
-        free_fit=fit,
-        pool=pool,
-    )
+    with naming(fitted_path):
+        result = upper_limit(read_json(fitted_path), workers=workers, free_fit=fit, pool=pool)
     limits = {"signal": declaration.name, "labels": declaration.labels, **result.to_dict()}
     write_json(point_dir / LIMITS, limits)
     if not plots:

@@ -1,8 +1,8 @@
 """Maximum-likelihood fit of the workspace to the pseudo-data (cabinetry + pyhf + iminuit).
 
-Deterministic by construction: numpy backend, MINUIT (MIGRAD then HESSE) with fixed settings
-(:data:`FIT_ATTEMPTS`, tried in a fixed order if MIGRAD does not converge), starting from the
-model's suggested initial values; the same workspace gives the same ``fit_results.json`` byte
+Deterministic by construction: numpy backend, MINUIT (MIGRAD then HESSE, :func:`fit`) with fixed
+settings (:data:`agc.stats.migrad.SETTINGS`, its attempts tried in a fixed order if MIGRAD does
+not converge), starting from the model's suggested initial values; the same workspace gives the same ``fit_results.json`` byte
 for byte, whatever the number of worker processes of the impact fits.
 
 ``fit_results.json`` (canonical JSON, plain floats):
@@ -16,15 +16,18 @@ for byte, whatever the number of worker processes of the impact fits.
   POI (pre-/post-fit, up/down), or ``null`` when not requested;
 - ``fit``: status (``success``) and the exact minimiser settings and software versions.
 
-The stage is :func:`run_fit`; the minimiser it shares with the impacts and the limits is
-:mod:`agc.stats.minimiser`, the impact ranking (and its worker processes) :mod:`agc.stats.ranking`.
+The stage is :func:`run_fit`; the MINUIT fits it shares with the impacts and the limits are
+:mod:`agc.stats.migrad`, the impact ranking :mod:`agc.stats.ranking` (its worker processes a
+:class:`agc.stats.pool.FitPool`). Errors name the workspace file once, where it is read
+(:func:`load_workspace`, :func:`load_model`, :func:`run_fit`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -33,21 +36,14 @@ import cabinetry
 import iminuit
 import numpy as np
 import pyhf
+import scipy.stats
 
 from agc.core import physics
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
-from agc.stats.fitsettings import (
-    FIT_ATTEMPTS,
-    FIT_MAXITER,
-    HESSE_STEP_FRACTION,
-    HESSE_STRATEGY,
-    REFIT_STRATEGY,
-)
-from agc.stats.migrad import MigradResult, hesse_at
-from agc.stats.minimiser import configure_backend, minimise
+from agc.stats.migrad import SETTINGS, MigradResult, configure_backend, hesse_at, migrad
 from agc.stats.model import HistogramReader, rebin
-from agc.stats.ranking import ImpactFit, RankingPool, Seed, ranking
+from agc.stats.ranking import ImpactFit, Seed, ranking, ranking_pool
 from agc.stats.results import Estimate, FitRun, FitSummary, Impacts, ParameterTable
 
 
@@ -66,33 +62,35 @@ def load_workspace(path: str | os.PathLike[str]) -> dict[str, Any]:
     return spec
 
 
-def model_and_data(spec: Mapping[str, Any], source: str = "workspace") -> tuple[Any, list[float]]:
-    """pyhf model (HistFactory interpolation codes 4/4p, as cabinetry) and data incl. auxdata."""
+@contextlib.contextmanager
+def naming(source: str | os.PathLike[str]) -> Iterator[None]:
+    """Prefix ``source: `` to the message of an :class:`AGCError` raised inside: the file a
+    caller read, named once there (the functions below it do not know it)."""
+    try:
+        yield
+    except AGCError as exc:
+        raise AGCError(f"{os.fspath(source)}: {exc}") from None
+
+
+def model_and_data(spec: Mapping[str, Any]) -> tuple[Any, list[float]]:
+    """pyhf model (HistFactory interpolation codes 4/4p, as cabinetry) and data incl. auxdata
+    of the workspace ``spec``; :class:`AGCError` if it is not a valid pyhf workspace."""
     try:
         return cabinetry.model_utils.model_and_data(dict(spec))
     except pyhf.exceptions.InvalidSpecification as exc:
         where = exc.path or "<top level>"
-        raise AGCError(
-            f"{source}: invalid pyhf workspace at '{where}': {exc.parent.message}"
-        ) from None
+        raise AGCError(f"invalid pyhf workspace at '{where}': {exc.parent.message}") from None
     except (KeyError, IndexError, ValueError, pyhf.exceptions.InvalidModel) as exc:
-        raise AGCError(
-            f"{source}: cannot build the pyhf model ({type(exc).__name__}: {exc})"
-        ) from None
+        raise AGCError(f"cannot build the pyhf model ({type(exc).__name__}: {exc})") from None
 
 
-def fit(
-    model: Any, data: list[float], source: str = "workspace", goodness_of_fit: bool = True
-) -> tuple[Any, MainFit]:
-    """The MLE fit (:func:`agc.stats.minimiser.minimise`) with its covariance from
-    :func:`final_covariance`: (FitResults, :class:`MainFit` record of both steps)."""
-    configure_backend()
-    try:
-        results, minimum = minimise(model, data, goodness_of_fit=goodness_of_fit)
-    except pyhf.exceptions.FailedMinimization as exc:
-        raise AGCError(f"{source}: the maximum-likelihood fit failed ({exc})") from None
-    results, hesse, seed = final_covariance(model, data, results, source)
-    return results, MainFit(minimum, hesse, seed)
+def load_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Any, list[float]]:
+    """The workspace file ``path`` read (:func:`load_workspace`) with its pyhf model and data
+    (:func:`model_and_data`): ``(spec, model, data)``; :class:`AGCError` naming the file."""
+    spec = load_workspace(path)
+    with naming(path):
+        model, data = model_and_data(spec)
+    return spec, model, data
 
 
 class MainFit(NamedTuple):
@@ -105,41 +103,127 @@ class MainFit(NamedTuple):
     seed: Seed
 
 
+def fit(
+    model: Any, data: list[float], *, goodness_of_fit: bool = True
+) -> tuple[cabinetry.fit.FitResults, MainFit]:
+    """The maximum-likelihood fit: the minimum with its covariance, as cabinetry results.
+
+    MIGRAD (:func:`agc.stats.migrad.migrad`: the attempts of
+    :data:`~agc.stats.migrad.SETTINGS` in turn, from the model's suggested initial values,
+    fixed parameters and bounds), then one HESSE at the minimum (:func:`final_covariance`);
+    with ``goodness_of_fit`` the saturated-model p-value (:func:`saturated_p_value`; NaN
+    without degrees of freedom), else NaN. Returns (``cabinetry.fit.FitResults``, :class:`MainFit` record of both
+    steps); :class:`AGCError` if MIGRAD does not converge or HESSE finds no accurate covariance.
+    """
+    configure_backend()
+    config = model.config
+    try:
+        minimum = migrad(
+            model,
+            data,
+            config.suggested_init(),
+            config.suggested_fixed(),
+            config.suggested_bounds(),
+        )
+    except pyhf.exceptions.FailedMinimization as exc:
+        raise AGCError(f"the maximum-likelihood fit failed ({exc})") from None
+    covariance = final_covariance(model, data, minimum.values)
+    p_value = saturated_p_value(model, data, minimum.fval) if goodness_of_fit else np.nan
+    results = cabinetry.fit.FitResults(
+        np.asarray(minimum.values),
+        covariance.uncertainty,
+        list(config.par_names),
+        covariance.correlation,
+        minimum.fval,
+        goodness_of_fit=p_value,
+    )
+    return results, MainFit(minimum, covariance.hesse, covariance.seed)
+
+
 def hesse_steps(model: Any, bestfit: Any) -> list[float]:
-    """First HESSE steps: :data:`agc.stats.fitsettings.HESSE_STEP_FRACTION` of each pre-fit
-    uncertainty, 10 % of max(|value|, 1) for unconstrained parameters (in their units)."""
+    """First HESSE steps: :attr:`~agc.stats.migrad.FitSettings.hesse_step_fraction` of each
+    pre-fit uncertainty, of 10 % of max(|value|, 1) for unconstrained parameters (in their
+    units)."""
     prefit = np.asarray(cabinetry.model_utils.prefit_uncertainties(model), dtype=float)
     bestfit = np.asarray(bestfit, dtype=float)
     return (
-        HESSE_STEP_FRACTION * np.where(prefit > 0, prefit, 0.1 * np.maximum(np.abs(bestfit), 1.0))
+        SETTINGS.hesse_step_fraction
+        * np.where(prefit > 0, prefit, 0.1 * np.maximum(np.abs(bestfit), 1.0))
     ).tolist()
 
 
-def final_covariance(
-    model: Any, data: list[float], results: Any, source: str = "workspace"
-) -> tuple[Any, Any, Seed]:
-    """``results`` with uncertainties and correlations from a HESSE at its minimum, that Minuit
-    (:func:`agc.stats.migrad.hesse_at`) and its :class:`~agc.stats.ranking.Seed`.
+class Covariance(NamedTuple):
+    """The HESSE at a minimum: ``uncertainty`` (n,) and ``correlation`` (n, n) in pyhf order,
+    the Minuit after HESSE and its :class:`~agc.stats.ranking.Seed`."""
 
-    One HESSE at the minimum, so the numbers depend on the minimum only, not on the path MIGRAD
-    took (:data:`agc.stats.fitsettings.HESSE_STRATEGY`, first steps :func:`hesse_steps`); strategy
-    2 if that is not accurate. Fixed parameters get uncertainty 0, as in cabinetry.
+    uncertainty: np.ndarray
+    correlation: np.ndarray
+    hesse: Any
+    seed: Seed
+
+
+def final_covariance(model: Any, data: list[float], bestfit: Sequence[float]) -> Covariance:
+    """Uncertainties and correlations from one HESSE at the minimum ``bestfit``
+    (:func:`agc.stats.migrad.hesse_at`), so the numbers depend on the minimum only, not on the
+    path MIGRAD took (:attr:`~agc.stats.migrad.FitSettings.hesse_strategy`, first steps
+    :func:`hesse_steps`); strategy 2 if that is not accurate. Fixed parameters get uncertainty
+    0, as in cabinetry.
     """
-    bestfit = np.asarray(results.bestfit, dtype=float)
+    bestfit = np.asarray(bestfit, dtype=float)
     fixed = model.config.suggested_fixed()
     steps = hesse_steps(model, bestfit)
     bounds = model.config.suggested_bounds()
-    for strategy in (HESSE_STRATEGY, 2):
+    for strategy in (SETTINGS.hesse_strategy, 2):
         minuit = hesse_at(model, data, bestfit.tolist(), steps, bounds, strategy)
         if minuit.covariance is not None and minuit.fmin.has_accurate_covar:
             break
     else:
-        raise AGCError(f"{source}: HESSE found no accurate covariance at the best fit")
+        raise AGCError("HESSE found no accurate covariance at the best fit")
     uncertainty = np.where(fixed, 0.0, np.asarray(minuit.errors, dtype=float))
     corr = np.array(minuit.covariance.correlation(), dtype=float)
     free = ~np.asarray(fixed, dtype=bool)
     corr[free, free] = 1.0  # exactly, by definition (the division leaves 1 - 2e-16)
-    return results._replace(uncertainty=uncertainty, corr_mat=corr), minuit, Seed.of(minuit, steps)
+    return Covariance(uncertainty, corr, minuit, Seed.of(minuit, steps))
+
+
+def saturated_p_value(model: Any, data: Sequence[float], best_twice_nll: float) -> float:
+    """Goodness of fit: the p-value of -2 ln(L / L_sat) for a chi2 with n_bins - n_free
+    degrees of freedom (the saturated-model test of ``cabinetry.fit.fit(goodness_of_fit=True)``,
+    same numbers); NaN without degrees of freedom.
+
+    L_sat is the likelihood at its largest for these data: every main bin Poisson(n | n), every
+    constraint term at the parameters that make its auxiliary datum most likely (the datum for
+    a Gaussian constraint, datum / tau for a Poisson one), the others at their initial values.
+    n_bins counts the main bins, n_free the free parameters without a constraint term
+    (``cabinetry.model_utils.unconstrained_parameter_count``).
+    """
+    config = model.config
+    tensorlib = pyhf.tensorlib
+    main, aux = list(data[: config.nmaindata]), list(data[config.nmaindata :])
+    main_tensor = tensorlib.astensor(main)
+    # cabinetry's order of operations, so the same floats: a sequential sum over the bins.
+    poisson_ll = tensorlib.to_numpy(sum(tensorlib.poisson_dist(main_tensor).log_prob(main_tensor)))
+    constraint_ll = 0.0
+    if config.nauxdata > 0:
+        pars = config.suggested_init()
+        position = 0
+        for name in config.auxdata_order:
+            paramset = config.param_set(name)
+            n = paramset.n_parameters
+            scale = paramset.factors if paramset.pdf_type == "poisson" else [1.0] * n
+            pars[config.par_slice(name)] = list(np.asarray(aux[position : position + n]) / scale)
+            position += n
+        constraint_ll = tensorlib.to_numpy(
+            model.constraint_logpdf(tensorlib.astensor(aux), tensorlib.astensor(pars))
+        )
+    saturated_nll = -(poisson_ll + constraint_ll)
+    delta_nll = best_twice_nll / 2 - saturated_nll
+    n_dof = sum(
+        config.channel_nbins.values()
+    ) - cabinetry.model_utils.unconstrained_parameter_count(model)
+    if n_dof <= 0:
+        return float("nan")
+    return float(scipy.stats.chi2.sf(2 * delta_nll, n_dof))
 
 
 def parameter_types(model: Any) -> list[str]:
@@ -180,7 +264,7 @@ def fit_summary(
     labels = list(fit_results.labels)
     poi = model.config.poi_name
     if poi is None:
-        raise AGCError("workspace: the measurement has no POI")
+        raise AGCError("the workspace's measurement has no POI")
     i_poi = labels.index(poi)
     impacts = None
     if ranking_results is not None:
@@ -217,19 +301,22 @@ def _fit_record(main: MainFit | None, impact_fits: Sequence[ImpactFit] | None) -
     """The ``fit`` object of ``fit_results.json``: settings, attempt, software versions, and
     ``diagnostics`` (MINUIT's calls and EDM of the main fit, the impact fits' call counts and
     every impact fit that needed a fallback, with its calls and EDM; machine-dependent)."""
-    attempt = main.migrad.attempt if main is not None else 0
+    index = main.migrad.attempt if main is not None else 0
+    attempt = SETTINGS.attempts[index]
     record: dict[str, Any] = {
         "success": True,
         "method": "maximum likelihood (MIGRAD of iminuit on pyhf's -2 ln L, agc.stats.migrad)",
         "backend": "numpy",
         "optimizer": "minuit (MIGRAD; then HESSE at the minimum, see agc.stats.fit.final_covariance)",
-        "hesse_strategy": HESSE_STRATEGY if main is None else int(main.hesse.strategy.strategy),
-        "strategy": FIT_ATTEMPTS[attempt]["strategy"],
-        "tolerance": FIT_ATTEMPTS[attempt]["tolerance"],
-        "init_pars": f"{FIT_ATTEMPTS[attempt]['init']} (suggested_init)",
-        "maxiter": FIT_MAXITER,
-        "attempt": attempt,
-        "impact_strategy": REFIT_STRATEGY,
+        "hesse_strategy": (
+            SETTINGS.hesse_strategy if main is None else int(main.hesse.strategy.strategy)
+        ),
+        "strategy": attempt.strategy,
+        "tolerance": SETTINGS.tolerance,
+        "init_pars": f"{attempt.init} (suggested_init)",
+        "maxiter": SETTINGS.maxiter,
+        "attempt": index,
+        "impact_strategy": SETTINGS.refit_strategy,
         "impact_fallbacks": sum(f.attempt >= 0 for f in impact_fits or ()),
         "versions": {
             "cabinetry": cabinetry.__version__,
@@ -282,11 +369,9 @@ def run_fit(
     Returns:
         The :class:`~agc.stats.results.FitRun`: ``summary`` is what ``output`` holds.
     """
-    source = os.fspath(workspace)
-    spec = load_workspace(workspace)
-    model, data = model_and_data(spec, source)
-    with RankingPool(spec, workers if impacts else 0) as pool:
-        fit_results, main = fit(model, data, source)
+    spec, model, data = load_model(workspace)
+    with ranking_pool(spec, workers if impacts else 0) as pool, naming(workspace):
+        fit_results, main = fit(model, data)
         partial = FitRun(fit_summary(spec, model, fit_results, main=main), model, data, fit_results)
         ranking_results, impact_fits = None, []
         if impacts:
@@ -295,14 +380,13 @@ def run_fit(
                 fit_results,
                 main.seed,
                 pool,
-                source=source,
                 meanwhile=None if meanwhile is None else lambda: meanwhile(partial),
             )
         elif meanwhile is not None:
             meanwhile(partial)
-    summary = fit_summary(
-        spec, model, fit_results, ranking_results, main=main, impact_fits=impact_fits
-    )
+        summary = fit_summary(
+            spec, model, fit_results, ranking_results, main=main, impact_fits=impact_fits
+        )
     write_json(output, summary.to_dict())
     return FitRun(summary, model, data, fit_results, ranking_results)
 

@@ -23,7 +23,8 @@ for the models here). The fits of one round are independent and run in ``workers
 each starts at the parameters fitted at the nearest mu of the same dataset in an earlier round
 (else the dataset's best fit), so the sequence of fits, and every number, is the same for any
 worker count. Fits: :func:`agc.stats.migrad.migrad` (MINUIT with the settings and fallbacks of
-every fit, :mod:`agc.stats.fitsettings`; the free fit is :func:`agc.stats.fit.fit`'s). Checked
+every fit, :data:`agc.stats.migrad.SETTINGS`; the free fit is :func:`agc.stats.fit.fit`'s), in the
+worker processes of a :class:`~agc.stats.pool.FitPool`. Checked
 against ``pyhf.infer.intervals.upper_limits.toms748_scan`` (tests/stats/test_limits.py). All numbers
 are plain floats.
 """
@@ -34,7 +35,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyhf
@@ -43,12 +44,12 @@ from scipy.optimize import brentq
 from scipy.stats import norm
 
 from agc.core.errors import AGCError
-from agc.stats.fitsettings import FIT_MAXITER
-from agc.stats.migrad import migrad, minuit_of, started_pool
+from agc.stats.migrad import SETTINGS, configure_backend, migrad, minuit_of
+from agc.stats.pool import FitPool
 from agc.stats.results import FitSummary, LimitPoint, LimitResult
 
-# agc.stats.fit and agc.stats.minimiser (cabinetry) are imported where needed: the fit processes
-# import this module and need pyhf, iminuit and agc.stats.migrad only.
+# agc.stats.fit (cabinetry) is imported where needed: the fit processes import this module and
+# need pyhf, iminuit and agc.stats.migrad only.
 
 log = logging.getLogger(__name__)
 
@@ -190,12 +191,6 @@ class _Model:
         return observed, expected
 
 
-def _init_worker() -> None:
-    """Per process: pyhf's numpy backend (the model comes pickled with each task: no rebuild,
-    no cabinetry import)."""
-    pyhf.set_backend("numpy")
-
-
 #: MINUIT strategy of the first try of every fixed-POI fit: a limit needs -2 ln L at the minimum,
 #: which strategy 0 reaches to the same EDM goal without strategy 1's closing HESSE (about half
 #: of a strategy-1 fit's calls here); if it does not converge, :func:`agc.stats.migrad.migrad`'s
@@ -215,37 +210,11 @@ def _fixed_fit(task: tuple[Any, ...]) -> tuple[float, list[float]]:
     bounds = [tuple(b) for b in model.config.suggested_bounds()]
     bounds[poi] = (min(bounds[poi][0], mu), max(bounds[poi][1], mu))
     minuit = minuit_of(model, data, init, fixed, bounds, LIMIT_FIT_STRATEGY)
-    minuit.migrad(ncall=FIT_MAXITER)
+    minuit.migrad(ncall=SETTINGS.maxiter)
     if minuit.valid:
         return float(minuit.fval), [float(x) for x in minuit.values]
     result = migrad(model, data, init, fixed, bounds)
     return result.fval, result.values
-
-
-class FitPool:
-    """Processes for the fixed-POI fits of :func:`upper_limit` (``workers <= 1``: none, the fits
-    run here). Start it early: its processes import pyhf while this one does other work. Use as
-    a context manager (or call :meth:`close`)."""
-
-    def __init__(self, workers: int):
-        self.pool = started_pool(workers, _init_worker)
-
-    def map(self, tasks: Sequence[tuple[Any, ...]]) -> list[tuple[float, list[float]]]:
-        """:func:`_fixed_fit` of every task, in order."""
-        if self.pool is None:
-            return [_fixed_fit(t) for t in tasks]
-        return list(self.pool.map(_fixed_fit, tasks))
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-            self.pool = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _start(fitted: Mapping[float, list[float]], default: list[float], mu: float) -> list[float]:
@@ -347,7 +316,7 @@ def _free_fit(model: Any, data: list[float], free_fit: FitSummary | None) -> _Fr
             twice_nll=float(free_fit.best_twice_nll),
         )
     from agc.stats.fit import fit
-    from agc.stats.minimiser import quiet_fit_logs
+    from agc.stats.migrad import quiet_fit_logs
 
     with quiet_fit_logs():
         result, _ = fit(model, data, goodness_of_fit=False)
@@ -384,7 +353,6 @@ def _iterate(
     *,
     level: float,
     rtol: float,
-    source: str,
 ) -> tuple[float, list[float], bool]:
     """Rounds of fits until every root of the interpolation model lies within ``rtol`` of a
     fitted point (or :data:`MAX_ROUNDS`): (observed, expected -2..+2 sigma, converged)."""
@@ -394,7 +362,7 @@ def _iterate(
         if not tasks:
             return observed, expected, True
         if scan.rounds == MAX_ROUNDS:
-            log.warning("%s: limits not converged to %g after %d rounds", source, rtol, scan.rounds)
+            log.warning("limits not converged to %g after %d rounds", rtol, scan.rounds)
             return observed, expected, False
         scan.rounds += 1
         log.debug("round %d: %s", scan.rounds, tasks)
@@ -402,7 +370,7 @@ def _iterate(
             (model, datasets[name].data, _start(scan.fitted[name], datasets[name].bestfit, mu), mu)
             for name, mu in tasks
         ]
-        for (name, mu), (value, pars) in zip(tasks, fitter.map(jobs), strict=True):
+        for (name, mu), (value, pars) in zip(tasks, fitter.map(_fixed_fit, jobs), strict=True):
             scan.add(name, mu, value, pars, datasets[name].twice_nll)
 
 
@@ -418,7 +386,6 @@ def upper_limit(
     spec: Mapping[str, Any],
     *,
     level: float = LEVEL,
-    source: str = "workspace",
     workers: int = 2,
     rtol: float = RTOL,
     free_fit: FitSummary | None = None,
@@ -429,27 +396,29 @@ def upper_limit(
     Args:
         spec: pyhf workspace; its POI must have lower bound 0 (qtilde_mu).
         level: test size (0.05: 95 % CL).
-        source: name of the workspace in error messages.
         workers: processes for the fits of one round (same numbers for any count).
         rtol: relative precision of the limits.
         free_fit: the free fit of this workspace when already done (the summary of
             :func:`agc.stats.fit.run_fit`: same fit, same numbers).
-        pool: a running :class:`FitPool` to use (then ``workers`` is ignored); default: one of
-            ``workers`` processes, started here and closed at the end.
+        pool: a running :class:`~agc.stats.pool.FitPool` to use (then ``workers`` is
+            ignored); default: one of ``workers`` processes, started here and closed at the end.
 
     Returns:
         The :class:`~agc.stats.results.LimitResult` (POI values in units of the signal
         strength, 1 = the declared cross-section); its ``to_dict()`` is the limit part of
         ``limits.json``.
+
+    Raises:
+        AGCError: invalid workspace or failed fit; the message does not name the workspace
+            (the caller that read it adds its file name).
     """
     from agc.stats.fit import model_and_data
-    from agc.stats.minimiser import configure_backend
 
     configure_backend()
-    model, data = model_and_data(spec, source)
+    model, data = model_and_data(spec)
     poi = model.config.poi_index
     if model.config.suggested_bounds()[poi][0] != 0:
-        raise AGCError(f"{source}: the POI's lower bound must be 0 for qtilde_mu")
+        raise AGCError("the POI's lower bound must be 0 for qtilde_mu")
     # The pool's processes start while this one fits.
     fitter = pool if pool is not None else FitPool(workers)
     try:
@@ -457,7 +426,7 @@ def upper_limit(
         datasets = _datasets(model, data, free)
         scan = _Scan(mu_hat=float(free.bestfit[poi]), sigma_hat=float(free.uncertainty[poi]))
         if not (math.isfinite(scan.sigma_hat) and scan.sigma_hat > 0):
-            raise AGCError(f"{source}: the POI's uncertainty at the best fit is {scan.sigma_hat}")
+            raise AGCError(f"the POI's uncertainty at the best fit is {scan.sigma_hat}")
         observed, expected, converged = _iterate(
             scan,
             model,
@@ -465,10 +434,9 @@ def upper_limit(
             fitter,
             level=level,
             rtol=rtol,
-            source=source,
         )
     except pyhf.exceptions.FailedMinimization as exc:
-        raise AGCError(f"{source}: a fit of the limit computation failed ({exc})") from None
+        raise AGCError(f"a fit of the limit computation failed ({exc})") from None
     finally:
         if fitter is not pool:
             fitter.close()

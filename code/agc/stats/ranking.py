@@ -2,7 +2,7 @@
 spread over a pool of worker processes.
 
 Each worker builds the pyhf model once (:func:`_init_worker`, spawn start method, started by
-:class:`RankingPool` while the main fit runs) and redoes the main fit's HESSE at the best fit
+:func:`ranking_pool` while the main fit runs) and redoes the main fit's HESSE at the best fit
 once (the same inputs give the same covariance in every process); every impact fit is then
 :func:`agc.stats.migrad.refit` from that HESSE, so it depends on its inputs only and any worker
 count gives the same numbers.
@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 import cabinetry
 import numpy as np
 import pyhf
 
 from agc.core.errors import AGCError
-from agc.stats.migrad import MigradResult, hesse_at, refit, started_pool
-from agc.stats.minimiser import configure_backend, quiet_fit_logs
+from agc.stats.migrad import MigradResult, configure_backend, hesse_at, refit
+from agc.stats.pool import FitPool
 
 _WORKER: dict[str, Any] = {}
 #: Which shift of the cabinetry definition each of a parameter's four fits is.
@@ -31,7 +31,7 @@ SHIFTS: tuple[str, ...] = ("prefit_up", "prefit_down", "postfit_up", "postfit_do
 class ImpactFit:
     """One impact fit: ``parameter`` held at best fit + ``shift`` (one of :data:`SHIFTS`),
     MINUIT's calls and EDM, and ``attempt`` (-1: the seeded fit converged; else the index in
-    :data:`~agc.stats.fitsettings.FIT_ATTEMPTS` of the fallback used)."""
+    :attr:`~agc.stats.migrad.FitSettings.attempts` of the fallback used)."""
 
     parameter: str
     shift: str
@@ -89,52 +89,18 @@ def _impact_task(task: tuple[Seed, int, list[float]]) -> list[MigradResult | Non
     ]
 
 
-class RankingPool:
-    """Worker processes for the impact fits, started early: they import pyhf and build the model
-    of ``spec`` while the main fit runs. ``workers <= 1``: no processes, the fits run here. Use
-    as a context manager (or call :meth:`close`)."""
-
-    def __init__(self, spec: Mapping[str, Any], workers: int):
-        self.spec = dict(spec)
-        self.pool = started_pool(workers, _init_worker, (self.spec,))
-
-    def map(
-        self,
-        tasks: Sequence[tuple[Seed, int, list[float]]],
-        meanwhile: Callable[[], object] | None = None,
-    ) -> list[Any]:
-        """:func:`_impact_task` of every task, in order; ``meanwhile`` runs here while the
-        worker processes fit (before the fits when there are none)."""
-        if self.pool is not None:
-            pending = self.pool.map(_impact_task, tasks)  # every task is submitted now
-            if meanwhile is not None:
-                meanwhile()
-            return list(pending)
-        if meanwhile is not None:
-            meanwhile()
-        _init_worker(self.spec)
-        with quiet_fit_logs():
-            return [_impact_task(task) for task in tasks]
-
-    def close(self, cancel: bool = False) -> None:
-        """Stop the processes (``cancel``: drop the fits not started yet)."""
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=cancel)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        self.close(cancel=exc_type is not None)
+def ranking_pool(spec: Mapping[str, Any], workers: int) -> FitPool:
+    """The :class:`~agc.stats.pool.FitPool` of the impact fits: ``workers`` processes that
+    import pyhf and build the model of ``spec`` now, while the main fit runs."""
+    return FitPool(workers, _init_worker, (dict(spec),))
 
 
 def ranking(
     model: Any,
     fit_results: Any,
     seed: Seed,
-    pool: RankingPool,
+    pool: FitPool,
     *,
-    source: str = "workspace",
     meanwhile: Callable[[], object] | None = None,
 ) -> tuple[Any, list[ImpactFit]]:
     """Impacts of every nuisance parameter on the POI: (``cabinetry`` RankingResults, the fits).
@@ -142,8 +108,9 @@ def ranking(
     The definition of ``cabinetry.fit.ranking``: the parameter is held at its best-fit value
     +- its pre-fit and its post-fit uncertainty and the POI refitted; the impact is the POI's
     shift (0 where the shift is 0: unconstrained or fixed parameters). Each fit is
-    :func:`agc.stats.migrad.refit` from the main fit's HESSE (``seed``), run by ``pool``;
-    ``meanwhile`` runs in this process while the pool's processes fit (e.g. the fit's plots).
+    :func:`agc.stats.migrad.refit` from the main fit's HESSE (``seed``), run by ``pool`` (the
+    :func:`ranking_pool` of this model's workspace); ``meanwhile`` runs in this process while
+    the pool's processes fit (e.g. the fit's plots).
     """
     labels = list(model.config.par_names)
     poi_index = model.config.poi_index
@@ -164,9 +131,9 @@ def ranking(
         for i in keep
     ]
     try:
-        outcome = pool.map(tasks, meanwhile)
+        outcome = pool.map(_impact_task, tasks, meanwhile)
     except pyhf.exceptions.FailedMinimization as exc:
-        raise AGCError(f"{source}: a fit of the impact ranking failed ({exc})") from None
+        raise AGCError(f"a fit of the impact ranking failed ({exc})") from None
     poi = bestfit[poi_index]
     impacts = np.array(
         [[0.0 if r is None else r.values[poi_index] - poi for r in fits] for fits in outcome]

@@ -16,7 +16,7 @@ numerical second derivatives, not from what happened to pass once:
 - **best-fit values**: MIGRAD stops at ``EDM < 0.002 * tolerance`` (errordef 1, the cost is
   -2 ln L). MINUIT's EDM is ``g^T V g / 2``; for one quadratic parameter that is
   ``2 (x - x_min)^2 / sigma^2``, so a converged parameter is within ``sqrt(EDM / 2) * sigma``
-  of the minimum: with :data:`agc.stats.fitsettings.FIT_TOLERANCE` = 1e-4, EDM < 2e-7 and
+  of the minimum: with :attr:`agc.stats.migrad.FitSettings.tolerance` = 1e-4, EDM < 2e-7 and
   ``|x - x_min| < 3.2e-4 sigma``; two environments differ by at most twice that. The contract,
   ``|dx| <= 2e-3 sigma_x`` (``BESTFIT_SIGMA``) per parameter, leaves a factor 3 for a minimum
   that is not exactly quadratic and for EDM being an estimate.

@@ -1,0 +1,73 @@
+"""One pool of worker processes for the independent fits of the impact ranking
+(:mod:`agc.stats.ranking`) and of the limits (:mod:`agc.stats.limits`).
+
+Light on purpose (no cabinetry): it imports :mod:`agc.stats.migrad` only, so the limit fits'
+processes stay free of cabinetry and plotting.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Self
+
+from agc.stats.migrad import configure_backend, quiet_fit_logs
+
+
+class FitPool:
+    """``workers`` spawned processes for independent fits, started now so that their imports
+    (and ``initializer(*initargs)``, default :func:`agc.stats.migrad.configure_backend`)
+    overlap the caller's work; ``workers <= 1``: no processes, the fits run in the calling
+    process (``initializer`` runs there before each :meth:`map`). Tasks are functions of one
+    picklable argument and depend on it only, so any worker count gives the same results. Use
+    as a context manager (or call :meth:`close`)."""
+
+    def __init__(
+        self,
+        workers: int,
+        initializer: Callable[..., None] = configure_backend,
+        initargs: tuple[object, ...] = (),
+    ):
+        self.initializer = initializer
+        self.initargs = initargs
+        self.pool: ProcessPoolExecutor | None = None
+        if workers > 1:
+            self.pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=initializer,
+                initargs=initargs,
+            )
+            self.pool.submit(int)  # a no-op task: makes the pool start its processes
+
+    def map(
+        self,
+        task: Callable[[Any], Any],
+        arguments: Sequence[Any],
+        meanwhile: Callable[[], object] | None = None,
+    ) -> list[Any]:
+        """``task`` of every argument, in order; ``meanwhile`` runs in this process while the
+        worker processes fit (before the fits when there are none)."""
+        if self.pool is not None:
+            pending = self.pool.map(task, arguments)  # every task is submitted now
+            if meanwhile is not None:
+                meanwhile()
+            return list(pending)
+        if meanwhile is not None:
+            meanwhile()
+        self.initializer(*self.initargs)
+        with quiet_fit_logs():
+            return [task(argument) for argument in arguments]
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the processes (``cancel``: drop the fits not started yet)."""
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=cancel)
+            self.pool = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(cancel=exc_type is not None)
