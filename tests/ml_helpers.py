@@ -1,4 +1,4 @@
-"""Test helper: a stand-in ``histograms_ml.root`` for the ML statistical model (issue #21).
+"""Test helper: a stand-in ``histograms_ml.root`` for the ML statistical model.
 
 The histogram stage writes the real file (one TH1D per BDT feature, process and variation, AGC
 naming ``{feature}_{process}[_{variation}]``, ``{feature}_pseudodata``, every bin + 1e-6, and a

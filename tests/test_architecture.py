@@ -8,6 +8,7 @@ library under import-linter, for the cycles).
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -150,3 +151,120 @@ def test_every_stage_is_a_subpackage_with_a_docstring() -> None:
         init = PACKAGE / stage / "__init__.py"
         assert init.is_file(), stage
         assert len(ast.get_docstring(ast.parse(init.read_text())) or "") > 40, stage
+
+
+#: A public function taking more parameters than this states why in its docstring, with
+#: WIDE_MARKER (the stage functions mirror the workflow parameters papermill injects).
+MAX_PARAMETERS = 8
+WIDE_MARKER = "Wide by design:"
+
+
+def _public_functions(tree: ast.Module) -> Iterator[ast.FunctionDef]:
+    """Module-level public functions and the public methods (and ``__init__``) of public classes."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            yield node
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and (
+                    not item.name.startswith("_") or item.name == "__init__"
+                ):
+                    yield item
+
+
+def wide_signatures(root: Path = PACKAGE) -> list[str]:
+    """Public functions with more than MAX_PARAMETERS parameters (``self``/``cls`` not
+    counted) whose docstring does not give the reason (WIDE_MARKER)."""
+    found = []
+    for name, _path, tree in modules(root):
+        for node in _public_functions(tree):
+            args = node.args
+            named = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+            count = len(named) - (1 if named and named[0].arg in ("self", "cls") else 0)
+            if count > MAX_PARAMETERS and WIDE_MARKER not in (ast.get_docstring(node) or ""):
+                found.append(f"{name}.{node.name}: {count} parameters")
+    return found
+
+
+def test_no_wide_signatures_without_a_reason() -> None:
+    """Settings travel as typed objects (agc.core.config), not as long keyword lists."""
+    assert wide_signatures() == []
+
+
+def test_wide_signature_check_is_not_vacuous(tmp_path: Path) -> None:
+    package = tmp_path / "agc"
+    package.mkdir()
+    params = ", ".join(f"p{i}" for i in range(9))
+    (package / "a.py").write_text(
+        f"def wide({params}): pass\n"
+        f"def ok(self, {', '.join(f'p{i}' for i in range(8))}): pass\n"
+        f"def told({params}):\n    '''Wide by design: mirrors the schema.'''\n"
+        f"class C:\n    def method(self, {params}): pass\n"
+    )
+    assert wide_signatures(package) == ["agc.a.wide: 9 parameters", "agc.a.method: 9 parameters"]
+
+
+#: The product speaks to its users: no issue numbers or process history in code, specs, notebooks,
+#: inputs or docs (history lives in git log and CHANGELOG.md).
+PRODUCT = ("code", "workflow", "notebooks", "inputs", "environment", "docs", "tests")
+PRODUCT_FILES = (
+    "README.md",
+    "Makefile",
+    "reana.yaml",
+    "reana-cwl.yaml",
+    "reana-snakemake.yaml",
+    "reana-dask.yaml",
+    "reana-cwl-job.yaml",
+    "CITATION.cff",
+    "pyproject.toml",
+)
+HISTORY = re.compile(r"\bissues?\s*#\s*\d+|\(#\d+\)|\bwas tried\b|\bbefore/now\b", re.IGNORECASE)
+#: The tests that state the patterns they look for.
+CHECKERS = {"test_architecture.py", "test_docs.py"}
+TEXT_SUFFIXES = {
+    ".py",
+    ".md",
+    ".yaml",
+    ".yml",
+    ".cwl",
+    ".ipynb",
+    ".json",
+    ".toml",
+    ".cff",
+    ".sh",
+    ".txt",
+    ".in",
+    "",
+}
+
+
+def history_mentions(repo: Path = REPO) -> list[str]:
+    """``path:line`` of every mention of an issue number or process history in the product."""
+    files = [repo / name for name in PRODUCT_FILES]
+    for folder in PRODUCT:
+        files += sorted(p for p in (repo / folder).rglob("*") if p.is_file())
+    found = []
+    for path in files:
+        if not path.is_file() or path.suffix not in TEXT_SUFFIXES or "__pycache__" in path.parts:
+            continue
+        if path.stat().st_size > 2_000_000 or path.name in CHECKERS:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            if HISTORY.search(line):
+                found.append(f"{path.relative_to(repo)}:{number}: {line.strip()[:80]}")
+    return found
+
+
+def test_no_issue_numbers_or_history_in_the_product() -> None:
+    assert history_mentions() == []
+
+
+def test_history_check_is_not_vacuous(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "m.py").write_text("x = 1  # fixed in issue #21\ny = 2  # fine\n")
+    (tmp_path / "README.md").write_text("Faster (#14), see before/now.\n")
+    assert history_mentions(tmp_path) == [
+        "README.md:1: Faster (#14), see before/now.",
+        "code/m.py:1: x = 1  # fixed in issue #21",
+    ]

@@ -313,7 +313,7 @@ def test_fit_is_reproducible(default_run: dict, tmp_path: Path) -> None:
         ).read_bytes(), name
 
 
-#: What the default model's impacts must agree with cabinetry.fit.ranking to (issue #17).
+#: What the default model's impacts must agree with cabinetry.fit.ranking to.
 CABINETRY_RANKING_ABS = 1e-4
 
 

@@ -1,4 +1,4 @@
-"""The ML statistical model (agc.stats.mlmodel, issue #21): its configuration against the AGC's,
+"""The ML statistical model (agc.stats.mlmodel): its configuration against the AGC's,
 the pruning, the workspace, the fit with the main fit's code, and the regression references.
 
 The default chain takes ``histograms_ml.root`` from the histogram stage on the embedded default

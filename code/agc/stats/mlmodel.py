@@ -1,4 +1,4 @@
-"""The ML statistical model (issue #21): ``histograms_ml.root`` -> ``workspace_ml.json``.
+"""The ML statistical model: ``histograms_ml.root`` -> ``workspace_ml.json``.
 
 The AGC's second model (``cabinetry_config_ml.yml``): one channel per BDT feature of the best
 jet-parton assignment in 4j2b events, the samples, systematics and POI of the main model. Its
