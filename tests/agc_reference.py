@@ -40,9 +40,9 @@ import vector
 from coffea.analysis_tools import PackedSelection
 from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
-from agc.analysis.jer import jer_factors
+from agc.analysis.jer import jer_factors_flat
 
-# The physics card, restated (ANALYSIS.md): luminosity [/pb], card cross-sections [pb].
+# The physics card, restated (docs/analysis.md): luminosity [/pb], card cross-sections [pb].
 LUMI = 3378.0
 CARD_XSEC = {
     "ttbar": 396.87 + 332.97,
@@ -362,3 +362,13 @@ def ml_choices(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.n
         chosen_jets = np.array([perms[n][b] for n, b in zip(n_used, best, strict=True)])
         out[syst_var] = (np.flatnonzero(region), chosen_jets.reshape(-1, 4), chosen)
     return out
+
+
+def jer_factors(run: Any, luminosity_block: Any, event: Any, n_jets: Any) -> ak.Array:
+    """The package's per-jet JER factors (:func:`agc.analysis.jer.jer_factors_flat`) as a jagged
+    ``n_events * var * float64`` array, like ``Jet_pt``: what the reference injects."""
+    counts = np.asarray(n_jets, dtype=np.int64)
+    flat = jer_factors_flat(
+        np.asarray(run), np.asarray(luminosity_block), np.asarray(event), counts
+    )
+    return ak.unflatten(flat, counts)

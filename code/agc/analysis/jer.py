@@ -15,7 +15,6 @@ executor or the worker that processes it; re-running gives the same numbers bit 
 
 from __future__ import annotations
 
-import awkward as ak
 import numpy as np
 
 from agc.core import physics
@@ -87,25 +86,3 @@ def jer_factors_flat(
     jet_index = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1], counts)
     per_jet_event_key = np.repeat(event_keys(run, luminosity_block, event, seed), counts)
     return 1.0 + sigma * standard_normal(jet_keys(per_jet_event_key, jet_index))
-
-
-def jer_factors(
-    run: ak.Array | np.ndarray,
-    luminosity_block: ak.Array | np.ndarray,
-    event: ak.Array | np.ndarray,
-    n_jets: ak.Array | np.ndarray,
-    *,
-    seed: int = physics.JER_SEED,
-    sigma: float = physics.JER_SIGMA,
-) -> ak.Array:
-    """:func:`jer_factors_flat` as a jagged ``n_events * var * float64`` array (like ``Jet_pt``)."""
-    counts = np.asarray(n_jets, dtype=np.int64)
-    flat = jer_factors_flat(
-        np.asarray(run),
-        np.asarray(luminosity_block),
-        np.asarray(event),
-        counts,
-        seed=seed,
-        sigma=sigma,
-    )
-    return ak.unflatten(flat, counts)

@@ -22,7 +22,6 @@ __all__ = ["FAKE", "NONPROMPT", "PROMPT", "TAU", "reconstruct_leptons"]
 ELECTRON_MASS, MUON_MASS = 0.000511, 0.10566  # [GeV]
 # Lepton origins (internal).
 PROMPT, TAU, NONPROMPT, FAKE = 0, 1, 2, 3
-ORIGINS = {"prompt": PROMPT, "tau": TAU, "nonprompt": NONPROMPT, "fake": FAKE}
 CUT_BASED_VALUES = np.arange(5, dtype=np.int32)
 
 

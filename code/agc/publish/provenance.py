@@ -40,8 +40,6 @@ KEY_LIBRARIES = (
     "dask",
     "distributed",
 )
-#: Engines a run can be executed by.
-ENGINES = ("serial-local", "serial-container", "cwl-local", "cwl-container", "reana", "interactive")
 PROVENANCE_NAME = "provenance.json"
 _TIME_KEYS = ("started", "finished")
 

@@ -50,7 +50,6 @@ from agc.workflow.preflight import check_named_inputs
 from agc.workflow.steplog import LOG_DIR, StepLog, echo_stream, log_path
 
 SERIAL_SPEC = "reana.yaml"
-CWL_SPEC = "reana-cwl.yaml"
 CWL_JOB = "reana-cwl-job.yaml"
 CWL_WORKFLOW = Path("workflow") / "workflow.cwl"
 #: Where :func:`run_cwl` collects the CWL workflow's outputs (relative to the workspace).
