@@ -17,6 +17,7 @@ import nbformat
 import pytest
 from PIL import Image
 
+from agc.core.rounding import pdg_round
 from agc.publish.provenance import run_provenance
 from agc.report.build import build_report
 from agc.report.display import summary_markdown
@@ -208,7 +209,8 @@ def test_in_headless_chromium_the_first_screen_holds_the_result(
     assert result["broken"] == []
     assert result["poi"] == [True]
     fit = json.loads((report_run / "fit_results.json").read_text())
-    assert result["poi_text"].startswith(f"{fit['poi']['name']} = {fit['poi']['bestfit']:.4g}")
+    value, uncertainty = pdg_round(fit["poi"]["bestfit"], fit["poi"]["uncertainty"])
+    assert result["poi_text"] == f"{fit['poi']['name']} = {value} ± {uncertainty}"  # PDG rounding
     assert result["postfit"] == [True, True]  # both regions' post-fit plots on the first screen
     assert result["stderr"] == 0
     assert result["logs"] == ["log of 02_model.ipynb: 30 lines on stderr (30 distinct)"]

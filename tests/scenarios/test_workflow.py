@@ -498,7 +498,7 @@ def test_report_helpers_render_stage_results(tmp_path: Path) -> None:
         fit={},
     )
     text = fit_markdown(summary)
-    assert text.startswith("**ttbar_norm = 0.97 ± 0.1**")
+    assert text.startswith("**ttbar_norm = 0.97 ± 0.10**")  # PDG rounding
     assert "-2 log L at the minimum: 12.5" in text
     assert "goodness-of-fit" not in text
     assert text.index("| **ttbar_norm** | 0.97 | 0.1 | normfactor |") < text.index("| lumi |")

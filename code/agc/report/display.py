@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from agc.core.rounding import pdg_round
 from agc.stats.results import FitSummary
 
 
@@ -123,9 +124,9 @@ def fit_markdown(fit: FitSummary, poi: str | None = None) -> str:
     interest, -2 log L at the minimum and the goodness of fit, then a table of every parameter
     (best fit, uncertainty, type), the POI (``poi``, default the fit's) first."""
     poi = poi or fit.poi.name
-    poi_line = f"{fit.poi.name} = {_format(fit.poi.bestfit)}"
+    value, uncertainty = pdg_round(fit.poi.bestfit, fit.poi.uncertainty)
     head = [
-        f"**{poi_line} ± {_format(fit.poi.uncertainty)}**",
+        f"**{fit.poi.name} = {value} ± {uncertainty}**",
         f"-2 log L at the minimum: {_format(fit.best_twice_nll)}",
     ]
     if fit.goodness_of_fit is not None:

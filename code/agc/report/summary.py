@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from agc.core.rounding import pdg_round
 from agc.report import htmlparts as h
 from agc.report.images import png_data_uri
 from agc.report.provenancebox import outputs_section, provenance_section
@@ -107,10 +108,10 @@ def result_section(run: RunOutputs, fit: FitOutputs = MAIN_FIT) -> str | None:
         return None
     summary = FitSummary.from_dict(content)
     poi = summary.poi
+    value, uncertainty = pdg_round(poi.bestfit, poi.uncertainty)
     box = (
         f'<div class="agc-poi-box"><p class="agc-poi" data-role="{fit.anchor}-poi">'
-        f"<span>{html.escape(poi.name)}</span> = <strong>{h.escape(poi.bestfit)}</strong>"
-        f" ± {h.escape(poi.uncertainty)}</p>"
+        f"<span>{html.escape(poi.name)}</span> = <strong>{value}</strong> ± {uncertainty}</p>"
         f"{_expected(run, fit, poi.name)}"
         f"{h.key_values(_fit_quality(summary))}"
         f'<p class="agc-small">measurement <code>{html.escape(summary.measurement)}</code>; '
