@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -286,3 +287,111 @@ def test_checkpoints_that_cannot_be_written_stop_with_one_line(
         "cutflow.json",
         "histograms.root",
     ]
+
+
+# -- interrupts --------------------------------------------------------------------------------
+
+
+def session_processes(session: int) -> list[int]:
+    """The live (not zombie) processes of the session ``session`` (from /proc)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":  # session id, state
+            alive.append(int(entry.name))
+    return alive
+
+
+@pytest.fixture(scope="module")
+def larger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A toy dataset of 90 chunks of 100 events: a futures run lasts ~10 s on two workers."""
+    folder = tmp_path_factory.mktemp("toy_interrupts")
+    return write_toy_dataset(
+        folder, [("ttbar", "nominal", [3000, 3000], None), ("wjets", "nominal", [3000], None)]
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG")
+@pytest.mark.parametrize(
+    ("sent", "status", "line"),
+    [
+        (signal.SIGINT, 130, "agc histograms: interrupted"),
+        (signal.SIGTERM, 143, "agc: terminated (SIGTERM): queued chunks cancelled"),
+        (signal.SIGKILL, -signal.SIGKILL, None),
+    ],
+)
+def test_interrupted_futures_run_stops_promptly_without_orphans(
+    larger: Path, tmp_path: Path, sent: signal.Signals, status: int, line: str | None
+) -> None:
+    """A signal to the main process of a futures run once a few chunks are checkpointed: it
+    exits within seconds, the finished checkpoints stay, and no process of its session (its
+    workers, loky's resource tracker) is left 5 s later."""
+    checkpoints = tmp_path / "run" / ".checkpoints"
+    err = tmp_path / "err.txt"
+    command = [
+        *(sys.executable, "-m", "agc", "histograms", "--inputs", str(larger)),
+        *("--outdir", "run", "--executor", "futures", "--workers", "2", "--chunksize", "100"),
+        *("--use_inference", "false"),
+    ]
+    with err.open("w") as sink:
+        proc = subprocess.Popen(command, cwd=tmp_path, stderr=sink, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if checkpoints.is_dir() and sum(1 for _ in checkpoints.rglob("*.npz")) >= 3:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, err.read_text()
+        assert len(session_processes(proc.pid)) >= 3  # the run and its workers
+        sent_at = time.monotonic()
+        proc.send_signal(sent)
+        proc.wait(timeout=30)
+        elapsed = time.monotonic() - sent_at
+        left: list[int] = []
+        for _ in range(50):
+            left = session_processes(proc.pid)
+            if not left:
+                break
+            time.sleep(0.1)
+    finally:
+        for pid in session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+    print(f"{sent.name}: exit {proc.returncode} after {elapsed:.2f} s")
+    assert proc.returncode == status, err.read_text()
+    assert elapsed < 5
+    assert not left, f"processes left after {sent.name}: {left}"
+    if line is not None:
+        assert line in err.read_text().splitlines()
+    assert sum(1 for _ in checkpoints.rglob("*.npz")) >= 3  # finished chunks kept
+    assert not (tmp_path / "run" / "histograms.root").exists()
+
+
+# -- non-ASCII paths ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("executor", ["iterative", "futures"])
+def test_non_ascii_paths_simply_work(
+    run: Path, manifest: Path, tmp_path: Path, executor: str
+) -> None:
+    """Inputs in ``données/été`` and the outputs in ``sortie-été``, in the C locale: the same
+    bytes as the ASCII run (its workers hash the paths too, on the futures executor)."""
+    inputs = Path(shutil.copytree(manifest.parent, tmp_path / "données" / "été"))
+    environment = {**os.environ, "LANG": "C", "LC_ALL": "C"}
+    command = [
+        *(sys.executable, "-m", "agc", "histograms", "--inputs", str(inputs / manifest.name)),
+        *("--outdir", "sortie-été", "--executor", executor, "--workers", "2"),
+        *("--use_inference", "false"),
+    ]
+    done = subprocess.run(
+        command, cwd=tmp_path, env=environment, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("histograms.root", "cutflow.json"):
+        assert (tmp_path / "sortie-été" / name).read_bytes() == (run / name).read_bytes()
