@@ -1,9 +1,11 @@
 """Faults of a run itself, each ending in one line: a second run into an output folder in use
 (refused, naming the holder), the lock of a killed run (cleared, with a message), an output set
 mixed from two runs (refused by its readers), a full disk or a refused write (exit 2, the file
-named, the previous set intact), checkpoints that cannot be written (one line, the run goes on).
+named, the previous set intact), checkpoints that cannot be written (one line, the run goes on),
+Ctrl-C, SIGTERM and SIGKILL of a futures run (prompt, checkpoints kept, no process left) and
+input and output paths with non-ASCII characters (the same bytes as ASCII ones).
 
-Every test runs on a toy dataset of a few hundred events with the iterative executor.
+Every test runs on a toy dataset of a few thousand events.
 """
 
 from __future__ import annotations
@@ -238,6 +240,21 @@ def test_full_disk_in_model_is_one_line(
         "agc model: error: cannot write run/workspace.json: No space left on device"
     )
     assert not (run / "workspace.json").exists()
+
+
+def test_full_disk_in_generate_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    fail_writes(monkeypatch, ".root", ENOSPC)
+    command = ["generate", "--scale", "0.01", "--output", "gen", "--workers", "1"]
+    code, err = run_cli(command, capsys)
+    assert code == 2
+    assert "Traceback" not in err
+    assert last_line(err) == (
+        "agc generate: error: cannot write gen/ttbar__nominal_0.root: No space left on device"
+    )
+    assert not list((tmp_path / "gen").iterdir())  # no partial file, no manifest
 
 
 def test_full_disk_without_a_file_name_names_the_output_folder(
