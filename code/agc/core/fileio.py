@@ -1,22 +1,49 @@
 """Atomic file writing and content checksums.
 
 Every output is written to a temporary name in the destination folder and renamed into
-place, so a crash never leaves a truncated file that a later step would accept.
+place, so a crash never leaves a truncated file that a later step would accept. A write that
+fails for a reason the user must fix (:data:`EXPECTED_WRITE_ERRORS`: full disk, quota,
+permissions, read-only file system) is one :class:`~agc.core.errors.AGCError` naming the file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from agc.core.errors import AGCError
+
 _CHUNK = 1 << 20
+#: ``errno`` of a write that fails for a reason the user has to fix (no space, over quota, no
+#: permission, read-only file system, file too large): one line, never a traceback.
+EXPECTED_WRITE_ERRORS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG}
+)
+_TEMPORARY = re.compile(r"\.(.+)\.[^.]+\.tmp")
+
+
+def shown_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` with the temporary names of :func:`atomic_path` (``.name.XXXX.tmp``) mapped back
+    to the destination's name, for messages."""
+    path = Path(path)
+    name = path.name
+    while match := _TEMPORARY.fullmatch(name):
+        name = match.group(1)
+    return path.with_name(name)
+
+
+def write_error(path: str | os.PathLike[str], exc: OSError) -> AGCError:
+    """The one-line :class:`AGCError` of a failed write of ``path``."""
+    return AGCError(f"cannot write {shown_path(path)}: {exc.strerror or exc}")
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -32,8 +59,13 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        if exc.errno in EXPECTED_WRITE_ERRORS:
+            raise write_error(target, exc) from None
+        raise
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp creates owner-only files; give outputs the permissions a plain open() would.
@@ -43,16 +75,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, target)
+    except OSError as exc:
+        if exc.errno in EXPECTED_WRITE_ERRORS:
+            raise write_error(target, exc) from None
+        raise
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        with contextlib.suppress(OSError):
+            tmp_path.unlink(missing_ok=True)
 
 
 def read_input_text(path: str | os.PathLike[str], what: str) -> str:
     """The UTF-8 text of a user-given input file; one-line :class:`~agc.core.errors.AGCError` naming
     ``what`` (e.g. "manifest") and the path when it is missing or unreadable."""
-    from agc.core.errors import AGCError
-
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

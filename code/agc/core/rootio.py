@@ -16,7 +16,6 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import uproot
@@ -25,7 +24,7 @@ import uproot.writing._cascadentuple
 import uproot.writing._cascadetree
 import uproot.writing.writable
 
-from agc.core.fileio import atomic_path
+from agc.core.fileio import atomic_path, shown_path
 
 _DEFAULT_EPOCH = 1420070400  # 2015-01-01T00:00:00Z
 _LOCK = threading.Lock()
@@ -56,7 +55,7 @@ def reproducible_recreate(path: str | os.PathLike[str], **options: Any) -> Itera
     Yields the writable uproot file; the file is written under a temporary name and
     renamed onto ``path`` only when the block succeeds.
     """
-    name = Path(path).name
+    name = shown_path(path).name  # a temporary name of atomic_path counts as its destination
     counter = iter(range(1 << 30))
 
     def uuid_function() -> uuid.UUID:

@@ -20,7 +20,8 @@ atomically, at::
 
 Because the sums are exact (:mod:`agc.analysis.exactsum`), adding resumed and recomputed chunks in any order
 gives the same bits as an uninterrupted run. The checkpointer never fails a run: an unreadable
-or inconsistent checkpoint is recomputed, a failed write is logged. Failed chunks are never
+or inconsistent checkpoint is recomputed; failed writes are recorded in the chunk's output and
+reported as one line by the driver (:func:`checkpoint_problem`). Failed chunks are never
 saved. After the final outputs are written, :func:`remove_checkpoints` deletes the run's
 checkpoints (and those of other code versions).
 
@@ -47,6 +48,7 @@ from coffea.processor.executor import WorkItem
 from agc.analysis.processor import chunk_output, empty_sums, histogram_variations
 from agc.analysis.selection import CUTFLOW_STEPS
 from agc.core.codeversion import processing_hash
+from agc.core.errors import AGCError
 from agc.core.fileio import atomic_path, canonical_json
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ CHECKPOINT_FORMAT = "agc-chunk-checkpoint/2"
 #: Default folder name of the checkpoints, inside the output folder.
 CHECKPOINT_DIRNAME = ".checkpoints"
 SUFFIX = ".npz"
+#: Key of the chunk output under which :meth:`ChunkCheckpointer.save` records failed writes.
+CHECKPOINT_ERRORS = "checkpoint_errors"
 
 
 def code_version() -> str:
@@ -179,8 +183,22 @@ class ChunkCheckpointer(CheckpointerABC):
                         [piece["cutflow"][step] for step in CUTFLOW_STEPS], dtype=np.int64
                     ),
                 )
-        except (OSError, KeyError) as exc:
-            log.warning("could not write checkpoint %s: %s", path, exc)
+        except (OSError, AGCError, KeyError) as exc:
+            # Reported once by the driver (checkpoint_problem), not once per chunk here.
+            message = str(exc) if isinstance(exc, AGCError) else f"{path}: {exc}"
+            out.setdefault(CHECKPOINT_ERRORS, set()).add(message)
+
+
+def checkpoint_problem(output: dict[str, Any]) -> str | None:
+    """The one line saying that checkpoints stopped, for a run ``output`` in which some could not
+    be written (None when all were)."""
+    errors = sorted(output.get(CHECKPOINT_ERRORS, ()))
+    if not errors:
+        return None
+    return (
+        f"checkpoints stopped: {errors[0]} ({len(errors)} chunk(s) not checkpointed; the run "
+        "went on without them)"
+    )
 
 
 def count_checkpoints(root: str | os.PathLike[str]) -> int:

@@ -4,16 +4,28 @@
 ``LocalCluster`` or a connection to a running scheduler is closed on exit); :func:`dask_scheduler`
 says which scheduler the dask executor connects to (the ``scheduler`` parameter, else REANA's
 ``DASK_SCHEDULER_URI``); :func:`quiet_coffea` keeps coffea's progress console quiet.
+Importing this module makes coffea accept input paths with non-ASCII characters
+(:func:`utf8_file_hashes`), in this process and in every worker.
+
+The futures executor runs on a pool made here (:func:`worker_pool`) whose workers ignore
+Ctrl-C and die with the process that started them (Linux ``PR_SET_PDEATHSIG``), so no worker
+outlives an interrupted or killed run; when the run ends with an exception (Ctrl-C included)
+the queued chunks are cancelled and the workers killed at once instead of waiting for them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import hashlib
 import os
+import signal
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from coffea import processor
+from coffea.processor import executor as coffea_executor_module
 
 from agc.core.errors import AGCError
 from agc.core.parameters import EXECUTORS
@@ -22,6 +34,101 @@ from agc.processing.errors import one_line
 #: The variable through which REANA (>= 0.95, with Dask enabled) gives every job of a workflow
 #: whose spec asks for ``workflow.resources.dask`` the address of its Dask scheduler.
 DASK_SCHEDULER_ENV = "DASK_SCHEDULER_URI"
+
+
+def _utf8_hash(self: Any) -> int:
+    """coffea's ``FileMeta`` hash (md5 of ``dataset;filename;treename``, first 16 hex digits)
+    over the UTF-8 bytes: the same number for an ASCII path, and defined for any other."""
+    text = ";".join(str(x) for x in (self.dataset, self.filename, self.treename))
+    return int(hashlib.md5(text.encode("utf-8")).hexdigest()[:16], base=16)
+
+
+def utf8_file_hashes() -> None:
+    """Let coffea's preprocessing hash file paths with non-ASCII characters: its ``FileMeta``
+    encodes the path as ASCII (``UnicodeEncodeError`` for a path such as ``data/été/a.root``);
+    its hash becomes :func:`_utf8_hash`, equal for every ASCII path."""
+    coffea_executor_module.FileMeta.__hash__ = _utf8_hash  # type: ignore[method-assign]
+
+
+utf8_file_hashes()
+
+#: ``prctl`` option: the signal a process receives when the thread that created it ends.
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker process: ignore Ctrl-C (the run's main process handles it), be killed when
+    the process ``parent`` that started it ends (Linux; elsewhere only the executor's own
+    shutdown stops the workers), and make coffea's file hashes accept non-ASCII paths."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    utf8_file_hashes()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent ended before the death signal was armed
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int) -> Iterator[Any]:
+    """A loky process pool of ``workers`` processes set up by :func:`die_with_parent`. On a
+    normal exit it waits for its tasks; when the block raises (Ctrl-C included), the queued
+    tasks are cancelled and the workers killed at once."""
+    import loky
+
+    pool = loky.ProcessPoolExecutor(
+        max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)
+    )
+    try:
+        with _terminate_as_exit():
+            yield pool
+    except BaseException:
+        pool.shutdown(wait=False, kill_workers=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+#: Exit status of a run stopped by SIGTERM (128 + the signal number, as a shell reports it).
+TERMINATED_STATUS = 128 + signal.SIGTERM
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """Inside, SIGTERM (in the main thread) raises :class:`SystemExit` with
+    :data:`TERMINATED_STATUS` after one line on stderr, so that the pool's workers are stopped
+    and its resources released as after Ctrl-C."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        del signum, frame
+        # sys.__stderr__: the run redirects sys.stderr to capture coffea's tracebacks.
+        print("agc: terminated (SIGTERM): queued chunks cancelled", file=sys.__stderr__)
+        raise SystemExit(TERMINATED_STATUS)
+
+    saved = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+
+def _utf8_worker_plugin() -> Any:
+    """A dask worker plugin running :func:`utf8_file_hashes` in every worker, present and
+    future."""
+    import distributed
+
+    class Utf8FileHashes(distributed.WorkerPlugin):
+        name = "agc-utf8-file-hashes"
+
+        def setup(self, worker: Any) -> None:
+            del worker
+            utf8_file_hashes()
+
+    return Utf8FileHashes()
 
 
 def dask_scheduler(scheduler: str, environ: Mapping[str, str] | None = None) -> str:
@@ -44,7 +151,10 @@ def coffea_executor(executor: str, workers: int, scheduler: str, retries: int) -
     if executor == "iterative":
         yield processor.IterativeExecutor(status=False, retries=retries)
     elif executor == "futures":
-        yield processor.FuturesExecutor(workers=workers, status=False, retries=retries)
+        with worker_pool(workers) as pool:
+            yield processor.FuturesExecutor(
+                pool=pool, workers=workers, status=False, retries=retries
+            )
     elif executor == "dask":
         import distributed
 
@@ -68,6 +178,7 @@ def coffea_executor(executor: str, workers: int, scheduler: str, retries: int) -
                     )
                 )
                 client = stack.enter_context(distributed.Client(cluster))
+            client.register_plugin(_utf8_worker_plugin())
             yield processor.DaskExecutor(client=client, status=False, retries=retries)
     else:
         raise AGCError(f"unknown executor '{executor}'; choose one of {', '.join(EXECUTORS)}")

@@ -6,8 +6,9 @@ and writes ``histograms.root`` (one TH1D per histogram, keys sorted, plus a TObj
 ``provenance``; byte-reproducible and atomic, :func:`agc.core.rootio.reproducible_recreate`)
 and ``cutflow.json``; when the sums hold the ML features, also ``histograms_ml.root`` (the AGC's
 ``save_ml_histograms``: ``{feature}_{process}[_{variation}]`` and ``{feature}_pseudodata``, each
-feature's 25 bins over its own range, every bin + 1e-6). :func:`read_histograms` reads either
-file back.
+feature's 25 bins over its own range, every bin + 1e-6), as one set
+(:func:`agc.core.runset.write_set`: all written, then renamed together, then the set's record
+``.run-set.json``). :func:`read_histograms` reads either file back.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import uproot
 from agc.analysis import exactsum
 from agc.core import physics
 from agc.core.errors import AGCError
-from agc.core.fileio import canonical_json, write_json
+from agc.core.fileio import canonical_json
 from agc.core.rootio import reproducible_recreate
+from agc.core.runset import write_set
 from agc.processing.errors import one_line
 from agc.processing.normalisation import (
     cutflow_dict,
@@ -90,14 +92,16 @@ def write_histograms(
     output = Path(output)
     cutflow_output = Path(cutflow_output) if cutflow_output else output.with_name("cutflow.json")
     provenance = PROVENANCE_POINTER if metadata is None else canonical_json(metadata)
-    _write_root(output, histograms, provenance)
+    writers: dict[Path, Any] = {output: lambda tmp: _write_root(tmp, histograms, provenance)}
     ml_path = None
+    default_ml = Path(ml_output) if ml_output else output.with_name(ML_HISTOGRAMS)
     if use_inference is not False and samples and all(s.use_inference for s in samples):
-        ml_path = Path(ml_output) if ml_output else output.with_name(ML_HISTOGRAMS)
+        ml_path = default_ml
         ml = normalised_histograms(samples, physics.ML_FEATURES, physics.ML_HIST_OFFSET)
-        _write_root(ml_path, ml, provenance)
+        writers[ml_path] = lambda tmp: _write_root(tmp, ml, provenance)
     cutflow = cutflow_dict(samples)
-    write_json(cutflow_output, cutflow)
+    writers[cutflow_output] = lambda tmp: tmp.write_text(canonical_json(cutflow), encoding="utf-8")
+    write_set(writers, members=(default_ml,))
     return HistogramRun(
         output=str(output),
         ml_output=str(ml_path) if ml_path else None,

@@ -39,6 +39,7 @@ from agc.core.errors import AGCError
 from agc.dataset.manifest import SelectedSample, coffea_fileset
 from agc.processing.checkpoint import (
     ChunkCheckpointer,
+    checkpoint_problem,
     code_version,
     content_identity,
     file_key,
@@ -303,6 +304,9 @@ def run_processor(
         keys = _checkpoint_keys(checked.good)
         checkpointer = ChunkCheckpointer(Path(checkpoint_dir) / version, keys, use_inference)
     output = _run_coffea(checked, processing, checkpointer, models)
+    problem = checkpoint_problem(output)
+    if problem:
+        log.warning("%s", problem)
     result = _whole_files(checked, output, processing.skip_bad_files, use_inference)
     chunks = {k: int(output.get("chunks", {}).get(k, 0)) for k in CHUNK_OUTCOMES}
     chunks["total"] = sum(chunks.values())

@@ -19,13 +19,18 @@ and calls its subpackage's entry point. Output paths follow the run's layout und
     <outdir>/report.html, provenance.json    report (from <outdir>/notebooks/)
     <outdir>/archive/                        archive
 
-Path keywords (``output``, ``partial_dir``, ...) default to ``None``: the place above. Each stage
+Path keywords (``output``, ``partial_dir``, ...) default to ``None``: the place above.
+The histograms and merge stages hold the lock of their output folder
+(:func:`agc.core.outputlock.output_lock`: a second run into it is refused, naming the holder)
+and write their files as one set (:mod:`agc.core.runset`); the stages that read the set
+(model, ml-model, report, archive) refuse one whose files do not belong to one run. Each stage
 imports its entry point when called, so a stage loads only its own libraries (the report does not
 load coffea) and importing this module stays cheap for the CLI.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
@@ -34,7 +39,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agc.core.errors import AGCError
+from agc.core.fileio import EXPECTED_WRITE_ERRORS, shown_path
+from agc.core.outputlock import output_lock
 from agc.core.parameters import WORKFLOW_PARAMETERS, default, validate_parameters
+from agc.core.runset import check_set
 
 if TYPE_CHECKING:
     from agc.dataset.stage import DatasetRecord
@@ -63,6 +72,8 @@ WORKSPACE_ML = f"{ML_DIR}/workspace_ml.json"
 FIT_RESULTS_ML = f"{ML_DIR}/fit_results_ml.json"
 ML_PLOTS_DIR = f"{ML_DIR}/plots"
 ML_NOTE = f"{ML_DIR}/NOTE.txt"
+#: What rewrites the histogram set when a reader finds it mixed (:func:`agc.core.runset.check_set`).
+RERUN_MERGE = "rerun the histograms and merge stages into this folder"
 #: Inputs of the repository the stages read.
 DATASET_RECIPE = "inputs/embedded.yaml"
 MODEL_CONFIG = "inputs/cabinetry.yaml"
@@ -72,6 +83,24 @@ ML_MODEL_CONFIG = "inputs/cabinetry_ml.yaml"
 def _under(outdir: PathLike, path: PathLike | None, name: str) -> Path:
     """``path``, or ``<outdir>/<name>`` when it is None."""
     return Path(path) if path is not None else Path(outdir) / name
+
+
+def _one_line_faults(stage: Callable[..., Any]) -> Callable[..., Any]:
+    """``stage`` with the expected OS faults of its writes and reads (full disk, quota,
+    permissions, read-only file system: :data:`agc.core.fileio.EXPECTED_WRITE_ERRORS`) as one
+    :class:`~agc.core.errors.AGCError` naming the file (else the output folder)."""
+
+    @functools.wraps(stage)
+    def run(**options: Any) -> Any:
+        try:
+            return stage(**options)
+        except OSError as exc:
+            if exc.errno not in EXPECTED_WRITE_ERRORS:
+                raise
+            where = exc.filename or options.get("outdir") or default("outdir")
+            raise AGCError(f"{shown_path(where)}: {exc.strerror or exc}") from None
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -119,6 +148,7 @@ class ReportStageResult:
         return {"report": str(self.report), "provenance": str(self.provenance)}
 
 
+@_one_line_faults
 def dataset(
     *,
     inputs: str = default("inputs"),
@@ -145,6 +175,7 @@ def dataset(
     return prepare_dataset(**params, recipe=recipe)
 
 
+@_one_line_faults
 def histograms(
     *,
     inputs: str = default("inputs"),
@@ -191,20 +222,19 @@ def histograms(
             "use_inference": use_inference,
         }
     )
-    folder: Path | None = None
-    if partials and partial_dir is not None:
-        folder = Path(partial_dir)
-    elif partials:
-        folder = fresh_directory(Path(run.outdir) / PARTIAL_DIR)
-    return run_histograms(
-        run.inputs,
-        _under(run.outdir, output, HISTOGRAMS),
-        run.processing,
-        samples=run.samples,
-        partial_dir=folder,
-    )
+    target = _under(run.outdir, output, HISTOGRAMS)
+    with output_lock(target.parent, "agc histograms"):
+        folder: Path | None = None
+        if partials and partial_dir is not None:
+            folder = Path(partial_dir)
+        elif partials:
+            folder = fresh_directory(Path(run.outdir) / PARTIAL_DIR)
+        return run_histograms(
+            run.inputs, target, run.processing, samples=run.samples, partial_dir=folder
+        )
 
 
+@_one_line_faults
 def merge(
     *,
     outdir: str = default("outdir"),
@@ -222,15 +252,17 @@ def merge(
         {"outdir": outdir, "skip_bad_files": skip_bad_files, "use_inference": use_inference}
     )
     target = _under(params["outdir"], output, HISTOGRAMS)
-    return merge_partials(
-        _under(params["outdir"], partial_dir, PARTIAL_DIR),
-        target,
-        cutflow_output=target.with_name(CUTFLOW),
-        skip_bad_files=params["skip_bad_files"],
-        use_inference=params["use_inference"],
-    )
+    with output_lock(target.parent, "agc merge"):
+        return merge_partials(
+            _under(params["outdir"], partial_dir, PARTIAL_DIR),
+            target,
+            cutflow_output=target.with_name(CUTFLOW),
+            skip_bad_files=params["skip_bad_files"],
+            use_inference=params["use_inference"],
+        )
 
 
+@_one_line_faults
 def model(
     *,
     outdir: str = default("outdir"),
@@ -250,8 +282,10 @@ def model(
 
     params = validate_parameters({"outdir": outdir, "signal": signal, "poi": poi})
     target = _under(params["outdir"], output, WORKSPACE)
+    source = _under(params["outdir"], histograms, HISTOGRAMS)
+    check_set(source, RERUN_MERGE)
     spec = build_workspace(
-        _under(params["outdir"], histograms, HISTOGRAMS),
+        source,
         output=target,
         config=config,
         signal=analysis_signal(params["signal"]),
@@ -260,6 +294,7 @@ def model(
     return ModelStageResult(workspace=target, spec=spec)
 
 
+@_one_line_faults
 def fit(
     *,
     outdir: str = default("outdir"),
@@ -290,6 +325,7 @@ def fit(
     return FitStageResult(fit_results=target, run=run, plots=tuple(plots), poi=params["poi"])
 
 
+@_one_line_faults
 def ml_model(
     *,
     outdir: str = default("outdir"),
@@ -306,7 +342,6 @@ def ml_model(
     if not params["use_inference"]:
         _note_no_inference(params["outdir"], "ml-model")
         return {}
-    from agc.core.errors import AGCError
     from agc.core.fileio import fresh_directory
     from agc.stats.mlmodel import build_ml_workspace
 
@@ -316,6 +351,7 @@ def ml_model(
             f"{source}: ML histograms not found (the histogram step writes them with "
             "use_inference=true; rerun it so, or run with use_inference=false)"
         )
+    check_set(source, RERUN_MERGE)
     target = _under(params["outdir"], output, WORKSPACE_ML)
     if output is None:
         fresh_directory(target.parent)  # no NOTE.txt or plots of an earlier run stay beside it
@@ -323,6 +359,7 @@ def ml_model(
     return ModelStageResult(workspace=target, spec=spec)
 
 
+@_one_line_faults
 def ml_fit(
     *,
     outdir: str = default("outdir"),
@@ -373,6 +410,7 @@ def ml_fit(
     return FitStageResult(fit_results=target, run=run, plots=tuple(plots), poi=run.summary.poi.name)
 
 
+@_one_line_faults
 def ml(
     *,
     outdir: str = default("outdir"),
@@ -403,6 +441,7 @@ def _note_no_inference(outdir: str, stage: str) -> None:
     )
 
 
+@_one_line_faults
 def reinterpret(
     *,
     signal: str = default("signal"),
@@ -476,6 +515,7 @@ def _note_nothing_to_reinterpret(outdir: str, signal: str) -> None:
     )
 
 
+@_one_line_faults
 def report(
     *,
     outdir: str = default("outdir"),
@@ -490,6 +530,7 @@ def report(
     from agc.report.build import build_report
 
     params = validate_parameters({"outdir": outdir})
+    check_set(Path(params["outdir"]) / HISTOGRAMS, RERUN_MERGE)
     # provenance.json first: the report's provenance box shows it.
     provenance = Path(run_provenance(params["outdir"]))
     html = build_report(
@@ -500,6 +541,7 @@ def report(
     return ReportStageResult(report=Path(html), provenance=provenance)
 
 
+@_one_line_faults
 def archive(
     *,
     outdir: str = default("outdir"),
@@ -513,6 +555,7 @@ def archive(
     from agc.publish.archive import build_archive
 
     params = validate_parameters({"outdir": outdir, "inputs": inputs})
+    check_set(Path(params["outdir"]) / HISTOGRAMS, RERUN_MERGE)
     return build_archive(
         params["outdir"],
         _under(params["outdir"], dest, ARCHIVE_DIR),
