@@ -28,7 +28,7 @@ from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
 from agc.dataset.manifest import Manifest
-from agc.processing.checkpoint import CHECKPOINT_DIRNAME, code_version, count_checkpoints, file_key
+from agc.processing.checkpoint import CHECKPOINT_DIRNAME, SUFFIX, code_version, file_key
 from agc.processing.histograms import merge_partials, run_histograms
 from agc.processing.partials import PARTIAL_SUFFIX, read_partial
 from agc.processing.run import run_processor
@@ -39,6 +39,11 @@ BAD_NEVTS = 2000
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def count_checkpoints(root: Path) -> int:
+    """Number of chunk checkpoints below ``root`` (0 if absent)."""
+    return sum(1 for _ in root.rglob(f"*{SUFFIX}")) if root.is_dir() else 0
 
 
 def write_multibasket_file(path: Path, n_events: int, seed: int, baskets: int) -> Path:

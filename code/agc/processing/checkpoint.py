@@ -201,12 +201,6 @@ def checkpoint_problem(output: dict[str, Any]) -> str | None:
     )
 
 
-def count_checkpoints(root: str | os.PathLike[str]) -> int:
-    """Number of chunk checkpoints below ``root`` (0 if absent)."""
-    root = Path(root)
-    return sum(1 for _ in root.rglob(f"*{SUFFIX}")) if root.is_dir() else 0
-
-
 def remove_checkpoints(
     checkpoint_dir: str | os.PathLike[str], version: str, keys: list[str] | set[str]
 ) -> None:
