@@ -409,11 +409,10 @@ def test_cwl_reinterpret_step_processes_only_the_signal(
         env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(
-        result.stderr[result.stderr.index('{\n  "cached"') :].split("\n}\n")[0] + "}"
-    )
-    assert summary["processed"] == ["zprime_500__nominal"]
-    assert summary["seeded"] == BACKGROUNDS
+    # agc's summary lines (key: value), which cwltool passes on to its log
+    lines = result.stderr.splitlines()
+    assert "processed: zprime_500__nominal" in lines
+    assert f"seeded: {len(BACKGROUNDS)} items" in lines
     limits = json.loads(
         (tmp_path / "out" / "reinterpretation" / "zprime_500" / "limits.json").read_text()
     )

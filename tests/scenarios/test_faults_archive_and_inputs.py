@@ -112,10 +112,11 @@ def test_damage_beside_the_bag_is_named(
     else:
         (archive_copy / ".zenodo.json").unlink()
         expected = "  missing .zenodo.json"
-    code, out, err = run_cli(["verify-archive", str(archive_copy)], capsys)
+    code, out, _ = run_cli(["verify-archive", str(archive_copy)], capsys)
     assert code == 1
-    assert failures(err) == ["FAIL files: 1 file differs from SHA256SUMS", expected]
-    assert json.loads(out)["ok"] is False
+    assert failures(out) == ["FAIL files: 1 file differs from SHA256SUMS", expected]
+    code, out, _ = run_cli(["verify-archive", str(archive_copy), "--json"], capsys)
+    assert (code, json.loads(out)["ok"]) == (1, False)
 
 
 def test_damage_inside_the_bag_is_named_file_by_file(
@@ -125,9 +126,9 @@ def test_damage_inside_the_bag_is_named_file_by_file(
     (data / "outputs" / "cutflow.json").unlink()
     (data / "outputs" / "notes.txt").write_text("added\n")
     flip_byte(data / "outputs" / "histograms.root")
-    code, _, err = run_cli(["verify-archive", str(archive_copy)], capsys)
+    code, out, _ = run_cli(["verify-archive", str(archive_copy)], capsys)
     assert code == 1
-    assert failures(err) == [
+    assert failures(out) == [
         "FAIL bag: 3 files differ from the bag's manifests",
         "  missing data/outputs/cutflow.json",
         "  added data/outputs/notes.txt",
@@ -141,8 +142,7 @@ def test_the_bag_tarball_itself_is_verified(
     tarball = Path(small_archive.bag_tarball or "")
     code, out, err = run_cli(["verify-archive", str(tarball)], capsys)
     assert code == 0, err
-    assert json.loads(out)["ok"] is True
-    assert [line.split(":")[0] for line in err.splitlines() if line.startswith(STATUSES)] == [
+    assert [line.split(":")[0] for line in out.splitlines() if line.startswith(STATUSES)] == [
         "PASS files",
         "PASS bag",
         "SKIP patchset",
@@ -150,11 +150,13 @@ def test_the_bag_tarball_itself_is_verified(
         "SKIP crate",
         "PASS swhid",
     ]
+    code, out, _ = run_cli(["verify-archive", str(tarball), "--json"], capsys)
+    assert (code, json.loads(out)["ok"]) == (0, True)
     damaged = Path(shutil.copy(tarball, tmp_path / tarball.name))
     flip_byte(damaged)
-    code, _, err = run_cli(["verify-archive", str(damaged)], capsys)
+    code, out, _ = run_cli(["verify-archive", str(damaged)], capsys)
     assert code == 1
-    (line,) = err.splitlines()
+    (line,) = out.splitlines()
     assert line.startswith(f"FAIL files: {tarball.name}: damaged tarball (")
 
 
