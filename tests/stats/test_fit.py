@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import cabinetry
 import numpy as np
@@ -317,15 +318,58 @@ def test_fit_is_reproducible(default_run: dict, tmp_path: Path) -> None:
 CABINETRY_RANKING_ABS = 1e-4
 
 
+def cabinetry_impacts(
+    model: Any, data: list[float], fit_results: cabinetry.fit.FitResults
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """``cabinetry.fit.ranking``'s loop (cold refits from the best fit, each parameter fixed at
+    its four shifts, ``custom_fit=True``, tolerance 1e-3) with cabinetry's public ``fit``: the
+    impacts per shift, and the labels of the refits that needed a second try. A cold strategy-1
+    refit can end with MINUIT declaring the minimum invalid on one machine's floating-point path
+    and not on another's; cabinetry's ranking then stops. Such a refit is repeated with strategy
+    2 (more careful derivatives), which is the same minimum, reached more carefully."""
+    poi = model.config.poi_index
+    prefit = cabinetry.model_utils.prefit_uncertainties(model)
+    fixed = model.config.suggested_fixed()
+    impacts: dict[str, list[float]] = {f: [] for f in IMPACT_FIELDS}
+    retried = []
+    for i, label in enumerate(fit_results.labels):
+        if i == poi:
+            continue
+        best, post = fit_results.bestfit[i], fit_results.uncertainty[i]
+        for field, value in zip(
+            IMPACT_FIELDS,
+            (best + prefit[i], best - prefit[i], best + post, best - post),
+            strict=True,
+        ):
+            if value == best:
+                impacts[field].append(0.0)
+                continue
+            init = list(fit_results.bestfit)
+            init[i] = value
+            hold = [*fixed[:i], True, *fixed[i + 1 :]]
+            options = {"init_pars": init, "fix_pars": hold, "tolerance": 1e-3, "custom_fit": True}
+            try:
+                refit = cabinetry.fit.fit(model, data, strategy=1, **options)
+            except ValueError:
+                retried.append(f"{label} {field}")
+                refit = cabinetry.fit.fit(model, data, strategy=2, **options)
+            impacts[field].append(refit.bestfit[poi] - fit_results.bestfit[poi])
+    return {f: np.asarray(v) for f, v in impacts.items()}, retried
+
+
+IMPACT_FIELDS = ("prefit_up", "prefit_down", "postfit_up", "postfit_down")
+
+
 @pytest.mark.slow
 def test_default_impacts_agree_with_cabinetry_ranking(default_run: dict) -> None:
-    """Every impact of the default model against ``cabinetry.fit.ranking`` itself, to 1e-4.
+    """Every impact of the default model against cabinetry's own refits, to 1e-4.
 
-    cabinetry refits cold (strategy 1) from the best fit. It runs with ``custom_fit=True``
-    (iminuit on pyhf's -2 ln L, as our fits) and tolerance 1e-3: through pyhf's optimiser, or at
-    our 1e-4, its fits end at MINUIT's machine-accuracy limit (about 3e-8 |-2 ln L| = 5e-6 > the
-    EDM goal) and fail. At EDM < 2e-6 its POI is within sqrt(1e-6) sigma_POI ~ 7e-5 of the
-    minimum, inside the 1e-4 compared here. ~2 minutes: 132 cold fits with HESSE each."""
+    cabinetry refits cold (strategy 1) from the best fit, as ``cabinetry.fit.ranking`` does
+    (:func:`cabinetry_impacts`). It runs with ``custom_fit=True`` (iminuit on pyhf's -2 ln L, as
+    our fits) and tolerance 1e-3: through pyhf's optimiser, or at our 1e-4, its fits end at
+    MINUIT's machine-accuracy limit (about 3e-8 |-2 ln L| = 5e-6 > the EDM goal) and fail. At
+    EDM < 2e-6 its POI is within sqrt(1e-6) sigma_POI ~ 7e-5 of the minimum, inside the 1e-4
+    compared here. ~2 minutes: 132 cold fits with HESSE each."""
     results = default_run["results"]
     model, data = model_and_data(load_workspace(default_run["workspace"]))
     pars = results["parameters"]
@@ -336,19 +380,13 @@ def test_default_impacts_agree_with_cabinetry_ranking(default_run: dict) -> None
         np.asarray(results["correlation_matrix"]),
         results["best_twice_nll"],
     )
-    reference = cabinetry.fit.ranking(
-        model,
-        data,
-        fit_results=fit_results,
-        init_pars=pars["bestfit"],
-        strategy=1,
-        tolerance=1e-3,
-        custom_fit=True,
-    )
-    assert reference.labels == results["impacts"]["labels"]
+    reference, retried = cabinetry_impacts(model, data, fit_results)
+    labels = [label for i, label in enumerate(pars["labels"]) if i != model.config.poi_index]
+    assert labels == results["impacts"]["labels"]
     worst = {}
-    for field in ("prefit_up", "prefit_down", "postfit_up", "postfit_down"):
-        diff = np.abs(np.asarray(results["impacts"][field]) - getattr(reference, field))
-        worst[field] = (float(diff.max()), reference.labels[int(diff.argmax())])
-    print(f"\n[ranking] |ours - cabinetry.fit.ranking|, largest per shift: {worst}")
+    for field in IMPACT_FIELDS:
+        diff = np.abs(np.asarray(results["impacts"][field]) - reference[field])
+        worst[field] = (float(diff.max()), labels[int(diff.argmax())])
+    print(f"\n[ranking] |ours - cabinetry|, largest per shift: {worst}; retried: {retried}")
+    assert len(retried) <= 4, retried  # a rare machine-dependent retry, not a habit
     assert all(value <= CABINETRY_RANKING_ABS for value, _ in worst.values()), worst
