@@ -85,7 +85,8 @@ def test_the_report_leads_with_the_result(report_run: Path) -> None:
     poi = fit["poi"]
     first = page.index('data-role="fit-poi"')
     assert first < page.index('data-role="fit-postfit"') < page.index('id="notebooks"')
-    assert f"{poi['bestfit']:.4g}" in page[first : first + 400]
+    value, uncertainty = pdg_round(poi["bestfit"], poi["uncertainty"])
+    assert f"<strong>{value}</strong> ± {uncertainty}" in page[first : first + 400]
     assert "expected from the histograms" not in page  # not the embedded default's record
     for anchor in ("fit-prefit", "fit-parameters", "cutflow", "provenance", "outputs"):
         assert f'id="{anchor}"' in page
