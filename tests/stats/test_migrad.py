@@ -10,7 +10,7 @@ from stats_helpers import small_workspace_spec
 
 from agc.core.errors import AGCError
 from agc.stats.fit import model_and_data, naming
-from agc.stats.migrad import SETTINGS, Attempt
+from agc.stats.migrad import SETTINGS, Attempt, minuit_of
 from agc.stats.pool import FitPool
 
 
@@ -58,3 +58,13 @@ def test_errors_name_the_file_once() -> None:
     ):
         model_and_data({"channels": []})
     assert str(info.value).count("ws.json") == 1
+
+
+@pytest.mark.parametrize("strategy", [0, 1, 2])
+def test_minuit_runs_the_strategy_it_is_given(strategy: int) -> None:
+    model, data = model_and_data(small_workspace_spec())
+    init = model.config.suggested_init()
+    fixed = model.config.suggested_fixed()
+    bounds = model.config.suggested_bounds()
+    minuit = minuit_of(model, data, init, fixed, bounds, strategy)
+    assert minuit.strategy.strategy == strategy

@@ -178,7 +178,7 @@ def minuit_of(
     minuit.errordef = 1.0  # the cost is -2 ln L
     minuit.fixed = list(fixed)
     minuit.limits = [tuple(b) for b in bounds]
-    minuit.strategy = SETTINGS.refit_strategy
+    minuit.strategy = strategy
     minuit.tol = SETTINGS.tolerance
     minuit.print_level = 0
     return minuit
