@@ -90,16 +90,26 @@ def run_cwl(parameter: tuple[str, ...], provenance: bool) -> Any:
 
 
 @command("check-parameters", hidden=True)
-def check_parameters() -> dict[str, Any]:
+@click.option(
+    "--from-command",
+    is_flag=True,
+    help="standard input is the text of the command itself; the lines after its "
+    "AGC_PARAMETERS line are read (every parameter once)",
+)
+def check_parameters(from_command: bool) -> dict[str, Any]:
     """Check the name=value lines on standard input against the parameter schema, then what
     they name: the signal declaration, the manifest and its files, the output folder.
 
-    The first step of the workflow specifications feeds them through a quoted here-document,
-    which the shell does not expand.
+    reana.yaml's first command passes its own text ($BASH_EXECUTION_STRING, --from-command) and
+    exits before bash reaches the substituted values; the Snakefile pipes quoted lines.
     """
     from agc.workflow.preflight import check_named_inputs
 
-    params = schema.parse_parameter_lines(sys.stdin.read())
+    text = sys.stdin.read()
+    if from_command:
+        params = schema.parameters_in_command(text)
+    else:
+        params = schema.parse_parameter_lines(text)
     check_named_inputs(params)
     return {"parameters": params}
 
