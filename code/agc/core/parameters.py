@@ -126,7 +126,9 @@ def parse_parameter_lines(text: str) -> dict[str, Any]:
     """The ``name=value`` lines of ``text`` (what ``agc check-parameters`` reads on standard
     input), validated with :func:`validate_parameters`; a line without ``=`` (a value that held a
     newline), an unknown or a repeated name is refused."""
-    return parameter_lines(text.splitlines())
+    lines = text.splitlines()
+    refuse_continued_lines(lines)
+    return parameter_lines(lines)
 
 
 def parameter_lines(lines: list[str]) -> dict[str, Any]:
