@@ -12,7 +12,8 @@ never appear:
   arguments);
 - the CWL tools, run by cwltool as REANA's CWL engine runs them (no check step): every value
   reaches the program as one argument, unchanged; ``agc run-cwl`` refuses it first;
-- the Snakefile: the first job refuses the value (Snakemake 7.32.4, .venv-snakemake), and the
+- the Snakefile: ``agc run-snakemake`` refuses the value before Snakemake starts; run by
+  Snakemake 7.32.4 itself (.venv-snakemake, as REANA runs it) the first job refuses it, and the
   jobs' shell commands hold it as one shell word.
 """
 
@@ -334,6 +335,22 @@ def _config(workspace: Path, **values: str) -> list[str]:
     extra = workspace / "hostile.yaml"
     extra.write_text(yaml.safe_dump(values), encoding="utf-8")
     return ["--configfile", "workflow/config.yaml", str(extra)]
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_run_snakemake_refuses_before_snakemake_starts(
+    name: str,
+    snake_workspace: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(snake_workspace)
+    code = cli_main(["run-snakemake", "--snakemake", str(SNAKEMAKE), "-p", f"poi={HOSTILE[name]}"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("agc run-snakemake: error: config.yaml: parameter 'poi' "), err
+    assert err.count("\n") == 1, err
+    assert not (snake_workspace / "outputs").exists()
 
 
 @pytest.mark.parametrize("name", ["single-quote", "dollar-paren", "marker", "long"])

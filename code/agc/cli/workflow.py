@@ -89,6 +89,24 @@ def run_cwl(parameter: tuple[str, ...], provenance: bool) -> Any:
     return run(overrides(parameter), local=local, debug=debugging())
 
 
+@command("run-snakemake", section="run")
+@click.option("-p", "--parameter", multiple=True, metavar="NAME=VALUE", help="set a parameter")
+@click.option(
+    "--cores", default=2, show_default=True, type=click.IntRange(min=1), help="jobs at once"
+)
+@click.option(
+    "--snakemake",
+    "program",
+    metavar="PATH",
+    help="the snakemake executable (default: .venv-snakemake/bin/snakemake, make snakemake)",
+)
+def run_snakemake(parameter: tuple[str, ...], cores: int, program: str | None) -> Any:
+    """Run the Snakemake workflow (workflow/Snakefile) locally; outputs in outputs/snakemake."""
+    from agc.workflow.snakemake_run import run_snakemake as run
+
+    return run(overrides(parameter), snakemake=program, cores=cores, debug=debugging())
+
+
 @command("check-parameters", hidden=True)
 @click.option(
     "--from-command",
