@@ -29,6 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 from string import Template
+from typing import Any
 
 import pytest
 import yaml
@@ -204,8 +205,10 @@ def test_run_cwl_refuses_before_cwltool(
     assert "cwltool" not in err
 
 
-def _cwltool(tool: Path, job: dict, tmp_path: Path, stubs: Path) -> subprocess.CompletedProcess:
-    job_file = tmp_path / "job.json"
+def _cwltool(tool: Path, job: dict, folder: Path, stubs: Path) -> subprocess.Popen:
+    """cwltool running ``tool`` on ``job`` in ``folder`` (started, not waited for)."""
+    folder.mkdir()
+    job_file = folder / "job.json"
     job_file.write_text(json.dumps(job), encoding="utf-8")
     command = [
         str(VENV_BIN / "cwltool"),
@@ -213,16 +216,21 @@ def _cwltool(tool: Path, job: dict, tmp_path: Path, stubs: Path) -> subprocess.C
         "--preserve-environment",
         "PATH",
         "--outdir",
-        str(tmp_path / "out"),
+        str(folder / "out"),
         "--tmpdir-prefix",
-        f"{tmp_path}/tmp/",
+        f"{folder}/tmp/",
         "--tmp-outdir-prefix",
-        f"{tmp_path}/work/",
+        f"{folder}/work/",
         str(tool),
         str(job_file),
     ]
-    return subprocess.run(
-        command, cwd=tmp_path, env=_env(stubs), capture_output=True, text=True, check=False
+    return subprocess.Popen(
+        command,
+        cwd=folder,
+        env=_env(stubs),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -230,50 +238,80 @@ def _file(path: str) -> dict[str, str]:
     return {"class": "File", "location": str(REPO / path)}
 
 
-@pytest.mark.parametrize("name", list(HOSTILE))
-def test_cwl_tools_pass_every_value_as_one_argument(name: str, tmp_path: Path) -> None:
-    """dataset.cwl (papermill) and reinterpret.cwl (agc) with the value in every string
-    input: the program gets it unchanged, as one argument, and nothing else runs."""
-    value = HOSTILE[name]
-    log = tmp_path / "calls.jsonl"
-    stubs = _stub_bin(tmp_path / "stubs", log)
-    strings = {"inputs": value, "outdir": value}
-    dataset = {
-        "ipynb": _file("notebooks/00_dataset.ipynb"),
-        "recipe": _file("inputs/embedded.yaml"),
-        "samples": value,
-        "max_files": 1,
-        "format": value,
-        **strings,
-    }
-    reinterpret = {
-        "recipe": _file("inputs/embedded.yaml"),
-        "model_config": _file("inputs/cabinetry.yaml"),
+#: The string inputs of two CWL tools, and the program each tool runs with them.
+CWL_STRINGS = {
+    "dataset.cwl": ("papermill", ["inputs", "samples", "outdir", "format"]),
+    "reinterpret.cwl": ("agc", ["signal", "inputs", "outdir", "executor", "scheduler"]),
+}
+CWL_FILES = {
+    "dataset.cwl": {
+        "ipynb": "notebooks/00_dataset.ipynb",
+        "recipe": "inputs/embedded.yaml",
+    },
+    "reinterpret.cwl": {
+        "recipe": "inputs/embedded.yaml",
+        "model_config": "inputs/cabinetry.yaml",
+    },
+}
+CWL_OTHERS = {
+    "dataset.cwl": {"max_files": 1},
+    "reinterpret.cwl": {
         "signal_declarations": [_file("inputs/signals/zprime_500.yaml")],
         "data": [],
         "partials": [],
-        "signal": value,
-        "executor": value,
         "workers": 1,
         "chunksize": 10,
         "max_files": 1,
-        "scheduler": value,
-        **strings,
+    },
+}
+
+
+def _cwl_jobs(tool: str) -> list[dict[str, Any]]:
+    """Jobs of ``tool`` that together put every hostile value into its string inputs, a
+    different value into each input of a job."""
+    names = CWL_STRINGS[tool][1]
+    values = list(HOSTILE.values())
+    jobs = []
+    for first in range(0, len(values), len(names)):
+        strings = {name: values[(first + i) % len(values)] for i, name in enumerate(names)}
+        files = {key: _file(path) for key, path in CWL_FILES[tool].items()}
+        jobs.append({**files, **CWL_OTHERS[tool], **strings})
+    return jobs
+
+
+def test_cwl_tools_pass_every_value_as_one_argument(tmp_path: Path) -> None:
+    """dataset.cwl (papermill) and reinterpret.cwl (agc), every hostile value in each: the
+    program gets each value unchanged, as one argument after its option, and nothing else runs."""
+    log = tmp_path / "calls.jsonl"
+    stubs = _stub_bin(tmp_path / "stubs", log)
+    runs = {
+        (tool, index): (
+            job,
+            _cwltool(REPO / "workflow" / tool, job, tmp_path / f"{tool}{index}", stubs),
+        )
+        for tool in CWL_STRINGS
+        for index, job in enumerate(_cwl_jobs(tool))
     }
-    for tool, job in (("dataset.cwl", dataset), ("reinterpret.cwl", reinterpret)):
-        _cwltool(REPO / "workflow" / tool, job, tmp_path, stubs)
+    for _, run in runs.values():
+        run.wait(timeout=600)
     assert not list(tmp_path.rglob(CANARY)), "a value ran"
-    papermill, agc = _calls(log)
-    assert papermill[0] == "papermill"
-    assert agc[:2] == ["agc", "reinterpret"]
-    assert [papermill[i + 1] for i, word in enumerate(papermill) if word == "-r"] == [
-        "inputs",
-        "samples",
-        "outdir",
-        "format",
-    ]
-    assert papermill.count(value) == 4
-    assert agc.count(value) == 5
+    calls = _calls(log)
+    for (tool, _), (job, _) in runs.items():
+        program, names = CWL_STRINGS[tool]
+        flag = "-r" if program == "papermill" else "--{}"
+        for call in calls:
+            if call[0] != program:
+                continue
+            if all(job[name] in call for name in names):
+                break
+        else:
+            pytest.fail(f"{tool}: no {program} call with the job's values {job}")
+        for name in names:
+            if program == "papermill":
+                assert call[call.index(name) - 1 : call.index(name) + 2] == [flag, name, job[name]]
+            else:
+                assert call[call.index(flag.format(name)) + 1] == job[name]
+    assert len(calls) == len(runs)
 
 
 def test_cwl_tools_leave_only_literals_unquoted() -> None:
