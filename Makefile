@@ -115,13 +115,11 @@ run-cwl: $(STAMP)
 
 ## Run the Snakemake workflow (reana-snakemake.yaml -> workflow/Snakefile) locally with Snakemake
 ## 7.32.4 from .venv-snakemake, every job with .venv first on PATH; outputs under outputs/snakemake
-## (PARAMS="-p name=value" become --config name=value; -p outdir=... moves them). --forceall:
-## every job runs again, as with `make run`.
+## (PARAMS="-p name=value", checked first; -p outdir=... moves them), its log in
+## outputs/logs/snakemake.log. Every job runs again (--forceall), as with `make run`.
 SNAKEMAKE_CORES ?= 2
 run-snakemake: $(STAMP) $(SNAKEMAKE_STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" AGC_ENGINE=snakemake-local MPLBACKEND=Agg \
-	  $(SNAKEMAKE_VENV)/bin/snakemake --snakefile workflow/Snakefile --configfile workflow/config.yaml \
-	  --cores $(SNAKEMAKE_CORES) --forceall --config outdir=outputs/snakemake $(filter-out -p,$(PARAMS))
+	$(BIN)/agc run-snakemake --snakemake $(SNAKEMAKE_VENV)/bin/snakemake --cores $(SNAKEMAKE_CORES) $(PARAMS)
 
 ## The whole test suite.
 test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(REANA_DASK_STAMP)

@@ -110,8 +110,9 @@ def test_every_serial_command_expands_with_the_declared_parameters() -> None:
     for step in spec["workflow"]["specification"]["steps"]:
         for command in step["commands"]:
             expanded = Template(command).substitute(params)  # what REANA's serial engine does
-            # Nothing left for the shell REANA wraps the command in (bash -c "cd ws ; ...").
-            assert "$" not in expanded, f"step {step['name']}: unexpanded '$' in {expanded!r}"
+            # No '$' left for bash but the first command's reference to its own text.
+            rest = expanded.replace('"$BASH_EXECUTION_STRING"', "")
+            assert "$" not in rest, f"step {step['name']}: unexpanded '$' in {expanded!r}"
             assert "${" in command, (
                 "parameters are written ${name}: REANA's validator only sees that form"
             )

@@ -1,5 +1,6 @@
-"""A mistake in the inputs, run through each local workflow runner: the run ends with the failed
-step's own one-line error and exit code 2, the tracebacks stay in the step's log file."""
+"""A mistake in the inputs, run through each local workflow runner (serial, CWL, Snakemake): the
+run ends with the failed step's own one-line error and exit code 2, the tracebacks stay in the
+step's log file."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from agc.core.errors import AGCError
 from agc.workflow.runners import run_cwl
 
 REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = REPO / ".venv-snakemake" / "bin" / "snakemake"
 
 
 @pytest.fixture
@@ -69,4 +71,32 @@ def test_cwl_run_ends_with_the_failed_step_and_its_one_line_error(
     assert "Traceback" not in capsys.readouterr().err
     log = (tmp_path / "out" / "logs" / "cwl.log").read_text()
     assert "permanentFail" in log
+    assert "IPKernelApp" not in log
+
+
+def test_snakemake_run_ends_with_the_failed_rule_and_its_one_line_error(
+    not_root_manifest: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if not SNAKEMAKE.exists():
+        pytest.fail(f"{SNAKEMAKE} missing: create it with `make snakemake`")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    for name in ("workflow", "notebooks", "inputs"):
+        shutil.copytree(REPO / name, workspace / name)
+    monkeypatch.chdir(workspace)
+    args = ["-p", f"inputs={not_root_manifest}", "-p", "samples=ttbar", "-p", "workers=1"]
+    assert cli_main(["run-snakemake", "--snakemake", str(SNAKEMAKE), *args]) == 2
+    err = capsys.readouterr().err.splitlines()
+    bad = not_root_manifest.parent / "data" / "notes.root"
+    assert err[-1].startswith(
+        "agc run-snakemake: error: Snakemake workflow, rule 'histograms': " + ERROR.format(path=bad)
+    )
+    assert err[-2].endswith("its log: outputs/logs/snakemake.log")
+    assert not any("Traceback" in line or "IPKernelApp" in line for line in err)
+    log = (workspace / "outputs" / "logs" / "snakemake.log").read_text()
+    assert "Error in rule histograms" in log
+    assert "PapermillExecutionError" in log
     assert "IPKernelApp" not in log

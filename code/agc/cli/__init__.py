@@ -41,6 +41,7 @@ def agc() -> None:
 for _command in (
     workflow.run_serial,
     workflow.run_cwl,
+    workflow.run_snakemake,
     workflow.check_parameters,
     workflow.dataset,
     workflow.histograms,

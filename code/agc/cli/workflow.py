@@ -89,17 +89,45 @@ def run_cwl(parameter: tuple[str, ...], provenance: bool) -> Any:
     return run(overrides(parameter), local=local, debug=debugging())
 
 
+@command("run-snakemake", section="run")
+@click.option("-p", "--parameter", multiple=True, metavar="NAME=VALUE", help="set a parameter")
+@click.option(
+    "--cores", default=2, show_default=True, type=click.IntRange(min=1), help="jobs at once"
+)
+@click.option(
+    "--snakemake",
+    "program",
+    metavar="PATH",
+    help="the snakemake executable (default: .venv-snakemake/bin/snakemake, make snakemake)",
+)
+def run_snakemake(parameter: tuple[str, ...], cores: int, program: str | None) -> Any:
+    """Run the Snakemake workflow (workflow/Snakefile) locally; outputs in outputs/snakemake."""
+    from agc.workflow.snakemake_run import run_snakemake as run
+
+    return run(overrides(parameter), snakemake=program, cores=cores, debug=debugging())
+
+
 @command("check-parameters", hidden=True)
-def check_parameters() -> dict[str, Any]:
+@click.option(
+    "--from-command",
+    is_flag=True,
+    help="standard input is the text of the command itself; the lines after its "
+    "AGC_PARAMETERS line are read (every parameter once)",
+)
+def check_parameters(from_command: bool) -> dict[str, Any]:
     """Check the name=value lines on standard input against the parameter schema, then what
     they name: the signal declaration, the manifest and its files, the output folder.
 
-    The first step of the workflow specifications feeds them through a quoted here-document,
-    which the shell does not expand.
+    reana.yaml's first command passes its own text ($BASH_EXECUTION_STRING, --from-command) and
+    exits before bash reaches the substituted values; the Snakefile pipes quoted lines.
     """
     from agc.workflow.preflight import check_named_inputs
 
-    params = schema.parse_parameter_lines(sys.stdin.read())
+    text = sys.stdin.read()
+    if from_command:
+        params = schema.parameters_in_command(text)
+    else:
+        params = schema.parse_parameter_lines(text)
     check_named_inputs(params)
     return {"parameters": params}
 

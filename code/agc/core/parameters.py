@@ -126,8 +126,15 @@ def parse_parameter_lines(text: str) -> dict[str, Any]:
     """The ``name=value`` lines of ``text`` (what ``agc check-parameters`` reads on standard
     input), validated with :func:`validate_parameters`; a line without ``=`` (a value that held a
     newline), an unknown or a repeated name is refused."""
+    lines = text.splitlines()
+    refuse_continued_lines(lines)
+    return parameter_lines(lines)
+
+
+def parameter_lines(lines: list[str]) -> dict[str, Any]:
+    """:func:`parse_parameter_lines` of the lines ``lines`` (each ``name=value``)."""
     found: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         name, sep, value = line.partition("=")
         if not sep or not name:
             raise AGCError(f"parameters line {number}: expected name=value, got {line!r}")
@@ -135,6 +142,53 @@ def parse_parameter_lines(text: str) -> dict[str, Any]:
             raise AGCError(f"parameter '{name}' given twice (line {number})")
         found[name] = value
     return validate_parameters(found)
+
+
+def refuse_continued_lines(lines: list[str]) -> None:
+    """Raise :class:`AGCError` when a value of the ``name=value`` lines ``lines`` runs onto a
+    next line: a line after the first that does not start a parameter not seen yet."""
+    names = [line.partition("=")[0] for line in lines]
+    for number, (line, name) in enumerate(zip(lines, names, strict=True)):
+        fresh = "=" in line and name in WORKFLOW_PARAMETERS and name not in names[:number]
+        if not fresh and number > 0:
+            raise AGCError(
+                f"a parameter value holds a newline (line {number + 1} after {COMMAND_MARKER}, "
+                f"after '{names[number - 1]}='): refused, it could escape the shell quoting of "
+                "the workflow's commands"
+            )
+
+
+#: The line of a workflow command after which its ``name=value`` lines follow
+#: (:func:`parameters_in_command`).
+COMMAND_MARKER = "AGC_PARAMETERS"
+
+
+def parameters_in_command(text: str) -> dict[str, Any]:
+    """The parameter values written into a workflow command's own text ``text``, validated.
+
+    reana.yaml's first command is ``agc check-parameters --from-command
+    <<<"$BASH_EXECUTION_STRING"; exit`` followed by the line :data:`COMMAND_MARKER` and one
+    ``name=${name}`` line per parameter: bash runs the first line and exits, so it never parses
+    the substituted values, and this reads them from the command text bash was given. Every
+    workflow parameter must appear exactly once and nothing else may follow: a value holding a
+    newline adds a line, which is refused (:func:`parse_parameter_lines`); no marker (the command
+    text was not passed) is refused too.
+    """
+    lines = text.split("\n")
+    if COMMAND_MARKER not in lines:
+        raise AGCError(
+            f"no {COMMAND_MARKER} line in the command text on standard input (bash sets "
+            "$BASH_EXECUTION_STRING only for bash -c)"
+        )
+    block = lines[lines.index(COMMAND_MARKER) + 1 :]
+    if block and block[-1] == "":  # the newline a here-string adds
+        block.pop()
+    refuse_continued_lines(block)
+    found = parameter_lines(block)
+    missing = [name for name in WORKFLOW_PARAMETERS if name not in found]
+    if missing:
+        raise AGCError(f"parameters {missing} are missing after the {COMMAND_MARKER} line")
+    return found
 
 
 def markdown_table() -> str:
