@@ -160,6 +160,28 @@ def test_reana_serial_engine_runs_no_part_of_a_value(
     assert sum(value in call for call in calls) >= 3, "the value is one argument, unchanged"
 
 
+@pytest.mark.parametrize("spec", ["reana.yaml", "reana-dask.yaml"])
+def test_a_run_restarted_at_any_step_checks_the_values_first(spec: str, tmp_path: Path) -> None:
+    """``-o FROM=<step>`` skips the earlier steps: every step starts with the same check, which
+    refuses a hostile value before the step's own commands run."""
+    loaded = load_spec(REPO / spec)
+    params = dict(declared_parameters(loaded), outdir=HOSTILE["double-quote"])
+    expanded = expand_commands(loaded, params)
+    steps = [step["name"] for step in loaded["workflow"]["specification"]["steps"]]
+    firsts = {}
+    for command in expanded:
+        firsts.setdefault(command.step, command.text)
+    assert list(firsts) == steps
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    shutil.copytree(REPO / "inputs", workspace / "inputs")
+    for step, text in firsts.items():
+        assert text.splitlines()[0].endswith('<<<"$BASH_EXECUTION_STRING"; exit'), step
+        result = _as_reana(workspace, text, _env())
+        assert result.returncode == 2, (step, result.stderr)
+        assert not (workspace / CANARY).exists(), step
+
+
 def test_a_quoted_here_document_does_not_hold_a_value(tmp_path: Path) -> None:
     """Why the first command reads its own text instead: a value with a newline and the
     document's end marker ends a quoted here-document early, and its next line runs (this also

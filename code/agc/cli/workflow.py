@@ -118,7 +118,7 @@ def check_parameters(from_command: bool) -> dict[str, Any]:
     """Check the name=value lines on standard input against the parameter schema, then what
     they name: the signal declaration, the manifest and its files, the output folder.
 
-    reana.yaml's first command passes its own text ($BASH_EXECUTION_STRING, --from-command) and
+    the first command of every reana.yaml step passes its own text ($BASH_EXECUTION_STRING, --from-command) and
     exits before bash reaches the substituted values; the Snakefile pipes quoted lines.
     """
     from agc.workflow.preflight import check_named_inputs

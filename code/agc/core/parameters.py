@@ -166,7 +166,7 @@ COMMAND_MARKER = "AGC_PARAMETERS"
 def parameters_in_command(text: str) -> dict[str, Any]:
     """The parameter values written into a workflow command's own text ``text``, validated.
 
-    reana.yaml's first command is ``agc check-parameters --from-command
+    the first command of every reana.yaml step is ``agc check-parameters --from-command
     <<<"$BASH_EXECUTION_STRING"; exit`` followed by the line :data:`COMMAND_MARKER` and one
     ``name=${name}`` line per parameter: bash runs the first line and exits, so it never parses
     the substituted values, and this reads them from the command text bash was given. Every
