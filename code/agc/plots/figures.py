@@ -212,17 +212,25 @@ class _Bins(NamedTuple):
     data_err: np.ndarray
 
 
+class FigureText(NamedTuple):
+    """What a data/MC figure says: the observable's axis label ``variable``, the ``region``
+    and fit ``stage`` drawn in the corner, and the ``origin`` of the events (the label,
+    :func:`data_label`)."""
+
+    variable: str
+    region: str
+    stage: str
+    origin: DataOrigin = DataOrigin.SYNTHETIC
+
+
 def data_mc_figure(
     edges: np.ndarray,
     yields: Mapping[str, np.ndarray],
     total_stdev: np.ndarray,
     data: np.ndarray,
     *,
-    variable: str,
-    region: str,
-    stage: str,
+    text: FigureText,
     colors: Mapping[str, str],
-    origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> Any:
     """Stacked MC (bottom -> top in ``yields`` order), uncertainty band, pseudo-data and ratio.
 
@@ -231,7 +239,7 @@ def data_mc_figure(
         yields: sample name -> expected events per bin, shape (n,).
         total_stdev: total model uncertainty per bin [events], shape (n,).
         data: pseudo-data events per bin, shape (n,); error bars are sqrt(N).
-        origin: what the events are (the label, :func:`data_label`).
+        text: axis label, region, stage and the events' origin.
     """
     names = list(yields)
     stack = [np.asarray(yields[n], dtype=float) for n in names]
@@ -247,8 +255,8 @@ def data_mc_figure(
         2, 1, figsize=(10, 10), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.06}
     )
     _draw_stack(ax, bins, stack, names, colors)
-    _label_stack(ax, bins, names, variable=variable, region=region, stage=stage, origin=origin)
-    _draw_ratio(rax, bins, variable)
+    _label_stack(ax, bins, names, text)
+    _draw_ratio(rax, bins, text.variable)
     return fig
 
 
@@ -289,21 +297,12 @@ def _draw_stack(
     )
 
 
-def _label_stack(
-    ax: Any,
-    bins: _Bins,
-    names: list[str],
-    *,
-    variable: str,
-    region: str,
-    stage: str,
-    origin: DataOrigin,
-) -> None:
+def _label_stack(ax: Any, bins: _Bins, names: list[str], text: FigureText) -> None:
     """Upper panel: axis label (events per bin width), ranges, legend, region/stage, label."""
     widths = np.diff(bins.edges)
     unit = (
         f" / {widths[0]:g} GeV"
-        if np.allclose(widths, widths[0]) and "GeV" in variable
+        if np.allclose(widths, widths[0]) and "GeV" in text.variable
         else " / bin"
     )
     ax.set_ylabel("Events" + unit)
@@ -313,10 +312,9 @@ def _label_stack(
     by_label = dict(zip(*ax.get_legend_handles_labels()[::-1], strict=True))
     legend = ["Pseudo-data", "Uncertainty", *(DISPLAY_LABELS.get(n, n) for n in names[::-1])]
     ax.legend([by_label[n] for n in legend], legend, loc="upper right", fontsize=18)
-    ax.text(
-        0.04, 0.95, f"{region}\n{stage}", transform=ax.transAxes, va="top", ha="left", fontsize=20
-    )
-    data_label(ax, origin, loc=0, fontsize=(24, 20, 20, 18))
+    corner = f"{text.region}\n{text.stage}"
+    ax.text(0.04, 0.95, corner, transform=ax.transAxes, va="top", ha="left", fontsize=20)
+    data_label(ax, text.origin, loc=0, fontsize=(24, 20, 20, 18))
 
 
 def _draw_ratio(rax: Any, bins: _Bins, variable: str) -> None:
@@ -379,11 +377,8 @@ def distribution_plots(
                 ch_yields,
                 total_stdev,
                 ch_data,
-                variable=variable,
-                region=channel,
-                stage=stage,
+                text=FigureText(variable, channel, stage, origin),
                 colors=colors,
-                origin=origin,
             )
             suffix = stage.lower().replace("-", "").replace(" ", "_")
             stem = Path(plots_dir) / f"{channel.replace(' ', '-')}_{suffix}"
