@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cabinetry
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,7 +14,16 @@ import pytest
 from stats_helpers import default_stats_run
 
 from agc.core import physics
-from agc.plots.figures import paper_style, region_axis, save_figure
+from agc.dataset.origin import DataOrigin
+from agc.plots.figures import (
+    correlation_figure,
+    data_label,
+    is_mc_stat,
+    paper_style,
+    region_axis,
+    save_figure,
+    without_mc_stat,
+)
 
 PLOTS = (
     "4j1b-CR_prefit",
@@ -101,3 +111,76 @@ def test_region_axis_defaults_to_the_card() -> None:
     edges, label = region_axis("other", 3, config)
     assert list(edges) == [0.0, 10.0, 20.0, 50.0]
     assert label == "x [GeV]"
+
+
+@pytest.mark.parametrize(
+    ("origin", "label"),
+    [
+        (DataOrigin.SYNTHETIC, ["AGC", "Synthetic NanoAOD"]),
+        (DataOrigin.CMS_OPEN_DATA, ["CMS", "Simulation Open Data"]),
+    ],
+)
+def test_label_says_what_the_events_are(origin: DataOrigin, label: list[str]) -> None:
+    with paper_style():
+        fig, ax = plt.subplots()
+        data_label(ax, origin)
+    texts = [t.get_text() for t in ax.texts]
+    plt.close(fig)
+    assert sorted(texts) == sorted([*label, r"3.378 $\mathrm{fb^{-1}}$ (13 TeV)"])
+
+
+def test_mc_stat_parameters_are_told_apart() -> None:
+    assert is_mc_stat("staterror_4j1b-CR[9]")
+    assert is_mc_stat("staterror_4j2b SR[0]")
+    assert not is_mc_stat("ttbar_norm")
+    assert not is_mc_stat("staterror_4j1b-CR")
+
+
+def _fit_results(labels: list[str], corr: np.ndarray) -> cabinetry.fit.FitResults:
+    n = len(labels)
+    return cabinetry.fit.FitResults(
+        np.arange(n, dtype=float), np.full(n, 0.5), labels, corr, 10.0, 0.5
+    )
+
+
+def test_figure_copy_leaves_out_mc_stat_and_excluded_and_the_results_alone() -> None:
+    labels = ["a", "staterror_CR[1]", "c", "d"]
+    results = _fit_results(labels, np.arange(16.0).reshape(4, 4))
+    copy = without_mc_stat(results, exclude=["d"])
+    assert copy.labels == ["a", "c"]
+    np.testing.assert_array_equal(copy.corr_mat, [[0.0, 2.0], [8.0, 10.0]])
+    np.testing.assert_array_equal(copy.bestfit, [0.0, 2.0])
+    assert copy.best_twice_nll == 10.0
+    assert results.labels == labels
+    ranking = cabinetry.fit.RankingResults(
+        *(np.arange(3.0),) * 2, ["b", "staterror_SR[0]", "e"], *(np.ones(3),) * 4
+    )
+    assert without_mc_stat(ranking).labels == ["b", "e"]
+    np.testing.assert_array_equal(without_mc_stat(ranking).bestfit, [0.0, 2.0])
+
+
+def test_correlation_matrix_shows_the_correlated_systematics_only() -> None:
+    labels = ["Luminosity", "staterror_CR[0]", "ME_var", "PS_var", "ttbar_norm"]
+    corr = np.eye(5)
+    corr[0, 4] = corr[4, 0] = -0.5  # shown
+    corr[1, 2] = corr[2, 1] = 0.9  # MC stat.: left out, so ME_var has no correlation left
+    corr[3, 4] = corr[4, 3] = 0.05  # below the pruning threshold
+    with paper_style(small=True):
+        fig = correlation_figure(_fit_results(labels, corr))
+    shown = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    plt.close(fig)
+    assert shown == ["Luminosity", "ttbar_norm"]
+
+
+def test_default_fit_correlation_matrix_is_legible(default_run: dict) -> None:
+    """The default fit's matrix: no MC-stat. terms, at most 15 parameters."""
+    params = default_run["results"]["parameters"]
+    results = _fit_results(
+        params["labels"], np.asarray(default_run["results"]["correlation_matrix"])
+    )
+    with paper_style(small=True):
+        fig = correlation_figure(results)
+    shown = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    plt.close(fig)
+    assert 2 <= len(shown) <= 15
+    assert not any(name.startswith("staterror") for name in shown)

@@ -91,6 +91,24 @@ def test_normalisation_uses_manifest_xsec_and_nevts(
         )
 
 
+def test_weighted_cutflow_is_the_count_times_the_sample_weight(
+    reference: dict[str, Any], toy_manifest: Path
+) -> None:
+    """cutflow.json's ``weighted``: raw events x xsec * lumi / N_generated per sample and step,
+    as the histograms are normalised (the 4j2b value is the nominal 4j2b yield)."""
+    data = json.loads(reference["path"].with_name("cutflow.json").read_text())
+    summary = reference["summary"]
+    assert sorted(data["weighted"]) == sorted(data["samples"])
+    manifest = json.loads(toy_manifest.read_text())
+    for key, counts in data["samples"].items():
+        process, variation = key.split("__")
+        xsec = manifest[process][variation].get("xsec", physics.XSEC_PB.get(process))
+        norm = xsec * physics.LUMI_PB / summary.n_generated[key]
+        assert data["weighted"][key] == {step: n * norm for step, n in counts.items()}
+    ttbar = data["weighted"]["ttbar__nominal"]["4j2b"]
+    assert ttbar == pytest.approx(summary.yields["4j2b"]["ttbar"], rel=1e-12)
+
+
 def test_metadata_is_embedded_in_provenance_key(toy_manifest: Path, tmp_path: Path) -> None:
     samples = run_processor(
         Manifest.load(toy_manifest).select("single_top_tW"), ProcessingConfig(executor="iterative")

@@ -21,7 +21,9 @@ import pytest
 
 from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
+from agc.dataset.generate import GENERATION_RECORD
 from agc.dataset.manifest import Manifest, SelectedSample
+from agc.dataset.origin import DataOrigin
 from agc.processing import cache as cache_module
 from agc.processing.cache import HistogramCache, cached_process_samples
 from agc.processing.histograms import run_histograms
@@ -303,6 +305,17 @@ def test_bad_signal_fails_before_processing(
     with pytest.raises(AGCError, match="'poi'"):
         resolve_request(SIGNAL, manifest, poi="mu sig", **swap["where"])
     assert not (tmp_path / "cache").exists()
+
+
+def test_request_carries_the_origin_of_its_events(toy_manifest: Path, tmp_path: Path) -> None:
+    """The limit figures' label: a manifest no generator wrote is CMS Open Data, one with the
+    generator's record beside it is the synthetic dataset."""
+    assert resolve_request("ttbar", toy_manifest).origin is DataOrigin.CMS_OPEN_DATA
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    (generated / "manifest.json").write_text(toy_manifest.read_text())
+    (generated / GENERATION_RECORD).write_text("{}")
+    assert resolve_request("ttbar", generated / "manifest.json").origin is DataOrigin.SYNTHETIC
 
 
 def test_damaged_cache_entry_is_recomputed(swap: dict[str, Any], tmp_path: Path) -> None:

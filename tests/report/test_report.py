@@ -79,6 +79,21 @@ def test_sections_appear_only_when_their_outputs_exist(tmp_path: Path) -> None:
     assert 'id="limits"' not in page
 
 
+def test_cutflow_shows_weighted_events_next_to_raw(tmp_path: Path) -> None:
+    cutflow = {
+        "samples": {"ttbar__nominal": {"all": 7000, "4j2b": 3}},
+        "steps": ["all", "4j2b"],
+        "weighted": {"ttbar__nominal": {"all": 1234.5678, "4j2b": 0.52911}},
+        "skipped_files": [],
+    }
+    (tmp_path / "cutflow.json").write_text(json.dumps(cutflow))
+    page = summary_html(tmp_path)
+    raw = page.index("<td>ttbar__nominal</td><td>7\u202f000</td><td>3</td>")
+    weighted = page.index("<td>ttbar__nominal</td><td>1\u202f234.6</td><td>0.5</td>")
+    assert raw < weighted
+    assert "weighted events (xsec × lumi / N_generated per event, 3.378 fb⁻¹)" in page
+
+
 def test_the_report_leads_with_the_result(report_run: Path) -> None:
     page = (report_run / "report.html").read_text(encoding="utf-8")
     fit = json.loads((report_run / "fit_results.json").read_text())

@@ -13,6 +13,7 @@ from stats_helpers import write_synthetic_histograms
 from toy_nanoaod import write_toy_dataset
 
 from agc.core.errors import AGCError
+from agc.dataset.origin import DataOrigin
 from agc.stats.results import Estimate, FitRun, FitSummary, ParameterTable
 from agc.workflow import stages
 
@@ -127,16 +128,19 @@ def test_fit_wires_workspace_results_and_plots_under_outdir(
         meanwhile(run)  # the stage draws the plots while the impact fits run
         return run
 
-    def fit_plots(got: FitRun, plots_dir: Path) -> list[Path]:
-        seen["plots"] = (got, plots_dir)
+    def fit_plots(got: FitRun, plots_dir: Path, origin: DataOrigin) -> list[Path]:
+        seen["plots"] = (got, plots_dir, origin)
         return [Path(plots_dir) / "pulls.pdf"]
 
     monkeypatch.setattr(agc.stats.fit, "run_fit", run_fit)
     monkeypatch.setattr(agc.plots.figures, "fit_plots", fit_plots)
+    # a run on a manifest that no generator wrote: the figures say CMS Open Data
+    Path("run").mkdir()
+    Path("run", "dataset.json").write_text(json.dumps({"inputs": "agc_inputs.json"}))
     result = stages.fit(outdir="run", poi="mu_sig")
     assert seen == {
         "fit": (Path("run") / "workspace.json", Path("run") / "fit_results.json"),
-        "plots": (run, Path("run") / "plots"),
+        "plots": (run, Path("run") / "plots", DataOrigin.CMS_OPEN_DATA),
     }
     assert result.poi == "mu_sig"
     assert result.to_dict() == {

@@ -1,9 +1,14 @@
 """Paper plots of the fit: pre-/post-fit distributions, pulls, correlations, impacts (CMS style).
 
 Style: ``mplhep.style.CMS`` with matplotlib's bundled DejaVu fonts (the same glyphs on every
-machine), the label "CMS Simulation Open Data" (the pseudo-data is simulation) with
-3.378 fb^-1 (13 TeV). Every figure is written as PDF and PNG, atomically, byte-reproducibly:
-PNG rendered by Agg and PDF by matplotlib's PDF backend (whatever the interactive backend, so
+machine) and a label that says what the events are (:class:`~agc.dataset.origin.DataOrigin`,
+passed down from the run's inputs): "AGC Synthetic NanoAOD" for the package's generated
+dataset, "CMS Simulation Open Data" for CMS Open Data inputs (the pseudo-data is simulation),
+with 3.378 fb^-1 (13 TeV). The fit-result figures (pulls, correlations, impact ranking) leave
+out the per-bin MC-statistics terms ``staterror_<channel>[i]`` (:func:`is_mc_stat`), as
+cabinetry's pull plot does: centred at 1 with their own small width, they would show as
+pulls of +1 in the ranking's pull panel. Every figure is written as PDF and PNG, atomically,
+byte-reproducibly: PNG rendered by Agg and PDF by matplotlib's PDF backend (whatever the interactive backend, so
 notebooks keep theirs), fixed DPI, no dates/producer in the metadata, fixed SVG hash salt.
 
 The numbers come from cabinetry: :func:`cabinetry.model_utils.prediction` for the stacked
@@ -15,6 +20,7 @@ fit-result figures (drawn by cabinetry inside our style, then labelled).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +33,7 @@ import numpy as np
 
 from agc.core import physics
 from agc.core.fileio import atomic_path
+from agc.dataset.origin import DataOrigin
 from agc.stats.model import load_template
 from agc.stats.results import FitRun
 
@@ -104,14 +111,33 @@ def save_figure(
     return paths
 
 
-def cms_label(ax: Any, **kwargs: Any) -> None:
-    """The CMS label: "CMS Simulation Open Data", 3.378 fb^-1 (13 TeV).
+class DataLabel(NamedTuple):
+    """The label of a figure: ``exp`` in bold (the collaboration or project), ``text`` in
+    italics after it (what the events are); the luminosity text is the same for every origin."""
+
+    exp: str
+    text: str
+
+
+#: The label of each origin of the events (:class:`~agc.dataset.origin.DataOrigin`).
+DATA_LABELS: dict[DataOrigin, DataLabel] = {
+    DataOrigin.SYNTHETIC: DataLabel("AGC", "Synthetic NanoAOD"),
+    DataOrigin.CMS_OPEN_DATA: DataLabel("CMS", "Simulation Open Data"),
+}
+#: The luminosity and centre-of-mass energy text, right of the axes.
+LUMI_TEXT: str = f"{LUMI_FB:.3f} fb$^{{-1}}$ ({COM_TEV} TeV)"
+
+
+def data_label(ax: Any, origin: DataOrigin = DataOrigin.SYNTHETIC, **kwargs: Any) -> None:
+    """The figure's label (:data:`DATA_LABELS` of ``origin``: "AGC Synthetic NanoAOD" or
+    "CMS Simulation Open Data") left and "3.378 fb^-1 (13 TeV)" right, drawn by mplhep.
 
     mplhep draws the whole figure to measure its text; the figure's data artists (lines,
-    patches, collections, images and texts: e.g. the 600 cell values of the correlation matrix)
+    patches, collections, images and texts: e.g. the cell values of the correlation matrix)
     are hidden during that draw. They take no part in the layout or in the label's place, so the
     figure comes out the same, at a fraction of the cost.
     """
+    label = DATA_LABELS[origin]
     hidden = [
         artist
         for axes in ax.figure.axes
@@ -121,12 +147,27 @@ def cms_label(ax: Any, **kwargs: Any) -> None:
     for artist in hidden:
         artist.set_visible(False)
     try:
-        hep.cms.label(
-            text="Open Data", data=False, lumi=f"{LUMI_FB:.3f}", com=COM_TEV, ax=ax, **kwargs
+        size = plt.rcParams["font.size"]
+        kwargs.setdefault("fontsize", (size * 1.3, size, size / 1.1, size / 1.3))  # mplhep.cms's
+        hep.label.exp_label(
+            exp=label.exp,
+            llabel=label.text,
+            lumi=f"{LUMI_FB:.3f}",
+            com=COM_TEV,
+            ax=ax,
+            **kwargs,
         )
     finally:
         for artist in hidden:
             artist.set_visible(True)
+
+
+_STATERROR = re.compile(r"staterror_.+\[\d+\]")
+
+
+def is_mc_stat(name: str) -> bool:
+    """Whether ``name`` is a per-bin MC-statistics parameter (``staterror_<channel>[i]``)."""
+    return _STATERROR.fullmatch(name) is not None
 
 
 # --------------------------------------------------------------------------- distributions
@@ -171,15 +212,24 @@ class _Bins(NamedTuple):
     data_err: np.ndarray
 
 
+class FigureText(NamedTuple):
+    """What a data/MC figure says: the observable's axis label ``variable``, the ``region``
+    and fit ``stage`` drawn in the corner, and the ``origin`` of the events (the label,
+    :func:`data_label`)."""
+
+    variable: str
+    region: str
+    stage: str
+    origin: DataOrigin = DataOrigin.SYNTHETIC
+
+
 def data_mc_figure(
     edges: np.ndarray,
     yields: Mapping[str, np.ndarray],
     total_stdev: np.ndarray,
     data: np.ndarray,
     *,
-    variable: str,
-    region: str,
-    stage: str,
+    text: FigureText,
     colors: Mapping[str, str],
 ) -> Any:
     """Stacked MC (bottom -> top in ``yields`` order), uncertainty band, pseudo-data and ratio.
@@ -189,6 +239,7 @@ def data_mc_figure(
         yields: sample name -> expected events per bin, shape (n,).
         total_stdev: total model uncertainty per bin [events], shape (n,).
         data: pseudo-data events per bin, shape (n,); error bars are sqrt(N).
+        text: axis label, region, stage and the events' origin.
     """
     names = list(yields)
     stack = [np.asarray(yields[n], dtype=float) for n in names]
@@ -204,8 +255,8 @@ def data_mc_figure(
         2, 1, figsize=(10, 10), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.06}
     )
     _draw_stack(ax, bins, stack, names, colors)
-    _label_stack(ax, bins, names, variable=variable, region=region, stage=stage)
-    _draw_ratio(rax, bins, variable)
+    _label_stack(ax, bins, names, text)
+    _draw_ratio(rax, bins, text.variable)
     return fig
 
 
@@ -246,14 +297,12 @@ def _draw_stack(
     )
 
 
-def _label_stack(
-    ax: Any, bins: _Bins, names: list[str], *, variable: str, region: str, stage: str
-) -> None:
-    """Upper panel: axis label (events per bin width), ranges, legend, region/stage, CMS label."""
+def _label_stack(ax: Any, bins: _Bins, names: list[str], text: FigureText) -> None:
+    """Upper panel: axis label (events per bin width), ranges, legend, region/stage, label."""
     widths = np.diff(bins.edges)
     unit = (
         f" / {widths[0]:g} GeV"
-        if np.allclose(widths, widths[0]) and "GeV" in variable
+        if np.allclose(widths, widths[0]) and "GeV" in text.variable
         else " / bin"
     )
     ax.set_ylabel("Events" + unit)
@@ -263,10 +312,9 @@ def _label_stack(
     by_label = dict(zip(*ax.get_legend_handles_labels()[::-1], strict=True))
     legend = ["Pseudo-data", "Uncertainty", *(DISPLAY_LABELS.get(n, n) for n in names[::-1])]
     ax.legend([by_label[n] for n in legend], legend, loc="upper right", fontsize=18)
-    ax.text(
-        0.04, 0.95, f"{region}\n{stage}", transform=ax.transAxes, va="top", ha="left", fontsize=20
-    )
-    cms_label(ax, loc=0, fontsize=(24, 20, 20, 18))
+    corner = f"{text.region}\n{text.stage}"
+    ax.text(0.04, 0.95, corner, transform=ax.transAxes, va="top", ha="left", fontsize=20)
+    data_label(ax, text.origin, loc=0, fontsize=(24, 20, 20, 18))
 
 
 def _draw_ratio(rax: Any, bins: _Bins, variable: str) -> None:
@@ -301,12 +349,13 @@ def distribution_plots(
     fit_results: Any = None,
     config: Mapping[str, Any] | None = None,
     stage: str | None = None,
+    origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> list[Path]:
     """Pre-fit (``fit_results=None``) or post-fit stacked distributions of every channel.
 
     Files: ``<plots_dir>/<channel>_prefit.{pdf,png}`` / ``_postfit``, channel spaces -> "-";
     ``stage`` (default "Pre-fit" / "Post-fit") is the label drawn and, lower case without
-    hyphens and spaces, the file suffix.
+    hyphens and spaces, the file suffix; ``origin`` says what the events are (the label).
     """
     prediction = cabinetry.model_utils.prediction(model, fit_results=fit_results)
     if stage is None:
@@ -328,9 +377,7 @@ def distribution_plots(
                 ch_yields,
                 total_stdev,
                 ch_data,
-                variable=variable,
-                region=channel,
-                stage=stage,
+                text=FigureText(variable, channel, stage, origin),
                 colors=colors,
             )
             suffix = stage.lower().replace("-", "").replace(" ", "_")
@@ -343,80 +390,112 @@ def distribution_plots(
 # --------------------------------------------------------------------------- fit results
 
 
-def _label_cabinetry_figure(fig: Any, min_width: float = 8.0) -> None:
+def _label_cabinetry_figure(fig: Any, origin: DataOrigin, min_width: float = 8.0) -> None:
     width, height = fig.get_size_inches()
-    if width < min_width:  # room for the CMS label and the luminosity side by side
+    if width < min_width:  # room for the label and the luminosity side by side
         fig.set_size_inches(min_width, height)
-    cms_label(fig.axes[0], loc=0, fontsize=(15, 12, 12, 12))
+    data_label(fig.axes[0], origin, loc=0, fontsize=(15, 12, 12, 12))
+
+
+def without_mc_stat(results: Any, exclude: Sequence[str] = ()) -> Any:
+    """A copy of cabinetry's :class:`~cabinetry.fit.FitResults` or
+    :class:`~cabinetry.fit.RankingResults` for a figure: the parameters that are neither
+    MC-statistics terms (:func:`is_mc_stat`) nor in ``exclude``, with their per-parameter
+    arrays (and rows and columns of ``corr_mat``). The results written to disk are untouched."""
+    n_pars = len(results.labels)
+    keep = np.asarray(
+        [
+            i
+            for i, name in enumerate(results.labels)
+            if not is_mc_stat(name) and name not in exclude
+        ],
+        dtype=int,
+    )
+    changes: dict[str, Any] = {"labels": [results.labels[i] for i in keep]}
+    for name in results._fields:
+        value = getattr(results, name)
+        if name == "corr_mat":
+            changes[name] = np.asarray(value)[np.ix_(keep, keep)]
+        elif isinstance(value, np.ndarray) and value.shape[:1] == (n_pars,):
+            changes[name] = value[keep]
+    return results._replace(**changes)
 
 
 def pulls_plot(
-    fit_results: Any, plots_dir: str | os.PathLike[str], exclude: Sequence[str] = ()
+    fit_results: Any,
+    plots_dir: str | os.PathLike[str],
+    exclude: Sequence[str] = (),
+    origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> list[Path]:
-    """Nuisance-parameter pulls (cabinetry; staterror, fixed and ``exclude`` parameters left out)."""
+    """Nuisance-parameter pulls (cabinetry; MC-statistics, fixed and ``exclude`` parameters
+    left out)."""
     with paper_style(small=True):
         fig = cabinetry.visualize.pulls(
-            fit_results, exclude=list(exclude), save_figure=False, close_figure=False
+            without_mc_stat(fit_results, exclude), save_figure=False, close_figure=False
         )
-        _label_cabinetry_figure(fig)
+        _label_cabinetry_figure(fig, origin)
         paths = save_figure(fig, Path(plots_dir) / "pulls")
         plt.close(fig)
     return paths
 
 
-def correlation_plot(fit_results: Any, plots_dir: str | os.PathLike[str]) -> list[Path]:
-    """Correlation matrix (cabinetry) of parameters with some |correlation| >= 0.1."""
+def correlation_figure(fit_results: Any, origin: DataOrigin = DataOrigin.SYNTHETIC) -> Any:
+    """Correlation matrix figure (cabinetry) of the parameters other than the per-bin
+    MC-statistics terms that have some |correlation| >= :data:`CORRELATION_PRUNING` with
+    another one; the caller closes it."""
+    fig = cabinetry.visualize.correlation_matrix(
+        without_mc_stat(fit_results),
+        pruning_threshold=CORRELATION_PRUNING,
+        save_figure=False,
+        close_figure=False,
+    )
+    _label_cabinetry_figure(fig, origin)
+    return fig
+
+
+def correlation_plot(
+    fit_results: Any, plots_dir: str | os.PathLike[str], origin: DataOrigin = DataOrigin.SYNTHETIC
+) -> list[Path]:
+    """:func:`correlation_figure` as ``<plots_dir>/correlation_matrix.{pdf,png}``."""
     with paper_style(small=True):
-        fig = cabinetry.visualize.correlation_matrix(
-            fit_results,
-            pruning_threshold=CORRELATION_PRUNING,
-            save_figure=False,
-            close_figure=False,
-        )
-        _label_cabinetry_figure(fig)
+        fig = correlation_figure(fit_results, origin)
         paths = save_figure(fig, Path(plots_dir) / "correlation_matrix")
         plt.close(fig)
     return paths
 
 
 def ranking_plot(
-    ranking_results: Any, plots_dir: str | os.PathLike[str], max_pars: int = RANKING_MAX_PARS
+    ranking_results: Any,
+    plots_dir: str | os.PathLike[str],
+    max_pars: int = RANKING_MAX_PARS,
+    origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> list[Path]:
-    """Impact of the leading nuisance parameters on the POI (cabinetry ranking plot)."""
+    """Impact of the leading ``max_pars`` nuisance parameters on the POI (cabinetry ranking
+    plot), the MC-statistics terms left out as in the pulls (:func:`without_mc_stat`)."""
     with paper_style(small=True):
         fig = cabinetry.visualize.ranking(
-            ranking_results, max_pars=max_pars, save_figure=False, close_figure=False
+            without_mc_stat(ranking_results),
+            max_pars=max_pars,
+            save_figure=False,
+            close_figure=False,
         )
-        _label_ranking(fig)
+        _label_ranking(fig, origin)
         paths = save_figure(fig, Path(plots_dir) / "ranking")
         plt.close(fig)
     return paths
 
 
-def _label_ranking(fig: Any) -> None:
-    # The ranking legend sits above the axes: the CMS label goes in a strip below the x axis.
+def _label_ranking(fig: Any, origin: DataOrigin) -> None:
+    # The ranking legend sits above the axes: the label goes in a strip below the x axis.
+    label = DATA_LABELS[origin]
     engine = fig.get_layout_engine()
     left, bottom, width, height = engine.get()["rect"]
     strip = 0.4 / fig.get_size_inches()[1]  # 0.4 inch
     engine.set(rect=(left, bottom + strip, width, height - strip))
-    fig.text(0.01, 0.008, "CMS", fontsize=16, fontweight="bold", ha="left", va="bottom")
-    fig.text(
-        0.085,
-        0.008,
-        "Simulation Open Data",
-        fontsize=13,
-        fontstyle="italic",
-        ha="left",
-        va="bottom",
-    )
-    fig.text(
-        0.99,
-        0.008,
-        f"{LUMI_FB:.3f} fb$^{{-1}}$ ({COM_TEV} TeV)",
-        fontsize=12,
-        ha="right",
-        va="bottom",
-    )
+    fig.text(0.01, 0.008, label.exp, fontsize=16, fontweight="bold", ha="left", va="bottom")
+    # "AGC" and "CMS" are about as wide: the italic text follows at a fixed place
+    fig.text(0.085, 0.008, label.text, fontsize=13, fontstyle="italic", ha="left", va="bottom")
+    fig.text(0.99, 0.008, LUMI_TEXT, fontsize=12, ha="right", va="bottom")
 
 
 def paper_plots(
@@ -427,19 +506,23 @@ def paper_plots(
     *,
     ranking_results: Any = None,
     config: Mapping[str, Any] | None = None,
+    origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> list[Path]:
-    """All paper plots into ``plots_dir``; returns the written files (PDF and PNG).
+    """All paper plots into ``plots_dir``, labelled for ``origin``; returns the written files
+    (PDF and PNG).
 
     The pull plot leaves out the free normalisations (NormFactors: no pre-fit constraint).
     """
     Path(plots_dir).mkdir(parents=True, exist_ok=True)
-    paths = distribution_plots(model, data, plots_dir, config=config)
-    paths += distribution_plots(model, data, plots_dir, fit_results=fit_results, config=config)
+    paths = distribution_plots(model, data, plots_dir, config=config, origin=origin)
+    paths += distribution_plots(
+        model, data, plots_dir, fit_results=fit_results, config=config, origin=origin
+    )
     free = [name for name, kind in model.config.modifiers if kind in ("normfactor", "shapefactor")]
-    paths += pulls_plot(fit_results, plots_dir, exclude=sorted(set(free)))
-    paths += correlation_plot(fit_results, plots_dir)
+    paths += pulls_plot(fit_results, plots_dir, exclude=sorted(set(free)), origin=origin)
+    paths += correlation_plot(fit_results, plots_dir, origin=origin)
     if ranking_results is not None:
-        paths += ranking_plot(ranking_results, plots_dir)
+        paths += ranking_plot(ranking_results, plots_dir, origin=origin)
     return paths
 
 
@@ -447,11 +530,14 @@ def fit_plots(
     run: FitRun,
     plots_dir: str | os.PathLike[str],
     config: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> list[Path]:
     """The paper plots of one fit (:func:`agc.stats.fit.run_fit`) into ``plots_dir``.
 
     ``config``: cabinetry config (path or dict) for the binning and axis labels; ``None`` uses
-    the card's (agc.core.physics.MODEL_BIN_EDGES, H_T / m_bjj). Returns the PDF and PNG files.
+    the card's (agc.core.physics.MODEL_BIN_EDGES, H_T / m_bjj). ``origin``: what the events are
+    (the figures' label; the default is that of the embedded default dataset). Returns the PDF
+    and PNG files.
     """
     return paper_plots(
         run.model,
@@ -460,4 +546,5 @@ def fit_plots(
         plots_dir,
         ranking_results=run.ranking_results,
         config=None if config is None else load_template(config),
+        origin=origin,
     )

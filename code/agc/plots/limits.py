@@ -15,14 +15,21 @@ from typing import Any
 
 import numpy as np
 
-from agc.plots.figures import cms_label, paper_style, save_figure
+from agc.dataset.origin import DataOrigin
+from agc.plots.figures import data_label, paper_style, save_figure
 from agc.stats.limits import BAND_KEYS, cls_curves
 from agc.stats.results import LimitResult
 
 
-def scan_plot(limits: LimitResult, stem: str | os.PathLike[str], title: str = "") -> list[Path]:
+def scan_plot(
+    limits: LimitResult,
+    stem: str | os.PathLike[str],
+    title: str = "",
+    origin: DataOrigin = DataOrigin.SYNTHETIC,
+) -> list[Path]:
     """CLs versus the POI (pyhf's brazil plot: observed, expected with 1/2 sigma bands) as
-    PDF + PNG; curves from :func:`cls_curves`, markers at the fitted points."""
+    PDF + PNG; curves from :func:`cls_curves`, markers at the fitted points; labelled for
+    ``origin`` (:func:`agc.plots.figures.data_label`)."""
     import matplotlib.pyplot as plt
     from pyhf.contrib.viz import brazil
 
@@ -46,16 +53,20 @@ def scan_plot(limits: LimitResult, stem: str | os.PathLike[str], title: str = ""
         ax.legend(loc="upper right")
         if title:
             ax.set_title(title, loc="left", fontsize=16, pad=34)
-        cms_label(ax)
+        data_label(ax, origin)
         paths = save_figure(fig, stem)
         plt.close(fig)
     return paths
 
 
 def mass_plot(
-    points: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], label: str = "mass"
+    points: Sequence[Mapping[str, Any]],
+    stem: str | os.PathLike[str],
+    label: str = "mass",
+    origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> list[Path]:
-    """Limit versus ``label`` (e.g. mass [GeV]): expected with 1/2 sigma bands and observed.
+    """Limit versus ``label`` (e.g. mass [GeV]): expected with 1/2 sigma bands and observed;
+    labelled for ``origin`` (:func:`agc.plots.figures.data_label`).
 
     ``points``: the rows of the reinterpretation summary, sorted by the label value:
     ``{label: value, "limits": {"observed": ..., "expected": {"-2".."2"}, ...}}`` (the keys of
@@ -77,7 +88,7 @@ def mass_plot(
         ax.set_ylabel(r"95 % CL upper limit on $\mu$")
         ax.set_yscale("log")
         ax.legend(loc="upper left")
-        cms_label(ax)
+        data_label(ax, origin)
         paths = save_figure(fig, stem)
         plt.close(fig)
     return paths

@@ -18,6 +18,7 @@ from typing import Any
 
 import cabinetry
 
+from agc.dataset.origin import DataOrigin
 from agc.plots.figures import correlation_plot, distribution_plots, pulls_plot
 
 #: The label drawn on the validation figures; file suffix ``_mainfit_validation``.
@@ -31,6 +32,7 @@ def validation_plots(
     plots_dir: str | os.PathLike[str],
     *,
     config: Mapping[str, Any] | None = None,
+    origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> list[Path]:
     """The main fit applied to the ML ``model``: one data/MC figure per channel (PDF and PNG),
     ``<plots_dir>/<channel>_mainfit_validation.{pdf,png}``.
@@ -40,11 +42,18 @@ def validation_plots(
         main_fit: the main fit as :class:`cabinetry.fit.FitResults`
             (:func:`agc.stats.mlmodel.main_fit_results`).
         config: the ML cabinetry configuration (binning, axis labels).
+        origin: what the events are (the figures' label).
     """
     matched = cabinetry.model_utils.match_fit_results(model, main_fit)
     Path(plots_dir).mkdir(parents=True, exist_ok=True)
     return distribution_plots(
-        model, data, plots_dir, fit_results=matched, config=config, stage=VALIDATION_STAGE
+        model,
+        data,
+        plots_dir,
+        fit_results=matched,
+        config=config,
+        stage=VALIDATION_STAGE,
+        origin=origin,
     )
 
 
@@ -53,27 +62,32 @@ def prefit_and_validation_plots(
     main_fit: str | os.PathLike[str],
     plots_dir: str | os.PathLike[str],
     config: Mapping[str, Any] | None = None,
+    origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> list[Path]:
     """The ML figures that need no ML fit, from files: the pre-fit distributions of the ML
     ``workspace`` and :func:`validation_plots` with the main fit ``main_fit``
-    (``fit_results.json``). The ML fit stage draws them in a second process while it fits."""
+    (``fit_results.json``), labelled for ``origin``. The ML fit stage draws them in a second
+    process while it fits."""
     from agc.stats.fit import load_model
     from agc.stats.mlmodel import main_fit_results
 
     _, model, data = load_model(workspace)
     Path(plots_dir).mkdir(parents=True, exist_ok=True)
-    paths = distribution_plots(model, data, plots_dir, config=config)
+    paths = distribution_plots(model, data, plots_dir, config=config, origin=origin)
     return paths + validation_plots(
-        model, data, main_fit_results(main_fit), plots_dir, config=config
+        model, data, main_fit_results(main_fit), plots_dir, config=config, origin=origin
     )
 
 
 def fit_result_plots(
-    fit_results: str | os.PathLike[str], plots_dir: str | os.PathLike[str]
+    fit_results: str | os.PathLike[str],
+    plots_dir: str | os.PathLike[str],
+    origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> list[Path]:
     """Pulls (free normalisations left out, as in :func:`agc.plots.figures.paper_plots`) and the
-    correlation matrix of the fit written to ``fit_results`` (``fit_results_ml.json``): drawn
-    from the file, so in a second process while the post-fit distributions are drawn."""
+    correlation matrix of the fit written to ``fit_results`` (``fit_results_ml.json``), labelled
+    for ``origin``: drawn from the file, so in a second process while the post-fit
+    distributions are drawn."""
     import json
 
     from agc.stats.mlmodel import main_fit_results
@@ -86,4 +100,6 @@ def fit_result_plots(
         if kind in ("normfactor", "shapefactor")
     ]
     Path(plots_dir).mkdir(parents=True, exist_ok=True)
-    return pulls_plot(results, plots_dir, exclude=free) + correlation_plot(results, plots_dir)
+    return pulls_plot(results, plots_dir, exclude=free, origin=origin) + correlation_plot(
+        results, plots_dir, origin=origin
+    )

@@ -150,15 +150,28 @@ def normalisation_summary(samples: Iterable[SampleSums]) -> dict[str, Any]:
     }
 
 
+def weighted_cutflow(sample: SampleSums) -> dict[str, float]:
+    """Expected events of ``sample`` after each selection step: the raw count times the
+    sample's per-event weight ``xsec * lumi / N_generated`` (:meth:`SampleSums.norm`; 1 for
+    data), as the histograms are normalised. Every nominal event weighs 1 before
+    normalisation, so each value is one product of an exact integer and the same weight:
+    identical for any chunking or executor."""
+    norm = sample.norm()
+    return {step: int(sample.cutflow.get(step, 0)) * norm for step in CUTFLOW_STEPS}
+
+
 def cutflow_dict(samples: Iterable[SampleSums]) -> dict[str, Any]:
-    """``cutflow.json`` content: the ordered steps, per sample the events after each step, and
-    the input files skipped by ``skip_bad_files`` (empty list when none)."""
+    """``cutflow.json`` content: the ordered steps, per sample the events after each step
+    (``samples``, raw counts) and the expected events after each step (``weighted``,
+    :func:`weighted_cutflow`, at the card's luminosity), and the input files skipped by
+    ``skip_bad_files`` (empty list when none)."""
     samples = list(samples)
     return {
         "steps": list(CUTFLOW_STEPS),
         "samples": {
             s.key: {step: int(s.cutflow.get(step, 0)) for step in CUTFLOW_STEPS} for s in samples
         },
+        "weighted": {s.key: weighted_cutflow(s) for s in samples},
         "skipped_files": skipped_files(samples),
     }
 

@@ -46,6 +46,7 @@ from agc.core.errors import AGCError
 from agc.core.fileio import write_json
 from agc.core.parameters import validate_parameters
 from agc.dataset.manifest import EMBEDDED_KEYWORD, EMBEDDED_MANIFEST, Manifest, resolve_inputs
+from agc.dataset.origin import DataOrigin, manifest_origin
 from agc.processing.cache import CachedRun, cached_process_samples
 from agc.processing.histograms import write_histograms
 from agc.reinterpret.patchset import (
@@ -99,12 +100,14 @@ def seed_partials(
 @dataclass(frozen=True)
 class SwapRequest:
     """A checked signal swap: the ``manifest`` of ttbar and the backgrounds, the signal
-    ``declaration`` (None for ``"ttbar"``, the main measurement) and the name ``poi`` of the
-    new signal's strength. Made by :func:`resolve_request`; nothing is processed yet."""
+    ``declaration`` (None for ``"ttbar"``, the main measurement), the name ``poi`` of the
+    new signal's strength and the ``origin`` of the manifest's events (the figures' label).
+    Made by :func:`resolve_request`; nothing is processed yet."""
 
     manifest: Manifest
     declaration: SignalDeclaration | None
     poi: str = SIGNAL_POI
+    origin: DataOrigin = DataOrigin.SYNTHETIC
 
     @property
     def name(self) -> str:
@@ -147,7 +150,8 @@ def resolve_request(
         declaration = load_signal(
             params["signal"], workspace=root, embedded_manifest=embedded_manifest
         )
-    return SwapRequest(Manifest.load(manifest_path), declaration, params["poi"])
+    origin = manifest_origin(inputs if str(inputs) == EMBEDDED_KEYWORD else manifest_path)
+    return SwapRequest(Manifest.load(manifest_path), declaration, params["poi"], origin)
 
 
 @dataclass(frozen=True)
@@ -236,9 +240,11 @@ def point_limits(
     workers: int,
     pool: FitPool,
     plots: bool,
+    origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> tuple[dict[str, Any], list[str]]:
     """The CLs upper limit on the signal strength (``<point_dir>/limits.json``, its content) and
-    the limit scan figures written (``limit_scan.{pdf,png}`` with ``plots``)."""
+    the limit scan figures written (``limit_scan.{pdf,png}`` with ``plots``, labelled for
+    ``origin``)."""
     from agc.plots.limits import scan_plot
     from agc.stats.fit import naming
     from agc.stats.limits import upper_limit
@@ -249,16 +255,21 @@ def point_limits(
     write_json(point_dir / LIMITS, limits)
     if not plots:
         return limits, []
-    figures = scan_plot(result, point_dir / "limit_scan", title=declaration.description)
+    figures = scan_plot(
+        result, point_dir / "limit_scan", title=declaration.description, origin=origin
+    )
     return limits, [str(p) for p in figures]
 
 
 def publish_points(
-    folder: Path, bkg_only: dict[str, Any], plots: bool
+    folder: Path,
+    bkg_only: dict[str, Any],
+    plots: bool,
+    origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> tuple[Path | None, LimitsSummary, list[str]]:
     """Over every signal point in ``folder``: ``patchset.json`` (its path, ``None`` without a
     patch), ``summary.json`` (its content) and, with two or more points of known mass and
-    ``plots``, the ``limits_vs_mass`` figures (their paths)."""
+    ``plots``, the ``limits_vs_mass`` figures (their paths; labelled for ``origin``)."""
     from agc.plots.limits import mass_plot
 
     patchset = build_patchset(folder, bkg_only)
@@ -269,7 +280,7 @@ def publish_points(
     points = [point.to_dict() for point in summary.points]
     written: list[str] = []
     if plots and len(points) >= 2 and all("mass" in p for p in points):
-        written = [str(p) for p in mass_plot(points, folder / "limits_vs_mass")]
+        written = [str(p) for p in mass_plot(points, folder / "limits_vs_mass", origin=origin)]
     return (folder / PATCHSET if patchset is not None else None), summary, written
 
 
@@ -375,9 +386,10 @@ def swap_signal(
             workers=processing.workers,
             pool=pool,
             plots=plots,
+            origin=request.origin,
         )
     t_limits = lap()
-    patchset, _, mass_figures = publish_points(folder, bkg_only, plots)
+    patchset, _, mass_figures = publish_points(folder, bkg_only, plots, request.origin)
     return ReinterpretationResult(
         signal=name,
         declaration=declaration.source if declaration else None,

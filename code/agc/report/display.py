@@ -80,12 +80,26 @@ def mapping_markdown(
 
 def cutflow_markdown(path: str | os.PathLike[str]) -> str:
     """The cut flow ``cutflow.json`` (``{"samples": {sample: {step: events}}, "steps": [...]}``)
-    as a table of samples x selection steps; other layouts are shown as JSON."""
+    as a table of samples x selection steps, followed by the weighted events (its
+    ``weighted`` table: raw count x xsec * lumi / N_generated) when the file has them; other
+    layouts are shown as JSON."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     samples = data.get("samples") if isinstance(data, dict) else None
     if isinstance(samples, dict) and all(isinstance(v, dict) for v in samples.values()):
         steps = data.get("steps") if isinstance(data.get("steps"), list) else None
-        return mapping_markdown(samples, "sample", steps)
+        text = mapping_markdown(samples, "sample", steps)
+        weighted = data.get("weighted")
+        if isinstance(weighted, dict) and all(isinstance(v, dict) for v in weighted.values()):
+            rounded = {
+                name: {step: f"{value:.1f}" for step, value in counts.items()}
+                for name, counts in weighted.items()
+            }
+            text = (
+                f"**unweighted events**\n\n{text}\n\n**weighted events** "
+                f"(xsec * lumi / N_generated per event)\n\n"
+                + mapping_markdown(rounded, "sample", steps)
+            )
+        return text
     return json_block(data)
 
 

@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from agc.core import physics
 from agc.core.rounding import pdg_round
 from agc.report import htmlparts as h
 from agc.report.images import png_data_uri
@@ -168,8 +169,17 @@ def validation_section(run: RunOutputs, fit: FitOutputs = ML_FIT) -> str | None:
     return h.section(f"{fit.anchor}-validation", f"{fit.title}: main fit applied", body)
 
 
+def _weighted_events(value: Any) -> str:
+    """Expected events for the weighted cut flow: one decimal, thousands in thin spaces."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:,.1f}".replace(",", "\u202f")
+    return h.number(value)
+
+
 def cutflow_section(run: RunOutputs) -> str | None:
-    """The cut flow (``cutflow.json``): events per sample after each selection step."""
+    """The cut flow (``cutflow.json``): per sample the raw events after each selection step
+    and, when the file has them, the weighted events (``weighted``: raw count x the sample's
+    xsec * lumi / N_generated) next to it."""
     content = run.json("cutflow.json")
     if not isinstance(content, dict) or not isinstance(content.get("samples"), dict):
         return None
@@ -177,9 +187,26 @@ def cutflow_section(run: RunOutputs) -> str | None:
         dict.fromkeys(s for row in content["samples"].values() for s in row)
     )
     rows = [{"sample": name, **counts} for name, counts in sorted(content["samples"].items())]
-    body = h.table(rows, ["sample", *steps])
+    raw = h.table(rows, ["sample", *steps])
+    body = '<p class="agc-small">unweighted events</p>' + raw
+    weighted = content.get("weighted")
+    if isinstance(weighted, dict) and weighted:
+        rows = [
+            {"sample": name, **{step: _weighted_events(v) for step, v in counts.items()}}
+            for name, counts in sorted(weighted.items())
+        ]
+        caption = (
+            f"weighted events (xsec × lumi / N_generated per event, "
+            f"{h.number(physics.LUMI_PB / 1000.0)} fb⁻¹)"
+        )
+        body = (
+            '<div class="agc-row">'
+            f'<div><p class="agc-small">unweighted events</p>{raw}</div>'
+            f'<div><p class="agc-small">{h.escape(caption)}</p>'
+            f"{h.table(rows, ['sample', *steps])}</div></div>"
+        )
     skipped = content.get("skipped_files") or []
-    body += f'<p class="agc-small">unweighted events; input files skipped: {len(skipped)}</p>'
+    body += f'<p class="agc-small">input files skipped: {len(skipped)}</p>'
     if skipped:
         body += h.table(skipped)
     return h.section("cutflow", "Cut flow", body)

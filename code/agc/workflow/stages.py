@@ -306,22 +306,25 @@ def fit(
     """Fit ``workspace`` (default ``<outdir>/workspace.json``) to its pseudo-data, write
     ``output`` (default ``<outdir>/fit_results.json``) and the paper plots into ``plots_dir``
     (default ``<outdir>/plots``) (:func:`agc.stats.fit.run_fit`,
-    :func:`agc.plots.figures.fit_plots`). ``poi`` is the parameter shown first in reports."""
+    :func:`agc.plots.figures.fit_plots`), labelled for the run's inputs
+    (:func:`agc.dataset.origin.run_origin`). ``poi`` is the parameter shown first in reports."""
+    from agc.dataset.origin import DataOrigin, run_origin
     from agc.plots.figures import fit_plots, ranking_plot
     from agc.stats.fit import run_fit
 
     params = validate_parameters({"outdir": outdir, "poi": poi})
     target = _under(params["outdir"], output, FIT_RESULTS)
     folder = _under(params["outdir"], plots_dir, PLOTS_DIR)
+    origin = run_origin(params["outdir"]) or DataOrigin.SYNTHETIC
     plots: list[Path] = []
     # The plots that need no impacts are drawn here while the impact fits run in the workers.
     run = run_fit(
         _under(params["outdir"], workspace, WORKSPACE),
         target,
-        meanwhile=lambda partial: plots.extend(fit_plots(partial, folder)),
+        meanwhile=lambda partial: plots.extend(fit_plots(partial, folder, origin=origin)),
     )
     if run.ranking_results is not None:
-        plots += ranking_plot(run.ranking_results, folder)
+        plots += ranking_plot(run.ranking_results, folder, origin=origin)
     return FitStageResult(fit_results=target, run=run, plots=tuple(plots), poi=params["poi"])
 
 
@@ -387,6 +390,7 @@ def ml_fit(
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
+    from agc.dataset.origin import DataOrigin, run_origin
     from agc.plots.figures import distribution_plots
     from agc.plots.mlfigures import fit_result_plots, prefit_and_validation_plots
     from agc.stats.fit import load_workspace, run_fit
@@ -397,14 +401,20 @@ def ml_fit(
     source = _under(params["outdir"], workspace, WORKSPACE_ML)
     main = _under(params["outdir"], main_fit, FIT_RESULTS)
     template = ml_template(config)
+    origin = run_origin(params["outdir"]) or DataOrigin.SYNTHETIC
     load_workspace(source)  # bad input fails here, before any work
     main_fit_results(main)
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        side = pool.submit(prefit_and_validation_plots, source, main, folder, template)
+        side = pool.submit(prefit_and_validation_plots, source, main, folder, template, origin)
         run = run_fit(source, target, impacts=False)
-        pulls = pool.submit(fit_result_plots, target, folder)
+        pulls = pool.submit(fit_result_plots, target, folder, origin)
         plots = distribution_plots(
-            run.model, run.data, folder, fit_results=run.fit_results, config=template
+            run.model,
+            run.data,
+            folder,
+            fit_results=run.fit_results,
+            config=template,
+            origin=origin,
         )
         plots += side.result() + pulls.result()
     return FitStageResult(fit_results=target, run=run, plots=tuple(plots), poi=run.summary.poi.name)
