@@ -16,10 +16,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from agc.core import resources
 from agc.core.errors import AGCError
 from agc.core.parameters import default
 
-#: Folder of the signal declarations shipped with the analysis (relative to the workspace).
+#: Folder of the signal declarations (in the workspace; the analysis' own ones also count).
 SIGNALS_DIR = Path("inputs") / "signals"
 #: The ``signal`` value of the main measurement.
 MAIN_SIGNAL = "ttbar"
@@ -30,9 +31,11 @@ def _value(params: dict[str, Any], name: str) -> Any:
 
 
 def known_signals(root: Path) -> list[str]:
-    """The declarations in ``<root>/inputs/signals`` as workspace paths (sorted)."""
-    folder = root / SIGNALS_DIR
-    return sorted((SIGNALS_DIR / p.name).as_posix() for p in folder.glob("*.y*ml"))
+    """The declarations in ``<root>/inputs/signals`` and the analysis' own (those shipped with
+    the package, :mod:`agc.core.resources`) as workspace paths, sorted, each once."""
+    folders = [root / SIGNALS_DIR, resources.analysis_file(SIGNALS_DIR)]
+    names = {p.name for folder in folders if folder is not None for p in folder.glob("*.y*ml")}
+    return sorted((SIGNALS_DIR / name).as_posix() for name in names)
 
 
 def suggest_signal(signal: str, root: Path) -> str:
@@ -57,15 +60,16 @@ def suggest_signal(signal: str, root: Path) -> str:
 
 def resolve_signal(signal: str, root: Path) -> str:
     """The ``signal`` to run: ``ttbar`` and a declaration path as they are, a bare declaration
-    name (``zprime_1000``) as its file ``inputs/signals/zprime_1000.yaml``; an unknown name is an
-    :class:`AGCError` with the closest declarations."""
+    name (``zprime_1000``) as its file ``inputs/signals/zprime_1000.yaml`` (in the workspace or
+    shipped with the analysis); an unknown name is an :class:`AGCError` with the closest
+    declarations."""
     from agc.reinterpret.signals import is_declaration
 
     if signal == MAIN_SIGNAL or is_declaration(signal):
         return signal
     for suffix in (".yaml", ".yml"):
         candidate = SIGNALS_DIR / f"{signal}{suffix}"
-        if (root / candidate).is_file():
+        if resources.resolve(candidate, root).is_file():
             return candidate.as_posix()
     raise AGCError(
         f"signal '{signal}' is neither '{MAIN_SIGNAL}' nor a signal declaration"
@@ -94,7 +98,7 @@ def check_signal(signal: str, root: Path) -> None:
             f"signal '{signal}' is neither '{MAIN_SIGNAL}' nor a signal declaration; "
             f"did you mean {resolved}?"
         )
-    if not (root / signal).is_file():
+    if not resources.resolve(signal, root).is_file():
         raise AGCError(f"signal declaration not found: {signal}{suggest_signal(signal, root)}")
     data = read_declaration(declaration_path(signal, root))
     check_declaration(data, signal)
