@@ -106,27 +106,52 @@ def check_signal(signal: str, root: Path) -> None:
         load_signal(signal, workspace=root)
 
 
-def check_manifest(inputs: str, samples: str, max_files: int, root: Path) -> None:
-    """The manifest ``inputs`` names passes its schema, ``samples`` are in it, and every file
-    a run reads (the first ``max_files`` of each chosen sample) exists locally (URLs are not
-    fetched) and has an entry count ``nevts`` > 0.
-
-    ``inputs=embedded`` is checked only when its manifest exists (the dataset step makes it)."""
-    from agc.dataset.manifest import EMBEDDED_KEYWORD, Manifest, is_remote, resolve_inputs
+def _files_read(inputs: str, samples: str, max_files: int, root: Path) -> list[tuple[str, Any]]:
+    """``(sample, file record)`` of every file a run reads (the first ``max_files`` of each
+    sample ``samples`` chooses) from the manifest ``inputs`` names, checked against its schema;
+    none for ``inputs=embedded`` before its manifest exists (the dataset step makes it)."""
+    from agc.dataset.manifest import EMBEDDED_KEYWORD, Manifest, resolve_inputs
 
     path = root / resolve_inputs(inputs)
     if inputs == EMBEDDED_KEYWORD and not path.is_file():
-        return
+        return []
     manifest = Manifest.load(path)
-    for sample in manifest.select(samples, max_files):
-        for record in sample.files:
-            if record.nevts <= 0:
-                raise AGCError(
-                    f"{inputs}: sample '{sample.key}': file {record.path} has nevts "
-                    f"{record.nevts}; the entry count must be > 0"
-                )
-            if not is_remote(record.path) and not os.path.isfile(record.path):
-                raise AGCError(f"{inputs}: sample '{sample.key}': file not found: {record.path}")
+    return [
+        (sample.key, record)
+        for sample in manifest.select(samples, max_files)
+        for record in sample.files
+    ]
+
+
+def _refuse_empty(inputs: str, files: list[tuple[str, Any]]) -> None:
+    """:class:`AGCError` naming the first of ``files`` whose entry count ``nevts`` is not > 0."""
+    for key, record in files:
+        if record.nevts <= 0:
+            raise AGCError(
+                f"{inputs}: sample '{key}': file {record.path} has nevts {record.nevts}; "
+                "the entry count must be > 0"
+            )
+
+
+def check_entry_counts(inputs: str, samples: str, max_files: int, root: Path) -> None:
+    """Every file a run reads from the manifest ``inputs`` has an entry count ``nevts`` > 0
+    (the normalisation divides by it): what the histogram stage checks before processing."""
+    _refuse_empty(inputs, _files_read(inputs, samples, max_files, root))
+
+
+def check_manifest(inputs: str, samples: str, max_files: int, root: Path) -> None:
+    """The manifest ``inputs`` names passes its schema, ``samples`` are in it, and every file
+    a run reads (the first ``max_files`` of each chosen sample) has an entry count ``nevts`` > 0
+    and exists locally (URLs are not fetched).
+
+    ``inputs=embedded`` is checked only when its manifest exists (the dataset step makes it)."""
+    from agc.dataset.manifest import is_remote
+
+    files = _files_read(inputs, samples, max_files, root)
+    _refuse_empty(inputs, files)
+    for key, record in files:
+        if not is_remote(record.path) and not os.path.isfile(record.path):
+            raise AGCError(f"{inputs}: sample '{key}': file not found: {record.path}")
 
 
 def check_outdir(outdir: str, root: Path) -> None:
