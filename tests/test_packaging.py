@@ -225,6 +225,23 @@ def test_lay_out_workspace_refuses_a_file_and_a_folder_in_use(tmp_path: Path) ->
     assert (used / "notes.txt").read_text() == "mine\n"
 
 
+@pytest.mark.parametrize("command", [["run-serial"], ["run-cwl"]])
+def test_a_runner_outside_a_workspace_points_at_agc_init(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    from agc import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(command) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"agc {command[0]}: error: " in line
+    assert "not found: " in line
+    assert line.endswith("(`agc init DIR` lays out a workspace)")
+
+
 def test_every_workspace_entry_is_in_the_repository_and_the_sdist_manifest() -> None:
     manifest = (REPO / "MANIFEST.in").read_text(encoding="utf-8").split()
     for name in resources.WORKSPACE:

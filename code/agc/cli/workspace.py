@@ -12,7 +12,8 @@ from agc.cli.command import command
 def _next_steps(result: dict[str, Any]) -> str:
     """What was laid out and the commands to run next."""
     return (
-        f"workspace: {result['workspace']} ({', '.join(result['copied'])})\n"
+        f"workspace: {result['workspace']} ({len(result['copied'])} files and folders: "
+        "reana*.yaml, workflow/, notebooks/, inputs/, code/, ...)\n"
         f"next: cd {result['workspace']} && agc run-serial reana.yaml"
         " (or reana-client run -f reana.yaml)"
     )
