@@ -249,7 +249,9 @@ def test_every_workspace_entry_is_in_the_repository_and_the_sdist_manifest() -> 
         assert name in manifest, f"MANIFEST.in does not include {name}"
 
 
-def test_code_hash_leaves_out_the_packaged_data(tmp_path: Path, monkeypatch) -> None:
+def test_code_hash_leaves_out_the_packaged_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     package = tmp_path / "agc"
     (package / "core").mkdir(parents=True)
     (package / "core" / "x.py").write_text("x = 1\n")
