@@ -358,6 +358,11 @@ def test_snakemake_and_serial_workflows_agree_bit_for_bit(
     t_snake = time.perf_counter() - t0
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     print(f"\nserial up to the model: {t_serial:.1f} s; Snakemake: {t_snake:.1f} s")
+    # The dataset checkpoint's target (touched by Snakemake) marks it done: nothing reruns.
+    again = _snakemake(
+        snake_ws, target, "--dry-run", "--configfile", "workflow/config.yaml", "--config", *config
+    )
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout + again.stderr
 
     serial_out, snake_out = serial_ws / "outputs", snake_ws / "outputs"
     samples = [
