@@ -67,11 +67,7 @@ reana-dask: $(REANA_DASK_STAMP)
 validate: $(STAMP) $(REANA_STAMP) $(REANA_DASK_STAMP)
 	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana.yaml
 	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana-cwl.yaml
-	@# Snakemake's spec is validated on what REANA uploads (a fresh folder): a local run's outputs/
-	@# would make Snakemake evaluate the dataset checkpoint, which reana-commons' DAG cannot.
-	tmp=$$(mktemp -d) && cp -r code environment inputs notebooks workflow pyproject.toml README.md reana-snakemake.yaml $$tmp/ \
-	  && (cd $$tmp && PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(CURDIR)/$(REANA_VENV)/bin/reana-client validate -f reana-snakemake.yaml); \
-	  rc=$$?; rm -rf $$tmp; exit $$rc
+	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana-snakemake.yaml
 	$(REANA_DASK_VENV)/bin/python environment/validate-reana-dask.py reana-dask.yaml
 	$(BIN)/cwltool --validate workflow/workflow.cwl
 

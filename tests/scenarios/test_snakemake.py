@@ -56,13 +56,10 @@ def _require(path: Path, make_target: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def uploaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What `reana-client upload` sends for reana-snakemake.yaml (its inputs' directories and files,
-    and the spec), in a fresh folder: REANA validates and runs in a new workspace, and a local
-    run's outputs/ in the repository would make Snakemake evaluate the dataset checkpoint
-    (reana-commons' DAG then fails in update_priority)."""
-    target = tmp_path_factory.mktemp("upload")
+def _upload(target: Path) -> Path:
+    """What `reana-client upload` sends for reana-snakemake.yaml (its inputs' directories and
+    files, and the spec), copied into ``target``."""
+    target.mkdir(exist_ok=True)
     inputs = _yaml(SPEC)["inputs"]
     for name in inputs["directories"]:
         shutil.copytree(
@@ -71,6 +68,12 @@ def uploaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in [*inputs["files"], SPEC.name]:
         shutil.copy2(REPO / name, target / name)
     return target
+
+
+@pytest.fixture(scope="module")
+def uploaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The upload in a fresh folder, as REANA validates and runs it in a new workspace."""
+    return _upload(tmp_path_factory.mktemp("upload"))
 
 
 @pytest.fixture(scope="module")
@@ -171,17 +174,22 @@ def test_papermill_commands_pass_exactly_the_notebook_parameters(
     assert checked == 6
 
 
-def test_reana_client_validates_without_warnings(uploaded: Path) -> None:
+def _validate(workspace: Path) -> subprocess.CompletedProcess[str]:
+    """`reana-client validate -f reana-snakemake.yaml` in ``workspace``."""
     client = _require(REANA_VENV / "bin" / "reana-client", "reana-client")
     env = dict(os.environ, PATH=os.pathsep.join([str(client.parent), os.environ["PATH"]]))
-    result = subprocess.run(
+    return subprocess.run(
         [str(client), "validate", "-f", SPEC.name],
-        cwd=uploaded,
+        cwd=workspace,
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_reana_client_validates_without_warnings(uploaded: Path) -> None:
+    result = _validate(uploaded)
     output = result.stdout + result.stderr
     print(output)
     assert result.returncode == 0, output
@@ -193,6 +201,77 @@ def test_reana_client_validates_without_warnings(uploaded: Path) -> None:
         if re.search(r"WARNING|ERROR|Warning", line) and not SNAKEMAKE_LOG_ECHO.match(line)
     ]
     assert not findings, "\n".join(findings)
+
+
+#: Two samples of a local run, and the outputs each workflow leaves under outputs/ (in the order
+#: its steps write them; a name ending in / is a folder).
+RUN_SAMPLES = ("ttbar__nominal", "wjets__nominal")
+#: What both workflows write after the histograms, in order.
+AFTER_HISTOGRAMS = (
+    "histograms.root",
+    "cutflow.json",
+    "notebooks/01_merge.ipynb",
+    "workspace.json",
+    "notebooks/02_statistical_model.ipynb",
+    "fit_results.json",
+    "plots/",
+    "notebooks/03_fit.ipynb",
+    "ml/",
+    "notebooks/04_ml.ipynb",
+    "reinterpretation/",
+    "report.html",
+    "provenance.json",
+)
+SERIAL_RUN_OUTPUTS = (
+    "dataset.json",
+    "notebooks/00_dataset.ipynb",
+    *(f"samples/{sample}" for sample in RUN_SAMPLES),
+    *(f"partial/{sample}.partial.json" for sample in RUN_SAMPLES),
+    "notebooks/01_histograms.ipynb",
+    *AFTER_HISTOGRAMS,
+)
+SNAKEMAKE_RUN_OUTPUTS = (
+    "jobs/dataset.done",
+    "dataset.json",
+    "notebooks/00_dataset.ipynb",
+    *(f"samples/{sample}" for sample in RUN_SAMPLES),
+    *(f"jobs/{sample}/partial/" for sample in RUN_SAMPLES),
+    *(f"notebooks/01_histograms__{sample}.ipynb" for sample in RUN_SAMPLES),
+    *AFTER_HISTOGRAMS,
+)
+
+
+def _leave_outputs(workspace: Path, names: tuple[str, ...]) -> None:
+    """Create ``outputs/<name>`` for each name, each one second newer than the one before and
+    than every input (as a run writes them)."""
+    start = time.time() + 10
+    for index, name in enumerate(names):
+        path = workspace / "outputs" / name
+        if name.endswith("/"):
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("{}\n", encoding="utf-8")
+        os.utime(path, (start + index, start + index))
+
+
+@pytest.mark.parametrize(
+    "left",
+    [SERIAL_RUN_OUTPUTS[:3], SERIAL_RUN_OUTPUTS, SNAKEMAKE_RUN_OUTPUTS],
+    ids=["first-serial-step", "serial-run", "snakemake-run"],
+)
+def test_reana_client_validates_in_place_after_a_local_run(
+    tmp_path: Path, left: tuple[str, ...]
+) -> None:
+    """The outputs a local run leaves (outputs/notebooks/ among them) do not make the dataset
+    checkpoint look done while the jobs after it still have to run, which reana-commons 0.9's
+    DAG loader cannot update ("Something went wrong")."""
+    workspace = _upload(tmp_path / "checkout")
+    _leave_outputs(workspace, left)
+    result = _validate(workspace)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Workflow parameters and commands appear valid" in output
 
 
 def _snakemake(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -279,6 +358,11 @@ def test_snakemake_and_serial_workflows_agree_bit_for_bit(
     t_snake = time.perf_counter() - t0
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     print(f"\nserial up to the model: {t_serial:.1f} s; Snakemake: {t_snake:.1f} s")
+    # The dataset checkpoint's target (touched by Snakemake) marks it done: nothing reruns.
+    again = _snakemake(
+        snake_ws, target, "--dry-run", "--configfile", "workflow/config.yaml", "--config", *config
+    )
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout + again.stderr
 
     serial_out, snake_out = serial_ws / "outputs", snake_ws / "outputs"
     samples = [

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from string import Template
 
@@ -95,8 +96,10 @@ def test_the_image_is_named_in_one_place_that_every_spec_takes() -> None:
 
 
 def test_license_is_bsd_3_clause_as_pyproject_says_and_the_image_ships_it() -> None:
-    assert 'license = { text = "BSD-3-Clause" }' in (REPO / "pyproject.toml").read_text()
-    assert (REPO / "LICENSE").read_text().startswith("BSD 3-Clause License")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "BSD-3-Clause AND MIT"  # the package; the AGC's BDTs
+    first_lines = [(REPO / name).read_text().splitlines()[0] for name in project["license-files"]]
+    assert first_lines == ["BSD 3-Clause License", "MIT License"]
     assert "COPY LICENSE " in (REPO / "environment" / "Dockerfile").read_text()
 
 

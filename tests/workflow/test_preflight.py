@@ -116,3 +116,16 @@ def test_an_outdir_that_cannot_be_made_is_refused(workspace: Path) -> None:
         check_named_inputs({"outdir": "taken/run"}, workspace)
     check_named_inputs({"outdir": "new/run"}, workspace)
     assert not (workspace / "new").exists()
+
+
+def test_the_histogram_stage_refuses_an_empty_file_before_processing(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """data/a.root is not a ROOT file: reading it would fail differently, after the start."""
+    from agc.workflow import stages
+
+    monkeypatch.chdir(workspace)
+    name = manifest(workspace, [{"path": "data/a.root", "nevts": 0}])
+    with pytest.raises(AGCError, match=r"^inputs\.json: sample 'ttbar__nominal': .* has nevts 0"):
+        stages.STAGES["histograms"](inputs=name, samples="ttbar", executor="iterative")
+    assert not (workspace / "outputs").exists()

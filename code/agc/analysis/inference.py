@@ -25,11 +25,10 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from agc.core import physics
+from agc.core import physics, resources
 from agc.core.errors import AGCError
 
 __all__ = [
@@ -44,9 +43,6 @@ __all__ = [
 
 #: Threads per xgboost prediction: one per process (the executor's workers give the parallelism).
 NTHREAD = 1
-#: The checkout holding ``inputs/`` (a relative model folder missing from the working directory
-#: is looked up here, as the recipe and the cabinetry configuration are).
-_REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)
@@ -68,12 +64,10 @@ class ModelBytes:
 
 def load_models(folder: str | os.PathLike[str] = physics.ML_MODEL_DIR) -> ModelBytes:
     """Read ``model_even.json`` and ``model_odd.json`` from ``folder`` (a relative one missing
-    from the working directory: from the checkout's), checking each sha256 against
+    from the working directory: the analysis' own, :func:`agc.core.resources.resolve`), checking each sha256 against
     :data:`agc.core.physics.ML_MODEL_SHA256` (AGCError naming the file otherwise)."""
     data = {}
-    folder = Path(folder)
-    if not folder.is_absolute() and not folder.is_dir() and (_REPO_ROOT / folder).is_dir():
-        folder = _REPO_ROOT / folder
+    folder = resources.resolve(folder)
     for name, expected in physics.ML_MODEL_SHA256.items():
         path = folder / name
         try:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import click
 
 from agc import __version__
-from agc.cli import tools, workflow
+from agc.cli import tools, workflow, workspace
 from agc.cli.command import DEBUG_ENV, AgcGroup, summary
 
 __all__ = ["DEBUG_ENV", "agc", "commands", "main", "summary"]
@@ -39,6 +39,7 @@ def agc() -> None:
 
 
 for _command in (
+    workspace.init,
     workflow.run_serial,
     workflow.run_cwl,
     workflow.run_snakemake,

@@ -31,7 +31,8 @@ def package_dir() -> Path:
 
 
 def code_hash(subpackages: Sequence[str] | None = None) -> str:
-    """sha256 (64 hex digits) over the package's source files, relative path and bytes, sorted.
+    """sha256 (64 hex digits) over the package's source files, relative path and bytes, sorted
+    (a wheel's copy of the analysis files, ``agc/_data``, is not code and is left out).
 
     Args:
         subpackages: names of ``agc`` subpackages (``"core"``, ...) to restrict the hash to;
@@ -41,7 +42,9 @@ def code_hash(subpackages: Sequence[str] | None = None) -> str:
     files = sorted(
         p
         for p in root.rglob("*")
-        if p.is_file() and p.suffix in {".py", ".json"} and "__pycache__" not in p.parts
+        if p.is_file()
+        and p.suffix in {".py", ".json"}
+        and not {"__pycache__", "_data"} & set(p.relative_to(root).parts)
     )
     if subpackages is not None:
         files = [p for p in files if p.relative_to(root).parts[0] in subpackages]

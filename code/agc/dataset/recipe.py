@@ -9,11 +9,11 @@ preselection.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agc.core import resources
 from agc.core.errors import AGCError
 from agc.core.fileio import read_input_text
 from agc.core.validation import validate
@@ -28,18 +28,8 @@ __all__ = [
     "validate_recipe",
 ]
 
-#: The recipe used when none is given (resolved from the working directory, else the repository).
+#: The recipe used when none is given (in the working directory, else the analysis' own file).
 DEFAULT_RECIPE = "inputs/embedded.yaml"
-#: The repository (code/agc/dataset/recipe.py -> the folder holding ``code`` and ``inputs``).
-_REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def _resolve_recipe_path(recipe: str | os.PathLike[str]) -> Path:
-    """``recipe`` as given, else (relative and missing) from the repository root."""
-    path = Path(recipe)
-    if not path.exists() and not path.is_absolute() and (_REPO_ROOT / path).exists():
-        return _REPO_ROOT / path
-    return path
 
 
 def load_recipe(path: str | os.PathLike[str] = DEFAULT_RECIPE) -> dict[str, Any]:
@@ -48,7 +38,7 @@ def load_recipe(path: str | os.PathLike[str] = DEFAULT_RECIPE) -> dict[str, Any]
     Raises :class:`AGCError` naming the file (and line for malformed YAML, the key for a
     schema violation such as an unknown key or a negative event count).
     """
-    path = _resolve_recipe_path(path)
+    path = resources.resolve(path)
     text = read_input_text(path, "recipe")
     try:
         data = yaml.safe_load(text)

@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from agc.core import resources
 from agc.core.errors import AGCError
 from agc.core.fileio import read_input_text
 from agc.core.validation import load_schema, validate
@@ -165,11 +166,15 @@ def check_declaration(data: dict[str, Any], source: str) -> None:
 
 
 def declaration_path(path: str | os.PathLike[str], root: Path) -> Path:
-    """The declaration file ``path`` (relative to the workspace ``root``, or absolute inside it)."""
+    """The declaration file ``path`` (relative to the workspace ``root``, or absolute inside it);
+    a relative one missing from the workspace is the analysis' own declaration of that name
+    (:func:`agc.core.resources.analysis_file`) when there is one."""
     source = os.fspath(path)
     decl_path = Path(path)
     if not decl_path.is_absolute():
-        return _inside(source, root, source, "signal")
+        inside = _inside(source, root, source, "signal")
+        shipped = None if inside.exists() else resources.analysis_file(PurePosixPath(source))
+        return shipped if shipped is not None and shipped.is_file() else inside
     if root.resolve() not in decl_path.resolve().parents:  # allowed (e.g. from Python) inside
         raise AGCError(
             f"{source}: the signal declaration must be inside the workspace ({root.resolve()})"

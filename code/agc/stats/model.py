@@ -38,14 +38,14 @@ import uproot
 import yaml
 from cabinetry.templates import collector
 
-from agc.core import physics
+from agc.core import physics, resources
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
 from agc.stats.positivity import apply_bounds, clip_templates, physical_bounds
 
 log = logging.getLogger(__name__)
 
-#: Default cabinetry configuration template (relative to the working directory or the repository).
+#: Default cabinetry configuration template (in the workspace, else the analysis' own file).
 DEFAULT_CONFIG = "inputs/cabinetry.yaml"
 #: Folder (beside the workspace) where cabinetry keeps its intermediate template histograms.
 HISTOGRAM_FOLDER_NAME = "histograms_cabinetry"
@@ -53,20 +53,10 @@ HISTOGRAM_FOLDER_NAME = "histograms_cabinetry"
 POI_NOMINAL = 1.0
 POI_BOUNDS = (0.0, 10.0)
 
-_REPO = Path(__file__).resolve().parents[3]
 _NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 # --------------------------------------------------------------------------- configuration
-
-
-def _resolve_config_path(config: str | os.PathLike[str]) -> Path:
-    """The template path as given, else relative to the repository (CWL jobs run elsewhere)."""
-    path = Path(config)
-    if path.exists() or path.is_absolute():
-        return path
-    fallback = _REPO / path
-    return fallback if fallback.exists() else path
 
 
 def load_template(
@@ -75,7 +65,7 @@ def load_template(
     """The cabinetry configuration template as a new dict (from a YAML path or a mapping)."""
     if isinstance(config, Mapping):
         return copy.deepcopy(dict(config))
-    path = _resolve_config_path(config)
+    path = resources.resolve(config)  # CWL jobs run outside the workspace
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -16,10 +16,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from agc.core import resources
 from agc.core.errors import AGCError
 from agc.core.parameters import default
 
-#: Folder of the signal declarations shipped with the analysis (relative to the workspace).
+#: Folder of the signal declarations (in the workspace; the analysis' own ones also count).
 SIGNALS_DIR = Path("inputs") / "signals"
 #: The ``signal`` value of the main measurement.
 MAIN_SIGNAL = "ttbar"
@@ -30,9 +31,11 @@ def _value(params: dict[str, Any], name: str) -> Any:
 
 
 def known_signals(root: Path) -> list[str]:
-    """The declarations in ``<root>/inputs/signals`` as workspace paths (sorted)."""
-    folder = root / SIGNALS_DIR
-    return sorted((SIGNALS_DIR / p.name).as_posix() for p in folder.glob("*.y*ml"))
+    """The declarations in ``<root>/inputs/signals`` and the analysis' own (those shipped with
+    the package, :mod:`agc.core.resources`) as workspace paths, sorted, each once."""
+    folders = [root / SIGNALS_DIR, resources.analysis_file(SIGNALS_DIR)]
+    names = {p.name for folder in folders if folder is not None for p in folder.glob("*.y*ml")}
+    return sorted((SIGNALS_DIR / name).as_posix() for name in names)
 
 
 def suggest_signal(signal: str, root: Path) -> str:
@@ -57,15 +60,16 @@ def suggest_signal(signal: str, root: Path) -> str:
 
 def resolve_signal(signal: str, root: Path) -> str:
     """The ``signal`` to run: ``ttbar`` and a declaration path as they are, a bare declaration
-    name (``zprime_1000``) as its file ``inputs/signals/zprime_1000.yaml``; an unknown name is an
-    :class:`AGCError` with the closest declarations."""
+    name (``zprime_1000``) as its file ``inputs/signals/zprime_1000.yaml`` (in the workspace or
+    shipped with the analysis); an unknown name is an :class:`AGCError` with the closest
+    declarations."""
     from agc.reinterpret.signals import is_declaration
 
     if signal == MAIN_SIGNAL or is_declaration(signal):
         return signal
     for suffix in (".yaml", ".yml"):
         candidate = SIGNALS_DIR / f"{signal}{suffix}"
-        if (root / candidate).is_file():
+        if resources.resolve(candidate, root).is_file():
             return candidate.as_posix()
     raise AGCError(
         f"signal '{signal}' is neither '{MAIN_SIGNAL}' nor a signal declaration"
@@ -94,7 +98,7 @@ def check_signal(signal: str, root: Path) -> None:
             f"signal '{signal}' is neither '{MAIN_SIGNAL}' nor a signal declaration; "
             f"did you mean {resolved}?"
         )
-    if not (root / signal).is_file():
+    if not resources.resolve(signal, root).is_file():
         raise AGCError(f"signal declaration not found: {signal}{suggest_signal(signal, root)}")
     data = read_declaration(declaration_path(signal, root))
     check_declaration(data, signal)
@@ -102,27 +106,52 @@ def check_signal(signal: str, root: Path) -> None:
         load_signal(signal, workspace=root)
 
 
-def check_manifest(inputs: str, samples: str, max_files: int, root: Path) -> None:
-    """The manifest ``inputs`` names passes its schema, ``samples`` are in it, and every file
-    a run reads (the first ``max_files`` of each chosen sample) exists locally (URLs are not
-    fetched) and has an entry count ``nevts`` > 0.
-
-    ``inputs=embedded`` is checked only when its manifest exists (the dataset step makes it)."""
-    from agc.dataset.manifest import EMBEDDED_KEYWORD, Manifest, is_remote, resolve_inputs
+def _files_read(inputs: str, samples: str, max_files: int, root: Path) -> list[tuple[str, Any]]:
+    """``(sample, file record)`` of every file a run reads (the first ``max_files`` of each
+    sample ``samples`` chooses) from the manifest ``inputs`` names, checked against its schema;
+    none for ``inputs=embedded`` before its manifest exists (the dataset step makes it)."""
+    from agc.dataset.manifest import EMBEDDED_KEYWORD, Manifest, resolve_inputs
 
     path = root / resolve_inputs(inputs)
     if inputs == EMBEDDED_KEYWORD and not path.is_file():
-        return
+        return []
     manifest = Manifest.load(path)
-    for sample in manifest.select(samples, max_files):
-        for record in sample.files:
-            if record.nevts <= 0:
-                raise AGCError(
-                    f"{inputs}: sample '{sample.key}': file {record.path} has nevts "
-                    f"{record.nevts}; the entry count must be > 0"
-                )
-            if not is_remote(record.path) and not os.path.isfile(record.path):
-                raise AGCError(f"{inputs}: sample '{sample.key}': file not found: {record.path}")
+    return [
+        (sample.key, record)
+        for sample in manifest.select(samples, max_files)
+        for record in sample.files
+    ]
+
+
+def _refuse_empty(inputs: str, files: list[tuple[str, Any]]) -> None:
+    """:class:`AGCError` naming the first of ``files`` whose entry count ``nevts`` is not > 0."""
+    for key, record in files:
+        if record.nevts <= 0:
+            raise AGCError(
+                f"{inputs}: sample '{key}': file {record.path} has nevts {record.nevts}; "
+                "the entry count must be > 0"
+            )
+
+
+def check_entry_counts(inputs: str, samples: str, max_files: int, root: Path) -> None:
+    """Every file a run reads from the manifest ``inputs`` has an entry count ``nevts`` > 0
+    (the normalisation divides by it): what the histogram stage checks before processing."""
+    _refuse_empty(inputs, _files_read(inputs, samples, max_files, root))
+
+
+def check_manifest(inputs: str, samples: str, max_files: int, root: Path) -> None:
+    """The manifest ``inputs`` names passes its schema, ``samples`` are in it, and every file
+    a run reads (the first ``max_files`` of each chosen sample) has an entry count ``nevts`` > 0
+    and exists locally (URLs are not fetched).
+
+    ``inputs=embedded`` is checked only when its manifest exists (the dataset step makes it)."""
+    from agc.dataset.manifest import is_remote
+
+    files = _files_read(inputs, samples, max_files, root)
+    _refuse_empty(inputs, files)
+    for key, record in files:
+        if not is_remote(record.path) and not os.path.isfile(record.path):
+            raise AGCError(f"{inputs}: sample '{key}': file not found: {record.path}")
 
 
 def check_outdir(outdir: str, root: Path) -> None:

@@ -114,6 +114,9 @@ class CwlRun:
 
 # --------------------------------------------------------------------------- specifications
 
+#: What a runner started outside a workspace suggests.
+WORKSPACE_HINT = "`agc init DIR` lays out a workspace"
+
 
 def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a REANA specification (YAML) as a dict; missing or malformed -> :class:`AGCError`."""
@@ -121,7 +124,7 @@ def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AGCError(f"workflow specification not found: {path}") from None
+        raise AGCError(f"workflow specification not found: {path} ({WORKSPACE_HINT})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -444,7 +447,7 @@ def run_cwl(
     workflow_path = Path(workflow) if workflow is not None else root / CWL_WORKFLOW
     target = Path(outdir) if outdir is not None else root / CWL_OUTDIR
     if not workflow_path.is_file():
-        raise AGCError(f"CWL workflow not found: {workflow_path}")
+        raise AGCError(f"CWL workflow not found: {workflow_path} ({WORKSPACE_HINT})")
     cwltool = existing_cwltool(local.cwltool)
     job = cwl_job(job_path, overrides)
     try:

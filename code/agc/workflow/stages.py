@@ -207,6 +207,7 @@ def histograms(
     from agc.core.config import RunConfig
     from agc.core.fileio import fresh_directory
     from agc.processing.histograms import run_histograms
+    from agc.workflow.preflight import check_entry_counts
 
     run = RunConfig.from_parameters(
         {
@@ -222,6 +223,7 @@ def histograms(
             "use_inference": use_inference,
         }
     )
+    check_entry_counts(run.inputs, run.samples, run.processing.max_files, Path.cwd())
     target = _under(run.outdir, output, HISTOGRAMS)
     with output_lock(target.parent, "agc histograms"):
         folder: Path | None = None
