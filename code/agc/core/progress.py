@@ -15,12 +15,21 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterable
 from typing import Any, TextIO, TypeVar
 
 from tqdm import tqdm
 
-__all__ = ["LOG_INTERVAL_S", "PREFIX", "PROGRESS_ENV", "bar", "enabled", "is_progress_line"]
+__all__ = [
+    "LOG_INTERVAL_S",
+    "PREFIX",
+    "PROGRESS_ENV",
+    "Counter",
+    "bar",
+    "enabled",
+    "is_progress_line",
+]
 
 T = TypeVar("T")
 
@@ -109,3 +118,25 @@ def bar(
     if interval is not None:
         settings["mininterval"] = interval
     return tqdm(iterable, **settings)
+
+
+class Counter:
+    """Moves ``shown`` (a :func:`bar`) on by one per call, from any thread (e.g. as the done
+    callback of futures, which runs in a pool's thread), until :meth:`complete`."""
+
+    def __init__(self, shown: tqdm) -> None:
+        self._shown = shown
+        self._lock = threading.Lock()
+        self._completed = False
+
+    def __call__(self, *_: object) -> None:
+        with self._lock:
+            if not self._completed:
+                self._shown.update()
+
+    def complete(self) -> None:
+        """Every item is done (a done callback may be on its way): the bar at its total."""
+        with self._lock:
+            self._completed = True
+            if self._shown.total is not None:
+                self._shown.update(self._shown.total - self._shown.n)

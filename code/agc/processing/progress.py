@@ -12,7 +12,6 @@ result, and it never reaches a step's log. The processing itself is unchanged.
 from __future__ import annotations
 
 import concurrent.futures
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,37 +19,16 @@ from typing import Any
 from coffea import processor
 from tqdm import tqdm
 
-from agc.core.progress import bar
+from agc.core.progress import Counter, bar
 
 #: Label of the chunk bar.
 LABEL = "histograms"
 
 
-class _Counter:
-    """Moves ``chunks`` on by one per call, from any thread (done callbacks run in the pool's),
-    until :meth:`complete`."""
-
-    def __init__(self, chunks: tqdm) -> None:
-        self._chunks = chunks
-        self._lock = threading.Lock()
-        self._completed = False
-
-    def __call__(self, *_: object) -> None:
-        with self._lock:
-            if not self._completed:
-                self._chunks.update()
-
-    def complete(self) -> None:
-        """Every chunk is done (the executor returned; a done callback may be on its way)."""
-        with self._lock:
-            self._completed = True
-            self._chunks.update(self._chunks.total - self._chunks.n)
-
-
 class _CountingPool(concurrent.futures.Executor):
     """A futures pool that counts its finished futures (any outcome) with ``count``."""
 
-    def __init__(self, pool: concurrent.futures.Executor, count: _Counter) -> None:
+    def __init__(self, pool: concurrent.futures.Executor, count: Counter) -> None:
         self._pool = pool
         self._count = count
 
@@ -65,7 +43,7 @@ class _CountingPool(concurrent.futures.Executor):
 
 
 def _pool_factory(
-    pool: Any, count: _Counter
+    pool: Any, count: Counter
 ) -> Callable[..., concurrent.futures.Executor] | concurrent.futures.Executor:
     """What FuturesExecutor's ``pool`` becomes: the same pool class or instance, counting."""
     if isinstance(pool, concurrent.futures.Executor):
@@ -113,7 +91,7 @@ class ProgressFuturesExecutor(processor.FuturesExecutor):
         if not _is_chunk_run(self) or len(items) == 0:
             return super().__call__(items, function, accumulator)
         with _chunk_bar(len(items), f"futures, {self.workers} processes") as chunks:
-            count = _Counter(chunks)
+            count = Counter(chunks)
             counting = replace(self, pool=_pool_factory(self.pool, count))
             result = processor.FuturesExecutor.__call__(counting, items, function, accumulator)
             count.complete()
@@ -129,7 +107,7 @@ class ProgressDaskExecutor(processor.DaskExecutor):
             return super().__call__(items, function, accumulator)
         with _chunk_bar(len(items), "dask; chunks on the Dask dashboard") as chunks:
             result = super().__call__(items, function, accumulator)
-            chunks.update(chunks.total - chunks.n)
+            Counter(chunks).complete()
             return result
 
 
