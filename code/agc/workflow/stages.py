@@ -44,6 +44,7 @@ from agc.core.fileio import EXPECTED_WRITE_ERRORS, shown_path
 from agc.core.outputlock import output_lock
 from agc.core.parameters import WORKFLOW_PARAMETERS, default, validate_parameters
 from agc.core.runset import check_set
+from agc.workflow.steplog import library_logs, log_path
 
 if TYPE_CHECKING:
     from agc.dataset.stage import DatasetRecord
@@ -101,6 +102,22 @@ def _one_line_faults(stage: Callable[..., Any]) -> Callable[..., Any]:
             raise AGCError(f"{shown_path(where)}: {exc.strerror or exc}") from None
 
     return run
+
+
+def _library_logs_to(step: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A stage whose cabinetry and pyhf log records go to ``<outdir>/logs/<step>.log``, the log
+    of its workflow step (:func:`agc.workflow.steplog.library_logs`), not to the terminal."""
+
+    def wrap(stage: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(stage)
+        def run(**options: Any) -> Any:
+            outdir = options.get("outdir") or default("outdir")
+            with library_logs(log_path(Path(), str(outdir), step)):
+                return stage(**options)
+
+        return run
+
+    return wrap
 
 
 @dataclass(frozen=True)
@@ -263,6 +280,7 @@ def merge(
 
 
 @_one_line_faults
+@_library_logs_to("model")
 def model(
     *,
     outdir: str = default("outdir"),
@@ -295,6 +313,7 @@ def model(
 
 
 @_one_line_faults
+@_library_logs_to("fit")
 def fit(
     *,
     outdir: str = default("outdir"),
@@ -326,6 +345,7 @@ def fit(
 
 
 @_one_line_faults
+@_library_logs_to("ml")
 def ml_model(
     *,
     outdir: str = default("outdir"),
@@ -360,6 +380,7 @@ def ml_model(
 
 
 @_one_line_faults
+@_library_logs_to("ml")
 def ml_fit(
     *,
     outdir: str = default("outdir"),
@@ -442,6 +463,7 @@ def _note_no_inference(outdir: str, stage: str) -> None:
 
 
 @_one_line_faults
+@_library_logs_to("reinterpret")
 def reinterpret(
     *,
     signal: str = default("signal"),

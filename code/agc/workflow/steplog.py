@@ -6,14 +6,20 @@ the kernel's traceback, last line ``AGCError: <message>``). The runners write ev
 step prints to ``<outdir>/logs/<step>.log`` (:func:`log_path`) through :class:`StepLog`, which
 leaves out the kernel's transport notice (:data:`NOISE`), and report a failed step by the
 message :func:`step_error` finds at the end of its log.
+
+The log records of cabinetry and pyhf (:data:`LIBRARY_LOGGERS`: cabinetry's "has empty bins"
+warnings, by the hundred for a reinterpretation) go to the same file, not to the terminal or
+into a notebook: :func:`library_logs`, around the stages that build and fit models.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import sys
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Self
 
@@ -31,6 +37,11 @@ _AGC_LINE = re.compile(r"^agc(?: [\w-]+)+: error: (?P<message>.+)$")
 _AGC_EXCEPTION = re.compile(r"^(?:[\w.]+\.)?AGCError: (?P<message>.+)$")
 #: ``SomeError: <message>``, the last line of any other traceback.
 _EXCEPTION = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception|Exit)): (?P<message>.*)$")
+
+#: The libraries whose log records :func:`library_logs` sends to a step's log file only.
+LIBRARY_LOGGERS = ("cabinetry", "pyhf")
+#: How a library's record reads in a step's log (as ``cabinetry.set_logging`` writes them).
+LIBRARY_FORMAT = "%(levelname)s - %(name)s - %(message)s"
 
 #: How many of a step's last lines :func:`step_error` reads.
 TAIL_LINES = 400
@@ -125,3 +136,48 @@ class StepLog:
 def echo_stream(debug: bool) -> IO[str] | None:
     """Where a step's output is also shown: stderr under ``--debug``, nowhere otherwise."""
     return sys.stderr if debug else None
+
+
+class _CountingFileHandler(logging.FileHandler):
+    """A file handler that counts the records it writes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, mode="a", encoding="utf-8", delay=True)  # no record, no file
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.count == 0:
+            Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        self.count += 1
+        super().emit(record)
+
+
+@contextlib.contextmanager
+def library_logs(path: Path, level: int = logging.WARNING) -> Iterator[None]:
+    """Inside, the records of :data:`LIBRARY_LOGGERS` at ``level`` and above are appended to
+    ``path`` (the step's log, :func:`log_path`) and not passed on to the terminal; at the end,
+    one line on the process's stderr says how many there were and where. Nested calls for
+    the same file add nothing."""
+    loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
+    target = str(path.resolve())
+    if any(getattr(h, "baseFilename", None) == target for h in loggers[0].handlers):
+        yield
+        return
+    handler = _CountingFileHandler(path)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter(LIBRARY_FORMAT))
+    saved = [logger.propagate for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger, propagate in zip(loggers, saved, strict=True):
+            logger.removeHandler(handler)
+            logger.propagate = propagate
+        handler.close()
+        if handler.count and sys.__stderr__ is not None:
+            names = "/".join(LIBRARY_LOGGERS)
+            sys.__stderr__.write(f"[agc {path.stem}] {handler.count} {names} log lines in {path}\n")
+            sys.__stderr__.flush()
