@@ -4,8 +4,9 @@ A step of the workflows runs an ``agc`` command (which ends a failure with the l
 ``agc <command>: error: <message>``) or a notebook through papermill (whose failure ends with
 the kernel's traceback, last line ``AGCError: <message>``). The runners write everything a
 step prints to ``<outdir>/logs/<step>.log`` (:func:`log_path`) through :class:`StepLog`, which
-leaves out the kernel's transport notice (:data:`NOISE`), and report a failed step by the
-message :func:`step_error` finds at the end of its log.
+leaves out the kernel's transport notice (:data:`NOISE`) and passes the step's progress lines
+on to the terminal, and report a failed step by the message :func:`step_error` finds at the
+end of its log.
 
 The log records of cabinetry and pyhf (:data:`LIBRARY_LOGGERS`: cabinetry's "has empty bins"
 warnings, by the hundred for a reinterpretation) go to the same file, not to the terminal or
@@ -22,6 +23,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Self
+
+from agc.core.progress import is_progress_line
 
 #: Folder of the step logs, inside the run's output folder.
 LOG_DIR = "logs"
@@ -88,11 +91,15 @@ def step_error(lines: Iterable[str]) -> str | None:
 class StepLog:
     """The output of one step, line by line: into the log file ``path`` (appended to: a step
     of several commands keeps them all), also onto ``echo`` (e.g. stderr under ``--debug``),
-    the last :data:`TAIL_LINES` lines kept for :func:`step_error`."""
+    its progress lines (:func:`agc.core.progress.is_progress_line`) onto ``progress`` when
+    there is no ``echo``, the last :data:`TAIL_LINES` lines kept for :func:`step_error`."""
 
-    def __init__(self, path: Path, echo: IO[str] | None = None) -> None:
+    def __init__(
+        self, path: Path, echo: IO[str] | None = None, progress: IO[str] | None = None
+    ) -> None:
         self.path = path
         self.echo = echo
+        self.progress = progress
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("a", encoding="utf-8", errors="replace")
@@ -104,9 +111,10 @@ class StepLog:
         self._file.write(line)
         self._file.flush()
         self.tail.append(line)
-        if self.echo is not None:
-            self.echo.write(line)
-            self.echo.flush()
+        shown = self.echo if self.echo is not None else self.progress
+        if shown is not None and (shown is self.echo or is_progress_line(line)):
+            shown.write(line)
+            shown.flush()
 
     def record(self, text: str) -> None:
         """Write ``text`` (e.g. the command run) into the log file only."""
