@@ -6,6 +6,7 @@ import io
 import re
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 
@@ -19,10 +20,14 @@ class _Terminal(io.StringIO):
         return True
 
 
-def _counts(stream: io.StringIO) -> list[int]:
-    found = [LINE.fullmatch(line) for line in stream.getvalue().splitlines()]
-    assert all(found), stream.getvalue()
+def _counts_of(text: str) -> list[int]:
+    found = [LINE.fullmatch(line) for line in text.splitlines()]
+    assert all(found), text
     return [int(match.group(1)) for match in found if match]
+
+
+def _counts(stream: io.StringIO) -> list[int]:
+    return _counts_of(stream.getvalue())
 
 
 def test_a_log_gets_one_line_per_update_written_and_the_total_last() -> None:
@@ -88,3 +93,24 @@ def test_an_unknown_total_is_counted_without_shares() -> None:
     last = stream.getvalue().splitlines()[-1]
     assert re.fullmatch(r"\[agc progress\] files: 4/\? files \[[\d:]+\]", last), last
     assert is_progress_line(last)
+
+
+def test_in_an_ipython_kernel_the_bar_bypasses_the_notebook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ipykernel sends file descriptor 2 into the notebook and keeps a copy of the original:
+    the bar writes to that copy, so its lines reach the terminal and not the notebook."""
+
+    class KernelStderr(io.StringIO):  # what ipykernel's OutStream keeps of the original stderr
+        _original_stdstream_copy: int
+
+    terminal = tmp_path / "terminal.txt"
+    with terminal.open("w") as original:
+        notebook = KernelStderr()
+        notebook._original_stdstream_copy = original.fileno()
+        monkeypatch.setattr(sys, "stderr", notebook)
+        monkeypatch.setattr(sys, "__stderr__", io.StringIO())  # file descriptor 2: the notebook
+        list(bar(range(12), desc="fits"))
+    assert _counts_of(terminal.read_text()) == [0, 12]
+    assert notebook.getvalue() == ""
+    assert sys.__stderr__.getvalue() == ""

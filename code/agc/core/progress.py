@@ -1,9 +1,9 @@
 """Progress of the long loops (generation, chunks, impact fits, limit scans), for the person
 watching a run: one tqdm bar per loop, with the same settings everywhere.
 
-Every bar writes to the process's own standard error (``sys.__stderr__``): the terminal of a
-command, also inside a papermill kernel (whose ``sys.stderr`` goes into the notebook), and the
-step's log under ``agc run-serial``. On a terminal it is tqdm's bar, redrawn in place; anywhere
+Every bar writes to the process's own standard error (:func:`process_stderr`): the terminal of a
+command, also inside a papermill kernel (whose ``sys.stderr`` and file descriptor 2 go into the
+notebook), and the step's log under ``agc run-serial``. On a terminal it is tqdm's bar, redrawn in place; anywhere
 else (a log file, CI, a pipe) it is one line per update, ``[agc progress] chunks: 12/40 (30 %)
 [00:04<00:10]``, at most one every :data:`LOG_INTERVAL_S` seconds besides the first and the last,
 so a log is not flooded. ``AGC_PROGRESS=0`` turns every bar off. A bar only counts and prints:
@@ -29,6 +29,7 @@ __all__ = [
     "bar",
     "enabled",
     "is_progress_line",
+    "process_stderr",
 ]
 
 T = TypeVar("T")
@@ -49,6 +50,17 @@ _LINE = re.compile(re.escape(PREFIX) + r" .+: \d+/\S+ ")
 def enabled() -> bool:
     """False when :data:`PROGRESS_ENV` turns progress off."""
     return os.environ.get(PROGRESS_ENV, "").strip().lower() not in _OFF
+
+
+def process_stderr() -> TextIO | None:
+    """The process's own standard error: ``sys.__stderr__``; in an IPython kernel, which sends
+    file descriptor 2 into the notebook (and on to the terminal), a stream on the kernel's copy
+    of the original descriptor, so that what is written reaches the terminal only."""
+    copy = getattr(sys.stderr, "_original_stdstream_copy", None)
+    if not isinstance(copy, int):
+        return sys.__stderr__
+    # the kernel's descriptor stays open (closefd=False); every write is flushed
+    return open(copy, "w", encoding="utf-8", errors="replace", closefd=False)
 
 
 def is_progress_line(line: str) -> bool:
@@ -92,20 +104,20 @@ def bar(
 ) -> tqdm:
     """A tqdm bar over ``iterable`` (or, without one, to be moved with ``update(n)``) counting
     ``total`` items (default ``len(iterable)``) named ``unit`` (e.g. ``"files"``), labelled
-    ``desc``, written to ``stream`` (default ``sys.__stderr__``).
+    ``desc``, written to ``stream`` (default :func:`process_stderr`).
 
     ``interval`` [s]: the shortest time between two updates written (default
     :data:`TTY_INTERVAL_S` on a terminal, :data:`LOG_INTERVAL_S` elsewhere); the first and the
     last are always written. Use as an iterable or a context manager, so that the last line
     (where the loop ended, also after an exception) is written.
     """
-    target = stream if stream is not None else sys.__stderr__
+    target = stream if stream is not None else process_stderr()
     off = not enabled() or target is None
     settings: dict[str, Any] = {"desc": desc, "total": total, "disable": off, "leave": True}
     if not off and _is_terminal(target):
         settings.update(file=target, mininterval=TTY_INTERVAL_S, dynamic_ncols=True)
         if unit:
-            settings["unit"] = f" {unit}"
+            settings["unit"] = unit
     elif not off:
         counted = "{n_fmt}/{total_fmt} " + (f"{unit} " if unit else "")
         known = total is not None or hasattr(iterable, "__len__")

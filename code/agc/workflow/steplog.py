@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Self
 
-from agc.core.progress import is_progress_line
+from agc.core.progress import is_progress_line, process_stderr
 
 #: Folder of the step logs, inside the run's output folder.
 LOG_DIR = "logs"
@@ -164,7 +164,8 @@ class _CountingFileHandler(logging.FileHandler):
 def library_logs(path: Path, level: int = logging.WARNING) -> Iterator[None]:
     """Inside, the records of :data:`LIBRARY_LOGGERS` at ``level`` and above are appended to
     ``path`` (the step's log, :func:`log_path`) and not passed on to the terminal; at the end,
-    one line on the process's stderr says how many there were and where. Nested calls for
+    one line on the process's stderr (:func:`agc.core.progress.process_stderr`) says how many
+    there were and where. Nested calls for
     the same file add nothing."""
     loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
     target = str(path.resolve())
@@ -185,7 +186,8 @@ def library_logs(path: Path, level: int = logging.WARNING) -> Iterator[None]:
             logger.removeHandler(handler)
             logger.propagate = propagate
         handler.close()
-        if handler.count and sys.__stderr__ is not None:
+        stderr = process_stderr()
+        if handler.count and stderr is not None:
             names = "/".join(LIBRARY_LOGGERS)
-            sys.__stderr__.write(f"[agc {path.stem}] {handler.count} {names} log lines in {path}\n")
-            sys.__stderr__.flush()
+            stderr.write(f"[agc {path.stem}] {handler.count} {names} log lines in {path}\n")
+            stderr.flush()
