@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from coffea import processor
 
+from agc.core import progress
 from agc.core.config import ProcessingConfig
 from agc.core.fileio import sha256_file
 from agc.core.progress import PROGRESS_ENV
@@ -65,6 +66,27 @@ def test_histogram_runs_count_their_chunks_and_write_the_same_bytes(
     assert int(first.group(1)) == 0
     assert (int(last.group(1)), int(last.group(3))) == (total, 100)
     assert sha256_file(out) == reference["root"]
+
+
+@pytest.mark.parametrize("executor", ["iterative", "futures"])
+def test_every_finished_chunk_is_counted_once(
+    executor: str,
+    toy_manifest: Path,
+    toy_samples: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(progress, "LOG_INTERVAL_S", 0.0)  # a line per update
+    lines = _run(executor, toy_manifest, toy_samples, tmp_path / "h.root", monkeypatch)
+    counts = [int(line.split(": ")[1].split("/")[0]) for line in lines]
+    total = int(lines[0].split("/")[1].split(" ")[0])
+    if executor == "iterative":
+        assert counts == list(range(total + 1))
+    else:  # done callbacks from the pool's thread: in order, none twice, maybe some merged
+        assert counts == sorted(set(counts))
+        assert counts[0] == 0
+        assert counts[-1] == total
+        assert len(counts) > 2
 
 
 def test_histogram_runs_write_no_progress_with_agc_progress_0(

@@ -3,8 +3,7 @@
 
 :func:`with_progress` wraps the coffea executor of a processing run so that its chunks are
 counted as they finish: the iterative executor counts each call, the futures executor its
-pool's finished futures (done callbacks); a Dask run shows its total and its end (Dask's
-dashboard shows the chunks). coffea's own ``status=True`` bar (rich) is not used: it draws on
+pool's finished futures, the Dask executor its client's chunk futures (done callbacks). coffea's own ``status=True`` bar (rich) is not used: it draws on
 stdout, which a papermill kernel stores in the notebook and the ``agc`` commands keep for their
 result, and it never reaches a step's log. The processing itself is unchanged.
 """
@@ -98,16 +97,40 @@ class ProgressFuturesExecutor(processor.FuturesExecutor):
             return result
 
 
+class _CountingClient:
+    """A Dask client whose first ``total`` mapped futures (the chunks; the reductions are
+    mapped after them) are counted with ``count`` as they finish; the rest is the client's."""
+
+    def __init__(self, client: Any, total: int, count: Counter) -> None:
+        self._client = client
+        self._uncounted = total
+        self._count = count
+
+    def map(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        futures = self._client.map(func, *args, **kwargs)
+        if self._uncounted > 0:
+            self._uncounted -= len(futures)
+            for future in futures:
+                future.add_done_callback(self._count)
+        return futures
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 @dataclass
 class ProgressDaskExecutor(processor.DaskExecutor):
-    """coffea's DaskExecutor with the total of chunks and the end on a progress bar."""
+    """coffea's DaskExecutor counting its finished chunks (distributed futures' done
+    callbacks) on a progress bar."""
 
     def __call__(self, items: Any, function: Callable[..., Any], accumulator: Any) -> Any:
-        if not _is_chunk_run(self) or len(items) == 0:
+        if not _is_chunk_run(self) or len(items) == 0 or self.client is None:
             return super().__call__(items, function, accumulator)
-        with _chunk_bar(len(items), "dask; chunks on the Dask dashboard") as chunks:
-            result = super().__call__(items, function, accumulator)
-            Counter(chunks).complete()
+        with _chunk_bar(len(items), "dask") as chunks:
+            count = Counter(chunks)
+            counting = replace(self, client=_CountingClient(self.client, len(items), count))
+            result = processor.DaskExecutor.__call__(counting, items, function, accumulator)
+            count.complete()
             return result
 
 
