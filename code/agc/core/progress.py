@@ -1,13 +1,15 @@
 """Progress of the long loops (generation, chunks, impact fits, limit scans), for the person
-watching a run: one tqdm bar per loop, with the same settings everywhere.
+watching a run: one tqdm bar per loop, with the same settings everywhere (tqdm rather than
+rich: the field's usual bar, and one that writes plain lines when it is not on a terminal).
 
-Every bar writes to the process's own standard error (:func:`process_stderr`): the terminal of a
-command, also inside a papermill kernel (whose ``sys.stderr`` and file descriptor 2 go into the
-notebook), and the step's log under ``agc run-serial``. On a terminal it is tqdm's bar, redrawn in place; anywhere
-else (a log file, CI, a pipe) it is one line per update, ``[agc progress] chunks: 12/40 (30 %)
-[00:04<00:10]``, at most one every :data:`LOG_INTERVAL_S` seconds besides the first and the last,
-so a log is not flooded. ``AGC_PROGRESS=0`` turns every bar off. A bar only counts and prints:
-the work it follows and its outputs are the same with or without it.
+Every bar writes to the process's own standard error (:func:`process_stderr`): the terminal of
+a command, also inside a papermill kernel (whose ``sys.stderr`` and file descriptor 2 go into
+the notebook), and the step's log under ``agc run-serial``. On a terminal it is tqdm's bar,
+redrawn in place; anywhere else (a log file, CI, a pipe) it is one line per update,
+``[agc progress] chunks: 12/40 (30 %) [00:04<00:10]``, at most one every
+:data:`LOG_INTERVAL_S` seconds besides the first and the last, so a log is not flooded.
+``AGC_PROGRESS=0`` turns every bar off. A bar only counts and prints: the work it follows and
+its outputs are the same with or without it.
 """
 
 from __future__ import annotations

@@ -23,7 +23,10 @@ Path keywords (``output``, ``partial_dir``, ...) default to ``None``: the place 
 The histograms and merge stages hold the lock of their output folder
 (:func:`agc.core.outputlock.output_lock`: a second run into it is refused, naming the holder)
 and write their files as one set (:mod:`agc.core.runset`); the stages that read the set
-(model, ml-model, report, archive) refuse one whose files do not belong to one run. Each stage
+(model, ml-model, report, archive) refuse one whose files do not belong to one run. The stages
+that build and fit models (model, fit, ml-model, ml-fit, reinterpret) send cabinetry's and
+pyhf's log records to their step's log, ``<outdir>/logs/<step>.log``
+(:func:`agc.workflow.steplog.library_logs`). Each stage
 imports its entry point when called, so a stage loads only its own libraries (the report does not
 load coffea) and importing this module stays cheap for the CLI.
 """
