@@ -25,8 +25,7 @@ The histograms and merge stages hold the lock of their output folder
 and write their files as one set (:mod:`agc.core.runset`); the stages that read the set
 (model, ml-model, report, archive) refuse one whose files do not belong to one run. The stages
 that build and fit models (model, fit, ml-model, ml-fit, reinterpret) send cabinetry's and
-pyhf's log records to their step's log, ``<outdir>/logs/<step>.log``
-(:func:`agc.workflow.steplog.library_logs`). Each stage
+pyhf's log records to their step's log (:func:`agc.workflow.steplog.library_logs_of`). Each stage
 imports its entry point when called, so a stage loads only its own libraries (the report does not
 load coffea) and importing this module stays cheap for the CLI.
 """
@@ -47,7 +46,7 @@ from agc.core.fileio import EXPECTED_WRITE_ERRORS, shown_path
 from agc.core.outputlock import output_lock
 from agc.core.parameters import WORKFLOW_PARAMETERS, default, validate_parameters
 from agc.core.runset import check_set
-from agc.workflow.steplog import library_logs, log_path
+from agc.workflow.steplog import library_logs_of
 
 if TYPE_CHECKING:
     from agc.dataset.stage import DatasetRecord
@@ -105,22 +104,6 @@ def _one_line_faults(stage: Callable[..., Any]) -> Callable[..., Any]:
             raise AGCError(f"{shown_path(where)}: {exc.strerror or exc}") from None
 
     return run
-
-
-def _library_logs_to(step: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A stage whose cabinetry and pyhf log records go to ``<outdir>/logs/<step>.log``, the log
-    of its workflow step (:func:`agc.workflow.steplog.library_logs`), not to the terminal."""
-
-    def wrap(stage: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(stage)
-        def run(**options: Any) -> Any:
-            outdir = options.get("outdir") or default("outdir")
-            with library_logs(log_path(Path(), str(outdir), step)):
-                return stage(**options)
-
-        return run
-
-    return wrap
 
 
 @dataclass(frozen=True)
@@ -283,7 +266,7 @@ def merge(
 
 
 @_one_line_faults
-@_library_logs_to("model")
+@library_logs_of("model")
 def model(
     *,
     outdir: str = default("outdir"),
@@ -316,7 +299,7 @@ def model(
 
 
 @_one_line_faults
-@_library_logs_to("fit")
+@library_logs_of("fit")
 def fit(
     *,
     outdir: str = default("outdir"),
@@ -348,7 +331,7 @@ def fit(
 
 
 @_one_line_faults
-@_library_logs_to("ml")
+@library_logs_of("ml")
 def ml_model(
     *,
     outdir: str = default("outdir"),
@@ -383,7 +366,7 @@ def ml_model(
 
 
 @_one_line_faults
-@_library_logs_to("ml")
+@library_logs_of("ml")
 def ml_fit(
     *,
     outdir: str = default("outdir"),
@@ -466,7 +449,7 @@ def _note_no_inference(outdir: str, stage: str) -> None:
 
 
 @_one_line_faults
-@_library_logs_to("reinterpret")
+@library_logs_of("reinterpret")
 def reinterpret(
     *,
     signal: str = default("signal"),

@@ -10,20 +10,23 @@ end of its log.
 
 The log records of cabinetry and pyhf (:data:`LIBRARY_LOGGERS`: cabinetry's "has empty bins"
 warnings, by the hundred for a reinterpretation) go to the same file, not to the terminal or
-into a notebook: :func:`library_logs`, around the stages that build and fit models.
+into a notebook: :func:`library_logs` (:func:`library_logs_of`, a decorator, around the stages
+that build and fit models).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
 
+from agc.core.parameters import default
 from agc.core.progress import is_progress_line, process_stderr
 
 #: Folder of the step logs, inside the run's output folder.
@@ -191,3 +194,20 @@ def library_logs(path: Path, level: int = logging.WARNING) -> Iterator[None]:
             names = "/".join(LIBRARY_LOGGERS)
             stderr.write(f"[agc {path.stem}] {handler.count} {names} log lines in {path}\n")
             stderr.flush()
+
+
+def library_logs_of(step: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator of a stage function (called with keywords, ``outdir`` among them, default the
+    schema's): its cabinetry and pyhf log records go to ``<outdir>/logs/<step>.log``, the log
+    of its workflow step (:func:`library_logs`), not to the terminal."""
+
+    def wrap(stage: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(stage)
+        def run(**options: Any) -> Any:
+            outdir = options.get("outdir") or default("outdir")
+            with library_logs(log_path(Path(), str(outdir), step)):
+                return stage(**options)
+
+        return run
+
+    return wrap
