@@ -4,7 +4,9 @@ record, generate-if-missing, atomicity, determinism, realism and argument errors
 from __future__ import annotations
 
 import copy
+import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -275,3 +277,17 @@ def test_bad_arguments(tmp_path: Path, recipe: dict[str, Any]) -> None:
     bad["samples"]["ttbar"]["nominal"]["events"] = 0
     with pytest.raises(AGCError, match="samples/ttbar/nominal/events"):
         generate_dataset(tmp_path, recipe=bad)
+
+
+def test_generation_counts_its_files_on_the_progress_bar(
+    tmp_path: Path, recipe: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", stream)  # the progress bar's stream
+    manifest = generate_dataset(
+        tmp_path, recipe=recipe, scale=0.002, samples=["zprime_500", "zprime_1000"]
+    )
+    files = sum(len(e["files"]) for vs in load_manifest(manifest).values() for e in vs.values())
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith(f"[agc progress] generate: 0/{files} files (0 %)")
+    assert lines[-1].startswith(f"[agc progress] generate: {files}/{files} files (100 %)")

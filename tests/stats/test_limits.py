@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import subprocess
@@ -85,6 +86,19 @@ def test_upper_limit_equals_pyhf_toms748_scan(observed: list[float]) -> None:
 def test_upper_limit_is_the_same_for_any_worker_count() -> None:
     spec = simple_spec([52.0, 45.0, 19.0])
     assert upper_limit(spec, workers=1) == upper_limit(spec, workers=2)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_limit_scan_counts_its_fits_on_the_progress_bar(
+    workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", stream)  # the progress bar's stream
+    result = upper_limit(simple_spec([52.0, 45.0, 19.0]), workers=workers)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("[agc progress] limit scan: 0/? fixed-mu fits")
+    fixed = result.fits - 2  # the free fit and the background-only fit are not in the scan
+    assert lines[-1].startswith(f"[agc progress] limit scan: {fixed}/? fixed-mu fits")
 
 
 def test_upper_limit_needs_a_poi_bounded_at_zero() -> None:

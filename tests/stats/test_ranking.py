@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 from typing import Any
 
 import cabinetry
@@ -68,6 +70,19 @@ def test_meanwhile_runs_once_and_changes_nothing(workers: int) -> None:
     assert seen == [os.getpid()]
     for field in without._fields:
         assert np.array_equal(np.asarray(getattr(with_plots, field)), getattr(without, field))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_ranking_counts_its_parameters_on_the_progress_bar(
+    workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", stream)  # the progress bar's stream
+    *_, results, _ = _ranking(small_workspace_spec(), workers)
+    lines = stream.getvalue().splitlines()
+    total = len(results.labels)
+    assert lines[0].startswith(f"[agc progress] impact ranking: 0/{total} parameters (0 %)")
+    assert lines[-1].startswith(f"[agc progress] impact ranking: {total}/{total} parameters")
 
 
 def test_refit_falls_back_when_the_seeded_fit_fails(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -132,22 +133,46 @@ def test_run_serial_operational_options_from_and_target(tmp_path: Path) -> None:
         run_serial(path, options={"FROM": "c", "TARGET": "a"})
 
 
-def test_run_serial_prints_a_progress_line_after_each_step(
+def test_run_serial_names_each_step_the_same_way_and_a_line_when_it_is_done(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """make run: after every step, the steps done out of all, their times and the next step."""
+    """make run: a line when a step (or command) starts and when it is done, named alike,
+    the step's line with the time elapsed and the next step."""
     steps = [
         {"name": "a", "environment": "x", "commands": ["true", "true"]},
         {"name": "b", "environment": "x", "commands": ["true"]},
     ]
     path = serial_spec(tmp_path, steps)
     run_serial(path)
-    lines = [x for x in capsys.readouterr().err.splitlines() if "progress:" in x]
-    assert len(lines) == 2  # one per step, not per command
-    assert lines[0].startswith("[agc run-serial] progress: 1/2 steps done (a ")
-    assert lines[0].endswith("; next: b")
-    assert "2/2 steps done (a " in lines[1]
-    assert "next" not in lines[1]
+    lines = capsys.readouterr().err.splitlines()
+    pattern = r"\[agc run-serial\] (step \d/2 \w+(?: \(command \d/2\))?)(: true| done in .*)"
+    found = [re.fullmatch(pattern, line) for line in lines[:-1]]
+    assert all(found), lines
+    assert [(m.group(1), m.group(2).startswith(":")) for m in found if m] == [
+        ("step 1/2 a (command 1/2)", True),
+        ("step 1/2 a (command 1/2)", False),
+        ("step 1/2 a (command 2/2)", True),
+        ("step 1/2 a", False),
+        ("step 2/2 b", True),
+        ("step 2/2 b", False),
+    ]
+    assert re.fullmatch(r".* done in [\d.]+ s \([\d.]+ s elapsed; next: b\)", lines[3])
+    assert re.fullmatch(r".* done in [\d.]+ s \([\d.]+ s elapsed\)", lines[5])
+
+
+def test_run_serial_passes_the_steps_progress_lines_on_to_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A step's progress lines (agc.core.progress) reach the terminal; its other output stays
+    in its log."""
+    progress = "[agc progress] generate: 3/9 files (33 %) [00:01<00:02]"
+    steps = [{"name": "a", "environment": "x", "commands": [f"echo '{progress}'; echo other"]}]
+    run_serial(serial_spec(tmp_path, steps))
+    err = capsys.readouterr().err.splitlines()
+    assert progress in err
+    assert "other" not in err
+    log = (tmp_path / "outputs" / "logs" / "a.log").read_text().splitlines()
+    assert log[1:] == [progress, "other"]
 
 
 def test_run_serial_reports_the_steps_that_target_and_from_chose(
@@ -218,11 +243,11 @@ def test_run_serial_ends_with_the_step_s_own_error_and_keeps_its_log(
     assert "its log: " in err.splitlines()[-1]
 
 
-def test_progress_line_lists_the_finished_steps_in_order() -> None:
-    line = progress_line({"a": 1.04, "b": 2.0}, ["a", "b", "c"], 3.06)
-    assert line == (
-        "[agc run-serial] progress: 2/3 steps done (a 1.0 s, b 2.0 s), 3.1 s elapsed; next: c"
-    )
+def test_progress_line_numbers_the_step_among_all_and_names_the_next_one_run() -> None:
+    line = progress_line("b", 2.04, 3.06, ["a", "b", "c", "d"], ["b", "c"])
+    assert line == "[agc run-serial] step 2/4 b done in 2.0 s (3.1 s elapsed; next: c)"
+    line = progress_line("c", 1.0, 4.0, ["a", "b", "c", "d"], ["b", "c"])
+    assert line == "[agc run-serial] step 3/4 c done in 1.0 s (4.0 s elapsed)"
 
 
 def test_cwl_job_applies_typed_overrides_and_absolute_locations() -> None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+import uproot
 from stats_helpers import write_synthetic_histograms
 from toy_nanoaod import write_toy_dataset
 
 from agc.core.errors import AGCError
+from agc.core.rootio import reproducible_recreate
 from agc.dataset.origin import DataOrigin
 from agc.stats.results import Estimate, FitRun, FitSummary, ParameterTable
 from agc.workflow import stages
@@ -92,6 +97,45 @@ def test_model_builds_the_main_measurement_also_for_a_signal_declaration(in_tmp:
     first = result.workspace.read_bytes()
     again = stages.model(outdir="run", signal="inputs/signals/zprime_1000.yaml", config=CONFIG)
     assert again.workspace.read_bytes() == first
+
+
+def _with_empty_bins(path: Path) -> None:
+    """The synthetic histograms with the first model bin of 4j1b single top s-channel empty."""
+    write_synthetic_histograms(path)
+    with uproot.open(path) as source:
+        histograms = {key: source[key].to_hist() for key in source.keys(cycle=False)}
+    for name, histogram in histograms.items():
+        if name.startswith("4j1b_single_top_s_chan"):
+            histogram.view()["value"][3:5] = 0.0  # 110-150 GeV: the first bin of the model
+            histogram.view()["variance"][3:5] = 0.0
+    with reproducible_recreate(path) as sink:
+        for name in sorted(histograms):
+            sink[name] = histograms[name]
+
+
+def test_cabinetry_s_warnings_go_to_the_step_log_not_the_terminal(
+    in_tmp: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    process = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", process)
+    _with_empty_bins(in_tmp / "run" / "histograms.root")
+    stages.model(outdir="run", config=CONFIG)
+    logged = (in_tmp / "run" / "logs" / "model.log").read_text().splitlines()
+    assert logged
+    assert all(line.startswith("WARNING - cabinetry.histo - ") for line in logged)
+    assert "4j1b-CR_single-top-s-channel has empty bins: [0]" in "\n".join(logged)
+    shown = capsys.readouterr()
+    assert shown.out == ""
+    assert shown.err == ""
+    assert not [r for r in caplog.records if r.name.startswith(("cabinetry", "pyhf"))]
+    assert process.getvalue() == (
+        f"[agc model] {len(logged)} cabinetry/pyhf log lines in "
+        f"{Path('run') / 'logs' / 'model.log'}\n"
+    )
+    assert logging.getLogger("cabinetry").propagate  # as it was before the stage
 
 
 def _fake_run() -> FitRun:

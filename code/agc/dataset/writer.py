@@ -25,6 +25,7 @@ import uproot
 from uproot.writing._cascadetree import Tree
 
 from agc.core.fileio import sha256_file
+from agc.core.progress import bar
 from agc.core.rootio import reproducible_recreate
 from agc.dataset.branches import (
     BRANCH_TYPES,
@@ -209,9 +210,10 @@ def write_files(jobs: list[FileJob], workers: int) -> list[dict[str, Any]]:
     """Write every file (``workers`` processes, largest files first); entries in job order.
 
     Each event depends only on (seed, sample, block), so the bytes do not depend on ``workers``.
+    Files written / total show on the progress bar (:func:`agc.core.progress.bar`).
     """
     if workers <= 1 or len(jobs) <= 1:
-        return [_file_job(job) for job in jobs]
+        return [_file_job(job) for job in bar(jobs, desc="generate", unit="files")]
 
     def share(job: FileJob) -> float:
         return job.n_events / n_files(
@@ -224,4 +226,7 @@ def write_files(jobs: list[FileJob], workers: int) -> list[dict[str, Any]]:
         min(workers, len(jobs)), mp_context=context
     ) as pool:
         futures = {i: pool.submit(_file_job, jobs[i]) for i in order}
+        finished = concurrent.futures.as_completed(futures.values())
+        for _ in bar(finished, desc="generate", total=len(jobs), unit="files"):
+            pass
         return [futures[i].result() for i in range(len(jobs))]

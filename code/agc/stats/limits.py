@@ -42,8 +42,10 @@ import pyhf
 from pyhf.infer.calculators import AsymptoticTestStatDistribution
 from scipy.optimize import brentq
 from scipy.stats import norm
+from tqdm import tqdm
 
 from agc.core.errors import AGCError
+from agc.core.progress import bar
 from agc.stats.migrad import SETTINGS, configure_backend, migrad, minuit_of
 from agc.stats.pool import FitPool
 from agc.stats.results import FitSummary, LimitPoint, LimitResult
@@ -353,9 +355,11 @@ def _iterate(
     *,
     level: float,
     rtol: float,
+    shown: tqdm | None = None,
 ) -> tuple[float, list[float], bool]:
     """Rounds of fits until every root of the interpolation model lies within ``rtol`` of a
-    fitted point (or :data:`MAX_ROUNDS`): (observed, expected -2..+2 sigma, converged)."""
+    fitted point (or :data:`MAX_ROUNDS`): (observed, expected -2..+2 sigma, converged);
+    ``shown``: the progress bar counting the fits."""
     while True:
         observed, expected = scan.model().limits(level)
         tasks = scan.tasks(observed, expected, rtol)
@@ -370,7 +374,8 @@ def _iterate(
             (model, datasets[name].data, _start(scan.fitted[name], datasets[name].bestfit, mu), mu)
             for name, mu in tasks
         ]
-        for (name, mu), (value, pars) in zip(tasks, fitter.map(_fixed_fit, jobs), strict=True):
+        fitted = fitter.map(_fixed_fit, jobs, shown=shown)
+        for (name, mu), (value, pars) in zip(tasks, fitted, strict=True):
             scan.add(name, mu, value, pars, datasets[name].twice_nll)
 
 
@@ -427,14 +432,11 @@ def upper_limit(
         scan = _Scan(mu_hat=float(free.bestfit[poi]), sigma_hat=float(free.uncertainty[poi]))
         if not (math.isfinite(scan.sigma_hat) and scan.sigma_hat > 0):
             raise AGCError(f"the POI's uncertainty at the best fit is {scan.sigma_hat}")
-        observed, expected, converged = _iterate(
-            scan,
-            model,
-            datasets,
-            fitter,
-            level=level,
-            rtol=rtol,
-        )
+        # the number of fits is known only at the end: the bar counts them
+        with bar(desc="limit scan", unit="fixed-mu fits") as shown:
+            observed, expected, converged = _iterate(
+                scan, model, datasets, fitter, level=level, rtol=rtol, shown=shown
+            )
     except pyhf.exceptions.FailedMinimization as exc:
         raise AGCError(f"a fit of the limit computation failed ({exc})") from None
     finally:

@@ -1,8 +1,8 @@
 """One pool of worker processes for the independent fits of the impact ranking
 (:mod:`agc.stats.ranking`) and of the limits (:mod:`agc.stats.limits`).
 
-Light on purpose (no cabinetry): it imports :mod:`agc.stats.migrad` only, so the limit fits'
-processes stay free of cabinetry and plotting.
+Light on purpose (no cabinetry): it imports :mod:`agc.stats.migrad` and the progress bar only,
+so the limit fits' processes stay free of cabinetry and plotting.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Self
 
+from tqdm import tqdm
+
+from agc.core.progress import Counter
 from agc.stats.migrad import configure_backend, quiet_fit_logs
 
 
@@ -46,19 +49,35 @@ class FitPool:
         task: Callable[[Any], Any],
         arguments: Sequence[Any],
         meanwhile: Callable[[], object] | None = None,
+        shown: tqdm | None = None,
     ) -> list[Any]:
         """``task`` of every argument, in order; ``meanwhile`` runs in this process while the
-        worker processes fit (before the fits when there are none)."""
+        worker processes fit (before the fits when there are none); ``shown`` (a progress
+        bar, :func:`agc.core.progress.bar`) moves on by one per finished task."""
+        count = Counter(shown) if shown is not None else None
         if self.pool is not None:
-            pending = self.pool.map(task, arguments)  # every task is submitted now
-            if meanwhile is not None:
-                meanwhile()
-            return list(pending)
+            pending = [self.pool.submit(task, argument) for argument in arguments]
+            try:
+                if count is not None:
+                    for future in pending:
+                        future.add_done_callback(count)
+                if meanwhile is not None:
+                    meanwhile()
+                return [future.result() for future in pending]
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
         if meanwhile is not None:
             meanwhile()
         self.initializer(*self.initargs)
+        results = []
         with quiet_fit_logs():
-            return [task(argument) for argument in arguments]
+            for argument in arguments:
+                results.append(task(argument))
+                if count is not None:
+                    count()
+        return results
 
     def close(self, cancel: bool = False) -> None:
         """Stop the processes (``cancel``: drop the fits not started yet)."""

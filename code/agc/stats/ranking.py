@@ -19,6 +19,7 @@ import numpy as np
 import pyhf
 
 from agc.core.errors import AGCError
+from agc.core.progress import bar
 from agc.stats.migrad import MigradResult, configure_backend, hesse_at, refit
 from agc.stats.pool import FitPool
 
@@ -110,7 +111,8 @@ def ranking(
     shift (0 where the shift is 0: unconstrained or fixed parameters). Each fit is
     :func:`agc.stats.migrad.refit` from the main fit's HESSE (``seed``), run by ``pool`` (the
     :func:`ranking_pool` of this model's workspace); ``meanwhile`` runs in this process while
-    the pool's processes fit (e.g. the fit's plots).
+    the pool's processes fit (e.g. the fit's plots). The parameters done show on the
+    progress bar (:func:`agc.core.progress.bar`).
     """
     labels = list(model.config.par_names)
     poi_index = model.config.poi_index
@@ -131,7 +133,8 @@ def ranking(
         for i in keep
     ]
     try:
-        outcome = pool.map(_impact_task, tasks, meanwhile)
+        with bar(desc="impact ranking", total=len(tasks), unit="parameters") as shown:
+            outcome = pool.map(_impact_task, tasks, meanwhile, shown)
     except pyhf.exceptions.FailedMinimization as exc:
         raise AGCError(f"a fit of the impact ranking failed ({exc})") from None
     poi = bestfit[poi_index]

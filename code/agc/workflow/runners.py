@@ -241,16 +241,26 @@ def select_steps(steps: list[str], options: dict[str, str], source: str) -> list
     return steps[first : last + 1]
 
 
-def progress_line(timings: dict[str, float], steps: list[str], elapsed: float) -> str:
-    """The line after each finished step of :func:`run_serial`: steps done out of ``steps``
-    with their wall times (``timings`` [s]), the time elapsed [s] and the next step."""
-    done = [name for name in steps if name in timings]
-    times = ", ".join(f"{name} {timings[name]:.1f} s" for name in done)
-    following = steps[len(done)] if len(done) < len(steps) else None
-    tail = f"; next: {following}" if following else ""
+def step_label(command: Command, steps: list[str], quoted: bool = False) -> str:
+    """``step 3/8 merge`` (``(command 1/2)`` added in a step of several commands): how the
+    lines of :func:`run_serial` name a command's step; ``quoted``: ``step 3/8 'merge'``, as
+    its error names a failed one."""
+    name = f"'{command.step}'" if quoted else command.step
+    label = f"step {steps.index(command.step) + 1}/{len(steps)} {name}"
+    return label + (f" (command {command.index}/{command.count})" if command.count > 1 else "")
+
+
+def progress_line(
+    step: str, seconds: float, elapsed: float, steps: list[str], chosen: list[str]
+) -> str:
+    """The line after each finished step of :func:`run_serial`: ``step 3/8 merge done in
+    5.6 s`` (``seconds`` [s], all its commands; numbered among all the ``steps``), the time
+    elapsed since the run started [s] and the next of the ``chosen`` steps."""
+    following = chosen.index(step) + 1
+    tail = f"; next: {chosen[following]}" if following < len(chosen) else ""
     return (
-        f"[agc run-serial] progress: {len(done)}/{len(steps)} steps done ({times}), "
-        f"{elapsed:.1f} s elapsed{tail}"
+        f"[agc run-serial] step {steps.index(step) + 1}/{len(steps)} {step} done in "
+        f"{seconds:.1f} s ({elapsed:.1f} s elapsed{tail})"
     )
 
 
@@ -330,15 +340,13 @@ def run_serial(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     for command in [c for c in commands if c.step in chosen]:
-        label = f"step {steps.index(command.step) + 1}/{len(steps)} '{command.step}'"
-        if command.count > 1:
-            label += f" (command {command.index}/{command.count})"
+        label = step_label(command, steps)
         path = log_path(root, outdir, command.step)
         if command.index == 1:
             path.unlink(missing_ok=True)
         _log(f"[agc run-serial] {label}: {command.text if debug else first_line(command.text)}")
         t0 = time.perf_counter()
-        with StepLog(path, echo_stream(debug)) as log:
+        with StepLog(path, echo_stream(debug), progress=sys.stderr) as log:
             log.record(f"$ {command.text}\n")
             returncode = run_command(command, root, env, log)
             error = log.error()
@@ -346,13 +354,16 @@ def run_serial(
         timings[command.step] = timings.get(command.step, 0.0) + elapsed
         if returncode != 0:
             _log(
-                f"[agc run-serial] {label}: exit code {returncode} after {elapsed:.1f} s; "
+                f"[agc run-serial] {label} failed: exit code {returncode} after {elapsed:.1f} s; "
                 f"its log: {shown(path)}"
             )
-            raise AGCError(f"{label}: {error or f'exit code {returncode}'}")
-        _log(f"[agc run-serial] {label}: done in {elapsed:.1f} s")
-        if command.index == command.count:
-            _log(progress_line(timings, chosen, time.perf_counter() - started))
+            failed = step_label(command, steps, quoted=True)
+            raise AGCError(f"{failed}: {error or f'exit code {returncode}'}")
+        if command.index < command.count:
+            _log(f"[agc run-serial] {label} done in {elapsed:.1f} s")
+        else:
+            seconds, so_far = timings[command.step], time.perf_counter() - started
+            _log(progress_line(command.step, seconds, so_far, steps, chosen))
     total = time.perf_counter() - started
     _log(done_line(chosen, steps, options, total))
     return SerialRun(

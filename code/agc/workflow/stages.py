@@ -23,7 +23,9 @@ Path keywords (``output``, ``partial_dir``, ...) default to ``None``: the place 
 The histograms and merge stages hold the lock of their output folder
 (:func:`agc.core.outputlock.output_lock`: a second run into it is refused, naming the holder)
 and write their files as one set (:mod:`agc.core.runset`); the stages that read the set
-(model, ml-model, report, archive) refuse one whose files do not belong to one run. Each stage
+(model, ml-model, report, archive) refuse one whose files do not belong to one run. The stages
+that build and fit models (model, fit, ml-model, ml-fit, reinterpret) send cabinetry's and
+pyhf's log records to their step's log (:func:`agc.workflow.steplog.library_logs_of`). Each stage
 imports its entry point when called, so a stage loads only its own libraries (the report does not
 load coffea) and importing this module stays cheap for the CLI.
 """
@@ -44,6 +46,7 @@ from agc.core.fileio import EXPECTED_WRITE_ERRORS, shown_path
 from agc.core.outputlock import output_lock
 from agc.core.parameters import WORKFLOW_PARAMETERS, default, validate_parameters
 from agc.core.runset import check_set
+from agc.workflow.steplog import library_logs_of
 
 if TYPE_CHECKING:
     from agc.dataset.stage import DatasetRecord
@@ -265,6 +268,7 @@ def merge(
 
 
 @_one_line_faults
+@library_logs_of("model")
 def model(
     *,
     outdir: str = default("outdir"),
@@ -297,6 +301,7 @@ def model(
 
 
 @_one_line_faults
+@library_logs_of("fit")
 def fit(
     *,
     outdir: str = default("outdir"),
@@ -331,6 +336,7 @@ def fit(
 
 
 @_one_line_faults
+@library_logs_of("ml")
 def ml_model(
     *,
     outdir: str = default("outdir"),
@@ -365,6 +371,7 @@ def ml_model(
 
 
 @_one_line_faults
+@library_logs_of("ml")
 def ml_fit(
     *,
     outdir: str = default("outdir"),
@@ -454,6 +461,7 @@ def _note_no_inference(outdir: str, stage: str) -> None:
 
 
 @_one_line_faults
+@library_logs_of("reinterpret")
 def reinterpret(
     *,
     signal: str = default("signal"),
