@@ -37,7 +37,6 @@ import inspect
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +45,7 @@ from agc.core.fileio import EXPECTED_WRITE_ERRORS, shown_path
 from agc.core.outputlock import output_lock
 from agc.core.parameters import WORKFLOW_PARAMETERS, default, validate_parameters
 from agc.core.runset import check_set
+from agc.workflow.stageresults import FitStageResult, ModelStageResult, ReportStageResult
 from agc.workflow.steplog import library_logs_of
 
 if TYPE_CHECKING:
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     from agc.processing.results import HistogramRun
     from agc.publish.archive import ArchiveResult
     from agc.reinterpret.results import ReinterpretationResult
-    from agc.stats.results import FitRun
 
 PathLike = str | os.PathLike[str]
 
@@ -104,51 +103,6 @@ def _one_line_faults(stage: Callable[..., Any]) -> Callable[..., Any]:
             raise AGCError(f"{shown_path(where)}: {exc.strerror or exc}") from None
 
     return run
-
-
-@dataclass(frozen=True)
-class ModelStageResult:
-    """The model stage: the workspace file written and its specification (plain JSON dict)."""
-
-    workspace: Path
-    spec: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"workspace": path}``, what ``agc model`` prints."""
-        return {"workspace": str(self.workspace)}
-
-
-@dataclass(frozen=True)
-class FitStageResult:
-    """The fit stage: ``fit_results.json``, the fit itself and the paper plots (PDF and PNG)."""
-
-    fit_results: Path
-    run: FitRun
-    plots: tuple[Path, ...]
-    #: The parameter of interest to show first (the workflow parameter ``poi``).
-    poi: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """What ``agc fit`` prints: the file, the POI estimate, -2 log L, goodness of fit, plots."""
-        return {
-            "fit_results": str(self.fit_results),
-            "poi": self.run.summary.poi.to_dict(),
-            "best_twice_nll": self.run.summary.best_twice_nll,
-            "goodness_of_fit": self.run.summary.goodness_of_fit,
-            "plots": [str(p) for p in self.plots],
-        }
-
-
-@dataclass(frozen=True)
-class ReportStageResult:
-    """The report stage: the HTML report of the executed notebooks and ``provenance.json``."""
-
-    report: Path
-    provenance: Path
-
-    def to_dict(self) -> dict[str, str]:
-        """``{"report": path, "provenance": path}``, what ``agc report`` prints."""
-        return {"report": str(self.report), "provenance": str(self.provenance)}
 
 
 @_one_line_faults
