@@ -18,24 +18,21 @@ Layout (:class:`Forest`): the trees of both parities in one array of 16-byte nod
 the next tree (the last tree's: a terminal node that points to itself), so a row's whole
 traversal is one walk through the table -- ``margin += node.value`` at every node (0 for a
 split, exactly neutral in float32 addition) then the next node -- without a branch on the node
-kind. :data:`LANES` rows walk in lockstep, whose independent load chains the CPU overlaps.
+kind. Several rows walk in lockstep (:mod:`agc.analysis.treewalk`, the numba kernels), whose
+independent load chains the CPU overlaps.
 
-The node table is built at run time from the JSON models (:func:`build_forest`); the numba
-kernels are compiled once per process (cached on disk when numba can write its cache, in memory
-otherwise).
+The node table is built at run time from the JSON models (:func:`build_forest`); the kernels are
+compiled once per process (cached on disk when numba can write its cache, in memory otherwise).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = [
-    "LANES",
     "NODE_DTYPE",
     "Forest",
     "build_forest",
@@ -59,13 +56,6 @@ NODE_DTYPE = np.dtype(
         ("pad", np.uint8),
     ]
 )
-#: Rows walked in lockstep by the traversal kernel.
-LANES = 8
-#: Steps between two checks of whether all lanes reached the terminal node.
-_STEPS_PER_CHECK = 64
-#: xgboost's ``common::Sigmoid`` constants (float32).
-_SIGMOID_CLIP = np.float32(88.7)
-_SIGMOID_EPS = np.float32(1e-16)
 
 
 @dataclass(frozen=True)
@@ -151,61 +141,6 @@ def build_forest(models: list[tuple[bytes, int]]) -> Forest:
     )
 
 
-def _walk(nodes, starts, x, idle, out):  # pragma: no cover - compiled by numba
-    """Margins (float32, written to ``out``) of the rows of ``x`` (float32, (rows, features)),
-    row ``r`` walking from node ``starts[r]``; :data:`LANES` rows at a time in lockstep.
-
-    Node indices and row offsets are unsigned, so numba adds no negative-index wraparound to
-    the loads of the inner loop (about 19 instructions per node visit, no branch).
-    """
-    n_rows = x.shape[0]
-    n_features = np.uint64(x.shape[1])
-    flat = x.reshape(-1)
-    cur = np.empty(LANES, np.uint64)
-    offset = np.empty(LANES, np.uint64)
-    acc = np.empty(LANES, np.float32)
-    for first in range(0, n_rows, LANES):
-        for k in range(LANES):
-            r = first + k
-            cur[k] = np.uint64(starts[r] if r < n_rows else idle)
-            offset[k] = np.uint64(r if r < n_rows else first) * n_features
-            acc[k] = np.float32(0.0)
-        running = True
-        while running:
-            for _ in range(_STEPS_PER_CHECK):
-                for k in range(LANES):
-                    node = nodes[cur[k]]
-                    v = flat[offset[k] + np.uint64(node["feature"])]
-                    acc[k] += node["value"]
-                    nxt = node["left"] if v < node["cond"] else node["right"]
-                    cur[k] = np.uint64(node["missing"] if math.isnan(v) else nxt)
-            running = False
-            for k in range(LANES):
-                running |= nodes[cur[k]]["left"] != cur[k]
-        for k in range(min(LANES, n_rows - first)):
-            out[first + k] = acc[k]
-
-
-def _sigmoid(margin, out):  # pragma: no cover - compiled by numba
-    """xgboost's float32 ``common::Sigmoid`` of each margin, written to ``out`` (float32)."""
-    for i in range(margin.shape[0]):
-        t = min(-margin[i], _SIGMOID_CLIP)  # std::min(-x, 88.7f)
-        out[i] = np.float32(1.0) / (np.float32(math.exp(t)) + np.float32(1.0) + _SIGMOID_EPS)
-
-
-@functools.cache
-def _compiled(name: str):
-    """The numba-compiled kernel ``name`` of this module, on-disk cached where numba can write
-    its cache (in memory otherwise)."""
-    import numba  # heavy: imported only where inference runs
-
-    function = globals()[name]
-    try:
-        return numba.njit(nogil=True, cache=True)(function)
-    except RuntimeError:  # no writable cache location
-        return numba.njit(nogil=True)(function)
-
-
 def margins(forest: Forest, x: np.ndarray, ensemble: np.ndarray) -> np.ndarray:
     """Float32 margin of each row of ``x`` ((rows, n_features), cast to float32 as xgboost
     does), row ``r`` scored by ensemble ``ensemble[r]`` (integer index into ``forest.roots``)."""
@@ -215,7 +150,9 @@ def margins(forest: Forest, x: np.ndarray, ensemble: np.ndarray) -> np.ndarray:
         raise ValueError(f"x must be (rows, >= {forest.n_features}), got {x.shape}")
     starts = forest.roots[np.asarray(ensemble, dtype=np.int64)]
     out = np.empty(len(x), dtype=np.float32)
-    _compiled("_walk")(forest.nodes, starts, x, forest.idle, out)
+    from agc.analysis import treewalk  # numba: imported where inference runs
+
+    treewalk.walk(forest.nodes, starts, x, forest.idle, out)
     return out
 
 
@@ -228,22 +165,10 @@ def sigmoid(margin: np.ndarray) -> np.ndarray:
     """xgboost's float32 ``common::Sigmoid`` of each margin (float32 in, float32 out)."""
     margin = np.ascontiguousarray(margin, dtype=np.float32)
     out = np.empty_like(margin)
-    _compiled("_sigmoid")(margin, out)
+    from agc.analysis import treewalk
+
+    treewalk.sigmoid(margin, out)
     return out
-
-
-def _count(nodes, starts, x, out):  # pragma: no cover - compiled by numba
-    """Nodes (splits and leaves) each row of ``x`` visits from ``starts[r]``, to ``out``."""
-    for r in range(x.shape[0]):
-        n = starts[r]
-        visits = 0
-        while nodes[n]["left"] != n:
-            node = nodes[n]
-            v = x[r, node["feature"]]
-            nxt = node["left"] if v < node["cond"] else node["right"]
-            n = node["missing"] if math.isnan(v) else nxt
-            visits += 1
-        out[r] = visits
 
 
 def node_visits(forest: Forest, x: np.ndarray, ensemble: np.ndarray) -> np.ndarray:
@@ -251,5 +176,7 @@ def node_visits(forest: Forest, x: np.ndarray, ensemble: np.ndarray) -> np.ndarr
     traversal does; arguments as for :func:`margins`)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     out = np.empty(len(x), dtype=np.int64)
-    _compiled("_count")(forest.nodes, forest.roots[np.asarray(ensemble, dtype=np.int64)], x, out)
+    from agc.analysis import treewalk
+
+    treewalk.count(forest.nodes, forest.roots[np.asarray(ensemble, dtype=np.int64)], x, out)
     return out
