@@ -6,6 +6,7 @@ condition), and xgboost's float32 sigmoid over the whole margin range."""
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -213,3 +214,36 @@ def test_unsupported_models_and_backends_are_refused(models) -> None:
         scores(models, feats, even, backend="onnx")
     with pytest.raises(ValueError, match="x must be"):
         probabilities(forest(models), feats[:, :5], even.astype(np.int64))
+
+
+def nearest_float32(text: str) -> np.float32:
+    """The float32 nearest the decimal ``text`` (ties to even), in exact rational arithmetic."""
+    exact = Fraction(text)
+    guess = np.float32(float(text))
+    candidates = [
+        np.nextafter(guess, np.float32(-np.inf)),
+        guess,
+        np.nextafter(guess, np.float32(np.inf)),
+    ]
+    distances = [abs(Fraction(float(c)) - exact) for c in candidates]
+    best = min(distances)
+    ties = [c for c, d in zip(candidates, distances, strict=True) if d == best]
+    return min(ties, key=lambda c: int(np.array(c).view(np.uint32)) & 1)
+
+
+def test_json_numbers_become_the_nearest_float32(models) -> None:
+    """Through a float64 the model's decimal numbers round to the float32 xgboost parses them
+    to (the nearest one), for every split condition and leaf value of both models: exactly
+    (rational arithmetic) where the float64 lies near the midpoint of two float32s, where a
+    double rounding could go the other way; elsewhere the float64 is on the decimal's side."""
+    for raw in (models.even, models.odd):
+        trees = json.loads(raw, parse_float=str)["learner"]["gradient_booster"]["model"]["trees"]
+        texts = np.concatenate([np.asarray(t["split_conditions"], dtype=object) for t in trees])
+        as64 = np.asarray([float(t) for t in texts])
+        ours = as64.astype(np.float32)
+        toward = np.nextafter(ours, np.where(as64 > ours, np.inf, -np.inf).astype(np.float32))
+        midpoint = (ours.astype(np.float64) + toward.astype(np.float64)) / 2
+        near = np.abs(as64 - midpoint) <= np.abs(as64) * 2.0**-50
+        assert len(texts) > 20_000
+        for i in np.flatnonzero(near):
+            assert ours[i] == nearest_float32(texts[i])
