@@ -20,7 +20,7 @@ import numpy as np
 __all__ = ["LANES", "count", "sigmoid", "walk"]
 
 #: Rows walked in lockstep by :func:`walk` (its body names one variable pair per lane).
-LANES = 8
+LANES = 12
 #: Steps between two checks of whether every lane reached its terminal node.
 STEPS_PER_CHECK = 64
 #: xgboost's ``common::Sigmoid`` constants (float32).
@@ -75,7 +75,11 @@ def walk(nodes, starts, x, idle, out):  # pragma: no cover - compiled
         c5, o5 = _lane(starts, idle, n_rows, n_features, first + 5)
         c6, o6 = _lane(starts, idle, n_rows, n_features, first + 6)
         c7, o7 = _lane(starts, idle, n_rows, n_features, first + 7)
-        m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = np.float32(0.0)
+        c8, o8 = _lane(starts, idle, n_rows, n_features, first + 8)
+        c9, o9 = _lane(starts, idle, n_rows, n_features, first + 9)
+        c10, o10 = _lane(starts, idle, n_rows, n_features, first + 10)
+        c11, o11 = _lane(starts, idle, n_rows, n_features, first + 11)
+        m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = m8 = m9 = m10 = m11 = np.float32(0.0)
         running = True
         while running:
             for _ in range(STEPS_PER_CHECK):
@@ -87,10 +91,14 @@ def walk(nodes, starts, x, idle, out):  # pragma: no cover - compiled
                 c5, m5 = _step(nodes, flat, o5, c5, m5)
                 c6, m6 = _step(nodes, flat, o6, c6, m6)
                 c7, m7 = _step(nodes, flat, o7, c7, m7)
+                c8, m8 = _step(nodes, flat, o8, c8, m8)
+                c9, m9 = _step(nodes, flat, o9, c9, m9)
+                c10, m10 = _step(nodes, flat, o10, c10, m10)
+                c11, m11 = _step(nodes, flat, o11, c11, m11)
             running = False
-            for c in (c0, c1, c2, c3, c4, c5, c6, c7):
+            for c in (c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11):
                 running |= nodes[c]["left"] != c
-        margins = (m0, m1, m2, m3, m4, m5, m6, m7)
+        margins = (m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11)
         for k in range(min(LANES, n_rows - first)):
             out[first + k] = margins[k]
 
