@@ -26,9 +26,11 @@ NanoAOD's float32 columns -- float32 throughout for the nominal pT; for a varied
 times a float64 factor) the terms with pT in float64 -- with the formulas of the libraries it
 calls: the distances from awkward arithmetic on the columns, lepton + b_lep as scikit-hep
 vector's ``Momentum4D`` sum (:func:`_lepton_jet_mass`), the hadronic sums as coffea's ``Jet``
-sums in (px, py, pz, E) with vector's component formulas (:func:`_energy`,
-:func:`_cartesian_mass`). The lepton-jet features are computed once per jet, the others per
-row.
+sums in (px, py, pz, E) with vector's component formulas (:func:`_energy`; the mass
+``copysign(sqrt(|E**2 - (px**2 + py**2 + pz**2)|), ...)``). The lepton-jet features and the
+jets' (px, py, pz, E) are computed once per jet (numpy), the distances and W-pair sums once per
+jet pair of an event and the hadronic top once per (W pair, b_had), in one compiled pass over
+the rows (:func:`_fill_rows`, numba): the same operations on the same values, so the same bits.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ __all__ = ["Assignments", "Objects", "assignments", "features", "permutations"]
 
 #: Jets in an assignment: W jet 1, W jet 2, b of the hadronic top, b of the leptonic top.
 N_ROLES = 4
+#: Most jets of an event the assignments use (the size of the per-event pair tables).
+_N_MAX = physics.ML_MAX_N_JETS
 
 
 @functools.cache
@@ -168,12 +172,6 @@ def _lepton_jet_mass(lepton: tuple[np.ndarray, ...], jet: tuple[np.ndarray, ...]
     return _signed_mass(energy**2 - _p_squared(pt, eta))
 
 
-def _cartesian_mass(p4: tuple[np.ndarray, ...]) -> np.ndarray:
-    """Mass [GeV] of (px, py, pz, E): vector's ``tau.xy_z_t``."""
-    px, py, pz, energy = p4
-    return _signed_mass(energy**2 - (px**2 + py**2 + pz**2))
-
-
 def features(objects: Objects, rows: Assignments) -> np.ndarray:
     """The 20 features (float64, shape (rows, 20), AGC order) of every assignment in ``rows``.
 
@@ -221,7 +219,8 @@ def _fill_rows(
     jets, event, offsets, counts, eta, phi, p4, per_jet, out
 ):  # pragma: no cover - numba
     """Write the 20 features of each row (``jets``: (rows, 4) flat jet indices W1, W2, b_had,
-    b_lep; ``event``: sorted event per row; ``offsets``, ``counts``: first jet and jets per event) to ``out`` (float64, (rows, 20)).
+    b_lep; ``event``: sorted event per row; ``offsets``, ``counts``: first jet and jets per
+    event) to ``out`` (float64, (rows, 20)).
 
     Per event (at most :data:`~agc.core.physics.ML_MAX_N_JETS` jets used): ``dr[i, j]`` the
     plain-phi distance of jets i, j (float32, as the AGC's awkward arithmetic); ``pair[:, i, j]``
@@ -230,7 +229,7 @@ def _fill_rows(
     is recomputed only when (W1, W2, b_had) changes between consecutive rows.
     ``per_jet``: (5, jets) pT, btag, qgl, dR(lepton, jet), mass(lepton + jet).
     """
-    n_max = 6
+    n_max = _N_MAX
     dr = np.empty((n_max, n_max), dtype=eta.dtype)
     pair = np.empty((4, n_max, n_max), dtype=p4.dtype)
     pair_mass = np.empty((n_max, n_max), dtype=p4.dtype)
