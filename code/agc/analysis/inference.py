@@ -2,8 +2,8 @@
 
 The models (:data:`agc.core.physics.ML_MODEL_DIR`, xgboost JSON, MIT licence) are read once in
 the driver (:func:`load_models`, sha256 checked) and travel as bytes inside the processor, so a
-Dask worker on another machine needs no file; each process builds its ``xgboost.Booster`` once
-(:func:`boosters`). Events with an even ``event`` number are scored by the model trained on odd
+Dask worker on another machine needs no file; each process builds its node table (:func:`forest`)
+or its ``xgboost.Booster`` (:func:`boosters`) once. Events with an even ``event`` number are scored by the model trained on odd
 events and vice versa (AGC ``get_inference_results_local``).
 
 Two back-ends give the same scores bit for bit (tests compare them on real and edge-case
