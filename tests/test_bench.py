@@ -146,3 +146,32 @@ def test_format_benchmark_compares_ttree_and_rntuple(
     assert result["identical_histograms"] is True
     assert "| rntuple | 3 |" in report
     assert "byte-identical" in report
+
+
+def test_ml_breakdown_times_the_compiled_and_the_xgboost_bdt(tiny_manifest: Path) -> None:
+    from agc.bench import _ml_breakdown, format_ml_report
+
+    manifest = json.loads(tiny_manifest.read_text())
+    path = tiny_manifest.parent / manifest["ttbar"]["nominal"]["files"][0]["path"]
+    breakdown = _ml_breakdown(str(path), 600)
+    assert breakdown["assignments"] > 0
+    assert breakdown["node_visits"] > 2 * breakdown["assignments"]  # a root and a leaf per tree
+    assert set(breakdown["scores_s"]) == set(breakdown["scores_cpu_s"]) == {"compiled", "xgboost"}
+    stage = {"seconds": 2.0, "events_per_s": 500.0}
+    report = format_ml_report(
+        {
+            "events": 1000,
+            "executor": "iterative",
+            "workers": 1,
+            "without": stage,
+            "with": {"seconds": 4.0, "events_per_s": 250.0},
+            "inference_share": 1.0,
+            "ratio": 2.0,
+            "breakdown": breakdown,
+            "accuracy": {"events_4j2b": 1, "matchable": 1, "correct": 1, "accuracy": 1.0},
+        }
+    )
+    assert "with / without: 2.00x" in report
+    for backend in ("compiled", "xgboost"):
+        assert f"BDT {backend:>8}:" in report
+    assert report.count("ns per node visit") == 2

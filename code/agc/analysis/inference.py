@@ -2,15 +2,18 @@
 
 The models (:data:`agc.core.physics.ML_MODEL_DIR`, xgboost JSON, MIT licence) are read once in
 the driver (:func:`load_models`, sha256 checked) and travel as bytes inside the processor, so a
-Dask worker on another machine needs no file; each process builds its ``xgboost.Booster`` once
-(:func:`boosters`). Events with an even ``event`` number are scored by the model trained on odd
+Dask worker on another machine needs no file; each process builds its node table (:func:`forest`)
+or its ``xgboost.Booster`` (:func:`boosters`) once. Events with an even ``event`` number are scored by the model trained on odd
 events and vice versa (AGC ``get_inference_results_local``).
 
-Determinism: ``Booster.inplace_predict`` on float64 features (xgboost compares them as float32,
-as the AGC's ``predict_proba`` does) with ``nthread`` fixed (:data:`NTHREAD`); a row's score is a
-sum over the trees in a fixed order and depends on that row only, so scores are bit-identical for
-any chunking, executor or worker count. The best assignment of an event is its first row with the
-largest score (``ak.argmax``'s tie rule, as in the AGC).
+Two back-ends give the same scores bit for bit (tests compare them on real and edge-case
+features): ``"compiled"`` (the default), the two models flattened into one node table and
+traversed by numba-compiled code (:mod:`agc.analysis.treecompile`, built once per process by
+:func:`forest`), and ``"xgboost"``, ``Booster.inplace_predict`` (:func:`boosters`), the
+reference. Both compare the features as float32, as the AGC's ``predict_proba`` does, and add a
+row's trees in a fixed order into a float32 margin; a score depends on its row only, so scores
+are bit-identical for any chunking, executor or worker count. The best assignment of an event is
+its first row with the largest score (``ak.argmax``'s tie rule, as in the AGC).
 
 Speed: of the 251 boosting rounds of each model only the first 59 (``model_even``) and 56
 (``model_odd``) have a leaf that is not 0; the later trees add exactly 0.0 to every margin, so
@@ -28,19 +31,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agc.analysis.treecompile import Forest, build_forest, probabilities
 from agc.core import physics, resources
 from agc.core.errors import AGCError
 
 __all__ = [
+    "BACKENDS",
     "NTHREAD",
     "ModelBytes",
     "best_rows",
     "boosters",
     "effective_rounds",
+    "forest",
     "load_models",
     "scores",
 ]
 
+#: Scoring back-ends of :func:`scores`: the compiled trees (default) and xgboost (reference).
+BACKENDS = ("compiled", "xgboost")
 #: Threads per xgboost prediction: one per process (the executor's workers give the parallelism).
 NTHREAD = 1
 
@@ -110,12 +118,28 @@ def boosters(models: ModelBytes) -> tuple[object, object]:
     return out[0], out[1]
 
 
-def scores(models: ModelBytes, features: np.ndarray, even: np.ndarray) -> np.ndarray:
-    """BDT probability (float64, rows) that each assignment is right.
+@functools.lru_cache(maxsize=2)
+def forest(models: ModelBytes) -> Forest:
+    """The node table of ``models`` (ensemble 0: ``model_even``, 1: ``model_odd``, each up to
+    :func:`effective_rounds`), built once per process."""
+    rounds_even, rounds_odd = _rounds(models)
+    return build_forest([(models.even, rounds_even), (models.odd, rounds_odd)])
+
+
+def scores(
+    models: ModelBytes, features: np.ndarray, even: np.ndarray, backend: str = "compiled"
+) -> np.ndarray:
+    """BDT probability (float64 holding a float32, rows) that each assignment is right.
 
     ``features``: (rows, 20) float64; ``even``: bool per row, whether its event number is even
-    (scored by the model trained on odd events).
+    (scored by the model trained on odd events); ``backend``: one of :data:`BACKENDS`.
     """
+    if backend == "compiled":
+        # even events: model_odd, ensemble 1 of forest()
+        ensemble = np.asarray(even, dtype=np.int64)
+        return probabilities(forest(models), features, ensemble).astype(np.float64)
+    if backend != "xgboost":
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     model_even, model_odd = boosters(models)
     rounds_even, rounds_odd = _rounds(models)
     out = np.zeros(len(features))

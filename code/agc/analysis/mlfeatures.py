@@ -26,9 +26,11 @@ NanoAOD's float32 columns -- float32 throughout for the nominal pT; for a varied
 times a float64 factor) the terms with pT in float64 -- with the formulas of the libraries it
 calls: the distances from awkward arithmetic on the columns, lepton + b_lep as scikit-hep
 vector's ``Momentum4D`` sum (:func:`_lepton_jet_mass`), the hadronic sums as coffea's ``Jet``
-sums in (px, py, pz, E) with vector's component formulas (:func:`_energy`,
-:func:`_cartesian_mass`). The lepton-jet features are computed once per jet, the others per
-row.
+sums in (px, py, pz, E) with vector's component formulas (:func:`_energy`; the mass
+``copysign(sqrt(|E**2 - (px**2 + py**2 + pz**2)|), ...)``). The lepton-jet features and the
+jets' (px, py, pz, E) are computed once per jet (numpy), the distances and W-pair sums once per
+jet pair of an event and the hadronic top once per (W pair, b_had), in one compiled pass over
+the rows (:func:`_fill_rows`, numba): the same operations on the same values, so the same bits.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ __all__ = ["Assignments", "Objects", "assignments", "features", "permutations"]
 
 #: Jets in an assignment: W jet 1, W jet 2, b of the hadronic top, b of the leptonic top.
 N_ROLES = 4
+#: Most jets of an event the assignments use (the size of the per-event pair tables).
+_N_MAX = physics.ML_MAX_N_JETS
 
 
 @functools.cache
@@ -168,41 +172,122 @@ def _lepton_jet_mass(lepton: tuple[np.ndarray, ...], jet: tuple[np.ndarray, ...]
     return _signed_mass(energy**2 - _p_squared(pt, eta))
 
 
-def _cartesian_mass(p4: tuple[np.ndarray, ...]) -> np.ndarray:
-    """Mass [GeV] of (px, py, pz, E): vector's ``tau.xy_z_t``."""
-    px, py, pz, energy = p4
-    return _signed_mass(energy**2 - (px**2 + py**2 + pz**2))
-
-
 def features(objects: Objects, rows: Assignments) -> np.ndarray:
     """The 20 features (float64, shape (rows, 20), AGC order) of every assignment in ``rows``.
 
     The arithmetic is the AGC's, in the dtypes of ``objects`` (:class:`Objects`): the values
-    equal, bit for bit, what ``get_features`` gives on the same columns.
+    equal, bit for bit, what ``get_features`` gives on the same columns. The transcendental
+    functions run per jet (numpy); the compiled :func:`_fill_rows` takes the per-jet quantities
+    and computes, per event, the table of jet-pair distances and W-pair sums once and the
+    hadronic top once per (W pair, b_had), with the same operations in the same order as the
+    AGC's per-row arithmetic.
     """
-    w1, w2, bh, bl = (rows.jets[:, k] for k in range(N_ROLES))
     o = objects
     jet_event = np.repeat(np.arange(o.n_events), o.counts)
     lepton = tuple(
         column[jet_event] for column in (o.lepton_pt, o.lepton_eta, o.lepton_phi, o.lepton_mass)
     )
-    # Lepton-jet quantities per jet, the others from coffea's cartesian jet sums per row.
     lepton_dr = _delta_r_plain(lepton[1], lepton[2], o.eta, o.phi)
     lepton_mass = _lepton_jet_mass(lepton, (o.pt, o.eta, o.phi, o.mass))
-    jet_p4 = (o.pt * np.cos(o.phi), o.pt * np.sin(o.phi), o.pt * np.sinh(o.eta))
-    jet_p4 = (*jet_p4, _energy(o.pt, o.eta, o.mass))
-    w_pair = tuple(c[w1] + c[w2] for c in jet_p4)
-    top_had = tuple(w + c[bh] for w, c in zip(w_pair, jet_p4, strict=True))
+    p4 = np.stack(
+        [
+            o.pt * np.cos(o.phi),
+            o.pt * np.sin(o.phi),
+            o.pt * np.sinh(o.eta),
+            _energy(o.pt, o.eta, o.mass),
+        ]
+    )
+    per_jet = np.stack([o.pt, o.btag, o.qgl, lepton_dr, lepton_mass]).astype(np.float64)
+    offsets = np.concatenate(([0], np.cumsum(o.counts)))[:-1]
     out = np.empty((len(rows.event), 20))
-    out[:, 0] = lepton_dr[bl]
-    out[:, 1] = _delta_r_plain(o.eta[w1], o.phi[w1], o.eta[w2], o.phi[w2])
-    out[:, 2] = _delta_r_plain(o.eta[w1], o.phi[w1], o.eta[bh], o.phi[bh])
-    out[:, 3] = _delta_r_plain(o.eta[w2], o.phi[w2], o.eta[bh], o.phi[bh])
-    out[:, 4] = lepton_mass[bl]
-    out[:, 5] = _cartesian_mass(w_pair)
-    out[:, 6] = _cartesian_mass(top_had)
-    out[:, 7] = np.sqrt(top_had[0] ** 2 + top_had[1] ** 2)
-    for first, column in ((8, o.pt), (12, o.btag), (16, o.qgl)):
-        for k, jet in enumerate((w1, w2, bh, bl)):
-            out[:, first + k] = column[jet]
+    fill = _compiled_fill_rows()
+    fill(
+        np.ascontiguousarray(rows.jets, dtype=np.int64),
+        np.ascontiguousarray(rows.event, dtype=np.int64),
+        offsets.astype(np.int64),
+        np.asarray(o.counts, dtype=np.int64),
+        np.ascontiguousarray(o.eta),
+        np.ascontiguousarray(o.phi),
+        p4,
+        per_jet,
+        out,
+    )
     return out
+
+
+def _fill_rows(
+    jets, event, offsets, counts, eta, phi, p4, per_jet, out
+):  # pragma: no cover - numba
+    """Write the 20 features of each row (``jets``: (rows, 4) flat jet indices W1, W2, b_had,
+    b_lep; ``event``: sorted event per row; ``offsets``, ``counts``: first jet and jets per
+    event) to ``out`` (float64, (rows, 20)).
+
+    Per event (at most :data:`~agc.core.physics.ML_MAX_N_JETS` jets used): ``dr[i, j]`` the
+    plain-phi distance of jets i, j (float32, as the AGC's awkward arithmetic); ``pair[:, i, j]``
+    the cartesian W-pair sum ``p4[i] + p4[j]`` (dtype of ``p4``; addition is commutative in IEEE
+    arithmetic, so one table serves both W orders) and its mass. The hadronic top ``pair + p4[b]``
+    is recomputed only when (W1, W2, b_had) changes between consecutive rows.
+    ``per_jet``: (5, jets) pT, btag, qgl, dR(lepton, jet), mass(lepton + jet).
+    """
+    n_max = _N_MAX
+    dr = np.empty((n_max, n_max), dtype=eta.dtype)
+    pair = np.empty((4, n_max, n_max), dtype=p4.dtype)
+    pair_mass = np.empty((n_max, n_max), dtype=p4.dtype)
+    current = -1
+    start = 0
+    last = (-1, -1, -1)
+    top_mass = pair_mass[0, 0]
+    top_pt = top_mass
+    for r in range(jets.shape[0]):
+        if event[r] != current:
+            current = event[r]
+            start = offsets[current]
+            n = min(n_max, counts[current])
+            for i in range(n):
+                for j in range(n):
+                    d_eta = eta[start + i] - eta[start + j]
+                    d_phi = phi[start + i] - phi[start + j]
+                    dr[i, j] = np.sqrt(d_eta * d_eta + d_phi * d_phi)
+                    for c in range(4):
+                        pair[c, i, j] = p4[c, start + i] + p4[c, start + j]
+                    px, py, pz, e = pair[0, i, j], pair[1, i, j], pair[2, i, j], pair[3, i, j]
+                    m2 = e * e - (px * px + py * py + pz * pz)
+                    pair_mass[i, j] = np.copysign(np.sqrt(np.abs(m2)), m2)
+            last = (-1, -1, -1)
+        w1 = jets[r, 0] - start
+        w2 = jets[r, 1] - start
+        bh = jets[r, 2] - start
+        bl = jets[r, 3] - start
+        if (w1, w2, bh) != last:
+            last = (w1, w2, bh)
+            px = pair[0, w1, w2] + p4[0, start + bh]
+            py = pair[1, w1, w2] + p4[1, start + bh]
+            pz = pair[2, w1, w2] + p4[2, start + bh]
+            e = pair[3, w1, w2] + p4[3, start + bh]
+            m2 = e * e - (px * px + py * py + pz * pz)
+            top_mass = np.copysign(np.sqrt(np.abs(m2)), m2)
+            top_pt = np.sqrt(px * px + py * py)
+        out[r, 0] = per_jet[3, start + bl]
+        out[r, 1] = dr[w1, w2]
+        out[r, 2] = dr[w1, bh]
+        out[r, 3] = dr[w2, bh]
+        out[r, 4] = per_jet[4, start + bl]
+        out[r, 5] = pair_mass[w1, w2]
+        out[r, 6] = top_mass
+        out[r, 7] = top_pt
+        for k in range(4):
+            jet = jets[r, k]
+            out[r, 8 + k] = per_jet[0, jet]
+            out[r, 12 + k] = per_jet[1, jet]
+            out[r, 16 + k] = per_jet[2, jet]
+
+
+@functools.cache
+def _compiled_fill_rows():
+    """:func:`_fill_rows` compiled by numba (on-disk cached where numba can write its cache)."""
+    import numba  # heavy: imported only where the features are computed
+
+    try:
+        return numba.njit(nogil=True, cache=True)(_fill_rows)
+    except RuntimeError:  # no writable cache location: compile in memory
+        return numba.njit(nogil=True)(_fill_rows)
