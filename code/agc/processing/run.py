@@ -29,7 +29,7 @@ from agc.analysis.processor import (
     AGCSchema,
     FileResolvedProcessor,
     PeakMemory,
-    empty_sums,
+    SumsArray,
     histogram_variations,
 )
 from agc.analysis.selection import CUTFLOW_STEPS
@@ -240,7 +240,9 @@ def _whole_files(
     result = []
     for name, sample in checked.good.items():
         nevts = {item.path: item.nevts for item in sample.files}
-        sums = empty_sums(histogram_variations(sample.process, sample.variation), use_inference)
+        sums = SumsArray.zeros(
+            histogram_variations(sample.process, sample.variation), use_inference
+        )
         cutflow = dict.fromkeys(CUTFLOW_STEPS, 0)
         processed: list[str] = []
         skipped = checked.skipped[name]
@@ -267,7 +269,7 @@ def _whole_files(
                 xsec=float(sample.xsec),
                 nevts=sum(nevts[p] for p in processed),
                 files=processed,
-                sums=sums,
+                sums=sums.to_hist(),
                 cutflow=cutflow,
                 skipped=sorted_skipped(skipped),
             )
