@@ -310,19 +310,17 @@ def _time_on_dask(
     manifest: Manifest, workers: int, chunksize: int, samples: str, tmp: Path, repeats: int
 ) -> dict[str, Any]:
     """Events/s of :func:`run_histograms` on a fresh dask ``LocalCluster`` of ``workers``
-    single-threaded processes, which first import the analysis (not timed): the fastest of
-    ``repeats`` runs (the machine's other load only ever slows a run down)."""
+    single-threaded processes (:func:`agc.processing.executors.local_cluster`), which first
+    import the analysis (not timed): the fastest of ``repeats`` runs (the machine's other load
+    only ever slows a run down)."""
     import importlib
 
     import distributed
 
+    from agc.processing.executors import local_cluster
+
     timings = []
-    with (
-        distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with local_cluster(workers) as cluster, distributed.Client(cluster) as client:
         client.run(importlib.import_module, "agc.analysis.processor")
         for attempt in range(repeats):
             start = time.perf_counter()
