@@ -114,6 +114,23 @@ def bench_events(inputs: str | None, **options: Any) -> dict[str, Any]:
     return run_benchmark(inputs, **options)
 
 
+@bench.command("scaleout", human=_report_of("format_scale_out_table"))
+@click.option("--inputs", metavar="MANIFEST", help="manifest [default: a generated dataset]")
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    help="event-count factor of the generated dataset (1: the embedded default)",
+)
+@click.option("--repeats", default=2, show_default=True, help="runs per row (the fastest counts)")
+@parameter_option("chunksize")
+def bench_scaleout(inputs: str | None, **options: Any) -> dict[str, Any]:
+    """Iterative, futures and Dask side by side: events/s, per-core efficiency, read floor."""
+    from agc.bench import run_scale_out
+
+    return run_scale_out(inputs, **options)
+
+
 @bench.command("formats", human=_report_of("format_format_report"))
 @click.option(
     "--scale",
@@ -145,23 +162,6 @@ def bench_dask(inputs: str | None, **options: Any) -> dict[str, Any]:
     from agc.bench import dask_scale_out
 
     return dask_scale_out(inputs, **options)
-
-
-@bench.command("scaleout", human=_report_of("format_scale_out_table"))
-@click.option("--inputs", metavar="MANIFEST", help="manifest [default: a generated dataset]")
-@click.option(
-    "--scale",
-    default=1.0,
-    show_default=True,
-    help="event-count factor of the generated dataset (1: the embedded default)",
-)
-@click.option("--repeats", default=2, show_default=True, help="runs per row (the fastest counts)")
-@parameter_option("chunksize")
-def bench_scaleout(inputs: str | None, **options: Any) -> dict[str, Any]:
-    """Iterative, futures and Dask side by side: events/s, per-core efficiency, read floor."""
-    from agc.bench import run_scale_out
-
-    return run_scale_out(inputs, **options)
 
 
 @bench.command("ml", human=_report_of("format_ml_report"))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import importlib
 import os
 import signal
 import sys
@@ -78,14 +79,17 @@ def die_with_parent(parent: int) -> None:
 
 @contextlib.contextmanager
 def worker_pool(workers: int) -> Iterator[Any]:
-    """A loky process pool of ``workers`` processes set up by :func:`die_with_parent`. On a
-    normal exit it waits for its tasks; when the block raises (Ctrl-C included), the queued
+    """A loky process pool of ``workers`` processes set up by :func:`die_with_parent`, started
+    at once: each worker imports the analysis while the caller goes on (e.g. checks the
+    inputs), so the first chunk does not wait for it. On a normal exit it waits for its tasks; when the block raises (Ctrl-C included), the queued
     tasks are cancelled and the workers killed at once."""
     import loky
 
     pool = loky.ProcessPoolExecutor(
         max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)
     )
+    for _ in range(workers):  # start the workers now, importing the analysis
+        pool.submit(importlib.import_module, "agc.analysis.processor")
     try:
         with _terminate_as_exit():
             yield pool
