@@ -134,13 +134,15 @@ ml-references: $(STAMP)
 test-numerics: $(STAMP)
 	$(BIN)/python -m agc.stats.numerics $(NUMERICS_ARGS)
 
-## Throughput benchmarks (printed figures, no timed tests): event processing; TTree vs RNTuple on
+## Throughput benchmarks (printed figures, no timed tests): event processing; the scale-out table
+## (iterative, futures and Dask at 1 and 2 workers, per-core efficiency, read floor); TTree vs RNTuple on
 ## the same events; the Dask scale-out (events/s with 1 and 2 Dask workers on a generated ~2.2
 ## M-event dataset, a temporary folder); the statistics stage on the last run's workspace (made by
 ## `make run` if missing); the ML extension (events/s without and with the BDT inference, its
 ## assignment accuracy) on the embedded default.
 bench: $(STAMP)
 	$(BIN)/agc bench events
+	$(BIN)/agc bench scaleout
 	$(BIN)/agc bench formats
 	$(BIN)/agc bench dask
 	$(BIN)/agc bench ml

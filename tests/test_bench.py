@@ -15,9 +15,11 @@ from agc.bench import (
     format_format_report,
     format_report,
     format_scale_out,
+    format_scale_out_table,
     format_stats_report,
     run_benchmark,
     run_format_benchmark,
+    run_scale_out,
 )
 from agc.cli import main as cli_main
 
@@ -115,6 +117,25 @@ def test_dask_scale_out_runs_and_prints(tiny_manifest: Path) -> None:
     assert len(result["load_average"]) == 2
     assert "speed-up" in report
     assert "1.00x" in report
+
+
+def test_scale_out_table_runs_every_executor_with_the_same_bytes(tiny_manifest: Path) -> None:
+    """The scale-out table on the tiny input: iterative, futures at 2, Dask at 1 and 2 workers,
+    each processing every event into the same histograms.root bytes, per-core efficiency 1.0
+    for the iterative row, the read floor; no timing is asserted."""
+    result = run_scale_out(tiny_manifest, chunksize=300, repeats=1)
+    report = format_scale_out_table(result)
+    print(report)
+    rows = [(run["executor"], run["workers"]) for run in result["runs"]]
+    assert rows == [("iterative", 1), ("futures", 2), ("dask", 1), ("dask", 2)]
+    assert all(run["events"] == 1500 for run in result["runs"])
+    assert result["runs"][0]["per_core"] == 1.0
+    assert all(run["per_core"] > 0 for run in result["runs"])
+    assert result["identical"] is True
+    assert result["floor"]["events_per_s"] > 0
+    assert "| futures | 2 |" in report
+    assert "uproot read floor" in report
+    assert "byte-identical" in report
 
 
 def test_bench_dask_cli_entry(tiny_manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:

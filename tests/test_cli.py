@@ -91,6 +91,7 @@ def test_maintenance_commands_are_grouped_and_internal_ones_hidden(
 ) -> None:
     assert [n for n in cli.commands() if n.startswith("bench")] == [
         "bench events",
+        "bench scaleout",
         "bench formats",
         "bench dask",
         "bench ml",
@@ -161,7 +162,12 @@ def test_stage_options_are_the_stage_s_workflow_parameters_from_the_schema(name:
 
 
 #: Options named like a workflow parameter that mean something else (checked to stay few).
-OTHER_MEANING = {("bench events", "inputs"), ("bench dask", "inputs"), ("bench ml", "inputs")}
+OTHER_MEANING = {
+    ("bench events", "inputs"),
+    ("bench scaleout", "inputs"),
+    ("bench dask", "inputs"),
+    ("bench ml", "inputs"),
+}
 
 
 def test_every_option_named_after_a_parameter_has_the_schema_s_default() -> None:

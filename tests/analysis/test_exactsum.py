@@ -1,5 +1,6 @@
 """The exact three-part accumulation (agc.analysis.exactsum, agc.analysis.processor.fill): grids, the overflow bound
-at its edge, refused weights, order independence and agreement with a plain float64 fill."""
+at its edge, refused weights, order independence, agreement with a plain float64 fill, and the dense
+fill (bin_index, SumsArray) equal to boost-histogram's fill of every part."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agc.analysis import exactsum
-from agc.analysis.processor import SUMS, empty_sums, fill, histogram_variations
+from agc.analysis.processor import (
+    SUMS,
+    SumsArray,
+    bin_index,
+    empty_sums,
+    fill,
+    histogram_variations,
+)
 from agc.core import physics
 from agc.core.errors import AGCError
 from agc.processing.normalisation import normalised_histograms
@@ -211,6 +219,63 @@ def test_equal_to_plain_float64_fill_and_independent_of_chunking() -> None:
             worst = max(worst, float(rel.max()))
     print(f"largest relative difference to a plain float64 fill: {worst:.3g}")
     assert worst <= 1e-9
+
+
+# -- the dense fill against boost-histogram ------------------------------------------------------------
+
+
+def test_bin_index_is_boost_histograms_bin_at_every_edge() -> None:
+    nbins, low, high = physics.FILL_BINNING
+    edges = np.linspace(low, high, nbins + 1)
+    rng = np.random.default_rng(7)
+    values = np.concatenate(
+        [
+            edges,
+            np.nextafter(edges, -np.inf),
+            np.nextafter(edges, np.inf),
+            [np.nan, np.inf, -np.inf, 0.0, -1e300, 1e300],
+            rng.uniform(0.0, 600.0, 20_000),
+        ]
+    )
+    expected = hist.axis.Regular(nbins, low, high).index(values) + 1  # flow bins counted
+    assert np.array_equal(bin_index(values), expected)
+
+
+def test_dense_fill_equals_boost_histograms_fill_of_every_part() -> None:
+    """SumsArray.fill (bincount of the parts, or counts times the part of a scalar weight)
+    gives the same doubles as boost-histogram filling each part entry by entry, over chunks,
+    and to_hist carries them into the sums histogram."""
+    rng = np.random.default_rng(11)
+    labels = histogram_variations("wjets", "nominal")
+    n = 30_000
+    observable = np.where(rng.random(n) < 0.01, np.nan, rng.uniform(0.0, 600.0, n))
+    weights = {label: 1.0 + rng.uniform(-0.5, 0.5, n) for label in labels[:3]}
+    weights.update(dict.fromkeys(labels[3:5], 1.0))
+    weights.update(scale_var_up=1.025, scale_var_down=0.975)
+    dense = SumsArray.zeros(labels)
+    for chunk in np.array_split(np.arange(n), 7):
+        part = SumsArray.zeros(labels)
+        for label, weight in weights.items():
+            w = weight if np.ndim(weight) == 0 else weight[chunk]
+            part.fill("4j2b", label, bin_index(observable[chunk]), w)
+        dense = dense + part
+    got = dense.to_hist()
+    assert list(got.axes["variation"]) == labels
+    view = got.view(flow=True)
+    r_index = list(got.axes["region"]).index("4j2b")
+    for label, weight in weights.items():
+        w = np.broadcast_to(np.asarray(weight, dtype=np.float64), observable.shape)
+        v_index = labels.index(label)
+        for s_index, values in enumerate((w, w * w)):
+            for p_index, part_values in enumerate(exactsum.split(values)):
+                ref = hist.Hist(
+                    hist.axis.Regular(*physics.FILL_BINNING), storage=hist.storage.Double()
+                )
+                ref.fill(observable, weight=part_values)
+                assert np.array_equal(view[r_index, v_index, s_index, p_index], ref.view(flow=True))
+    assert not view[list(got.axes["region"]).index("4j1b")].any()
+    with pytest.raises(ValueError, match="different regions or variations"):
+        dense + SumsArray.zeros(["nominal"])
 
 
 # -- the partial output format -----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""agc.processing.executors: which Dask scheduler the dask executor connects to.
+"""agc.processing.executors: which Dask scheduler the dask executor connects to, and the heap
+thresholds and profiler setting its Dask workers run with.
 
 The parameter ``scheduler`` wins; when it is empty, ``$DASK_SCHEDULER_URI`` (what REANA >= 0.95
 gives the jobs of a workflow with ``workflow.resources.dask``); neither: a LocalCluster. The
@@ -8,10 +9,22 @@ tests/scenarios/test_dask.py.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from agc.core.errors import AGCError
-from agc.processing.executors import DASK_SCHEDULER_ENV, coffea_executor, dask_scheduler
+from agc.processing.executors import (
+    DASK_SCHEDULER_ENV,
+    _worker_plugin,
+    coffea_executor,
+    dask_scheduler,
+    local_cluster,
+)
 
 
 def test_the_scheduler_parameter_wins_over_the_environment() -> None:
@@ -47,3 +60,74 @@ def test_a_bad_address_from_the_environment_is_named(monkeypatch: pytest.MonkeyP
         coffea_executor("dask", 1, "", 0),
     ):
         pass
+
+
+def mapped_by_one_array() -> int:
+    """How many more mmapped blocks glibc holds while a fresh 4 MB numpy array is alive (1: the
+    array was mapped, 0: it came from the heap)."""
+    import ctypes
+
+    import numpy as np
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                "arena", "ordblks", "smblks", "hblks", "hblkhd",
+                "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+            )
+        ]  # fmt: skip
+
+    mallinfo2 = ctypes.CDLL(None).mallinfo2
+    mallinfo2.restype = MallInfo2
+    before = mallinfo2().hblks
+    array = np.ones(1 << 19)
+    during = mallinfo2().hblks
+    del array
+    return int(during - before)
+
+
+needs_glibc = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not hasattr(ctypes.CDLL(None), "mallinfo2"),
+    reason="glibc's mallopt / mallinfo2",
+)
+
+
+@needs_glibc
+def test_plain_malloc_keeps_chunk_arrays_on_the_heap_despite_dasks_trim_threshold() -> None:
+    code = (
+        "from agc.processing.executors import plain_malloc;"
+        "from test_executors import mapped_by_one_array as m;"
+        "print(m(), plain_malloc(), m())"
+    )
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}  # what Dask's nanny sets
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["1", "True", "0"]
+
+
+@needs_glibc
+def test_local_cluster_workers_run_without_profiler_and_with_plain_heap() -> None:
+    import cloudpickle
+    import dask
+    import distributed
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import it
+
+    def state() -> tuple[bool, str | None, int]:
+        return (
+            dask.config.get("distributed.worker.profile.enabled"),
+            os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+            mapped_by_one_array(),
+        )
+
+    with local_cluster(1) as cluster, distributed.Client(cluster) as client:
+        assert [mapped for *_, mapped in client.run(state).values()] == [1]
+        client.register_plugin(_worker_plugin())
+        assert list(client.run(state).values()) == [(False, "65536", 0)]

@@ -110,22 +110,111 @@ def empty_sums(variations: list[str], use_inference: bool = False) -> hist.Hist:
     )
 
 
+def bin_index(observable: np.ndarray) -> np.ndarray:
+    """Bin of each ``observable`` value [GeV] on the fill axis (:data:`agc.core.physics.FILL_BINNING`)
+    counting the flow bins (intp, 0 = underflow, ``nbins + 1`` = overflow and NaN): the bin
+    boost-histogram's ``Regular`` axis gives, computed the same way
+    (``int((x - low) / (high - low) * nbins)``)."""
+    nbins, low, high = physics.FILL_BINNING
+    z = (np.asarray(observable, dtype=np.float64) - low) / (high - low)
+    index = np.full(z.shape, nbins + 1, dtype=np.intp)  # overflow, NaN included
+    below = z < 0.0
+    inside = (z >= 0.0) & (z < 1.0)
+    index[below] = 0
+    index[inside] = (z[inside] * nbins).astype(np.intp) + 1
+    return index
+
+
+def add_parts(target: np.ndarray, bins: np.ndarray, weight: Any, what: str = "weight") -> None:
+    """Add ``weight`` (unnormalised; scalar or one per entry) and ``weight**2`` of the entries in
+    flow-bin ``bins`` (:func:`bin_index`) to ``target`` (sum x part x bin, float64, in place),
+    each split into its exactly summable parts (:func:`agc.analysis.exactsum.split`).
+
+    Every part sum is exact (:mod:`agc.analysis.exactsum`), so the result equals filling the
+    entries one by one in any order. A weight beyond :data:`agc.analysis.exactsum.MAX_WEIGHT` or
+    not finite raises :class:`agc.core.errors.AGCError` naming ``what``."""
+    w = exactsum.check(weight, what)
+    nbins = target.shape[-1]
+    if w.ndim == 0:
+        # n entries of one part p sum to n * p exactly (within the bound), a single product.
+        counts = np.bincount(bins, minlength=nbins).astype(np.float64)
+        for s_index, value in enumerate((w, w * w)):
+            for p_index, part in enumerate(exactsum.split(value)):
+                target[s_index, p_index] += counts * float(part)
+        return
+    w = np.broadcast_to(w, bins.shape)
+    for s_index, values in enumerate((w, w * w)):
+        for p_index, part in enumerate(exactsum.split(values)):
+            target[s_index, p_index] += np.bincount(bins, weights=part, minlength=nbins)
+
+
 def fill(sums: hist.Hist, region: str, variation: str, observable: np.ndarray, weight: Any) -> None:
     """Fill ``weight`` (unnormalised; scalar or one per entry) and ``weight**2`` for
-    ``observable`` [GeV], each split into its exactly summable parts
-    (:func:`agc.analysis.exactsum.split`). A weight beyond :data:`agc.analysis.exactsum.MAX_WEIGHT` or not
-    finite raises :class:`agc.core.errors.AGCError`."""
-    w = np.broadcast_to(exactsum.check(weight, f"{variation} weight"), observable.shape)
-    for which, values in (("sumw", w), ("sumw2", w * w)):
-        for part, part_values in zip(exactsum.PARTS, exactsum.split(values), strict=True):
-            sums.fill(
-                region=region,
-                variation=variation,
-                sum=which,
-                part=part,
-                observable=observable,
-                weight=part_values,
-            )
+    ``observable`` [GeV] into the sums histogram ``sums`` (:func:`empty_sums`), each split into
+    its exactly summable parts (:func:`add_parts`). A weight beyond
+    :data:`agc.analysis.exactsum.MAX_WEIGHT` or not finite raises
+    :class:`agc.core.errors.AGCError`."""
+    r_index = sums.axes["region"].index(region)
+    v_index = sums.axes["variation"].index(variation)
+    view = sums.view(flow=True)
+    add_parts(view[r_index, v_index], bin_index(observable), weight, f"{variation} weight")
+
+
+@dataclass
+class SumsArray:
+    """The exact part sums of one sample as a dense array: what a chunk sends back.
+
+    ``values``: float64, shape (region, variation, sum, part, nbins + 2) -- the layout of
+    :func:`empty_sums`' flow view; ``regions`` and ``variations``: the sorted labels of the first
+    two axes. Adds exactly (``+``) to a :class:`SumsArray` of the same labels; becomes the sums
+    histogram once (:meth:`to_hist`).
+    """
+
+    regions: tuple[str, ...]
+    variations: tuple[str, ...]
+    values: np.ndarray
+
+    @classmethod
+    def zeros(cls, variations: list[str], use_inference: bool = False) -> SumsArray:
+        """Zeroed sums of ``variations`` (and the ML features' regions with ``use_inference``)."""
+        regions = tuple(sums_regions(use_inference))
+        labels = tuple(sorted(variations))
+        shape = (
+            len(regions),
+            len(labels),
+            len(SUMS),
+            len(exactsum.PARTS),
+            physics.FILL_BINNING[0] + 2,
+        )
+        return cls(regions, labels, np.zeros(shape))
+
+    @classmethod
+    def of(cls, sums: hist.Hist) -> SumsArray:
+        """The dense sums of a sums histogram (:func:`empty_sums` layout; values copied)."""
+        return cls(
+            tuple(sums.axes["region"]),
+            tuple(sums.axes["variation"]),
+            np.array(sums.view(flow=True), dtype=np.float64),
+        )
+
+    def fill(self, region: str, variation: str, bins: np.ndarray, weight: Any) -> None:
+        """Add entries in flow-bin ``bins`` (:func:`bin_index`) with ``weight`` (scalar or one per
+        entry) to ``region`` and ``variation`` (:func:`add_parts`)."""
+        target = self.values[self.regions.index(region), self.variations.index(variation)]
+        add_parts(target, bins, weight, f"{variation} weight")
+
+    def __add__(self, other: SumsArray) -> SumsArray:
+        if (self.regions, self.variations) != (other.regions, other.variations):
+            raise ValueError("cannot add sums of different regions or variations")
+        return SumsArray(self.regions, self.variations, self.values + other.values)
+
+    def to_hist(self) -> hist.Hist:
+        """The sums histogram (:func:`empty_sums`) holding these values."""
+        sums = empty_sums(list(self.variations), len(self.regions) > len(physics.REGIONS))
+        if tuple(sums.axes["region"]) != self.regions:
+            raise ValueError(f"regions {self.regions} are not those of a sums histogram")
+        sums.view(flow=True)[...] = self.values
+        return sums
 
 
 class AGCSchema(NanoAODSchema):
@@ -184,26 +273,28 @@ class _MLFill:
         self.event_number = ak.to_numpy(events.event)
 
     def values(self, sel: RegionSelection) -> tuple[np.ndarray, list[np.ndarray]]:
-        """(selected-event positions that have an assignment, per feature the fill values)."""
+        """(selected-event positions that have an assignment, per feature the flow bins of the
+        fill values, :func:`bin_index`)."""
         assert sel.jets is not None
         lepton = {k: v[sel.mask] for k, v in self.lepton.items()}
         best = best_assignments(sel.jets, lepton, self.event_number[sel.mask], self.models)
         ranges = physics.ML_FEATURES.values()
         per_feature = [
-            fill_values(best.features[:, k], low, high) for k, (low, high, _) in enumerate(ranges)
+            bin_index(fill_values(best.features[:, k], low, high))
+            for k, (low, high, _) in enumerate(ranges)
         ]
         return best.event, per_feature
 
 
 def _fill_ml(
-    sums: hist.Hist, variation: str, found: tuple[np.ndarray, list[np.ndarray]], weight: Any
+    sums: SumsArray, variation: str, found: tuple[np.ndarray, list[np.ndarray]], weight: Any
 ) -> None:
     """Fill every feature of ``found`` (:meth:`_MLFill.values`) with ``weight`` (scalar or one
     per selected event of the region)."""
     event, per_feature = found
     w = weight if np.ndim(weight) == 0 else np.asarray(weight)[event]
-    for name, values in zip(physics.ML_FEATURES, per_feature, strict=True):
-        fill(sums, name, variation, values, w)
+    for name, bins in zip(physics.ML_FEATURES, per_feature, strict=True):
+        sums.fill(name, variation, bins, w)
 
 
 class AGCProcessor(processor.ProcessorABC):
@@ -226,10 +317,17 @@ class AGCProcessor(processor.ProcessorABC):
         return self.models is not None
 
     def process(self, events: Any) -> dict[str, Any]:
+        """``{"sums": {dataset: hist.Hist}, "cutflow": {dataset: {step: int}}}`` of the chunk."""
+        sums, cutflow = self.chunk_sums(events)
+        dataset = events.metadata["dataset"]
+        return {"sums": {dataset: sums.to_hist()}, "cutflow": {dataset: cutflow}}
+
+    def chunk_sums(self, events: Any) -> tuple[SumsArray, dict[str, int]]:
+        """The chunk's exact sums (dense, :class:`SumsArray`) and cut flow ``{step: events}``."""
         meta = events.metadata
-        dataset, process, variation = meta["dataset"], meta["process"], meta["variation"]
+        process, variation = meta["process"], meta["variation"]
         ml = self.use_inference
-        sums = empty_sums(histogram_variations(process, variation), ml)
+        sums = SumsArray.zeros(histogram_variations(process, variation), ml)
         electrons, muons, jets = collections(events, ml)
         n_leptons = n_selected_leptons(electrons, muons)
         is_nominal_mc = variation == "nominal" and process != DATA_PROCESS
@@ -239,8 +337,9 @@ class AGCProcessor(processor.ProcessorABC):
         def fill_all(region: str, sel: RegionSelection, names: dict[str, Any]) -> None:
             """Fill the region's observable (and the ML features) for each ``{variation: weight}``."""
             found = ml_fill.values(sel) if ml_fill and region == physics.ML_REGION else None
+            bins = bin_index(sel.observable)
             for name, weight in names.items():
-                fill(sums, region, name, sel.observable, weight)
+                sums.fill(region, name, bins, weight)
                 if found is not None:
                     _fill_ml(sums, name, found, weight)
 
@@ -272,8 +371,7 @@ class AGCProcessor(processor.ProcessorABC):
                     names.update(physics.WJETS_SCALE_VAR)
                 names.update(btag_weight_variations(sel.jet_pts))
             fill_all(region, sel, names)
-        cutflow = {step: int(nominal.cutflow[step]) for step in CUTFLOW_STEPS}
-        return {"sums": {dataset: sums}, "cutflow": {dataset: cutflow}}
+        return sums, {step: int(nominal.cutflow[step]) for step in CUTFLOW_STEPS}
 
     def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:
         """Nothing to do: normalisation happens when the final file is written."""
@@ -306,13 +404,13 @@ def chunk_output(
     dataset: str,
     filename: str,
     entry_range: tuple[int, int],
-    sums: hist.Hist,
+    sums: SumsArray,
     cutflow: dict[str, int],
     outcome: str = "computed",
 ) -> dict[str, Any]:
     """The accumulatable output of one chunk [start, stop) of ``filename``.
 
-    ``{"files": {dataset: {filename: {"sums": Hist, "cutflow": {step: int}, "ranges":
+    ``{"files": {dataset: {filename: {"sums": SumsArray, "cutflow": {step: int}, "ranges":
     {(start, stop)}}}}, "chunks": {outcome: 1}, "peak_rss_kb": PeakMemory}``. Under coffea's
     accumulation the sums and cut flows add, the range sets unite and the counters add, so the
     total says, per file, which entries contributed.
@@ -366,14 +464,12 @@ class FileResolvedProcessor(processor.ProcessorABC):
         dataset, filename = meta["dataset"], meta["filename"]
         entry_range = (int(meta["entrystart"]), int(meta["entrystop"]))
         try:
-            out = self.analysis.process(events)
+            sums, cutflow = self.analysis.chunk_sums(events)
         except Exception as exc:
             if not self.capture_failures:
                 raise
             return failure_output(dataset, filename, entry_range, _reason(exc))
-        return chunk_output(
-            dataset, filename, entry_range, out["sums"][dataset], out["cutflow"][dataset]
-        )
+        return chunk_output(dataset, filename, entry_range, sums, cutflow)
 
     def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:
         """Nothing to do: the driver checks completeness per file and normalises."""

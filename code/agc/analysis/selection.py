@@ -21,6 +21,8 @@ its ML training script, not to the analysis.)
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -183,26 +185,31 @@ def m_bjj(
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
     energy = np.sqrt(px * px + py * py + pz * pz + mass * mass)
 
-    combos = ak.argcombinations(ak.unflatten(np.zeros(len(pt), dtype=np.int8), counts), 3)
-    n_combos = ak.to_numpy(ak.num(combos, axis=1)).astype(np.int64)
-    base = np.repeat(np.concatenate(([0], np.cumsum(counts)))[:-1], n_combos)
-    idx = [
-        ak.to_numpy(ak.flatten(combos[str(k)], axis=1)).astype(np.int64) + base for k in range(3)
-    ]
-    sx, sy, sz, se = (a[idx[0]] + a[idx[1]] + a[idx[2]] for a in (px, py, pz, energy))
-    has_b = tagged[idx[0]] | tagged[idx[1]] | tagged[idx[2]]
-    pt2 = np.where(has_b, sx * sx + sy * sy, -1.0)
-    best_local = ak.to_numpy(
-        ak.fill_none(ak.argmax(ak.unflatten(pt2, n_combos), axis=1), -1)
-    ).astype(np.int64)
-    events = np.flatnonzero(best_local >= 0)
-    best = np.concatenate(([0], np.cumsum(n_combos)))[events] + best_local[events]
-    ok = has_b[best]
-    events, best = events[ok], best[ok]
-    m2 = se[best] * se[best] - sx[best] * sx[best] - sy[best] * sy[best] - sz[best] * sz[best]
     out = np.full(n_events, np.nan)
-    out[events] = np.sqrt(np.maximum(m2, 0.0))
+    starts = np.concatenate(([0], np.cumsum(counts)))[:-1]
+    for n_jets in np.unique(counts[counts >= 3]):
+        # Every triplet of the events with n_jets jets at once, in ak.combinations order.
+        events = np.flatnonzero(counts == n_jets)
+        table = _triplets(int(n_jets))
+        idx = [starts[events][:, None] + table[None, :, k] for k in range(3)]
+        sx, sy, sz, se = (a[idx[0]] + a[idx[1]] + a[idx[2]] for a in (px, py, pz, energy))
+        has_b = tagged[idx[0]] | tagged[idx[1]] | tagged[idx[2]]
+        pt2 = np.where(has_b, sx * sx + sy * sy, -1.0)
+        best = np.argmax(pt2, axis=1)  # the first of equal maxima
+        rows = np.arange(len(events))
+        ok = has_b[rows, best]
+        rows, best = rows[ok], best[ok]
+        e, x, y, z = (v[rows, best] for v in (se, sx, sy, sz))
+        m2 = e * e - x * x - y * y - z * z
+        out[events[ok]] = np.sqrt(np.maximum(m2, 0.0))
     return out
+
+
+@functools.cache
+def _triplets(n_jets: int) -> np.ndarray:
+    """The 3-jet combinations of ``n_jets`` jets in ``ak.combinations`` (lexicographic) order,
+    shape (n_combinations, 3), int64."""
+    return np.array(list(itertools.combinations(range(n_jets), 3)), dtype=np.int64).reshape(-1, 3)
 
 
 # -- weights ----------------------------------------------------------------------------------

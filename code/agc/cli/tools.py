@@ -84,7 +84,7 @@ def verify_archive(path: str) -> Any:
 
 @click.group(cls=AgcGroup, section="tools", no_args_is_help=True)
 def bench() -> None:
-    """Throughput benchmarks: events, formats, dask, ml, stats (figures printed)."""
+    """Throughput benchmarks: events, scaleout, formats, dask, ml, stats (figures printed)."""
 
 
 def _report_of(name: str) -> Callable[[Any], str]:
@@ -112,6 +112,23 @@ def bench_events(inputs: str | None, **options: Any) -> dict[str, Any]:
     from agc.bench import run_benchmark
 
     return run_benchmark(inputs, **options)
+
+
+@bench.command("scaleout", human=_report_of("format_scale_out_table"))
+@click.option("--inputs", metavar="MANIFEST", help="manifest [default: a generated dataset]")
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    help="event-count factor of the generated dataset (1: the embedded default)",
+)
+@click.option("--repeats", default=2, show_default=True, help="runs per row (the fastest counts)")
+@parameter_option("chunksize")
+def bench_scaleout(inputs: str | None, **options: Any) -> dict[str, Any]:
+    """Iterative, futures and Dask side by side: events/s, per-core efficiency, read floor."""
+    from agc.bench import run_scale_out
+
+    return run_scale_out(inputs, **options)
 
 
 @bench.command("formats", human=_report_of("format_format_report"))

@@ -45,7 +45,7 @@ import numpy as np
 from coffea.processor import CheckpointerABC, ProcessorABC
 from coffea.processor.executor import WorkItem
 
-from agc.analysis.processor import chunk_output, empty_sums, histogram_variations
+from agc.analysis.processor import SumsArray, chunk_output, histogram_variations
 from agc.analysis.selection import CUTFLOW_STEPS
 from agc.core.codeversion import processing_hash
 from agc.core.errors import AGCError
@@ -127,7 +127,7 @@ class ChunkCheckpointer(CheckpointerABC):
         if path is None or not path.is_file():
             return None
         labels = histogram_variations(metadata["process"], metadata["variation"])
-        sums = empty_sums(labels, self.use_inference)
+        sums = SumsArray.zeros(labels, self.use_inference)
         try:
             with np.load(path, allow_pickle=False) as data:
                 if str(data["format"]) != CHECKPOINT_FORMAT:
@@ -136,10 +136,9 @@ class ChunkCheckpointer(CheckpointerABC):
                     raise ValueError("variations differ")
                 values = data["sums"]
                 cutflow = data["cutflow"]
-            view = sums.view(flow=True)
-            if values.shape != view.shape or cutflow.shape != (len(CUTFLOW_STEPS),):
+            if values.shape != sums.values.shape or cutflow.shape != (len(CUTFLOW_STEPS),):
                 raise ValueError(f"shape {values.shape}")
-            view[...] = values
+            sums.values[...] = values
         except Exception as exc:  # noqa: BLE001 (a bad checkpoint is recomputed, never fatal)
             log.warning("ignoring unreadable checkpoint %s: %s", path, exc)
             return None
@@ -177,8 +176,8 @@ class ChunkCheckpointer(CheckpointerABC):
                 np.savez(
                     handle,
                     format=np.array(CHECKPOINT_FORMAT),
-                    variations=np.array(list(sums.axes["variation"])),
-                    sums=sums.view(flow=True),
+                    variations=np.array(list(sums.variations)),
+                    sums=sums.values,
                     cutflow=np.array(
                         [piece["cutflow"][step] for step in CUTFLOW_STEPS], dtype=np.int64
                     ),

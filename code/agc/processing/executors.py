@@ -7,6 +7,13 @@ says which scheduler the dask executor connects to (the ``scheduler`` parameter,
 Importing this module makes coffea accept input paths with non-ASCII characters
 (:func:`utf8_file_hashes`), in this process and in every worker.
 
+Every Dask worker gets glibc's heap thresholds of a plain process (:func:`plain_malloc`): Dask's
+nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which fixes glibc's mmap threshold at
+128 kB, so every column array of a chunk is mapped, zeroed and unmapped again; the analysis then
+needs about 1.7 times the CPU of a plain process for the same chunk. A ``LocalCluster`` made here
+(:func:`local_cluster`) also runs without Dask's statistical profiler, which samples the running
+task's stack every 10 ms.
+
 The futures executor runs on a pool made here (:func:`worker_pool`) whose workers ignore
 Ctrl-C and die with the process that started them (Linux ``PR_SET_PDEATHSIG``), so no worker
 outlives an interrupted or killed run; when the run ends with an exception (Ctrl-C included)
@@ -18,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import importlib
 import os
 import signal
 import sys
@@ -71,14 +79,17 @@ def die_with_parent(parent: int) -> None:
 
 @contextlib.contextmanager
 def worker_pool(workers: int) -> Iterator[Any]:
-    """A loky process pool of ``workers`` processes set up by :func:`die_with_parent`. On a
-    normal exit it waits for its tasks; when the block raises (Ctrl-C included), the queued
+    """A loky process pool of ``workers`` processes set up by :func:`die_with_parent`, started
+    at once: each worker imports the analysis while the caller goes on (e.g. checks the
+    inputs), so the first chunk does not wait for it. On a normal exit it waits for its tasks; when the block raises (Ctrl-C included), the queued
     tasks are cancelled and the workers killed at once."""
     import loky
 
     pool = loky.ProcessPoolExecutor(
         max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)
     )
+    for _ in range(workers):  # start the workers now, importing the analysis
+        pool.submit(importlib.import_module, "agc.analysis.processor")
     try:
         with _terminate_as_exit():
             yield pool
@@ -116,19 +127,60 @@ def _terminate_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, saved)
 
 
-def _utf8_worker_plugin() -> Any:
-    """A dask worker plugin running :func:`utf8_file_hashes` in every worker, present and
-    future."""
+#: glibc ``mallopt`` parameters (``malloc.h``) and the values :func:`plain_malloc` sets: the
+#: largest mmap threshold glibc's dynamic rule reaches on 64-bit (32 MiB), and twice that as the
+#: trim threshold, as the dynamic rule keeps them.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+PLAIN_MMAP_THRESHOLD = 32 * 1024 * 1024
+PLAIN_TRIM_THRESHOLD = 2 * PLAIN_MMAP_THRESHOLD
+
+
+def plain_malloc() -> bool:
+    """Give this process glibc's heap thresholds of a plain long-running process: arrays below
+    :data:`PLAIN_MMAP_THRESHOLD` come from the heap, which keeps up to
+    :data:`PLAIN_TRIM_THRESHOLD` of freed memory for the next chunk. Undoes
+    ``MALLOC_TRIM_THRESHOLD_`` (set by Dask's nanny), which pins the mmap threshold at 128 kB.
+    Returns whether the thresholds were set (False off glibc)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt)
+        return False
+    return bool(
+        mallopt(_M_MMAP_THRESHOLD, PLAIN_MMAP_THRESHOLD)
+        and mallopt(_M_TRIM_THRESHOLD, PLAIN_TRIM_THRESHOLD)
+    )
+
+
+def _worker_plugin() -> Any:
+    """A dask worker plugin preparing every worker, present and future: :func:`plain_malloc`
+    and :func:`utf8_file_hashes`."""
     import distributed
 
-    class Utf8FileHashes(distributed.WorkerPlugin):
-        name = "agc-utf8-file-hashes"
+    class AGCWorker(distributed.WorkerPlugin):
+        name = "agc-worker"
 
         def setup(self, worker: Any) -> None:
             del worker
+            plain_malloc()
             utf8_file_hashes()
 
-    return Utf8FileHashes()
+    return AGCWorker()
+
+
+def local_cluster(workers: int) -> Any:
+    """A dask ``LocalCluster`` of ``workers`` single-threaded worker processes, its dashboard on a
+    free port, without Dask's statistical profiler (the workers take the setting from this
+    process' dask configuration)."""
+    import dask
+    import distributed
+
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
 
 
 def dask_scheduler(scheduler: str, environ: Mapping[str, str] | None = None) -> str:
@@ -169,16 +221,9 @@ def coffea_executor(executor: str, workers: int, scheduler: str, retries: int) -
                         f"cannot connect to dask scheduler '{address}'{origin}: {one_line(exc)}"
                     ) from None
             else:
-                cluster = stack.enter_context(
-                    distributed.LocalCluster(
-                        n_workers=workers,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=":0",
-                    )
-                )
+                cluster = stack.enter_context(local_cluster(workers))
                 client = stack.enter_context(distributed.Client(cluster))
-            client.register_plugin(_utf8_worker_plugin())
+            client.register_plugin(_worker_plugin())
             yield processor.DaskExecutor(client=client, status=False, retries=retries)
     else:
         raise AGCError(f"unknown executor '{executor}'; choose one of {', '.join(EXECUTORS)}")

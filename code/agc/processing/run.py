@@ -29,7 +29,7 @@ from agc.analysis.processor import (
     AGCSchema,
     FileResolvedProcessor,
     PeakMemory,
-    empty_sums,
+    SumsArray,
     histogram_variations,
 )
 from agc.analysis.selection import CUTFLOW_STEPS
@@ -170,10 +170,13 @@ def _run_coffea(
     checked: _CheckedFiles,
     processing: ProcessingConfig,
     checkpointer: ChunkCheckpointer | None,
+    executor: Any,
     models: ModelBytes | None = None,
 ) -> dict[str, Any]:
-    """coffea's Runner over the good files; the number of entries coffea read per file is added
-    to ``checked.entries``. Returns the accumulated :class:`FileResolvedProcessor` output."""
+    """coffea's Runner over the good files on ``executor`` (of
+    :func:`agc.processing.executors.coffea_executor`); the number of entries coffea read per
+    file is added to ``checked.entries``. Returns the accumulated :class:`FileResolvedProcessor`
+    output."""
     skip_bad_files = processing.skip_bad_files
     fileset = coffea_fileset(checked.good.values())
     runner_fileset = {
@@ -183,31 +186,27 @@ def _run_coffea(
         }
         for name, entry in fileset.items()
     }
-    remote = any(item.remote for sample in checked.good.values() for item in sample.files)
     cache: dict[Any, Any] = {}
     captured = io.StringIO()
     output: dict[str, Any] = {}
     try:
-        with coffea_executor(
-            processing.executor, processing.workers, processing.scheduler, 3 if remote else 0
-        ) as executor:
-            runner = processor.Runner(
-                executor=with_progress(executor),  # chunks done / total on the terminal
-                schema=AGCSchema,
-                chunksize=processing.chunksize,
-                metadata_cache=cache,
-                # coffea's ``skipbadfiles=True`` only skips OSError (not e.g. a damaged
-                # basket) and skips single chunks: take every exception, and complete files
-                # only, in _whole_files.
-                skipbadfiles=(Exception,) if skip_bad_files else False,
-                checkpointer=checkpointer,
-            )
-            # coffea draws progress bars on stdout whatever ``status`` says and prints worker
-            # tracebacks to stderr before re-raising: keep both out of the CLI's output and of
-            # the one-line error (the captured text is logged).
-            with quiet_coffea(), contextlib.redirect_stderr(captured):
-                analysis = FileResolvedProcessor(skip_bad_files, models)
-                output = runner(runner_fileset, analysis) or {}
+        runner = processor.Runner(
+            executor=with_progress(executor),  # chunks done / total on the terminal
+            schema=AGCSchema,
+            chunksize=processing.chunksize,
+            metadata_cache=cache,
+            # coffea's ``skipbadfiles=True`` only skips OSError (not e.g. a damaged
+            # basket) and skips single chunks: take every exception, and complete files
+            # only, in _whole_files.
+            skipbadfiles=(Exception,) if skip_bad_files else False,
+            checkpointer=checkpointer,
+        )
+        # coffea draws progress bars on stdout whatever ``status`` says and prints worker
+        # tracebacks to stderr before re-raising: keep both out of the CLI's output and of
+        # the one-line error (the captured text is logged).
+        with quiet_coffea(), contextlib.redirect_stderr(captured):
+            analysis = FileResolvedProcessor(skip_bad_files, models)
+            output = runner(runner_fileset, analysis) or {}
     except AGCError:
         raise
     except Exception as exc:  # noqa: BLE001 (coffea wraps worker errors in Exception)
@@ -240,7 +239,9 @@ def _whole_files(
     result = []
     for name, sample in checked.good.items():
         nevts = {item.path: item.nevts for item in sample.files}
-        sums = empty_sums(histogram_variations(sample.process, sample.variation), use_inference)
+        sums = SumsArray.zeros(
+            histogram_variations(sample.process, sample.variation), use_inference
+        )
         cutflow = dict.fromkeys(CUTFLOW_STEPS, 0)
         processed: list[str] = []
         skipped = checked.skipped[name]
@@ -267,7 +268,7 @@ def _whole_files(
                 xsec=float(sample.xsec),
                 nevts=sum(nevts[p] for p in processed),
                 files=processed,
-                sums=sums,
+                sums=sums.to_hist(),
                 cutflow=cutflow,
                 skipped=sorted_skipped(skipped),
             )
@@ -297,13 +298,19 @@ def run_processor(
     use_inference = processing.use_inference
     models = load_models() if use_inference else None
     branches = physics.BRANCHES_READ + (physics.ML_BRANCHES_READ if use_inference else ())
-    checked = _check_files(samples, processing.skip_bad_files, branches)
-    checkpointer, version, keys = None, "", {}
-    if checkpoint_dir is not None:
-        version = code_version() + ("-ml" if use_inference else "")
-        keys = _checkpoint_keys(checked.good)
-        checkpointer = ChunkCheckpointer(Path(checkpoint_dir) / version, keys, use_inference)
-    output = _run_coffea(checked, processing, checkpointer, models)
+    remote = any(item.remote for sample in samples for item in sample.files)
+    # The executor's worker processes start (and import the analysis) while the inputs are
+    # checked here.
+    with coffea_executor(
+        processing.executor, processing.workers, processing.scheduler, 3 if remote else 0
+    ) as executor:
+        checked = _check_files(samples, processing.skip_bad_files, branches)
+        checkpointer, version, keys = None, "", {}
+        if checkpoint_dir is not None:
+            version = code_version() + ("-ml" if use_inference else "")
+            keys = _checkpoint_keys(checked.good)
+            checkpointer = ChunkCheckpointer(Path(checkpoint_dir) / version, keys, use_inference)
+        output = _run_coffea(checked, processing, checkpointer, executor, models)
     problem = checkpoint_problem(output)
     if problem:
         log.warning("%s", problem)
