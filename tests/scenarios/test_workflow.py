@@ -3,8 +3,8 @@
 Fast checks of the specifications (expansion as REANA does it, inputs present, parameter names
 identical everywhere, cwltool and reana-client validation) and of agc.report.build (the runners'
 unit tests are in tests/workflow/test_runners.py), then a
-slow end-to-end run of both workflows on the embedded default (one file per sample) whose outputs
-must agree bit for bit.
+slow end-to-end run of the CWL workflow on the small dataset (one file per sample) whose outputs
+must agree bit for bit with the serial workflow's run (``serial_reference``, conftest.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import papermill
 import pytest
 import uproot
 import yaml
+from engine_helpers import EngineReference
 
 from agc.core.errors import AGCError
 from agc.core.fileio import fresh_directory
@@ -37,7 +37,7 @@ from agc.dataset.stage import prepare_dataset
 from agc.report.build import build_report
 from agc.report.display import cutflow_markdown, fit_markdown
 from agc.stats.results import Estimate, FitSummary, ParameterTable
-from agc.workflow.runners import CWL_JOB, CWL_WORKFLOW, run_cwl, run_serial
+from agc.workflow.runners import CWL_JOB, CWL_WORKFLOW, run_cwl
 
 REPO = Path(__file__).resolve().parents[2]
 SERIAL = REPO / "reana.yaml"
@@ -525,31 +525,16 @@ def _histogram_arrays(path: Path) -> dict[str, tuple[np.ndarray, ...]]:
 
 @pytest.mark.slow
 def test_serial_and_cwl_workflows_agree_bit_for_bit(
-    embedded_manifest: Path, tmp_path: Path
+    serial_reference: EngineReference, tmp_path: Path
 ) -> None:
-    # max_files=1 halves the two-file samples; the iterative executor keeps each of the nine
-    # scattered CWL jobs cheap (equality across executors is tested in test_histograms).
-    overrides = {
-        "inputs": str(embedded_manifest.resolve()),
-        "max_files": "1",
-        "executor": "iterative",
-    }
-
-    workspace = tmp_path / "workspace"  # a REANA-like workspace: the spec's inputs, nothing else
-    workspace.mkdir()
-    for name in ("notebooks", "inputs"):
-        shutil.copytree(REPO / name, workspace / name)
-    shutil.copy(SERIAL, workspace / SERIAL.name)
+    """The CWL workflow with the serial reference run's parameters (the small dataset, one file
+    per sample, the iterative executor, which keeps each of the nine scattered jobs cheap)."""
+    serial_out = serial_reference.outputs
     t0 = time.perf_counter()
-    serial = run_serial(workspace / SERIAL.name, overrides)
-    t_serial = time.perf_counter() - t0
-    serial_out = workspace / "outputs"
-
-    t0 = time.perf_counter()
-    cwl = run_cwl(overrides, workdir=REPO, outdir=tmp_path / "cwl")
+    cwl = run_cwl(serial_reference.overrides, workdir=REPO, outdir=tmp_path / "cwl")
     t_cwl = time.perf_counter() - t0
     cwl_out = Path(cwl.outdir)
-    print(f"\nserial workflow: {t_serial:.1f} s {serial.steps}\nCWL workflow: {t_cwl:.1f} s")
+    print(f"\nserial workflow: {serial_reference.run.seconds:.1f} s\nCWL workflow: {t_cwl:.1f} s")
 
     for name in (
         "histograms.root",
