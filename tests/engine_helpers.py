@@ -23,12 +23,17 @@ class EngineReference:
     run: SerialRun
 
 
-def run_serial_reference(manifest: Path, folder: Path) -> EngineReference:
+def run_serial_reference(manifest: Path, folder: Path, use_inference: bool) -> EngineReference:
     """Every step of reana.yaml in a REANA-like workspace ``folder / "workspace"`` (the spec's
     inputs, nothing else) on the dataset of ``manifest``: one file per sample, the iterative
     executor (equality across executors is tested in tests/processing/test_histograms.py and
-    tests/scenarios/test_reproducibility.py)."""
-    overrides = {"inputs": str(manifest.resolve()), "max_files": "1", "executor": "iterative"}
+    tests/scenarios/test_reproducibility.py), with or without the ML extension."""
+    overrides = {
+        "inputs": str(manifest.resolve()),
+        "max_files": "1",
+        "executor": "iterative",
+        "use_inference": str(use_inference).lower(),
+    }
     workspace = folder / "workspace"
     workspace.mkdir()
     for name in ("notebooks", "inputs"):

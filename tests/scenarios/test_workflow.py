@@ -27,7 +27,7 @@ import papermill
 import pytest
 import uproot
 import yaml
-from engine_helpers import EngineReference
+from engine_helpers import EngineReference, run_serial_reference
 
 from agc.core.errors import AGCError
 from agc.core.fileio import fresh_directory
@@ -529,9 +529,22 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
 ) -> None:
     """The CWL workflow with the serial reference run's parameters (the small dataset, one file
     per sample, the iterative executor, which keeps each of the nine scattered jobs cheap)."""
+    assert_cwl_agrees_with(serial_reference, tmp_path / "cwl")
+
+
+@pytest.mark.slow
+def test_serial_and_cwl_ml_steps_agree_bit_for_bit(embedded_manifest: Path, tmp_path: Path) -> None:
+    """Both workflows with the ML extension on the embedded default (one file per sample)."""
+    reference = run_serial_reference(embedded_manifest, tmp_path, use_inference=True)
+    assert_cwl_agrees_with(reference, tmp_path / "cwl")
+
+
+def assert_cwl_agrees_with(serial_reference: EngineReference, outdir: Path) -> None:
+    """Run the CWL workflow with the parameters of ``serial_reference`` into ``outdir``: the same
+    products, notebooks, plots and bytes as the serial run (and the ML step's, when on)."""
     serial_out = serial_reference.outputs
     t0 = time.perf_counter()
-    cwl = run_cwl(serial_reference.overrides, workdir=REPO, outdir=tmp_path / "cwl")
+    cwl = run_cwl(serial_reference.overrides, workdir=REPO, outdir=outdir)
     t_cwl = time.perf_counter() - t0
     cwl_out = Path(cwl.outdir)
     print(f"\nserial workflow: {serial_reference.run.seconds:.1f} s\nCWL workflow: {t_cwl:.1f} s")
@@ -583,6 +596,8 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
             assert np.array_equal(a, b), f"{name} differs between the serial and CWL runs"
     for name in ("cutflow.json", "workspace.json", "fit_results.json", "dataset.json"):
         assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"
+    if serial_reference.overrides["use_inference"] != "true":
+        return
     # The ML step: the same workspace and fit on one machine, the same figures.
     for name in ("ml/workspace_ml.json", "ml/fit_results_ml.json"):
         assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"
