@@ -1,18 +1,47 @@
-"""Shared fixtures: the real CMS file in ../shared and the embedded default dataset."""
+"""Shared fixtures: the real CMS file in ../shared, the embedded default dataset and its small copy.
+
+Two datasets come from the embedded recipe (``inputs/embedded.yaml``): the full default
+(``embedded_manifest``, 5.84 M generated events) and the same recipe at :data:`SMALL_SCALE`
+(``small_embedded_manifest``, ``agc generate --scale 0.01``). The end-to-end runs of ``make test`` use the
+small one; a test that requests a fixture of :data:`FULL_DEFAULT_FIXTURES` (the regression
+references of the full default) is marked ``full`` at collection and runs in ``make test-full``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from agc.processing.results import HistogramRun
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REAL_FILE = SHARED / "data" / "cms_opendata_2015_ttbar_nanoaod_200events.root"
 REAL_RNTUPLE = SHARED / "data" / "cms_opendata_2015_ttbar_nanoaod_10events_rntuple.root"
 AGC_FILE_LIST = SHARED / "data" / "agc_nanoaod_inputs.json"
+EMBEDDED_RECIPE = REPO / "inputs" / "embedded.yaml"
+#: Event-count factor of the small dataset (every sample of the embedded recipe, 58 k generated
+#: events; the fit, the limits and every engine run on it in seconds).
+SMALL_SCALE = 0.01
+#: Fixtures that need the full embedded default: a test that requests one, directly or through
+#: its own fixtures (``embedded_run``, ``embedded_histograms``, ...), is marked ``full``
+#: (``make test-full``). ``default_run`` (tests/stats/test_fit.py, tests/plots/test_figures.py)
+#: and ``ml_run`` (tests/stats/test_mlmodel.py) reach it through ``request.getfixturevalue``,
+#: which the fixture closure does not show: they are named too.
+FULL_DEFAULT_FIXTURES = frozenset({"embedded_manifest", "default_run", "ml_run"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``full`` every test that needs the full embedded default (see
+    :data:`FULL_DEFAULT_FIXTURES`)."""
+    for item in items:
+        if FULL_DEFAULT_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.full)
 
 
 def require_shared(path: Path, what: str) -> Path:
@@ -61,22 +90,40 @@ def embedded_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # generate_dataset reuses it only when every file's sha256 matches the recipe's record.
     shared = os.environ.get("AGC_TEST_DATA")
     out = Path(shared) if shared else tmp_path_factory.mktemp("embedded")
-    return generate_dataset(out, recipe=REPO / "inputs" / "embedded.yaml", workers=DEFAULT_WORKERS)
+    return generate_dataset(out, recipe=EMBEDDED_RECIPE, workers=DEFAULT_WORKERS)
 
 
 @pytest.fixture(scope="session")
-def embedded_histograms(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``histograms.root`` (with ``cutflow.json`` beside it) of the embedded default, made once."""
+def small_embedded_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Manifest of the small dataset: every sample of the embedded recipe at :data:`SMALL_SCALE`
+    (what ``agc generate --scale 0.01`` writes, with its ``generation.json``), once per session."""
+    from agc.dataset.generate import DEFAULT_WORKERS, generate_dataset
+
+    out = tmp_path_factory.mktemp("small_embedded")
+    return generate_dataset(out, recipe=EMBEDDED_RECIPE, scale=SMALL_SCALE, workers=DEFAULT_WORKERS)
+
+
+@pytest.fixture(scope="session")
+def embedded_run(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> HistogramRun:
+    """The histogram stage on the embedded default (futures executor, 2 workers), once per
+    session: its summary (``yields``, ``cutflow``; ``output`` is its ``histograms.root``, with
+    ``cutflow.json`` beside it)."""
     from agc.core.config import ProcessingConfig
     from agc.processing.histograms import run_histograms
 
     out = tmp_path_factory.mktemp("embedded_run")
-    run_histograms(
+    return run_histograms(
         embedded_manifest,
         out / "histograms.root",
         processing=ProcessingConfig(executor="futures", workers=2, checkpoints=False),
     )
-    return out / "histograms.root"
+
+
+@pytest.fixture(scope="session")
+def embedded_histograms(embedded_run: HistogramRun) -> Path:
+    """``histograms.root`` (with ``cutflow.json`` beside it) of the embedded default, made once."""
+    assert embedded_run.output is not None
+    return Path(embedded_run.output)
 
 
 class ContractRegression:
@@ -135,9 +182,9 @@ def toy_samples() -> str:
 
 
 @pytest.fixture(scope="session")
-def run_outputs(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A complete run on the embedded default: histograms, workspace, fit (no impacts), plots
-    (shared by the report, archive and verify tests)."""
+def run_outputs(small_embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete run on the small dataset: histograms (with ``cutflow.json``), workspace, fit
+    (no impacts), plots (shared by the report, archive, verify and reproducibility tests)."""
     from agc.core.config import ProcessingConfig
     from agc.plots.figures import fit_plots
     from agc.processing.histograms import run_histograms
@@ -146,12 +193,12 @@ def run_outputs(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactor
 
     out = tmp_path_factory.mktemp("run") / "outputs"
     run_histograms(
-        embedded_manifest, out / "histograms.root", processing=ProcessingConfig(workers=2)
+        small_embedded_manifest, out / "histograms.root", processing=ProcessingConfig(workers=2)
     )
     build_workspace(
         out / "histograms.root",
         out / "workspace.json",
-        config=Path(__file__).resolve().parents[1] / "inputs" / "cabinetry.yaml",
+        config=REPO / "inputs" / "cabinetry.yaml",
     )
     fit_plots(
         run_fit(out / "workspace.json", out / "fit_results.json", impacts=False), out / "plots"

@@ -23,7 +23,6 @@ import hist
 import numpy as np
 
 from agc.core import physics
-from agc.core.config import ProcessingConfig
 from agc.core.rootio import reproducible_recreate
 from agc.plots.figures import fit_plots
 from agc.stats.fit import run_fit
@@ -174,19 +173,16 @@ _RUNS: dict[str, dict[str, Any]] = {}
 def default_histograms(request: Any, base: Path) -> tuple[Path, str]:
     """The default histograms.root and its source: "embedded" or "synthetic".
 
-    "embedded": agc.processing.histograms.run_histograms on the embedded default dataset (conftest's
-    ``embedded_manifest``), once the histogram stage and the generator exist; until then the
-    synthetic histograms of this module.
+    "embedded": the histograms of the embedded default dataset (conftest's
+    ``embedded_histograms``, made once per session), once the histogram stage and the generator
+    exist; until then the synthetic histograms of this module.
     """
     try:
         from agc.dataset.generate import generate_dataset  # noqa: F401 (optional stage)
-        from agc.processing.histograms import run_histograms
+        from agc.processing.histograms import run_histograms  # noqa: F401 (optional stage)
     except ImportError:
         return write_synthetic_histograms(base / "histograms.root"), "synthetic"
-    manifest = request.getfixturevalue("embedded_manifest")
-    output = base / "histograms.root"
-    run_histograms(manifest, output, processing=ProcessingConfig(executor="futures", workers=2))
-    return output, "embedded"
+    return request.getfixturevalue("embedded_histograms"), "embedded"
 
 
 def default_stats_run(request: Any, tmp_path_factory: Any) -> dict[str, Any]:

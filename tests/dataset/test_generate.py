@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 import uproot
 
-from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file
 from agc.dataset import writer
 from agc.dataset.branches import BRANCH_TYPES, COUNTERS
 from agc.dataset.generate import GENERATOR_VERSION, generate_dataset
 from agc.dataset.manifest import load_manifest, sample_key
-from agc.processing.histograms import read_histograms, run_histograms
+from agc.processing.histograms import read_histograms
+from agc.processing.results import HistogramRun
 
 #: Card targets (docs/analysis.md, "The AGC's reference yields"): normalised yields per region and process.
 TARGET_YIELDS = {
@@ -220,14 +220,11 @@ def test_cli_generate_format(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 @pytest.mark.slow
-def test_realism(embedded_manifest: Path, tmp_path: Path) -> None:
+def test_realism(embedded_run: HistogramRun, embedded_histograms: Path) -> None:
     """The default dataset through the analysis: yields within 30 % of the card, peaks where they belong."""
-    result = run_histograms(
-        embedded_manifest,
-        tmp_path / "histograms.root",
-        processing=ProcessingConfig(executor="futures", workers=2),
-    )
-    histograms = read_histograms(tmp_path / "histograms.root")
+    result = embedded_run
+    assert result.yields is not None
+    histograms = read_histograms(embedded_histograms)
     lines, failures = (
         [f"{'region':6s} {'process':18s} {'yield':>10s} {'target':>9s} {'ratio':>6s}"],
         [],

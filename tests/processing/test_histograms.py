@@ -2,7 +2,7 @@
 chunking and merge; the real CMS file; the embedded default; bad input leaves the old output.
 
 A small toy dataset (fixtures ``toy_manifest``, ``reference`` in conftest.py, ~6k events) keeps
-this fast; the embedded default (fixture ``embedded_manifest``) is processed once. Partial
+this fast; the embedded default (fixture ``embedded_run``, ``make test-full``) is processed once. Partial
 outputs, naming, normalisation and pseudo-data are tested in test_partials.py and test_output.py.
 """
 
@@ -26,6 +26,7 @@ from agc.dataset.generate import generate_dataset
 from agc.processing.histograms import merge_partials, run_histograms
 from agc.processing.output import read_histograms
 from agc.processing.partials import PARTIAL_SUFFIX
+from agc.processing.results import HistogramRun
 
 # -- fixtures ----------------------------------------------------------------------------------
 
@@ -202,18 +203,15 @@ def test_ttree_and_rntuple_give_identical_histograms(tmp_path: Path) -> None:
     assert digests["rntuple"] == digests["ttree"]
 
 
-def test_embedded_default(embedded_manifest: Path, tmp_path: Path) -> None:
-    summary = run_histograms(
-        embedded_manifest,
-        tmp_path / "histograms.root",
-        processing=ProcessingConfig(executor="futures", workers=2),
-    )
+def test_embedded_default(embedded_run: HistogramRun, embedded_histograms: Path) -> None:
+    summary = embedded_run
+    assert summary.yields is not None
     print(json.dumps(summary.yields, indent=1))
     for region in ("4j1b", "4j2b"):
         for process in physics.VARIATIONS:
             assert summary.yields[region][process] > 0, (region, process)
         assert summary.yields[region]["pseudodata"] > 0
-    hists = read_histograms(tmp_path / "histograms.root")
+    hists = read_histograms(embedded_histograms)
     assert {"4j2b_ttbar_ME_var", "4j2b_ttbar_scaledown", "4j1b_wjets_scale_var_up"} <= set(hists)
 
 

@@ -1,5 +1,6 @@
 """A throw-away git repository (never the project's) for the "dirty" checks; the archive of the
-complete run on the embedded default (session-wide, shared by the archive and verify tests)."""
+complete run on the small dataset (``run_outputs``; session-wide, shared by the archive and verify
+tests)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,9 @@ def git_repo(tmp_path: Path) -> tuple[Path, Callable[..., str]]:
 
 
 @pytest.fixture(scope="session")
-def archive(run_outputs: Path, embedded_manifest: Path) -> tuple[Path, ArchiveResult]:
+def archive(run_outputs: Path, small_embedded_manifest: Path) -> tuple[Path, ArchiveResult]:
     """The archive of ``run_outputs`` (the checkout may be dirty while developing: recorded)."""
     result = build_archive(
-        run_outputs, run_outputs / "archive", allow_dirty=True, inputs=str(embedded_manifest)
+        run_outputs, run_outputs / "archive", allow_dirty=True, inputs=str(small_embedded_manifest)
     )
     return Path(result.archive), result

@@ -133,7 +133,10 @@ def test_hepdata_with_reinterpretation_outputs(run_outputs: Path, tmp_path: Path
 
 
 def test_archive_is_reproducible(
-    archive: tuple[Path, ArchiveResult], run_outputs: Path, embedded_manifest: Path, tmp_path: Path
+    archive: tuple[Path, ArchiveResult],
+    run_outputs: Path,
+    small_embedded_manifest: Path,
+    tmp_path: Path,
 ) -> None:
     """A second archive of the same run has the same HEPData tarball and payload checksums."""
     again = build_archive(
@@ -141,7 +144,7 @@ def test_archive_is_reproducible(
         tmp_path / "archive",
         allow_dirty=True,
         tarball=False,
-        inputs=str(embedded_manifest),
+        inputs=str(small_embedded_manifest),
     )
     first = archive[0]
     assert sha256_file(first / "hepdata-submission.tar.gz") == sha256_file(
@@ -159,8 +162,9 @@ def test_archive_is_reproducible(
 
 @pytest.mark.slow
 def test_rerun_histograms_from_bag(archive: tuple[Path, ArchiveResult], tmp_path: Path) -> None:
-    """Unpack the bag tarball, regenerate the embedded data from the bagged recipe with the
-    bagged code, rerun the histogram stage: histograms.root has the bagged sha256."""
+    """Unpack the bag tarball, regenerate the data from the bagged recipe with the bagged code
+    (at the scale and with the samples of the bagged generation.json), rerun the histogram
+    stage: histograms.root has the bagged sha256."""
     _, result = archive
     assert result.bag_tarball is not None
     with tarfile.open(result.bag_tarball) as tar:
@@ -169,17 +173,26 @@ def test_rerun_histograms_from_bag(archive: tuple[Path, ArchiveResult], tmp_path
     validate_bag(bag_dir)
     code = bag_dir / "data" / "code"
     script = (
-        "import sys, agc, pathlib\n"
+        "import json, sys, agc, pathlib\n"
         "from agc.dataset.generate import generate_dataset\n"
         "from agc.core.config import ProcessingConfig\n"
         "from agc.processing.histograms import run_histograms\n"
         "assert pathlib.Path(agc.__file__).is_relative_to(pathlib.Path.cwd()), agc.__file__\n"
-        "m = generate_dataset(sys.argv[1], recipe='inputs/embedded.yaml')\n"
+        "record = json.loads(pathlib.Path(sys.argv[3]).read_text())\n"
+        "m = generate_dataset(sys.argv[1], recipe='inputs/embedded.yaml',"
+        " scale=record['scale'], samples=record['samples'])\n"
         "run_histograms(m, sys.argv[2], ProcessingConfig(workers=2))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(code / "code")}
     result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "data"), str(tmp_path / "histograms.root")],
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(tmp_path / "data"),
+            str(tmp_path / "histograms.root"),
+            str(bag_dir / "data" / "inputs" / "generation.json"),
+        ],
         cwd=code,
         env=env,
         capture_output=True,
@@ -208,7 +221,7 @@ def test_archive_refuses_incomplete_run(tmp_path: Path) -> None:
 
 def test_dirty_tree_refused_or_recorded(
     run_outputs: Path,
-    embedded_manifest: Path,
+    small_embedded_manifest: Path,
     tmp_path: Path,
     git_repo: tuple[Path, Callable[..., str]],
 ) -> None:
@@ -229,7 +242,9 @@ def test_dirty_tree_refused_or_recorded(
     (repo / "data" / "embedded").mkdir(parents=True)
     shutil.copy(REPO / "inputs" / "embedded.yaml", repo / "data" / "embedded" / "manifest.json")
     with pytest.raises(AGCError, match=r"git tree is dirty \(1 modified, 1 untracked files"):
-        build_archive(run_outputs, tmp_path / "archive", repo=repo, inputs=str(embedded_manifest))
+        build_archive(
+            run_outputs, tmp_path / "archive", repo=repo, inputs=str(small_embedded_manifest)
+        )
     assert not (tmp_path / "archive").exists()
     result = build_archive(
         run_outputs,
@@ -237,7 +252,7 @@ def test_dirty_tree_refused_or_recorded(
         repo=repo,
         allow_dirty=True,
         tarball=False,
-        inputs=str(embedded_manifest),
+        inputs=str(small_embedded_manifest),
     )
     assert result.dirty is True
     assert result.bag_tarball is None

@@ -299,13 +299,15 @@ EMBEDDED_INPUT = "single_top_s_chan__nominal_0.root"
 
 
 @pytest.fixture(scope="module")
-def research_object(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def research_object(
+    small_embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """cwltool --provenance of a one-step CWL workflow (the same cwltool as agc run-cwl) that
     reads one file of the embedded dataset (captured in the research object)."""
     work = tmp_path_factory.mktemp("cwlprov")
     (work / "echo.cwl").write_text(TOOL)
     (work / "wf.cwl").write_text(WORKFLOW)
-    data = {"class": "File", "path": str(embedded_manifest.parent / EMBEDDED_INPUT)}
+    data = {"class": "File", "path": str(small_embedded_manifest.parent / EMBEDDED_INPUT)}
     (work / "job.json").write_text(json.dumps({"message": "hello", "data": data}))
     (work / "tmp").mkdir()
     cwltool = Path(sys.executable).with_name("cwltool")
@@ -368,7 +370,7 @@ def test_runcrate_makes_a_workflow_run_crate_that_rocrate_loads(
 
 
 def test_archive_bags_the_crate_and_verify_checks_it(
-    research_object: Path, run_outputs: Path, embedded_manifest: Path, tmp_path: Path
+    research_object: Path, run_outputs: Path, small_embedded_manifest: Path, tmp_path: Path
 ) -> None:
     require_runcrate()
     result = build_archive(
@@ -376,7 +378,7 @@ def test_archive_bags_the_crate_and_verify_checks_it(
         tmp_path / "archive",
         allow_dirty=True,
         tarball=False,
-        inputs=str(embedded_manifest),
+        inputs=str(small_embedded_manifest),
         research_object=research_object,
     )
     crate_dir = tmp_path / "archive" / "bag" / "data" / "crate"
@@ -385,7 +387,7 @@ def test_archive_bags_the_crate_and_verify_checks_it(
     assert check.status == PASS
     assert "1 regenerable inputs declared absent" in check.detail
     assert declared_absent(crate_dir) == [f"#data/embedded/{EMBEDDED_INPUT}"]
-    input_sha256 = sha256_file(embedded_manifest.parent / EMBEDDED_INPUT)
+    input_sha256 = sha256_file(small_embedded_manifest.parent / EMBEDDED_INPUT)
     assert input_sha256 not in {sha256_file(p) for p in crate_dir.rglob("*") if p.is_file()}
     shutil.rmtree(tmp_path / "archive" / "bag" / "data" / "crate")
     checks = statuses(tmp_path / "archive")
@@ -394,7 +396,7 @@ def test_archive_bags_the_crate_and_verify_checks_it(
 
 
 def test_regenerable_inputs_are_described_but_declared_absent(
-    research_object: Path, embedded_manifest: Path, tmp_path: Path
+    research_object: Path, small_embedded_manifest: Path, tmp_path: Path
 ) -> None:
     """The embedded file the run read leaves the crate's payload; its entity (``#`` id,
     localPath, sha1, sha256, how to regenerate it) stays linked to the run. The check accepts
@@ -403,7 +405,7 @@ def test_regenerable_inputs_are_described_but_declared_absent(
     python = require_runcrate().with_name("python")
     provenance = tmp_path / "provenance.json"
     provenance.write_text('{"engine": "serial-local"}\n')
-    regenerable = embedded_inputs(embedded_manifest)
+    regenerable = embedded_inputs(small_embedded_manifest)
     assert regenerable is not None
     crate_dir = build_crate(
         research_object,
@@ -415,7 +417,7 @@ def test_regenerable_inputs_are_described_but_declared_absent(
     )
     absent_id = f"#data/embedded/{EMBEDDED_INPUT}"
     assert declared_absent(crate_dir) == [absent_id]
-    data = embedded_manifest.parent / EMBEDDED_INPUT
+    data = small_embedded_manifest.parent / EMBEDDED_INPUT
     assert sha256_file(data) not in {sha256_file(p) for p in crate_dir.rglob("*") if p.is_file()}
     assert check_crate(crate_dir, regenerable.paths) == []
 
@@ -443,11 +445,13 @@ def test_regenerable_inputs_are_described_but_declared_absent(
     assert problems == [f"{crate_dir}: {SERIAL_PROVENANCE} is described but missing"]
 
 
-def test_only_a_generated_dataset_is_regenerable(embedded_manifest: Path, tmp_path: Path) -> None:
-    regenerable = embedded_inputs(embedded_manifest)
+def test_only_a_generated_dataset_is_regenerable(
+    small_embedded_manifest: Path, tmp_path: Path
+) -> None:
+    regenerable = embedded_inputs(small_embedded_manifest)
     assert regenerable is not None
-    assert regenerable.paths[sha256_file(embedded_manifest.parent / EMBEDDED_INPUT)] == (
+    assert regenerable.paths[sha256_file(small_embedded_manifest.parent / EMBEDDED_INPUT)] == (
         f"data/embedded/{EMBEDDED_INPUT}"
     )
-    shutil.copy(embedded_manifest, tmp_path / "manifest.json")  # no generation.json beside it
+    shutil.copy(small_embedded_manifest, tmp_path / "manifest.json")  # no generation.json beside it
     assert embedded_inputs(tmp_path / "manifest.json") is None

@@ -1,7 +1,9 @@
 """Signal swap: cache, round trip to the main fit, published patchset, limits regression.
 
 One session fixture runs ``reinterpret("ttbar")`` on a cold cache (processes every background
-sample once), then ``reinterpret(zprime_1000)``, counting what ``run_processor`` is asked to do.
+sample once), then ``reinterpret(zprime_1000)``, counting what ``run_processor`` is asked to do:
+on the small dataset (``swap``), and on the embedded default for the limits' regression reference
+(``embedded_swap``, ``make test-full``).
 """
 
 from __future__ import annotations
@@ -67,21 +69,20 @@ def counting_run_processor() -> Iterator[list[str]]:
         yield calls
 
 
-@pytest.fixture(scope="session")
-def swap(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A cold ttbar run then a Z' (1000 GeV) swap in one output folder; run_processor calls."""
-    outdir = tmp_path_factory.mktemp("reinterpret")
-    where = {"workspace": REPO, "embedded_manifest": embedded_manifest}
+def run_swap(manifest: Path, outdir: Path) -> dict[str, Any]:
+    """A cold ttbar run then a Z' (1000 GeV) swap on the dataset of ``manifest`` in one output
+    folder ``outdir``; the run_processor calls of each."""
+    where = {"workspace": REPO, "embedded_manifest": manifest}
     options = {"outdir": outdir, "processing": ProcessingConfig(workers=2)}
     with counting_run_processor() as calls:
-        main = reinterpret(resolve_request("ttbar", embedded_manifest, **where), **options)
+        main = reinterpret(resolve_request("ttbar", manifest, **where), **options)
         calls_main = list(calls)
         calls.clear()
         # what `agc reinterpret --signal ttbar` (agc.workflow.stages) leaves: a real swap removes it
         (outdir / "reinterpretation" / reinterpret_module.NOTE).write_text(
             "nothing reinterpreted\n"
         )
-        zprime = reinterpret(resolve_request(SIGNAL, embedded_manifest, **where), **options)
+        zprime = reinterpret(resolve_request(SIGNAL, manifest, **where), **options)
     return {
         "outdir": outdir,
         "main": main,
@@ -91,6 +92,20 @@ def swap(embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> d
         "options": options,
         "where": where,
     }
+
+
+@pytest.fixture(scope="session")
+def swap(small_embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """:func:`run_swap` on the small dataset."""
+    return run_swap(small_embedded_manifest, tmp_path_factory.mktemp("reinterpret"))
+
+
+@pytest.fixture(scope="session")
+def embedded_swap(
+    embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """:func:`run_swap` on the embedded default (its limits' regression reference)."""
+    return run_swap(embedded_manifest, tmp_path_factory.mktemp("reinterpret_embedded"))
 
 
 def test_swap_processes_only_the_signal(swap: dict[str, Any]) -> None:
@@ -128,13 +143,13 @@ def test_swap_processes_only_the_signal(swap: dict[str, Any]) -> None:
 
 
 def test_cached_sums_equal_a_fresh_processing(
-    swap: dict[str, Any], embedded_manifest: Path
+    swap: dict[str, Any], small_embedded_manifest: Path
 ) -> None:
     cache = HistogramCache(swap["outdir"] / "cache")
     key = swap["zprime"].cache_keys["single_top_tW__nominal"]
     cached = cache.get(key)
     (fresh,) = run_processor(
-        Manifest.load(embedded_manifest).select("single_top_tW"),
+        Manifest.load(small_embedded_manifest).select("single_top_tW"),
         ProcessingConfig(executor="iterative", chunksize=7_000),
     ).samples
     assert cached is not None
@@ -143,11 +158,11 @@ def test_cached_sums_equal_a_fresh_processing(
 
 
 def test_round_trip_reproduces_the_main_fit(
-    swap: dict[str, Any], embedded_manifest: Path, tmp_path: Path
+    swap: dict[str, Any], small_embedded_manifest: Path, tmp_path: Path
 ) -> None:
     """signal=ttbar: the BkgOnly workspace is the main workspace and the fit gives its ttbar_norm."""
     run = run_histograms(
-        embedded_manifest,
+        small_embedded_manifest,
         tmp_path / "histograms.root",
         processing=ProcessingConfig(checkpoints=False),
     )
@@ -279,10 +294,10 @@ def test_limits_are_where_pyhf_hypotest_gives_cls_005(swap: dict[str, Any]) -> N
         assert value == pytest.approx(0.05, abs=5e-4), (mu, index, value)
 
 
-def test_limits_regression(swap: dict[str, Any], contract_regression: Any) -> None:
-    """Observed and expected limits against the stored reference, to 1 % of the expected
-    1-sigma band's half-width (agc.stats.reproducibility.LIMIT_BAND)."""
-    limits = swap["zprime"].limits
+def test_limits_regression(embedded_swap: dict[str, Any], contract_regression: Any) -> None:
+    """Observed and expected limits of the embedded default against the stored reference, to
+    1 % of the expected 1-sigma band's half-width (agc.stats.reproducibility.LIMIT_BAND)."""
+    limits = embedded_swap["zprime"].limits
     assert limits is not None
     obtained = {"observed": limits["observed"], "expected": dict(limits["expected"])}
     contract_regression.check(obtained, "limits_zprime_1000", limit_deviations)
@@ -338,13 +353,13 @@ def test_damaged_cache_entry_is_recomputed(swap: dict[str, Any], tmp_path: Path)
     assert (root / key / "partial.json").is_file()
 
 
-def test_main_run_partials_seed_the_cache(embedded_manifest: Path, tmp_path: Path) -> None:
+def test_main_run_partials_seed_the_cache(small_embedded_manifest: Path, tmp_path: Path) -> None:
     """The histogram step's partial outputs carry their cache key, so a first swap after a
     workflow run takes them instead of reprocessing; a partial whose key does not match (other
     code, other inputs) is never used."""
     samples = "single_top_s_chan,single_top_t_chan"
     run = run_histograms(
-        embedded_manifest,
+        small_embedded_manifest,
         processing=ProcessingConfig(executor="iterative", checkpoints=False),
         samples=samples,
         partial_dir=tmp_path / "partial",
@@ -357,7 +372,7 @@ def test_main_run_partials_seed_the_cache(embedded_manifest: Path, tmp_path: Pat
     seeds[1].write_text(json.dumps(stale), encoding="utf-8")
     with counting_run_processor() as calls:
         cached = cached_process_samples(
-            Manifest.load(embedded_manifest).select(samples),
+            Manifest.load(small_embedded_manifest).select(samples),
             tmp_path / "cache",
             ProcessingConfig(executor="iterative"),
             seeds=reinterpret_module.seed_partials(tmp_path / "partial"),
@@ -374,7 +389,7 @@ def test_main_run_partials_seed_the_cache(embedded_manifest: Path, tmp_path: Pat
 
 
 def test_cwl_reinterpret_step_processes_only_the_signal(
-    embedded_manifest: Path, tmp_path: Path
+    small_embedded_manifest: Path, tmp_path: Path
 ) -> None:
     """workflow/reinterpret.cwl run by cwltool with a signal declaration and the histogram
     step's partial outputs (as workflow.cwl wires it): limits come out, only the signal sample
@@ -382,11 +397,11 @@ def test_cwl_reinterpret_step_processes_only_the_signal(
     import yaml
 
     run = run_histograms(
-        embedded_manifest,
+        small_embedded_manifest,
         processing=ProcessingConfig(checkpoints=False),
         partial_dir=tmp_path / "partial",
     )
-    files = sorted(p for p in embedded_manifest.parent.iterdir() if p.is_file())
+    files = sorted(p for p in small_embedded_manifest.parent.iterdir() if p.is_file())
     job = {
         "recipe": {"class": "File", "location": str(REPO / "inputs" / "embedded.yaml")},
         "model_config": {"class": "File", "location": str(REPO / "inputs" / "cabinetry.yaml")},

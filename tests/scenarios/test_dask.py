@@ -157,16 +157,16 @@ def _tasks_per_worker(address: str) -> list[int]:
 
 @pytest.mark.slow
 def test_dask_scheduler_uri_is_used_and_histograms_are_bit_identical(
-    embedded_manifest: Path,
+    small_embedded_manifest: Path,
     dask_cluster: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     common: dict[str, Any] = {
-        "inputs": str(embedded_manifest),
+        "inputs": str(small_embedded_manifest),
         "samples": SAMPLES,
         "max_files": 1,
-        "chunksize": 5000,
+        "chunksize": 50,  # the small dataset: a few hundred tW events, tens of s-channel
         "partials": False,
     }
     reference = stages.histograms(

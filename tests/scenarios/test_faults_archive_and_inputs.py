@@ -3,8 +3,8 @@ non-zero exit: a damaged archive (``agc verify-archive``, exit 1, every file at 
 signal declaration with a number that is not finite or a key given twice, and an overlong string
 parameter (exit 2, before any step).
 
-The archive is built once per module from a small run: the embedded dataset's histograms (made
-once per session), its workspace, a fit without impacts and the fit plots.
+The archive is built once per module from a copy of the session's complete run on the small
+dataset (``run_outputs``: histograms, workspace, a fit without impacts and the fit plots).
 """
 
 from __future__ import annotations
@@ -17,10 +17,7 @@ from pathlib import Path
 import pytest
 
 from agc.cli import main as cli_main
-from agc.plots.figures import fit_plots
 from agc.publish.archive import ArchiveResult, build_archive
-from agc.stats.fit import run_fit
-from agc.stats.model import build_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 STATUSES = ("PASS ", "FAIL ", "SKIP ")
@@ -47,20 +44,15 @@ def flip_byte(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def small_archive(
-    embedded_histograms: Path, embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory
+    run_outputs: Path, small_embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> ArchiveResult:
-    """The archive (with its bag tarball) of a complete small run."""
+    """The archive (with its bag tarball) of a copy of the session's complete run on the small
+    dataset (``run_outputs``)."""
     out = tmp_path_factory.mktemp("faults_run") / "outputs"
-    out.mkdir()
-    for name in ("histograms.root", "cutflow.json"):
-        shutil.copy(embedded_histograms.parent / name, out / name)
-    build_workspace(
-        out / "histograms.root", out / "workspace.json", config=REPO / "inputs" / "cabinetry.yaml"
+    shutil.copytree(run_outputs, out, ignore=shutil.ignore_patterns("archive"))
+    return build_archive(
+        out, out / "archive", allow_dirty=True, inputs=str(small_embedded_manifest)
     )
-    fit_plots(
-        run_fit(out / "workspace.json", out / "fit_results.json", impacts=False), out / "plots"
-    )
-    return build_archive(out, out / "archive", allow_dirty=True, inputs=str(embedded_manifest))
 
 
 @pytest.fixture

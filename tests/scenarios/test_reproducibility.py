@@ -1,8 +1,9 @@
-"""Reproducibility proof on the embedded default: regression references and a determinism matrix.
+"""Reproducibility proof: regression references of the embedded default and a determinism matrix
+on the small dataset.
 
 References (regenerate only on purpose, with ``--force-regen``, and say why in the commit):
-``tests/test_reproducibility/test_histograms_reference.npz`` (every histogram's values and
-variances, rtol 1e-12) and ``test_embedded_cutflow_reference.yml``.
+``tests/scenarios/test_reproducibility/test_histograms_reference.npz`` (every histogram's values
+and variances, rtol 1e-12) and ``test_embedded_cutflow_reference.yml`` (``make test-full``).
 """
 
 from __future__ import annotations
@@ -51,11 +52,11 @@ def test_embedded_cutflow_reference(embedded_histograms: Path, data_regression) 
 
 @pytest.fixture(scope="module")
 def matrix_reference(
-    embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory
+    small_embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, str]:
     out = tmp_path_factory.mktemp("matrix") / "histograms.root"
     run_histograms(
-        embedded_manifest,
+        small_embedded_manifest,
         out,
         processing=ProcessingConfig(executor="iterative", checkpoints=False),
         samples=MATRIX_SAMPLES,
@@ -65,18 +66,18 @@ def matrix_reference(
 
 @pytest.mark.parametrize(
     ("executor", "workers", "chunksize"),
-    [
+    [  # the small dataset: about 1,000 events per ttbar or W+jets file, tens of s-channel
+        ("iterative", 1, 300),
         ("iterative", 1, 1_000),
-        ("iterative", 1, 10_000),
         ("iterative", 1, 100_000_000),  # whole file per chunk
-        ("futures", 1, 10_000),
-        ("futures", 2, 7_777),
-        ("dask", 1, 10_000),
-        ("dask", 2, 25_000),
+        ("futures", 1, 1_000),
+        ("futures", 2, 777),
+        ("dask", 1, 1_000),
+        ("dask", 2, 500),
     ],
 )
 def test_determinism_matrix(
-    embedded_manifest: Path,
+    small_embedded_manifest: Path,
     tmp_path: Path,
     matrix_reference: tuple[str, str],
     executor: str,
@@ -85,7 +86,7 @@ def test_determinism_matrix(
 ) -> None:
     out = tmp_path / "histograms.root"
     run_histograms(
-        embedded_manifest,
+        small_embedded_manifest,
         out,
         processing=ProcessingConfig(
             executor=executor, workers=workers, chunksize=chunksize, checkpoints=False
@@ -103,7 +104,7 @@ def test_determinism_matrix(
 
 
 def test_repeated_runs_give_identical_provenance(
-    embedded_manifest: Path, embedded_histograms: Path, tmp_path: Path
+    small_embedded_manifest: Path, run_outputs: Path, tmp_path: Path
 ) -> None:
     """Two runs of the same inputs: same product checksums, same provenance apart from times."""
     from agc.dataset.manifest import load_manifest
@@ -112,14 +113,12 @@ def test_repeated_runs_give_identical_provenance(
     for name in ("first", "second"):
         out = tmp_path / name
         out.mkdir()
-        (out / "histograms.root").write_bytes(embedded_histograms.read_bytes())
-        (out / "cutflow.json").write_bytes(
-            (embedded_histograms.parent / "cutflow.json").read_bytes()
-        )
+        for product in ("histograms.root", "cutflow.json"):
+            (out / product).write_bytes((run_outputs / product).read_bytes())
         record = provenance.collect(
-            {"inputs": str(embedded_manifest.name)},
-            manifest=load_manifest(embedded_manifest),
-            manifest_path=embedded_manifest,
+            {"inputs": str(small_embedded_manifest.name)},
+            manifest=load_manifest(small_embedded_manifest),
+            manifest_path=small_embedded_manifest,
         )
         record["outputs"] = provenance.product_checksums(out)
         records.append(provenance.without_times(record))

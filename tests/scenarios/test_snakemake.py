@@ -3,9 +3,9 @@
 Fast checks of the specification as REANA reads it (reana-commons' own Snakefile loader, in
 .venv-reana): the parameters and defaults of the schema, one image, REANA resources per rule,
 the notebooks' parameters; `reana-client validate` without warnings; bad values stopped by the
-first job. Then a slow run with Snakemake 7.32.4 (.venv-snakemake) next to the serial workflow
-(reana.yaml), both up to the workspace, whose outputs must agree bit for bit (the serial and CWL
-workflows are compared in test_workflow.py).
+first job. Then a slow run with Snakemake 7.32.4 (.venv-snakemake) on the small dataset, up to
+the workspace, whose outputs must agree bit for bit with the serial workflow's run (reana.yaml,
+``serial_reference`` in conftest.py; the CWL workflow is compared with it in test_workflow.py).
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from typing import Any
 import papermill
 import pytest
 import yaml
+from engine_helpers import EngineReference
 
 from agc.core.parameters import WORKFLOW_PARAMETERS
 from agc.core.parameters import defaults as schema_defaults
-from agc.workflow.runners import run_serial, runner_environment
+from agc.workflow.runners import runner_environment
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "reana-snakemake.yaml"
@@ -333,23 +334,14 @@ def test_the_first_job_refuses_bad_values(tmp_path: Path, value: str, message: s
 
 @pytest.mark.slow
 def test_snakemake_and_serial_workflows_agree_bit_for_bit(
-    embedded_manifest: Path, tmp_path: Path
+    serial_reference: EngineReference, tmp_path: Path
 ) -> None:
-    """Both workflows up to the workspace (the fit reads nothing else: its bytes follow), one
-    file per sample, the iterative executor (equality across executors: test_histograms)."""
-    overrides = {
-        "inputs": str(embedded_manifest.resolve()),
-        "max_files": "1",
-        "executor": "iterative",
-    }
-    serial_ws = _workspace(tmp_path / "serial", "notebooks", "inputs", "reana.yaml")
-    t0 = time.perf_counter()
-    run_serial(serial_ws / "reana.yaml", overrides, options={"TARGET": "model"})
-    t_serial = time.perf_counter() - t0
-
+    """The Snakemake workflow up to the workspace (the fit reads nothing else: its bytes follow)
+    with the serial reference run's parameters (the small dataset, one file per sample, the
+    iterative executor); its outputs against the serial run's."""
     snake_ws = _workspace(tmp_path / "snakemake", "notebooks", "inputs", "workflow")
     t0 = time.perf_counter()
-    config = [f"{name}={value}" for name, value in overrides.items()]
+    config = [f"{name}={value}" for name, value in serial_reference.overrides.items()]
     # the target first: --config takes every word after it
     target = "outputs/workspace.json"
     result = _snakemake(
@@ -357,14 +349,14 @@ def test_snakemake_and_serial_workflows_agree_bit_for_bit(
     )
     t_snake = time.perf_counter() - t0
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    print(f"\nserial up to the model: {t_serial:.1f} s; Snakemake: {t_snake:.1f} s")
+    print(f"\nserial workflow: {serial_reference.run.seconds:.1f} s; Snakemake: {t_snake:.1f} s")
     # The dataset checkpoint's target (touched by Snakemake) marks it done: nothing reruns.
     again = _snakemake(
         snake_ws, target, "--dry-run", "--configfile", "workflow/config.yaml", "--config", *config
     )
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout + again.stderr
 
-    serial_out, snake_out = serial_ws / "outputs", snake_ws / "outputs"
+    serial_out, snake_out = serial_reference.outputs, snake_ws / "outputs"
     samples = [
         row["sample"] for row in json.loads((serial_out / "dataset.json").read_text())["samples"]
     ]

@@ -3,8 +3,8 @@
 Fast checks of the specifications (expansion as REANA does it, inputs present, parameter names
 identical everywhere, cwltool and reana-client validation) and of agc.report.build (the runners'
 unit tests are in tests/workflow/test_runners.py), then a
-slow end-to-end run of both workflows on the embedded default (one file per sample) whose outputs
-must agree bit for bit.
+slow end-to-end run of the CWL workflow on the small dataset (one file per sample) whose outputs
+must agree bit for bit with the serial workflow's run (``serial_reference``, conftest.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import papermill
 import pytest
 import uproot
 import yaml
+from engine_helpers import EngineReference, run_serial_reference
 
 from agc.core.errors import AGCError
 from agc.core.fileio import fresh_directory
@@ -37,7 +37,7 @@ from agc.dataset.stage import prepare_dataset
 from agc.report.build import build_report
 from agc.report.display import cutflow_markdown, fit_markdown
 from agc.stats.results import Estimate, FitSummary, ParameterTable
-from agc.workflow.runners import CWL_JOB, CWL_WORKFLOW, run_cwl, run_serial
+from agc.workflow.runners import CWL_JOB, CWL_WORKFLOW, run_cwl
 
 REPO = Path(__file__).resolve().parents[2]
 SERIAL = REPO / "reana.yaml"
@@ -526,31 +526,29 @@ def _histogram_arrays(path: Path) -> dict[str, tuple[np.ndarray, ...]]:
 
 @pytest.mark.slow
 def test_serial_and_cwl_workflows_agree_bit_for_bit(
-    embedded_manifest: Path, tmp_path: Path
+    serial_reference: EngineReference, tmp_path: Path
 ) -> None:
-    # max_files=1 halves the two-file samples; the iterative executor keeps each of the nine
-    # scattered CWL jobs cheap (equality across executors is tested in test_histograms).
-    overrides = {
-        "inputs": str(embedded_manifest.resolve()),
-        "max_files": "1",
-        "executor": "iterative",
-    }
+    """The CWL workflow with the serial reference run's parameters (the small dataset, one file
+    per sample, the iterative executor, which keeps each of the nine scattered jobs cheap)."""
+    assert_cwl_agrees_with(serial_reference, tmp_path / "cwl")
 
-    workspace = tmp_path / "workspace"  # a REANA-like workspace: the spec's inputs, nothing else
-    workspace.mkdir()
-    for name in ("notebooks", "inputs"):
-        shutil.copytree(REPO / name, workspace / name)
-    shutil.copy(SERIAL, workspace / SERIAL.name)
-    t0 = time.perf_counter()
-    serial = run_serial(workspace / SERIAL.name, overrides)
-    t_serial = time.perf_counter() - t0
-    serial_out = workspace / "outputs"
 
+@pytest.mark.slow
+def test_serial_and_cwl_ml_steps_agree_bit_for_bit(embedded_manifest: Path, tmp_path: Path) -> None:
+    """Both workflows with the ML extension on the embedded default (one file per sample)."""
+    reference = run_serial_reference(embedded_manifest, tmp_path, use_inference=True)
+    assert_cwl_agrees_with(reference, tmp_path / "cwl")
+
+
+def assert_cwl_agrees_with(serial_reference: EngineReference, outdir: Path) -> None:
+    """Run the CWL workflow with the parameters of ``serial_reference`` into ``outdir``: the same
+    products, notebooks, plots and bytes as the serial run (and the ML step's, when on)."""
+    serial_out = serial_reference.outputs
     t0 = time.perf_counter()
-    cwl = run_cwl(overrides, workdir=REPO, outdir=tmp_path / "cwl")
+    cwl = run_cwl(serial_reference.overrides, workdir=REPO, outdir=outdir)
     t_cwl = time.perf_counter() - t0
     cwl_out = Path(cwl.outdir)
-    print(f"\nserial workflow: {t_serial:.1f} s {serial.steps}\nCWL workflow: {t_cwl:.1f} s")
+    print(f"\nserial workflow: {serial_reference.run.seconds:.1f} s\nCWL workflow: {t_cwl:.1f} s")
 
     for name in (
         "histograms.root",
@@ -599,6 +597,8 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
             assert np.array_equal(a, b), f"{name} differs between the serial and CWL runs"
     for name in ("cutflow.json", "workspace.json", "fit_results.json", "dataset.json"):
         assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"
+    if serial_reference.overrides["use_inference"] != "true":
+        return
     # The ML step: the same workspace and fit on one machine, the same figures.
     for name in ("ml/workspace_ml.json", "ml/fit_results_ml.json"):
         assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"
