@@ -170,11 +170,11 @@ def test_format_benchmark_compares_ttree_and_rntuple(
 
 
 def test_ml_breakdown_times_the_compiled_and_the_xgboost_bdt(tiny_manifest: Path) -> None:
-    from agc.bench import _ml_breakdown, format_ml_report
+    from agc.bench import format_ml_report, ml_breakdown
 
     manifest = json.loads(tiny_manifest.read_text())
     path = tiny_manifest.parent / manifest["ttbar"]["nominal"]["files"][0]["path"]
-    breakdown = _ml_breakdown(str(path), 600)
+    breakdown = ml_breakdown(str(path), 600)
     assert breakdown["assignments"] > 0
     assert breakdown["node_visits"] > 2 * breakdown["assignments"]  # a root and a leaf per tree
     assert set(breakdown["scores_s"]) == set(breakdown["scores_cpu_s"]) == {"compiled", "xgboost"}
