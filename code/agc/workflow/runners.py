@@ -25,7 +25,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +46,7 @@ from agc.workflow.cwltool_run import (
     shown,
 )
 from agc.workflow.preflight import check_named_inputs
-from agc.workflow.steplog import LOG_DIR, StepLog, echo_stream, log_path
+from agc.workflow.steplog import LOG_DIR, StepLog, echo_stream, log_path, run_logged
 
 SERIAL_SPEC = "reana.yaml"
 CWL_JOB = "reana-cwl-job.yaml"
@@ -287,17 +286,7 @@ def first_line(text: str) -> str:
 def run_command(command: Command, root: Path, env: dict[str, str], log: StepLog) -> int:
     """Run one expanded command with ``bash -c`` in ``root``; its output (stdout and stderr)
     goes to ``log``; its exit code."""
-    with subprocess.Popen(
-        ["bash", "-c", command.text],
-        cwd=root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    ) as process:
-        assert process.stdout is not None
-        log.copy(process.stdout)
-        return process.wait()
+    return run_logged(["bash", "-c", command.text], root, env, log)
 
 
 def run_serial(

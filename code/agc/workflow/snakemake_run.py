@@ -13,7 +13,6 @@ progress lines, and ends a failure with the failed rule and the job's own one-li
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ from agc.core.parameters import validate_parameters
 from agc.workflow.cwltool_run import shown
 from agc.workflow.preflight import check_named_inputs
 from agc.workflow.runners import runner_environment
-from agc.workflow.steplog import LOG_DIR, StepLog, echo_stream, step_error
+from agc.workflow.steplog import LOG_DIR, StepLog, echo_stream, run_logged, step_error
 
 SNAKEFILE = Path("workflow") / "Snakefile"
 CONFIG = Path("workflow") / "config.yaml"
@@ -160,17 +159,7 @@ def run_snakemake(
         _log(f"[agc run-snakemake] {' '.join(command)}")
         started = time.perf_counter()
         with _ProgressLog(log_file, echo_stream(debug)) as log:
-            with subprocess.Popen(
-                command,
-                cwd=root,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            ) as process:
-                assert process.stdout is not None
-                log.copy(process.stdout)
-                returncode = process.wait()
+            returncode = run_logged(command, root, env, log)
             lines = list(log.tail)
     seconds = time.perf_counter() - started
     if returncode != 0:

@@ -20,6 +20,7 @@ import contextlib
 import functools
 import logging
 import re
+import subprocess
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -211,3 +212,19 @@ def library_logs_of(step: str) -> Callable[[Callable[..., Any]], Callable[..., A
         return run
 
     return wrap
+
+
+def run_logged(argv: list[str], cwd: Path, env: dict[str, str], log: Any) -> int:
+    """Run ``argv`` in ``cwd`` with no standard input, its stdout and stderr copied line by line
+    into ``log`` (anything with ``copy(stream)``, e.g. :class:`StepLog`); its exit code."""
+    with subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    ) as process:
+        assert process.stdout is not None
+        log.copy(process.stdout)
+        return process.wait()
