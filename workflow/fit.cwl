@@ -55,3 +55,7 @@ outputs:
   notebook:
     type: File
     outputBinding: {glob: $(inputs.outdir)/notebooks/03_fit.ipynb}
+  log:
+    doc: "the cabinetry and pyhf log lines of this step (no lines: no file)"
+    type: File?
+    outputBinding: {glob: $(inputs.outdir)/logs/fit.log}

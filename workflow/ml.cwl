@@ -64,3 +64,7 @@ outputs:
   notebook:
     type: File
     outputBinding: {glob: $(inputs.outdir)/notebooks/04_ml.ipynb}
+  log:
+    doc: "the cabinetry and pyhf log lines of this step (no lines: no file)"
+    type: File?
+    outputBinding: {glob: $(inputs.outdir)/logs/ml.log}

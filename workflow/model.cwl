@@ -54,3 +54,7 @@ outputs:
   notebook:
     type: File
     outputBinding: {glob: $(inputs.outdir)/notebooks/02_statistical_model.ipynb}
+  log:
+    doc: "the cabinetry and pyhf log lines of this step (no lines: no file)"
+    type: File?
+    outputBinding: {glob: $(inputs.outdir)/logs/model.log}

@@ -100,3 +100,7 @@ outputs:
   reinterpretation:
     type: Directory
     outputBinding: {glob: $(inputs.outdir)/reinterpretation}
+  log:
+    doc: "the cabinetry and pyhf log lines of this step (no lines: no file)"
+    type: File?
+    outputBinding: {glob: $(inputs.outdir)/logs/reinterpret.log}

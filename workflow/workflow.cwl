@@ -129,6 +129,12 @@ outputs:
   ml_dir:
     type: Directory
     outputSource: ml/ml
+  logs:
+    doc: "the steps' cabinetry and pyhf log files (model.log, fit.log, ml.log, reinterpret.log; a step without such lines has none)"
+    type: File[]
+    outputSource: [model/log, fit/log, ml/log, reinterpret/log]
+    linkMerge: merge_flattened
+    pickValue: all_non_null
 steps:
   dataset:
     run: dataset.cwl
@@ -196,7 +202,7 @@ steps:
       outdir: outdir
       signal: signal
       poi: poi
-    out: [workspace, notebook]
+    out: [workspace, notebook, log]
     hints:
       reana:
         compute_backend: kubernetes
@@ -209,7 +215,7 @@ steps:
       workspace: model/workspace
       outdir: outdir
       poi: poi
-    out: [fit_results, plots, plot_files, notebook]
+    out: [fit_results, plots, plot_files, notebook, log]
     hints:
       reana:
         compute_backend: kubernetes
@@ -224,7 +230,7 @@ steps:
       histograms_ml: merge/histograms_ml
       outdir: outdir
       use_inference: use_inference
-    out: [ml, ml_files, notebook]
+    out: [ml, ml_files, notebook, log]
     hints:
       reana:
         compute_backend: kubernetes
@@ -246,7 +252,7 @@ steps:
       scheduler: scheduler
       outdir: outdir
       partials: histograms/partials
-    out: [reinterpretation]
+    out: [reinterpretation, log]
     hints:
       reana:
         compute_backend: kubernetes

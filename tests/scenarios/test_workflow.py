@@ -166,12 +166,35 @@ def test_both_specs_declare_the_same_outputs() -> None:
     # The CWL workflow's outputs land, by basename, in outputs/ on REANA.
     workflow = _yaml(WORKFLOW)
     cwl_names = set()
-    for output in workflow["outputs"].values():
+    for name, output in workflow["outputs"].items():
+        if name == "logs":  # the steps' library log files: diagnostics, not declared outputs
+            continue
         step, _, out = output["outputSource"].partition("/")
         tool = _yaml(WORKFLOW.parent / workflow["steps"][step]["run"])
         glob = tool["outputs"][out]["outputBinding"]["glob"]
         cwl_names.add(Path(glob).name)
     assert {Path(p).name for p in cwl["files"] + cwl["directories"]} == cwl_names
+
+
+def test_cwl_workflow_collects_the_library_log_of_every_step_that_writes_one() -> None:
+    """Each stage decorated with ``library_logs_of(step)`` writes ``<outdir>/logs/<step>.log``:
+    its CWL tool declares that file as an optional output, and the workflow's ``logs`` output
+    collects them all (a CWL step's outdir is discarded after the step)."""
+    import inspect
+
+    from agc.workflow import stages
+
+    logged = set(re.findall(r'@library_logs_of\("(\w+)"\)', inspect.getsource(stages)))
+    assert logged == {"model", "fit", "ml", "reinterpret"}
+    workflow = _yaml(WORKFLOW)
+    sources = workflow["outputs"]["logs"]["outputSource"]
+    assert sorted(sources) == sorted(f"{step}/log" for step in logged)
+    for step in logged:
+        assert "log" in workflow["steps"][step]["out"]
+        tool = _yaml(WORKFLOW.parent / workflow["steps"][step]["run"])
+        log = tool["outputs"]["log"]
+        assert log["type"] == "File?"
+        assert log["outputBinding"]["glob"] == f"$(inputs.outdir)/logs/{step}.log"
 
 
 def test_cwl_tools_take_no_directory_inputs_no_directory_listings_nothing_writable() -> None:
