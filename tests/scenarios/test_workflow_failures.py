@@ -20,10 +20,11 @@ SNAKEMAKE = REPO / ".venv-snakemake" / "bin" / "snakemake"
 
 @pytest.fixture
 def not_root_manifest(tmp_path: Path) -> Path:
-    """A manifest whose one ttbar file is a text file named ``.root``."""
+    """A manifest whose one ttbar file starts as a ROOT file does (so the checks made before
+    any step pass it) but is not one: the histogram step fails on it."""
     data = tmp_path / "data"
     data.mkdir()
-    (data / "notes.root").write_text("this is not a ROOT file\n")
+    (data / "notes.root").write_bytes(b"root" + b" this is not a ROOT file\n")
     manifest = tmp_path / "not_root.json"
     entry = {"nevts_total": 10, "xsec": 1.0, "files": [{"path": "data/notes.root", "nevts": 10}]}
     manifest.write_text(json.dumps({"ttbar": {"nominal": entry}}))

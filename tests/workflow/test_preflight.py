@@ -19,7 +19,8 @@ def workspace(tmp_path: Path) -> Path:
     """A workspace with the analysis' signal declarations and one local input file."""
     shutil.copytree(REPO / "inputs" / "signals", tmp_path / "inputs" / "signals")
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "a.root").write_bytes(b"x")
+    (tmp_path / "data" / "a.root").write_bytes(b"root" + bytes(96))  # a ROOT file's first bytes
+    (tmp_path / "data" / "notes.root").write_text("this is not a ROOT file\n")
     return tmp_path
 
 
@@ -94,6 +95,13 @@ def test_a_good_manifest_passes(workspace: Path) -> None:
         ([{"path": "data/a.root", "nevts": 0}], "ttbar", r"data/a\.root has nevts 0; .* > 0"),
         ([{"path": "data/none.root", "nevts": 5}], "ttbar", r"file not found: .*none\.root"),
         ([{"path": "data/a.root", "nevts": 5}], "wjets", r"unknown sample 'wjets'"),
+        ([{"path": "data/a.root", "nevts": 5}], "ttbarr", r"'ttbarr' \(did you mean 'ttbar'\?\)"),
+        (
+            [{"path": "data/notes.root", "nevts": 5}],
+            "ttbar",
+            r"^inputs\.json: input file .*notes\.root \(sample ttbar__nominal\) is not a ROOT "
+            r"file: it starts with b'this', not b'root'$",
+        ),
         ([{"path": "data/a.root", "nevts": "5"}], "ttbar", r"inputs\.json"),
     ],
 )

@@ -55,6 +55,23 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+#: The first bytes of every ROOT file (the TFile header), whether it holds TTrees or RNTuples.
+ROOT_SIGNATURE = b"root"
+
+
+def check_root_signature(path: str | os.PathLike[str], where: str = "") -> None:
+    """Raise :class:`AGCError` naming ``path`` (and ``where``, e.g. ``"(sample ttbar)"``)
+    unless the file starts with :data:`ROOT_SIGNATURE`; reads 4 bytes."""
+    with open(path, "rb") as handle:
+        head = handle.read(len(ROOT_SIGNATURE))
+    if head != ROOT_SIGNATURE:
+        place = f" {where}" if where else ""
+        raise AGCError(
+            f"input file {path}{place} is not a ROOT file: it starts with {head!r}, "
+            f"not {ROOT_SIGNATURE!r}"
+        )
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""

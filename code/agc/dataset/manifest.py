@@ -17,6 +17,7 @@ A run reads its manifest once, as a :class:`Manifest` (validated on creation); i
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -109,8 +110,11 @@ def select_samples(
         process, sep, variation = name.partition(SAMPLE_SEPARATOR)
         if process not in manifest or (sep and variation not in manifest[process]):
             known = sorted(sample_key(p, v) for p, vs in manifest.items() for v in vs)
+            close = difflib.get_close_matches(name, [*sorted(manifest), *known], n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise AGCError(
-                f"unknown sample '{name}'; known: {', '.join(sorted(manifest))} or {', '.join(known)}"
+                f"unknown sample '{name}'{hint}; known: {', '.join(sorted(manifest))} or "
+                f"{', '.join(known)}"
             )
         pairs = [(process, variation)] if sep else [(process, v) for v in manifest[process]]
         chosen.extend(pair for pair in pairs if pair not in chosen)

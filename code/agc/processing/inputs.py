@@ -21,7 +21,7 @@ import uproot
 
 from agc.core import physics
 from agc.core.errors import AGCError
-from agc.core.fileio import sha256_file
+from agc.core.fileio import check_root_signature, sha256_file
 from agc.dataset.manifest import InputFile, SelectedSample
 from agc.processing.errors import one_line
 
@@ -70,6 +70,7 @@ def check_file(
         content = sha256_file(path)
     if item.sha256 and content != item.sha256:
         raise AGCError(f"input file {path} {where}: sha256 differs from the manifest's")
+    check_root_signature(path, where)
     try:
         with uproot.open(path) as handle:
             actual, end = os.path.getsize(path), int(handle.file.fEND)

@@ -18,6 +18,7 @@ from typing import Any
 
 from agc.core import resources
 from agc.core.errors import AGCError
+from agc.core.fileio import check_root_signature
 from agc.core.parameters import default
 
 #: Folder of the signal declarations (in the workspace; the analysis' own ones also count).
@@ -141,8 +142,8 @@ def check_entry_counts(inputs: str, samples: str, max_files: int, root: Path) ->
 
 def check_manifest(inputs: str, samples: str, max_files: int, root: Path) -> None:
     """The manifest ``inputs`` names passes its schema, ``samples`` are in it, and every file
-    a run reads (the first ``max_files`` of each chosen sample) has an entry count ``nevts`` > 0
-    and exists locally (URLs are not fetched).
+    a run reads (the first ``max_files`` of each chosen sample) has an entry count ``nevts`` > 0,
+    exists locally and starts as a ROOT file does (URLs are not fetched).
 
     ``inputs=embedded`` is checked only when its manifest exists (the dataset step makes it)."""
     from agc.dataset.manifest import is_remote
@@ -150,8 +151,14 @@ def check_manifest(inputs: str, samples: str, max_files: int, root: Path) -> Non
     files = _files_read(inputs, samples, max_files, root)
     _refuse_empty(inputs, files)
     for key, record in files:
-        if not is_remote(record.path) and not os.path.isfile(record.path):
+        if is_remote(record.path):
+            continue
+        if not os.path.isfile(record.path):
             raise AGCError(f"{inputs}: sample '{key}': file not found: {record.path}")
+        try:
+            check_root_signature(record.path, f"(sample {key})")
+        except AGCError as exc:
+            raise AGCError(f"{inputs}: {exc}") from None
 
 
 def check_outdir(outdir: str, root: Path) -> None:
