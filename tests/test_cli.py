@@ -369,6 +369,8 @@ def test_the_summary_abbreviates_large_values() -> None:
             "poi": {"name": "mu", "value": 1.0},
             "cutflow": {str(i): {"all": i} for i in range(9)},
             "plots": [f"p{i}.pdf" for i in range(12)],
+            "steps": [{"name": "dataset", "seconds": 1.0}, {"name": "histograms", "seconds": 2.0}],
+            "ranking": [{"rank": 1}],
         }
     )
     assert text.splitlines() == [
@@ -377,6 +379,8 @@ def test_the_summary_abbreviates_large_values() -> None:
         "poi: name=mu, value=1",
         "cutflow: 9 entries",
         "plots: 12 items",
+        "steps: dataset, histograms",
+        "ranking: 1 item",
     ]
 
 

@@ -99,8 +99,10 @@ def test_a_good_manifest_passes(workspace: Path) -> None:
         (
             [{"path": "data/notes.root", "nevts": 5}],
             "ttbar",
-            r"^inputs\.json: input file .*notes\.root \(sample ttbar__nominal\) is not a ROOT "
-            r"file: it starts with b'this', not b'root'$",
+            (
+                r"^inputs\.json: input file .*notes\.root \(sample ttbar__nominal\) is not a "
+                r"ROOT file: it starts with b'this', not b'root'$"
+            ),
         ),
         ([{"path": "data/a.root", "nevts": "5"}], "ttbar", r"inputs\.json"),
     ],

@@ -35,7 +35,8 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 def _short(value: Any) -> str:
     """One value of a summary line: scalars as they are (floats to 4 significant digits),
-    small mappings and lists inline, large ones as their size."""
+    small mappings and lists inline, a list of named records (e.g. steps) as their names,
+    large ones as their size."""
     if isinstance(value, float):
         return f"{value:.4g}"
     if value is None or isinstance(value, str | int | bool | os.PathLike):
@@ -47,9 +48,12 @@ def _short(value: Any) -> str:
             return ", ".join(f"{k}={_short(v)}" for k, v in value.items())
         return f"{len(value)} entries"
     if isinstance(value, list | tuple):
+        names = [v.get("name") for v in value if isinstance(v, Mapping)]
+        if value and len(names) == len(value) and all(isinstance(n, str) for n in names):
+            return ", ".join(names)
         if len(value) <= 3 and all(not isinstance(v, Mapping | list | tuple) for v in value):
             return ", ".join(_short(v) for v in value)
-        return f"{len(value)} items"
+        return f"{len(value)} item{'' if len(value) == 1 else 's'}"
     return str(value)
 
 
