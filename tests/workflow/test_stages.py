@@ -63,7 +63,8 @@ def test_histograms_then_merge_equal_one_pass_bit_for_bit(in_tmp: Path, toy_mani
     stale.parent.mkdir(parents=True)
     stale.write_text("{}")
     partial = stages.histograms(**common, outdir="run")
-    assert not stale.exists(), "the workflow's partial folder is emptied first"
+    assert not stale.exists(), "the workflow's partial folder is replaced as a whole"
+    assert [p.name for p in (in_tmp / "run").iterdir() if p.name.startswith(".partial")] == []
     assert sorted(Path(p).parent.name for p in partial.partials) == ["partial"] * len(
         partial.partials
     )
@@ -86,6 +87,29 @@ def test_histograms_then_merge_equal_one_pass_bit_for_bit(in_tmp: Path, toy_mani
     stages.histograms(**common, samples="wjets", outdir="run", partial_dir="mine")
     assert kept.exists(), "a partial folder given is not emptied"
     assert (in_tmp / "mine" / "wjets__nominal.partial.json").is_file()
+
+
+def test_a_failed_histogram_run_leaves_the_previous_partials(
+    in_tmp: Path, toy_manifest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merge and a later signal swap read <outdir>/partial: a run that fails midway (here
+    after writing one partial output) must not leave it empty or half-replaced."""
+    from agc.processing import histograms as processing_histograms
+
+    first = stages.histograms(inputs=str(toy_manifest), executor="iterative", outdir="run")
+    folder = in_tmp / "run" / "partial"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert sorted(before) == sorted(Path(p).name for p in first.partials)
+
+    def fails_midway(*args: Any, partial_dir: Path, **kwargs: Any) -> Any:
+        (Path(partial_dir) / "wjets__nominal.partial.json").write_text("{}")
+        raise AGCError("input file x.root: disk full")
+
+    monkeypatch.setattr(processing_histograms, "run_histograms", fails_midway)
+    with pytest.raises(AGCError, match="disk full"):
+        stages.histograms(inputs=str(toy_manifest), executor="iterative", outdir="run")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert [p.name for p in (in_tmp / "run").iterdir() if p.name.startswith(".partial")] == []
 
 
 def test_model_builds_the_main_measurement_also_for_a_signal_declaration(in_tmp: Path) -> None:

@@ -141,3 +141,27 @@ def fresh_directory(path: str | os.PathLike[str]) -> Path:
         shutil.rmtree(path)
     path.mkdir(parents=True)
     return path
+
+
+@contextlib.contextmanager
+def replaced_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty folder beside ``path`` to fill; when the block succeeds it replaces
+    ``path`` (what a previous run left there is removed), when it raises it is removed and
+    ``path`` stays as it was. The replacement is two renames on one file system."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.new-", dir=path.parent))
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = None
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+        os.replace(path, old / path.name)
+    os.replace(staging, path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -32,6 +32,7 @@ load coffea) and importing this module stays cheap for the CLI.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import os
@@ -152,8 +153,9 @@ def histograms(
     """NanoAOD -> histograms (:func:`agc.processing.histograms.run_histograms`).
 
     ``partials=True`` (the workflow's stage): one unnormalised partial output per sample in
-    ``partial_dir`` -- by default ``<outdir>/partial/``, emptied first; a folder given is not
-    emptied -- for :func:`merge`. ``partials=False``: one pass straight to ``output`` (default
+    ``partial_dir`` -- by default ``<outdir>/partial/``, replaced as a whole when the run
+    succeeds (a failed run leaves the previous partials); a folder given is not emptied -- for
+    :func:`merge`. ``partials=False``: one pass straight to ``output`` (default
     ``<outdir>/histograms.root``) and ``cutflow.json`` beside it. Per-chunk checkpoints live
     beside ``output`` either way. Returns the run's summary (yields, cut flow, timing, ...).
 
@@ -162,7 +164,7 @@ def histograms(
     :class:`~agc.core.config.RunConfig`, validated here once.
     """
     from agc.core.config import RunConfig
-    from agc.core.fileio import fresh_directory
+    from agc.core.fileio import replaced_directory
     from agc.processing.histograms import run_histograms
     from agc.workflow.preflight import check_entry_counts
 
@@ -183,14 +185,18 @@ def histograms(
     check_entry_counts(run.inputs, run.samples, run.processing.max_files, Path.cwd())
     target = _under(run.outdir, output, HISTOGRAMS)
     with output_lock(target.parent, "agc histograms"):
-        folder: Path | None = None
-        if partials and partial_dir is not None:
-            folder = Path(partial_dir)
-        elif partials:
-            folder = fresh_directory(Path(run.outdir) / PARTIAL_DIR)
-        return run_histograms(
-            run.inputs, target, run.processing, samples=run.samples, partial_dir=folder
-        )
+        if not partials or partial_dir is not None:
+            folder = Path(partial_dir) if partials and partial_dir is not None else None
+            return run_histograms(
+                run.inputs, target, run.processing, samples=run.samples, partial_dir=folder
+            )
+        final = Path(run.outdir) / PARTIAL_DIR
+        with replaced_directory(final) as staging:  # a failed run leaves the last partials
+            result = run_histograms(
+                run.inputs, target, run.processing, samples=run.samples, partial_dir=staging
+            )
+        moved = [str(final / Path(path).name) for path in result.partials or []]
+        return dataclasses.replace(result, partials=moved)
 
 
 @_one_line_faults
