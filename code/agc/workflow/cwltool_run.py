@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agc.core.errors import AGCError
+from agc.core.interrupt import child_process
 from agc.workflow.steplog import StepLog, step_error
 
 
@@ -151,8 +152,9 @@ def run_cwltool(
     cwltool's log (its standard error, with the jobs' output) goes to ``log``."""
     _log(f"[agc run-cwl] {' '.join(command)}")
     with tempfile.TemporaryFile() as stdout:
-        with subprocess.Popen(
+        with child_process(
             command,
+            "cwltool",
             cwd=root,
             env=env,
             stdin=subprocess.DEVNULL,

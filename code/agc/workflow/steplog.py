@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Self
 
+from agc.core.interrupt import child_process
 from agc.core.parameters import default
 from agc.core.progress import is_progress_line, process_stderr
 
@@ -216,9 +217,12 @@ def library_logs_of(step: str) -> Callable[[Callable[..., Any]], Callable[..., A
 
 def run_logged(argv: list[str], cwd: Path, env: dict[str, str], log: Any) -> int:
     """Run ``argv`` in ``cwd`` with no standard input, its stdout and stderr copied line by line
-    into ``log`` (anything with ``copy(stream)``, e.g. :class:`StepLog`); its exit code."""
-    with subprocess.Popen(
+    into ``log`` (anything with ``copy(stream)``, e.g. :class:`StepLog`); its exit code. It runs
+    in its own process group, stopped with the caller (:func:`agc.core.interrupt.child_process`).
+    """
+    with child_process(
         argv,
+        Path(argv[0]).name,
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,

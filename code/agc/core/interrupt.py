@@ -1,0 +1,77 @@
+"""Interrupts of a run: SIGTERM handled as Ctrl-C is, and child processes stopped with their run.
+
+A workflow runner (``agc run-serial``, ``run-cwl``, ``run-snakemake``) starts each engine or step
+command in its own process group (:func:`child_process`). Whatever ends the runner -- Ctrl-C,
+SIGTERM (:func:`terminate_as_exit` turns it into :class:`SystemExit`), an error -- the whole
+group is interrupted, then killed after :data:`GRACE_S`, so that no step goes on writing into
+the output folder after its runner has ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+#: Exit status of a run stopped by SIGTERM (128 + the signal number, as a shell reports it).
+TERMINATED_STATUS = 128 + signal.SIGTERM
+
+#: Seconds a child process group has to end after SIGINT before it is killed.
+GRACE_S = 10.0
+
+
+@contextlib.contextmanager
+def terminate_as_exit(what: str = "run") -> Iterator[None]:
+    """Inside, SIGTERM (in the main thread) raises :class:`SystemExit` with
+    :data:`TERMINATED_STATUS` after one line on stderr naming ``what`` was stopped, so that
+    clean-up runs as after Ctrl-C. Elsewhere than in the main thread it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        del signum, frame
+        # sys.__stderr__: a run may redirect sys.stderr to capture tracebacks.
+        print(f"agc: terminated (SIGTERM): {what} stopped", file=sys.__stderr__)
+        raise SystemExit(TERMINATED_STATUS)
+
+    saved = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+
+def stop_group(process: subprocess.Popen[Any], grace: float = GRACE_S) -> None:
+    """Interrupt the process group led by ``process`` (SIGINT, as Ctrl-C would) and kill it
+    (SIGKILL) if ``process`` has not ended within ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@contextlib.contextmanager
+def child_process(argv: list[str], what: str, **popen: Any) -> Iterator[subprocess.Popen[Any]]:
+    """``subprocess.Popen(argv, **popen)`` in a new process group; when the block raises
+    (Ctrl-C, SIGTERM, an error), the group is stopped (:func:`stop_group`) before the
+    exception goes on. ``what`` names the run in the SIGTERM line."""
+    with (
+        terminate_as_exit(what),
+        subprocess.Popen(argv, start_new_session=True, **popen) as process,
+    ):
+        try:
+            yield process
+        except BaseException:
+            stop_group(process)
+            raise
