@@ -19,7 +19,7 @@ from PIL import Image
 
 from agc.core.rounding import pdg_round
 from agc.publish.provenance import run_provenance
-from agc.report.build import build_report
+from agc.report.build import REPORT_TITLE, SYNTHETIC_TITLE, build_report, report_title
 from agc.report.display import summary_markdown
 from agc.report.images import compress_png
 from agc.report.notebookcells import LOG_LINES, capture_stderr
@@ -94,8 +94,22 @@ def test_cutflow_shows_weighted_events_next_to_raw(tmp_path: Path) -> None:
     assert "weighted events (xsec × lumi / N_generated per event, 3.378 fb⁻¹)" in page
 
 
+def test_the_title_says_when_the_events_are_synthetic(tmp_path: Path) -> None:
+    assert report_title(tmp_path) == REPORT_TITLE  # no dataset record: no claim
+    (tmp_path / "dataset.json").write_text(json.dumps({"inputs": "embedded"}))
+    assert report_title(tmp_path) == SYNTHETIC_TITLE
+    manifest = tmp_path / "cms" / "nanoaod.json"
+    manifest.parent.mkdir()
+    manifest.write_text("{}")
+    (tmp_path / "dataset.json").write_text(json.dumps({"inputs": str(manifest)}))
+    assert report_title(tmp_path) == REPORT_TITLE
+    (manifest.parent / "generation.json").write_text("{}")  # what agc generate leaves
+    assert report_title(tmp_path) == SYNTHETIC_TITLE
+
+
 def test_the_report_leads_with_the_result(report_run: Path) -> None:
     page = (report_run / "report.html").read_text(encoding="utf-8")
+    assert f"<title>{html.escape(report_title(report_run))}</title>" in page
     fit = json.loads((report_run / "fit_results.json").read_text())
     poi = fit["poi"]
     first = page.index('data-role="fit-poi"')

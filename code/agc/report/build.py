@@ -28,6 +28,19 @@ from agc.core.fileio import write_text
 from agc.report.notebookcells import capture_stderr, compress_images
 
 REPORT_TITLE = "AGC ttbar analysis (CMS 2015 Open Data) — run report"
+#: What the title adds for a run on the package's synthetic events (not CMS data).
+SYNTHETIC_TITLE = "AGC ttbar analysis (CMS 2015 Open Data) on synthetic events — run report"
+
+
+def report_title(outdir: str | os.PathLike[str]) -> str:
+    """The report's title: :data:`SYNTHETIC_TITLE` when the run in ``outdir`` read the
+    package's synthetic events (:func:`agc.dataset.origin.run_origin`), else
+    :data:`REPORT_TITLE`."""
+    from agc.dataset.origin import DataOrigin, run_origin
+
+    return SYNTHETIC_TITLE if run_origin(outdir) is DataOrigin.SYNTHETIC else REPORT_TITLE
+
+
 #: The report's nbconvert template (a folder under :data:`TEMPLATES`).
 TEMPLATE = "agc_report"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -113,7 +126,9 @@ def build_report(
     if not paths:
         raise AGCError(f"no executed notebooks (*.ipynb) in {folder}")
     combined = combine_notebooks(paths)
-    summary = summary_html(Path(outdir) if outdir is not None else folder.parent)
+    run_dir = Path(outdir) if outdir is not None else folder.parent
+    summary = summary_html(run_dir)
+    title = report_title(run_dir)
     exporter = HTMLExporter(
         template_name=TEMPLATE,
         extra_template_basedirs=[str(TEMPLATES)],
@@ -124,8 +139,8 @@ def build_report(
         TagRemovePreprocessor(remove_cell_tags=set(REMOVED_CELL_TAGS)), enabled=True
     )
     resources = {
-        "metadata": {"name": REPORT_TITLE},
-        "agc_title": REPORT_TITLE,
+        "metadata": {"name": title},
+        "agc_title": title,
         "agc_summary": summary,
         "agc_nav": _navigation(summary),
     }
