@@ -186,19 +186,25 @@ with worker_pool(2) as pool:
     assert out.stdout.split() == ["fork", "True", "True"]
 
 
-def test_parallel_map_uses_the_futures_pool_or_threads_for_dask_else_map() -> None:
+def test_parallel_map_uses_forked_workers_else_threads_else_map() -> None:
     import concurrent.futures
 
+    import loky
     from coffea import processor
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        futures = processor.FuturesExecutor(pool=pool, workers=2)
-        with parallel_map(futures, 2) as mapper:
-            assert mapper == pool.map
+    forked = concurrent.futures.ProcessPoolExecutor(max_workers=1)  # no process until used
+    with parallel_map(processor.FuturesExecutor(pool=forked, workers=2), 2) as mapper:
+        assert mapper == forked.map
+    forked.shutdown()
+    importing = loky.ProcessPoolExecutor(max_workers=1)
+    for executor in (
+        processor.FuturesExecutor(pool=importing, workers=2),
+        processor.DaskExecutor(),
+    ):
+        with parallel_map(executor, 2) as mapper:
+            assert isinstance(mapper.__self__, concurrent.futures.ThreadPoolExecutor)
             assert list(mapper(len, ["a", "bb", "ccc"])) == [1, 2, 3]
-    with parallel_map(processor.DaskExecutor(), 2) as mapper:
-        assert isinstance(mapper.__self__, concurrent.futures.ThreadPoolExecutor)
-        assert list(mapper(len, ["a", "bb"])) == [1, 2]
+    importing.shutdown()
     with parallel_map(processor.DaskExecutor(), 1) as mapper:
         assert mapper is map
     with parallel_map(processor.IterativeExecutor(), 2) as mapper:

@@ -147,14 +147,16 @@ def largest_first(items: Any) -> list[Any]:
 @contextlib.contextmanager
 def parallel_map(executor: Any, workers: int) -> Iterator[Callable[..., Iterator[Any]]]:
     """A ``map`` (results in the order of the inputs) spreading work over the ``executor``'s
-    cores: the futures executor's own worker processes; for the Dask executor, ``workers``
-    threads of this process (for work that releases the GIL, such as hashing a file); else the
-    built-in ``map`` (the iterative executor runs in this thread alone)."""
+    cores: the futures executor's own worker processes when they were forked (ready at once,
+    :func:`worker_pool`); else, for the futures and Dask executors, ``workers`` threads of this
+    process (for work that releases the GIL, such as hashing a file; a loky pool's workers are
+    still importing the analysis meanwhile); else the built-in ``map`` (the iterative executor
+    runs in this thread alone)."""
     if isinstance(executor, processor.FuturesExecutor) and isinstance(
-        executor.pool, concurrent.futures.Executor
+        executor.pool, concurrent.futures.ProcessPoolExecutor
     ):
         yield executor.pool.map
-    elif isinstance(executor, processor.DaskExecutor) and workers > 1:
+    elif isinstance(executor, processor.FuturesExecutor | processor.DaskExecutor) and workers > 1:
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as threads:
             yield threads.map
     else:
