@@ -130,10 +130,17 @@ def test_scale_out_table_runs_every_executor_with_the_same_bytes(tiny_manifest: 
     assert rows == [("iterative", 1), ("futures", 2), ("dask", 1), ("dask", 2)]
     assert all(run["events"] == 1500 for run in result["runs"])
     assert result["runs"][0]["per_core"] == 1.0
+    assert result["runs"][0]["speedup"] == 1.0
+    assert result["runs"][0]["cpu_efficiency"] == 1.0
     assert all(run["per_core"] > 0 for run in result["runs"])
+    assert all(run["cpu_s"]["main"] > 0 for run in result["runs"])
+    # the work happens in the workers: futures and Dask runs spend CPU there
+    assert all(run["cpu_s"]["workers"] > 0 for run in result["runs"][1:])
+    assert result["futures_start"] in ("fork", "loky")
     assert result["identical"] is True
     assert result["floor"]["events_per_s"] > 0
     assert "| futures | 2 |" in report
+    assert "events per CPU s" in report
     assert "uproot read floor" in report
     assert "byte-identical" in report
 

@@ -23,7 +23,10 @@ from agc.processing.executors import (
     _worker_plugin,
     coffea_executor,
     dask_scheduler,
+    fork_context,
+    largest_first,
     local_cluster,
+    parallel_map,
 )
 
 
@@ -131,3 +134,78 @@ def test_local_cluster_workers_run_without_profiler_and_with_plain_heap() -> Non
         assert [mapped for *_, mapped in client.run(state).values()] == [1]
         client.register_plugin(_worker_plugin())
         assert list(client.run(state).values()) == [(False, "65536", 0)]
+
+
+# -- the futures pool, the chunk order and the input checks ------------------------------------
+
+
+def test_chunks_go_longest_first_ties_in_their_order() -> None:
+    from coffea.processor.executor import WorkItem
+
+    def chunk(name: str, start: int, stop: int) -> WorkItem:
+        return WorkItem("d", name, "Events", start, stop, b"")
+
+    items = [chunk("a", 0, 10), chunk("b", 0, 300), chunk("c", 0, 10), chunk("d", 100, 400)]
+    ordered = largest_first(items)
+    assert [(item.filename, len(item)) for item in ordered] == [
+        ("b", 300),
+        ("d", 300),
+        ("a", 10),
+        ("c", 10),
+    ]
+
+
+def test_no_fork_while_another_thread_runs() -> None:
+    import threading
+
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert fork_context() is None
+    finally:
+        release.set()
+        other.join()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork only on Linux")
+def test_forked_workers_start_with_the_analysis_imported() -> None:
+    """In a single-threaded process the pool's workers are forked: they already hold the
+    modules imported by the run's process, and are its children."""
+    code = """
+import os, agc.analysis.processor
+from agc.processing.executors import fork_context, worker_pool
+print(fork_context().get_start_method())
+with worker_pool(2) as pool:
+    print(pool.submit(eval, "'agc.analysis.processor' in __import__('sys').modules").result())
+    print(pool.submit(os.getppid).result() == os.getpid())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == ["fork", "True", "True"]
+
+
+def test_parallel_map_uses_forked_workers_else_threads_else_map() -> None:
+    import concurrent.futures
+
+    import loky
+    from coffea import processor
+
+    forked = concurrent.futures.ProcessPoolExecutor(max_workers=1)  # no process until used
+    with parallel_map(processor.FuturesExecutor(pool=forked, workers=2), 2) as mapper:
+        assert mapper == forked.map
+    forked.shutdown()
+    importing = loky.ProcessPoolExecutor(max_workers=1)
+    for executor in (
+        processor.FuturesExecutor(pool=importing, workers=2),
+        processor.DaskExecutor(),
+    ):
+        with parallel_map(executor, 2) as mapper:
+            assert isinstance(mapper.__self__, concurrent.futures.ThreadPoolExecutor)
+            assert list(mapper(len, ["a", "bb", "ccc"])) == [1, 2, 3]
+    importing.shutdown()
+    with parallel_map(processor.DaskExecutor(), 1) as mapper:
+        assert mapper is map
+    with parallel_map(processor.IterativeExecutor(), 2) as mapper:
+        assert mapper is map

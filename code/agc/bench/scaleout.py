@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -38,10 +39,11 @@ def _time_on_dask(
 
     from agc.processing.executors import local_cluster
 
-    timings = []
+    timings, cpus = [], []
     with local_cluster(workers) as cluster, distributed.Client(cluster) as client:
         client.run(importlib.import_module, "agc.analysis.processor")
         for attempt in range(repeats):
+            before = (main_cpu(), sum(client.run(time.process_time).values()))
             start = time.perf_counter()
             summary = run_histograms(
                 manifest,
@@ -52,6 +54,8 @@ def _time_on_dask(
                 samples=samples,
             )
             timings.append(time.perf_counter() - start)
+            after = (main_cpu(), sum(client.run(time.process_time).values()))
+            cpus.append({"main": after[0] - before[0], "workers": after[1] - before[1]})
     events = summary.events_processed
     seconds = min(timings)
     return {
@@ -60,7 +64,21 @@ def _time_on_dask(
         "seconds": seconds,
         "all_seconds": timings,
         "events_per_s": events / seconds if seconds > 0 else math.inf,
+        "cpu_s": min(cpus, key=lambda cpu: cpu["main"] + cpu["workers"]),
     }
+
+
+def main_cpu() -> float:
+    """CPU seconds [s] (user + system) this process has used so far, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def children_cpu() -> float:
+    """CPU seconds [s] (user + system) of this process' children that ended and were waited
+    for (a futures run's worker processes, once its pool is shut down)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def dask_scale_out(
@@ -150,11 +168,14 @@ def _time_local(
 ) -> dict[str, Any]:
     """Events/s of :func:`run_histograms` (checkpoints on, as a run has them) on the iterative
     or futures executor, the fastest of ``repeats`` runs; the futures pool is started inside
-    each run, so its start-up is counted. Adds the ``histograms.root`` sha256 of the runs."""
-    timings, digests, events = [], set(), 0
+    each run, so its start-up is counted. Adds the ``histograms.root`` sha256 of the runs and
+    the CPU seconds of this process and of the worker processes (the run with the least)."""
+    timings, digests, events, cpus = [], set(), 0, []
     for _ in range(repeats):
         processing = ProcessingConfig(executor=executor, workers=workers, chunksize=chunksize)
+        before = (main_cpu(), children_cpu())
         seconds, summary, digest = timed_histograms(manifest, processing, samples)
+        cpus.append({"main": main_cpu() - before[0], "workers": children_cpu() - before[1]})
         timings.append(seconds)
         digests.add(digest)
         events = summary.events_processed
@@ -164,8 +185,57 @@ def _time_local(
         "seconds": seconds,
         "all_seconds": timings,
         "events_per_s": events / seconds if seconds > 0 else math.inf,
+        "cpu_s": min(cpus, key=lambda cpu: cpu["main"] + cpu["workers"]),
         "digests": digests,
     }
+
+
+def time_in_fresh_process(
+    source: str, executor: str, workers: int, chunksize: int, samples: str, repeats: int
+) -> dict[str, Any]:
+    """:func:`_time_local` of the manifest ``source``, each of the ``repeats`` runs in a new
+    Python process, as an ``agc histograms`` run has it: no thread left by earlier runs (uproot's
+    I/O thread, the progress monitor), so the futures workers can be forked
+    (:func:`agc.processing.executors.fork_context`). Adds ``"start"``: how each process would
+    start a futures pool (``"fork"`` or ``"loky"``, the set of them joined by ``/``)."""
+    import json
+    import subprocess
+    import sys
+
+    args = json.dumps([source, executor, workers, chunksize, samples])
+    code = (
+        "import json\n"
+        "from agc.bench.scaleout import time_here\n"
+        f"print(json.dumps(time_here(*json.loads({args!r}))))\n"
+    )
+    runs = []
+    for _ in range(repeats):
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"timing {executor} in a new process failed:\n{done.stderr}")
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    fastest = min(runs, key=lambda run: run["seconds"])
+    return {
+        **fastest,
+        "all_seconds": [run["seconds"] for run in runs],
+        "cpu_s": min((run["cpu_s"] for run in runs), key=lambda cpu: sum(cpu.values())),
+        "digests": {digest for run in runs for digest in run["digests"]},
+        "start": "/".join(sorted({run["start"] for run in runs})),
+    }
+
+
+def time_here(
+    source: str, executor: str, workers: int, chunksize: int, samples: str
+) -> dict[str, Any]:
+    """One :func:`_time_local` run in this process, JSON-ready (the digests as a list), with
+    how a futures pool would start here (``"start"``: ``"fork"`` or ``"loky"``)."""
+    from agc.processing.executors import fork_context
+
+    start = "fork" if fork_context() is not None else "loky"
+    run = _time_local(Manifest.of(source), executor, workers, chunksize, samples, 1)
+    return {**run, "digests": sorted(run["digests"]), "start": start}
 
 
 def _time_dask_digests(
@@ -185,17 +255,22 @@ def run_scale_out(
     samples: str = "all",
     repeats: int = 2,
 ) -> dict[str, Any]:
-    """The scale-out table in one run: events/s of the iterative executor (1 process), futures
-    (2 processes) and Dask (1 and 2 single-threaded worker processes on a ``LocalCluster``
+    """The scale-out table in one run: events/s of the iterative executor (1 process) and
+    futures (2 processes), each in a new Python process as an ``agc histograms`` run, and Dask (1 and 2 single-threaded worker processes on a ``LocalCluster``
     started before the timing, as a REANA cluster is), each the fastest of ``repeats`` runs, next
     to the uproot read floor of the same columns in one process.
 
     Per-core efficiency is events/s per worker over the iterative process' events/s (1.0: a
-    worker is as fast as one plain process). ``inputs``: a manifest; ``None``: the embedded
-    recipe at ``scale`` under ``data/bench`` (:func:`default_inputs`). Returns ``{"input",
-    "files", "events", "chunksize", "repeats", "floor": {"seconds", "events_per_s"}, "runs":
-    [{"executor", "workers", "events", "seconds", "all_seconds", "events_per_s",
-    "per_core"}], "identical": bool (every run's ``histograms.root`` the same bytes), "cpus",
+    worker is as fast as one plain process); the speed-up is events/s over the iterative
+    process' events/s. Next to these wall-clock figures, each run's CPU seconds (this process,
+    its workers) and its events per CPU second over the iterative process': a figure the
+    machine's other load hardly moves. ``inputs``: a manifest; ``None``: the embedded recipe at
+    ``scale`` under ``data/bench`` (:func:`default_inputs`). Returns ``{"input", "files",
+    "events", "chunksize", "repeats", "floor": {"seconds", "events_per_s"}, "runs":
+    [{"executor", "workers", "events", "seconds", "all_seconds", "events_per_s", "speedup",
+    "per_core", "cpu_s": {"main", "workers"}, "cpu_efficiency", "load_average" (1-minute, as
+    the row started)}], "futures_start": "fork" | "loky" (how the futures workers started),
+    "identical": bool (every run's ``histograms.root`` the same bytes), "cpus",
     "load_average": [before, after] (1-minute), "measured_at" (UTC, ISO 8601)}``.
     """
     import datetime as dt
@@ -216,18 +291,26 @@ def run_scale_out(
     runs = []
     with tempfile.TemporaryDirectory(prefix="agc-bench-scaleout-") as folder:
         for executor, workers in SCALE_OUT_TABLE:
+            load = os.getloadavg()[0]
             if executor == "dask":
                 run = _time_dask_digests(
                     manifest, workers, chunksize, samples, Path(folder), repeats
                 )
             else:
-                run = _time_local(manifest, executor, workers, chunksize, samples, repeats)
-            runs.append({"executor": executor, **run, "workers": workers})
+                run = time_in_fresh_process(
+                    str(source), executor, workers, chunksize, samples, repeats
+                )
+            runs.append({"executor": executor, **run, "workers": workers, "load_average": load})
     load_after = os.getloadavg()[0]
     base = runs[0]["events_per_s"]
     digests = set().union(*(run.pop("digests") for run in runs))
+    futures_start = next(run.pop("start") for run in runs if run["executor"] == "futures")
     for run in runs:
-        run["per_core"] = run["events_per_s"] / run["workers"] / base
+        run.pop("start", None)
+    for run in runs:
+        run["speedup"] = run["events_per_s"] / base
+        run["per_core"] = run["speedup"] / run["workers"]
+        run["cpu_efficiency"] = _cpu_total(runs[0]) / _cpu_total(run)
     return {
         "input": str(source),
         "files": len(files),
@@ -236,6 +319,7 @@ def run_scale_out(
         "repeats": repeats,
         "floor": {"seconds": floor["seconds"], "events_per_s": floor["events_per_s"]},
         "runs": runs,
+        "futures_start": futures_start,
         "identical": len(digests) == 1,
         "cpus": os.cpu_count(),
         "load_average": [load_before, load_after],
@@ -243,9 +327,15 @@ def run_scale_out(
     }
 
 
+def _cpu_total(run: dict[str, Any]) -> float:
+    """CPU seconds [s] of a run, its main process and its workers."""
+    return run["cpu_s"]["main"] + run["cpu_s"]["workers"]
+
+
 def format_scale_out_table(result: dict[str, Any]) -> str:
-    """The scale-out table as markdown: events/s, per-core efficiency against the iterative
-    process and the ratio to the read floor of every run."""
+    """The scale-out table as markdown: events/s, speed-up and per-core efficiency against the
+    iterative process, the ratio to the read floor, CPU seconds and events per CPU second
+    against the iterative process, and the load, of every run."""
     floor = result["floor"]["events_per_s"]
     lines = [
         (
@@ -257,22 +347,27 @@ def format_scale_out_table(result: dict[str, Any]) -> str:
             f"measured {result['measured_at']} on {result['cpus']} CPUs, 1-minute load "
             f"{result['load_average'][0]:.2f} before, {result['load_average'][1]:.2f} after"
         ),
+        f"futures workers started by: {result['futures_start']}",
         "",
         (
-            "| how | workers | seconds | events/s | per core, against one iterative process "
-            "| per core, against the read floor |"
+            "| how | workers | seconds | events/s | speed-up, against one iterative process "
+            "| per core, against one iterative process | per core, against the read floor "
+            "| CPU s (main + workers) | events per CPU s, against iterative | 1-min load |"
         ),
-        "| --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for run in result["runs"]:
         per_worker = run["events_per_s"] / run["workers"]
+        cpu = run["cpu_s"]
         lines.append(
             f"| {run['executor']} | {run['workers']} | {run['seconds']:.2f} "
-            f"| {run['events_per_s']:,.0f} | {run['per_core']:.2f} | {per_worker / floor:.2f} |"
+            f"| {run['events_per_s']:,.0f} | {run['speedup']:.2f}x | {run['per_core']:.2f} "
+            f"| {per_worker / floor:.2f} | {cpu['main']:.2f} + {cpu['workers']:.2f} "
+            f"| {run['cpu_efficiency']:.2f} | {run['load_average']:.2f} |"
         )
     lines.append(
         f"| uproot read floor (one process) | 1 | {result['floor']['seconds']:.2f} "
-        f"| {floor:,.0f} | | 1.00 |"
+        f"| {floor:,.0f} | | | 1.00 | | | |"
     )
     verdict = "byte-identical" if result["identical"] else "DIFFERENT"
     lines += ["", f"histograms.root of every run: {verdict}"]

@@ -46,8 +46,21 @@ def check_file(
     sample: str = "",
     branches: tuple[str, ...] = physics.BRANCHES_READ,
 ) -> InputFile:
+    """Check one local input file before processing (:func:`inspect_file`); return it with its
+    ``entries`` (and, when the manifest records a sha256, its ``content``)."""
+    return inspect_file(item, tree, sample=sample, branches=branches)[0]
+
+
+def inspect_file(
+    item: InputFile,
+    tree: str = TREE,
+    *,
+    sample: str = "",
+    branches: tuple[str, ...] = physics.BRANCHES_READ,
+) -> tuple[InputFile, bytes]:
     """Check one local input file before processing; return it with its ``entries`` (and, when
-    the manifest records a sha256, its ``content``).
+    the manifest records a sha256, its ``content``), and the ROOT file's UUID (16 bytes: with
+    the number of entries, the metadata coffea's Runner needs to cut the file into chunks).
 
     It must exist, have the manifest's ``size`` [bytes] and ``sha256`` (when given; a file
     whose ``content`` is known already is not read again), be a complete ROOT file (not
@@ -90,11 +103,12 @@ def check_file(
                     + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
                 )
             entries = int(ttree.num_entries)
+            file_uuid = bytes(handle.file.fUUID)
     except AGCError:
         raise
     except Exception as exc:  # noqa: BLE001 (any failure to read is the file's)
         raise AGCError(f"cannot read ROOT file {path} {where}: {one_line(exc)}") from None
-    return dataclasses.replace(item, content=content, entries=entries)
+    return dataclasses.replace(item, content=content, entries=entries), file_uuid
 
 
 def check_inputs(

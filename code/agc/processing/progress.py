@@ -3,9 +3,12 @@
 
 :func:`with_progress` wraps the coffea executor of a processing run so that its chunks are
 counted as they finish: the iterative executor counts each call, the futures executor its
-pool's finished futures, the Dask executor its client's chunk futures (done callbacks). coffea's own ``status=True`` bar (rich) is not used: it draws on
-stdout, which a papermill kernel stores in the notebook and the ``agc`` commands keep for their
-result, and it never reaches a step's log. The processing itself is unchanged.
+pool's finished futures, the Dask executor its client's chunk futures (done callbacks). The
+futures and Dask executors get the chunks longest first
+(:func:`agc.processing.executors.largest_first`). coffea's own ``status=True`` bar (rich) is
+not used: it draws on stdout, which a papermill kernel stores in the notebook and the ``agc``
+commands keep for their result, and it never reaches a step's log. The processing itself is
+unchanged.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from coffea import processor
 from tqdm import tqdm
 
 from agc.core.progress import Counter, bar
+from agc.processing.executors import largest_first
 
 #: Label of the chunk bar.
 LABEL = "histograms"
@@ -92,7 +96,9 @@ class ProgressFuturesExecutor(processor.FuturesExecutor):
         with _chunk_bar(len(items), f"futures, {self.workers} processes") as chunks:
             count = Counter(chunks)
             counting = replace(self, pool=_pool_factory(self.pool, count))
-            result = processor.FuturesExecutor.__call__(counting, items, function, accumulator)
+            result = processor.FuturesExecutor.__call__(
+                counting, largest_first(items), function, accumulator
+            )
             count.complete()
             return result
 
@@ -129,7 +135,9 @@ class ProgressDaskExecutor(processor.DaskExecutor):
         with _chunk_bar(len(items), "dask") as chunks:
             count = Counter(chunks)
             counting = replace(self, client=_CountingClient(self.client, len(items), count))
-            result = processor.DaskExecutor.__call__(counting, items, function, accumulator)
+            result = processor.DaskExecutor.__call__(
+                counting, largest_first(items), function, accumulator
+            )
             count.complete()
             return result
 

@@ -17,11 +17,13 @@ import io
 import logging
 import os
 import resource
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from coffea import processor
+from coffea.processor.executor import FileMeta
 
 from agc.analysis.inference import ModelBytes, load_models
 from agc.analysis.processor import (
@@ -36,7 +38,7 @@ from agc.analysis.selection import CUTFLOW_STEPS
 from agc.core import physics
 from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
-from agc.dataset.manifest import SelectedSample, coffea_fileset
+from agc.dataset.manifest import InputFile, SelectedSample, coffea_fileset
 from agc.processing.checkpoint import (
     ChunkCheckpointer,
     checkpoint_problem,
@@ -46,8 +48,8 @@ from agc.processing.checkpoint import (
     remove_checkpoints,
 )
 from agc.processing.errors import translate_error
-from agc.processing.executors import coffea_executor, quiet_coffea
-from agc.processing.inputs import TREE, check_file
+from agc.processing.executors import coffea_executor, parallel_map, quiet_coffea
+from agc.processing.inputs import TREE, inspect_file
 from agc.processing.partials import SampleSums, sorted_skipped
 from agc.processing.progress import with_progress
 
@@ -85,11 +87,28 @@ class _CheckedFiles:
     """The inputs after the up-front checks, per dataset: the sample with its ``good`` files
     (checked local files carry ``entries`` and ``content``), the ``skipped`` records
     (``{"path", "nevts", "reason"}``); per ``(dataset, path)`` the number of ``entries``
-    (known for checked local files, completed from coffea's metadata)."""
+    (known for checked local files, completed from coffea's metadata) and the ROOT file
+    ``uuids`` of the checked local files."""
 
     good: dict[str, SelectedSample]
     skipped: dict[str, list[dict[str, Any]]]
     entries: dict[tuple[str, str], int] = field(default_factory=dict)
+    uuids: dict[tuple[str, str], bytes] = field(default_factory=dict)
+
+    def coffea_metadata(self) -> dict[FileMeta, dict[str, Any]]:
+        """coffea's metadata cache of the checked local files (``{FileMeta: {"process",
+        "variation", "numentries", "uuid"}}``, what its preprocessing would read from each
+        file): with it the Runner cuts these files into chunks without opening them again."""
+        cache: dict[FileMeta, dict[str, Any]] = {}
+        for (name, path), file_uuid in self.uuids.items():
+            sample = self.good[name]
+            cache[FileMeta(name, path, TREE)] = {
+                "process": sample.process,
+                "variation": sample.variation,
+                "numentries": self.entries[(name, path)],
+                "uuid": file_uuid,
+            }
+        return cache
 
 
 def _coverage_problem(piece: dict[str, Any] | None, n_entries: int | None) -> str | None:
@@ -121,14 +140,38 @@ def _all_files_bad(name: str, skipped: list[dict[str, Any]]) -> AGCError:
     )
 
 
+def _inspect(
+    job: tuple[InputFile, str, tuple[str, ...]],
+) -> tuple[InputFile, bytes] | str:
+    """:func:`inspect_file` of ``(file, sample, branches)``: the checked file and its UUID, or
+    the one-line reason it is bad (a string travels back from a worker process unchanged)."""
+    item, name, branches = job
+    try:
+        return inspect_file(item, TREE, sample=name, branches=branches)
+    except AGCError as exc:
+        return str(exc)
+
+
 def _check_files(
     samples: list[SelectedSample],
     skip_bad_files: bool,
     branches: tuple[str, ...] = physics.BRANCHES_READ,
+    mapper: Callable[..., Iterable[Any]] = map,
 ) -> _CheckedFiles:
-    """:func:`check_file` on every local file before any processing: the first bad file raises,
-    or (``skip_bad_files``) is recorded as skipped. A sample left without files is an error."""
+    """:func:`inspect_file` on every local file before any processing, spread by ``mapper`` (a
+    ``map`` keeping the order: the executor's worker processes check files side by side); in
+    the files' order, the first bad file raises, or (``skip_bad_files``) is recorded as skipped.
+    A sample left without files is an error."""
     checked = _CheckedFiles(good={}, skipped={sample.key: [] for sample in samples})
+    jobs = [
+        (item, sample.key, branches)
+        for sample in samples
+        for item in sample.files
+        if not item.remote
+    ]
+    outcomes = dict(
+        zip(((name, item.path) for item, name, _ in jobs), mapper(_inspect, jobs), strict=True)
+    )
     for sample in samples:
         name = sample.key
         good = []
@@ -136,17 +179,18 @@ def _check_files(
             if item.remote:
                 good.append(item)
                 continue
-            try:
-                good.append(check_file(item, TREE, sample=name, branches=branches))
-            except AGCError as exc:
+            outcome = outcomes[(name, item.path)]
+            if isinstance(outcome, str):
                 if not skip_bad_files:
-                    raise
+                    raise AGCError(outcome)
                 checked.skipped[name].append(
-                    {"path": item.path, "nevts": item.nevts, "reason": str(exc)}
+                    {"path": item.path, "nevts": item.nevts, "reason": outcome}
                 )
-                log.warning("skipping bad input file: %s", exc)
+                log.warning("skipping bad input file: %s", outcome)
                 continue
-            checked.entries[(name, item.path)] = int(good[-1].entries or 0)
+            good.append(outcome[0])
+            checked.entries[(name, item.path)] = int(outcome[0].entries or 0)
+            checked.uuids[(name, item.path)] = outcome[1]
         if not good:
             raise _all_files_bad(name, checked.skipped[name])
         checked.good[name] = sample.with_files(good)
@@ -186,7 +230,7 @@ def _run_coffea(
         }
         for name, entry in fileset.items()
     }
-    cache: dict[Any, Any] = {}
+    cache: dict[Any, Any] = checked.coffea_metadata()
     captured = io.StringIO()
     output: dict[str, Any] = {}
     try:
@@ -299,12 +343,13 @@ def run_processor(
     models = load_models() if use_inference else None
     branches = physics.BRANCHES_READ + (physics.ML_BRANCHES_READ if use_inference else ())
     remote = any(item.remote for sample in samples for item in sample.files)
-    # The executor's worker processes start (and import the analysis) while the inputs are
-    # checked here.
-    with coffea_executor(
-        processing.executor, processing.workers, processing.scheduler, 3 if remote else 0
-    ) as executor:
-        checked = _check_files(samples, processing.skip_bad_files, branches)
+    with (
+        coffea_executor(
+            processing.executor, processing.workers, processing.scheduler, 3 if remote else 0
+        ) as executor,
+        parallel_map(executor, processing.workers) as mapper,
+    ):
+        checked = _check_files(samples, processing.skip_bad_files, branches, mapper)
         checkpointer, version, keys = None, "", {}
         if checkpoint_dir is not None:
             version = code_version() + ("-ml" if use_inference else "")
