@@ -26,10 +26,10 @@ GRACE_S = 10.0
 
 
 @contextlib.contextmanager
-def terminate_as_exit(what: str = "run") -> Iterator[None]:
+def terminate_as_exit(note: str = "run stopped") -> Iterator[None]:
     """Inside, SIGTERM (in the main thread) raises :class:`SystemExit` with
-    :data:`TERMINATED_STATUS` after one line on stderr naming ``what`` was stopped, so that
-    clean-up runs as after Ctrl-C. Elsewhere than in the main thread it does nothing."""
+    :data:`TERMINATED_STATUS` after the line ``agc: terminated (SIGTERM): <note>`` on stderr,
+    so that clean-up runs as after Ctrl-C. Elsewhere than in the main thread it does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -37,7 +37,7 @@ def terminate_as_exit(what: str = "run") -> Iterator[None]:
     def terminate(signum: int, frame: Any) -> None:
         del signum, frame
         # sys.__stderr__: a run may redirect sys.stderr to capture tracebacks.
-        print(f"agc: terminated (SIGTERM): {what} stopped", file=sys.__stderr__)
+        print(f"agc: terminated (SIGTERM): {note}", file=sys.__stderr__)
         raise SystemExit(TERMINATED_STATUS)
 
     saved = signal.signal(signal.SIGTERM, terminate)
@@ -67,7 +67,7 @@ def child_process(argv: list[str], what: str, **popen: Any) -> Iterator[subproce
     (Ctrl-C, SIGTERM, an error), the group is stopped (:func:`stop_group`) before the
     exception goes on. ``what`` names the run in the SIGTERM line."""
     with (
-        terminate_as_exit(what),
+        terminate_as_exit(f"{what} stopped"),
         subprocess.Popen(argv, start_new_session=True, **popen) as process,
     ):
         try:

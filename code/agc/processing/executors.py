@@ -41,6 +41,7 @@ from coffea import processor
 from coffea.processor import executor as coffea_executor_module
 
 from agc.core.errors import AGCError
+from agc.core.interrupt import terminate_as_exit
 from agc.core.parameters import EXECUTORS
 from agc.processing.errors import one_line
 
@@ -124,7 +125,7 @@ def worker_pool(workers: int) -> Iterator[Any]:
         pool.submit(task)
     started = set(multiprocessing.active_children()) - before
     try:
-        with _terminate_as_exit():
+        with terminate_as_exit("queued chunks cancelled"):
             yield pool
     except BaseException:
         if context is None:
@@ -161,34 +162,6 @@ def parallel_map(executor: Any, workers: int) -> Iterator[Callable[..., Iterator
             yield threads.map
     else:
         yield map
-
-
-#: Exit status of a run stopped by SIGTERM (128 + the signal number, as a shell reports it).
-TERMINATED_STATUS = 128 + signal.SIGTERM
-
-
-@contextlib.contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """Inside, SIGTERM (in the main thread) raises :class:`SystemExit` with
-    :data:`TERMINATED_STATUS` after one line on stderr, so that the pool's workers are stopped
-    and its resources released as after Ctrl-C."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminate(signum: int, frame: Any) -> None:
-        del signum, frame
-        # sys.__stderr__: the run redirects sys.stderr to capture coffea's tracebacks.
-        print("agc: terminated (SIGTERM): queued chunks cancelled", file=sys.__stderr__)
-        raise SystemExit(TERMINATED_STATUS)
-
-    saved = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, saved)
 
 
 #: glibc ``mallopt`` parameters (``malloc.h``) and the values :func:`plain_malloc` sets: the
