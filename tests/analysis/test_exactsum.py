@@ -278,6 +278,31 @@ def test_dense_fill_equals_boost_histograms_fill_of_every_part() -> None:
         dense + SumsArray.zeros(["nominal"])
 
 
+def test_fill_weights_equals_fill_per_region_and_variation() -> None:
+    """SumsArray.fill_weights (several regions sharing entries, several weights) gives the same
+    bytes as SumsArray.fill region by region and variation by variation, and refuses a weight
+    beyond the bound or bins of another shape."""
+    rng = np.random.default_rng(12)
+    labels = histogram_variations("wjets", "nominal")
+    regions = list(physics.ML_FEATURES)[:5]
+    n = 5_000
+    bins = rng.integers(0, physics.FILL_BINNING[0] + 2, (len(regions), n))
+    weights = {label: 1.0 + rng.uniform(-0.5, 0.5, n) for label in labels[:4]}
+    weights.update(nominal=1.0, scale_var_up=1.025, scale_var_down=0.975)
+    one_by_one = SumsArray.zeros(labels, use_inference=True)
+    for region, region_bins in zip(regions, bins, strict=True):
+        for label, weight in weights.items():
+            one_by_one.fill(region, label, region_bins, weight)
+    at_once = SumsArray.zeros(labels, use_inference=True)
+    at_once.fill_weights(regions, bins, weights)
+    assert at_once.values.tobytes() == one_by_one.values.tobytes()
+    assert at_once.values.any()
+    with pytest.raises(AGCError, match=r"nominal weight 40\.0 is outside"):
+        at_once.fill_weights(regions, bins, {"nominal": np.full(n, 40.0)})
+    with pytest.raises(ValueError, match="bins must be"):
+        at_once.fill_weights(regions, bins[:2], {"nominal": 1.0})
+
+
 # -- the partial output format -----------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from agc_reference import agc_get_features, agc_permutations
 from coffea.nanoevents.methods import nanoaod
 
 from agc.analysis.assignment import jet_pt_column
-from agc.analysis.mlfeatures import Objects, assignments, features, permutations
+from agc.analysis.mlfeatures import Assignments, Objects, assignments, features, permutations
 
 F4 = np.float32
 
@@ -111,6 +111,22 @@ def test_features_equal_the_agcs_get_features_bit_for_bit(pt_factor: float | Non
     # not vacuous: the float64 arithmetic gives other values, for the masses and the distances
     precise = features(objects_of_float64(jets, leptons), rows)
     assert not np.array_equal(precise[:, :8], theirs[:, :8])
+
+
+@pytest.mark.parametrize("pt_factor", [None, 1.03], ids=["nominal_float32", "varied_float64"])
+def test_float32_features_are_the_float64_features_rounded(pt_factor: float | None) -> None:
+    """The float32 table the BDTs read holds each float64 feature rounded to float32, and a
+    subset of the rows gets the same features as in the table of every row."""
+    jets, leptons = random_events(300, seed=22, pt_factor=pt_factor)
+    rows = assignments(ak.to_numpy(ak.num(jets)))
+    objects = objects_of(jets, leptons)
+    full = features(objects, rows)
+    narrow = features(objects, rows, np.float32)
+    assert narrow.dtype == np.float32
+    assert np.array_equal(narrow, full.astype(np.float32))
+    some = np.sort(np.random.default_rng(3).choice(len(rows.event), 500, replace=False))
+    subset = features(objects, Assignments(event=rows.event[some], jets=rows.jets[some]))
+    assert np.array_equal(subset, full[some])
 
 
 def objects_of_float64(jets: ak.Array, leptons: ak.Array) -> Objects:

@@ -16,6 +16,7 @@ feature's own edges (:mod:`agc.processing.output`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -40,10 +41,11 @@ def ml_regions() -> list[str]:
     return list(physics.ML_FEATURES)
 
 
-def fill_values(values: np.ndarray, low: float, high: float) -> np.ndarray:
+def fill_values(values: np.ndarray, low: Any, high: Any) -> np.ndarray:
     """Values (float64) on the fill axis that land in the bin ``Regular(25, low, high)`` gives
     ``values``: the centre of that bin, or 40 / 600 GeV for the under- / overflow (NaN: overflow,
-    as boost-histogram does)."""
+    as boost-histogram does). ``low``, ``high``: floats, or arrays that broadcast against
+    ``values`` (e.g. shape (features, 1) for values of shape (features, entries))."""
     nbins, fill_low, fill_high = physics.FILL_BINNING
     z = (np.asarray(values, dtype=np.float64) - low) / (high - low)
     with np.errstate(invalid="ignore"):
@@ -126,17 +128,20 @@ def best_assignments(
     selected), eta, phi, mass, btagCSVV2, qgl) and keep each event's best.
 
     ``lepton``: :func:`lepton_columns` of the same events; ``event_number``: their ``event``.
+    The BDTs read the features as float32 (:func:`~agc.analysis.mlfeatures.features` stores
+    every row's that way); the float64 features of the best rows are computed again from the same
+    columns with the same arithmetic, so they are the values a float64 table of every row holds.
     """
     objects = objects_of(jets, lepton)
     rows: Assignments = assignments(objects.counts)
-    feats = features(objects, rows)
     even = (np.asarray(event_number, dtype=np.uint64) % 2 == 0)[rows.event]
-    score = scores(models, feats, even)
+    score = scores(models, features(objects, rows, np.float32), even)
     best = best_rows(rows.event, score)
+    chosen = Assignments(event=rows.event[best], jets=rows.jets[best])
     return BestAssignments(
-        event=rows.event[best],
-        jets=rows.jets[best],
-        features=feats[best],
+        event=chosen.event,
+        jets=chosen.jets,
+        features=features(objects, chosen),
         score=score[best],
         n_assignments=len(rows.event),
     )

@@ -131,7 +131,8 @@ def scores(
 ) -> np.ndarray:
     """BDT probability (float64 holding a float32, rows) that each assignment is right.
 
-    ``features``: (rows, 20) float64; ``even``: bool per row, whether its event number is even
+    ``features``: (rows, 20) float64 or float32 (the models compare float32: the same scores);
+    ``even``: bool per row, whether its event number is even
     (scored by the model trained on odd events); ``backend``: one of :data:`BACKENDS`.
     """
     if backend == "compiled":

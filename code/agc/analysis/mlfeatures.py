@@ -172,11 +172,14 @@ def _lepton_jet_mass(lepton: tuple[np.ndarray, ...], jet: tuple[np.ndarray, ...]
     return _signed_mass(energy**2 - _p_squared(pt, eta))
 
 
-def features(objects: Objects, rows: Assignments) -> np.ndarray:
-    """The 20 features (float64, shape (rows, 20), AGC order) of every assignment in ``rows``.
+def features(objects: Objects, rows: Assignments, dtype: type = np.float64) -> np.ndarray:
+    """The 20 features (shape (rows, 20), AGC order) of every assignment in ``rows``.
 
     The arithmetic is the AGC's, in the dtypes of ``objects`` (:class:`Objects`): the values
-    equal, bit for bit, what ``get_features`` gives on the same columns. The transcendental
+    equal, bit for bit, what ``get_features`` gives on the same columns. They are stored as
+    ``dtype``: float64 (the values themselves), or float32 (each value rounded to the nearest
+    float32, as ``astype(np.float32)`` rounds it: what the BDTs compare), which halves the
+    memory the rows take. The transcendental
     functions run per jet (numpy); the compiled :func:`_fill_rows` takes the per-jet quantities
     and computes, per event, the table of jet-pair distances and W-pair sums once and the
     hadronic top once per (W pair, b_had), with the same operations in the same order as the
@@ -199,7 +202,7 @@ def features(objects: Objects, rows: Assignments) -> np.ndarray:
     )
     per_jet = np.stack([o.pt, o.btag, o.qgl, lepton_dr, lepton_mass]).astype(np.float64)
     offsets = np.concatenate(([0], np.cumsum(o.counts)))[:-1]
-    out = np.empty((len(rows.event), 20))
+    out = np.empty((len(rows.event), 20), dtype=dtype)
     fill = _compiled_fill_rows()
     fill(
         np.ascontiguousarray(rows.jets, dtype=np.int64),
@@ -220,7 +223,7 @@ def _fill_rows(
 ):  # pragma: no cover - numba
     """Write the 20 features of each row (``jets``: (rows, 4) flat jet indices W1, W2, b_had,
     b_lep; ``event``: sorted event per row; ``offsets``, ``counts``: first jet and jets per
-    event) to ``out`` (float64, (rows, 20)).
+    event) to ``out`` ((rows, 20), float64, or float32: each value rounded when stored).
 
     Per event (at most :data:`~agc.core.physics.ML_MAX_N_JETS` jets used): ``dr[i, j]`` the
     plain-phi distance of jets i, j (float32, as the AGC's awkward arithmetic); ``pair[:, i, j]``

@@ -23,6 +23,7 @@ memory of the processes that ran them.
 from __future__ import annotations
 
 import resource
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,6 +204,44 @@ class SumsArray:
         target = self.values[self.regions.index(region), self.variations.index(variation)]
         add_parts(target, bins, weight, f"{variation} weight")
 
+    def fill_weights(
+        self, regions: Sequence[str], bins: np.ndarray, weights: Mapping[str, Any]
+    ) -> None:
+        """Add the same entries to several regions for several variations at once.
+
+        ``bins``: int, shape (len(regions), entries), the flow bins (:func:`bin_index`) of each
+        entry in each region; ``weights``: ``{variation: weight}``, each weight a scalar or one
+        per entry (the same for every region). Equal to :meth:`fill` per region and variation
+        bit for bit (each bin receives the same entries in the same order): the bin indices are
+        combined once, the scalar weights share one count per bin and each weight is split into
+        its parts (:func:`agc.analysis.exactsum.split`) once for all regions.
+        """
+        bins = np.asarray(bins)
+        n_regions = len(regions)
+        if bins.ndim != 2 or bins.shape[0] != n_regions:
+            raise ValueError(f"bins must be (regions={n_regions}, entries), got {bins.shape}")
+        nbins = self.values.shape[-1]
+        r_index = [self.regions.index(r) for r in regions]
+        flat = (np.arange(n_regions)[:, None] * nbins + bins).ravel()
+        size = n_regions * nbins
+        counts = None
+        for variation, weight in weights.items():
+            target = self.values[:, self.variations.index(variation)]
+            w = exactsum.check(weight, f"{variation} weight")
+            if w.ndim == 0:
+                if counts is None:
+                    counts = np.bincount(flat, minlength=size).astype(np.float64)
+                    counts = counts.reshape(n_regions, nbins)
+                for s_index, value in enumerate((w, w * w)):
+                    for p_index, part in enumerate(exactsum.split(value)):
+                        target[r_index, s_index, p_index] += counts * float(part)
+                continue
+            w = np.broadcast_to(w, bins.shape[1:])
+            for s_index, values in enumerate((w, w * w)):
+                for p_index, part in enumerate(exactsum.split(values)):
+                    sums = np.bincount(flat, weights=np.tile(part, n_regions), minlength=size)
+                    target[r_index, s_index, p_index] += sums.reshape(n_regions, nbins)
+
     def __add__(self, other: SumsArray) -> SumsArray:
         if (self.regions, self.variations) != (other.regions, other.variations):
             raise ValueError("cannot add sums of different regions or variations")
@@ -272,29 +311,27 @@ class _MLFill:
         self.lepton = lepton_columns(electrons, muons)
         self.event_number = ak.to_numpy(events.event)
 
-    def values(self, sel: RegionSelection) -> tuple[np.ndarray, list[np.ndarray]]:
-        """(selected-event positions that have an assignment, per feature the flow bins of the
-        fill values, :func:`bin_index`)."""
+    def values(self, sel: RegionSelection) -> tuple[np.ndarray, np.ndarray]:
+        """(selected-event positions that have an assignment, int (features, assignments): the
+        flow bins (:func:`bin_index`) of each feature's fill values)."""
         assert sel.jets is not None
         lepton = {k: v[sel.mask] for k, v in self.lepton.items()}
         best = best_assignments(sel.jets, lepton, self.event_number[sel.mask], self.models)
-        ranges = physics.ML_FEATURES.values()
-        per_feature = [
-            bin_index(fill_values(best.features[:, k], low, high))
-            for k, (low, high, _) in enumerate(ranges)
-        ]
-        return best.event, per_feature
+        low, high = np.array([r[:2] for r in physics.ML_FEATURES.values()]).T
+        bins = bin_index(fill_values(best.features.T, low[:, None], high[:, None]))
+        return best.event, bins
 
 
 def _fill_ml(
-    sums: SumsArray, variation: str, found: tuple[np.ndarray, list[np.ndarray]], weight: Any
+    sums: SumsArray, found: tuple[np.ndarray, np.ndarray], weights: Mapping[str, Any]
 ) -> None:
-    """Fill every feature of ``found`` (:meth:`_MLFill.values`) with ``weight`` (scalar or one
-    per selected event of the region)."""
-    event, per_feature = found
-    w = weight if np.ndim(weight) == 0 else np.asarray(weight)[event]
-    for name, bins in zip(physics.ML_FEATURES, per_feature, strict=True):
-        sums.fill(name, variation, bins, w)
+    """Fill every feature of ``found`` (:meth:`_MLFill.values`) for each ``{variation: weight}``
+    (scalar or one per selected event of the region)."""
+    event, bins = found
+    per_entry = {
+        name: w if np.ndim(w) == 0 else np.asarray(w)[event] for name, w in weights.items()
+    }
+    sums.fill_weights(list(physics.ML_FEATURES), bins, per_entry)
 
 
 class AGCProcessor(processor.ProcessorABC):
@@ -336,12 +373,9 @@ class AGCProcessor(processor.ProcessorABC):
 
         def fill_all(region: str, sel: RegionSelection, names: dict[str, Any]) -> None:
             """Fill the region's observable (and the ML features) for each ``{variation: weight}``."""
-            found = ml_fill.values(sel) if ml_fill and region == physics.ML_REGION else None
-            bins = bin_index(sel.observable)
-            for name, weight in names.items():
-                sums.fill(region, name, bins, weight)
-                if found is not None:
-                    _fill_ml(sums, name, found, weight)
+            sums.fill_weights([region], bin_index(sel.observable)[None, :], names)
+            if ml_fill and region == physics.ML_REGION:
+                _fill_ml(sums, ml_fill.values(sel), names)
 
         # Jet-pT (object) variations: the selection is redone for each.
         if is_nominal_mc:

@@ -143,7 +143,11 @@ def build_forest(models: list[tuple[bytes, int]]) -> Forest:
 
 def margins(forest: Forest, x: np.ndarray, ensemble: np.ndarray) -> np.ndarray:
     """Float32 margin of each row of ``x`` ((rows, n_features), cast to float32 as xgboost
-    does), row ``r`` scored by ensemble ``ensemble[r]`` (integer index into ``forest.roots``)."""
+    does), row ``r`` scored by ensemble ``ensemble[r]`` (integer index into ``forest.roots``).
+
+    Rows without NaN walk in lanes (:func:`agc.analysis.treewalk.walk`), the others one by one
+    with the default children (``walk_missing``): the same floats, a row's margin depends on the
+    row only."""
     with np.errstate(over="ignore"):  # beyond the float32 range: +-inf, as xgboost casts
         x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[1] < forest.n_features:
@@ -152,7 +156,18 @@ def margins(forest: Forest, x: np.ndarray, ensemble: np.ndarray) -> np.ndarray:
     out = np.empty(len(x), dtype=np.float32)
     from agc.analysis import treewalk  # numba: imported where inference runs
 
-    treewalk.walk(forest.nodes, starts, x, forest.idle, out)
+    finite = np.empty(len(x), dtype=bool)
+    treewalk.finite_rows(x, finite)
+    if finite.all():
+        treewalk.walk(forest.nodes, starts, x, forest.idle, out)
+        return out
+    for rows, kernel in ((np.flatnonzero(finite), "walk"), (np.flatnonzero(~finite), "missing")):
+        part = np.empty(len(rows), dtype=np.float32)
+        if kernel == "walk":
+            treewalk.walk(forest.nodes, starts[rows], x[rows], forest.idle, part)
+        else:
+            treewalk.walk_missing(forest.nodes, starts[rows], x[rows], part)
+        out[rows] = part
     return out
 
 

@@ -5,8 +5,9 @@ per process, cached on disk when numba can write its cache and in memory otherwi
 
 :func:`walk` keeps :data:`LANES` rows in flight: each lane's node index and float32 margin are
 local variables (registers), and one step of a lane (:func:`_step`) is a handful of loads, one
-float32 compare, selects and one float32 addition, without a branch; the lanes' independent
-load chains overlap in the CPU. Node indices and row offsets are unsigned, so numba adds no
+float32 compare, a select and one float32 addition, without a branch; the lanes' independent
+load chains overlap in the CPU. It takes rows without NaN (:func:`finite_rows`), which never
+need a node's default child; a row with a NaN feature walks alone (:func:`walk_missing`). Node indices and row offsets are unsigned, so numba adds no
 negative-index wraparound to the loads.
 """
 
@@ -17,7 +18,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["LANES", "count", "sigmoid", "walk"]
+__all__ = ["LANES", "count", "finite_rows", "sigmoid", "walk", "walk_missing"]
 
 #: Rows walked in lockstep by :func:`walk` (its body names one variable pair per lane).
 LANES = 12
@@ -38,15 +39,12 @@ def _jit(function):
 
 @_jit
 def _step(nodes, flat, offset, index, margin):  # pragma: no cover - compiled
-    """One node visit of a lane: (next node index, margin + the node's value).
-
-    The row's feature (float32 at ``flat[offset + feature]``) goes left when below the
-    condition, right otherwise, to the default child when NaN (xgboost's ``GetNextNode``).
-    """
+    """One node visit of a lane of a row without NaN: (next node index, margin + the node's
+    value). The row's feature (float32 at ``flat[offset + feature]``) goes left when below the
+    condition, right otherwise (xgboost's ``GetNextNode`` for a value that is not missing)."""
     node = nodes[index]
     value = flat[offset + np.uint64(node["feature"])]
     following = node["left"] if value < node["cond"] else node["right"]
-    following = node["missing"] if math.isnan(value) else following
     return np.uint64(following), margin + node["value"]
 
 
@@ -61,8 +59,9 @@ def _lane(starts, idle, n_rows, n_features, row):  # pragma: no cover - compiled
 
 @_jit
 def walk(nodes, starts, x, idle, out):  # pragma: no cover - compiled
-    """Float32 margins (to ``out``) of the rows of ``x`` (float32, (rows, features)), row ``r``
-    walking from node ``starts[r]`` until a terminal node (one that leads to itself)."""
+    """Float32 margins (to ``out``) of the rows of ``x`` (float32, (rows, features), no NaN:
+    :func:`finite_rows`), row ``r`` walking from node ``starts[r]`` until a terminal node (one
+    that leads to itself)."""
     n_rows = x.shape[0]
     n_features = np.uint64(x.shape[1])
     flat = x.reshape(-1)
@@ -101,6 +100,33 @@ def walk(nodes, starts, x, idle, out):  # pragma: no cover - compiled
         margins = (m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11)
         for k in range(min(LANES, n_rows - first)):
             out[first + k] = margins[k]
+
+
+@_jit
+def walk_missing(nodes, starts, x, out):  # pragma: no cover - compiled
+    """Float32 margins (to ``out``) of the rows of ``x`` (float32, (rows, features), NaN
+    allowed: a NaN feature takes the node's default child), one row at a time, adding the
+    values of the visited nodes in the order :func:`walk` adds them."""
+    for r in range(x.shape[0]):
+        index = starts[r]
+        margin = np.float32(0.0)
+        while nodes[index]["left"] != index:
+            node = nodes[index]
+            value = x[r, node["feature"]]
+            following = node["left"] if value < node["cond"] else node["right"]
+            margin += node["value"]
+            index = node["missing"] if math.isnan(value) else following
+        out[r] = margin
+
+
+@_jit
+def finite_rows(x, out):  # pragma: no cover - compiled
+    """Whether each row of ``x`` ((rows, features)) has no NaN, to ``out`` (bool)."""
+    for r in range(x.shape[0]):
+        ok = True
+        for k in range(x.shape[1]):
+            ok &= not math.isnan(x[r, k])
+        out[r] = ok
 
 
 @_jit

@@ -229,7 +229,8 @@ def rebin(
 
 
 class HistogramReader:
-    """Read-only access to 1D histograms in ROOT files (opened once each), AGCError on bad input.
+    """Read-only access to 1D histograms in ROOT files (opened and listed once each), AGCError on
+    bad input.
 
     ``get(file_path, key, what)`` returns the histogram as a boost-histogram (Weight storage);
     ``what`` describes the request in error messages. Call ``close()`` when done.
@@ -237,6 +238,7 @@ class HistogramReader:
 
     def __init__(self) -> None:
         self._files: dict[str, Any] = {}
+        self._keys: dict[str, frozenset[str]] = {}
 
     def get(self, file_path: str, key: str, what: str) -> bh.Histogram:
         handle = self._files.get(file_path)
@@ -250,7 +252,8 @@ class HistogramReader:
                     f"{file_path}: cannot open as ROOT file ({type(exc).__name__}: {exc})"
                 ) from None
             self._files[file_path] = handle
-        if key not in handle.keys(cycle=False):
+            self._keys[file_path] = frozenset(handle.keys(cycle=False))
+        if key not in self._keys[file_path]:
             raise AGCError(f"{file_path}: missing histogram '{key}' ({what})")
         obj = handle[key]
         if not obj.classname.startswith("TH1"):
@@ -261,6 +264,7 @@ class HistogramReader:
         for handle in self._files.values():
             handle.close()
         self._files.clear()
+        self._keys.clear()
 
 
 def _describe(
