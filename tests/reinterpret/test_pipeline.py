@@ -2,8 +2,9 @@
 
 One session fixture runs ``reinterpret("ttbar")`` on a cold cache (processes every background
 sample once), then ``reinterpret(zprime_1000)``, counting what ``run_processor`` is asked to do:
-on the small dataset (``swap``), and on the embedded default for the limits' regression reference
-(``embedded_swap``, ``make test-full``).
+on the small dataset with the small model of ``engine_helpers.write_engine_model`` (``swap``: its
+limit fits are seconds), and on the embedded default with the default model for the limits'
+regression reference (``embedded_swap``, ``make test-full``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 import pyhf
 import pytest
+from engine_helpers import write_engine_model
 
 from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
@@ -35,7 +38,7 @@ from agc.reinterpret import pipeline as reinterpret_module
 from agc.reinterpret.patchset import sorted_spec
 from agc.reinterpret.pipeline import reinterpret, resolve_request
 from agc.stats.fit import run_fit
-from agc.stats.model import build_workspace
+from agc.stats.model import DEFAULT_CONFIG, build_workspace
 from agc.stats.reproducibility import limit_deviations
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,11 +72,11 @@ def counting_run_processor() -> Iterator[list[str]]:
         yield calls
 
 
-def run_swap(manifest: Path, outdir: Path) -> dict[str, Any]:
-    """A cold ttbar run then a Z' (1000 GeV) swap on the dataset of ``manifest`` in one output
-    folder ``outdir``; the run_processor calls of each."""
+def run_swap(manifest: Path, outdir: Path, config: Path | str = DEFAULT_CONFIG) -> dict[str, Any]:
+    """A cold ttbar run then a Z' (1000 GeV) swap on the dataset of ``manifest`` with the cabinetry
+    template ``config`` in one output folder ``outdir``; the run_processor calls of each."""
     where = {"workspace": REPO, "embedded_manifest": manifest}
-    options = {"outdir": outdir, "processing": ProcessingConfig(workers=2)}
+    options = {"outdir": outdir, "processing": ProcessingConfig(workers=2), "config": config}
     with counting_run_processor() as calls:
         main = reinterpret(resolve_request("ttbar", manifest, **where), **options)
         calls_main = list(calls)
@@ -95,9 +98,19 @@ def run_swap(manifest: Path, outdir: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def swap(small_embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """:func:`run_swap` on the small dataset."""
-    return run_swap(small_embedded_manifest, tmp_path_factory.mktemp("reinterpret"))
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cabinetry template of ``engine_helpers.write_engine_model`` (6 parameters)."""
+    inputs = tmp_path_factory.mktemp("small_model")
+    shutil.copy(REPO / "inputs" / "cabinetry.yaml", inputs / "cabinetry.yaml")
+    return write_engine_model(inputs)
+
+
+@pytest.fixture(scope="session")
+def swap(
+    small_embedded_manifest: Path, small_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """:func:`run_swap` on the small dataset with the small model."""
+    return run_swap(small_embedded_manifest, tmp_path_factory.mktemp("reinterpret"), small_model)
 
 
 @pytest.fixture(scope="session")
@@ -158,16 +171,14 @@ def test_cached_sums_equal_a_fresh_processing(
 
 
 def test_round_trip_reproduces_the_main_fit(
-    swap: dict[str, Any], small_embedded_manifest: Path, tmp_path: Path
+    swap: dict[str, Any], run_outputs: Path, small_model: Path, tmp_path: Path
 ) -> None:
-    """signal=ttbar: the BkgOnly workspace is the main workspace and the fit gives its ttbar_norm."""
-    run = run_histograms(
-        small_embedded_manifest,
-        tmp_path / "histograms.root",
-        processing=ProcessingConfig(checkpoints=False),
-    )
-    assert sorted(run.samples) == BACKGROUNDS
-    main_spec = build_workspace(tmp_path / "histograms.root", tmp_path / "workspace.json")
+    """signal=ttbar: the BkgOnly workspace is the main workspace (of the main run's histograms,
+    ``run_outputs``, with the swap's model) and the fit gives its ttbar_norm."""
+    histograms = run_outputs / "histograms.root"
+    cutflow = json.loads((run_outputs / "cutflow.json").read_text())
+    assert sorted(cutflow["samples"]) == BACKGROUNDS
+    main_spec = build_workspace(histograms, tmp_path / "workspace.json", config=small_model)
     bkg_only = json.loads((swap["outdir"] / "reinterpretation" / "BkgOnly.json").read_text())
     assert sorted_spec(main_spec) == bkg_only
     main_fit = run_fit(tmp_path / "workspace.json", tmp_path / "fit_results.json", impacts=False)
@@ -389,11 +400,11 @@ def test_main_run_partials_seed_the_cache(small_embedded_manifest: Path, tmp_pat
 
 
 def test_cwl_reinterpret_step_processes_only_the_signal(
-    small_embedded_manifest: Path, tmp_path: Path
+    small_embedded_manifest: Path, small_model: Path, tmp_path: Path
 ) -> None:
-    """workflow/reinterpret.cwl run by cwltool with a signal declaration and the histogram
-    step's partial outputs (as workflow.cwl wires it): limits come out, only the signal sample
-    is processed."""
+    """workflow/reinterpret.cwl run by cwltool with a signal declaration, the small model and the
+    histogram step's partial outputs (as workflow.cwl wires it): limits come out, only the
+    signal sample is processed."""
     import yaml
 
     run = run_histograms(
@@ -404,7 +415,7 @@ def test_cwl_reinterpret_step_processes_only_the_signal(
     files = sorted(p for p in small_embedded_manifest.parent.iterdir() if p.is_file())
     job = {
         "recipe": {"class": "File", "location": str(REPO / "inputs" / "embedded.yaml")},
-        "model_config": {"class": "File", "location": str(REPO / "inputs" / "cabinetry.yaml")},
+        "model_config": {"class": "File", "location": str(small_model)},
         "signal_declarations": [
             {"class": "File", "location": str(p)}
             for p in sorted((REPO / "inputs" / "signals").glob("*.yaml"))

@@ -7,9 +7,10 @@ name -- nominal, object variations (pt_scale_up, pt_res_up with the package's se
 factors injected), b-tag and W+jets weight variations, ttbar alternative samples, pseudo-data
 -- is compared bin by bin, values and variances, flow bins included.
 
-The ML extension is compared per event: in every 4j2b event of the ttbar files, for the nominal
-and both jet-pT variations, the package chooses the AGC's assignment (the AGC's code in its
-dtypes, ``agc_reference.ml_choices``) and fills the same 20 feature values, bit for bit.
+The ML extension is compared per event: in every 4j2b event of the ttbar files of the session's
+small dataset (``small_embedded_manifest``), for the nominal and both jet-pT variations, the
+package chooses the AGC's assignment (the AGC's code in its dtypes, ``agc_reference.ml_choices``)
+and fills the same 20 feature values, bit for bit.
 """
 
 from __future__ import annotations
@@ -172,11 +173,15 @@ def package_ml_choices(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np
     return out
 
 
-def test_ml_assignments_and_features_equal_the_agcs_in_every_event(dataset: Path) -> None:
+def test_ml_assignments_and_features_equal_the_agcs_in_every_event(
+    small_embedded_manifest: Path,
+) -> None:
+    """On the session's small dataset (its ttbar nominal files hold thousands of 4j2b events:
+    the comparison is per event, so it needs no more)."""
     n_events = 0
-    manifest = json.loads(dataset.read_text())
+    manifest = json.loads(small_embedded_manifest.read_text())
     for record in manifest["ttbar"]["nominal"]["files"]:
-        path = dataset.parent / record["path"]
+        path = small_embedded_manifest.parent / record["path"]
         theirs, ours = ml_choices(path), package_ml_choices(path)
         for variation, (events, jets, features) in theirs.items():
             our_events, our_jets, our_features = ours[variation]

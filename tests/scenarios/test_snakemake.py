@@ -337,9 +337,10 @@ def test_snakemake_and_serial_workflows_agree_bit_for_bit(
     serial_reference: EngineReference, tmp_path: Path
 ) -> None:
     """The Snakemake workflow up to the workspace (the fit reads nothing else: its bytes follow)
-    with the serial reference run's parameters (the small dataset, one file per sample, the
-    iterative executor); its outputs against the serial run's."""
-    snake_ws = _workspace(tmp_path / "snakemake", "notebooks", "inputs", "workflow")
+    with the serial reference run's parameters and inputs (the small dataset, one file per
+    sample, the iterative executor, the small model); its outputs against the serial run's."""
+    snake_ws = _workspace(tmp_path / "snakemake", "notebooks", "workflow")
+    shutil.copytree(serial_reference.workspace / "inputs", snake_ws / "inputs")  # its model
     t0 = time.perf_counter()
     config = [f"{name}={value}" for name, value in serial_reference.overrides.items()]
     # the target first: --config takes every word after it

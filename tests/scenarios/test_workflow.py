@@ -3,8 +3,10 @@
 Fast checks of the specifications (expansion as REANA does it, inputs present, parameter names
 identical everywhere, cwltool and reana-client validation) and of agc.report.build (the runners'
 unit tests are in tests/workflow/test_runners.py), then a
-slow end-to-end run of the CWL workflow on the small dataset (one file per sample) whose outputs
-must agree bit for bit with the serial workflow's run (``serial_reference``, conftest.py).
+slow end-to-end run of the CWL workflow on the small dataset (one file per sample, the small
+model of engine_helpers.write_engine_model) whose outputs must agree bit for bit with the serial
+workflow's run (``serial_reference``, conftest.py); the same with the default model and the ML
+extension on the embedded default (``make test-full``).
 """
 
 from __future__ import annotations
@@ -551,8 +553,9 @@ def _histogram_arrays(path: Path) -> dict[str, tuple[np.ndarray, ...]]:
 def test_serial_and_cwl_workflows_agree_bit_for_bit(
     serial_reference: EngineReference, tmp_path: Path
 ) -> None:
-    """The CWL workflow with the serial reference run's parameters (the small dataset, one file
-    per sample, the iterative executor, which keeps each of the nine scattered jobs cheap)."""
+    """The CWL workflow with the serial reference run's parameters and inputs (the small dataset,
+    one file per sample, the iterative executor, which keeps each of the nine scattered jobs
+    cheap; the small model)."""
     assert_cwl_agrees_with(serial_reference, tmp_path / "cwl")
 
 
@@ -568,7 +571,8 @@ def assert_cwl_agrees_with(serial_reference: EngineReference, outdir: Path) -> N
     products, notebooks, plots and bytes as the serial run (and the ML step's, when on)."""
     serial_out = serial_reference.outputs
     t0 = time.perf_counter()
-    cwl = run_cwl(serial_reference.overrides, workdir=REPO, outdir=outdir)
+    # reana-cwl-job.yaml of the reference's workspace: the same notebooks and inputs (model)
+    cwl = run_cwl(serial_reference.overrides, workdir=serial_reference.workspace, outdir=outdir)
     t_cwl = time.perf_counter() - t0
     cwl_out = Path(cwl.outdir)
     print(f"\nserial workflow: {serial_reference.run.seconds:.1f} s\nCWL workflow: {t_cwl:.1f} s")
