@@ -36,6 +36,28 @@ def test_a_log_gets_one_line_per_update_written_and_the_total_last() -> None:
     assert _counts(stream) == list(range(13))  # the first line (0/12) and the last once
 
 
+def test_the_closing_redraw_a_second_later_is_not_a_second_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a busy machine the bar closes in a later second than its last update: the count is
+    the same, only the elapsed time differs, and the log keeps one line for it."""
+    import tqdm.std
+
+    clock = iter([0.0, 0.0, 0.5, 1.0, 2.5, 2.5, 2.5, 2.5])
+    last = [0.0]
+
+    def now() -> float:
+        last[0] = next(clock, last[0])
+        return last[0]
+
+    monkeypatch.setattr(tqdm.std, "time", now)
+    stream = io.StringIO()
+    with bar(desc="fits", total=12, stream=stream, interval=0) as fits:
+        fits.update(12)
+    lines = stream.getvalue().splitlines()
+    assert _counts_of("\n".join(lines)) == [0, 12]
+
+
 def test_a_log_gets_the_first_and_last_lines_within_the_interval() -> None:
     stream = io.StringIO()
     with bar(desc="fits", total=12, stream=stream) as fits:

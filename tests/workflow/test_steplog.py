@@ -42,6 +42,7 @@ def test_the_log_leaves_out_the_kernel_s_transport_notice(tmp_path: Path) -> Non
     notice = "[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All ...\n"
     assert is_noise(notice)
     assert not is_noise("[IPKernelApp] ERROR | something else\n")
+    assert is_noise("[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel\n")
     with StepLog(tmp_path / "logs" / "step.log") as log:
         log.write(notice)
         log.write("kept\n")

@@ -80,9 +80,12 @@ class _Lines:
 
     def write(self, text: str) -> None:
         status = text.strip("\r\n ")
-        if status and status != self._last:  # the closing redraw repeats the last update
+        # The closing redraw repeats the last update, its times maybe a second later: a line
+        # is written when the count changes, whatever the times in brackets say.
+        count = status.rsplit(" [", 1)[0]
+        if status and count != self._last:
             self._stream.write(status + "\n")
-            self._last = status
+            self._last = count
 
     def flush(self) -> None:
         self._stream.flush()

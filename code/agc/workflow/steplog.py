@@ -35,8 +35,13 @@ from agc.core.progress import is_progress_line, process_stderr
 LOG_DIR = "logs"
 
 #: Lines a step's log leaves out: ipykernel's notice that the kernel talks to papermill over
-#: local TCP without CurveZMQ keys (the kernel and papermill run in the same container).
-NOISE = (re.compile(r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"),)
+#: local TCP without CurveZMQ keys (the kernel and papermill run in the same container), and its
+#: note that it was interrupted while papermill shut it down, which a busy machine makes slow
+#: enough for jupyter_client to interrupt it (the step's own outcome is reported either way).
+NOISE = (
+    re.compile(r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"),
+    re.compile(r"^\[IPKernelApp\] ERROR \| KeyboardInterrupt caught in kernel\.?$"),
+)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: ``agc <command>: error: <message>``, the last line of a failed agc command.
