@@ -26,6 +26,20 @@ SCALE_OUT_WORKERS = (1, 2)
 SCALE_OUT_SCALE = 1.3
 
 
+def _fastest(events: int, timings: list[float], cpus: list[dict[str, float]]) -> dict[str, Any]:
+    """The record of ``events`` processed in repeated runs of wall times ``timings`` [s] and CPU
+    seconds ``cpus`` (``{"main", "workers"}`` each): the fastest run's seconds and events/s,
+    every run's seconds, and the CPU of the run that used the least."""
+    seconds = min(timings)
+    return {
+        "events": events,
+        "seconds": seconds,
+        "all_seconds": timings,
+        "events_per_s": events / seconds if seconds > 0 else math.inf,
+        "cpu_s": min(cpus, key=lambda cpu: cpu["main"] + cpu["workers"]),
+    }
+
+
 def _time_on_dask(
     manifest: Manifest, workers: int, chunksize: int, samples: str, tmp: Path, repeats: int
 ) -> dict[str, Any]:
@@ -56,16 +70,7 @@ def _time_on_dask(
             timings.append(time.perf_counter() - start)
             after = (main_cpu(), sum(client.run(time.process_time).values()))
             cpus.append({"main": after[0] - before[0], "workers": after[1] - before[1]})
-    events = summary.events_processed
-    seconds = min(timings)
-    return {
-        "workers": workers,
-        "events": events,
-        "seconds": seconds,
-        "all_seconds": timings,
-        "events_per_s": events / seconds if seconds > 0 else math.inf,
-        "cpu_s": min(cpus, key=lambda cpu: cpu["main"] + cpu["workers"]),
-    }
+    return {"workers": workers, **_fastest(summary.events_processed, timings, cpus)}
 
 
 def main_cpu() -> float:
@@ -179,15 +184,7 @@ def _time_local(
         timings.append(seconds)
         digests.add(digest)
         events = summary.events_processed
-    seconds = min(timings)
-    return {
-        "events": events,
-        "seconds": seconds,
-        "all_seconds": timings,
-        "events_per_s": events / seconds if seconds > 0 else math.inf,
-        "cpu_s": min(cpus, key=lambda cpu: cpu["main"] + cpu["workers"]),
-        "digests": digests,
-    }
+    return {**_fastest(events, timings, cpus), "digests": digests}
 
 
 def time_in_fresh_process(
