@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from agc.core.errors import AGCError
+from agc.core.fileio import replaced_directory
 from agc.core.parameters import coerce, validate_parameters
 from agc.workflow.cwltool_run import (
     CwltoolOptions,
@@ -457,39 +458,36 @@ def run_cwl(
     target.parent.mkdir(parents=True, exist_ok=True)
     log_file = target.parent / LOG_DIR / f"{target.name}.log"
     log_file.unlink(missing_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     scratch = Path(tempfile.mkdtemp(prefix="agc-cwl-"))
     try:
-        (scratch / "tmp").mkdir()  # cwltool --provenance makes its folder there before any job
-        job_copy = scratch / "job.json"
-        job_copy.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        env = runner_environment("cwl-container" if local.docker_cmd else "cwl-local")
-        env.setdefault("MPLCONFIGDIR", str(scratch / "matplotlib"))
-        env.update({"AGC_DEBUG": "1"} if debug else {})
-        command = cwltool_command(
-            workflow_path,
-            job_copy,
-            outdir=staging,
-            scratch=scratch,
-            env=env,
-            # cwltool's provenance misses the steps' runs under --parallel (cwltool issue
-            # #1348): a run with provenance executes one job at a time (each uses `workers`)
-            local=replace(
-                local,
-                cwltool=cwltool,
-                parallel=local.parallel and local.provenance is None,
-                provenance=scratch / "provenance" if local.provenance is not None else None,
-            ),
-        )
-        log = StepLog(log_file, echo_stream(debug))
-        produced, seconds = cwltool_outputs(command, root, env, log=log, workflow=workflow_path)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        # the outputs replace ``target`` only when cwltool succeeds
+        with replaced_directory(target) as staging:
+            (scratch / "tmp").mkdir()  # cwltool --provenance makes its folder there first
+            job_copy = scratch / "job.json"
+            job_copy.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            env = runner_environment("cwl-container" if local.docker_cmd else "cwl-local")
+            env.setdefault("MPLCONFIGDIR", str(scratch / "matplotlib"))
+            env.update({"AGC_DEBUG": "1"} if debug else {})
+            command = cwltool_command(
+                workflow_path,
+                job_copy,
+                outdir=staging,
+                scratch=scratch,
+                env=env,
+                # cwltool's provenance misses the steps' runs under --parallel (cwltool issue
+                # #1348): a run with provenance executes one job at a time (each uses `workers`)
+                local=replace(
+                    local,
+                    cwltool=cwltool,
+                    parallel=local.parallel and local.provenance is None,
+                    provenance=scratch / "provenance" if local.provenance is not None else None,
+                ),
+            )
+            log = StepLog(log_file, echo_stream(debug))
+            produced, seconds = cwltool_outputs(command, root, env, log=log, workflow=workflow_path)
         if local.provenance is not None:
             keep_research_object(scratch / "provenance", local.provenance)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
     outputs = {
         name: str(target / value["basename"])
