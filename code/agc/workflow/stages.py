@@ -186,7 +186,7 @@ def histograms(
     target = _under(run.outdir, output, HISTOGRAMS)
     with output_lock(target.parent, "agc histograms"):
         if not partials or partial_dir is not None:
-            folder = Path(partial_dir) if partials and partial_dir is not None else None
+            folder = Path(partial_dir) if partials else None
             return run_histograms(
                 run.inputs, target, run.processing, samples=run.samples, partial_dir=folder
             )
