@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from process_helpers import terminal_signals
 
 from agc.core.interrupt import TERMINATED_STATUS
 
@@ -45,6 +46,7 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
         [sys.executable, "-c", RUNNER.format(pidfile=pidfile)],
         cwd=tmp_path,
         stderr=subprocess.PIPE,
+        preexec_fn=terminal_signals,  # noqa: PLW1509 (sets two signal dispositions only)
     )
     deadline = time.monotonic() + 60
     while not pidfile.exists() or not pidfile.read_text().strip():

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from process_helpers import terminal_signals
 from toy_nanoaod import write_toy_dataset
 
 from agc.cli import main as cli_main
@@ -356,7 +357,13 @@ def test_interrupted_futures_run_stops_promptly_without_orphans(
         *("--use_inference", "false"),
     ]
     with err.open("w") as sink:
-        proc = subprocess.Popen(command, cwd=tmp_path, stderr=sink, start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            stderr=sink,
+            start_new_session=True,
+            preexec_fn=terminal_signals,  # noqa: PLW1509 (sets two signal dispositions only)
+        )
     try:
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline:
