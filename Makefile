@@ -119,9 +119,12 @@ run-snakemake: $(STAMP) $(SNAKEMAKE_STAMP)
 
 ## The test suite: every behaviour, the end-to-end runs of every engine on the small generated
 ## dataset (the embedded recipe at 1 %). The checks that need the full embedded default run in
-## make test-full, the image in make test-container.
+## make test-full, the image in make test-container. The tests run in TEST_WORKERS processes
+## (pytest-xdist; the tests sharing a workflow run stay in one of them: tests/conftest.py;
+## TEST_WORKERS=0 runs them all in this one process).
+TEST_WORKERS ?= 2
 test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(REANA_DASK_STAMP)
-	$(BIN)/python -m pytest -m "not container and not full" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not container and not full" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## The checks of the full embedded default (tests marked `full`): its regression references
 ## (histograms, cut flow, workspace, fit results, plots, ML model, limits) and its physics checks.

@@ -34,14 +34,23 @@ SMALL_SCALE = 0.01
 #: and ``ml_run`` (tests/stats/test_mlmodel.py) reach it through ``request.getfixturevalue``,
 #: which the fixture closure does not show: they are named too.
 FULL_DEFAULT_FIXTURES = frozenset({"embedded_manifest", "default_run", "ml_run"})
+#: Session fixtures that run a whole workflow: ``make test`` runs the tests in two pytest-xdist
+#: processes, each with its own session, so every test that needs one of these is sent to the
+#: same process (``--dist loadgroup``, one group per fixture) and the workflow runs once.
+SHARED_RUN_FIXTURES = ("run_outputs", "serial_reference")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``full`` every test that needs the full embedded default (see
-    :data:`FULL_DEFAULT_FIXTURES`)."""
+    :data:`FULL_DEFAULT_FIXTURES`); put every test that needs a fixture of
+    :data:`SHARED_RUN_FIXTURES` in that fixture's ``xdist_group``."""
     for item in items:
-        if FULL_DEFAULT_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        names = getattr(item, "fixturenames", ())
+        if FULL_DEFAULT_FIXTURES.intersection(names):
             item.add_marker(pytest.mark.full)
+        group = next((name for name in SHARED_RUN_FIXTURES if name in names), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def require_shared(path: Path, what: str) -> Path:
