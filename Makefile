@@ -35,6 +35,12 @@ $(eval $(call venv_rule,ARCHIVE_,$(ARCHIVE_VENV),environment/archive-tools.txt,e
 ## Snakemake 7.32.4 (what REANA 0.9's Snakemake engine runs) in its own environment.
 SNAKEMAKE_VENV := .venv-snakemake
 $(eval $(call venv_rule,SNAKEMAKE_,$(SNAKEMAKE_VENV),environment/snakemake.txt,environment/snakemake.txt))
+## Snakemake 9.27.0 (what REANA 0.95's Snakemake engine runs) in its own environment.
+SNAKEMAKE9_VENV := .venv-snakemake9
+$(eval $(call venv_rule,SNAKEMAKE9_,$(SNAKEMAKE9_VENV),environment/snakemake9.txt,environment/snakemake9.txt))
+## zizmor, the checker of the CI definition (.github/workflows/) in make lint.
+CI_LINT_VENV := .venv-ci-lint
+$(eval $(call venv_rule,CI_LINT_,$(CI_LINT_VENV),environment/ci-lint.txt,environment/ci-lint.txt))
 ## reana-commons 0.95 (its schema knows workflow.resources.dask) for validating reana-dask.yaml.
 REANA_DASK_VENV := .venv-reana-dask
 $(eval $(call venv_rule,REANA_DASK_,$(REANA_DASK_VENV),environment/reana-dask.txt,environment/reana-dask.txt))
@@ -46,7 +52,7 @@ PYTEST_ARGS ?=
 ARCHIVE_ARGS ?=
 NUMERICS_ARGS ?=
 
-.PHONY: all venv run run-cwl run-snakemake snakemake reana-dask test test-full test-numerics ml-references bench lint data reana-client archive-tools validate archive verify-archive reinterpret clean image set-image run-container test-container
+.PHONY: all venv run run-cwl run-snakemake snakemake snakemake9 reana-dask test test-full test-numerics ml-references bench lint data reana-client archive-tools validate archive verify-archive reinterpret clean image set-image run-container test-container
 
 all: run
 
@@ -58,6 +64,8 @@ reana-client: $(REANA_STAMP)
 	@echo "reana-client: $(REANA_VENV)/bin/reana-client (export REANA_SERVER_URL and REANA_ACCESS_TOKEN to use it)"
 
 snakemake: $(SNAKEMAKE_STAMP)
+
+snakemake9: $(SNAKEMAKE9_STAMP)
 
 reana-dask: $(REANA_DASK_STAMP)
 
@@ -120,7 +128,7 @@ run-snakemake: $(STAMP) $(SNAKEMAKE_STAMP)
 ## The test suite: every behaviour, the end-to-end runs of every engine on the small generated
 ## dataset (the embedded recipe at 1 %). The checks that need the full embedded default run in
 ## make test-full, the image in make test-container.
-test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(REANA_DASK_STAMP)
+test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(SNAKEMAKE9_STAMP) $(REANA_DASK_STAMP)
 	$(BIN)/python -m pytest -m "not container and not full" $(PYTEST_ARGS)
 
 ## The checks of the full embedded default (tests marked `full`): its regression references
@@ -177,10 +185,12 @@ ARCHIVE ?= outputs/archive
 verify-archive: $(STAMP)
 	$(BIN)/agc verify-archive $(ARCHIVE)
 
-lint: $(STAMP)
+## The code, its import layers and the CI definition (zizmor offline: no GitHub API calls).
+lint: $(STAMP) $(CI_LINT_STAMP)
 	$(BIN)/ruff check code tests
 	$(BIN)/ruff format --check code tests
 	$(BIN)/lint-imports pyproject.toml --no-cache
+	$(CI_LINT_VENV)/bin/zizmor --offline .github/workflows
 
 clean:
 	rm -rf outputs data
