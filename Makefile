@@ -52,7 +52,7 @@ PYTEST_ARGS ?=
 ARCHIVE_ARGS ?=
 NUMERICS_ARGS ?=
 
-.PHONY: all venv run run-cwl run-snakemake snakemake snakemake9 reana-dask test test-full test-numerics ml-references bench lint data reana-client archive-tools validate archive verify-archive reinterpret clean image set-image run-container test-container
+.PHONY: all venv run run-cwl run-snakemake run-snakemake9 snakemake snakemake9 reana-test reana-dask test test-full test-numerics ml-references bench lint data reana-client archive-tools validate archive verify-archive reinterpret clean image set-image run-container test-container
 
 all: run
 
@@ -78,6 +78,12 @@ validate: $(STAMP) $(REANA_STAMP) $(REANA_DASK_STAMP)
 	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana-snakemake.yaml
 	$(REANA_DASK_VENV)/bin/python environment/validate-reana-dask.py reana-dask.yaml
 	$(BIN)/cwltool --validate workflow/workflow.cwl
+
+## `reana-client test` of REANA >= 0.95, here: the feature files of reana.yaml's tests.files, run by
+## reana-commons 0.95's Gherkin parser (.venv-reana-dask) against the workspace of the last
+## `make run` (its outputs, step logs and record, outputs/logs/workflow.json).
+reana-test: $(REANA_DASK_STAMP)
+	PYTHONPATH=code $(REANA_DASK_VENV)/bin/python -m agc.workflow.featurecheck --workspace . --spec reana.yaml
 
 ## The embedded default dataset (deterministic synthetic NanoAOD) under data/embedded/.
 data: $(STAMP)
@@ -124,6 +130,10 @@ run-cwl: $(STAMP)
 SNAKEMAKE_CORES ?= 2
 run-snakemake: $(STAMP) $(SNAKEMAKE_STAMP)
 	$(BIN)/agc run-snakemake --snakemake $(SNAKEMAKE_VENV)/bin/snakemake --cores $(SNAKEMAKE_CORES) $(PARAMS)
+
+## The same with Snakemake 9.27.0, the engine of REANA 0.95 (.venv-snakemake9).
+run-snakemake9: $(STAMP) $(SNAKEMAKE9_STAMP)
+	$(BIN)/agc run-snakemake --snakemake $(SNAKEMAKE9_VENV)/bin/snakemake --cores $(SNAKEMAKE_CORES) $(PARAMS)
 
 ## The test suite: every behaviour, the end-to-end runs of every engine on the small generated
 ## dataset (the embedded recipe at 1 %). The checks that need the full embedded default run in
