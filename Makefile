@@ -70,13 +70,16 @@ snakemake9: $(SNAKEMAKE9_STAMP)
 reana-dask: $(REANA_DASK_STAMP)
 
 ## Validate the REANA specifications (no server needed): serial, CWL, Snakemake (reana-client
-## 0.9.6, which dry-runs the Snakefile with Snakemake 7.32.4), and reana-dask.yaml with reana-commons
-## 0.95's validation (reana-client 0.9.x does not know workflow.resources.dask).
-validate: $(STAMP) $(REANA_STAMP) $(REANA_DASK_STAMP)
+## 0.9.6, which dry-runs the Snakefile with Snakemake 7.32.4); reana-dask.yaml, reana.yaml and
+## reana-snakemake.yaml (its Snakefile loaded with Snakemake 9.27.0) with reana-commons 0.95's
+## validation (reana-client 0.9.x does not know workflow.resources.dask).
+validate: $(STAMP) $(REANA_STAMP) $(REANA_DASK_STAMP) $(SNAKEMAKE9_STAMP)
 	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana.yaml
 	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana-cwl.yaml
 	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana-snakemake.yaml
 	$(REANA_DASK_VENV)/bin/python environment/validate-reana-dask.py reana-dask.yaml
+	$(REANA_DASK_VENV)/bin/python environment/validate-reana-dask.py reana.yaml
+	PATH="$(CURDIR)/$(SNAKEMAKE9_VENV)/bin:$$PATH" $(SNAKEMAKE9_VENV)/bin/python environment/validate-reana-dask.py reana-snakemake.yaml
 	$(BIN)/cwltool --validate workflow/workflow.cwl
 
 ## `reana-client test` of REANA >= 0.95, here: the feature files of reana.yaml's tests.files, run by
