@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -77,12 +78,9 @@ class LocalRun:
     def files(self) -> list[Path]:
         """Every file of the workspace, sorted, but hidden ones and ``__pycache__``."""
         found = []
-        for path in self.workspace.rglob("*"):
-            parts = path.relative_to(self.workspace).parts
-            if any(p.startswith(".") or p == "__pycache__" for p in parts):
-                continue
-            if path.is_file():
-                found.append(path)
+        for folder, dirs, names in os.walk(self.workspace):
+            dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+            found += [Path(folder) / n for n in names if not n.startswith(".")]
         return sorted(found)
 
     def _name(self, path: Path) -> str:
