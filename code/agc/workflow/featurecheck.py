@@ -39,7 +39,7 @@ from agc.workflow.runrecord import RunRecord, read_record, record_path
 
 #: Folder of the step logs and the run record inside the output folder (steplog.LOG_DIR).
 LOG_DIR = "logs"
-#: The local stand-ins of REANA's user and workflow identifiers.
+#: The user REANA names in its answers: here, the local one.
 LOCAL_USER = "local"
 #: Binary prefixes, as REANA writes human-readable sizes.
 _UNITS = ("Bytes", "KiB", "MiB", "GiB", "TiB")
