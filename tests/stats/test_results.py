@@ -30,11 +30,13 @@ def test_convergence_line_names_the_minimiser_s_effort_and_the_poi() -> None:
     summary = FitSummary.from_dict({"measurement": "ttbar", **stored, "fit": fit})
     poi = summary.poi
     assert summary.convergence_line() == (
-        f"fit converged: MIGRAD EDM 3.1e-09 (812 calls, attempt 1), HESSE covariance; "
+        f"fit converged: MIGRAD (EDM 3.1e-09, 812 calls, attempt 1), HESSE covariance; "
         f"{poi.name} = {poi.bestfit:.4f} +- {poi.uncertainty:.4f}"
     )
     bare = FitSummary.from_dict({"measurement": "ttbar", **stored, "fit": {"attempt": 0}})
     assert bare.convergence_line().startswith("fit converged: MIGRAD (attempt 0), HESSE")
+    empty = FitSummary.from_dict({"measurement": "ttbar", **stored, "fit": {}})
+    assert empty.convergence_line().startswith("fit converged: MIGRAD, HESSE covariance; ")
 
 
 def _limit() -> LimitResult:
