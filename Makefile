@@ -35,6 +35,12 @@ $(eval $(call venv_rule,ARCHIVE_,$(ARCHIVE_VENV),environment/archive-tools.txt,e
 ## Snakemake 7.32.4 (what REANA 0.9's Snakemake engine runs) in its own environment.
 SNAKEMAKE_VENV := .venv-snakemake
 $(eval $(call venv_rule,SNAKEMAKE_,$(SNAKEMAKE_VENV),environment/snakemake.txt,environment/snakemake.txt))
+## Snakemake 9.27.0 (what REANA 0.95's Snakemake engine runs) in its own environment.
+SNAKEMAKE9_VENV := .venv-snakemake9
+$(eval $(call venv_rule,SNAKEMAKE9_,$(SNAKEMAKE9_VENV),environment/snakemake9.txt,environment/snakemake9.txt))
+## zizmor, the checker of the CI definition (.github/workflows/) in make lint.
+CI_LINT_VENV := .venv-ci-lint
+$(eval $(call venv_rule,CI_LINT_,$(CI_LINT_VENV),environment/ci-lint.txt,environment/ci-lint.txt))
 ## reana-commons 0.95 (its schema knows workflow.resources.dask) for validating reana-dask.yaml.
 REANA_DASK_VENV := .venv-reana-dask
 $(eval $(call venv_rule,REANA_DASK_,$(REANA_DASK_VENV),environment/reana-dask.txt,environment/reana-dask.txt))
@@ -46,7 +52,7 @@ PYTEST_ARGS ?=
 ARCHIVE_ARGS ?=
 NUMERICS_ARGS ?=
 
-.PHONY: all venv run run-cwl run-snakemake snakemake reana-dask test test-full test-numerics ml-references bench lint data reana-client archive-tools validate archive verify-archive reinterpret clean image set-image run-container test-container
+.PHONY: all venv run run-cwl run-snakemake run-snakemake9 snakemake snakemake9 reana-test reana-dask test test-full test-numerics ml-references bench lint data reana-client archive-tools validate archive verify-archive reinterpret clean image set-image run-container test-container
 
 all: run
 
@@ -59,17 +65,28 @@ reana-client: $(REANA_STAMP)
 
 snakemake: $(SNAKEMAKE_STAMP)
 
+snakemake9: $(SNAKEMAKE9_STAMP)
+
 reana-dask: $(REANA_DASK_STAMP)
 
 ## Validate the REANA specifications (no server needed): serial, CWL, Snakemake (reana-client
-## 0.9.6, which dry-runs the Snakefile with Snakemake 7.32.4), and reana-dask.yaml with reana-commons
-## 0.95's validation (reana-client 0.9.x does not know workflow.resources.dask).
-validate: $(STAMP) $(REANA_STAMP) $(REANA_DASK_STAMP)
+## 0.9.6, which dry-runs the Snakefile with Snakemake 7.32.4); reana-dask.yaml, reana.yaml and
+## reana-snakemake.yaml (its Snakefile loaded with Snakemake 9.27.0) with reana-commons 0.95's
+## validation (reana-client 0.9.x does not know workflow.resources.dask).
+validate: $(STAMP) $(REANA_STAMP) $(REANA_DASK_STAMP) $(SNAKEMAKE9_STAMP)
 	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana.yaml
 	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana-cwl.yaml
 	PATH="$(CURDIR)/$(REANA_VENV)/bin:$$PATH" $(REANA_VENV)/bin/reana-client validate -f reana-snakemake.yaml
 	$(REANA_DASK_VENV)/bin/python environment/validate-reana-dask.py reana-dask.yaml
+	$(REANA_DASK_VENV)/bin/python environment/validate-reana-dask.py reana.yaml
+	PATH="$(CURDIR)/$(SNAKEMAKE9_VENV)/bin:$$PATH" $(SNAKEMAKE9_VENV)/bin/python environment/validate-reana-dask.py reana-snakemake.yaml
 	$(BIN)/cwltool --validate workflow/workflow.cwl
+
+## `reana-client test` of REANA >= 0.95, here: the feature files of reana.yaml's tests.files, run by
+## reana-commons 0.95's Gherkin parser (.venv-reana-dask) against the workspace of the last
+## `make run` (its outputs, step logs and record, outputs/logs/workflow.json).
+reana-test: $(REANA_DASK_STAMP)
+	PYTHONPATH=code $(REANA_DASK_VENV)/bin/python -m agc.workflow.featurecheck --workspace . --spec reana.yaml
 
 ## The embedded default dataset (deterministic synthetic NanoAOD) under data/embedded/.
 data: $(STAMP)
@@ -117,13 +134,17 @@ SNAKEMAKE_CORES ?= 2
 run-snakemake: $(STAMP) $(SNAKEMAKE_STAMP)
 	$(BIN)/agc run-snakemake --snakemake $(SNAKEMAKE_VENV)/bin/snakemake --cores $(SNAKEMAKE_CORES) $(PARAMS)
 
+## The same with Snakemake 9.27.0, the engine of REANA 0.95 (.venv-snakemake9).
+run-snakemake9: $(STAMP) $(SNAKEMAKE9_STAMP)
+	$(BIN)/agc run-snakemake --snakemake $(SNAKEMAKE9_VENV)/bin/snakemake --cores $(SNAKEMAKE_CORES) $(PARAMS)
+
 ## The test suite: every behaviour, the end-to-end runs of every engine on the small generated
 ## dataset (the embedded recipe at 1 %). The checks that need the full embedded default run in
 ## make test-full, the image in make test-container. The tests run in TEST_WORKERS processes
 ## (pytest-xdist; the tests sharing a workflow run stay in one of them: tests/conftest.py;
 ## TEST_WORKERS=0 runs them all in this one process).
 TEST_WORKERS ?= 2
-test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(REANA_DASK_STAMP)
+test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(SNAKEMAKE9_STAMP) $(REANA_DASK_STAMP)
 	$(BIN)/python -m pytest -m "not container and not full" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## The checks of the full embedded default (tests marked `full`): its regression references
@@ -180,10 +201,12 @@ ARCHIVE ?= outputs/archive
 verify-archive: $(STAMP)
 	$(BIN)/agc verify-archive $(ARCHIVE)
 
-lint: $(STAMP)
+## The code, its import layers and the CI definition (zizmor offline: no GitHub API calls).
+lint: $(STAMP) $(CI_LINT_STAMP)
 	$(BIN)/ruff check code tests
 	$(BIN)/ruff format --check code tests
 	$(BIN)/lint-imports pyproject.toml --no-cache
+	$(CI_LINT_VENV)/bin/zizmor --offline .github/workflows
 
 clean:
 	rm -rf outputs data

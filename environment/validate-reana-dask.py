@@ -11,6 +11,10 @@ policy of a cluster that allows Dask (the limits below; a real cluster checks it
 submission). reana-client 0.95 validates only against a server it is logged in to, and
 reana-client 0.9.x refuses ``resources.dask``. Prints every error and warning; exits 1 if there
 is any, else prints "Valid REANA specification file" and exits 0.
+
+A Snakemake specification (reana-snakemake.yaml) is validated the same way once its Snakefile is
+loaded into ``workflow.specification`` by REANA 0.95's loader (``reana_commons.snakemake``, which
+imports Snakemake 9.27.0): run it in .venv-snakemake9 (`make snakemake9`), which holds both.
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ def main(path: str) -> int:
     """Validate the specification ``path``; the exit code (0: valid without warnings)."""
     with open(path, encoding="utf-8") as handle:
         spec = yaml.safe_load(handle)
+    workflow = spec["workflow"]
+    if workflow.get("type") == "snakemake":
+        from reana_commons.snakemake import snakemake_load
+
+        config = (spec.get("inputs") or {}).get("parameters", {}).get("input")
+        workflow["specification"] = snakemake_load(workflow["file"], input=config, workdir=".")
     report = validate_serialized_spec(spec, POLICY)
     for kind in ("errors", "warnings"):
         for entry in report[kind]:

@@ -3,9 +3,11 @@
 Fast checks of the specification as REANA reads it (reana-commons' own Snakefile loader, in
 .venv-reana): the parameters and defaults of the schema, one image, REANA resources per rule,
 the notebooks' parameters; `reana-client validate` without warnings; bad values stopped by the
-first job. Then a slow run with Snakemake 7.32.4 (.venv-snakemake) on the small dataset, up to
-the workspace, whose outputs must agree bit for bit with the serial workflow's run (reana.yaml,
-``serial_reference`` in conftest.py; the CWL workflow is compared with it in test_workflow.py).
+first job; reana-commons 0.95's validation (Snakemake 9). Then a slow run with Snakemake 7.32.4
+(.venv-snakemake, REANA 0.9) and one with 9.27.0 (.venv-snakemake9, REANA 0.95) on the small
+dataset, up to the workspace, whose outputs must agree bit for bit with the serial workflow's run
+(reana.yaml, ``serial_reference`` in conftest.py, made once; the CWL workflow is compared with it
+in test_workflow.py).
 """
 
 from __future__ import annotations
@@ -35,7 +37,15 @@ SERIAL = REPO / "reana.yaml"
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 CONFIG = REPO / "workflow" / "config.yaml"
 SNAKEMAKE = REPO / ".venv-snakemake" / "bin" / "snakemake"
+#: Each Snakemake the workflow runs under: version -> (its environment, the make target making it).
+#: 7.32.4 is REANA 0.9's engine, 9.27.0 REANA 0.95's.
+SNAKEMAKES = {
+    "7.32.4": (REPO / ".venv-snakemake", "snakemake"),
+    "9.27.0": (REPO / ".venv-snakemake9", "snakemake9"),
+}
 REANA_VENV = REPO / ".venv-reana"
+#: reana-commons 0.95's validation of a submitted specification (environment/validate-reana-dask.py).
+VALIDATOR = REPO / "environment" / "validate-reana-dask.py"
 #: The rules that run a job (``all`` only collects), in the serial workflow's order.
 RULES = ["dataset", "histograms", "merge", "model", "fit", "ml", "reinterpret", "report"]
 #: What Snakemake itself logs during `reana-client validate`'s dry run, which reana-client 0.9.6
@@ -86,7 +96,8 @@ def reana_steps(uploaded: Path) -> dict[str, dict[str, Any]]:
         "import json, sys\n"
         "from reana_commons.snakemake import snakemake_load\n"
         "spec = snakemake_load('workflow/Snakefile', input='workflow/config.yaml', workdir='.')\n"
-        "print('STEPS=' + json.dumps(spec['steps'], default=str))\n"
+        # reana-client sends the loaded specification as JSON (json.dumps, no default)
+        "print('STEPS=' + json.dumps(spec['steps']))\n"
     )
     env = dict(os.environ, PATH=os.pathsep.join([str(python.parent), os.environ["PATH"]]))
     result = subprocess.run(
@@ -275,9 +286,32 @@ def test_reana_client_validates_in_place_after_a_local_run(
     assert "Workflow parameters and commands appear valid" in output
 
 
-def _snakemake(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def test_reana_commons_095_validates_the_spec_with_snakemake_9(uploaded: Path) -> None:
+    """REANA 0.95's validation of the specification reana-client 0.95 submits: the Snakefile
+    loaded by its loader with Snakemake 9.27.0 (.venv-snakemake9), then checked as a server
+    checks it (schema, parameters, JSON form, inputs)."""
+    venv, target = SNAKEMAKES["9.27.0"]
+    python = _require(venv / "bin" / "python", target)
+    env = dict(os.environ, PATH=os.pathsep.join([str(python.parent), os.environ["PATH"]]))
+    result = subprocess.run(
+        [str(python), str(VALIDATOR), SPEC.name],
+        cwd=uploaded,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "Valid REANA specification file: reana-snakemake.yaml (reana-commons 0.95" in result.stdout
+    )
+
+
+def _snakemake(
+    workspace: Path, *args: str, program: Path = SNAKEMAKE
+) -> subprocess.CompletedProcess[str]:
     command = [
-        str(_require(SNAKEMAKE, "snakemake")),
+        str(_require(program, "snakemake")),
         "--snakefile",
         "workflow/Snakefile",
         "--cores",
@@ -333,12 +367,18 @@ def test_the_first_job_refuses_bad_values(tmp_path: Path, value: str, message: s
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("version", list(SNAKEMAKES))
 def test_snakemake_and_serial_workflows_agree_bit_for_bit(
-    serial_reference: EngineReference, tmp_path: Path
+    serial_reference: EngineReference, tmp_path: Path, version: str
 ) -> None:
     """The Snakemake workflow up to the workspace (the fit reads nothing else: its bytes follow)
-    with the serial reference run's parameters and inputs (the small dataset, one file per
-    sample, the iterative executor, the small model); its outputs against the serial run's."""
+    under each Snakemake of :data:`SNAKEMAKES`, with the serial reference run's parameters and
+    inputs (the small dataset, one file per sample, the iterative executor, the small model);
+    its outputs against the serial run's (the one run of the session)."""
+    venv, target = SNAKEMAKES[version]
+    program = _require(venv / "bin" / "snakemake", target)
+    shown = subprocess.run([str(program), "--version"], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == version
     snake_ws = _workspace(tmp_path / "snakemake", "notebooks", "workflow")
     shutil.copytree(serial_reference.workspace / "inputs", snake_ws / "inputs")  # its model
     t0 = time.perf_counter()
@@ -346,14 +386,30 @@ def test_snakemake_and_serial_workflows_agree_bit_for_bit(
     # the target first: --config takes every word after it
     target = "outputs/workspace.json"
     result = _snakemake(
-        snake_ws, target, "--configfile", "workflow/config.yaml", "--config", *config
+        snake_ws,
+        target,
+        "--configfile",
+        "workflow/config.yaml",
+        "--config",
+        *config,
+        program=program,
     )
     t_snake = time.perf_counter() - t0
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    print(f"\nserial workflow: {serial_reference.run.seconds:.1f} s; Snakemake: {t_snake:.1f} s")
+    print(
+        f"\nserial workflow: {serial_reference.run.seconds:.1f} s; "
+        f"Snakemake {version}: {t_snake:.1f} s"
+    )
     # The dataset checkpoint's target (touched by Snakemake) marks it done: nothing reruns.
     again = _snakemake(
-        snake_ws, target, "--dry-run", "--configfile", "workflow/config.yaml", "--config", *config
+        snake_ws,
+        target,
+        "--dry-run",
+        "--configfile",
+        "workflow/config.yaml",
+        "--config",
+        *config,
+        program=program,
     )
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout + again.stderr
 

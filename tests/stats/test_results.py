@@ -22,6 +22,23 @@ def test_fit_summary_round_trips_the_stored_fit_results() -> None:
     assert summary.poi.name == content["poi"]["name"]
 
 
+def test_convergence_line_names_the_minimiser_s_effort_and_the_poi() -> None:
+    """The line the fit step writes to its log (the feature files' "fit converged")."""
+    stored = json.loads(FIT_REFERENCE.read_text(encoding="utf-8"))
+    diagnostics = {"migrad_calls": 812, "migrad_edm": 3.14e-9, "hesse_calls": 90}
+    fit = {"success": True, "attempt": 1, "diagnostics": diagnostics}
+    summary = FitSummary.from_dict({"measurement": "ttbar", **stored, "fit": fit})
+    poi = summary.poi
+    assert summary.convergence_line() == (
+        f"fit converged: MIGRAD (EDM 3.1e-09, 812 calls, attempt 1), HESSE covariance; "
+        f"{poi.name} = {poi.bestfit:.4f} +- {poi.uncertainty:.4f}"
+    )
+    bare = FitSummary.from_dict({"measurement": "ttbar", **stored, "fit": {"attempt": 0}})
+    assert bare.convergence_line().startswith("fit converged: MIGRAD (attempt 0), HESSE")
+    empty = FitSummary.from_dict({"measurement": "ttbar", **stored, "fit": {}})
+    assert empty.convergence_line().startswith("fit converged: MIGRAD, HESSE covariance; ")
+
+
 def _limit() -> LimitResult:
     return LimitResult(
         poi="mu_sig",

@@ -24,7 +24,8 @@ from pathlib import Path
 from agc.core.errors import AGCError
 
 #: The files and folders of the repository a workspace needs to run the workflows (locally or on
-#: REANA, which uploads ``code/`` and these): shipped in the wheel under ``agc/_data``.
+#: REANA, which uploads ``code/`` and these) and to test a run (``tests/reana``: the feature files
+#: of the specifications' ``tests.files``): shipped in the wheel under ``agc/_data``.
 WORKSPACE: tuple[str, ...] = (
     "inputs",
     "notebooks",
@@ -35,6 +36,7 @@ WORKSPACE: tuple[str, ...] = (
     "reana-cwl-job.yaml",
     "reana-dask.yaml",
     "reana-snakemake.yaml",
+    "tests/reana",
     "Makefile",
     "pyproject.toml",
     "setup.py",

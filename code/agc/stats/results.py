@@ -80,6 +80,25 @@ class FitSummary:
         """The JSON object of ``fit_results.json`` (plain floats, lists)."""
         return asdict(self)
 
+    def convergence_line(self) -> str:
+        """The fit's outcome in one line for its step's log: ``fit converged: MIGRAD (EDM 3e-09,
+        1234 calls, attempt 0), HESSE covariance; ttbar_norm = 1.0412 +- 0.0687`` (what the
+        ``fit`` record holds of EDM, calls and attempt; a fit that does not converge stops with
+        an error before there is a summary)."""
+        diagnostics = self.fit.get("diagnostics", {})
+        effort = []
+        if "migrad_edm" in diagnostics:
+            effort.append(f"EDM {diagnostics['migrad_edm']:.2g}")
+        if "migrad_calls" in diagnostics:
+            effort.append(f"{diagnostics['migrad_calls']} calls")
+        if "attempt" in self.fit:
+            effort.append(f"attempt {self.fit['attempt']}")
+        detail = f" ({', '.join(effort)})" if effort else ""
+        return (
+            f"fit converged: MIGRAD{detail}, HESSE covariance; "
+            f"{self.poi.name} = {self.poi.bestfit:.4f} +- {self.poi.uncertainty:.4f}"
+        )
+
     @classmethod
     def from_dict(cls, content: dict[str, Any]) -> FitSummary:
         """Read back the content of a ``fit_results.json`` (the inverse of :meth:`to_dict`)."""

@@ -15,7 +15,8 @@ Two runners, one per specification:
 
 Both check the parameter values with :func:`agc.core.parameters.validate_parameters` and what
 they name with :func:`agc.workflow.preflight.check_named_inputs` before any work, keep what the
-steps print in ``<outdir>/logs/`` (:mod:`agc.workflow.steplog`; on stderr too with ``debug``),
+steps print in ``<outdir>/logs/`` (:mod:`agc.workflow.steplog`; on stderr too with ``debug``;
+:func:`run_serial` also its record, ``logs/workflow.json``: :mod:`agc.workflow.runrecord`),
 end a failure with the failed step's own one-line error, and return a typed record (:class:`SerialRun`, :class:`CwlRun`; ``to_dict()`` is the JSON
 object ``agc run-serial`` / ``agc run-cwl`` print)."""
 
@@ -47,6 +48,7 @@ from agc.workflow.cwltool_run import (
     shown,
 )
 from agc.workflow.preflight import check_named_inputs
+from agc.workflow.runrecord import RunRecorder, record_path
 from agc.workflow.steplog import LOG_DIR, StepLog, echo_stream, log_path, run_logged
 
 SERIAL_SPEC = "reana.yaml"
@@ -290,6 +292,21 @@ def run_command(command: Command, root: Path, env: dict[str, str], log: StepLog)
     return run_logged(["bash", "-c", command.text], root, env, log)
 
 
+def run_step_command(
+    command: Command, root: Path, outdir: str, env: dict[str, str], debug: bool
+) -> tuple[int, str | None, Path]:
+    """Run one command of a serial step (:func:`run_command`) with its output in the step's log
+    ``<outdir>/logs/<step>.log``, which the step's first command starts afresh: its exit code,
+    its one-line error (:meth:`StepLog.error`) and the log's path."""
+    path = log_path(root, outdir, command.step)
+    if command.index == 1:
+        path.unlink(missing_ok=True)
+    with StepLog(path, echo_stream(debug), progress=sys.stderr) as log:
+        log.record(f"$ {command.text}\n")
+        returncode = run_command(command, root, env, log)
+        return returncode, log.error(), path
+
+
 def run_serial(
     spec_path: str | os.PathLike[str] = SERIAL_SPEC,
     overrides: dict[str, str] | None = None,
@@ -306,7 +323,8 @@ def run_serial(
     ``-o TARGET=step``: stop after it). What the parameters name (signal declaration, manifest,
     output folder) is checked before the first step
     (:func:`agc.workflow.preflight.check_named_inputs`). Everything a step prints goes to
-    ``<outdir>/logs/<step>.log`` (also to stderr with ``debug``); a failing command raises
+    ``<outdir>/logs/<step>.log`` (also to stderr with ``debug``), the run's status and times to
+    ``<outdir>/logs/workflow.json`` (:class:`agc.workflow.runrecord.RunRecorder`); a failing command raises
     :class:`AGCError` naming its step and the step's own one-line error (earlier steps' outputs
     are kept).
     """
@@ -329,31 +347,34 @@ def run_serial(
         env["AGC_DEBUG"] = "1"
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    for command in [c for c in commands if c.step in chosen]:
-        label = step_label(command, steps)
-        path = log_path(root, outdir, command.step)
-        if command.index == 1:
-            path.unlink(missing_ok=True)
-        _log(f"[agc run-serial] {label}: {command.text if debug else first_line(command.text)}")
-        t0 = time.perf_counter()
-        with StepLog(path, echo_stream(debug), progress=sys.stderr) as log:
-            log.record(f"$ {command.text}\n")
-            returncode = run_command(command, root, env, log)
-            error = log.error()
-        elapsed = time.perf_counter() - t0
-        timings[command.step] = timings.get(command.step, 0.0) + elapsed
-        if returncode != 0:
-            _log(
-                f"[agc run-serial] {label} failed: exit code {returncode} after {elapsed:.1f} s; "
-                f"its log: {shown(path)}"
-            )
-            failed = step_label(command, steps, quoted=True)
-            raise AGCError(f"{failed}: {error or f'exit code {returncode}'}")
-        if command.index < command.count:
-            _log(f"[agc run-serial] {label} done in {elapsed:.1f} s")
-        else:
-            seconds, so_far = timings[command.step], time.perf_counter() - started
-            _log(progress_line(command.step, seconds, so_far, steps, chosen))
+    recorder = RunRecorder(record_path(root / outdir / LOG_DIR), spec_path.name, env["AGC_ENGINE"])
+    ok = False
+    try:
+        for command in [c for c in commands if c.step in chosen]:
+            label = step_label(command, steps)
+            shown_text = command.text if debug else first_line(command.text)
+            _log(f"[agc run-serial] {label}: {shown_text}")
+            recorder.step_started(command.step, command.text)
+            t0 = time.perf_counter()
+            returncode, error, path = run_step_command(command, root, outdir, env, debug)
+            recorder.step_finished(returncode == 0, command.index == command.count)
+            elapsed = time.perf_counter() - t0
+            timings[command.step] = timings.get(command.step, 0.0) + elapsed
+            if returncode != 0:
+                _log(
+                    f"[agc run-serial] {label} failed: exit code {returncode} after "
+                    f"{elapsed:.1f} s; its log: {shown(path)}"
+                )
+                failed = step_label(command, steps, quoted=True)
+                raise AGCError(f"{failed}: {error or f'exit code {returncode}'}")
+            if command.index < command.count:
+                _log(f"[agc run-serial] {label} done in {elapsed:.1f} s")
+            else:
+                seconds, so_far = timings[command.step], time.perf_counter() - started
+                _log(progress_line(command.step, seconds, so_far, steps, chosen))
+        ok = True
+    finally:
+        recorder.run_finished(ok)
     total = time.perf_counter() - started
     _log(done_line(chosen, steps, options, total))
     return SerialRun(

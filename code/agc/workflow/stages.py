@@ -292,7 +292,19 @@ def fit(
     )
     if run.ranking_results is not None:
         plots += ranking_plot(run.ranking_results, folder, origin=origin)
+    _step_log_line(f"[agc fit] {run.summary.convergence_line()}")
     return FitStageResult(fit_results=target, run=run, plots=tuple(plots), poi=params["poi"])
+
+
+def _step_log_line(line: str) -> None:
+    """``line`` on the process's own stderr (the step's log, REANA's job log), not into the
+    notebook that called the stage (:func:`agc.core.progress.process_stderr`)."""
+    from agc.core.progress import process_stderr
+
+    stderr = process_stderr()
+    if stderr is not None:
+        stderr.write(line + "\n")
+        stderr.flush()
 
 
 @_one_line_faults
