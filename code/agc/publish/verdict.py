@@ -1,0 +1,292 @@
+"""The verdict of a reproduction: every archived output against the rerun's, under the contract.
+
+Each archived output (a path relative to the bag's ``data/outputs/``) falls under one rule
+(:func:`rule_for`), from :mod:`agc.stats.reproducibility`:
+
+``bit-identical``   the event selection and its products (histograms, cut flow, partial outputs,
+                    workspaces, dataset record, notes): byte for byte. When a ROOT file differs,
+                    both are read (uproot) and the first differing histogram and bin are named;
+                    the largest difference is the largest |bin content difference| over every
+                    histogram of the file.
+``contract``        what a minimiser makes (``fit_results.json``, ``limits.json``): every number
+                    within its tolerance (:func:`agc.stats.reproducibility.fit_deviations`,
+                    :func:`~agc.stats.reproducibility.limit_deviations`); the largest difference
+                    is the one that uses the largest share of its tolerance.
+``same content``    for a run whose ``inputs`` parameter names a manifest by path (the rerun's
+                    regenerated copy lies elsewhere): ``dataset.json`` and the partial outputs
+                    are the same JSON apart from where the input files were (``inputs``,
+                    ``files``); the manifest's sha256 and every histogram are compared.
+``not compared``    what records its own run (times, paths, the environment) or is drawn from
+                    the outputs compared above: provenance, executed notebooks, step logs, the
+                    report, figures, cabinetry's template cache. Listed with the reason, never
+                    failed.
+
+A :class:`Verdict` is one row of the table ``agc reproduce`` prints and writes as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from agc.stats.reproducibility import Deviation, fit_deviations, limit_deviations, violations
+
+BIT_IDENTICAL = "bit-identical"
+CONTRACT = "contract"
+SAME_CONTENT = "same content"
+NOT_COMPARED = "not compared"
+
+REPRODUCED = "reproduced"
+NOT_REPRODUCED = "NOT reproduced"
+
+#: Outputs never compared, by path prefix (a folder) or name, with the reason.
+_NOT_COMPARED_PATHS: tuple[tuple[str, str], ...] = (
+    ("provenance.json", "records its run's times, paths and environment"),
+    ("report.html", "shows its run's provenance (times, paths)"),
+    ("notebooks/", "executed notebooks hold their run's times and paths"),
+    ("logs/", "step logs hold their run's timings"),
+    (
+        "histograms_cabinetry/",
+        (
+            "cabinetry's template cache (.npz archives hold their write time); "
+            "workspace.json, built from it, is compared"
+        ),
+    ),
+    ("reinterpretation/summary.json", "summarises the limits.json files, which are compared"),
+)
+#: Outputs that record where the inputs were (path prefix or name -> the key that holds it).
+_LOCATION_KEYS: tuple[tuple[str, str], ...] = (("dataset.json", "inputs"), ("partial/", "files"))
+#: Figures: drawn from the outputs that are compared.
+_FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+_FIGURE_REASON = "a figure drawn from the compared outputs (image bytes are not in the contract)"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One archived output against the rerun's: ``output`` (relative path), ``rule``
+    (:data:`BIT_IDENTICAL`, :data:`CONTRACT`, :data:`SAME_CONTENT`, :data:`NOT_COMPARED`),
+    ``largest_difference`` (in the output's own units; ``None`` when not compared),
+    ``share_used`` (largest |difference| / tolerance: 0 = identical, > 1 violates; ``inf`` for
+    any difference under a zero tolerance; ``None`` when not compared), ``verdict``
+    (:data:`REPRODUCED`, :data:`NOT_REPRODUCED` or :data:`NOT_COMPARED`) and ``detail``
+    (what differs first, or why it is not compared)."""
+
+    output: str
+    rule: str
+    largest_difference: float | None
+    share_used: float | None
+    verdict: str
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """True when the output is not reproduced."""
+        return self.verdict == NOT_REPRODUCED
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON row (``inf`` written as the string ``"inf"``)."""
+        row = asdict(self)
+        for key in ("largest_difference", "share_used"):
+            value = row[key]
+            if value is not None and not math.isfinite(value):
+                row[key] = str(value)
+        return row
+
+
+def rule_for(output: str, inputs_parameter: str = "embedded") -> tuple[str, str]:
+    """The rule of the archived ``output`` (a path relative to the outputs folder) and, for
+    :data:`NOT_COMPARED`, the reason, for :data:`SAME_CONTENT` the key left out.
+    ``inputs_parameter``: the run's ``inputs`` parameter (a manifest named by path lies
+    elsewhere in the rerun: the outputs that record where the input files were differ there)."""
+    for prefix, reason in _NOT_COMPARED_PATHS:
+        if output == prefix or (prefix.endswith("/") and output.startswith(prefix)):
+            return NOT_COMPARED, reason
+    name = output.rsplit("/", 1)[-1]
+    if name.endswith(_FIGURE_SUFFIXES):
+        return NOT_COMPARED, _FIGURE_REASON
+    if (name.startswith("fit_results") and name.endswith(".json")) or name == "limits.json":
+        return CONTRACT, ""
+    if inputs_parameter != "embedded":
+        for prefix, key in _LOCATION_KEYS:
+            if output == prefix or (prefix.endswith("/") and output.startswith(prefix)):
+                return SAME_CONTENT, key
+    return BIT_IDENTICAL, ""
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+def first_differing_byte(archived: bytes, rerun: bytes) -> int:
+    """The offset [bytes] of the first byte where two contents differ (the shorter's length
+    when one is a prefix of the other)."""
+    for offset, (a, b) in enumerate(zip(archived, rerun, strict=False)):
+        if a != b:
+            return offset
+    return min(len(archived), len(rerun))
+
+
+def _histogram_arrays(path: Path) -> dict[str, Any]:
+    """``{name: (values, variances)}`` of every histogram of a ROOT file (flow bins included)."""
+    import uproot
+
+    arrays = {}
+    with uproot.open(path) as root:
+        for name, classname in root.classnames().items():
+            if classname.startswith(("TH1", "TH2", "TH3")):
+                hist = root[name]
+                arrays[name.split(";")[0]] = (hist.values(flow=True), hist.variances(flow=True))
+    return arrays
+
+
+def root_difference(archived: Path, rerun: Path) -> tuple[float, str]:
+    """The largest |bin content difference| over the histograms of two ROOT files and the first
+    differing histogram and bin (``"<name> bin <i>: <a> vs <b>"``; bins counted with the
+    underflow bin as 0), or what else differs (a histogram on one side only, its binning)."""
+    import numpy as np
+
+    old, new = _histogram_arrays(archived), _histogram_arrays(rerun)
+    if sorted(old) != sorted(new):
+        only = sorted(set(old) ^ set(new))
+        return math.inf, f"histograms on one side only: {', '.join(only[:3])}"
+    largest, first = 0.0, ""
+    for name in sorted(old):
+        for kind, a, b in zip(("content", "variance"), old[name], new[name], strict=True):
+            if a.shape != b.shape:
+                return math.inf, f"{name}: binning differs ({a.shape} vs {b.shape})"
+            differs = np.flatnonzero(a.ravel() != b.ravel())
+            if differs.size:
+                if kind == "content":
+                    largest = max(largest, float(np.max(np.abs(a - b))))
+                if not first:
+                    i = int(differs[0])
+                    first = f"{name} bin {i} {kind}: {a.ravel()[i]!r} vs {b.ravel()[i]!r}"
+    return largest, first or "same histograms, other bytes (ROOT file metadata)"
+
+
+def bit_identical(output: str, archived: Path, rerun: Path) -> Verdict:
+    """The :data:`BIT_IDENTICAL` rule: same bytes, or the first difference named."""
+    a, b = archived.read_bytes(), rerun.read_bytes()
+    if a == b:
+        return Verdict(output, BIT_IDENTICAL, 0.0, 0.0, REPRODUCED)
+    if output.endswith(".root"):
+        try:
+            largest, detail = root_difference(archived, rerun)
+        except (OSError, ValueError, KeyError) as exc:
+            largest, detail = math.inf, f"unreadable ROOT file ({type(exc).__name__})"
+    else:
+        largest, detail = math.inf, f"bytes differ from byte {first_differing_byte(a, b)}"
+    return Verdict(output, BIT_IDENTICAL, largest, math.inf, NOT_REPRODUCED, detail)
+
+
+def within_contract(output: str, archived: Path, rerun: Path) -> Verdict:
+    """The :data:`CONTRACT` rule: every number of a fit or limits record within its tolerance;
+    the detail names the number using the largest share of its tolerance."""
+    reference = json.loads(archived.read_text(encoding="utf-8"))
+    obtained = json.loads(rerun.read_text(encoding="utf-8"))
+    compare = limit_deviations if output.endswith("limits.json") else fit_deviations
+    try:
+        deviations = compare(obtained, reference)
+    except (ValueError, KeyError, TypeError) as exc:
+        detail = f"not comparable: {' '.join(str(exc).split())[:200]}"
+        return Verdict(output, CONTRACT, math.inf, math.inf, NOT_REPRODUCED, detail)
+    counted = [d for d in deviations if not (math.isnan(d.obtained) and math.isnan(d.reference))]
+    if not counted:
+        return Verdict(output, CONTRACT, 0.0, 0.0, REPRODUCED, "no numbers to compare")
+    worst: Deviation = max(counted, key=lambda d: d.used)
+    bad = violations(deviations)
+    verdict = NOT_REPRODUCED if bad else REPRODUCED
+    detail = f"{len(counted)} numbers, worst {worst.output}"
+    if worst.used == 0:
+        detail = f"{len(counted)} numbers, all identical"
+    if bad:
+        detail = f"{len(bad)} outside the tolerance, first {bad[0]}"
+    largest = abs(worst.obtained - worst.reference)
+    return Verdict(output, CONTRACT, largest, worst.used, verdict, detail)
+
+
+def same_content(output: str, archived: Path, rerun: Path, ignored: str = "inputs") -> Verdict:
+    """The :data:`SAME_CONTENT` rule: the same JSON apart from the key ``ignored``."""
+    a = json.loads(archived.read_text(encoding="utf-8"))
+    b = json.loads(rerun.read_text(encoding="utf-8"))
+    a.pop(ignored, None)
+    b.pop(ignored, None)
+    if a == b:
+        return Verdict(output, SAME_CONTENT, 0.0, 0.0, REPRODUCED, f"'{ignored}' not compared")
+    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    detail = f"differs in {', '.join(keys)}"
+    return Verdict(output, SAME_CONTENT, math.inf, math.inf, NOT_REPRODUCED, detail)
+
+
+def compare_output(
+    output: str, archived_dir: Path, rerun_dir: Path, inputs_parameter: str = "embedded"
+) -> Verdict:
+    """The verdict on one archived ``output`` (relative path) of ``archived_dir`` against the
+    same path in ``rerun_dir``."""
+    rule, reason = rule_for(output, inputs_parameter)
+    if rule == NOT_COMPARED:
+        return Verdict(output, rule, None, None, NOT_COMPARED, reason)
+    archived, rerun = archived_dir / output, rerun_dir / output
+    if not rerun.is_file():
+        return Verdict(output, rule, None, None, NOT_REPRODUCED, "missing from the rerun")
+    if rule == CONTRACT:
+        return within_contract(output, archived, rerun)
+    if rule == SAME_CONTENT:
+        return same_content(output, archived, rerun, ignored=reason)
+    return bit_identical(output, archived, rerun)
+
+
+def compare_outputs(
+    archived_dir: str | os.PathLike[str],
+    rerun_dir: str | os.PathLike[str],
+    inputs_parameter: str = "embedded",
+) -> list[Verdict]:
+    """One :class:`Verdict` per file of ``archived_dir`` (the archived outputs), sorted by path,
+    against the files of ``rerun_dir``; ``inputs_parameter``: the archived run's ``inputs``."""
+    archived_dir, rerun_dir = Path(archived_dir), Path(rerun_dir)
+    outputs = sorted(
+        p.relative_to(archived_dir).as_posix() for p in archived_dir.rglob("*") if p.is_file()
+    )
+    return [compare_output(o, archived_dir, rerun_dir, inputs_parameter) for o in outputs]
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "inf" if math.isinf(value) else f"{value:.3g}"
+
+
+def format_table(verdicts: list[Verdict], collapse: bool = True) -> str:
+    """The verdict table: output, rule, largest difference, share of tolerance used, verdict
+    (then what differs first). ``collapse``: outputs not compared under one folder are one row
+    per folder and reason (``notebooks/ (6 files)``)."""
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    folded: dict[tuple[str, str], int] = {}
+    for v in verdicts:
+        if collapse and v.verdict == NOT_COMPARED and "/" in v.output:
+            key = (v.output.split("/", 1)[0] + "/", v.detail)
+            if key in folded:
+                folded[key] += 1
+                continue
+            folded[key] = 1
+            rows.append((key[0], v.rule, "-", "-", v.verdict, v.detail))
+            continue
+        largest, used = _number(v.largest_difference), _number(v.share_used)
+        rows.append((v.output, v.rule, largest, used, v.verdict, v.detail))
+    rows = [
+        (f"{r[0]} ({folded[(r[0], r[5])]} files)" if (r[0], r[5]) in folded else r[0], *r[1:])
+        for r in rows
+    ]
+    head = ("output", "rule", "largest diff", "of tolerance", "verdict", "")
+    width = max(len(r[0]) for r in [head, *rows])
+    lines = []
+    for r in [head, *rows]:
+        line = f"{r[0]:{width}s}  {r[1]:13s}  {r[2]:>12s}  {r[3]:>12s}  {r[4]:14s}  {r[5]}"
+        lines.append(line.rstrip())
+    return "\n".join(lines)
