@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-import uproot
+from tamper_helpers import tamper_bin, tamper_fit
 
 from agc import cli
 from agc.core.errors import AGCError
@@ -35,32 +35,6 @@ from agc.publish.verdict import (
     format_table,
     rule_for,
 )
-from agc.stats.reproducibility import BESTFIT_SIGMA
-
-
-def tamper_fit(path: Path, sigmas: float) -> str:
-    """Move the first best-fit value of ``path`` (fit_results.json) by ``sigmas`` times its
-    tolerance; the parameter's label."""
-    record = json.loads(path.read_text())
-    pars = record["parameters"]
-    pars["bestfit"][0] += sigmas * BESTFIT_SIGMA * pars["uncertainty"][0]
-    path.write_text(json.dumps(record, indent=2))
-    return str(pars["labels"][0])
-
-
-def tamper_bin(path: Path, name: str, index: int, delta: float) -> None:
-    """Rewrite ``path`` (histograms.root) with bin ``index`` (flow bins counted) of histogram
-    ``name`` moved by ``delta``; every other histogram as it was."""
-    with uproot.open(path) as root:
-        objects = {
-            key: root[key].to_hist() if kind.startswith("TH") else str(root[key])
-            for key, kind in root.classnames(cycle=False).items()
-        }
-    view = objects[name].view(flow=True)
-    view.value[index] += delta
-    with uproot.recreate(path) as out:
-        for key, obj in objects.items():
-            out[key] = obj
 
 
 def test_every_output_has_a_rule() -> None:
