@@ -124,7 +124,9 @@ def test_a_damaged_archive_is_not_reproduced(
     histograms.write_bytes(bytes(data))
     code = cli.main(["reproduce", str(copy), "--into", str(tmp_path / "r"), "--reuse-env"])
     assert code == 1
-    assert "NOT reproduced: the archive fails verification (bag)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "FAIL bag: 1 file differs from the bag's manifests" in out
+    assert out.splitlines()[-1] == "NOT reproduced: the archive fails verification (bag)"
     record = json.loads((tmp_path / "r" / "verdict.json").read_text())
     assert record["reproduced"] is False
     assert record["verification"]["ok"] is False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import bagit
@@ -137,6 +138,7 @@ def test_the_archive_is_reproduced_in_its_image(workflow_archive: Path, tmp_path
     fresh workspace holding the uploaded files and the regenerated inputs."""
     if shutil.which("buildah") is None:
         pytest.skip("buildah not installed (apt-get install -y podman buildah mmdebstrap)")
+    subprocess.run(["bash", "environment/build-image.sh"], cwd=REPO, check=True)
     result = reproduce(workflow_archive, tmp_path / "r", ReproduceOptions(environment="container"))
     assert result.ok, result.summary()
     assert result.rerun_outputs == str(tmp_path / "r" / "container-workspace" / "outputs")

@@ -164,6 +164,8 @@ class Reproduction:
     def summary(self) -> str:
         """The verdict table and the one-line verdict (what ``agc reproduce`` prints)."""
         lines = [format_table(self.verdicts)] if self.verdicts else []
+        if not self.verification.ok:
+            lines += [check.line() for check in self.verification.checks]
         if self.failure is not None:
             lines.append(f"NOT reproduced: {self.failure}")
         elif self.not_reproduced:
@@ -486,7 +488,7 @@ def reproduce(
             base, started, failure=f"the archive fails verification ({', '.join(failed)})"
         )
     run = archived_run(bag)
-    progress("verify", f"{len(verification.checks)} checks pass; unpacked into {bag}")
+    progress("verify", f"verified ({len(verification.checks)} checks); unpacked into {bag}")
     if options.outputs is not None:
         return finish(base, started, run=run, outputs=Path(options.outputs))
     workspace = workspace_of(run, folder)
