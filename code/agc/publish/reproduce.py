@@ -367,13 +367,10 @@ def regenerate(run: ArchivedRun, workspace: Path, python: str) -> Path:
         [python, "-c", script, json.dumps(args)],
         cwd=workspace,
         env=archived_code_env(workspace),
-        capture_output=True,
-        text=True,
         check=False,
-    )
+    )  # its progress lines (and a failure's traceback) go to stderr
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["?"])[-1]
-        raise AGCError(f"regenerating the embedded dataset failed: {last}")
+        raise AGCError(f"regenerating the embedded dataset failed (exit code {done.returncode})")
     return workspace / target
 
 
@@ -454,7 +451,10 @@ def rerun(
     progress("rerun", " ".join(command[2:]))
     env = archived_code_env(workspace)
     env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", "")])
-    done = subprocess.run(command, cwd=workspace, env=env, stdout=sys.stderr, check=False)
+    done = subprocess.run(
+        command, cwd=workspace, env=env, stdout=subprocess.PIPE, text=True, check=False
+    )
+    print(done.stdout, end="", file=sys.stderr, flush=True)  # the runner's summary
     if done.returncode != 0:
         raise AGCError(f"the rerun ({options.engine}) failed with exit code {done.returncode}")
     return outputs
