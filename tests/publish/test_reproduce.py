@@ -102,6 +102,22 @@ def test_an_output_missing_from_the_rerun_is_not_reproduced(
     assert (verdict.verdict, verdict.detail) == (NOT_REPRODUCED, "missing from the rerun")
 
 
+def test_intermediates_an_engine_does_not_keep_are_not_compared(tmp_path: Path) -> None:
+    """The CWL workflow returns no partial outputs: missing there, they are listed, not failed;
+    present and different, they fail."""
+    archived, rerun = tmp_path / "archived", tmp_path / "rerun"
+    (archived / "partial").mkdir(parents=True)
+    (archived / "partial" / "ttbar__nominal.partial.json").write_text("{}")
+    rerun.mkdir()
+    (verdict,) = compare_outputs(archived, rerun)
+    assert verdict.verdict == NOT_COMPARED
+    assert "histograms.root is compared" in verdict.detail
+    (rerun / "partial").mkdir()
+    (rerun / "partial" / "ttbar__nominal.partial.json").write_text('{"a": 1}')
+    (verdict,) = compare_outputs(archived, rerun)
+    assert verdict.verdict == NOT_REPRODUCED
+
+
 def test_an_archive_without_its_run_s_parameters_is_refused_in_one_line(
     archive: tuple[Path, ArchiveResult], tmp_path: Path
 ) -> None:

@@ -18,8 +18,9 @@ Each archived output (a path relative to the bag's ``data/outputs/``) falls unde
                     ``files``); the manifest's sha256 and every histogram are compared.
 ``not compared``    what records its own run (times, paths, the environment) or is drawn from
                     the outputs compared above: provenance, executed notebooks, step logs, the
-                    report, figures, cabinetry's template cache. Listed with the reason, never
-                    failed.
+                    report, figures, cabinetry's template cache; and the partial outputs and
+                    sample markers when the rerun's engine does not keep them (the CWL workflow).
+                    Listed with the reason, never failed.
 
 A :class:`Verdict` is one row of the table ``agc reproduce`` prints and writes as JSON.
 """
@@ -60,6 +61,12 @@ _NOT_COMPARED_PATHS: tuple[tuple[str, str], ...] = (
 )
 #: Outputs that record where the inputs were (path prefix or name -> the key that holds it).
 _LOCATION_KEYS: tuple[tuple[str, str], ...] = (("dataset.json", "inputs"), ("partial/", "files"))
+#: Intermediates of the serial and Snakemake runs that the CWL workflow does not return: when the
+#: rerun lacks them they are not compared (``histograms.root``, merged from them, is).
+_INTERMEDIATES = ("partial/", "samples/")
+_INTERMEDIATE_REASON = (
+    "an intermediate the rerun's engine does not keep; histograms.root is compared"
+)
 #: Figures: drawn from the outputs that are compared.
 _FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 _FIGURE_REASON = "a figure drawn from the compared outputs (image bytes are not in the contract)"
@@ -230,6 +237,8 @@ def compare_output(
     if rule == NOT_COMPARED:
         return Verdict(output, rule, None, None, NOT_COMPARED, reason)
     archived, rerun = archived_dir / output, rerun_dir / output
+    if not rerun.is_file() and output.startswith(_INTERMEDIATES):
+        return Verdict(output, NOT_COMPARED, None, None, NOT_COMPARED, _INTERMEDIATE_REASON)
     if not rerun.is_file():
         return Verdict(output, rule, None, None, NOT_REPRODUCED, "missing from the rerun")
     if rule == CONTRACT:
