@@ -46,7 +46,7 @@ PYTEST_ARGS ?=
 ARCHIVE_ARGS ?=
 NUMERICS_ARGS ?=
 
-.PHONY: all venv run run-cwl run-snakemake snakemake reana-dask test test-full test-numerics ml-references bench lint data reana-client archive-tools validate archive verify-archive reinterpret clean image set-image run-container test-container
+.PHONY: all venv run run-cwl run-snakemake snakemake reana-dask test test-full test-numerics ml-references bench lint data reana-client archive-tools validate archive verify-archive reproduce reinterpret clean image set-image run-container test-container
 
 all: run
 
@@ -176,6 +176,13 @@ archive: $(STAMP) $(ARCHIVE_STAMP)
 ARCHIVE ?= outputs/archive
 verify-archive: $(STAMP)
 	$(BIN)/agc verify-archive $(ARCHIVE)
+
+## Reproduce the archived run from its bag tarball (agc reproduce) in a fresh build/reproduction-<UTC time>/:
+## a venv from the archived lock (REPRODUCE_ARGS="--reuse-env": this .venv; "--container": the archived image),
+## the regenerated inputs, a rerun of the archived reana.yaml; the verdict table, exit 1 if anything is not reproduced.
+REPRODUCE_ARGS ?=
+reproduce: $(STAMP)
+	$(BIN)/agc reproduce $(ARCHIVE)/agc-ttbar-*-bag.tar.gz $(REPRODUCE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check code tests

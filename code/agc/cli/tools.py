@@ -93,7 +93,7 @@ def verify_archive(path: str) -> Any:
     "--into",
     "folder",
     metavar="DIR",
-    help="the fresh folder of the reproduction [default: reproduction-<UTC time>]",
+    help="the fresh folder of the reproduction [default: build/reproduction-<UTC time>]",
 )
 @click.option(
     "--engine",
@@ -144,7 +144,7 @@ def reproduce(
     environment = "container" if container else "current" if reuse_env else "venv"
     options = ReproduceOptions(engine=engine, environment=environment, **paths)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    return run(archive, folder or f"reproduction-{stamp}", options)
+    return run(archive, folder or f"build/reproduction-{stamp}", options)
 
 
 @click.group(cls=AgcGroup, section="tools", no_args_is_help=True)
