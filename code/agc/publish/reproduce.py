@@ -283,7 +283,10 @@ def prepare_environment(workspace: Path, folder: Path, options: ReproduceOptions
         done = subprocess.run(command, cwd=workspace, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["?"])[-1]
-            raise AGCError(f"creating the environment failed: {' '.join(command[:4])}: {last}")
+            raise AGCError(
+                f"creating the environment failed: {' '.join(command[:4])}: {last} "
+                "(offline, --reuse-env reruns with the running interpreter)"
+            )
     return str(venv / "bin" / "python")
 
 
