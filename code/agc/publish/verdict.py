@@ -4,7 +4,7 @@ Each archived output (a path relative to the bag's ``data/outputs/``) falls unde
 (:func:`rule_for`), from :mod:`agc.stats.reproducibility`:
 
 ``bit-identical``   the event selection and its products (histograms, cut flow, partial outputs,
-                    workspaces, dataset record, notes): byte for byte. When a ROOT file differs,
+                    cabinetry's templates, workspaces, dataset record, notes): byte for byte. When a ROOT file differs,
                     both are read (uproot) and the first differing histogram and bin are named;
                     the largest difference is the largest |bin content difference| over every
                     histogram of the file.
@@ -12,13 +12,14 @@ Each archived output (a path relative to the bag's ``data/outputs/``) falls unde
                     within its tolerance (:func:`agc.stats.reproducibility.fit_deviations`,
                     :func:`~agc.stats.reproducibility.limit_deviations`); the largest difference
                     is the one that uses the largest share of its tolerance.
-``same content``    for a run whose ``inputs`` parameter names a manifest by path (the rerun's
-                    regenerated copy lies elsewhere): ``dataset.json`` and the partial outputs
-                    are the same JSON apart from where the input files were (``inputs``,
-                    ``files``); the manifest's sha256 and every histogram are compared.
+``same content``    the partial outputs, which record the absolute paths of their input files
+                    (``files``), and, for a run whose ``inputs`` parameter names a manifest by
+                    path, ``dataset.json`` (``inputs``): the same JSON apart from where the input
+                    files were (the rerun's lie in its own folder); the manifest's sha256 and
+                    every histogram are compared.
 ``not compared``    what records its own run (times, paths, the environment) or is drawn from
                     the outputs compared above: provenance, executed notebooks, step logs, the
-                    report, figures, cabinetry's template cache; and the partial outputs and
+                    report, figures; and the partial outputs and
                     sample markers when the rerun's engine does not keep them (the CWL workflow).
                     Listed with the reason, never failed.
 
@@ -50,17 +51,8 @@ _NOT_COMPARED_PATHS: tuple[tuple[str, str], ...] = (
     ("report.html", "shows its run's provenance (times, paths)"),
     ("notebooks/", "executed notebooks hold their run's times and paths"),
     ("logs/", "step logs hold their run's timings"),
-    (
-        "histograms_cabinetry/",
-        (
-            "cabinetry's template cache (.npz archives hold their write time); "
-            "workspace.json, built from it, is compared"
-        ),
-    ),
     ("reinterpretation/summary.json", "summarises the limits.json files, which are compared"),
 )
-#: Outputs that record where the inputs were (path prefix or name -> the key that holds it).
-_LOCATION_KEYS: tuple[tuple[str, str], ...] = (("dataset.json", "inputs"), ("partial/", "files"))
 #: Intermediates of the serial and Snakemake runs that the CWL workflow does not return: when the
 #: rerun lacks them they are not compared (``histograms.root``, merged from them, is).
 _INTERMEDIATES = ("partial/", "samples/")
@@ -117,10 +109,10 @@ def rule_for(output: str, inputs_parameter: str = "embedded") -> tuple[str, str]
         return NOT_COMPARED, _FIGURE_REASON
     if (name.startswith("fit_results") and name.endswith(".json")) or name == "limits.json":
         return CONTRACT, ""
-    if inputs_parameter != "embedded":
-        for prefix, key in _LOCATION_KEYS:
-            if output == prefix or (prefix.endswith("/") and output.startswith(prefix)):
-                return SAME_CONTENT, key
+    if output.startswith("partial/"):
+        return SAME_CONTENT, "files"
+    if output == "dataset.json" and inputs_parameter != "embedded":
+        return SAME_CONTENT, "inputs"
     return BIT_IDENTICAL, ""
 
 
@@ -271,31 +263,30 @@ def _number(value: float | None) -> str:
     return "inf" if math.isinf(value) else f"{value:.3g}"
 
 
+def _foldable(verdict: Verdict) -> bool:
+    """A row that can share one line with its folder's like rows: in a folder, and not
+    compared or identical (nothing to single out)."""
+    return "/" in verdict.output and verdict.largest_difference in (None, 0.0)
+
+
 def format_table(verdicts: list[Verdict], collapse: bool = True) -> str:
     """The verdict table: output, rule, largest difference, share of tolerance used, verdict
-    (then what differs first). ``collapse``: outputs not compared under one folder are one row
-    per folder and reason (``notebooks/ (6 files)``)."""
-    rows: list[tuple[str, str, str, str, str, str]] = []
-    folded: dict[tuple[str, str], int] = {}
+    (then what differs first). ``collapse``: the rows of one folder with the same rule, verdict
+    and detail that are identical or not compared are one row (``notebooks/ (6 files)``);
+    an output that differs at all keeps its own row."""
+    groups: dict[tuple[str, str, str, str], list[Verdict]] = {}
     for v in verdicts:
-        if collapse and v.verdict == NOT_COMPARED and "/" in v.output:
-            key = (v.output.split("/", 1)[0] + "/", v.detail)
-            if key in folded:
-                folded[key] += 1
-                continue
-            folded[key] = 1
-            rows.append((key[0], v.rule, "-", "-", v.verdict, v.detail))
-            continue
-        largest, used = _number(v.largest_difference), _number(v.share_used)
-        rows.append((v.output, v.rule, largest, used, v.verdict, v.detail))
-    rows = [
-        (f"{r[0]} ({folded[(r[0], r[5])]} files)" if (r[0], r[5]) in folded else r[0], *r[1:])
-        for r in rows
-    ]
-    head = ("output", "rule", "largest diff", "of tolerance", "verdict", "")
-    width = max(len(r[0]) for r in [head, *rows])
+        name = v.output.rsplit("/", 1)[0] + "/" if collapse and _foldable(v) else v.output
+        groups.setdefault((name, v.rule, v.verdict, v.detail), []).append(v)
+    rows = [["output", "rule", "largest diff", "of tolerance", "verdict", ""]]
+    for (name, rule, verdict, detail), members in groups.items():
+        first = members[0]
+        label = first.output if len(members) == 1 else f"{name} ({len(members)} files)"
+        largest, used = _number(first.largest_difference), _number(first.share_used)
+        rows.append([label, rule, largest, used, verdict, detail])
+    width = max(len(r[0]) for r in rows)
     lines = []
-    for r in [head, *rows]:
+    for r in rows:
         line = f"{r[0]:{width}s}  {r[1]:13s}  {r[2]:>12s}  {r[3]:>12s}  {r[4]:14s}  {r[5]}"
         lines.append(line.rstrip())
     return "\n".join(lines)
