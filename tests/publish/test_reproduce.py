@@ -19,6 +19,7 @@ from agc.publish.archive import ArchiveResult
 from agc.publish.reproduce import (
     ArchivedRun,
     ReproduceOptions,
+    Reproduction,
     file_mismatches,
     reproduce,
     rerun_parameters,
@@ -31,10 +32,12 @@ from agc.publish.verdict import (
     NOT_REPRODUCED,
     REPRODUCED,
     SAME_CONTENT,
+    Verdict,
     compare_outputs,
     format_table,
     rule_for,
 )
+from agc.publish.verify import Verification
 
 
 def test_every_output_has_a_rule() -> None:
@@ -112,7 +115,7 @@ def test_intermediates_an_engine_does_not_keep_are_not_compared(tmp_path: Path) 
     rerun.mkdir()
     (verdict,) = compare_outputs(archived, rerun)
     assert verdict.verdict == NOT_COMPARED
-    assert "histograms.root is compared" in verdict.detail
+    assert "what is made from it is compared" in verdict.detail
     (rerun / "partial").mkdir()
     (rerun / "partial" / "ttbar__nominal.partial.json").write_text('{"a": 1}')
     (verdict,) = compare_outputs(archived, rerun)
@@ -205,3 +208,15 @@ def test_input_files_are_checked_against_the_manifest_sha256(
     bad = file_mismatches(manifest, copy)
     assert len(bad) == 1
     assert bad[0].startswith(first.name)
+
+
+def test_the_last_line_names_five_outputs_and_counts_the_rest() -> None:
+    verdicts = [
+        Verdict(f"partial/s{i}.partial.json", SAME_CONTENT, 1.0, 1.0, NOT_REPRODUCED, "x")
+        for i in range(7)
+    ]
+    result = Reproduction("a", "f", Verification("b", []), "serial", verdicts)
+    assert not result.ok
+    last = result.summary().splitlines()[-1]
+    assert last.startswith("NOT reproduced: partial/s0.partial.json (x); ")
+    assert last.endswith("partial/s4.partial.json (x); and 2 more")

@@ -65,6 +65,8 @@ IMAGE = Path("environment") / "image"
 ARCHIVED_DATA = Path("inputs") / "archived-data"
 VERDICT_NAME = "verdict.json"
 PHASES = ("verify", "environment", "inputs", "rerun", "compare")
+#: Outputs not reproduced that the last line names (verdict.json lists them all).
+SUMMARY_NAMES = 5
 
 
 def progress(phase: str, message: str) -> None:
@@ -169,7 +171,9 @@ class Reproduction:
         if self.failure is not None:
             lines.append(f"NOT reproduced: {self.failure}")
         elif self.not_reproduced:
-            lines.append("NOT reproduced: " + "; ".join(self.not_reproduced))
+            named, more = self.not_reproduced[:SUMMARY_NAMES], len(self.not_reproduced)
+            tail = f"; and {more - SUMMARY_NAMES} more" if more > SUMMARY_NAMES else ""
+            lines.append("NOT reproduced: " + "; ".join(named) + tail)
         else:
             compared = sum(1 for v in self.verdicts if v.verdict == "reproduced")
             lines.append(f"reproduced: {compared} outputs compared, all within the contract")
@@ -449,6 +453,8 @@ def rerun(
     """Rerun the archived specification with the archived code; its outputs folder. The
     runner's progress lines go to stderr; a failure raises AGCError with its exit code."""
     workspace = folder / "workspace"
+    if options.engine != "serial" and inputs != EMBEDDED_KEYWORD:
+        inputs = str((workspace / inputs).resolve())  # CWL and Snakemake jobs run elsewhere
     params = rerun_parameters(run, inputs, declared_names(workspace, options.engine))
     command, outputs = rerun_command(python, params, folder, options)
     progress("rerun", " ".join(command[2:]))

@@ -19,8 +19,8 @@ Each archived output (a path relative to the bag's ``data/outputs/``) falls unde
                     every histogram are compared.
 ``not compared``    what records its own run (times, paths, the environment) or is drawn from
                     the outputs compared above: provenance, executed notebooks, step logs, the
-                    report, figures; and the partial outputs and
-                    sample markers when the rerun's engine does not keep them (the CWL workflow).
+                    report, figures; and the partial outputs, sample markers and cabinetry's
+                    templates when the rerun's engine does not keep them (the CWL workflow).
                     Listed with the reason, never failed.
 
 A :class:`Verdict` is one row of the table ``agc reproduce`` prints and writes as JSON.
@@ -54,10 +54,11 @@ _NOT_COMPARED_PATHS: tuple[tuple[str, str], ...] = (
     ("reinterpretation/summary.json", "summarises the limits.json files, which are compared"),
 )
 #: Intermediates of the serial and Snakemake runs that the CWL workflow does not return: when the
-#: rerun lacks them they are not compared (``histograms.root``, merged from them, is).
-_INTERMEDIATES = ("partial/", "samples/")
+#: rerun lacks them they are not compared (``histograms.root`` and the workspaces, made from
+#: them, are).
+_INTERMEDIATES = ("partial/", "samples/", "histograms_cabinetry/", "ml/histograms_cabinetry/")
 _INTERMEDIATE_REASON = (
-    "an intermediate the rerun's engine does not keep; histograms.root is compared"
+    "an intermediate the rerun's engine does not keep; what is made from it is compared"
 )
 #: Figures: drawn from the outputs that are compared.
 _FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
