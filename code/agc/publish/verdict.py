@@ -3,8 +3,8 @@
 Each archived output (a path relative to the bag's ``data/outputs/``) falls under one rule
 (:func:`rule_for`), from :mod:`agc.stats.reproducibility`:
 
-``bit-identical``   the event selection and its products (histograms, cut flow, partial outputs,
-                    cabinetry's templates, workspaces, dataset record, notes): byte for byte. When a ROOT file differs,
+``bit-identical``   the event selection and its products (histograms, cut flow, workspaces,
+                    dataset record, notes): byte for byte. When a ROOT file differs,
                     both are read (uproot) and the first differing histogram and bin are named;
                     the largest difference is the largest |bin content difference| over every
                     histogram of the file.
@@ -12,7 +12,9 @@ Each archived output (a path relative to the bag's ``data/outputs/``) falls unde
                     within its tolerance (:func:`agc.stats.reproducibility.fit_deviations`,
                     :func:`~agc.stats.reproducibility.limit_deviations`); the largest difference
                     is the one that uses the largest share of its tolerance.
-``same content``    the partial outputs, which record the absolute paths of their input files
+``same content``    cabinetry's templates (``.npz``): the same arrays, value for value (the zip
+                    container's bytes depend on the Python that wrote it); the partial outputs,
+                    which record the absolute paths of their input files
                     (``files``), and, for a run whose ``inputs`` parameter names a manifest by
                     path, ``dataset.json`` (``inputs``): the same JSON apart from where the input
                     files were (the rerun's lie in its own folder); the manifest's sha256 and
@@ -110,6 +112,8 @@ def rule_for(output: str, inputs_parameter: str = "embedded") -> tuple[str, str]
         return NOT_COMPARED, _FIGURE_REASON
     if (name.startswith("fit_results") and name.endswith(".json")) or name == "limits.json":
         return CONTRACT, ""
+    if name.endswith(".npz"):
+        return SAME_CONTENT, ""
     if output.startswith("partial/"):
         return SAME_CONTENT, "files"
     if output == "dataset.json" and inputs_parameter != "embedded":
@@ -221,6 +225,29 @@ def same_content(output: str, archived: Path, rerun: Path, ignored: str = "input
     return Verdict(output, SAME_CONTENT, math.inf, math.inf, NOT_REPRODUCED, detail)
 
 
+def same_arrays(output: str, archived: Path, rerun: Path) -> Verdict:
+    """The :data:`SAME_CONTENT` rule of a numpy ``.npz`` archive: the same arrays (names,
+    dtypes, shapes, every value; the zip container's bytes depend on the Python that wrote it);
+    the largest difference is the largest |value difference|."""
+    import numpy as np
+
+    with np.load(archived) as a, np.load(rerun) as b:
+        if sorted(a.files) != sorted(b.files):
+            return Verdict(
+                output, SAME_CONTENT, math.inf, math.inf, NOT_REPRODUCED, "arrays differ"
+            )
+        for key in sorted(a.files):
+            x, y = a[key], b[key]
+            if x.dtype != y.dtype or x.shape != y.shape:
+                detail = f"{key}: {x.dtype}{x.shape} vs {y.dtype}{y.shape}"
+                return Verdict(output, SAME_CONTENT, math.inf, math.inf, NOT_REPRODUCED, detail)
+            if not np.array_equal(x, y, equal_nan=x.dtype.kind in "fc"):
+                largest = float(np.nanmax(np.abs(x - y))) if x.dtype.kind in "fciu" else math.inf
+                detail = f"{key}: values differ"
+                return Verdict(output, SAME_CONTENT, largest, math.inf, NOT_REPRODUCED, detail)
+    return Verdict(output, SAME_CONTENT, 0.0, 0.0, REPRODUCED, "same arrays")
+
+
 def compare_output(
     output: str, archived_dir: Path, rerun_dir: Path, inputs_parameter: str = "embedded"
 ) -> Verdict:
@@ -236,6 +263,8 @@ def compare_output(
         return Verdict(output, rule, None, None, NOT_REPRODUCED, "missing from the rerun")
     if rule == CONTRACT:
         return within_contract(output, archived, rerun)
+    if rule == SAME_CONTENT and output.endswith(".npz"):
+        return same_arrays(output, archived, rerun)
     if rule == SAME_CONTENT:
         return same_content(output, archived, rerun, ignored=reason)
     return bit_identical(output, archived, rerun)
