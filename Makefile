@@ -52,7 +52,7 @@ PYTEST_ARGS ?=
 ARCHIVE_ARGS ?=
 NUMERICS_ARGS ?=
 
-.PHONY: all venv run run-cwl run-snakemake run-snakemake9 snakemake snakemake9 reana-test reana-dask test test-full test-numerics ml-references bench lint data reana-client archive-tools validate archive verify-archive reinterpret clean image set-image run-container test-container
+.PHONY: all venv run run-cwl run-snakemake run-snakemake9 snakemake snakemake9 reana-test reana-dask test test-full test-numerics ml-references bench lint data reana-client archive-tools validate archive verify-archive reproduce reinterpret clean image set-image run-container test-container
 
 all: run
 
@@ -200,6 +200,13 @@ archive: $(STAMP) $(ARCHIVE_STAMP)
 ARCHIVE ?= outputs/archive
 verify-archive: $(STAMP)
 	$(BIN)/agc verify-archive $(ARCHIVE)
+
+## Reproduce the archived run from its bag tarball (agc reproduce) in a fresh build/reproduction-<UTC time>/:
+## a venv from the archived lock (REPRODUCE_ARGS="--reuse-env": this .venv; "--container": the archived image),
+## the regenerated inputs, a rerun of the archived reana.yaml; the verdict table, exit 1 if anything is not reproduced.
+REPRODUCE_ARGS ?=
+reproduce: $(STAMP)
+	$(BIN)/agc reproduce $(ARCHIVE)/agc-ttbar-*-bag.tar.gz $(REPRODUCE_ARGS)
 
 ## The code, its import layers and the CI definition (zizmor offline: no GitHub API calls).
 lint: $(STAMP) $(CI_LINT_STAMP)

@@ -83,6 +83,14 @@ def test_missing_outputs_lists_what_the_spec_declares_and_the_run_lacks(tmp_path
     assert missing_outputs(spec, tmp_path) == ["outputs/b.json", "outputs/notebooks"]
 
 
+def test_without_the_ml_extension_its_histograms_are_not_expected(tmp_path: Path) -> None:
+    spec = {"outputs": {"files": ["outputs/histograms.root", "outputs/histograms_ml.root"]}}
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / "histograms.root").write_bytes(b"")
+    assert missing_outputs(spec, tmp_path) == ["outputs/histograms_ml.root"]
+    assert missing_outputs(spec, tmp_path, use_inference=False) == []
+
+
 def test_the_image_is_named_in_one_place_that_every_spec_takes() -> None:
     image = image_name(REPO)
     steps = _spec()["workflow"]["specification"]["steps"]

@@ -58,6 +58,7 @@ for _command in (
     tools.generate,
     tools.dataset_summary,
     tools.verify_archive,
+    tools.reproduce,
     tools.bench,
 ):
     agc.add_command(_command)

@@ -82,6 +82,71 @@ def verify_archive(path: str) -> Any:
     return verify(path)
 
 
+@command(
+    "reproduce",
+    section="data",
+    human=lambda result: result.summary(),
+    status=lambda result: 0 if result.ok else 1,
+)
+@click.argument("archive", metavar="ARCHIVE")
+@click.option(
+    "--into",
+    "folder",
+    metavar="DIR",
+    help="the fresh folder of the reproduction [default: build/reproduction-<UTC time>]",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["serial", "cwl", "snakemake"]),
+    default="serial",
+    show_default=True,
+    help="the archived specification rerun: reana.yaml, workflow.cwl or the Snakefile",
+)
+@click.option(
+    "--reuse-env",
+    is_flag=True,
+    help="rerun with the running interpreter instead of a venv from the archived lock",
+)
+@click.option(
+    "--container",
+    is_flag=True,
+    help="rerun reana.yaml's steps in the image the archive names (buildah)",
+)
+@click.option("--python", metavar="PATH", help="interpreter that creates the venv")
+@click.option("--snakemake", metavar="PATH", help="snakemake executable (--engine snakemake)")
+@click.option(
+    "--outputs",
+    metavar="DIR",
+    help="compare with this finished run's outputs (e.g. from REANA) instead of rerunning",
+)
+def reproduce(
+    archive: str,
+    folder: str | None,
+    engine: str,
+    reuse_env: bool,
+    container: bool,
+    **paths: str | None,
+) -> Any:
+    """Reproduce an archived run: verify, unpack, recreate the environment, regenerate the
+    inputs, rerun, compare every output under the contract (exit 1 if any is not reproduced).
+
+    ARCHIVE is the archive folder, its bag or the bag tarball. The verdict table is printed
+    and written to DIR/verdict.json.
+    """
+    import datetime as dt
+
+    from agc.core.errors import AGCError
+    from agc.publish.reproduce import ReproduceOptions
+    from agc.publish.reproduce import reproduce as run
+
+    if reuse_env and container:
+        raise AGCError("--reuse-env and --container exclude each other")
+    environment = "container" if container else "current" if reuse_env else "venv"
+    options = ReproduceOptions(engine=engine, environment=environment, **paths)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return run(archive, folder or f"build/reproduction-{stamp}", options)
+
+
 @click.group(cls=AgcGroup, section="tools", no_args_is_help=True)
 def bench() -> None:
     """Throughput benchmarks: events, scaleout, formats, dask, ml, stats (figures printed)."""

@@ -38,6 +38,7 @@ from agc.workflow.runners import (
     load_spec,
     select_steps,
 )
+from agc.workflow.stages import HISTOGRAMS_ML
 
 #: Where the workspace is mounted in the container (REANA mounts its own path; nothing depends on it).
 MOUNT = "/workspace"
@@ -127,10 +128,14 @@ def run_in_new_container(
         subprocess.run([buildah, "rm", container], capture_output=True, check=False)
 
 
-def missing_outputs(spec: dict[str, Any], workspace: Path) -> list[str]:
-    """The spec's ``outputs.files`` / ``outputs.directories`` not in ``workspace``."""
+def missing_outputs(spec: dict[str, Any], workspace: Path, use_inference: bool = True) -> list[str]:
+    """The spec's ``outputs.files`` / ``outputs.directories`` not in ``workspace``; without
+    ``use_inference`` the ML histograms are not made, hence not expected."""
     outputs = spec.get("outputs") or {}
-    files = [n for n in outputs.get("files") or [] if not (workspace / n).is_file()]
+    expected = [
+        n for n in outputs.get("files") or [] if use_inference or Path(n).name != HISTOGRAMS_ML
+    ]
+    files = [n for n in expected if not (workspace / n).is_file()]
     folders = [n for n in outputs.get("directories") or [] if not (workspace / n).is_dir()]
     return files + folders
 
@@ -148,7 +153,7 @@ def run_serial_in_container(
     spec_path = Path(spec_path)
     spec = load_spec(spec_path)
     params = apply_overrides(declared_parameters(spec), overrides, spec_path.name)
-    check_values(params, spec_path.name)
+    typed = check_values(params, spec_path.name)
     commands = expand_commands(spec, params)
     steps = list(dict.fromkeys(c.step for c in commands))
     chosen = select_steps(steps, options or {}, spec_path.name)
@@ -167,7 +172,8 @@ def run_serial_in_container(
         timings[command.step] = timings.get(command.step, 0.0) + time.perf_counter() - t0
         if code != 0:
             raise AGCError(f"{spec_path.name}: {label} failed in {image} with exit code {code}")
-    missing = missing_outputs(spec, root) if chosen[-1] == steps[-1] else []
+    ml = bool(typed.get("use_inference", True))
+    missing = missing_outputs(spec, root, ml) if chosen[-1] == steps[-1] else []
     if missing:
         raise AGCError(f"{spec_path.name}: declared outputs missing after the run: {missing}")
     return SerialRun(
