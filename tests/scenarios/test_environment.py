@@ -15,6 +15,10 @@ REPO = Path(__file__).resolve().parents[2]
 LOCK = REPO / "environment" / "requirements.lock"
 REQUIREMENTS_IN = REPO / "environment" / "requirements.in"
 
+#: Imports of modules that run in another locked environment, with that environment's lock:
+#: agc.workflow.featurecheck runs with reana-commons 0.95 (``.venv-reana-dask``, ``make reana-test``).
+OTHER_ENVIRONMENTS = {"reana_commons": REPO / "environment" / "reana-dask.txt"}
+
 # Import names that differ from their distribution names.
 DIST_OF_IMPORT = {
     "yaml": "pyyaml",
@@ -113,6 +117,10 @@ def _third_party_imports() -> set[str]:
 def test_every_package_import_resolves_in_the_locked_environment() -> None:
     imports = _third_party_imports()
     assert {"coffea", "uproot", "awkward", "hist"} <= imports
+    for module, lock in OTHER_ENVIRONMENTS.items():
+        assert module in imports, f"{module} is no longer imported: drop it from OTHER_ENVIRONMENTS"
+        assert _norm(DIST_OF_IMPORT.get(module, module)) in _pins(lock), f"{module} not in {lock}"
+    imports -= set(OTHER_ENVIRONMENTS)
     unresolved = [m for m in sorted(imports) if importlib.util.find_spec(m) is None]
     assert not unresolved, f"imports not resolvable: {unresolved}"
     pins = _pins(LOCK)
