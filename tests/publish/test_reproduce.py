@@ -88,7 +88,9 @@ def test_a_changed_histogram_bin_is_named(run_outputs: Path, tmp_path: Path) -> 
     verdicts = {v.output: v for v in compare_outputs(run_outputs, rerun)}
     verdict = verdicts["histograms.root"]
     assert verdict.verdict == NOT_REPRODUCED
-    assert verdict.detail.startswith("4j2b_ttbar bin 5 content")
+    assert verdict.detail.startswith("4j2b_ttbar bin 5 content: ")
+    archived, rerun_value = verdict.detail.removeprefix("4j2b_ttbar bin 5 content: ").split(" vs ")
+    assert float(rerun_value) - float(archived) == pytest.approx(0.25)  # plain numbers
     assert verdict.largest_difference == pytest.approx(0.25)
     assert math.isinf(verdict.share_used)
     table = format_table(list(verdicts.values()))

@@ -167,7 +167,9 @@ def root_difference(archived: Path, rerun: Path) -> tuple[float, str]:
                     largest = max(largest, float(np.max(np.abs(a - b))))
                 if not first:
                     i = int(differs[0])
-                    first = f"{name} bin {i} {kind}: {a.ravel()[i]!r} vs {b.ravel()[i]!r}"
+                    first = (
+                        f"{name} bin {i} {kind}: {float(a.ravel()[i])!r} vs {float(b.ravel()[i])!r}"
+                    )
     return largest, first or "same histograms, other bytes (ROOT file metadata)"
 
 
