@@ -140,10 +140,10 @@ run-snakemake9: $(STAMP) $(SNAKEMAKE9_STAMP)
 
 ## The test suite: every behaviour, the end-to-end runs of every engine on the small generated
 ## dataset (the embedded recipe at 1 %). The checks that need the full embedded default run in
-## make test-full, the image in make test-container. The tests run in TEST_WORKERS processes
-## (pytest-xdist; the tests sharing a workflow run stay in one of them: tests/conftest.py;
-## TEST_WORKERS=0 runs them all in this one process).
-TEST_WORKERS ?= 2
+## make test-full, the image in make test-container. TEST_WORKERS=2 runs the tests in two
+## pytest-xdist processes (the tests sharing a workflow run stay in one of them: tests/conftest.py);
+## the default runs them in this one process (docs/performance.md says why).
+TEST_WORKERS ?= 0
 test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(SNAKEMAKE9_STAMP) $(REANA_DASK_STAMP)
 	$(BIN)/python -m pytest -m "not container and not full" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 

@@ -34,10 +34,11 @@ SMALL_SCALE = 0.01
 #: and ``ml_run`` (tests/stats/test_mlmodel.py) reach it through ``request.getfixturevalue``,
 #: which the fixture closure does not show: they are named too.
 FULL_DEFAULT_FIXTURES = frozenset({"embedded_manifest", "default_run", "ml_run"})
-#: Session fixtures that run a whole workflow: ``make test`` runs the tests in two pytest-xdist
-#: processes, each with its own session, so every test that needs one of these is sent to the
-#: same process (``--dist loadgroup``, one group per fixture) and the workflow runs once.
-SHARED_RUN_FIXTURES = ("run_outputs", "serial_reference")
+#: Fixtures that run a whole workflow, or build the wheel in the repository's ``build/`` folder:
+#: with ``make test TEST_WORKERS=2`` the tests run in two pytest-xdist processes, each with its
+#: own session, so every test that needs one of these is sent to the same process (``--dist
+#: loadgroup``, one group per fixture): the workflow runs once, the wheel is built by one process.
+SHARED_RUN_FIXTURES = ("run_outputs", "serial_reference", "wheel")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
