@@ -71,6 +71,18 @@ def engine_workspace(folder: Path, small_model: bool) -> Path:
     return workspace
 
 
+def serial_spec(folder: Path, steps: list[dict]) -> Path:
+    """A minimal serial reana.yaml with ``steps`` in ``folder``."""
+    spec = {
+        "version": "0.9.4",
+        "inputs": {"parameters": {}},
+        "workflow": {"type": "serial", "specification": {"steps": steps}},
+    }
+    path = folder / "reana.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
 def run_serial_reference(
     manifest: Path, folder: Path, use_inference: bool, small_model: bool = False
 ) -> EngineReference:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from engine_helpers import serial_spec
 
 from agc.core.errors import AGCError
 from agc.workflow.runners import (
@@ -26,18 +27,6 @@ from agc.workflow.runners import (
 REPO = Path(__file__).resolve().parents[2]
 SERIAL = REPO / "reana.yaml"
 JOB = REPO / CWL_JOB
-
-
-def serial_spec(folder: Path, steps: list[dict]) -> Path:
-    """A minimal serial reana.yaml with ``steps`` in ``folder``."""
-    spec = {
-        "version": "0.9.4",
-        "inputs": {"parameters": {}},
-        "workflow": {"type": "serial", "specification": {"steps": steps}},
-    }
-    path = folder / "reana.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
 
 
 def test_run_serial_rejects_an_undeclared_parameter_listing_the_declared() -> None:

@@ -6,24 +6,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-import yaml
+from engine_helpers import serial_spec
 
 from agc.core.errors import AGCError
 from agc.workflow.runners import run_serial
 from agc.workflow.runrecord import TIME_FORMAT, RunRecorder, read_record, record_path
 from agc.workflow.steplog import LOG_DIR
-
-
-def serial_spec(folder: Path, steps: list[dict]) -> Path:
-    """A minimal serial reana.yaml with ``steps`` in ``folder``."""
-    spec = {
-        "version": "0.9.4",
-        "inputs": {"parameters": {}},
-        "workflow": {"type": "serial", "specification": {"steps": steps}},
-    }
-    path = folder / "reana.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
 
 
 def _record(workspace: Path):
