@@ -11,7 +11,6 @@ from toy_nanoaod import write_toy_dataset
 
 from agc.bench import (
     chunk_ranges,
-    dask_scale_out,
     format_format_report,
     format_report,
     format_scale_out,
@@ -103,18 +102,28 @@ def test_stats_benchmark_prints_fits_per_second_and_ranking_times(
     assert "workspace not found" in capsys.readouterr().err
 
 
-def test_dask_scale_out_runs_and_prints(tiny_manifest: Path) -> None:
-    """The scale-out section on the tiny input: one run per worker count, the speed-up of each
-    over the first (1.0 for the first), the machine's load; no timing is asserted."""
-    result = dask_scale_out(tiny_manifest, workers=(1, 2), chunksize=300, repeats=1)
+def test_dask_scale_out_runs_and_prints(
+    tiny_manifest: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``agc bench dask --json`` on the tiny input: one run per worker count (1 and 2), the
+    speed-up of each over the first (1.0 for the first), the machine's load, the printed
+    section; no timing is asserted."""
+    args = ["--inputs", str(tiny_manifest), "--chunksize", "500", "--json"]
+    code = cli_main(["bench", "dask", *args])
+    captured = capsys.readouterr()
+    assert code == 0
+    result = json.loads(captured.out)
     report = format_scale_out(result)
     print(report)
+    assert result["chunksize"] == 500
     assert [run["workers"] for run in result["runs"]] == [1, 2]
     assert all(run["events"] == 1500 for run in result["runs"])
     assert all(run["events_per_s"] > 0 for run in result["runs"])
     assert result["speedup"]["1"] == 1.0
     assert result["speedup"]["2"] > 0
+    assert sorted(result["speedup"]) == ["1", "2"]
     assert len(result["load_average"]) == 2
+    assert "Dask scale-out" in report
     assert "speed-up" in report
     assert "1.00x" in report
 
@@ -143,17 +152,6 @@ def test_scale_out_table_runs_every_executor_with_the_same_bytes(tiny_manifest: 
     assert "events per CPU s" in report
     assert "uproot read floor" in report
     assert "byte-identical" in report
-
-
-def test_bench_dask_cli_entry(tiny_manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--inputs", str(tiny_manifest), "--chunksize", "500", "--json"]
-    code = cli_main(["bench", "dask", *args])
-    captured = capsys.readouterr()
-    assert code == 0
-    result = json.loads(captured.out)
-    assert "Dask scale-out" in format_scale_out(result)
-    assert result["chunksize"] == 500
-    assert sorted(result["speedup"]) == ["1", "2"]
 
 
 def test_format_benchmark_compares_ttree_and_rntuple(
