@@ -192,14 +192,17 @@ def m_bjj(
         events = np.flatnonzero(counts == n_jets)
         table = _triplets(int(n_jets))
         idx = [starts[events][:, None] + table[None, :, k] for k in range(3)]
-        sx, sy, sz, se = (a[idx[0]] + a[idx[1]] + a[idx[2]] for a in (px, py, pz, energy))
+        sx, sy = (a[idx[0]] + a[idx[1]] + a[idx[2]] for a in (px, py))
         has_b = tagged[idx[0]] | tagged[idx[1]] | tagged[idx[2]]
         pt2 = np.where(has_b, sx * sx + sy * sy, -1.0)
         best = np.argmax(pt2, axis=1)  # the first of equal maxima
         rows = np.arange(len(events))
         ok = has_b[rows, best]
         rows, best = rows[ok], best[ok]
-        e, x, y, z = (v[rows, best] for v in (se, sx, sy, sz))
+        # pz and E summed for the chosen triplet only, in the same order as px and py.
+        chosen = [i[rows, best] for i in idx]
+        e, z = (a[chosen[0]] + a[chosen[1]] + a[chosen[2]] for a in (energy, pz))
+        x, y = sx[rows, best], sy[rows, best]
         m2 = e * e - x * x - y * y - z * z
         out[events[ok]] = np.sqrt(np.maximum(m2, 0.0))
     return out
