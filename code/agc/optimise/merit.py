@@ -5,7 +5,8 @@ region and sample the nominal yields (11 bins); ``ttbar_norm`` (normfactor on tt
 and bin a ``staterror`` gamma constrained by ``sqrt(sum sumw2) / sum yields`` over the samples;
 every NormPlusShape systematic split into a ``normsys`` (the ratio of the varied to the nominal
 yield of the region) and a ``histosys`` (the varied shape scaled to the nominal yield), a
-one-sided one symmetrised as ``down = 2 nominal - up``; the luminosity as a ``normsys`` of
+one-sided one symmetrised as ``down = 2 nominal - up`` (a ratio below :data:`MIN_NORM_RATIO`,
+possible only for a variation beyond twice the nominal yield, is held there); the luminosity as a ``normsys`` of
 +/- 3 %. The interpolations are pyhf's ``code4`` (normsys) and ``code4p`` (histosys), as cabinetry
 sets them. :func:`pyhf_spec` writes the same model as a pyhf specification, with which the tests
 compare.
@@ -22,6 +23,7 @@ samples, regions, bins); yields in events (normalised MC).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +46,16 @@ _CODE4_INVERSE = np.array(
 )
 
 
+#: Smallest varied/nominal yield ratio of a normsys: a symmetrised variation larger than the
+#: nominal yield would give a negative ratio (no logarithm for code4); it is held at this.
+MIN_NORM_RATIO = 1e-3
+
+
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["nominal", "sumw2", "up", "down"],
+    meta_fields=["samples", "systematics"],
+)
 @dataclass(frozen=True)
 class ModelInputs:
     """The model's templates (arrays of :mod:`jax.numpy` or numpy, float64).
@@ -70,8 +82,8 @@ def _split(inputs: ModelInputs) -> tuple[jax.Array, jax.Array, jax.Array, jax.Ar
     """cabinetry's NormPlusShape split: (normsys hi, lo) per (syst, sample, region) and the
     histosys (up, down) templates scaled to the nominal yield, per bin."""
     total = jnp.sum(inputs.nominal, axis=-1)
-    hi = _safe_ratio(jnp.sum(inputs.up, axis=-1), total)
-    lo = _safe_ratio(jnp.sum(inputs.down, axis=-1), total)
+    hi = jnp.maximum(_safe_ratio(jnp.sum(inputs.up, axis=-1), total), MIN_NORM_RATIO)
+    lo = jnp.maximum(_safe_ratio(jnp.sum(inputs.down, axis=-1), total), MIN_NORM_RATIO)
     return hi, lo, inputs.up / hi[..., None], inputs.down / lo[..., None]
 
 
@@ -131,13 +143,36 @@ def negative_log_likelihood(inputs: ModelInputs, pars: jax.Array, data: jax.Arra
     return poisson + 0.5 * jnp.sum(alpha**2) + stat
 
 
+@jax.jit
 def poi_uncertainty(inputs: ModelInputs) -> jax.Array:
     """sigma(ttbar_norm) expected with Asimov data: sqrt((H^-1)_00), H the Hessian of
-    ``-ln L`` at the nominal parameters (scalar, differentiable in the templates)."""
+    ``-ln L`` at the nominal parameters (scalar, differentiable in the templates; jitted).
+
+    With Asimov data n = lambda at the nominal parameters, the Poisson terms' second
+    derivatives of lambda drop out of H there, exactly: H = J^T diag(1 / lambda) J plus the
+    constraints' curvature (1 per alpha, 1 / sigma^2 per gamma), with J = d lambda / d pars.
+    Equal to :func:`asimov_hessian` (the Hessian of :func:`negative_log_likelihood`) with one
+    derivative order less to compile and to differentiate.
+    """
+    pars = nominal_parameters(inputs)
+    used = (jnp.sum(jnp.asarray(inputs.nominal), axis=0) > 0).ravel()
+    jacobian = jax.jacfwd(lambda p: jnp.sum(expected(inputs, p), axis=0).ravel())(pars)
+    lam = jnp.where(used, jnp.sum(expected(inputs, pars), axis=0).ravel(), 1.0)
+    weighted = jnp.where(used[:, None], jacobian / lam[:, None], 0.0)
+    sigma = jnp.where(used, _stat_sigma(inputs).ravel(), 1.0)
+    sigma = jnp.where(sigma > 0, sigma, 1.0)
+    constraints = jnp.concatenate([jnp.zeros(1), jnp.ones(len(inputs.systematics)), 1.0 / sigma**2])
+    hessian = jacobian.T @ weighted + jnp.diag(constraints)
+    return jnp.sqrt(jnp.linalg.inv(hessian)[0, 0])
+
+
+@jax.jit
+def asimov_hessian(inputs: ModelInputs) -> jax.Array:
+    """The Hessian of :func:`negative_log_likelihood` at the nominal parameters with Asimov
+    data, by automatic differentiation (the reference for :func:`poi_uncertainty`)."""
     pars = nominal_parameters(inputs)
     data = jnp.sum(expected(inputs, pars), axis=0)
-    hessian = jax.hessian(lambda p: negative_log_likelihood(inputs, p, data))(pars)
-    return jnp.sqrt(jnp.linalg.inv(hessian)[0, 0])
+    return jax.hessian(lambda p: negative_log_likelihood(inputs, p, data))(pars)
 
 
 def pyhf_spec(inputs: ModelInputs, regions: tuple[str, ...]) -> dict[str, Any]:
