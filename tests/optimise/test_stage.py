@@ -24,7 +24,7 @@ def test_unknown_threshold_is_one_agc_error() -> None:
 
 def test_bad_parameter_is_one_line_on_stderr(tmp_path: Path) -> None:
     run = subprocess.run(
-        [*AGC, "optimise", "--optimise", "met"],
+        [*AGC, "optimise", "--optimise-cut", "met"],
         check=False,
         cwd=tmp_path,
         capture_output=True,
@@ -67,7 +67,7 @@ def test_optimise_btag_end_to_end(optimise_manifest: Path, tmp_path: Path, monke
     )
     monkeypatch.setitem(THRESHOLDS, "btag", short)
     monkeypatch.chdir(tmp_path)
-    result = stages.optimise(optimise="btag", inputs=str(optimise_manifest), outdir="out")
+    result = stages.optimise(optimise_cut="btag", inputs=str(optimise_manifest), outdir="out")
     data = json.loads(Path("out/optimise/optimise.json").read_text())
     assert data["threshold"] == "btag"
     assert data["temperature"] == 0.02

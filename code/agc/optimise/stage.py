@@ -17,24 +17,24 @@ NOTE = "NOTE.txt"
 
 
 def run_step(params: dict[str, Any]) -> Any:
-    """Empty ``<outdir>/optimise`` and optimise ``params["optimise"]`` on the manifest
+    """Empty ``<outdir>/optimise`` and optimise ``params["optimise_cut"]`` on the manifest
     ``params["inputs"]`` (first ``params["max_files"]`` files per sample)
     (:func:`agc.optimise.pipeline.optimise`); with ``"none"``, write the note and return ``{}``.
     ``params``: validated workflow parameters."""
     folder = fresh_directory(Path(params["outdir"]) / OPTIMISE_DIR)
-    if params["optimise"] == NO_THRESHOLD:
+    if params["optimise_cut"] == NO_THRESHOLD:
         write_text(
             folder / NOTE,
-            "optimise=none: no selection threshold optimised.\n"
-            "Run with optimise=btag or optimise=jet_pt (agc optimise --optimise btag).\n",
+            "optimise_cut=none: no selection threshold optimised.\n"
+            "Run with optimise_cut=btag or jet_pt (agc optimise --optimise-cut btag).\n",
         )
         print(
-            f"agc optimise: optimise is none, nothing to do (see {folder / NOTE})", file=sys.stderr
+            f"agc optimise: optimise_cut is none, nothing to do (see {folder / NOTE})", file=sys.stderr
         )
         return {}
     from agc.optimise.pipeline import optimise
 
-    chosen = threshold(params["optimise"])
+    chosen = threshold(params["optimise_cut"])
     manifest = Manifest.load(resolve_inputs(params["inputs"]))
     return optimise(
         manifest, chosen, folder, max_files=params["max_files"], inputs=params["inputs"]

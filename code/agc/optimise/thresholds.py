@@ -13,7 +13,7 @@ import numpy as np
 from agc.core import physics
 from agc.core.errors import AGCError
 
-#: The value of the ``optimise`` workflow parameter that switches the stage off.
+#: The value of the ``optimise_cut`` workflow parameter that switches the stage off.
 NO_THRESHOLD = "none"
 
 
@@ -52,7 +52,7 @@ def _grid(low: float, high: float, step: float) -> tuple[float, ...]:
     return tuple(float(x) for x in np.round(low + step * np.arange(n), 10))
 
 
-#: Every threshold that can be optimised, by the name the ``optimise`` parameter takes.
+#: Every threshold that can be optimised, by the name the ``optimise_cut`` parameter takes.
 THRESHOLDS: dict[str, Threshold] = {
     "btag": Threshold(
         name="btag",

@@ -511,17 +511,17 @@ def _note_nothing_to_reinterpret(outdir: str, signal: str) -> None:
 @_one_line_faults
 def optimise(
     *,
-    optimise: str = default("optimise"),
+    optimise_cut: str = default("optimise_cut"),
     inputs: str = default("inputs"),
     outdir: str = default("outdir"),
     max_files: int = default("max_files"),
 ) -> Any:
-    """Optimise the selection threshold ``optimise`` (``btag``, ``jet_pt``) by gradient descent,
+    """Optimise the selection threshold ``optimise_cut`` (``btag``, ``jet_pt``) by gradient descent,
     validated by a hard-cut scan: ``<outdir>/optimise/`` (:func:`agc.optimise.stage.run_step`);
     ``"none"``: only ``<outdir>/optimise/NOTE.txt``, result ``{}``."""
     from agc.optimise.stage import run_step
 
-    names = {"optimise": optimise, "inputs": inputs, "outdir": outdir, "max_files": max_files}
+    names = {"optimise_cut": optimise_cut, "inputs": inputs, "outdir": outdir, "max_files": max_files}
     return run_step(validate_parameters(names))
 
 
