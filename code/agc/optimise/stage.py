@@ -29,7 +29,8 @@ def run_step(params: dict[str, Any]) -> Any:
             "Run with optimise_cut=btag or jet_pt (agc optimise --optimise-cut btag).\n",
         )
         print(
-            f"agc optimise: optimise_cut is none, nothing to do (see {folder / NOTE})", file=sys.stderr
+            f"agc optimise: optimise_cut is none, nothing to do (see {folder / NOTE})",
+            file=sys.stderr,
         )
         return {}
     from agc.optimise.pipeline import optimise

@@ -521,7 +521,12 @@ def optimise(
     ``"none"``: only ``<outdir>/optimise/NOTE.txt``, result ``{}``."""
     from agc.optimise.stage import run_step
 
-    names = {"optimise_cut": optimise_cut, "inputs": inputs, "outdir": outdir, "max_files": max_files}
+    names = {
+        "optimise_cut": optimise_cut,
+        "inputs": inputs,
+        "outdir": outdir,
+        "max_files": max_files,
+    }
     return run_step(validate_parameters(names))
 
 
