@@ -47,7 +47,17 @@ CWL = REPO / "reana-cwl.yaml"
 JOB = REPO / CWL_JOB
 WORKFLOW = REPO / CWL_WORKFLOW
 REANA_VENV = REPO / ".venv-reana"
-STEPS = ["dataset", "histograms", "merge", "model", "fit", "ml", "reinterpret", "optimise", "report"]
+STEPS = [
+    "dataset",
+    "histograms",
+    "merge",
+    "model",
+    "fit",
+    "ml",
+    "reinterpret",
+    "optimise",
+    "report",
+]
 IMAGE_RE = re.compile(r"^docker\.io/[a-z0-9._-]+/[a-z0-9._-]+:\d+\.\d+\.\d+$")
 
 
