@@ -112,13 +112,29 @@ def histogram(probs: jax.Array, bins: jax.Array, weight: jax.Array) -> tuple[jax
     """(sum of weights, sum of squared weights), each (regions, model bins), of the events with
     region probabilities ``probs`` (n_events, 2), model ``bins`` (2, n_events; -1 = none) and
     event ``weight`` (scalar or n_events)."""
+    factors = jnp.broadcast_to(jnp.asarray(weight, dtype=jnp.float64), probs.shape[:1])[None]
+    sums, sumw2 = histograms(probs, bins, factors)
+    return sums[0], sumw2
+
+
+def histograms(
+    probs: jax.Array, bins: jax.Array, weights: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Several weightings of the same events at once: (sums (weightings, regions, model bins),
+    sum of squared weights of the first weighting (regions, model bins)).
+
+    ``probs``: (n_events, 2) region probabilities; ``bins``: (2, n_events) model bins (-1 =
+    none); ``weights``: (weightings, n_events) event weights. One segment sum per region.
+    """
     sums, sums2 = [], []
     for r in range(len(REGIONS)):
-        w = probs[:, r] * weight
+        w = weights * probs[:, r][None, :]
+        data = jnp.concatenate([w, (w[0] * w[0])[None]]).T  # (n_events, weightings + 1)
         index = jnp.where(bins[r] >= 0, bins[r], N_MODEL_BINS)
-        sums.append(jax.ops.segment_sum(w, index, N_MODEL_BINS + 1)[:N_MODEL_BINS])
-        sums2.append(jax.ops.segment_sum(w * w, index, N_MODEL_BINS + 1)[:N_MODEL_BINS])
-    return jnp.stack(sums), jnp.stack(sums2)
+        total = jax.ops.segment_sum(data, index, N_MODEL_BINS + 1)[:N_MODEL_BINS]
+        sums.append(total[:, :-1].T)
+        sums2.append(total[:, -1])
+    return jnp.stack(sums, axis=1), jnp.stack(sums2)
 
 
 def _sample_histograms(
@@ -129,20 +145,21 @@ def _sample_histograms(
     temperature: float | None,
 ) -> tuple[dict[str, jax.Array], jax.Array]:
     """{histogram label: sumw (regions, bins)} of one sample and the nominal sumw2."""
-    out: dict[str, jax.Array] = {}
     probs = probabilities(inputs["nominal"], cut, temperature)
     view = views["nominal"]
-    out[events.variation], sumw2 = histogram(probs, view.bins, events.norm)
-    if events.variation != "nominal":
-        return out, sumw2
-    for label, factor in view.btag_weights.items():
-        out[label] = histogram(probs, view.bins, events.norm * jnp.asarray(factor))[0]
-    if events.process == "wjets":
-        for label, factor in physics.WJETS_SCALE_VAR.items():
-            out[label] = histogram(probs, view.bins, events.norm * factor)[0]
-    for variation in PT_VARIATIONS[1:]:
-        varied = probabilities(inputs[variation], cut, temperature)
-        out[variation] = histogram(varied, views[variation].bins, events.norm)[0]
+    n_events = probs.shape[0]
+    factors: dict[str, jax.Array] = {events.variation: jnp.ones(n_events)}
+    if events.variation == "nominal":
+        factors.update({k: jnp.asarray(v) for k, v in view.btag_weights.items()})
+        if events.process == "wjets":
+            factors.update({k: jnp.full(n_events, v) for k, v in physics.WJETS_SCALE_VAR.items()})
+    weights = events.norm * jnp.stack(list(factors.values()))
+    sums, sumw2 = histograms(probs, view.bins, weights)
+    out = dict(zip(factors, sums, strict=True))
+    if events.variation == "nominal":
+        for variation in PT_VARIATIONS[1:]:
+            varied = probabilities(inputs[variation], cut, temperature)
+            out[variation] = histogram(varied, views[variation].bins, events.norm)[0]
     return out, sumw2
 
 
