@@ -516,18 +516,13 @@ def optimise(
     outdir: str = default("outdir"),
     max_files: int = default("max_files"),
 ) -> Any:
-    """Optimise the selection threshold ``optimise_cut`` (``btag``, ``jet_pt``) by gradient descent,
-    validated by a hard-cut scan: ``<outdir>/optimise/`` (:func:`agc.optimise.stage.run_step`);
-    ``"none"``: only ``<outdir>/optimise/NOTE.txt``, result ``{}``."""
+    """Optimise the cut ``optimise_cut`` by gradient descent into ``<outdir>/optimise/``
+    (:func:`agc.optimise.stage.run_step`; ``"none"``: only its NOTE.txt, result ``{}``)."""
     from agc.optimise.stage import run_step
 
-    names = {
-        "optimise_cut": optimise_cut,
-        "inputs": inputs,
-        "outdir": outdir,
-        "max_files": max_files,
-    }
-    return run_step(validate_parameters(names))
+    keys = ("optimise_cut", "inputs", "outdir", "max_files")
+    values = (optimise_cut, inputs, outdir, max_files)
+    return run_step(validate_parameters(dict(zip(keys, values, strict=True))))
 
 
 @_one_line_faults
