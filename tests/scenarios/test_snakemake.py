@@ -193,7 +193,7 @@ def test_papermill_commands_pass_exactly_the_notebook_parameters(
             else:
                 assert value == f"{{params.{parameter}}}", f"{name}: {parameter} = {value}"
         checked += 1
-    assert checked == 6
+    assert checked == 7
 
 
 def _validate(workspace: Path) -> subprocess.CompletedProcess[str]:
