@@ -610,6 +610,7 @@ def assert_cwl_agrees_with(serial_reference: EngineReference, outdir: Path) -> N
         "02_statistical_model.ipynb",
         "03_fit.ipynb",
         "04_ml.ipynb",
+        "05_optimise.ipynb",
     ]
     cwl_notebooks = sorted(p.name for p in (cwl_out / "notebooks").iterdir())
     scattered = [n for n in cwl_notebooks if n.startswith("01_histograms__")]
@@ -620,6 +621,7 @@ def assert_cwl_agrees_with(serial_reference: EngineReference, outdir: Path) -> N
         "02_statistical_model.ipynb",
         "03_fit.ipynb",
         "04_ml.ipynb",
+        "05_optimise.ipynb",
     ]
     assert sorted(p.name for p in (cwl_out / "plots").iterdir()) == sorted(
         p.name for p in (serial_out / "plots").iterdir()
