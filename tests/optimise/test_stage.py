@@ -81,3 +81,16 @@ def test_optimise_btag_end_to_end(optimise_manifest: Path, tmp_path: Path, monke
     assert data["provenance"]["jax_enable_x64"] is True
     assert Path("out/optimise/optimise.png").stat().st_size > 10_000
     assert result.within_one_step == data["within_one_grid_step"]
+
+
+def test_the_cli_and_the_none_step_do_not_import_jax(tmp_path: Path) -> None:
+    """JAX takes seconds to import: only a threshold that is optimised loads it."""
+    code = (
+        "import sys, agc.cli, agc.workflow.stages as s; s.optimise(outdir='out'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'optax')))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.strip() == "[]"
+    assert (tmp_path / "out" / "optimise" / "NOTE.txt").is_file()
