@@ -8,6 +8,9 @@ import pytest
 from agc.optimise.objective import Objective
 from agc.optimise.thresholds import threshold
 
+#: Shares the compiled figure of merit of the toy dataset (one jit cache per process).
+pytestmark = pytest.mark.xdist_group("optimise_toy")
+
 
 @pytest.fixture(scope="module")
 def objective(optimise_events) -> Objective:

@@ -14,6 +14,8 @@ from agc.optimise import thresholds
 from agc.optimise.thresholds import THRESHOLDS, threshold
 from agc.workflow import stages
 
+#: Shares the compiled figure of merit of the toy dataset (one jit cache per process).
+pytestmark = pytest.mark.xdist_group("optimise_toy")
 AGC = [sys.executable, "-m", "agc"]
 
 

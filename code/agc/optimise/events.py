@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import awkward as ak
 import jax
@@ -52,6 +53,16 @@ REGIONS: tuple[str, ...] = tuple(physics.REGIONS)
 N_MODEL_BINS = len(physics.MODEL_BIN_EDGES) - 1
 
 
+class SampleLabel(NamedTuple):
+    """What the templates need to know of a sample besides its events: ``process``,
+    ``variation`` and ``norm`` (the weight of one event). Hashable: a static argument of the
+    compiled figure of merit."""
+
+    process: str
+    variation: str
+    norm: float
+
+
 @dataclass(frozen=True)
 class SampleEvents:
     """The preselected events of one sample.
@@ -69,6 +80,11 @@ class SampleEvents:
     other: np.ndarray
     jer: np.ndarray
     n_read: int
+
+    @property
+    def label(self) -> SampleLabel:
+        """The sample's :class:`SampleLabel`."""
+        return SampleLabel(self.process, self.variation, float(self.norm))
 
     @property
     def n_events(self) -> int:

@@ -5,14 +5,14 @@ gradient), sigma(ttbar_norm) of :mod:`agc.optimise.merit` from the templates of
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from agc.optimise.events import HardView, SampleEvents
+from agc.optimise.events import HardView, SampleEvents, SampleLabel
 from agc.optimise.merit import poi_uncertainty
 from agc.optimise.templates import JetInputs, model_inputs, sample_inputs, sample_views
 from agc.optimise.thresholds import Threshold
@@ -20,7 +20,41 @@ from agc.optimise.thresholds import Threshold
 jax.config.update("jax_enable_x64", True)
 
 
-@dataclass(frozen=True, eq=False)
+def _sigma(
+    cut: jax.Array,
+    inputs: Any,
+    views: Any,
+    labels: tuple[SampleLabel, ...],
+    temperature: float | None,
+) -> jax.Array:
+    """sigma(ttbar_norm) of the templates at ``cut`` (hard with ``temperature=None``)."""
+    return poi_uncertainty(model_inputs(labels, inputs, views, cut, temperature))
+
+
+@functools.partial(jax.jit, static_argnames=("labels",))
+def _hard(cut: jax.Array, inputs: Any, views: Any, labels: tuple[SampleLabel, ...]) -> jax.Array:
+    """:func:`_sigma` with hard cuts, compiled once per sample labels and array shapes."""
+    return _sigma(cut, inputs, views, labels, None)
+
+
+@functools.partial(jax.jit, static_argnames=("labels", "temperature"))
+def _relaxed(
+    cut: jax.Array,
+    inputs: Any,
+    views: Any,
+    labels: tuple[SampleLabel, ...],
+    temperature: float,
+) -> tuple[jax.Array, jax.Array]:
+    """(:func:`_sigma` relaxed, its derivative in ``cut``): forward mode, as the threshold is
+    one number (lighter to compile than reverse mode's stored residuals)."""
+
+    def sigma(c: jax.Array) -> jax.Array:
+        return _sigma(c, inputs, views, labels, temperature)
+
+    return jax.jvp(sigma, (cut,), (jnp.ones_like(cut),))
+
+
+@dataclass(frozen=True)
 class Objective:
     """sigma(ttbar_norm) of the model built from ``samples`` with ``threshold`` at a value.
 
@@ -41,30 +75,12 @@ class Objective:
         """What the hard selection at ``cut`` fixes, per sample (bins, b-tag weights)."""
         return [sample_views(s, self.threshold.name, cut) for s in self.samples]
 
-    @functools.cached_property
-    def _compiled(self) -> dict[str, Callable[..., Any]]:
-        """The jitted hard value and relaxed value-and-gradient, (cut, inputs, views) -> ..."""
-
-        def value(temperature: float | None) -> Callable[..., jax.Array]:
-            def sigma(cut: jax.Array, inputs: Any, views: Any) -> jax.Array:
-                templates = model_inputs(self.samples, inputs, views, cut, temperature)
-                return poi_uncertainty(templates)
-
-            return sigma
-
-        relaxed = value(self.threshold.temperature)
-
-        def value_and_derivative(cut: jax.Array, inputs: Any, views: Any) -> Any:
-            # One scalar input: forward mode, lighter to compile than reverse mode's residuals.
-            return jax.jvp(lambda c: relaxed(c, inputs, views), (cut,), (jnp.ones_like(cut),))
-
-        return {"hard": jax.jit(value(None)), "relaxed": jax.jit(value_and_derivative)}
-
     def hard(self, cut: float, views: list[dict[str, HardView]] | None = None) -> float:
         """sigma(ttbar_norm) with the hard cut at ``cut`` (``views``: :meth:`views` at ``cut``,
         computed when not given)."""
         views = self.views(cut) if views is None else views
-        return float(self._compiled["hard"](jnp.asarray(float(cut)), self.inputs, views))
+        labels = tuple(s.label for s in self.samples)
+        return float(_hard(jnp.asarray(float(cut)), self.inputs, views, labels))
 
     def relaxed(
         self, cut: float, views: list[dict[str, HardView]] | None = None
@@ -72,5 +88,7 @@ class Objective:
         """(sigma(ttbar_norm), d sigma / d cut) with the cut relaxed at the threshold's
         temperature (unit of the gradient: 1 / unit of the cut)."""
         views = self.views(cut) if views is None else views
-        value, grad = self._compiled["relaxed"](jnp.asarray(float(cut)), self.inputs, views)
+        labels = tuple(s.label for s in self.samples)
+        temperature = self.threshold.temperature
+        value, grad = _relaxed(jnp.asarray(float(cut)), self.inputs, views, labels, temperature)
         return float(value), float(grad)

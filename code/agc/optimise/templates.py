@@ -30,6 +30,7 @@ from agc.optimise.events import (
     REGIONS,
     HardView,
     SampleEvents,
+    SampleLabel,
     hard_masks,
     hard_view,
 )
@@ -138,7 +139,7 @@ def histograms(
 
 
 def _sample_histograms(
-    events: SampleEvents,
+    events: SampleLabel,
     inputs: dict[str, JetInputs],
     views: dict[str, HardView],
     cut: jax.Array,
@@ -195,7 +196,7 @@ def _systematics(
 
 
 def model_inputs(
-    samples: Sequence[SampleEvents],
+    samples: Sequence[SampleLabel],
     inputs: Sequence[dict[str, JetInputs]],
     views: Sequence[dict[str, HardView]],
     cut: jax.Array,
