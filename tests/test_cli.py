@@ -77,6 +77,7 @@ def test_every_stage_has_its_command_calling_the_stage_function(
         "ml-fit",
         "ml",
         "reinterpret",
+        "optimise",
         "report",
         "archive",
     ]

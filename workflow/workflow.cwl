@@ -1,13 +1,13 @@
 #!/usr/bin/env cwl-runner
 # The CWL workflow of the AGC ttbar analysis (CMS 2015 Open Data):
 #   dataset -> histograms (scattered: one job per process__variation) -> merge -> model -> fit -> ml
-#   -> report
+#   -> report; reinterpret and optimise beside them
 #
 #   reana-client run -w agc-ttbar-cwl -f reana-cwl.yaml          # on a REANA cluster
 #   make run-cwl PARAMS="-p max_files=1"                          # locally: cwltool --no-container
 #
 # The parameters (inputs, samples, executor, workers, chunksize, max_files, scheduler, outdir,
-# signal, poi, skip_bad_files, format, use_inference) are those of reana.yaml, the notebooks and the agc CLI, declared once
+# signal, poi, skip_bad_files, format, use_inference, optimise_cut) are those of reana.yaml, the notebooks and the agc CLI, declared once
 # in code/agc/core/schemas/parameters.schema.json (the types, defaults and docs below are checked
 # against it by tests/scenarios/test_workflow.py); the run's values live in the job file
 # reana-cwl-job.yaml. Each tool runs the stage's notebook with papermill, exactly like the
@@ -78,12 +78,17 @@ inputs:
     type: boolean
     default: true
     doc: "true or false (the AGC's USE_INFERENCE): BDT jet-parton assignment in 4j2b events, its 20 features in histograms_ml.root and the ML fit in outdir/ml; false skips them (outdir/ml/NOTE.txt says so)"
+  optimise_cut:
+    type: string
+    default: "none"
+    doc: "none, btag or jet_pt: the selection threshold agc optimise relaxes and optimises by gradient descent (outdir/optimise); none skips it (outdir/optimise/NOTE.txt says so)"
   notebook_dataset: {type: File, doc: notebooks/00_dataset.ipynb}
   notebook_histograms: {type: File, doc: notebooks/01_histograms.ipynb}
   notebook_merge: {type: File, doc: notebooks/01_merge.ipynb}
   notebook_model: {type: File, doc: notebooks/02_statistical_model.ipynb}
   notebook_fit: {type: File, doc: notebooks/03_fit.ipynb}
   notebook_ml: {type: File, doc: notebooks/04_ml.ipynb}
+  notebook_optimise: {type: File, doc: notebooks/05_optimise.ipynb}
   recipe: {type: File, doc: "inputs/embedded.yaml, the embedded dataset's recipe"}
   bdt_model_even: {type: File, doc: "inputs/models/agc_reconstruction_bdt/model_even.json (MIT, see its LICENSE)"}
   bdt_model_odd: {type: File, doc: "inputs/models/agc_reconstruction_bdt/model_odd.json (MIT, see its LICENSE)"}
@@ -129,6 +134,9 @@ outputs:
   ml_dir:
     type: Directory
     outputSource: ml/ml
+  optimise_dir:
+    type: Directory
+    outputSource: optimise/optimise
   logs:
     doc: "the steps' cabinetry and pyhf log files (model.log, fit.log, ml.log, reinterpret.log; a step without such lines has none)"
     type: File[]
@@ -258,11 +266,26 @@ steps:
         compute_backend: kubernetes
         kubernetes_memory_limit: 4Gi
         kubernetes_job_timeout: 7200
+  optimise:
+    run: optimise.cwl
+    in:
+      ipynb: notebook_optimise
+      data: dataset/data
+      optimise_cut: optimise_cut
+      inputs: inputs
+      outdir: outdir
+      max_files: max_files
+    out: [optimise, notebook]
+    hints:
+      reana:
+        compute_backend: kubernetes
+        kubernetes_memory_limit: 8Gi
+        kubernetes_job_timeout: 7200
   report:
     run: report.cwl
     in:
       executed:
-        source: [dataset/notebook, histograms/notebook, merge/notebook, model/notebook, fit/notebook, ml/notebook]
+        source: [dataset/notebook, histograms/notebook, merge/notebook, model/notebook, fit/notebook, ml/notebook, optimise/notebook]
         linkMerge: merge_flattened
       products:
         source: [dataset/summary, merge/histograms, merge/cutflow, merge/histograms_ml, model/workspace, fit/fit_results]

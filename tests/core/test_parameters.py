@@ -92,6 +92,7 @@ def test_the_defaults_are_those_of_the_preserved_analysis() -> None:
         "skip_bad_files": False,
         "format": "ttree",  # the NanoAOD of the analysis is TTree; RNTuple is opt-in
         "use_inference": True,  # the AGC's USE_INFERENCE default
+        "optimise_cut": "none",  # the differentiable cut optimisation is opt-in
     }
     assert EXECUTORS == ("iterative", "futures", "dask")
 

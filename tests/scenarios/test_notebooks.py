@@ -23,6 +23,7 @@ EXPECTED = (
     "02_statistical_model.ipynb",
     "03_fit.ipynb",
     "04_ml.ipynb",
+    "05_optimise.ipynb",
 )
 
 
@@ -128,7 +129,7 @@ def test_every_notebook_runs_a_different_stage() -> None:
         ]
         assert len(code) == 1, f"{name}: one cell calls the stage"
         calls.append(_stage_call(code[0].source).func.id)
-    assert calls == ["dataset", "histograms", "merge", "model", "fit", "ml"]
+    assert calls == ["dataset", "histograms", "merge", "model", "fit", "ml", "optimise"]
 
 
 @pytest.mark.parametrize("name", EXPECTED)

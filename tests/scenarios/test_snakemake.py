@@ -47,7 +47,17 @@ REANA_VENV = REPO / ".venv-reana"
 #: reana-commons 0.95's validation of a submitted specification (environment/validate-reana-dask.py).
 VALIDATOR = REPO / "environment" / "validate-reana-dask.py"
 #: The rules that run a job (``all`` only collects), in the serial workflow's order.
-RULES = ["dataset", "histograms", "merge", "model", "fit", "ml", "reinterpret", "report"]
+RULES = [
+    "dataset",
+    "histograms",
+    "merge",
+    "model",
+    "fit",
+    "ml",
+    "reinterpret",
+    "optimise",
+    "report",
+]
 #: What Snakemake itself logs during `reana-client validate`'s dry run, which reana-client 0.9.6
 #: echoes with a "[WARNING]" prefix for any Snakefile (not a finding about the specification;
 #: "Nothing to be done" when a finished run's outputs are in the repository).
@@ -183,7 +193,7 @@ def test_papermill_commands_pass_exactly_the_notebook_parameters(
             else:
                 assert value == f"{{params.{parameter}}}", f"{name}: {parameter} = {value}"
         checked += 1
-    assert checked == 6
+    assert checked == 7
 
 
 def _validate(workspace: Path) -> subprocess.CompletedProcess[str]:
@@ -231,6 +241,8 @@ AFTER_HISTOGRAMS = (
     "ml/",
     "notebooks/04_ml.ipynb",
     "reinterpretation/",
+    "optimise/",
+    "notebooks/05_optimise.ipynb",
     "report.html",
     "provenance.json",
 )

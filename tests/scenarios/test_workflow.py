@@ -47,7 +47,17 @@ CWL = REPO / "reana-cwl.yaml"
 JOB = REPO / CWL_JOB
 WORKFLOW = REPO / CWL_WORKFLOW
 REANA_VENV = REPO / ".venv-reana"
-STEPS = ["dataset", "histograms", "merge", "model", "fit", "ml", "reinterpret", "report"]
+STEPS = [
+    "dataset",
+    "histograms",
+    "merge",
+    "model",
+    "fit",
+    "ml",
+    "reinterpret",
+    "optimise",
+    "report",
+]
 IMAGE_RE = re.compile(r"^docker\.io/[a-z0-9._-]+/[a-z0-9._-]+:\d+\.\d+\.\d+$")
 
 
@@ -281,7 +291,7 @@ def _papermill_commands() -> list[tuple[str, list[str]]]:
 
 def test_papermill_passes_schema_parameters_with_r_for_strings_and_p_otherwise() -> None:
     commands = _papermill_commands()
-    assert len(commands) == 12, [where for where, _ in commands]
+    assert len(commands) == 14, [where for where, _ in commands]
     for where, tokens in commands:
         for name, (flag, value) in _papermill_flags(tokens).items():
             assert name in WORKFLOW_PARAMETERS, f"{where}: {name} is not in the schema"
@@ -600,6 +610,7 @@ def assert_cwl_agrees_with(serial_reference: EngineReference, outdir: Path) -> N
         "02_statistical_model.ipynb",
         "03_fit.ipynb",
         "04_ml.ipynb",
+        "05_optimise.ipynb",
     ]
     cwl_notebooks = sorted(p.name for p in (cwl_out / "notebooks").iterdir())
     scattered = [n for n in cwl_notebooks if n.startswith("01_histograms__")]
@@ -610,6 +621,7 @@ def assert_cwl_agrees_with(serial_reference: EngineReference, outdir: Path) -> N
         "02_statistical_model.ipynb",
         "03_fit.ipynb",
         "04_ml.ipynb",
+        "05_optimise.ipynb",
     ]
     assert sorted(p.name for p in (cwl_out / "plots").iterdir()) == sorted(
         p.name for p in (serial_out / "plots").iterdir()

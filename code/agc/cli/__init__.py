@@ -53,6 +53,7 @@ for _command in (
     workflow.ml_fit,
     workflow.ml,
     workflow.reinterpret,
+    workflow.optimise,
     workflow.report,
     workflow.archive,
     tools.generate,

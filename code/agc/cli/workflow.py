@@ -277,6 +277,16 @@ def reinterpret(partials: tuple[str, ...], **options: Any) -> Any:
     return stages.STAGES["reinterpret"](**options, partials=given)
 
 
+@command(
+    section="stage",
+    keep=("threshold", "optimum", "scan_best", "within_one_grid_step", "seconds", "result"),
+)
+@stage_options("optimise")
+def optimise(**options: Any) -> Any:
+    """Optimise a selection threshold by gradient descent through the analysis."""
+    return stages.STAGES["optimise"](**options)
+
+
 @command(section="stage")
 @stage_options("report")
 @path_option("--notebooks-dir", default="<outdir>/notebooks", help="the executed notebooks")

@@ -39,6 +39,8 @@ KEY_LIBRARIES = (
     "papermill",
     "dask",
     "distributed",
+    "jax",
+    "optax",
 )
 PROVENANCE_NAME = "provenance.json"
 _TIME_KEYS = ("started", "finished")

@@ -2,7 +2,7 @@
 
 The stages, in the order of reana.yaml: :func:`dataset`, :func:`histograms`, :func:`merge`,
 :func:`model`, :func:`fit`, :func:`ml` (:func:`ml_model`, :func:`ml_fit`), :func:`reinterpret`,
-:func:`report`, and :func:`archive` after a
+:func:`optimise`, :func:`report`, and :func:`archive` after a
 finished run. Each takes the workflow parameters it needs by keyword, under the names and with the
 defaults of the parameter schema (:mod:`agc.core.parameters`), validates them before any work,
 and calls its subpackage's entry point. Output paths follow the run's layout under ``outdir``::
@@ -16,6 +16,7 @@ and calls its subpackage's entry point. Output paths follow the run's layout und
     <outdir>/ml/workspace_ml.json            ml_model (use_inference; else ml/NOTE.txt)
     <outdir>/ml/fit_results_ml.json, plots/  ml_fit
     <outdir>/reinterpretation/, cache/       reinterpret
+    <outdir>/optimise/                       optimise (else optimise/NOTE.txt)
     <outdir>/report.html, provenance.json    report (from <outdir>/notebooks/)
     <outdir>/archive/                        archive
 
@@ -508,6 +509,23 @@ def _note_nothing_to_reinterpret(outdir: str, signal: str) -> None:
 
 
 @_one_line_faults
+def optimise(
+    *,
+    optimise_cut: str = default("optimise_cut"),
+    inputs: str = default("inputs"),
+    outdir: str = default("outdir"),
+    max_files: int = default("max_files"),
+) -> Any:
+    """Optimise the cut ``optimise_cut`` by gradient descent into ``<outdir>/optimise/``
+    (:func:`agc.optimise.stage.run_step`; ``"none"``: only its NOTE.txt, result ``{}``)."""
+    from agc.optimise.stage import run_step
+
+    keys = ("optimise_cut", "inputs", "outdir", "max_files")
+    values = (optimise_cut, inputs, outdir, max_files)
+    return run_step(validate_parameters(dict(zip(keys, values, strict=True))))
+
+
+@_one_line_faults
 def report(
     *,
     outdir: str = default("outdir"),
@@ -567,6 +585,7 @@ STAGES: dict[str, Callable[..., Any]] = {
     "ml-fit": ml_fit,
     "ml": ml,
     "reinterpret": reinterpret,
+    "optimise": optimise,
     "report": report,
     "archive": archive,
 }
