@@ -14,6 +14,19 @@ from agc.workflow.runners import CWL_JOB, SerialRun, run_serial
 REPO = Path(__file__).resolve().parents[1]
 SERIAL = REPO / "reana.yaml"
 MODEL_CONFIG = Path("inputs") / "cabinetry.yaml"
+#: The jobs of every workflow engine, in the serial workflow's order (the Snakefile's rules but
+#: ``all``, which only collects).
+WORKFLOW_STEPS = [
+    "dataset",
+    "histograms",
+    "merge",
+    "model",
+    "fit",
+    "ml",
+    "reinterpret",
+    "optimise",
+    "report",
+]
 #: The systematics of the engine comparison's model, one of each kind of inputs/cabinetry.yaml:
 #: a symmetrised variation sample of ttbar, a symmetrised per-event jet variation of every
 #: sample, an up/down event weight, a variation of one background, a normalisation.

@@ -25,7 +25,7 @@ from typing import Any
 import papermill
 import pytest
 import yaml
-from engine_helpers import EngineReference
+from engine_helpers import WORKFLOW_STEPS, EngineReference
 
 from agc.core.parameters import WORKFLOW_PARAMETERS
 from agc.core.parameters import defaults as schema_defaults
@@ -46,18 +46,7 @@ SNAKEMAKES = {
 REANA_VENV = REPO / ".venv-reana"
 #: reana-commons 0.95's validation of a submitted specification (environment/validate-reana-dask.py).
 VALIDATOR = REPO / "environment" / "validate-reana-dask.py"
-#: The rules that run a job (``all`` only collects), in the serial workflow's order.
-RULES = [
-    "dataset",
-    "histograms",
-    "merge",
-    "model",
-    "fit",
-    "ml",
-    "reinterpret",
-    "optimise",
-    "report",
-]
+RULES = WORKFLOW_STEPS
 #: What Snakemake itself logs during `reana-client validate`'s dry run, which reana-client 0.9.6
 #: echoes with a "[WARNING]" prefix for any Snakefile (not a finding about the specification;
 #: "Nothing to be done" when a finished run's outputs are in the repository).

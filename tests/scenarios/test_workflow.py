@@ -29,7 +29,7 @@ import papermill
 import pytest
 import uproot
 import yaml
-from engine_helpers import EngineReference, run_serial_reference
+from engine_helpers import WORKFLOW_STEPS, EngineReference, run_serial_reference
 
 from agc.core.errors import AGCError
 from agc.core.fileio import fresh_directory
@@ -47,17 +47,7 @@ CWL = REPO / "reana-cwl.yaml"
 JOB = REPO / CWL_JOB
 WORKFLOW = REPO / CWL_WORKFLOW
 REANA_VENV = REPO / ".venv-reana"
-STEPS = [
-    "dataset",
-    "histograms",
-    "merge",
-    "model",
-    "fit",
-    "ml",
-    "reinterpret",
-    "optimise",
-    "report",
-]
+STEPS = WORKFLOW_STEPS
 IMAGE_RE = re.compile(r"^docker\.io/[a-z0-9._-]+/[a-z0-9._-]+:\d+\.\d+\.\d+$")
 
 
