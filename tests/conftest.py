@@ -41,10 +41,19 @@ FULL_DEFAULT_FIXTURES = frozenset({"embedded_manifest", "default_run", "ml_run"}
 SHARED_RUN_FIXTURES = ("run_outputs", "serial_reference", "wheel")
 
 
+#: Test folders that import JAX into the test process, which then runs JAX's thread pools: their
+#: tests run last, so that every other test finds a process with one thread, as a workflow step
+#: has (the futures executor forks its workers only from such a process).
+JAX_TEST_FOLDERS = ("optimise",)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``full`` every test that needs the full embedded default (see
     :data:`FULL_DEFAULT_FIXTURES`); put every test that needs a fixture of
-    :data:`SHARED_RUN_FIXTURES` in that fixture's ``xdist_group``."""
+    :data:`SHARED_RUN_FIXTURES` in that fixture's ``xdist_group``; run the tests of
+    :data:`JAX_TEST_FOLDERS` last."""
+    jax_folders = [REPO / "tests" / name for name in JAX_TEST_FOLDERS]
+    items.sort(key=lambda item: any(item.path.is_relative_to(f) for f in jax_folders))
     for item in items:
         names = getattr(item, "fixturenames", ())
         if FULL_DEFAULT_FIXTURES.intersection(names):

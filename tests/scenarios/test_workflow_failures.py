@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from engine_helpers import WORKFLOW_STEPS
 
 from agc.cli import main as cli_main
 from agc.core.errors import AGCError
@@ -48,7 +49,8 @@ def test_serial_run_ends_with_the_step_s_one_line_error(
     err = capsys.readouterr().err.splitlines()
     bad = not_root_manifest.parent / "data" / "notes.root"
     assert err[-1].startswith(
-        "agc run-serial: error: step 2/8 'histograms' (command 2/2): " + ERROR.format(path=bad)
+        f"agc run-serial: error: step 2/{len(WORKFLOW_STEPS)} 'histograms' (command 2/2): "
+        + ERROR.format(path=bad)
     )
     assert err[-2].endswith("its log: " + str(workspace / "outputs" / "logs" / "histograms.log"))
     assert not any("Traceback" in line or "IPKernelApp" in line for line in err)
