@@ -80,7 +80,13 @@ def test_optimise_btag_end_to_end(optimise_manifest: Path, tmp_path: Path, monke
     assert 0.3 <= data["optimum"] <= 0.7
     assert len(data["scan"]["gradient"]) == len(data["scan"]["finite_difference"]) == 5
     assert data["optimum"] in data["descent"]["cuts"]
-    assert data["provenance"]["jax_enable_x64"] is True
+    provenance = data["provenance"]
+    assert provenance["jax_enable_x64"] is True
+    assert provenance["parameters"]["optimise_cut"] == "btag"
+    assert len(provenance["environment"]["lock_sha256"]) == 64
+    assert provenance["environment"]["libraries"]["jax"]
+    assert provenance["inputs"]["manifest_sha256"]
+    assert {f["sample"] for f in provenance["inputs"]["files"]} >= {"ttbar__nominal"}
     assert Path("out/optimise/optimise.png").stat().st_size > 10_000
     assert result.within_one_step == data["within_one_grid_step"]
 

@@ -8,18 +8,13 @@ descent path, the optimum beside the scan's best point, timings in seconds, prov
 from __future__ import annotations
 
 import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jax
-import numpy as np
-import optax
 
-import agc
-from agc.core.codeversion import code_hash
 from agc.core.fileio import write_json
 from agc.dataset.manifest import Manifest
 from agc.optimise.descent import Descent, descend
@@ -77,32 +72,18 @@ class OptimiseResult:
         }
 
 
-def provenance(inputs: str) -> dict[str, Any]:
-    """The provenance block of ``optimise.json``: software versions, code hash, inputs."""
-    return {
-        "agc": agc.__version__,
-        "code_sha256": code_hash(["optimise", "analysis", "dataset", "core"]),
-        "inputs": inputs,
-        "python": platform.python_version(),
-        "versions": {
-            "jax": jax.__version__,
-            "optax": optax.__version__,
-            "numpy": np.__version__,
-        },
-        "jax_enable_x64": bool(jax.config.read("jax_enable_x64")),
-    }
-
-
 def optimise(
     manifest: Manifest,
     threshold: Threshold,
     folder: str | os.PathLike[str],
     *,
     max_files: int = -1,
-    inputs: str = "",
+    provenance: dict[str, Any] | None = None,
 ) -> OptimiseResult:
     """Read the model's samples of ``manifest`` (first ``max_files`` files each), scan and
-    descend ``threshold``, write ``optimise.json`` and ``optimise.png`` into ``folder``."""
+    descend ``threshold``, write ``optimise.json`` and ``optimise.png`` into ``folder``;
+    ``provenance``: the run's record (:func:`agc.publish.provenance.collect`), written with
+    whether JAX computed in float64."""
     clock = time.perf_counter()
     samples = read_events(manifest, max_files)
     read_seconds = time.perf_counter() - clock
@@ -121,5 +102,6 @@ def optimise(
         plot=folder / PLOT,
     )
     optimise_plot(result.to_dict(), threshold.label, result.plot)
-    write_json(result.result, {**result.to_dict(), "provenance": provenance(inputs)})
+    record = {**(provenance or {}), "jax_enable_x64": bool(jax.config.read("jax_enable_x64"))}
+    write_json(result.result, {**result.to_dict(), "provenance": record})
     return result

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,13 @@ OPTIMISE_DIR = "optimise"
 NOTE = "NOTE.txt"
 
 
-def run_step(params: dict[str, Any]) -> Any:
+def run_step(params: dict[str, Any], provenance: Callable[..., dict[str, Any]]) -> Any:
     """Empty ``<outdir>/optimise`` and optimise ``params["optimise_cut"]`` on the manifest
     ``params["inputs"]`` (first ``params["max_files"]`` files per sample)
     (:func:`agc.optimise.pipeline.optimise`); with ``"none"``, write the note and return ``{}``.
-    ``params``: validated workflow parameters."""
+    ``params``: validated workflow parameters; ``provenance(params, manifest=, manifest_path=)``:
+    the record of the result (the stage passes :func:`agc.publish.provenance.collect`: code
+    version, lock hash, library versions, parameters, input checksums)."""
     folder = fresh_directory(Path(params["outdir"]) / OPTIMISE_DIR)
     if params["optimise_cut"] == NO_THRESHOLD:
         write_text(
@@ -36,7 +39,7 @@ def run_step(params: dict[str, Any]) -> Any:
     from agc.optimise.pipeline import optimise
 
     chosen = threshold(params["optimise_cut"])
-    manifest = Manifest.load(resolve_inputs(params["inputs"]))
-    return optimise(
-        manifest, chosen, folder, max_files=params["max_files"], inputs=params["inputs"]
-    )
+    path = resolve_inputs(params["inputs"])
+    manifest = Manifest.load(path)
+    record = provenance(params, manifest=manifest.data, manifest_path=Path(path))
+    return optimise(manifest, chosen, folder, max_files=params["max_files"], provenance=record)

@@ -517,12 +517,14 @@ def optimise(
     max_files: int = default("max_files"),
 ) -> Any:
     """Optimise the cut ``optimise_cut`` by gradient descent into ``<outdir>/optimise/``
-    (:func:`agc.optimise.stage.run_step`; ``"none"``: only its NOTE.txt, result ``{}``)."""
+    (:func:`agc.optimise.stage.run_step`, its provenance from
+    :func:`agc.publish.provenance.collect`; ``"none"``: only its NOTE.txt, result ``{}``)."""
     from agc.optimise.stage import run_step
+    from agc.publish.provenance import collect
 
     keys = ("optimise_cut", "inputs", "outdir", "max_files")
     values = (optimise_cut, inputs, outdir, max_files)
-    return run_step(validate_parameters(dict(zip(keys, values, strict=True))))
+    return run_step(validate_parameters(dict(zip(keys, values, strict=True))), collect)
 
 
 @_one_line_faults
