@@ -83,6 +83,12 @@ class Collection:
         """Event number (0..n_events-1) of each object."""
         return np.repeat(np.arange(self.n_events), self.counts)
 
+    def of_events(self, events: np.ndarray) -> Collection:
+        """The objects of the events where ``events`` (bool per event) is True."""
+        per_object = events[self.event_index]
+        columns = {k: v[per_object] for k, v in self.columns.items()}
+        return Collection(counts=self.counts[events], columns=columns)
+
     def count(self, mask: np.ndarray) -> np.ndarray:
         """Number of objects per event passing the flat boolean ``mask`` (int64, exact)."""
         cumulative = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
@@ -330,7 +336,7 @@ def select(
     for region, mask in masks.items():
         # The jets, their (possibly varied) pT and selected-jet mask of the region's events only.
         per_jet = mask[jets.event_index]
-        sub = _subset(jets, mask)
+        sub = jets.of_events(mask)
         sub_mask, sub_pt = jmask[per_jet], pt[per_jet]
         if region == "4j1b":
             observable = h_t(sub, sub_mask, sub_pt)
@@ -346,11 +352,3 @@ def select(
             mask=mask, observable=observable, jet_pts=jet_pts, jets=kept
         )
     return result
-
-
-def _subset(jets: Collection, events: np.ndarray) -> Collection:
-    """The jets of the events where ``events`` (bool per event) is True."""
-    per_jet = events[jets.event_index]
-    return Collection(
-        counts=jets.counts[events], columns={k: v[per_jet] for k, v in jets.columns.items()}
-    )

@@ -143,9 +143,7 @@ def read_sample(sample: SelectedSample) -> SampleEvents:
     other = np.asarray(jet_mask(jets, np.full(len(jets.pt), np.inf)), dtype=bool)
     keep = (n_selected_leptons(electrons, muons) == 1) & (jets.count(other) >= 4)
     per_jet = keep[jets.event_index]
-    kept = Collection(
-        counts=jets.counts[keep], columns={k: v[per_jet] for k, v in jets.columns.items()}
-    )
+    kept = jets.of_events(keep)
     norm = sample.xsec * physics.LUMI_PB / sample.nevts
     return SampleEvents(
         sample.process, sample.variation, norm, kept, other[per_jet], jer[per_jet], len(keep)
