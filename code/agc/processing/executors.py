@@ -42,7 +42,7 @@ from coffea import processor
 from coffea.processor import executor as coffea_executor_module
 
 from agc.core.errors import AGCError
-from agc.core.interrupt import terminate_as_exit
+from agc.core.interrupt import stop_then_raise
 from agc.core.parameters import EXECUTORS
 from agc.processing.errors import one_line
 
@@ -101,8 +101,10 @@ def worker_pool(workers: int) -> Iterator[Any]:
     """A process pool of ``workers`` processes set up by :func:`die_with_parent`, started at
     once: forked from this process where :func:`fork_context` allows it (the workers share
     the analysis already imported here), else a loky pool whose workers import the analysis
-    while the caller goes on. On a normal exit it waits for its tasks; when the block raises
-    (Ctrl-C included), the queued tasks are cancelled and the workers killed at once."""
+    while the caller goes on. On a normal exit it waits for its tasks; when the block raises,
+    the queued tasks are cancelled and the workers killed at once. Ctrl-C and SIGTERM kill the
+    workers and are raised once the block has ended
+    (:func:`agc.core.interrupt.stop_then_raise`)."""
     import multiprocessing
 
     context = fork_context()
@@ -125,8 +127,16 @@ def worker_pool(workers: int) -> Iterator[Any]:
     for _ in range(workers):  # start the workers now
         pool.submit(task)
     started = set(multiprocessing.active_children()) - before
+
+    def kill_workers() -> None:
+        """Kill every worker of the pool (loky may have replaced some): the pool breaks and
+        its pending futures fail at once."""
+        for process in started | (set(multiprocessing.active_children()) - before):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+
     try:
-        with terminate_as_exit("queued chunks cancelled"):
+        with stop_then_raise(kill_workers, "queued chunks cancelled"):
             yield pool
     except BaseException:
         if context is None:
