@@ -39,6 +39,12 @@ CUTFLOW_STEPS: tuple[str, ...] = ("all", "1_lepton", "ge4_jets", "4j1b", "4j2b")
 ELECTRON_FIELDS: tuple[str, ...] = ("pt", "eta", "cutBased", "sip3d")
 MUON_FIELDS: tuple[str, ...] = ("pt", "eta", "tightId", "sip3d", "pfRelIso04_all")
 JET_FIELDS: tuple[str, ...] = ("pt", "eta", "phi", "mass", "btagCSVV2", "jetId")
+#: The jet columns each region's observable reads besides the pT: none for H_T, the
+#: four-momentum and the b-tag discriminant for m_bjj.
+REGION_JET_FIELDS: dict[str, tuple[str, ...]] = {
+    "4j1b": (),
+    "4j2b": ("eta", "phi", "mass", "btagCSVV2"),
+}
 
 
 # -- flat collections -------------------------------------------------------------------------
@@ -241,11 +247,13 @@ def _rank(jets: Collection, keep: np.ndarray) -> np.ndarray:
 
 
 def _leading(
-    jets: Collection, pt: np.ndarray, keep: np.ndarray, rank: np.ndarray, n: int
+    jets: Collection, pt: np.ndarray, keep: np.ndarray | None, rank: np.ndarray, n: int
 ) -> np.ndarray:
-    """``pt`` (flat float64 per jet) of the first ``n`` kept jets per event, (n_events, n)."""
+    """``pt`` (flat float64 per jet) of the first ``n`` kept jets per event, (n_events, n);
+    ``keep``: flat bool per jet (None: every jet), ``rank``: each kept jet's position among the
+    kept jets of its event."""
     out = np.full((jets.n_events, n), np.nan)
-    pick = keep & (rank < n)
+    pick = rank < n if keep is None else keep & (rank < n)
     out[jets.event_index[pick], rank[pick]] = pt[pick]
     return out
 
@@ -334,21 +342,18 @@ def select(
     rank = _rank(jets, jmask)
     pt = np.asarray(jets.pt if jet_pt is None else jet_pt, dtype=np.float64)
     for region, mask in masks.items():
-        # The jets, their (possibly varied) pT and selected-jet mask of the region's events only.
-        per_jet = mask[jets.event_index]
-        sub = jets.of_events(mask)
-        sub_mask, sub_pt = jmask[per_jet], pt[per_jet]
-        if region == "4j1b":
-            observable = h_t(sub, sub_mask, sub_pt)
-        else:
-            observable = m_bjj(sub, sub_mask, sub_pt)
-        jet_pts = _leading(sub, sub_pt, sub_mask, rank[per_jet], physics.N_BTAG_VAR_JETS)
-        kept = None
-        if region in keep_jets:
-            columns = {k: v[sub_mask] for k, v in sub.columns.items()}
-            columns["pt"] = sub_pt[sub_mask]
-            kept = Collection(counts=sub.count(sub_mask), columns=columns)
+        # The selected jets of the region's events, their pT the (possibly varied) one, with the
+        # columns the region's observable reads (all of them for the jets the region keeps).
+        chosen = mask[jets.event_index] & jmask
+        fields = jets.columns if region in keep_jets else REGION_JET_FIELDS[region]
+        columns = {k: v[chosen] for k, v in jets.columns.items() if k in fields and k != "pt"}
+        selected = Collection(counts=n_jets[mask], columns={"pt": pt[chosen], **columns})
+        observable = h_t(selected) if region == "4j1b" else m_bjj(selected)
+        jet_pts = _leading(selected, selected.pt, None, rank[chosen], physics.N_BTAG_VAR_JETS)
         result.regions[region] = RegionSelection(
-            mask=mask, observable=observable, jet_pts=jet_pts, jets=kept
+            mask=mask,
+            observable=observable,
+            jet_pts=jet_pts,
+            jets=selected if region in keep_jets else None,
         )
     return result
