@@ -200,19 +200,22 @@ def m_bjj(
     out = np.full(n_events, np.nan)
     starts = np.concatenate(([0], np.cumsum(counts)))[:-1]
     for n_jets in np.unique(counts[counts >= 3]):
-        # Every triplet of the events with n_jets jets at once, in ak.combinations order.
+        # The events with n_jets jets, their jets as the rows of an (events, n_jets) block;
+        # every triplet at once, in ak.combinations order.
         events = np.flatnonzero(counts == n_jets)
+        jet = starts[events][:, None] + np.arange(n_jets)
         table = _triplets(int(n_jets))
-        idx = [starts[events][:, None] + table[None, :, k] for k in range(3)]
-        sx, sy = (a[idx[0]] + a[idx[1]] + a[idx[2]] for a in (px, py))
-        has_b = tagged[idx[0]] | tagged[idx[1]] | tagged[idx[2]]
+        first, second, third = table.T
+        bx, by, btag = px[jet], py[jet], tagged[jet]
+        sx, sy = (b[:, first] + b[:, second] + b[:, third] for b in (bx, by))
+        has_b = btag[:, first] | btag[:, second] | btag[:, third]
         pt2 = np.where(has_b, sx * sx + sy * sy, -1.0)
         best = np.argmax(pt2, axis=1)  # the first of equal maxima
         rows = np.arange(len(events))
         ok = has_b[rows, best]
         rows, best = rows[ok], best[ok]
         # pz and E summed for the chosen triplet only, in the same order as px and py.
-        chosen = [i[rows, best] for i in idx]
+        chosen = [jet[rows, table[best, k]] for k in range(3)]
         e, z = (a[chosen[0]] + a[chosen[1]] + a[chosen[2]] for a in (energy, pz))
         x, y = sx[rows, best], sy[rows, best]
         m2 = e * e - x * x - y * y - z * z
