@@ -9,7 +9,10 @@ bit-identical to the iterative executor's.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -109,11 +112,18 @@ def _wait_for(path: Path, process: subprocess.Popen[bytes], seconds: float = 60)
 @pytest.fixture
 def dask_cluster(tmp_path: Path) -> Iterator[str]:
     """A `dask scheduler` on 127.0.0.1 (a free port, read from its scheduler file) and two
-    single-threaded `dask worker` processes; its address. The processes are ended afterwards."""
+    single-threaded `dask worker` processes; its address. Afterwards each process is killed with
+    the processes it started (a worker's nanny and worker): nothing of theirs is kept, and a
+    graceful shutdown of the nannies takes seconds."""
     if not DASK.exists():
         pytest.fail(f"{DASK} missing: the dask command comes with the lock (make venv)")
     scheduler_file = tmp_path / "scheduler.json"
-    common = {"cwd": tmp_path, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    common = {
+        "cwd": tmp_path,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "start_new_session": True,
+    }
     scheduler = [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0"]
     processes = [
         subprocess.Popen(
@@ -137,13 +147,10 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
         yield address
     finally:
         for process in reversed(processes):
-            process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
         for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process.wait()
 
 
 def _tasks_per_worker(address: str) -> list[int]:
