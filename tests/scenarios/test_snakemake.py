@@ -46,7 +46,6 @@ SNAKEMAKES = {
 REANA_VENV = REPO / ".venv-reana"
 #: reana-commons 0.95's validation of a submitted specification (environment/validate-reana-dask.py).
 VALIDATOR = REPO / "environment" / "validate-reana-dask.py"
-RULES = WORKFLOW_STEPS
 #: What Snakemake itself logs during `reana-client validate`'s dry run, which reana-client 0.9.6
 #: echoes with a "[WARNING]" prefix for any Snakefile (not a finding about the specification;
 #: "Nothing to be done" when a finished run's outputs are in the repository).
@@ -140,7 +139,7 @@ def test_config_holds_the_schema_s_parameters_and_defaults() -> None:
 
 
 def test_every_rule_has_the_image_and_reana_resources(reana_steps: dict[str, Any]) -> None:
-    assert sorted(reana_steps) == sorted(RULES)
+    assert sorted(reana_steps) == sorted(WORKFLOW_STEPS)
     image = _yaml(SERIAL)["workflow"]["specification"]["steps"][0]["environment"]
     serial = {s["name"]: s for s in _yaml(SERIAL)["workflow"]["specification"]["steps"]}
     for name, step in reana_steps.items():

@@ -47,7 +47,6 @@ CWL = REPO / "reana-cwl.yaml"
 JOB = REPO / CWL_JOB
 WORKFLOW = REPO / CWL_WORKFLOW
 REANA_VENV = REPO / ".venv-reana"
-STEPS = WORKFLOW_STEPS
 IMAGE_RE = re.compile(r"^docker\.io/[a-z0-9._-]+/[a-z0-9._-]+:\d+\.\d+\.\d+$")
 
 
@@ -122,7 +121,7 @@ def test_every_serial_command_expands_with_the_declared_parameters() -> None:
 
 def test_serial_steps_environment_and_resources() -> None:
     steps = _serial()["workflow"]["specification"]["steps"]
-    assert [s["name"] for s in steps] == STEPS
+    assert [s["name"] for s in steps] == WORKFLOW_STEPS
     images = {s["environment"] for s in steps}
     assert len(images) == 1, f"one image for every step, got {images}"
     (image,) = images
