@@ -195,7 +195,9 @@ def ml_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         path = Path(run.ml_output)
         workspace = base / "ml" / "workspace_ml.json"
         spec = build_ml_workspace(path, workspace, config=ML_CONFIG)
-        run = run_fit(workspace, base / "ml" / "fit_results_ml.json", impacts=False)
+        run = run_fit(
+            workspace, base / "ml" / "fit_results_ml.json", impacts=False, exact_derivatives=True
+        )
         _RUN.update(source="embedded", histograms=path, spec=spec, results=run.summary.to_dict())
     return _RUN
 

@@ -41,6 +41,7 @@ import scipy.stats
 from agc.core import physics
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
+from agc.stats.autodiff import Derivatives, derivatives
 from agc.stats.migrad import SETTINGS, MigradResult, configure_backend, hesse_at, migrad
 from agc.stats.model import HistogramReader, rebin
 from agc.stats.ranking import ImpactFit, Seed, ranking, ranking_pool
@@ -95,16 +96,22 @@ def load_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Any, list[
 
 class MainFit(NamedTuple):
     """How the main fit went: ``migrad`` (calls, EDM, attempt), ``hesse``, the Minuit after the
-    HESSE at the minimum, and ``seed``, what a worker process needs to redo that HESSE (its
-    covariance seeds the impact fits, :func:`agc.stats.migrad.refit`)."""
+    HESSE at the minimum, ``seed``, what a worker process needs to redo that HESSE (its
+    covariance seeds the impact fits, :func:`agc.stats.migrad.refit`), and ``jax``, the JAX
+    version that gave the exact derivatives (``None``: MINUIT's finite differences)."""
 
     migrad: MigradResult
     hesse: Any
     seed: Seed
+    jax: str | None = None
 
 
 def fit(
-    model: Any, data: list[float], *, goodness_of_fit: bool = True
+    model: Any,
+    data: list[float],
+    *,
+    goodness_of_fit: bool = True,
+    exact: Derivatives | None = None,
 ) -> tuple[cabinetry.fit.FitResults, MainFit]:
     """The maximum-likelihood fit: the minimum with its covariance, as cabinetry results.
 
@@ -112,8 +119,10 @@ def fit(
     :data:`~agc.stats.migrad.SETTINGS` in turn, from the model's suggested initial values,
     fixed parameters and bounds), then one HESSE at the minimum (:func:`final_covariance`);
     with ``goodness_of_fit`` the saturated-model p-value (:func:`saturated_p_value`; NaN
-    without degrees of freedom), else NaN. Returns (``cabinetry.fit.FitResults``, :class:`MainFit` record of both
-    steps); :class:`AGCError` if MIGRAD does not converge or HESSE finds no accurate covariance.
+    without degrees of freedom), else NaN. ``exact``: the model's exact derivatives
+    (:func:`agc.stats.autodiff.derivatives`) for MIGRAD and HESSE instead of finite differences.
+    Returns (``cabinetry.fit.FitResults``, :class:`MainFit` record of both steps);
+    :class:`AGCError` if MIGRAD does not converge or HESSE finds no accurate covariance.
     """
     configure_backend()
     config = model.config
@@ -124,10 +133,11 @@ def fit(
             config.suggested_init(),
             config.suggested_fixed(),
             config.suggested_bounds(),
+            derivatives=exact,
         )
     except pyhf.exceptions.FailedMinimization as exc:
         raise AGCError(f"the maximum-likelihood fit failed ({exc})") from None
-    covariance = final_covariance(model, data, minimum.values)
+    covariance = final_covariance(model, data, minimum.values, exact)
     p_value = saturated_p_value(model, data, minimum.fval) if goodness_of_fit else np.nan
     results = cabinetry.fit.FitResults(
         np.asarray(minimum.values),
@@ -137,7 +147,8 @@ def fit(
         minimum.fval,
         goodness_of_fit=p_value,
     )
-    return results, MainFit(minimum, covariance.hesse, covariance.seed)
+    jax = None if exact is None else exact.jax_version
+    return results, MainFit(minimum, covariance.hesse, covariance.seed, jax)
 
 
 def hesse_steps(model: Any, bestfit: Any) -> list[float]:
@@ -162,19 +173,21 @@ class Covariance(NamedTuple):
     seed: Seed
 
 
-def final_covariance(model: Any, data: list[float], bestfit: Sequence[float]) -> Covariance:
+def final_covariance(
+    model: Any, data: list[float], bestfit: Sequence[float], exact: Derivatives | None = None
+) -> Covariance:
     """Uncertainties and correlations from one HESSE at the minimum ``bestfit``
     (:func:`agc.stats.migrad.hesse_at`), so the numbers depend on the minimum only, not on the
     path MIGRAD took (:attr:`~agc.stats.migrad.FitSettings.hesse_strategy`, first steps
-    :func:`hesse_steps`); strategy 2 if that is not accurate. Fixed parameters get uncertainty
-    0, as in cabinetry.
+    :func:`hesse_steps`, or the exact Hessian of ``exact``); strategy 2 if that is not
+    accurate. Fixed parameters get uncertainty 0, as in cabinetry.
     """
     bestfit = np.asarray(bestfit, dtype=float)
     fixed = model.config.suggested_fixed()
     steps = hesse_steps(model, bestfit)
     bounds = model.config.suggested_bounds()
     for strategy in (SETTINGS.hesse_strategy, 2):
-        minuit = hesse_at(model, data, bestfit.tolist(), steps, bounds, strategy)
+        minuit = hesse_at(model, data, bestfit.tolist(), steps, bounds, strategy, exact)
         if minuit.covariance is not None and minuit.fmin.has_accurate_covar:
             break
     else:
@@ -324,6 +337,11 @@ def _fit_record(main: MainFit | None, impact_fits: Sequence[ImpactFit] | None) -
             "iminuit": iminuit.__version__,
         },
     }
+    if main is not None and main.jax is not None:
+        record["derivatives"] = (
+            "exact: gradient (MIGRAD) and Hessian (HESSE) by JAX from pyhf's jax backend"
+        )
+        record["versions"]["jax"] = main.jax
     if main is not None:
         record["diagnostics"] = _diagnostics(main, impact_fits)
     return record
@@ -336,6 +354,7 @@ def _diagnostics(main: MainFit, impact_fits: Sequence[ImpactFit] | None) -> dict
         "migrad_edm": main.migrad.edm,
         "hesse_calls": int(main.hesse.nfcn),
     }
+
     if impact_fits is not None:
         calls = [f.nfcn for f in impact_fits]
         out["impact_fits"] = len(calls)
@@ -352,6 +371,7 @@ def run_fit(
     impacts: bool = True,
     workers: int = 2,
     meanwhile: Callable[[FitRun], object] | None = None,
+    exact_derivatives: bool = False,
 ) -> FitRun:
     """Fit ``workspace`` to its pseudo-data and write ``output`` (the fit stage's statistics;
     the figures are :func:`agc.plots.figures.fit_plots` of the returned run).
@@ -365,13 +385,19 @@ def run_fit(
         meanwhile: called with the run without impacts while the impact fits run in the
             worker processes (the fit stage draws the fit's plots there); before returning
             when there are no impacts.
+        exact_derivatives: MIGRAD and HESSE with the exact gradient and Hessian
+            (:mod:`agc.stats.autodiff`); for a fit without impacts (their worker processes
+            use finite differences).
 
     Returns:
         The :class:`~agc.stats.results.FitRun`: ``summary`` is what ``output`` holds.
     """
+    if impacts and exact_derivatives:
+        raise ValueError("exact derivatives are for fits without impacts")
     spec, model, data = load_model(workspace)
+    exact = derivatives(spec) if exact_derivatives else None
     with ranking_pool(spec, workers if impacts else 0) as pool, naming(workspace):
-        fit_results, main = fit(model, data)
+        fit_results, main = fit(model, data, exact=exact)
         partial = FitRun(fit_summary(spec, model, fit_results, main=main), model, data, fit_results)
         ranking_results, impact_fits = None, []
         if impacts:

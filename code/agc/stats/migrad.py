@@ -23,12 +23,15 @@ import copy
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import iminuit
 import numpy as np
 import pyhf
 import scipy.optimize
+
+if TYPE_CHECKING:
+    from agc.stats.autodiff import Derivatives
 
 
 @dataclass(frozen=True)
@@ -161,10 +164,13 @@ def minuit_of(
     strategy: int,
     *,
     offset: float = 0.0,
+    derivatives: Derivatives | None = None,
 ) -> iminuit.Minuit:
     """A quiet ``iminuit.Minuit`` of ``-2 ln L - offset`` of ``model`` for ``data`` (errordef 1),
     starting at ``start`` with iminuit's default first steps, ``fixed`` parameters, ``bounds`` and
-    MINUIT ``strategy``; tolerance :attr:`FitSettings.tolerance`.
+    MINUIT ``strategy``; tolerance :attr:`FitSettings.tolerance`. With ``derivatives``
+    (:func:`agc.stats.autodiff.derivatives` of the same model) MIGRAD uses the exact gradient
+    and HESSE the exact Hessian instead of finite differences.
 
     ``offset`` (a constant, e.g. -2 ln L at the best fit) changes neither the minimum nor the
     covariance; it keeps the cost near 0, where MINUIT's machine-precision limit on the EDM
@@ -174,7 +180,10 @@ def minuit_of(
     def cost(pars: Sequence[float]) -> float:
         return float(-2.0 * model.logpdf(pars, data)[0]) - offset
 
-    minuit = iminuit.Minuit(cost, list(start), name=model.config.par_names)
+    exact = {}
+    if derivatives is not None:
+        exact = {"grad": derivatives.gradient, "hessian": derivatives.hessian}
+    minuit = iminuit.Minuit(cost, list(start), name=model.config.par_names, **exact)
     minuit.errordef = 1.0  # the cost is -2 ln L
     minuit.fixed = list(fixed)
     minuit.limits = [tuple(b) for b in bounds]
@@ -209,13 +218,24 @@ def migrad(
     bounds: Sequence[Sequence[float]],
     *,
     offset: float = 0.0,
+    derivatives: Derivatives | None = None,
 ) -> MigradResult:
     """Minimum of -2 ln L: MIGRAD only, the attempts of :data:`SETTINGS`
     (:meth:`FitSettings.starts`) tried in turn until one converges. ``nfcn`` counts
-    the calls of every attempt. ``pyhf.exceptions.FailedMinimization`` if none converges."""
+    the calls of every attempt. ``pyhf.exceptions.FailedMinimization`` if none converges.
+    ``derivatives``: as for :func:`minuit_of`."""
     calls = 0
     for index, attempt, start in SETTINGS.starts(model, init, fixed):
-        minuit = minuit_of(model, data, start, fixed, bounds, attempt.strategy, offset=offset)
+        minuit = minuit_of(
+            model,
+            data,
+            start,
+            fixed,
+            bounds,
+            attempt.strategy,
+            offset=offset,
+            derivatives=derivatives,
+        )
         minuit.migrad(ncall=SETTINGS.maxiter)
         calls += minuit.nfcn
         if minuit.valid:
@@ -230,12 +250,16 @@ def hesse_at(
     steps: Sequence[float],
     bounds: Sequence[Sequence[float]],
     strategy: int,
+    derivatives: Derivatives | None = None,
 ) -> iminuit.Minuit:
     """A Minuit at ``bestfit`` (the cost offset by -2 ln L there) after HESSE with first steps
-    ``steps``: the covariance of the main fit, and the seed of every :func:`refit`."""
+    ``steps``: the covariance of the main fit, and the seed of every :func:`refit`. With
+    ``derivatives`` HESSE inverts the exact Hessian (the steps are not used)."""
     offset = float(-2.0 * model.logpdf(list(bestfit), data)[0])
     fixed = model.config.suggested_fixed()
-    minuit = minuit_of(model, data, bestfit, fixed, bounds, strategy, offset=offset)
+    minuit = minuit_of(
+        model, data, bestfit, fixed, bounds, strategy, offset=offset, derivatives=derivatives
+    )
     minuit.errors = list(steps)
     minuit.hesse()
     return minuit

@@ -356,8 +356,8 @@ def ml_fit(
     plots_dir: PathLike | None = None,
 ) -> FitStageResult | dict[str, Any]:
     """Fit the ML ``workspace`` (default ``<outdir>/ml/workspace_ml.json``) to its pseudo-data
-    with the main fit's code (MIGRAD, HESSE at the minimum; no impact ranking: 4 fits for each of
-    its ~190 parameters would cost minutes), write ``output`` (default
+    with the main fit's code (MIGRAD, HESSE at the minimum, both with the exact derivatives of
+    :mod:`agc.stats.autodiff`; no impact ranking: 4 fits for each of its ~190 parameters), write ``output`` (default
     ``<outdir>/ml/fit_results_ml.json``) and into ``plots_dir`` (default ``<outdir>/ml/plots``)
     the pre-/post-fit distributions, pulls, correlations and the AGC's ML validation: the main
     fit ``main_fit`` (default ``<outdir>/fit_results.json``) applied to the ML model
@@ -388,7 +388,7 @@ def ml_fit(
     main_fit_results(main)
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         side = pool.submit(prefit_and_validation_plots, source, main, folder, template, origin)
-        run = run_fit(source, target, impacts=False)
+        run = run_fit(source, target, impacts=False, exact_derivatives=True)
         pulls = pool.submit(fit_result_plots, target, folder, origin)
         plots = distribution_plots(
             run.model,
