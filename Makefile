@@ -148,8 +148,9 @@ test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(SNAKEMAKE9_S
 	$(BIN)/python -m pytest -m "not container and not full" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## The checks of the full embedded default (tests marked `full`): its regression references
-## (histograms, cut flow, workspace, fit results, plots, ML model, limits) and its physics checks.
-test-full: $(STAMP)
+## (histograms, cut flow, workspace, fit results, plots, ML model, limits) and its physics checks;
+## and the Snakemake run under REANA 0.9's Snakemake (make test runs REANA 0.95's).
+test-full: $(STAMP) $(SNAKEMAKE_STAMP)
 	$(BIN)/python -m pytest -m "full and not container" $(PYTEST_ARGS)
 
 ## The ML model's regression references, regenerated on purpose: the ML histograms of
