@@ -18,6 +18,7 @@ from agc.dataset.origin import DataOrigin
 from agc.plots.figures import (
     correlation_figure,
     data_label,
+    has_offset_text,
     is_mc_stat,
     paper_style,
     region_axis,
@@ -127,6 +128,21 @@ def test_label_says_what_the_events_are(origin: DataOrigin, label: list[str]) ->
     texts = [t.get_text() for t in ax.texts]
     plt.close(fig)
     assert sorted(texts) == sorted([*label, r"3.378 $\mathrm{fb^{-1}}$ (13 TeV)"])
+
+
+@pytest.mark.parametrize(
+    ("top", "offset"), [(1.0, False), (3e4, False), (5e7, True), (1000.001, True)]
+)
+def test_offset_text_is_found_without_drawing(top: float, offset: bool) -> None:
+    """A power of ten (5e7) or an offset (ticks 1000.0000-1000.0010) above the y tick labels,
+    which mplhep places the label beside; none for plain tick labels."""
+    with paper_style():
+        fig, ax = plt.subplots()
+        ax.set_ylim(top - 0.001 if top == 1000.001 else 0.0, top)
+        assert has_offset_text(ax) is offset
+        fig.canvas.draw()
+        assert bool(ax.yaxis.get_offset_text().get_text()) is offset
+    plt.close(fig)
 
 
 def test_mc_stat_parameters_are_told_apart() -> None:

@@ -128,14 +128,24 @@ DATA_LABELS: dict[DataOrigin, DataLabel] = {
 LUMI_TEXT: str = f"{LUMI_FB:.3f} fb$^{{-1}}$ ({COM_TEV} TeV)"
 
 
+def has_offset_text(ax: Any) -> bool:
+    """Whether the y axis of ``ax`` shows an offset or a power of ten above its tick labels
+    (e.g. "1e6"), from its tick formatter at its current ticks, without drawing."""
+    formatter = ax.yaxis.get_major_formatter()
+    formatter.set_locs(ax.yaxis.get_majorticklocs())
+    return bool(formatter.get_offset())
+
+
 def data_label(ax: Any, origin: DataOrigin = DataOrigin.SYNTHETIC, **kwargs: Any) -> None:
     """The figure's label (:data:`DATA_LABELS` of ``origin``: "AGC Synthetic NanoAOD" or
     "CMS Simulation Open Data") left and "3.378 fb^-1 (13 TeV)" right, drawn by mplhep.
 
-    mplhep draws the whole figure to measure its text; the figure's data artists (lines,
-    patches, collections, images and texts: e.g. the cell values of the correlation matrix)
-    are hidden during that draw. They take no part in the layout or in the label's place, so the
-    figure comes out the same, at a fraction of the cost.
+    mplhep draws the whole figure to measure its text: to place the label beside the y axis'
+    offset text, which it skips here when the axis shows none (:func:`has_offset_text`), and
+    before it places one text beside another. The figure's data artists (lines, patches,
+    collections, images and texts: e.g. the cell values of the correlation matrix) are hidden
+    during those draws. They take no part in the layout or in the label's place, so the figure
+    comes out the same, at a fraction of the cost.
     """
     label = DATA_LABELS[origin]
     hidden = [
@@ -149,6 +159,7 @@ def data_label(ax: Any, origin: DataOrigin = DataOrigin.SYNTHETIC, **kwargs: Any
     try:
         size = plt.rcParams["font.size"]
         kwargs.setdefault("fontsize", (size * 1.3, size, size / 1.1, size / 1.3))  # mplhep.cms's
+        kwargs.setdefault("scilocator_adjust", has_offset_text(ax))
         hep.label.exp_label(
             exp=label.exp,
             llabel=label.text,
