@@ -1,6 +1,7 @@
 """Maximum-likelihood fit of the workspace to the pseudo-data (cabinetry + pyhf + iminuit).
 
-Deterministic by construction: numpy backend, MINUIT (MIGRAD then HESSE, :func:`fit`) with fixed
+Deterministic by construction: numpy backend, MINUIT (MIGRAD then HESSE, :func:`fit`; for a fit
+without impacts optionally with the exact derivatives of :mod:`agc.stats.autodiff`) with fixed
 settings (:data:`agc.stats.migrad.SETTINGS`, its attempts tried in a fixed order if MIGRAD does
 not converge), starting from the model's suggested initial values; the same workspace gives the same ``fit_results.json`` byte
 for byte, whatever the number of worker processes of the impact fits.
@@ -354,7 +355,6 @@ def _diagnostics(main: MainFit, impact_fits: Sequence[ImpactFit] | None) -> dict
         "migrad_edm": main.migrad.edm,
         "hesse_calls": int(main.hesse.nfcn),
     }
-
     if impact_fits is not None:
         calls = [f.nfcn for f in impact_fits]
         out["impact_fits"] = len(calls)
