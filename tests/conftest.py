@@ -41,19 +41,31 @@ FULL_DEFAULT_FIXTURES = frozenset({"embedded_manifest", "default_run", "ml_run"}
 SHARED_RUN_FIXTURES = ("run_outputs", "serial_reference", "wheel")
 
 
-#: Test folders that import JAX into the test process, which then runs JAX's thread pools: their
-#: tests run last, so that every other test finds a process with one thread, as a workflow step
-#: has (the futures executor forks its workers only from such a process).
+#: Tests that import JAX into the test process, which then runs JAX's thread pools: the tests of
+#: these folders, those marked ``jax`` and those that need a fixture of :data:`JAX_FIXTURES` (the
+#: ML fit, with its exact derivatives) run last, so that every other test finds a process with
+#: one thread, as a workflow step has (the futures executor forks its workers only from such a
+#: process).
 JAX_TEST_FOLDERS = ("optimise",)
+JAX_FIXTURES = frozenset({"ml_run"})
+
+
+def _imports_jax(item: pytest.Item) -> bool:
+    """Whether ``item`` imports JAX into the test process (:data:`JAX_TEST_FOLDERS`)."""
+    folders = [REPO / "tests" / name for name in JAX_TEST_FOLDERS]
+    return (
+        any(item.path.is_relative_to(f) for f in folders)
+        or item.get_closest_marker("jax") is not None
+        or bool(JAX_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``full`` every test that needs the full embedded default (see
     :data:`FULL_DEFAULT_FIXTURES`); put every test that needs a fixture of
-    :data:`SHARED_RUN_FIXTURES` in that fixture's ``xdist_group``; run the tests of
-    :data:`JAX_TEST_FOLDERS` last."""
-    jax_folders = [REPO / "tests" / name for name in JAX_TEST_FOLDERS]
-    items.sort(key=lambda item: any(item.path.is_relative_to(f) for f in jax_folders))
+    :data:`SHARED_RUN_FIXTURES` in that fixture's ``xdist_group``; run the tests that import
+    JAX last (:func:`_imports_jax`)."""
+    items.sort(key=_imports_jax)
     for item in items:
         names = getattr(item, "fixturenames", ())
         if FULL_DEFAULT_FIXTURES.intersection(names):

@@ -16,6 +16,8 @@ from agc.stats.fit import model_and_data, run_fit
 from agc.stats.migrad import configure_backend
 from agc.stats.reproducibility import fit_deviations, violations
 
+pytestmark = pytest.mark.jax
+
 
 def _spec_with_staterror() -> dict:
     """The small workspace with an MC-statistics gamma per bin on the background (the kind of

@@ -315,6 +315,7 @@ def test_ml_stages_name_a_missing_input(in_tmp: Path) -> None:
     assert not (in_tmp / "run" / "ml" / "fit_results_ml.json").exists()
 
 
+@pytest.mark.jax  # the ML fit's exact derivatives
 def test_ml_stage_writes_the_workspace_fit_and_plots_with_the_main_fit_s_validation(
     in_tmp: Path,
 ) -> None:
