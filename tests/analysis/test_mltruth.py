@@ -13,19 +13,13 @@ import pytest
 
 from agc.analysis.inference import load_models
 from agc.analysis.mltruth import AssignmentAccuracy, assignment_accuracy
-from agc.dataset.generate import generate_dataset
 from agc.dataset.manifest import load_manifest
 
 
 @pytest.fixture(scope="module")
-def ttbar_file(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    manifest = generate_dataset(
-        tmp_path_factory.mktemp("ttbar"),
-        recipe=repo / "inputs" / "embedded.yaml",
-        scale=0.01,
-        samples=["ttbar__nominal"],
-    )
-    return load_manifest(manifest)["ttbar"]["nominal"]["files"][0]["path"]
+def ttbar_file(small_embedded_manifest: Path) -> str:
+    """The ttbar nominal file of the session's small dataset (the embedded recipe at 1 %)."""
+    return load_manifest(small_embedded_manifest)["ttbar"]["nominal"]["files"][0]["path"]
 
 
 def test_the_bdt_finds_the_true_partons_far_above_chance(ttbar_file: str) -> None:
