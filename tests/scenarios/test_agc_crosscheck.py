@@ -30,6 +30,7 @@ from agc.analysis.processor import AGCSchema, collections
 from agc.analysis.selection import select
 from agc.core import physics
 from agc.core.config import ProcessingConfig
+from agc.dataset.manifest import load_manifest, write_manifest
 from agc.processing.histograms import run_histograms
 from agc.processing.output import read_histograms
 
@@ -63,21 +64,11 @@ def expected_names() -> list[str]:
 
 @pytest.fixture(scope="module")
 def dataset(small_embedded_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The session's small dataset restricted to the card's samples of :data:`SAMPLES`."""
-    manifest = json.loads(small_embedded_manifest.read_text(encoding="utf-8"))
-    base = small_embedded_manifest.parent
-    kept = {}
-    for process, variations in SAMPLES.items():
-        kept[process] = {}
-        for variation in variations:
-            entry = dict(manifest[process][variation])
-            entry["files"] = [
-                {**f, "path": str((base / f["path"]).resolve())} for f in entry["files"]
-            ]
-            kept[process][variation] = entry
-    path = tmp_path_factory.mktemp("crosscheck") / "manifest.json"
-    path.write_text(json.dumps(kept), encoding="utf-8")
-    return path
+    """The session's small dataset restricted to the card's samples of :data:`SAMPLES` (its
+    files by absolute path, as :func:`~agc.dataset.manifest.load_manifest` resolves them)."""
+    manifest = load_manifest(small_embedded_manifest)
+    kept = {p: {v: manifest[p][v] for v in variations} for p, variations in SAMPLES.items()}
+    return write_manifest(tmp_path_factory.mktemp("crosscheck") / "manifest.json", kept)
 
 
 def relative_difference(ours: np.ndarray, ref: np.ndarray) -> float:
