@@ -357,10 +357,11 @@ def ml_fit(
 ) -> FitStageResult | dict[str, Any]:
     """Fit the ML ``workspace`` (default ``<outdir>/ml/workspace_ml.json``) to its pseudo-data
     with the main fit's code (MIGRAD, HESSE at the minimum, both with the exact derivatives of
-    :mod:`agc.stats.autodiff`; no impact ranking: 4 fits for each of its ~190 parameters), write ``output`` (default
-    ``<outdir>/ml/fit_results_ml.json``) and into ``plots_dir`` (default ``<outdir>/ml/plots``)
-    the pre-/post-fit distributions, pulls, correlations and the AGC's ML validation: the main
-    fit ``main_fit`` (default ``<outdir>/fit_results.json``) applied to the ML model
+    :mod:`agc.stats.autodiff`; no impact ranking: 4 fits for each of its ~190 parameters), write
+    ``output`` (default ``<outdir>/ml/fit_results_ml.json``) and into ``plots_dir`` (default
+    ``<outdir>/ml/plots``) the pre-/post-fit distributions, pulls, correlations and the AGC's ML
+    validation: the main fit ``main_fit`` (default ``<outdir>/fit_results.json``) applied to the
+    ML model
     (:func:`agc.stats.fit.run_fit`, :func:`agc.plots.figures.distribution_plots`,
     :mod:`agc.plots.mlfigures`). The figures that need no ML fit are drawn in a second process
     while this one fits. ``use_inference`` false: as :func:`ml_model`.
