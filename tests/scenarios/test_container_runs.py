@@ -35,8 +35,16 @@ pytestmark = [pytest.mark.container, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 SERIAL = REPO / "reana.yaml"
 OVERRIDES = {"max_files": "1", "executor": "iterative"}
-#: The products that must be byte-identical between the runs.
-PRODUCTS = ("histograms.root", "cutflow.json", "workspace.json", "fit_results.json", "dataset.json")
+#: The products that must be byte-identical between the runs (the ML extension is on by default).
+PRODUCTS = (
+    "histograms.root",
+    "cutflow.json",
+    "workspace.json",
+    "fit_results.json",
+    "dataset.json",
+    "ml/workspace_ml.json",
+    "ml/fit_results_ml.json",
+)
 
 
 def _require(tools: tuple[str, ...]) -> None:
@@ -76,12 +84,21 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workspace
 
 
+def assert_same_products(produced: Path, reference: Path) -> None:
+    """The :data:`PRODUCTS` of two output folders are the same bytes; both drew the same figures
+    (the analysis' and the ML step's)."""
+    for name in PRODUCTS:
+        assert (produced / name).read_bytes() == (reference / name).read_bytes(), f"{name} differs"
+    for plots in ("plots", "ml/plots"):
+        drawn = sorted(p.name for p in (produced / plots).iterdir())
+        assert drawn, f"no figures in {plots}"
+        assert drawn == sorted(p.name for p in (reference / plots).iterdir()), plots
+
+
 def test_the_serial_workflow_in_the_image_gives_the_local_products_byte_for_byte(
     container_run: Path, local_run: Path
 ) -> None:
-    for name in PRODUCTS:
-        inside = (container_run / "outputs" / name).read_bytes()
-        assert inside == (local_run / "outputs" / name).read_bytes(), f"{name} differs"
+    assert_same_products(container_run / "outputs", local_run / "outputs")
 
 
 def test_the_cwl_workflow_under_reana_s_cwltool_gives_the_serial_products(
@@ -99,9 +116,7 @@ def test_the_cwl_workflow_under_reana_s_cwltool_gives_the_serial_products(
     run = run_cwl(
         OVERRIDES, workdir=REPO, outdir=tmp_path / "cwl", local=CwltoolOptions(cwltool=cwltool)
     )
-    for name in PRODUCTS:
-        produced = (Path(run.outdir) / name).read_bytes()
-        assert produced == (local_run / "outputs" / name).read_bytes(), f"{name} differs"
+    assert_same_products(Path(run.outdir), local_run / "outputs")
 
 
 def test_provenance_records_the_uploaded_code_and_the_container_engine(
@@ -159,8 +174,6 @@ def test_the_cwl_workflow_in_the_image_gives_the_serial_products(
             docker_cmd=REPO / "environment" / "cwl-buildah",
         ),
     )
-    for name in PRODUCTS:
-        produced = (Path(run.outdir) / name).read_bytes()
-        assert produced == (local_run / "outputs" / name).read_bytes(), f"{name} differs"
+    assert_same_products(Path(run.outdir), local_run / "outputs")
     record = json.loads((Path(run.outdir) / "provenance.json").read_text())
     assert (record["engine"], record["package"]["code_source"]) == ("cwl-container", "installed")

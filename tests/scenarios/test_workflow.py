@@ -5,8 +5,9 @@ identical everywhere, cwltool and reana-client validation) and of agc.report.bui
 unit tests are in tests/workflow/test_runners.py), then a
 slow end-to-end run of the CWL workflow on the small dataset (one file per sample, the small
 model of engine_helpers.write_engine_model) whose outputs must agree bit for bit with the serial
-workflow's run (``serial_reference``, conftest.py); the same with the default model and the ML
-extension on the embedded default (``make test-full``).
+workflow's run (``serial_reference``, conftest.py). The same agreement with the default model and
+the ML extension on the embedded default, in and outside the image, is checked by
+test_container_runs.py (``make test-container``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import papermill
 import pytest
 import uproot
 import yaml
-from engine_helpers import WORKFLOW_STEPS, EngineReference, run_serial_reference
+from engine_helpers import WORKFLOW_STEPS, EngineReference
 
 from agc.core.errors import AGCError
 from agc.core.fileio import fresh_directory
@@ -558,16 +559,9 @@ def test_serial_and_cwl_workflows_agree_bit_for_bit(
     assert_cwl_agrees_with(serial_reference, tmp_path / "cwl")
 
 
-@pytest.mark.slow
-def test_serial_and_cwl_ml_steps_agree_bit_for_bit(embedded_manifest: Path, tmp_path: Path) -> None:
-    """Both workflows with the ML extension on the embedded default (one file per sample)."""
-    reference = run_serial_reference(embedded_manifest, tmp_path, use_inference=True)
-    assert_cwl_agrees_with(reference, tmp_path / "cwl")
-
-
 def assert_cwl_agrees_with(serial_reference: EngineReference, outdir: Path) -> None:
     """Run the CWL workflow with the parameters of ``serial_reference`` into ``outdir``: the same
-    products, notebooks, plots and bytes as the serial run (and the ML step's, when on)."""
+    products, notebooks, plots and bytes as the serial run."""
     serial_out = serial_reference.outputs
     t0 = time.perf_counter()
     # reana-cwl-job.yaml of the reference's workspace: the same notebooks and inputs (model)
@@ -625,11 +619,3 @@ def assert_cwl_agrees_with(serial_reference: EngineReference, outdir: Path) -> N
             assert np.array_equal(a, b), f"{name} differs between the serial and CWL runs"
     for name in ("cutflow.json", "workspace.json", "fit_results.json", "dataset.json"):
         assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"
-    if serial_reference.overrides["use_inference"] != "true":
-        return
-    # The ML step: the same workspace and fit on one machine, the same figures.
-    for name in ("ml/workspace_ml.json", "ml/fit_results_ml.json"):
-        assert (serial_out / name).read_bytes() == (cwl_out / name).read_bytes(), f"{name} differs"
-    assert sorted(p.name for p in (cwl_out / "ml" / "plots").iterdir()) == sorted(
-        p.name for p in (serial_out / "ml" / "plots").iterdir()
-    )
