@@ -10,7 +10,9 @@ its environment; the regression tests record what they obtained (``AGC_NUMERICS_
 the spread of every output family across the legs is printed next to its tolerance
 (:mod:`agc.stats.reproducibility`). The exit status is non-zero if any leg fails.
 
-``python -m agc.stats.numerics [--legs a,b] [-- PYTEST_ARGS]`` (``make test-numerics``).
+``python -m agc.stats.numerics [--legs a,b] [--jobs N] [-- PYTEST_ARGS]`` (``make
+test-numerics``). With ``--jobs N`` the first leg runs alone (it generates the data every leg
+reads), then up to N legs at once, each leg's output printed when it ends.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +74,15 @@ COMPARERS: dict[str, Callable[[Any, Any], list[Deviation]]] = {
 
 
 def run_leg(
-    name: str, overrides: dict[str, str], record: Path, data: Path, pytest_args: Sequence[str]
+    name: str,
+    overrides: dict[str, str],
+    record: Path,
+    data: Path,
+    pytest_args: Sequence[str],
+    log: Path | None = None,
 ) -> tuple[int, float]:
-    """Run :data:`TESTS` with ``overrides`` in the environment: (pytest's exit code, seconds)."""
+    """Run :data:`TESTS` with ``overrides`` in the environment: (pytest's exit code, seconds).
+    pytest's output goes to ``log`` when given, to this process' stdout otherwise."""
     env = {
         **os.environ,
         **overrides,
@@ -85,23 +94,35 @@ def run_leg(
         if key not in overrides:
             env.pop(key, None)
     record.mkdir(parents=True, exist_ok=True)
-    print(f"\n=== leg {name}: {' '.join(f'{k}={v}' for k, v in overrides.items())}", flush=True)
+    header = f"\n=== leg {name}: {' '.join(f'{k}={v}' for k, v in overrides.items())}"
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *TESTS,
+        *(f"--deselect={test}" for test in NOT_IN_LEGS),
+        *pytest_args,
+    ]
     start = time.perf_counter()
-    code = subprocess.call(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            *TESTS,
-            *(f"--deselect={test}" for test in NOT_IN_LEGS),
-            *pytest_args,
-        ],
-        env=env,
-    )
+    if log is None:
+        print(header, flush=True)
+        code = subprocess.call(command, env=env)
+    else:
+        with log.open("w", encoding="utf-8") as handle:
+            handle.write(header.lstrip("\n") + "\n")
+            handle.flush()
+            code = subprocess.call(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
     return code, time.perf_counter() - start
+
+
+def jobs_count(text: str) -> int:
+    """``--jobs``: a whole number of legs at once, at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def leg_deviations(record: Path) -> list[Deviation]:
@@ -119,23 +140,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the legs, print the spread table; non-zero if a leg failed or recorded nothing."""
     parser = argparse.ArgumentParser(prog="python -m agc.stats.numerics", description=__doc__)
     parser.add_argument("--legs", default=",".join(LEGS), help="comma list of " + ", ".join(LEGS))
+    parser.add_argument(
+        "--jobs",
+        type=jobs_count,
+        default=1,
+        help="legs run at once after the first, which runs alone and generates the shared data",
+    )
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
     args = parser.parse_args(argv)
     legs = [leg.strip() for leg in args.legs.split(",") if leg.strip()]
     unknown = [leg for leg in legs if leg not in LEGS]
     if unknown:
         parser.error(f"unknown leg(s) {unknown}; known: {list(LEGS)}")
-    failed: list[str] = []
-    sets: list[list[Deviation]] = []
+    results: dict[str, tuple[int, float, list[Deviation]]] = {}
     with tempfile.TemporaryDirectory(prefix="agc-numerics-") as tmp:
-        for leg in legs:
-            record = Path(tmp) / "records" / leg
-            code, seconds = run_leg(leg, LEGS[leg], record, Path(tmp) / "data", args.pytest_args)
-            deviations = leg_deviations(record)
+        folder = Path(tmp)
+
+        def leg_result(leg: str, log: Path | None) -> tuple[int, float, list[Deviation]]:
+            record = folder / "records" / leg
+            code, seconds = run_leg(leg, LEGS[leg], record, folder / "data", args.pytest_args, log)
+            return code, seconds, leg_deviations(record)
+
+        def report(leg: str) -> None:
+            code, seconds, deviations = results[leg]
             print(f"=== leg {leg}: pytest exit {code}, {seconds:.0f} s, {len(deviations)} numbers")
-            if code != 0 or not deviations:
-                failed.append(leg)
-            sets.append(deviations)
+
+        alone = legs if args.jobs == 1 else legs[:1]
+        for leg in alone:
+            results[leg] = leg_result(leg, None)
+            report(leg)
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            running = {
+                pool.submit(leg_result, leg, folder / f"{leg}.log"): leg
+                for leg in legs
+                if leg not in alone
+            }
+            for done in as_completed(running):
+                leg = running[done]
+                results[leg] = done.result()
+                print((folder / f"{leg}.log").read_text(encoding="utf-8"), end="", flush=True)
+                report(leg)
+    failed = [leg for leg in legs if results[leg][0] != 0 or not results[leg][2]]
+    sets = [results[leg][2] for leg in legs]
     print(
         "\nSpread across the legs against the stored references (of tolerance: 1 = at the limit):"
     )
