@@ -3,9 +3,10 @@
 Marked ``container``: ``make test-container`` runs these, ``make test`` does not. Without podman
 or buildah they skip with the reason, except under CI (``CI=true``), where they fail. One
 module-scoped pair of runs (one file per sample, iterative executor, as the serial/CWL agreement
-test of test_workflow) serves every check: reana.yaml in the image over a fresh workspace, the
-same spec run locally by the development environment, and the CWL workflow run by the cwltool
-version of REANA's CWL engine (.venv-reana).
+test of test_workflow) serves every check: reana.yaml in the image over a fresh workspace and the
+same spec run locally by the development environment; the CWL workflow, run by the cwltool
+version of REANA's CWL engine (.venv-reana) with every job in the image, must give the same
+products.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import yaml
 
 from agc.core.codeversion import code_hash
 from agc.core.errors import AGCError
+from agc.dataset.generate import generate_dataset
 from agc.workflow.container import (
     image_name,
     run_in_new_container,
@@ -34,6 +36,7 @@ pytestmark = [pytest.mark.container, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 SERIAL = REPO / "reana.yaml"
+EMBEDDED_RECIPE = REPO / "inputs" / "embedded.yaml"
 OVERRIDES = {"max_files": "1", "executor": "iterative"}
 #: The products that must be byte-identical between the runs (the ML extension is on by default).
 PRODUCTS = (
@@ -101,24 +104,6 @@ def test_the_serial_workflow_in_the_image_gives_the_local_products_byte_for_byte
     assert_same_products(container_run / "outputs", local_run / "outputs")
 
 
-def test_the_cwl_workflow_under_reana_s_cwltool_gives_the_serial_products(
-    local_run: Path, tmp_path: Path
-) -> None:
-    """reana-cwl.yaml's workflow run by cwltool 3.1.20210628163208 (.venv-reana, the version of
-    REANA's CWL engine), outside the image (cwltool --no-container, the .venv's agc)."""
-    cwltool = REPO / ".venv-reana" / "bin" / "cwltool"
-    if not cwltool.exists():
-        pytest.fail(f"{cwltool} missing: create it with `make reana-client`")
-    version = subprocess.run(
-        [str(cwltool), "--version"], capture_output=True, text=True, check=True
-    )
-    assert version.stdout.split()[-1] == "3.1.20210628163208"
-    run = run_cwl(
-        OVERRIDES, workdir=REPO, outdir=tmp_path / "cwl", local=CwltoolOptions(cwltool=cwltool)
-    )
-    assert_same_products(Path(run.outdir), local_run / "outputs")
-
-
 def test_provenance_records_the_uploaded_code_and_the_container_engine(
     container_run: Path,
 ) -> None:
@@ -131,15 +116,20 @@ def test_provenance_records_the_uploaded_code_and_the_container_engine(
 
 
 def test_an_edit_to_the_uploaded_code_takes_effect(image: str, tmp_path: Path) -> None:
+    """The dataset step over an uploaded 1 % dataset (it checks the manifest instead of generating
+    the embedded default: what is tested is whose code runs)."""
     source = tmp_path / "source"
     upload(yaml.safe_load(SERIAL.read_text(encoding="utf-8")), REPO, source)
     shutil.copy(SERIAL, source / SERIAL.name)
+    generate_dataset(source / "inputs" / "small", recipe=EMBEDDED_RECIPE, scale=0.01, workers=1)
     with (source / "code" / "agc" / "__init__.py").open("a", encoding="utf-8") as handle:
         handle.write('\nimport pathlib\npathlib.Path("edited-code-ran").touch()\n')
     workspace = tmp_path / "workspace"
+    small = {**OVERRIDES, "inputs": "inputs/small/manifest.json"}
     run_serial_in_container(
-        source / "reana.yaml", image, workspace, OVERRIDES, options={"TARGET": "dataset"}
+        source / "reana.yaml", image, workspace, small, options={"TARGET": "dataset"}
     )
+    assert (workspace / "outputs" / "dataset.json").is_file()
     assert (workspace / "edited-code-ran").is_file(), "the image's copy ran, not the uploaded one"
 
 
@@ -163,16 +153,21 @@ def test_the_injection_is_refused_in_the_image_and_creates_nothing(
 def test_the_cwl_workflow_in_the_image_gives_the_serial_products(
     image: str, local_run: Path, tmp_path: Path
 ) -> None:
-    """The same cwltool 3.1 with every job in the image (--user-space-docker-cmd
+    """reana-cwl.yaml's workflow run by cwltool 3.1.20210628163208 (.venv-reana, the version of
+    REANA's CWL engine) with every job in the image (--user-space-docker-cmd
     environment/cwl-buildah: buildah run as 1000:0, no network), the image's agc."""
+    cwltool = REPO / ".venv-reana" / "bin" / "cwltool"
+    if not cwltool.exists():
+        pytest.fail(f"{cwltool} missing: create it with `make reana-client`")
+    version = subprocess.run(
+        [str(cwltool), "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.split()[-1] == "3.1.20210628163208"
     run = run_cwl(
         OVERRIDES,
         workdir=REPO,
         outdir=tmp_path / "cwl",
-        local=CwltoolOptions(
-            cwltool=REPO / ".venv-reana" / "bin" / "cwltool",
-            docker_cmd=REPO / "environment" / "cwl-buildah",
-        ),
+        local=CwltoolOptions(cwltool=cwltool, docker_cmd=REPO / "environment" / "cwl-buildah"),
     )
     assert_same_products(Path(run.outdir), local_run / "outputs")
     record = json.loads((Path(run.outdir) / "provenance.json").read_text())
