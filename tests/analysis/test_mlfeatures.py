@@ -9,11 +9,14 @@ vector ``Momentum4D`` sums on float32 columns, a varied pT in float64); the pack
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import awkward as ak
 import numpy as np
 import pytest
-from agc_reference import agc_get_features, agc_permutations
+from agc_reference import agc_permutations
 from coffea.nanoevents.methods import nanoaod
+from cpu_helpers import without_avx512
 
 from agc.analysis.assignment import jet_pt_column
 from agc.analysis.mlfeatures import Assignments, Objects, assignments, features, permutations
@@ -97,13 +100,30 @@ def test_permutations_refuse_other_jet_counts() -> None:
         permutations(7)
 
 
+_AGC_FEATURES_SCRIPT = """
+import ast
+import numpy as np
+from agc_reference import agc_get_features
+sys.path.insert(0, sys.argv[3])
+from test_mlfeatures import electrons_and_muons, random_events
+jets, leptons = random_events(400, seed=21, pt_factor=ast.literal_eval(sys.argv[2]))
+features, per_event = agc_get_features(jets, *electrons_and_muons(leptons))
+np.savez(sys.argv[1], features=np.asarray(features), per_event=np.asarray(per_event))
+"""
+
+
 @pytest.mark.parametrize("pt_factor", [None, 1.03], ids=["nominal_float32", "varied_float64"])
-def test_features_equal_the_agcs_get_features_bit_for_bit(pt_factor: float | None) -> None:
+def test_features_equal_the_agcs_get_features_bit_for_bit(
+    pt_factor: float | None, tmp_path: Path
+) -> None:
+    """The AGC's ``get_features`` runs with numpy's AVX-512 loops off (:mod:`cpu_helpers`)."""
     jets, leptons = random_events(400, seed=21, pt_factor=pt_factor)
     assert ak.flatten(jets.pt).to_numpy().dtype == (F4 if pt_factor is None else np.float64)
     rows = assignments(ak.to_numpy(ak.num(jets)))
     ours = features(objects_of(jets, leptons), rows)
-    theirs, per_event = agc_get_features(jets, *electrons_and_muons(leptons))
+    here = str(Path(__file__).parent)
+    agc = without_avx512(_AGC_FEATURES_SCRIPT, tmp_path / "agc.npz", repr(pt_factor), here)
+    theirs, per_event = agc["features"], agc["per_event"]
     assert per_event.tolist() == np.bincount(rows.event, minlength=len(jets)).tolist()
     assert ours.shape == theirs.shape == (len(rows.event), 20)
     differ = [k for k in range(20) if not np.array_equal(ours[:, k], theirs[:, k])]

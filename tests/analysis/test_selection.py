@@ -22,7 +22,7 @@ from agc.analysis.selection import (
     n_selected_leptons,
     select,
 )
-from agc.core import physics
+from agc.core import physics, portablemath
 
 
 def electrons(*events: list[tuple[float, float, int, float]]) -> ak.Array:
@@ -180,11 +180,12 @@ def test_m_bjj_all_tagged_is_highest_pt_triplet_and_nan_without_candidates() -> 
 
 def reference_m_bjj(jets: Collection) -> np.ndarray:
     """m_bjj event by event: itertools.combinations of the jets (ak.combinations order), the
-    first triplet with a b-tag of largest vector-sum pT; the same float64 operations."""
+    first triplet with a b-tag of largest vector-sum pT; the same float64 operations (sinh the
+    C library's, as in the package: agc.core.portablemath)."""
     pt, eta, phi, mass = (
         np.asarray(getattr(jets, f), dtype=np.float64) for f in ("pt", "eta", "phi", "mass")
     )
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * portablemath.sinh(eta)
     energy = np.sqrt(px * px + py * py + pz * pz + mass * mass)
     out = np.full(jets.n_events, np.nan)
     for event, (start, stop) in enumerate(zip(jets.offsets[:-1], jets.offsets[1:], strict=True)):

@@ -10,8 +10,8 @@ values and variances, flow bins included.
 
 The ML extension is compared per event: in every 4j2b event of the ttbar files of the session's
 small dataset (``small_embedded_manifest``), for the nominal and both jet-pT variations, the
-package chooses the AGC's assignment (the AGC's code in its dtypes, ``agc_reference.ml_choices``)
-and fills the same 20 feature values, bit for bit.
+package chooses the AGC's assignment (the AGC's code in its dtypes, ``agc_reference.ml_choices``,
+run with numpy's AVX-512 loops off) and fills the same 20 feature values, bit for bit.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from agc_reference import SAMPLES, ml_choices, reference_histograms
+from agc_reference import SAMPLES, reference_histograms
+from cpu_helpers import without_avx512
 
 from agc.analysis.assignment import best_assignments, lepton_columns
 from agc.analysis.inference import load_models
@@ -168,16 +169,49 @@ def package_ml_choices(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np
     return out
 
 
+_ML_CHOICES_SCRIPT = """
+import numpy as np
+from agc_reference import ml_choices
+arrays = {
+    f"{n}:{variation}:{i}": array
+    for n, path in enumerate(sys.argv[2:])
+    for variation, chosen in ml_choices(path).items()
+    for i, array in enumerate(chosen)
+}
+np.savez(sys.argv[1], **arrays)
+"""
+
+
+def agc_ml_choices_without_avx512(
+    paths: list[Path], tmp_path: Path
+) -> list[dict[str, tuple[np.ndarray, ...]]]:
+    """``agc_reference.ml_choices`` of each file, computed in one process with numpy's AVX-512
+    loops off (:func:`cpu_helpers.without_avx512`)."""
+    data = without_avx512(_ML_CHOICES_SCRIPT, tmp_path / "agc-ml-choices.npz", *map(str, paths))
+    return [
+        {
+            variation: tuple(data[f"{n}:{variation}:{i}"] for i in range(3))
+            for variation in sorted({k.split(":")[1] for k in data if k.startswith(f"{n}:")})
+        }
+        for n in range(len(paths))
+    ]
+
+
 def test_ml_assignments_and_features_equal_the_agcs_in_every_event(
-    small_embedded_manifest: Path,
+    small_embedded_manifest: Path, tmp_path: Path
 ) -> None:
     """On the session's small dataset (its ttbar nominal files hold thousands of 4j2b events:
-    the comparison is per event, so it needs no more)."""
+    the comparison is per event, so it needs no more). The AGC's code runs with numpy's AVX-512
+    loops off (:mod:`cpu_helpers`): the package computes what numpy computes on such a CPU, on any
+    CPU (:mod:`agc.core.portablemath`)."""
     n_events = 0
     manifest = json.loads(small_embedded_manifest.read_text())
-    for record in manifest["ttbar"]["nominal"]["files"]:
-        path = small_embedded_manifest.parent / record["path"]
-        theirs, ours = ml_choices(path), package_ml_choices(path)
+    paths = [
+        small_embedded_manifest.parent / record["path"]
+        for record in manifest["ttbar"]["nominal"]["files"]
+    ]
+    for path, theirs in zip(paths, agc_ml_choices_without_avx512(paths, tmp_path), strict=True):
+        ours = package_ml_choices(path)
         for variation, (events, jets, features) in theirs.items():
             our_events, our_jets, our_features = ours[variation]
             assert np.array_equal(our_events, events), variation

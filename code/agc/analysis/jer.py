@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agc.core import physics
+from agc.core import physics, portablemath
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -63,7 +63,7 @@ def standard_normal(keys: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         u1 = _uniform(keys, _STREAM_U1)
         u2 = _uniform(keys, _STREAM_U2)
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    return np.sqrt(-2.0 * portablemath.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
 def jer_factors_flat(

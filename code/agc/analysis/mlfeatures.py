@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agc.core import physics
+from agc.core import physics, portablemath
 
 __all__ = ["Assignments", "Objects", "assignments", "features", "permutations"]
 
@@ -142,7 +142,7 @@ def _delta_r_plain(
 def _p_squared(pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
     """|p|**2 [GeV**2] of (pt, eta) as vector computes it: pt**2 * (0.5 * (1 + e**2) / e)**2
     with e = exp(-eta) (vector ``mag2.rhophi_eta``)."""
-    e = np.exp(-eta)
+    e = portablemath.exp(-eta)
     inv_sin_theta = 0.5 * (1 + e**2) / e
     return pt**2 * inv_sin_theta**2
 
@@ -167,7 +167,9 @@ def _lepton_jet_mass(lepton: tuple[np.ndarray, ...], jet: tuple[np.ndarray, ...]
     u, v = pt2 * np.cos(diff), pt2 * np.sin(diff)
     pt = np.sqrt((pt1 + u) ** 2 + v**2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.arcsinh((pt1 * np.sinh(eta1) + pt2 * np.sinh(eta2)) / pt)
+        eta = portablemath.arcsinh(
+            (pt1 * portablemath.sinh(eta1) + pt2 * portablemath.sinh(eta2)) / pt
+        )
     energy = _energy(pt1, eta1, m1) + _energy(pt2, eta2, m2)
     return _signed_mass(energy**2 - _p_squared(pt, eta))
 
@@ -196,7 +198,7 @@ def features(objects: Objects, rows: Assignments, dtype: type = np.float64) -> n
         [
             o.pt * np.cos(o.phi),
             o.pt * np.sin(o.phi),
-            o.pt * np.sinh(o.eta),
+            o.pt * portablemath.sinh(o.eta),
             _energy(o.pt, o.eta, o.mass),
         ]
     )

@@ -31,7 +31,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from agc.core import physics
+from agc.core import physics, portablemath
 
 #: Cut-flow steps, in order: events after each selection step.
 CUTFLOW_STEPS: tuple[str, ...] = ("all", "1_lepton", "ge4_jets", "4j1b", "4j2b")
@@ -194,7 +194,7 @@ def m_bjj(
         np.asarray(getattr(jets, f)[keep], dtype=np.float64) for f in ("eta", "phi", "mass")
     )
     tagged = np.asarray(btag_mask(jets.btagCSVV2[keep]), dtype=bool)
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * portablemath.sinh(eta)
     energy = np.sqrt(px * px + py * py + pz * pz + mass * mass)
 
     out = np.full(n_events, np.nan)

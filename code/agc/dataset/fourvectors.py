@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from agc.core import portablemath
+
 __all__ = [
     "P4",
     "boost",
@@ -27,7 +29,7 @@ P4 = np.ndarray  # (..., 4) array of (px, py, pz, E) [GeV]
 
 def p4_ptetaphim(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: Any) -> P4:
     """Four-vectors (..., 4) from pT [GeV], eta, phi [rad] and mass [GeV] of equal shapes."""
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * portablemath.sinh(eta)
     energy = np.sqrt(px**2 + py**2 + pz**2 + np.square(mass))
     return np.stack([px, py, pz, energy], axis=-1)
 
@@ -40,12 +42,12 @@ def pt_of(p: P4) -> np.ndarray:
 def eta_of(p: P4) -> np.ndarray:
     """Pseudorapidity of four-vectors (..., 4) (0 where pT = 0); shape (...)."""
     pt = pt_of(p)
-    return np.arcsinh(np.divide(p[..., 2], pt, out=np.zeros_like(pt), where=pt > 0))
+    return portablemath.arcsinh(np.divide(p[..., 2], pt, out=np.zeros_like(pt), where=pt > 0))
 
 
 def phi_of(p: P4) -> np.ndarray:
     """Azimuth [rad, in (-pi, pi]] of four-vectors (..., 4); shape (...)."""
-    return np.arctan2(p[..., 1], p[..., 0])
+    return portablemath.arctan2(p[..., 1], p[..., 0])
 
 
 def mass_of(p: P4) -> np.ndarray:
@@ -95,5 +97,11 @@ def system_p4(mass: np.ndarray, recoil: np.ndarray, rapidity: np.ndarray) -> P4:
     """Four-vector of a system of ``mass`` with transverse momentum ``recoil`` (n, 2) and rapidity."""
     mt = np.sqrt(mass**2 + np.sum(recoil**2, axis=-1))
     return np.stack(
-        [recoil[:, 0], recoil[:, 1], mt * np.sinh(rapidity), mt * np.cosh(rapidity)], axis=-1
+        [
+            recoil[:, 0],
+            recoil[:, 1],
+            mt * portablemath.sinh(rapidity),
+            mt * portablemath.cosh(rapidity),
+        ],
+        axis=-1,
     )

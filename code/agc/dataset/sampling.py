@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from agc.core import portablemath
+
 __all__ = ["BREIT_WIGNER_CUT", "breit_wigner", "choice", "cos_theta_1pc2", "power_law"]
 
 BREIT_WIGNER_CUT = 5.0  # truncate Breit-Wigners at +-5 widths
@@ -19,21 +21,24 @@ BREIT_WIGNER_CUT = 5.0  # truncate Breit-Wigners at +-5 widths
 
 def breit_wigner(rng: np.random.Generator, n: int, mass: float, width: float) -> np.ndarray:
     """Cauchy (non-relativistic Breit-Wigner) masses truncated at +-5 widths, by inverse CDF."""
-    lo, hi = np.arctan(-BREIT_WIGNER_CUT * 2), np.arctan(BREIT_WIGNER_CUT * 2)
-    return mass + 0.5 * width * np.tan(rng.uniform(lo, hi, n))
+    lo, hi = (
+        portablemath.arctan(-BREIT_WIGNER_CUT * 2.0),
+        portablemath.arctan(BREIT_WIGNER_CUT * 2.0),
+    )
+    return mass + 0.5 * width * portablemath.tan(rng.uniform(lo, hi, n))
 
 
 def cos_theta_1pc2(rng: np.random.Generator, n: int) -> np.ndarray:
     """cos theta* with density proportional to 1 + cos^2 (spin-1 resonance), by inverse CDF."""
     q = 4.0 - 8.0 * rng.random(n)  # solve c^3 + 3 c + q = 0 (Cardano, one real root)
     root = np.sqrt(q**2 / 4.0 + 1.0)
-    return np.cbrt(-q / 2.0 + root) + np.cbrt(-q / 2.0 - root)
+    return portablemath.cbrt(-q / 2.0 + root) + portablemath.cbrt(-q / 2.0 - root)
 
 
 def power_law(rng: np.random.Generator, shape: Any, pt_min: float, index: float) -> np.ndarray:
     """pT [GeV] with density ~ pT^-index above pt_min (Pareto), capped at 3 TeV."""
     u = 1.0 - rng.random(shape)
-    return np.minimum(pt_min * u ** (-1.0 / (index - 1.0)), 3000.0)
+    return np.minimum(pt_min * portablemath.power(u, -1.0 / (index - 1.0)), 3000.0)
 
 
 def choice(rng: np.random.Generator, probabilities: np.ndarray, values: np.ndarray) -> np.ndarray:
