@@ -28,7 +28,8 @@ calls: the distances from awkward arithmetic on the columns, lepton + b_lep as s
 vector's ``Momentum4D`` sum (:func:`_lepton_jet_mass`), the hadronic sums as coffea's ``Jet``
 sums in (px, py, pz, E) with vector's component formulas (:func:`_energy`; the mass
 ``copysign(sqrt(|E**2 - (px**2 + py**2 + pz**2)|), ...)``). The lepton-jet features and the
-jets' (px, py, pz, E) are computed once per jet (numpy), the distances and W-pair sums once per
+jets' (px, py, pz, E) are computed once per jet (numpy, with sinh, arcsinh and float64 exp from
+the C library, :mod:`agc.core.portablemath`), the distances and W-pair sums once per
 jet pair of an event and the hadronic top once per (W pair, b_had), in one compiled pass over
 the rows (:func:`_fill_rows`, numba): the same operations on the same values, so the same bits.
 """
@@ -178,11 +179,12 @@ def features(objects: Objects, rows: Assignments, dtype: type = np.float64) -> n
     """The 20 features (shape (rows, 20), AGC order) of every assignment in ``rows``.
 
     The arithmetic is the AGC's, in the dtypes of ``objects`` (:class:`Objects`): the values
-    equal, bit for bit, what ``get_features`` gives on the same columns. They are stored as
+    equal, bit for bit, what ``get_features`` gives on the same columns on a CPU without AVX-512,
+    on any CPU (:mod:`agc.core.portablemath`). They are stored as
     ``dtype``: float64 (the values themselves), or float32 (each value rounded to the nearest
     float32, as ``astype(np.float32)`` rounds it: what the BDTs compare), which halves the
     memory the rows take. The transcendental
-    functions run per jet (numpy); the compiled :func:`_fill_rows` takes the per-jet quantities
+    functions run per jet (numpy and :mod:`agc.core.portablemath`); the compiled :func:`_fill_rows` takes the per-jet quantities
     and computes, per event, the table of jet-pair distances and W-pair sums once and the
     hadronic top once per (W pair, b_had), with the same operations in the same order as the
     AGC's per-row arithmetic.
