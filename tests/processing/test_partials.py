@@ -56,6 +56,14 @@ def test_partial_is_portable_json_with_unnormalised_sums(
     assert np.array_equal(
         final["4j2b_wjets_scale_var_up"].values(flow=True), ((up[2] + up[1]) + up[0]) * norm
     )
+    # a sum that is not a number is one line naming the file and the key path
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    data["sumw"]["mid"]["4j2b"]["nominal"][7] = "0"
+    (broken / path.name).write_text(json.dumps(data))
+    with pytest.raises(AGCError, match=r"invalid value at 'sumw/mid/4j2b/nominal/7'") as info:
+        merge_partials(broken, tmp_path / "x.root")
+    assert str(broken / path.name) in str(info.value)
     # the same sample twice is refused, naming it
     shutil.copy(path, tmp_path / f"copy{PARTIAL_SUFFIX}")
     with pytest.raises(AGCError, match="wjets__nominal"):
