@@ -135,3 +135,22 @@ def test_summary_names_a_file_with_another_event_count(
     (tmp_path / "manifest.json").write_text(json.dumps(data))
     with pytest.raises(AGCError, match=rf"{Path(item['path']).name}: \d+ events, manifest says 1"):
         summarize(tmp_path / "manifest.json")
+
+
+def test_threads_give_the_same_summary_and_the_first_bad_file(
+    small_manifest: Path, tmp_path: Path
+) -> None:
+    """Files are read two at a time; the summary equals the one-at-a-time summary, and of two
+    bad files the one first in the manifest's order is named, whichever is read first."""
+    one = summarize(small_manifest, threads=1)
+    assert summarize(small_manifest, threads=2) == one
+    data = json.loads(small_manifest.read_text())
+    files = data["ttbar"]["nominal"]["files"]
+    for item in files:
+        item["path"] = str(small_manifest.parent / item["path"])
+    files[1]["path"] = str(tmp_path / "first-gone.root")
+    files[4]["path"] = str(tmp_path / "second-gone.root")
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    for threads in (1, 2, 8):
+        with pytest.raises(AGCError, match="first-gone"):
+            summarize(tmp_path / "manifest.json", threads=threads)

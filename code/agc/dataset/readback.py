@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ _BRANCHES = [
     "Muon_pt", "Muon_eta", "Muon_tightId", "Muon_sip3d", "Muon_pfRelIso04_all",
 ]  # fmt: skip
 _STEP = 200_000
+#: Files read at a time by :func:`summarize`.
+READ_THREADS = 2
 
 
 def _counts(arrays: ak.Array) -> dict[str, float]:
@@ -174,12 +178,13 @@ class Readback:
         }
 
 
-def _read_sample(entry: dict[str, Any]) -> SampleReadback:
-    """Read every file of one manifest entry; check each file's event count."""
+def _read_sample(entry: dict[str, Any], read: Iterator[dict[str, float]]) -> SampleReadback:
+    """The read-back of one manifest entry from ``read`` (the sums of its files, in order, as
+    :func:`_read_file` gives them); check each file's event count."""
     totals: dict[str, float] = {}
     size = 0
     for item in entry["files"]:
-        counts = _read_file(item["path"])
+        counts = next(read)
         if int(counts["events"]) != int(item["nevts"]):
             raise AGCError(
                 f"{item['path']}: {int(counts['events'])} events, manifest says {item['nevts']}"
@@ -191,20 +196,28 @@ def _read_sample(entry: dict[str, Any]) -> SampleReadback:
     return SampleReadback.from_totals(totals, len(entry["files"]), int(entry["nevts_total"]), size)
 
 
-def summarize(manifest_path: str | os.PathLike[str]) -> Readback:
+def summarize(manifest_path: str | os.PathLike[str], threads: int = READ_THREADS) -> Readback:
     """Per-sample read-back of a manifest's files (:meth:`Readback.to_dict` for JSON).
 
     Every file is opened and the branches the analysis reads are streamed (see
-    :class:`SampleReadback` for what is reported per sample). Raises :class:`AGCError` if a file
-    is missing, unreadable or lacks a branch, or if the event count read differs from the
-    manifest's ``nevts``.
+    :class:`SampleReadback` for what is reported per sample), ``threads`` files at a time
+    (decompression and numpy release the GIL); the sums are added in the manifest's file order.
+    Raises :class:`AGCError` for the first file in that order that is missing, unreadable or lacks
+    a branch, or whose event count read differs from the manifest's ``nevts``.
     """
     manifest = load_manifest(manifest_path)
-    samples = {
-        sample_key(process, variation): _read_sample(entry)
+    entries = {
+        sample_key(process, variation): entry
         for process, variations in manifest.items()
         for variation, entry in variations.items()
     }
+    paths = [item["path"] for entry in entries.values() for item in entry["files"]]
+    pool = ThreadPoolExecutor(max(1, threads))
+    try:
+        read = pool.map(_read_file, paths)  # results (and errors) in the order of ``paths``
+        samples = {key: _read_sample(entry, read) for key, entry in entries.items()}
+    finally:
+        pool.shutdown(cancel_futures=True)  # after an error, the files not started are not read
     total = ReadbackTotal(
         files=sum(s.files for s in samples.values()),
         events=sum(s.events for s in samples.values()),
