@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agc.core import physics, portablemath
+from agc.core import compiled, physics, portablemath
 
 __all__ = ["Assignments", "Objects", "assignments", "features", "permutations"]
 
@@ -292,9 +292,4 @@ def _fill_rows(
 @functools.cache
 def _compiled_fill_rows():
     """:func:`_fill_rows` compiled by numba (on-disk cached where numba can write its cache)."""
-    import numba  # heavy: imported only where the features are computed
-
-    try:
-        return numba.njit(nogil=True, cache=True)(_fill_rows)
-    except RuntimeError:  # no writable cache location: compile in memory
-        return numba.njit(nogil=True)(_fill_rows)
+    return compiled.njit(_fill_rows)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
+
+from agc.core import compiled
 
 __all__ = ["LANES", "count", "finite_rows", "sigmoid", "walk", "walk_missing"]
 
@@ -29,12 +30,7 @@ SIGMOID_CLIP = np.float32(88.7)
 SIGMOID_EPS = np.float32(1e-16)
 
 
-def _jit(function):
-    """``numba.njit(nogil=True)``, on-disk cached where numba finds a writable cache folder."""
-    try:
-        return numba.njit(nogil=True, cache=True)(function)
-    except RuntimeError:  # no writable cache location
-        return numba.njit(nogil=True)(function)
+_jit = compiled.njit
 
 
 @_jit

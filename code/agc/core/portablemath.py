@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from agc.core import compiled
+
 __all__ = [
     "arcsinh",
     "arctan",
@@ -108,13 +110,8 @@ def ufunc(name: str) -> np.ufunc:
     """The C library's ``name`` (``"sinh"``, ``"arcsinh"``, ``"cosh"``, ``"tan"``, ``"arctan"``,
     ``"arctan2"``, ``"cbrt"``, ``"exp"``, ``"log"`` or ``"power"``) as a numpy ufunc, compiled
     once per process."""
-    import numba  # heavy: imported where these functions are first used
-
     scalar, signatures = _FUNCTIONS[name]
-    try:
-        return numba.vectorize(list(signatures), cache=True)(scalar)
-    except RuntimeError:  # no writable cache location
-        return numba.vectorize(list(signatures))(scalar)
+    return compiled.vectorize(signatures, scalar)
 
 
 def sinh(x: Any, /, **kwargs: Any) -> Any:
