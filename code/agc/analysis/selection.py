@@ -22,7 +22,7 @@ its ML training script, not to the analysis.)
 from __future__ import annotations
 
 import functools
-import itertools
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -31,7 +31,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from agc.core import physics, portablemath
+from agc.core import compiled, physics
 
 #: Cut-flow steps, in order: events after each selection step.
 CUTFLOW_STEPS: tuple[str, ...] = ("all", "1_lepton", "ge4_jets", "4j1b", "4j2b")
@@ -194,40 +194,62 @@ def m_bjj(
         np.asarray(getattr(jets, f)[keep], dtype=np.float64) for f in ("eta", "phi", "mass")
     )
     tagged = np.asarray(btag_mask(jets.btagCSVV2[keep]), dtype=bool)
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * portablemath.sinh(eta)
-    energy = np.sqrt(px * px + py * py + pz * pz + mass * mass)
-
     out = np.full(n_events, np.nan)
     starts = np.concatenate(([0], np.cumsum(counts)))[:-1]
-    for n_jets in np.unique(counts[counts >= 3]):
-        # The events with n_jets jets, their jets as the rows of an (events, n_jets) block;
-        # every triplet at once, in ak.combinations order.
-        events = np.flatnonzero(counts == n_jets)
-        jet = starts[events][:, None] + np.arange(n_jets)
-        table = _triplets(int(n_jets))
-        first, second, third = table.T
-        bx, by, btag = px[jet], py[jet], tagged[jet]
-        sx, sy = (b[:, first] + b[:, second] + b[:, third] for b in (bx, by))
-        has_b = btag[:, first] | btag[:, second] | btag[:, third]
-        pt2 = np.where(has_b, sx * sx + sy * sy, -1.0)
-        best = np.argmax(pt2, axis=1)  # the first of equal maxima
-        rows = np.arange(len(events))
-        ok = has_b[rows, best]
-        rows, best = rows[ok], best[ok]
-        # pz and E summed for the chosen triplet only, in the same order as px and py.
-        chosen = [jet[rows, table[best, k]] for k in range(3)]
-        e, z = (a[chosen[0]] + a[chosen[1]] + a[chosen[2]] for a in (energy, pz))
-        x, y = sx[rows, best], sy[rows, best]
-        m2 = e * e - x * x - y * y - z * z
-        out[events[ok]] = np.sqrt(np.maximum(m2, 0.0))
+    _compiled_trijets()(starts, counts, pt, eta, phi, mass, tagged, out)
     return out
 
 
+def _trijets(starts, counts, pt, eta, phi, mass, tagged, out):  # pragma: no cover - compiled
+    """m_bjj of each event to ``out`` (float64, left NaN for an event without a triplet with a
+    b-tagged jet): its jets ``starts[e]`` to ``starts[e] + counts[e] - 1`` of the flat float64
+    ``pt``, ``eta``, ``phi``, ``mass`` and bool ``tagged``.
+
+    Each jet's ``px = pt cos(phi)``, ``py = pt sin(phi)``, ``pz = pt sinh(eta)`` (the C
+    library's functions: numpy's float64 ``sin`` and ``cos`` and :func:`agc.core.portablemath.sinh`)
+    and ``E = sqrt(px*px + py*py + pz*pz + mass*mass)``. The triplets in ``ak.combinations``
+    order; the chosen one has the largest ``sx*sx + sy*sy`` among those with a b-tagged jet (the
+    others count as -1), the first of equal values, a NaN before any number (``numpy.argmax``'s
+    rules). Each sum adds the three jets in order, and the mass is ``sqrt(max(e*e - x*x - y*y -
+    z*z, 0))``, NaN staying NaN: the float64 operations of numpy's expressions, in their order.
+    """
+    px = pt * np.cos(phi)
+    py = pt * np.sin(phi)
+    pz = np.empty_like(pt)
+    energy = np.empty_like(pt)
+    for jet in range(pt.shape[0]):
+        pz[jet] = pt[jet] * math.sinh(eta[jet])
+        energy[jet] = math.sqrt(
+            px[jet] * px[jet] + py[jet] * py[jet] + pz[jet] * pz[jet] + mass[jet] * mass[jet]
+        )
+    for event in range(counts.shape[0]):
+        n = counts[event]
+        first = starts[event]
+        best = -1.0
+        a = b = c = -1
+        for i in range(first, first + n - 2):
+            for j in range(i + 1, first + n - 1):
+                for k in range(j + 1, first + n):
+                    value = -1.0
+                    if tagged[i] or tagged[j] or tagged[k]:
+                        sx = px[i] + px[j] + px[k]
+                        sy = py[i] + py[j] + py[k]
+                        value = sx * sx + sy * sy
+                    if a < 0 or (not math.isnan(best) and (math.isnan(value) or value > best)):
+                        best, a, b, c = value, i, j, k
+        if a >= 0 and (tagged[a] or tagged[b] or tagged[c]):
+            x = px[a] + px[b] + px[c]
+            y = py[a] + py[b] + py[c]
+            z = pz[a] + pz[b] + pz[c]
+            e = energy[a] + energy[b] + energy[c]
+            m2 = e * e - x * x - y * y - z * z
+            out[event] = 0.0 if m2 < 0.0 else math.sqrt(m2)
+
+
 @functools.cache
-def _triplets(n_jets: int) -> np.ndarray:
-    """The 3-jet combinations of ``n_jets`` jets in ``ak.combinations`` (lexicographic) order,
-    shape (n_combinations, 3), int64."""
-    return np.array(list(itertools.combinations(range(n_jets), 3)), dtype=np.int64).reshape(-1, 3)
+def _compiled_trijets() -> Any:
+    """:func:`_trijets` compiled (:func:`agc.core.compiled.njit`)."""
+    return compiled.njit(_trijets)
 
 
 # -- weights ----------------------------------------------------------------------------------
