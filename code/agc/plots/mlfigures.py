@@ -62,6 +62,18 @@ def validation_plots(
     )
 
 
+def _model_for(
+    workspace: str | os.PathLike[str], plots_dir: str | os.PathLike[str]
+) -> tuple[Any, Any]:
+    """The pyhf model and data of ``workspace`` (:func:`agc.stats.fit.load_model`), with
+    ``plots_dir`` created for the figures drawn from them."""
+    from agc.stats.fit import load_model
+
+    _, model, data = load_model(workspace)
+    Path(plots_dir).mkdir(parents=True, exist_ok=True)
+    return model, data
+
+
 def prefit_and_validation_plots(
     workspace: str | os.PathLike[str],
     main_fit: str | os.PathLike[str],
@@ -73,11 +85,9 @@ def prefit_and_validation_plots(
     ``workspace`` and :func:`validation_plots` with the main fit ``main_fit``
     (``fit_results.json``), labelled for ``origin``. The ML fit stage draws them in a second
     process while it fits."""
-    from agc.stats.fit import load_model
     from agc.stats.mlmodel import main_fit_results
 
-    _, model, data = load_model(workspace)
-    Path(plots_dir).mkdir(parents=True, exist_ok=True)
+    model, data = _model_for(workspace, plots_dir)
     paths = distribution_plots(model, data, plots_dir, config=config, origin=origin)
     return paths + validation_plots(
         model, data, main_fit_results(main_fit), plots_dir, config=config, origin=origin
@@ -96,11 +106,9 @@ def postfit_plots(
     ``workspace`` with the fit written to ``fit_results`` (``fit_results_ml.json``, whose
     floats are the fit's), labelled for ``origin``: drawn from the files, so in a second process
     while the fit stage's own process draws the other channels."""
-    from agc.stats.fit import load_model
     from agc.stats.mlmodel import main_fit_results
 
-    _, model, data = load_model(workspace)
-    Path(plots_dir).mkdir(parents=True, exist_ok=True)
+    model, data = _model_for(workspace, plots_dir)
     return distribution_plots(
         model,
         data,
