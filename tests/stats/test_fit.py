@@ -25,13 +25,13 @@ from agc.core.errors import AGCError
 from agc.core.fileio import write_json
 from agc.plots.figures import fit_plots
 from agc.stats.fit import (
-    expected_ttbar_norm,
     fit,
     load_workspace,
     model_and_data,
     run_fit,
     saturated_p_value,
 )
+from agc.stats.histograms import expected_ttbar_norm
 from agc.stats.reproducibility import fit_deviations, violations
 
 

@@ -20,7 +20,8 @@ from stats_helpers import CABINETRY_CONFIG, rounded
 
 from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
-from agc.stats.fit import expected_ttbar_norm, run_fit
+from agc.stats.fit import run_fit
+from agc.stats.histograms import expected_ttbar_norm
 from agc.stats.mlmodel import (
     PRUNED_CHANNELS,
     build_ml_workspace,

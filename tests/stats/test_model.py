@@ -17,7 +17,8 @@ from stats_helpers import rounded, synthetic_contents, write_synthetic_histogram
 
 from agc.core import physics
 from agc.core.errors import AGCError
-from agc.stats.model import DEFAULT_CONFIG, build_config, build_workspace, load_template, rebin
+from agc.stats.histograms import rebin
+from agc.stats.model import DEFAULT_CONFIG, build_config, build_workspace, load_template
 
 CARD_SAMPLES = {"ttbar", "W+jets", "single top s-channel", "single top t-channel", "tW"}
 

@@ -74,7 +74,7 @@ def _expected(run: RunOutputs, fit: FitOutputs, poi: str) -> str:
         return ""
     if fit.histograms is None or not run.exists(fit.histograms):
         return ""
-    from agc.stats.fit import expected_ttbar_norm
+    from agc.stats.histograms import expected_ttbar_norm
 
     mu, sigma = expected_ttbar_norm(run.path(fit.histograms))
     return (

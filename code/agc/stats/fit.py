@@ -39,12 +39,10 @@ import numpy as np
 import pyhf
 import scipy.stats
 
-from agc.core import physics
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
 from agc.stats.autodiff import Derivatives, derivatives
 from agc.stats.migrad import SETTINGS, MigradResult, configure_backend, hesse_at, migrad
-from agc.stats.model import HistogramReader, rebin
 from agc.stats.ranking import ImpactFit, Seed, ranking, ranking_pool
 from agc.stats.results import Estimate, FitRun, FitSummary, Impacts, ParameterTable
 
@@ -415,55 +413,6 @@ def run_fit(
         )
     write_json(output, summary.to_dict())
     return FitRun(summary, model, data, fit_results, ranking_results)
-
-
-def expected_ttbar_norm(
-    histograms: str | os.PathLike[str],
-    *,
-    signal: str = "ttbar",
-    backgrounds: tuple[str, ...] = (
-        "wjets",
-        "single_top_s_chan",
-        "single_top_t_chan",
-        "single_top_tW",
-    ),
-    regions: tuple[str, ...] = tuple(physics.REGIONS),
-    edges: tuple[float, ...] = physics.MODEL_BIN_EDGES,
-) -> tuple[float, float]:
-    """What the pseudo-data implies for the signal normalisation, from the histograms alone.
-
-    mu = (D - B) / S summed over ``regions`` and the model bins (``edges``, GeV), with D the
-    pseudo-data, B the nominal non-signal backgrounds and S the nominal signal. The
-    uncertainty propagates the MC statistical variances (sumw2) of D, B and S as independent.
-
-    Returns:
-        (mu, sigma_mu).
-    """
-    path = os.fspath(histograms)
-    source = HistogramReader()
-    try:
-
-        def total(name: str) -> tuple[float, float]:
-            h = rebin(source.get(path, name, "expected_ttbar_norm"), list(edges), f"{path}:{name}")
-            return float(np.sum(h.values())), float(np.sum(h.variances()))
-
-        d = b = s = 0.0
-        var_d = var_b = var_s = 0.0
-        for region in regions:
-            value, var = total(f"{region}_pseudodata")
-            d, var_d = d + value, var_d + var
-            value, var = total(f"{region}_{signal}")
-            s, var_s = s + value, var_s + var
-            for process in backgrounds:
-                value, var = total(f"{region}_{process}")
-                b, var_b = b + value, var_b + var
-    finally:
-        source.close()
-    if s <= 0:
-        raise AGCError(f"{path}: nominal '{signal}' histograms are empty in {list(regions)}")
-    mu = (d - b) / s
-    sigma = float(np.sqrt((var_d + var_b) / s**2 + (d - b) ** 2 * var_s / s**4))
-    return float(mu), sigma
 
 
 def cabinetry_fit_results(content: Mapping[str, Any]) -> cabinetry.fit.FitResults:

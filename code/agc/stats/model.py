@@ -17,7 +17,6 @@ region's ``Binning`` (default :data:`agc.core.physics.MODEL_BIN_EDGES`, 11 bins 
 from __future__ import annotations
 
 import copy
-import itertools
 import logging
 import math
 import os
@@ -34,13 +33,13 @@ import cabinetry
 import jsonschema
 import numpy as np
 import pyhf
-import uproot
 import yaml
 from cabinetry.templates import collector
 
 from agc.core import physics, resources
 from agc.core.errors import AGCError
 from agc.core.fileio import write_json
+from agc.stats.histograms import HistogramReader, rebin
 from agc.stats.positivity import apply_bounds, clip_templates, physical_bounds
 
 log = logging.getLogger(__name__)
@@ -194,77 +193,6 @@ def build_config(
 
 
 # --------------------------------------------------------------------------- templates
-
-
-def rebin(
-    histogram: bh.Histogram, edges: list[float] | tuple[float, ...], name: str
-) -> bh.Histogram:
-    """Merge the bins of a 1D weighted histogram onto ``edges`` (a subset of its bin edges).
-
-    Contents outside ``[edges[0], edges[-1]]`` (including under/overflow) are dropped.
-    Returns a boost-histogram with a Variable axis and Weight storage (sumw, sumw2).
-    """
-    axis_edges = histogram.axes[0].edges
-    index = []
-    for edge in edges:
-        hits = np.flatnonzero(np.isclose(axis_edges, edge, rtol=0.0, atol=1e-6))
-        if hits.size != 1:
-            raise AGCError(f"{name}: model bin edge {edge} is not a bin edge of the histogram")
-        index.append(int(hits[0]))
-    if any(b <= a for a, b in itertools.pairwise(index)):
-        raise AGCError(f"{name}: model bin edges must increase, got {list(edges)}")
-    view = histogram.view()
-    if view.dtype.names is not None and "variance" in view.dtype.names:
-        values, variances = np.asarray(view["value"]), np.asarray(view["variance"])
-    else:
-        values = np.asarray(histogram.values())
-        variances = np.asarray(
-            histogram.variances() if histogram.variances() is not None else values
-        )
-    starts = np.asarray(index[:-1])
-    merged = bh.Histogram(bh.axis.Variable(list(map(float, edges))), storage=bh.storage.Weight())
-    merged.view()["value"] = np.add.reduceat(values[index[0] : index[-1]], starts - index[0])
-    merged.view()["variance"] = np.add.reduceat(variances[index[0] : index[-1]], starts - index[0])
-    return merged
-
-
-class HistogramReader:
-    """Read-only access to 1D histograms in ROOT files (opened and listed once each), AGCError on
-    bad input.
-
-    ``get(file_path, key, what)`` returns the histogram as a boost-histogram (Weight storage);
-    ``what`` describes the request in error messages. Call ``close()`` when done.
-    """
-
-    def __init__(self) -> None:
-        self._files: dict[str, Any] = {}
-        self._keys: dict[str, frozenset[str]] = {}
-
-    def get(self, file_path: str, key: str, what: str) -> bh.Histogram:
-        handle = self._files.get(file_path)
-        if handle is None:
-            if not Path(file_path).is_file():
-                raise AGCError(f"{file_path}: histograms file not found")
-            try:
-                handle = uproot.open(file_path)
-            except (OSError, ValueError, uproot.deserialization.DeserializationError) as exc:
-                raise AGCError(
-                    f"{file_path}: cannot open as ROOT file ({type(exc).__name__}: {exc})"
-                ) from None
-            self._files[file_path] = handle
-            self._keys[file_path] = frozenset(handle.keys(cycle=False))
-        if key not in self._keys[file_path]:
-            raise AGCError(f"{file_path}: missing histogram '{key}' ({what})")
-        obj = handle[key]
-        if not obj.classname.startswith("TH1"):
-            raise AGCError(f"{file_path}: '{key}' is a {obj.classname}, expected a TH1 ({what})")
-        return obj.to_boost()
-
-    def close(self) -> None:
-        for handle in self._files.values():
-            handle.close()
-        self._files.clear()
-        self._keys.clear()
 
 
 def _describe(
