@@ -326,8 +326,7 @@ def test_ml_stage_writes_the_workspace_fit_and_plots_with_the_main_fit_s_validat
     import yaml
     from ml_helpers import ML_CONFIG, write_ml_histograms
 
-    from agc.plots.figures import distribution_plots
-    from agc.plots.mlfigures import prefit_and_validation_plots, split_postfit_channels
+    from agc.plots.mlfigures import prefit_and_validation_plots
     from agc.stats.fit import run_fit
     from agc.stats.mlmodel import ml_template
 
@@ -361,19 +360,6 @@ def test_ml_stage_writes_the_workspace_fit_and_plots_with_the_main_fit_s_validat
         in_tmp / "here",
         ml_template("ml.yaml"),
     )
-    # the post-fit figures, which the second process draws from fit_results_ml.json, are those of
-    # the fit in memory
-    assert split_postfit_channels(kept) == ([], kept)
-    assert split_postfit_channels(KEPT_ML) == (list(KEPT_ML[:4]), list(KEPT_ML[4:]))
-    run = result.run
-    again += distribution_plots(
-        run.model,
-        run.data,
-        in_tmp / "here",
-        fit_results=run.fit_results,
-        config=ml_template("ml.yaml"),
-    )
-    assert len(again) == 6 * len(kept)  # prefit, validation, postfit; PDF and PNG
     for path in again:
         assert path.read_bytes() == (ml / "plots" / path.name).read_bytes(), path.name
 

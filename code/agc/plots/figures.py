@@ -361,18 +361,13 @@ def distribution_plots(
     config: Mapping[str, Any] | None = None,
     stage: str | None = None,
     origin: DataOrigin = DataOrigin.SYNTHETIC,
-    channels: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Pre-fit (``fit_results=None``) or post-fit stacked distributions of ``channels``
-    (default: every channel of ``model``), in the model's channel order.
+    """Pre-fit (``fit_results=None``) or post-fit stacked distributions of every channel.
 
     Files: ``<plots_dir>/<channel>_prefit.{pdf,png}`` / ``_postfit``, channel spaces -> "-";
     ``stage`` (default "Pre-fit" / "Post-fit") is the label drawn and, lower case without
     hyphens and spaces, the file suffix; ``origin`` says what the events are (the label).
     """
-    unknown = set(channels or ()) - set(model.config.channels)
-    if unknown:
-        raise ValueError(f"channels {sorted(unknown)} are not in the model")
     prediction = cabinetry.model_utils.prediction(model, fit_results=fit_results)
     if stage is None:
         stage = "Pre-fit" if fit_results is None else "Post-fit"
@@ -383,8 +378,6 @@ def distribution_plots(
     colors = sample_colors(sorted(samples))
     paths = []
     for i_ch, channel in enumerate(model.config.channels):
-        if channels is not None and channel not in channels:
-            continue
         ch_data = main[model.config.channel_slices[channel]]
         edges, variable = region_axis(channel, ch_data.size, config)
         ch_yields = {s: np.asarray(prediction.model_yields[i_ch][samples.index(s)]) for s in order}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,6 @@ from agc.plots.figures import correlation_plot, distribution_plots, pulls_plot
 
 #: The label drawn on the validation figures; file suffix ``_mainfit_validation``.
 VALIDATION_STAGE: str = "Main-fit validation"
-#: Post-fit channels (the last ones) that :func:`after_fit_plots` draws in the ML fit stage's
-#: second process, beside the pulls and correlations: about as long as its own process takes
-#: for the other channels.
-SIDE_POSTFIT_CHANNELS = 3
 
 
 def validation_plots(
@@ -62,18 +57,6 @@ def validation_plots(
     )
 
 
-def _model_for(
-    workspace: str | os.PathLike[str], plots_dir: str | os.PathLike[str]
-) -> tuple[Any, Any]:
-    """The pyhf model and data of ``workspace`` (:func:`agc.stats.fit.load_model`), with
-    ``plots_dir`` created for the figures drawn from them."""
-    from agc.stats.fit import load_model
-
-    _, model, data = load_model(workspace)
-    Path(plots_dir).mkdir(parents=True, exist_ok=True)
-    return model, data
-
-
 def prefit_and_validation_plots(
     workspace: str | os.PathLike[str],
     main_fit: str | os.PathLike[str],
@@ -85,89 +68,15 @@ def prefit_and_validation_plots(
     ``workspace`` and :func:`validation_plots` with the main fit ``main_fit``
     (``fit_results.json``), labelled for ``origin``. The ML fit stage draws them in a second
     process while it fits."""
+    from agc.stats.fit import load_model
     from agc.stats.mlmodel import main_fit_results
 
-    model, data = _model_for(workspace, plots_dir)
+    _, model, data = load_model(workspace)
+    Path(plots_dir).mkdir(parents=True, exist_ok=True)
     paths = distribution_plots(model, data, plots_dir, config=config, origin=origin)
     return paths + validation_plots(
         model, data, main_fit_results(main_fit), plots_dir, config=config, origin=origin
     )
-
-
-def postfit_plots(
-    workspace: str | os.PathLike[str],
-    fit_results: str | os.PathLike[str],
-    plots_dir: str | os.PathLike[str],
-    config: Mapping[str, Any] | None = None,
-    origin: DataOrigin = DataOrigin.SYNTHETIC,
-    channels: Sequence[str] | None = None,
-) -> list[Path]:
-    """The post-fit distributions of ``channels`` (default: every channel) of the ML
-    ``workspace`` with the fit written to ``fit_results`` (``fit_results_ml.json``, whose
-    floats are the fit's), labelled for ``origin``: drawn from the files, so in a second process
-    while the fit stage's own process draws the other channels."""
-    from agc.stats.mlmodel import main_fit_results
-
-    model, data = _model_for(workspace, plots_dir)
-    return distribution_plots(
-        model,
-        data,
-        plots_dir,
-        fit_results=main_fit_results(fit_results),
-        config=config,
-        origin=origin,
-        channels=channels,
-    )
-
-
-def split_postfit_channels(channels: Sequence[str]) -> tuple[list[str], list[str]]:
-    """``channels`` as (drawn by the ML fit stage's own process, by :func:`after_fit_plots` in
-    its second process: the last :data:`SIDE_POSTFIT_CHANNELS`)."""
-    split = max(len(channels) - SIDE_POSTFIT_CHANNELS, 0)
-    return list(channels[:split]), list(channels[split:])
-
-
-def after_fit_plots(
-    workspace: str | os.PathLike[str],
-    fit_results: str | os.PathLike[str],
-    plots_dir: str | os.PathLike[str],
-    config: Mapping[str, Any] | None = None,
-    origin: DataOrigin = DataOrigin.SYNTHETIC,
-    channels: Sequence[str] = (),
-) -> list[Path]:
-    """The ML fit's figures drawn from its files in a second process: the post-fit
-    distributions of ``channels`` (:func:`postfit_plots`), then the pulls and correlations
-    (:func:`fit_result_plots`)."""
-    postfit = postfit_plots(workspace, fit_results, plots_dir, config, origin, channels)
-    return postfit + fit_result_plots(fit_results, plots_dir, origin)
-
-
-def postfit_with(
-    pool: Executor,
-    run: Any,
-    workspace: str | os.PathLike[str],
-    fit_results: str | os.PathLike[str],
-    plots_dir: str | os.PathLike[str],
-    config: Mapping[str, Any] | None = None,
-    origin: DataOrigin = DataOrigin.SYNTHETIC,
-) -> list[Path]:
-    """The figures of the ML fit ``run`` (:class:`agc.stats.fit.FitRun`, written to
-    ``fit_results`` from ``workspace``), drawn by this process and ``pool``'s one worker side by
-    side: the post-fit distributions of the first channels here, those of the last
-    :data:`SIDE_POSTFIT_CHANNELS` and the pulls and correlations there
-    (:func:`after_fit_plots`). Paths in channel order, then the pulls and correlations."""
-    mine, theirs = split_postfit_channels(run.model.config.channels)
-    after = pool.submit(after_fit_plots, workspace, fit_results, plots_dir, config, origin, theirs)
-    plots = distribution_plots(
-        run.model,
-        run.data,
-        plots_dir,
-        fit_results=run.fit_results,
-        config=config,
-        origin=origin,
-        channels=mine,
-    )
-    return plots + after.result()
 
 
 def fit_result_plots(

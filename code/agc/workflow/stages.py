@@ -364,8 +364,8 @@ def ml_fit(
     ML model
     (:func:`agc.stats.fit.run_fit`, :func:`agc.plots.figures.distribution_plots`,
     :mod:`agc.plots.mlfigures`). The figures that need no ML fit are drawn in a second process
-    while this one fits, then some of the others (``mlfigures.postfit_with``). ``use_inference``
-    false: as :func:`ml_model`."""
+    while this one fits. ``use_inference`` false: as :func:`ml_model`.
+    """
     params = validate_parameters({"outdir": outdir, "use_inference": use_inference})
     if not params["use_inference"]:
         _note_no_inference(params["outdir"], "ml-fit")
@@ -374,7 +374,8 @@ def ml_fit(
     from multiprocessing import get_context
 
     from agc.dataset.origin import DataOrigin, run_origin
-    from agc.plots import mlfigures
+    from agc.plots.figures import distribution_plots
+    from agc.plots.mlfigures import fit_result_plots, prefit_and_validation_plots
     from agc.stats.fit import load_workspace, run_fit
     from agc.stats.mlmodel import main_fit_results, ml_template
 
@@ -387,12 +388,18 @@ def ml_fit(
     load_workspace(source)  # bad input fails here, before any work
     main_fit_results(main)
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        side = pool.submit(
-            mlfigures.prefit_and_validation_plots, source, main, folder, template, origin
-        )
+        side = pool.submit(prefit_and_validation_plots, source, main, folder, template, origin)
         run = run_fit(source, target, impacts=False, exact_derivatives=True)
-        plots = mlfigures.postfit_with(pool, run, source, target, folder, template, origin)
-        plots += side.result()
+        pulls = pool.submit(fit_result_plots, target, folder, origin)
+        plots = distribution_plots(
+            run.model,
+            run.data,
+            folder,
+            fit_results=run.fit_results,
+            config=template,
+            origin=origin,
+        )
+        plots += side.result() + pulls.result()
     return FitStageResult(fit_results=target, run=run, plots=tuple(plots), poi=run.summary.poi.name)
 
 
