@@ -44,7 +44,7 @@ def _splitmix64(x):  # pragma: no cover - compiled
 def _factors(run, lumi, event, counts, seed, sigma, out):  # pragma: no cover - compiled
     """``1 + sigma * N(0, 1)`` of every jet to ``out`` (float64, jets in order): the event key
     chains ``seed``, run, lumi and event through :func:`_splitmix64`, the jet key mixes in the
-    jet's index, the uniforms ``(bits >> 11 + 1) 2^-53`` of two streams, then Box-Muller
+    jet's index, the uniforms ``((bits >> 11) + 1) * 2**-53`` of two streams, then Box-Muller
     ``sqrt(-2 log u1) cos(2 pi u2)``."""
     jet = 0
     for e in range(counts.shape[0]):
