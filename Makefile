@@ -171,13 +171,15 @@ test-numerics: $(STAMP)
 ## the same events; the Dask scale-out (events/s with 1 and 2 Dask workers on a generated ~2.2
 ## M-event dataset, a temporary folder); the statistics stage on the last run's workspace (made by
 ## `make run` if missing); the ML extension (events/s without and with the BDT inference, its
-## assignment accuracy) on the embedded default.
-bench: $(STAMP)
+## assignment accuracy) on the embedded default; one file of it through the package, the AGC
+## reference processor of the tests and the read floor (CPU seconds, ratios).
+bench: $(STAMP) data/embedded/manifest.json
 	$(BIN)/agc bench events
 	$(BIN)/agc bench scaleout
 	$(BIN)/agc bench formats
 	$(BIN)/agc bench dask
 	$(BIN)/agc bench ml
+	$(BIN)/python tests/agc_reference_bench.py
 	@test -f outputs/workspace.json || $(MAKE) run
 	$(BIN)/agc bench stats
 

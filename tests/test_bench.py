@@ -201,3 +201,25 @@ def test_ml_breakdown_times_the_compiled_and_the_xgboost_bdt(tiny_manifest: Path
     for backend in ("compiled", "xgboost"):
         assert f"BDT {backend:>8}:" in report
     assert report.count("ns per node visit") == 2
+
+
+def test_agc_reference_comparison_prints_the_three_times_and_ratios(
+    small_embedded_manifest: Path,
+) -> None:
+    """``tests/agc_reference_bench.py`` (``make bench``) on a file of the small dataset: three
+    positive CPU times, ratios that are their quotients, and the printed table."""
+    from agc_reference_bench import compare, main
+    from click.testing import CliRunner
+
+    path = str(next(small_embedded_manifest.parent.glob("ttbar__nominal_*.root")))
+    result = compare(path, repeats=1)
+    assert all(result[k] > 0 for k in ("package", "reference", "floor"))
+    assert result["reference_over_package"] == result["reference"] / result["package"]
+    assert result["floor_over_package"] == result["floor"] / result["package"]
+    printed = CliRunner().invoke(main, ["--file", path, "--repeats", "1"])
+    assert printed.exit_code == 0, printed.output
+    assert "reference / package:" in printed.output
+    assert "read floor / package:" in printed.output
+    missing = CliRunner().invoke(main, ["--file", "no-such.root"])
+    assert missing.exit_code != 0
+    assert "no-such.root" in missing.output
