@@ -47,9 +47,9 @@ def _factors(run, lumi, event, counts, seed, sigma, out):  # pragma: no cover - 
     jet's index, the uniforms ``((bits >> 11) + 1) * 2**-53`` of two streams, then Box-Muller
     ``sqrt(-2 log u1) cos(2 pi u2)``."""
     jet = 0
+    seeded = _splitmix64(np.uint64(seed))  # the same first link for every event
     for e in range(counts.shape[0]):
-        key = _splitmix64(np.uint64(seed))
-        key = _splitmix64(key ^ np.uint64(run[e]))
+        key = _splitmix64(seeded ^ np.uint64(run[e]))
         key = _splitmix64(key ^ np.uint64(lumi[e]))
         key = _splitmix64(key ^ np.uint64(event[e]))
         for index in range(counts[e]):
