@@ -299,6 +299,98 @@ def test_select_regions_observables_and_cutflow() -> None:
     )
 
 
+def reference_select(
+    electrons: Collection, muons: Collection, jets: Collection, jet_pt=None, keep_jets=()
+) -> dict:
+    """select() in numpy array operations (cumulative sums, boolean indexing, bincount): per
+    region the mask, observable, jet_pts, and the kept jets' counts and columns."""
+    n_leptons = n_selected_leptons(electrons, muons)
+    jmask = np.asarray(jet_mask(jets, jet_pt), dtype=bool)
+    tagged = jmask & (jets.btagCSVV2 > physics.BTAG_CSVV2_MIN)
+    offsets = np.concatenate(([0], np.cumsum(jets.counts)))
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        cumulative = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
+        return cumulative[offsets[1:]] - cumulative[offsets[:-1]]
+
+    n_jets, n_btag = count(jmask), count(tagged)
+    four_jets = (n_leptons == 1) & (n_jets >= 4)
+    masks = {"4j1b": four_jets & (n_btag == 1), "4j2b": four_jets & (n_btag >= 2)}
+    event_index = np.repeat(np.arange(jets.n_events), jets.counts)
+    cumulative = np.concatenate(([0], np.cumsum(jmask, dtype=np.int64)))
+    rank = cumulative[1:] - 1 - np.repeat(cumulative[offsets[:-1]], jets.counts)
+    pt = np.asarray(jets.pt if jet_pt is None else jet_pt, dtype=np.float64)
+    out = {}
+    for region, mask in masks.items():
+        chosen = mask[event_index] & jmask
+        columns = {k: v[chosen] for k, v in jets.columns.items() if k != "pt"}
+        selected = Collection(counts=n_jets[mask], columns={"pt": pt[chosen], **columns})
+        observable = (
+            np.bincount(selected.event_index, weights=selected.pt, minlength=selected.n_events)
+            if region == "4j1b"
+            else m_bjj(selected)
+        )
+        lead = np.full((selected.n_events, physics.N_BTAG_VAR_JETS), np.nan)
+        pick = rank[chosen] < physics.N_BTAG_VAR_JETS
+        lead[selected.event_index[pick], rank[chosen][pick]] = selected.pt[pick]
+        out[region] = (mask, observable, lead, selected.counts, selected.columns)
+    return out
+
+
+@pytest.mark.parametrize("varied", [False, True])
+def test_select_equals_the_array_recipe_bit_for_bit(varied: bool) -> None:
+    """Random events of 0-11 jets at the cut edges (pT 30, |eta| 2.4, jetId bit 4, b-tag 0.5;
+    NaN pT too) and 0-2 leptons: select() gives the array recipe's masks, observables, leading
+    pT and kept jets, bit for bit, nominal and with a varied pT."""
+    rng = np.random.default_rng(11)
+    n_events = 4000
+    counts = rng.integers(0, 12, n_events)
+    n = int(counts.sum())
+    pt = rng.choice([30.0, 29.9, 45.0, 60.0], n) * rng.choice([1.0, 1.0, 1.5, 2.0], n)
+    pt[rng.random(n) < 0.01] = np.nan
+    columns = {
+        "pt": pt.astype(np.float32),
+        "eta": rng.choice([2.4, -2.4, 2.39, 0.3, -1.2], n, p=[0.05, 0.05, 0.3, 0.3, 0.3]).astype(
+            np.float32
+        ),
+        "phi": rng.uniform(-np.pi, np.pi, n).astype(np.float32),
+        "mass": rng.uniform(0.0, 20.0, n).astype(np.float32),
+        "btagCSVV2": rng.choice([0.5, 0.51, 0.1, 0.9], n, p=[0.2, 0.1, 0.6, 0.1]).astype(
+            np.float32
+        ),
+        "jetId": rng.choice([2, 4, 6, 7], n, p=[0.1, 0.3, 0.3, 0.3]).astype(np.int32),
+    }
+    js = Collection(counts=counts.astype(np.int64), columns=columns)
+    # One good electron in 60 % of the events (0 or 2 selected leptons in the others).
+    n_el = np.where(rng.random(n_events) < 0.6, 1, rng.choice([0, 2], n_events))
+    els = Collection(
+        counts=n_el.astype(np.int64),
+        columns={
+            k: np.full(int(n_el.sum()), v)
+            for k, v in zip(("pt", "eta", "cutBased", "sip3d"), GOOD_E, strict=True)
+        },
+    )
+    mu_fields = ("pt", "eta", "tightId", "sip3d", "pfRelIso04_all")
+    mus = Collection(
+        counts=np.zeros(n_events, dtype=np.int64), columns={k: np.zeros(0) for k in mu_fields}
+    )
+    jet_pt = pt * rng.uniform(0.9, 1.1, n) if varied else None
+    sel = select(els, mus, js, jet_pt, keep_jets=("4j1b", "4j2b"))
+    expected = reference_select(els, mus, js, jet_pt)
+    for region, (mask, observable, lead, kept_counts, kept) in expected.items():
+        got = sel.regions[region]
+        assert mask.sum() > 100
+        assert np.array_equal(got.mask, mask)
+        assert np.array_equal(got.observable, observable, equal_nan=True)
+        assert np.array_equal(got.jet_pts, lead, equal_nan=True)
+        assert np.array_equal(got.jets.counts, kept_counts)
+        assert got.jets.columns.keys() == kept.keys()
+        for name, values in kept.items():
+            assert got.jets.columns[name].dtype == values.dtype
+            assert np.array_equal(got.jets.columns[name], values, equal_nan=True)
+    assert sel.cutflow["4j1b"] == expected["4j1b"][0].sum()
+
+
 def test_m_bjj_uses_the_varied_pt_with_eta_phi_mass_unchanged() -> None:
     # Massive jets and a different factor per jet: the trijet is built from (pT * f, eta, phi, m).
     specs = [  # pt, eta, phi, mass, btag

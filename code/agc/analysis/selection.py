@@ -97,9 +97,9 @@ class Collection:
 
     def count(self, mask: np.ndarray) -> np.ndarray:
         """Number of objects per event passing the flat boolean ``mask`` (int64, exact)."""
-        cumulative = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
-        offsets = self.offsets
-        return cumulative[offsets[1:]] - cumulative[offsets[:-1]]
+        out = np.empty(self.n_events, dtype=np.int64)
+        _kernel(_count)(self.offsets, np.asarray(mask, dtype=bool), out)
+        return out
 
 
 def _as_collection(array: Any, fields: tuple[str, ...]) -> Collection:
@@ -196,7 +196,7 @@ def m_bjj(
     tagged = np.asarray(btag_mask(jets.btagCSVV2[keep]), dtype=bool)
     out = np.full(n_events, np.nan)
     starts = np.concatenate(([0], np.cumsum(counts)))[:-1]
-    _compiled_trijets()(starts, counts, pt, eta, phi, mass, tagged, out)
+    _kernel(_trijets)(starts, counts, pt, eta, phi, mass, tagged, out)
     return out
 
 
@@ -246,10 +246,46 @@ def _trijets(starts, counts, pt, eta, phi, mass, tagged, out):  # pragma: no cov
             out[event] = 0.0 if m2 < 0.0 else math.sqrt(m2)
 
 
+def _count(offsets, mask, out):  # pragma: no cover - compiled
+    """Number of ``mask`` (flat bool) entries in each event's range ``offsets[e]`` to
+    ``offsets[e + 1] - 1``, to ``out`` (int64, n_events)."""
+    for event in range(out.shape[0]):
+        n = 0
+        for i in range(offsets[event], offsets[event + 1]):
+            if mask[i]:
+                n += 1
+        out[event] = n
+
+
+def _region_jets(offsets, jmask, events, pt, chosen, lead, total):  # pragma: no cover - compiled
+    """The jets passing ``jmask`` (flat bool) of the events passing ``events`` (bool, n_events),
+    in order: their flat positions to ``chosen`` (int64, one per such jet); per such event, in
+    order, the pT (``pt``, flat float64) of its first ``lead.shape[1]`` of them to the row of
+    ``lead`` (float64, left NaN where it has fewer) and their pT summed in order, from 0.0, to
+    ``total`` (float64) -- ``numpy.bincount``'s float64 additions."""
+    k = 0
+    row = 0
+    for event in range(events.shape[0]):
+        if not events[event]:
+            continue
+        rank = 0
+        s = 0.0
+        for jet in range(offsets[event], offsets[event + 1]):
+            if jmask[jet]:
+                chosen[k] = jet
+                k += 1
+                if rank < lead.shape[1]:
+                    lead[row, rank] = pt[jet]
+                rank += 1
+                s += pt[jet]
+        total[row] = s
+        row += 1
+
+
 @functools.cache
-def _compiled_trijets() -> Any:
-    """:func:`_trijets` compiled (:func:`agc.core.compiled.njit`)."""
-    return compiled.njit(_trijets)
+def _kernel(function: Any) -> Any:
+    """``function`` compiled (:func:`agc.core.compiled.njit`), once per process."""
+    return compiled.njit(function)
 
 
 # -- weights ----------------------------------------------------------------------------------
@@ -364,20 +400,21 @@ def select(
             **{region: int(mask.sum()) for region, mask in masks.items()},
         }
     )
-    rank = _rank(jets, jmask)
     pt = np.asarray(jets.pt if jet_pt is None else jet_pt, dtype=np.float64)
     for region, mask in masks.items():
         # The selected jets of the region's events, their pT the (possibly varied) one, with the
         # columns the region's observable reads (all of them for the jets the region keeps).
-        chosen = mask[jets.event_index] & jmask
+        counts = n_jets[mask]
+        chosen = np.empty(int(counts.sum()), dtype=np.int64)
+        jet_pts = np.full((len(counts), physics.N_BTAG_VAR_JETS), np.nan)
+        total = np.empty(len(counts))
+        _kernel(_region_jets)(jets.offsets, jmask, mask, pt, chosen, jet_pts, total)
         fields = jets.columns if region in keep_jets else REGION_JET_FIELDS[region]
         columns = {k: v[chosen] for k, v in jets.columns.items() if k in fields and k != "pt"}
-        selected = Collection(counts=n_jets[mask], columns={"pt": pt[chosen], **columns})
-        observable = h_t(selected) if region == "4j1b" else m_bjj(selected)
-        jet_pts = _leading(selected, selected.pt, None, rank[chosen], physics.N_BTAG_VAR_JETS)
+        selected = Collection(counts=counts, columns={"pt": pt[chosen], **columns})
         result.regions[region] = RegionSelection(
             mask=mask,
-            observable=observable,
+            observable=total if region == "4j1b" else m_bjj(selected),
             jet_pts=jet_pts,
             jets=selected if region in keep_jets else None,
         )
