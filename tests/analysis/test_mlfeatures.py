@@ -180,3 +180,21 @@ def test_assignments_use_the_first_six_jets_in_event_order() -> None:
     third = rows.jets[rows.event == 2]
     assert third.min() == 7
     assert third.max() == 7 + 5
+    assert np.array_equal(third - 7, permutations(6))
+
+
+def test_assignments_are_each_events_permutations_in_event_order() -> None:
+    """Random jet counts 0-10: the rows are, event after event, the event's first jet index plus
+    the rows of permutations(min(n, 6)), none for fewer than 4 jets."""
+    counts = np.random.default_rng(3).integers(0, 11, 2000)
+    offsets = np.concatenate(([0], np.cumsum(counts)))[:-1]
+    events, jets = [], []
+    for e, n in enumerate(counts):
+        if n >= 4:
+            perms = permutations(min(n, 6))
+            events += [e] * len(perms)
+            jets.append(offsets[e] + perms)
+    rows = assignments(counts)
+    assert rows.event.dtype == rows.jets.dtype == np.int64
+    assert np.array_equal(rows.event, events)
+    assert np.array_equal(rows.jets, np.concatenate(jets))

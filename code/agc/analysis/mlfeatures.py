@@ -16,8 +16,8 @@ In every 4j2b event each assignment of the leading (first, in NanoAOD order) ``n
 The assignments per jet count are the AGC's ``get_permutations_dict`` (:func:`permutations`):
 ordered 4-tuples of distinct jets in ``itertools.product`` order, of which the AGC keeps, of two
 assignments that differ only by swapping the W jets, the later one -- 12, 60 and 180 rows for 4,
-5 and 6 jets. No Python loop runs over events: the rows of all events with the same ``n`` are
-built at once.
+5 and 6 jets. The rows of all events are written in one compiled pass over the events
+(:func:`_fill_assignments`, numba), in event order.
 
 Arithmetic and dtypes are the AGC's, so that the features equal its values bit for bit (a
 feature that rounds differently can cross a split threshold of the BDT, which compares float32,
@@ -122,15 +122,37 @@ def assignments(counts: np.ndarray) -> Assignments:
     counts = np.asarray(counts, dtype=np.int64)
     offsets = np.concatenate(([0], np.cumsum(counts)))[:-1]
     n_used = np.minimum(counts, physics.ML_MAX_N_JETS)
-    events, jets = [], []
-    for n in range(N_ROLES, physics.ML_MAX_N_JETS + 1):
-        which = np.flatnonzero(n_used == n)
-        perms = permutations(n)
-        events.append(np.repeat(which, len(perms)))
-        jets.append((offsets[which][:, None, None] + perms[None, :, :]).reshape(-1, N_ROLES))
-    event = np.concatenate(events)
-    order = np.argsort(event, kind="stable")
-    return Assignments(event=event[order], jets=np.concatenate(jets)[order])
+    table, starts = _permutation_table()
+    sizes = np.diff(starts)
+    rows = int(sizes[n_used].sum())
+    event = np.empty(rows, dtype=np.int64)
+    jets = np.empty((rows, N_ROLES), dtype=np.int64)
+    _compiled(_fill_assignments)(offsets, n_used, table, starts, event, jets)
+    return Assignments(event=event, jets=jets)
+
+
+@functools.cache
+def _permutation_table() -> tuple[np.ndarray, np.ndarray]:
+    """(:func:`permutations` of 4..6 jets one after the other, int64 (rows, 4); where the
+    assignments of ``n`` jets start in it, int64, indexed by n = 0..7: rows ``starts[n]`` to
+    ``starts[n + 1] - 1``, none for fewer than 4 jets)."""
+    sizes = [len(permutations(n)) if n >= N_ROLES else 0 for n in range(_N_MAX + 1)]
+    starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    table = np.concatenate([permutations(n) for n in range(N_ROLES, _N_MAX + 1)])
+    return table, starts
+
+
+def _fill_assignments(offsets, n_used, table, starts, event, jets):  # pragma: no cover - numba
+    """Write the assignments of each event, in event order, to ``event`` (its event) and
+    ``jets`` (flat jet indices ``offsets[e]`` + the positions of the rows of ``table`` for its
+    ``n_used[e]`` jets, from ``starts[n]`` to ``starts[n + 1] - 1``)."""
+    r = 0
+    for e in range(n_used.shape[0]):
+        for p in range(starts[n_used[e]], starts[n_used[e] + 1]):
+            event[r] = e
+            for k in range(table.shape[1]):
+                jets[r, k] = offsets[e] + table[p, k]
+            r += 1
 
 
 def _delta_r_plain(
@@ -207,8 +229,7 @@ def features(objects: Objects, rows: Assignments, dtype: type = np.float64) -> n
     per_jet = np.stack([o.pt, o.btag, o.qgl, lepton_dr, lepton_mass]).astype(np.float64)
     offsets = np.concatenate(([0], np.cumsum(o.counts)))[:-1]
     out = np.empty((len(rows.event), 20), dtype=dtype)
-    fill = _compiled_fill_rows()
-    fill(
+    _compiled(_fill_rows)(
         np.ascontiguousarray(rows.jets, dtype=np.int64),
         np.ascontiguousarray(rows.event, dtype=np.int64),
         offsets.astype(np.int64),
@@ -290,6 +311,6 @@ def _fill_rows(
 
 
 @functools.cache
-def _compiled_fill_rows():
-    """:func:`_fill_rows` compiled by numba (on-disk cached where numba can write its cache)."""
-    return compiled.njit(_fill_rows)
+def _compiled(function):
+    """``function`` compiled by numba (on-disk cached where numba can write its cache)."""
+    return compiled.njit(function)
