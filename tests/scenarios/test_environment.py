@@ -131,6 +131,27 @@ def test_every_package_import_resolves_in_the_locked_environment() -> None:
     assert not undeclared, f"imported but not in requirements.in/lock: {undeclared}"
 
 
+def test_every_imported_distribution_is_a_declared_dependency() -> None:
+    """What code/agc imports is a direct dependency in pyproject.toml (what ``pip install .``
+    installs and codemeta.json cites) and in requirements.in (what the lock is compiled from),
+    not only a dependency of a dependency."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = {_norm(re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0]) for d in project["dependencies"]}
+    direct = set(_direct_requirements())
+    distributions = importlib.metadata.packages_distributions()
+    missing = {}
+    for module in sorted(_third_party_imports() - set(OTHER_ENVIRONMENTS)):
+        names = {_norm(d) for d in distributions.get(module, [DIST_OF_IMPORT.get(module, module)])}
+        where = [
+            f for f, names_in in (("pyproject", declared), ("in", direct)) if not names & names_in
+        ]
+        if where:
+            missing[module] = where
+    assert not missing, f"imported but not declared (module: files lacking it): {missing}"
+
+
 @pytest.mark.parametrize(
     "module", ["coffea.processor", "coffea.nanoevents", "cabinetry", "pyhf", "papermill", "mplhep"]
 )
