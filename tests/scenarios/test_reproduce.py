@@ -2,8 +2,9 @@
 dataset with the small model) archived with its code, its bag tarball reproduced in a fresh
 folder with the running interpreter (verdict: reproduced), then the archive with one fit number
 moved beyond its tolerance and with one histogram bin rewritten (bag manifests re-saved, so the
-archive still verifies): each named, exit 1. The reproduction in the image is marked
-``container`` (make test-container)."""
+archive still verifies): each named, exit 1. The rerun of the same archive by the Snakemake
+workflow is marked ``full`` (make test-full), the reproduction in the image ``container`` (make
+test-container)."""
 
 from __future__ import annotations
 
@@ -130,6 +131,28 @@ def test_a_rewritten_histogram_bin_is_named_with_exit_1(
     assert record["reproduced"] is False
     (named,) = record["not_reproduced"]
     assert named.startswith("histograms.root (4j1b_wjets bin 3 content: ")
+
+
+@pytest.mark.full
+def test_the_archive_is_reproduced_by_the_snakemake_workflow(
+    workflow_archive: Path, tmp_path: Path
+) -> None:
+    """The serial run's archive rerun by another engine, the Snakemake workflow (Snakemake
+    7.32.4 from .venv-snakemake, the rerun's default): every output both engines write is
+    reproduced, bit for bit where the serial rerun's are."""
+    program = REPO / ".venv-snakemake" / "bin" / "snakemake"
+    if not program.exists():
+        pytest.fail(f"{program} missing: create it with `make snakemake`")
+    options = ReproduceOptions(environment="current", engine="snakemake", snakemake=str(program))
+    result = reproduce(workflow_archive, tmp_path / "r", options)
+    assert result.ok, result.summary()
+    assert result.rerun_outputs == str(tmp_path / "r" / "workspace" / "outputs" / "snakemake")
+    rows = {v.output: v for v in result.verdicts}
+    for name in ("histograms.root", "cutflow.json", "workspace.json"):
+        assert rows[name].verdict == REPRODUCED
+        assert rows[name].largest_difference == 0.0
+    assert rows["fit_results.json"].verdict == REPRODUCED
+    assert not [v.output for v in result.verdicts if v.failed]
 
 
 @pytest.mark.container
