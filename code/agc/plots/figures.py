@@ -96,8 +96,10 @@ def paper_style(small: bool = False) -> Iterator[None]:
 def save_figure(
     fig: Any, stem: str | os.PathLike[str], formats: Sequence[str] = FORMATS
 ) -> list[Path]:
-    """Write ``fig`` to ``<stem>.<fmt>`` for each format, atomically and reproducibly."""
+    """Write ``fig`` to ``<stem>.<fmt>`` for each format, atomically and reproducibly, each
+    cropped to the figure's tight bounding box (padded by ``savefig.pad_inches``), found once."""
     paths = []
+    bbox = _tight_bbox(fig)
     for fmt in formats:
         path = Path(f"{os.fspath(stem)}.{fmt}")
         metadata: dict[str, Any] = {"Software": None}
@@ -106,9 +108,20 @@ def save_figure(
         elif fmt == "svg":
             metadata = {"Date": None, "Creator": None}
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=DPI, metadata=metadata, bbox_inches="tight")
+            fig.savefig(tmp, format=fmt, dpi=DPI, metadata=metadata, bbox_inches=bbox)
         paths.append(path)
     return paths
+
+
+def _tight_bbox(fig: Any) -> Any:
+    """The figure's tight bounding box [inches] padded by ``savefig.pad_inches``, laid out and
+    measured once with the Agg renderer (what ``bbox_inches="tight"`` computes for each format
+    anew, drawing the figure once more per format); ``"tight"`` when the canvas has no Agg
+    renderer."""
+    if not hasattr(fig.canvas, "get_renderer"):
+        return "tight"
+    fig.draw_without_rendering()
+    return fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
 
 
 class DataLabel(NamedTuple):
