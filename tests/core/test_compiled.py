@@ -27,6 +27,18 @@ def test_njit_gives_numpys_bits() -> None:
     assert np.array_equal(out, np.sqrt(x * x + y * y))
 
 
+def test_once_compiles_a_function_once_per_process() -> None:
+    """compiled.once gives the same dispatcher for the same function (one compilation per
+    process), a compiled one: numba's dispatcher, with numpy's bits."""
+    first = compiled.once(_hypot_sum)
+    assert compiled.once(_hypot_sum) is first
+    assert isinstance(first, numba.core.registry.CPUDispatcher)
+    x, y = np.array([3.0, 1e150]), np.array([4.0, 1e-150])
+    out = np.empty(2)
+    first(x, y, out)
+    assert np.array_equal(out, np.sqrt(x * x + y * y))
+
+
 def test_a_function_numba_cannot_cache_compiles_in_memory() -> None:
     """A function without a source file (numba has no cache locator for it) still compiles."""
     namespace: dict = {}

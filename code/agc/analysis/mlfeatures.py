@@ -127,7 +127,7 @@ def assignments(counts: np.ndarray) -> Assignments:
     rows = int(sizes[n_used].sum())
     event = np.empty(rows, dtype=np.int64)
     jets = np.empty((rows, N_ROLES), dtype=np.int64)
-    _compiled(_fill_assignments)(offsets, n_used, table, starts, event, jets)
+    compiled.once(_fill_assignments)(offsets, n_used, table, starts, event, jets)
     return Assignments(event=event, jets=jets)
 
 
@@ -229,7 +229,7 @@ def features(objects: Objects, rows: Assignments, dtype: type = np.float64) -> n
     per_jet = np.stack([o.pt, o.btag, o.qgl, lepton_dr, lepton_mass]).astype(np.float64)
     offsets = np.concatenate(([0], np.cumsum(o.counts)))[:-1]
     out = np.empty((len(rows.event), 20), dtype=dtype)
-    _compiled(_fill_rows)(
+    compiled.once(_fill_rows)(
         np.ascontiguousarray(rows.jets, dtype=np.int64),
         np.ascontiguousarray(rows.event, dtype=np.int64),
         offsets.astype(np.int64),
@@ -308,9 +308,3 @@ def _fill_rows(
             out[r, 8 + k] = per_jet[0, jet]
             out[r, 12 + k] = per_jet[1, jet]
             out[r, 16 + k] = per_jet[2, jet]
-
-
-@functools.cache
-def _compiled(function):
-    """``function`` compiled by numba (on-disk cached where numba can write its cache)."""
-    return compiled.njit(function)

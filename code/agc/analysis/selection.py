@@ -21,7 +21,6 @@ its ML training script, not to the analysis.)
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -98,7 +97,7 @@ class Collection:
     def count(self, mask: np.ndarray) -> np.ndarray:
         """Number of objects per event passing the flat boolean ``mask`` (int64, exact)."""
         out = np.empty(self.n_events, dtype=np.int64)
-        _kernel(_count)(self.offsets, np.asarray(mask, dtype=bool), out)
+        compiled.once(_count)(self.offsets, np.asarray(mask, dtype=bool), out)
         return out
 
 
@@ -196,7 +195,7 @@ def m_bjj(
     tagged = np.asarray(btag_mask(jets.btagCSVV2[keep]), dtype=bool)
     out = np.full(n_events, np.nan)
     starts = np.concatenate(([0], np.cumsum(counts)))[:-1]
-    _kernel(_trijets)(starts, counts, pt, eta, phi, mass, tagged, out)
+    compiled.once(_trijets)(starts, counts, pt, eta, phi, mass, tagged, out)
     return out
 
 
@@ -280,12 +279,6 @@ def _region_jets(offsets, jmask, events, pt, chosen, lead, total):  # pragma: no
                 s += pt[jet]
         total[row] = s
         row += 1
-
-
-@functools.cache
-def _kernel(function: Any) -> Any:
-    """``function`` compiled (:func:`agc.core.compiled.njit`), once per process."""
-    return compiled.njit(function)
 
 
 # -- weights ----------------------------------------------------------------------------------
@@ -408,7 +401,7 @@ def select(
         chosen = np.empty(int(counts.sum()), dtype=np.int64)
         jet_pts = np.full((len(counts), physics.N_BTAG_VAR_JETS), np.nan)
         total = np.empty(len(counts))
-        _kernel(_region_jets)(jets.offsets, jmask, mask, pt, chosen, jet_pts, total)
+        compiled.once(_region_jets)(jets.offsets, jmask, mask, pt, chosen, jet_pts, total)
         fields = jets.columns if region in keep_jets else REGION_JET_FIELDS[region]
         columns = {k: v[chosen] for k, v in jets.columns.items() if k in fields and k != "pt"}
         selected = Collection(counts=counts, columns={"pt": pt[chosen], **columns})

@@ -14,12 +14,13 @@ refused (:func:`check_no_svml`), as the analysis' bits would depend on the insta
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from agc.core.errors import AGCError
 
-__all__ = ["check_no_svml", "njit", "vectorize"]
+__all__ = ["check_no_svml", "njit", "once", "vectorize"]
 
 
 def check_no_svml() -> None:
@@ -42,6 +43,13 @@ def njit(function: Callable[..., Any]) -> Callable[..., Any]:
         return numba.njit(nogil=True, cache=True)(function)
     except RuntimeError:  # no writable cache location: compile in memory
         return numba.njit(nogil=True)(function)
+
+
+@functools.cache
+def once(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` compiled by :func:`njit` on first use, the same dispatcher afterwards in
+    this process (for kernels compiled lazily, so that importing their module needs no numba)."""
+    return njit(function)
 
 
 def vectorize(signatures: Sequence[str], function: Callable[..., Any]) -> Any:
