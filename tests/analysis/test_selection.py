@@ -304,16 +304,17 @@ def reference_select(
 ) -> dict:
     """select() in numpy array operations (cumulative sums, boolean indexing, bincount): per
     region the mask, observable, jet_pts, and the kept jets' counts and columns."""
-    n_leptons = n_selected_leptons(electrons, muons)
-    jmask = np.asarray(jet_mask(jets, jet_pt), dtype=bool)
-    tagged = jmask & (jets.btagCSVV2 > physics.BTAG_CSVV2_MIN)
-    offsets = np.concatenate(([0], np.cumsum(jets.counts)))
 
-    def count(mask: np.ndarray) -> np.ndarray:
+    def count(collection: Collection, mask: np.ndarray) -> np.ndarray:
+        offsets = np.concatenate(([0], np.cumsum(collection.counts)))
         cumulative = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
         return cumulative[offsets[1:]] - cumulative[offsets[:-1]]
 
-    n_jets, n_btag = count(jmask), count(tagged)
+    n_leptons = count(electrons, electron_mask(electrons)) + count(muons, muon_mask(muons))
+    jmask = np.asarray(jet_mask(jets, jet_pt), dtype=bool)
+    tagged = jmask & (jets.btagCSVV2 > physics.BTAG_CSVV2_MIN)
+    offsets = np.concatenate(([0], np.cumsum(jets.counts)))
+    n_jets, n_btag = count(jets, jmask), count(jets, tagged)
     four_jets = (n_leptons == 1) & (n_jets >= 4)
     masks = {"4j1b": four_jets & (n_btag == 1), "4j2b": four_jets & (n_btag >= 2)}
     event_index = np.repeat(np.arange(jets.n_events), jets.counts)
