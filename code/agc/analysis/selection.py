@@ -185,17 +185,19 @@ def m_bjj(
     combination in ``ak.combinations`` order (jets in their NanoAOD order).
     """
     jets = _as_collection(jets, JET_FIELDS)
-    n_events = jets.n_events
-    keep = np.ones(len(jets.pt), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    counts = jets.count(keep)
-    pt = np.asarray(jets.pt if jet_pt is None else jet_pt, dtype=np.float64)[keep]
-    eta, phi, mass = (
-        np.asarray(getattr(jets, f)[keep], dtype=np.float64) for f in ("eta", "phi", "mass")
-    )
-    tagged = np.asarray(btag_mask(jets.btagCSVV2[keep]), dtype=bool)
-    out = np.full(n_events, np.nan)
+    columns = [
+        np.asarray(jets.pt if jet_pt is None else jet_pt, dtype=np.float64),
+        *(np.asarray(getattr(jets, f), dtype=np.float64) for f in ("eta", "phi", "mass")),
+        np.asarray(btag_mask(jets.btagCSVV2), dtype=bool),
+    ]
+    counts = jets.counts
+    if mask is not None:
+        keep = np.asarray(mask, dtype=bool)
+        counts = jets.count(keep)
+        columns = [column[keep] for column in columns]
+    out = np.full(jets.n_events, np.nan)
     starts = np.concatenate(([0], np.cumsum(counts)))[:-1]
-    compiled.once(_trijets)(starts, counts, pt, eta, phi, mass, tagged, out)
+    compiled.once(_trijets)(starts, counts, *columns, out)
     return out
 
 
@@ -291,24 +293,11 @@ def leading_pts(
     NaN where an event has fewer jets. Jet order is the NanoAOD order."""
     jets = _as_collection(jets, ("pt",))
     keep = np.ones(len(jets.pt), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    return _leading(jets, np.asarray(jets.pt, dtype=np.float64), keep, _rank(jets, keep), n)
-
-
-def _rank(jets: Collection, keep: np.ndarray) -> np.ndarray:
-    """Position of each kept jet among the kept jets of its event (0, 1, ...; flat int64)."""
-    cumulative = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))
-    return cumulative[1:] - 1 - np.repeat(cumulative[jets.offsets[:-1]], jets.counts)
-
-
-def _leading(
-    jets: Collection, pt: np.ndarray, keep: np.ndarray | None, rank: np.ndarray, n: int
-) -> np.ndarray:
-    """``pt`` (flat float64 per jet) of the first ``n`` kept jets per event, (n_events, n);
-    ``keep``: flat bool per jet (None: every jet), ``rank``: each kept jet's position among the
-    kept jets of its event."""
+    every = np.ones(jets.n_events, dtype=bool)
+    chosen = np.empty(int(keep.sum()), dtype=np.int64)
     out = np.full((jets.n_events, n), np.nan)
-    pick = rank < n if keep is None else keep & (rank < n)
-    out[jets.event_index[pick], rank[pick]] = pt[pick]
+    pt = np.asarray(jets.pt, dtype=np.float64)
+    compiled.once(_region_jets)(jets.offsets, keep, every, pt, chosen, out, np.empty(jets.n_events))
     return out
 
 
