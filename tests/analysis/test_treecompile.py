@@ -185,7 +185,7 @@ def test_sigmoid_is_xgboosts_over_the_margin_range(models) -> None:
 def test_compiled_scores_do_not_depend_on_row_blocks(models) -> None:
     feats, _, even = random_rows(50, seed=6)
     whole = scores(models, feats, even)
-    for size in (1, 7, 8, 9, 1000):
+    for size in (1, 7, 8, 9, 12, 13, 1000):
         pieces = [
             scores(models, feats[i : i + size], even[i : i + size]) for i in range(0, 300, size)
         ]

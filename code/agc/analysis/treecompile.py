@@ -18,7 +18,7 @@ Layout (:class:`Forest`): the trees of both parities in one array of 16-byte nod
 the next tree (the last tree's: a terminal node that points to itself), so a row's whole
 traversal is one walk through the table -- ``margin += node.value`` at every node (0 for a
 split, exactly neutral in float32 addition) then the next node -- without a branch on the node
-kind. Several rows walk in lockstep (:mod:`agc.analysis.treewalk`, the numba kernels), whose
+kind. Several rows walk at once (:mod:`agc.analysis.treewalk`, the numba kernels), whose
 independent load chains the CPU overlaps.
 
 The node table is built at run time from the JSON models (:func:`build_forest`); the kernels are
