@@ -7,9 +7,12 @@ parameters, most of them one MC-statistics gamma per bin) that replaces ~50,000 
 -2 ln L by ~100 and makes the covariance exact rather than a finite-difference estimate (which
 agrees with it to the ~1 % of :data:`agc.stats.reproducibility.UNCERTAINTY_REL`).
 
-JAX is imported here only, when a fit asks for derivatives. pyhf's backend is process-wide: it
-is JAX while the functions are traced and compiled, and the caller's again (tensor library and
-optimiser) before :func:`derivatives` returns; the compiled functions no longer depend on it.
+JAX is imported here only, when a fit asks for derivatives. The model is built with the caller's
+pyhf backend; pyhf's backend (process-wide) is JAX only while -2 ln L is traced, so the tensors
+that pyhf's modifiers precompute when the backend changes are traced into the compiled functions
+instead of being computed op by op (JAX compiles each eager op on its own: about 2 s for the ML
+model). The caller's backend (tensor library and optimiser) is back when a trace ends; the
+compiled functions no longer depend on it.
 """
 
 from __future__ import annotations
@@ -42,21 +45,21 @@ def derivatives(spec: Mapping[str, Any]) -> Derivatives:
 
     jax.config.update("jax_enable_x64", True)
     backend = pyhf.get_backend()
-    pyhf.set_backend("jax")
-    try:
-        model, data = cabinetry.model_utils.model_and_data(dict(spec))
-        observed = pyhf.tensorlib.astensor(data)
+    model, data = cabinetry.model_utils.model_and_data(dict(spec))
 
-        def twice_nll(pars: Any) -> Any:
-            return -2.0 * model.logpdf(pars, observed)[0]
+    def twice_nll(pars: Any) -> Any:
+        # traced only: the model's tensors are precomputed with JAX inside the trace
+        pyhf.set_backend("jax")
+        try:
+            return -2.0 * model.logpdf(pars, pyhf.tensorlib.astensor(data))[0]
+        finally:
+            pyhf.set_backend(*backend)
 
-        gradient = jax.jit(jax.grad(twice_nll))
-        hessian = jax.jit(jax.hessian(twice_nll))
-        start = np.asarray(model.config.suggested_init(), dtype=np.float64)
-        gradient(start).block_until_ready()  # traced with the JAX backend, compiled
-        hessian(start).block_until_ready()
-    finally:
-        pyhf.set_backend(*backend)
+    gradient = jax.jit(jax.grad(twice_nll))
+    hessian = jax.jit(jax.hessian(twice_nll))
+    start = np.asarray(model.config.suggested_init(), dtype=np.float64)
+    gradient(start).block_until_ready()  # traced with the JAX backend, compiled
+    hessian(start).block_until_ready()
     return Derivatives(
         gradient=lambda pars: np.asarray(gradient(np.asarray(pars, dtype=np.float64))),
         hessian=lambda pars: np.asarray(hessian(np.asarray(pars, dtype=np.float64))),
