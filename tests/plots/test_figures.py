@@ -9,6 +9,7 @@ from pathlib import Path
 import cabinetry
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import mplhep as hep
 import numpy as np
 import pytest
 from stats_helpers import default_stats_run
@@ -16,6 +17,9 @@ from stats_helpers import default_stats_run
 from agc.core import physics
 from agc.dataset.origin import DataOrigin
 from agc.plots.figures import (
+    COM_TEV,
+    DATA_LABELS,
+    LUMI_FB,
     correlation_figure,
     data_label,
     has_offset_text,
@@ -128,6 +132,40 @@ def test_label_says_what_the_events_are(origin: DataOrigin, label: list[str]) ->
     texts = [t.get_text() for t in ax.texts]
     plt.close(fig)
     assert sorted(texts) == sorted([*label, r"3.378 $\mathrm{fb^{-1}}$ (13 TeV)"])
+
+
+@pytest.mark.parametrize("layout", [None, "constrained"])
+@pytest.mark.parametrize("top", [30.0, 5e7])
+def test_the_label_lands_where_mplhep_puts_it_after_its_own_draws(
+    tmp_path: Path, layout: str | None, top: float
+) -> None:
+    """data_label spares mplhep's draws (data hidden, no canvas draw without a layout engine):
+    the saved files are the bytes of a figure labelled by mplhep with every draw it makes."""
+    label = DATA_LABELS[DataOrigin.SYNTHETIC]
+    files = []
+    for name in ("package", "mplhep"):
+        with paper_style():
+            fig, ax = plt.subplots(layout=layout)
+            ax.stairs([0.2 * top, top, 0.5 * top], [0.0, 1.0, 2.0, 3.0], label="ttbar")
+            ax.set_xlabel("$H_T$ [GeV]")
+            ax.legend()
+            if name == "package":
+                data_label(ax)
+            else:
+                size = plt.rcParams["font.size"]
+                hep.label.exp_label(
+                    exp=label.exp,
+                    llabel=label.text,
+                    lumi=f"{LUMI_FB:.3f}",
+                    com=COM_TEV,
+                    ax=ax,
+                    fontsize=(size * 1.3, size, size / 1.1, size / 1.3),
+                    scilocator_adjust=has_offset_text(ax),
+                )
+            files.append(save_figure(fig, tmp_path / f"{name}-{layout}-{top:g}"))
+            plt.close(fig)
+    for ours, theirs in zip(*files, strict=True):
+        assert ours.read_bytes() == theirs.read_bytes(), ours.name
 
 
 @pytest.mark.parametrize(

@@ -155,10 +155,11 @@ def data_label(ax: Any, origin: DataOrigin = DataOrigin.SYNTHETIC, **kwargs: Any
 
     mplhep draws the whole figure to measure its text: to place the label beside the y axis'
     offset text, which it skips here when the axis shows none (:func:`has_offset_text`), and
-    before it places one text beside another. The figure's data artists (lines, patches,
+    before it places one text beside another (:func:`_measured_without_drawing` spares those
+    draws in a figure without a layout engine). The figure's data artists (lines, patches,
     collections, images and texts: e.g. the cell values of the correlation matrix) are hidden
-    during those draws. They take no part in the layout or in the label's place, so the figure
-    comes out the same, at a fraction of the cost.
+    during the draws that remain. They take no part in the layout or in the label's place, so
+    the figure comes out the same, at a fraction of the cost.
     """
     label = DATA_LABELS[origin]
     hidden = [
@@ -173,17 +174,39 @@ def data_label(ax: Any, origin: DataOrigin = DataOrigin.SYNTHETIC, **kwargs: Any
         size = plt.rcParams["font.size"]
         kwargs.setdefault("fontsize", (size * 1.3, size, size / 1.1, size / 1.3))  # mplhep.cms's
         kwargs.setdefault("scilocator_adjust", has_offset_text(ax))
-        hep.label.exp_label(
-            exp=label.exp,
-            llabel=label.text,
-            lumi=f"{LUMI_FB:.3f}",
-            com=COM_TEV,
-            ax=ax,
-            **kwargs,
-        )
+        with _measured_without_drawing(ax.figure):
+            hep.label.exp_label(
+                exp=label.exp,
+                llabel=label.text,
+                lumi=f"{LUMI_FB:.3f}",
+                com=COM_TEV,
+                ax=ax,
+                **kwargs,
+            )
     finally:
         for artist in hidden:
             artist.set_visible(True)
+
+
+@contextmanager
+def _measured_without_drawing(fig: Any) -> Iterator[None]:
+    """Within the block, drawing ``fig``'s canvas does nothing if ``fig`` has no layout engine.
+
+    mplhep's ``append_text`` draws the whole canvas before it measures a text to place another
+    beside it. Without a layout engine a draw moves no axes, and a text's extent needs only the
+    canvas's renderer, so the label lands where it would after the draws (the same bytes in
+    every saved figure). With a layout engine (cabinetry's pulls, correlation and ranking
+    figures) the draw lays the axes out first, and it stays.
+    """
+    if fig.get_layout_engine() is not None:
+        yield
+        return
+    canvas = fig.canvas
+    canvas.draw = lambda *args, **kwargs: None  # shadows the method on this canvas only
+    try:
+        yield
+    finally:
+        del canvas.draw
 
 
 _STATERROR = re.compile(r"staterror_.+\[\d+\]")
