@@ -29,6 +29,9 @@ that build and fit models (model, fit, ml-model, ml-fit, reinterpret) send cabin
 pyhf's log records to their step's log (:func:`agc.workflow.steplog.library_logs_of`). Each stage
 imports its entry point when called, so a stage loads only its own libraries (the report does not
 load coffea) and importing this module stays cheap for the CLI.
+
+Long by design: every step's entry point is here, so that the notebooks, the CLI, the specs and
+the tests name one module; each function stays short.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import inspect
 import os
 import sys
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -354,6 +358,7 @@ def ml_fit(
     config: PathLike = ML_MODEL_CONFIG,
     output: PathLike | None = None,
     plots_dir: PathLike | None = None,
+    figure_pool: Executor | None = None,
 ) -> FitStageResult | dict[str, Any]:
     """Fit the ML ``workspace`` (default ``<outdir>/ml/workspace_ml.json``) to its pseudo-data
     with the main fit's code (MIGRAD, HESSE at the minimum, both with the exact derivatives of
@@ -364,18 +369,17 @@ def ml_fit(
     ML model
     (:func:`agc.stats.fit.run_fit`, :func:`agc.plots.figures.distribution_plots`,
     :mod:`agc.plots.mlfigures`). The figures that need no ML fit are drawn in a second process
-    while this one fits. ``use_inference`` false: as :func:`ml_model`.
+    while this one fits: ``figure_pool`` (one worker, shut down at the end), else one started
+    here. ``use_inference`` false: as :func:`ml_model`.
     """
     params = validate_parameters({"outdir": outdir, "use_inference": use_inference})
     if not params["use_inference"]:
         _note_no_inference(params["outdir"], "ml-fit")
         return {}
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
     from agc.dataset.origin import DataOrigin, run_origin
     from agc.plots.figures import distribution_plots
     from agc.plots.mlfigures import fit_result_plots, prefit_and_validation_plots
+    from agc.plots.process import figure_process
     from agc.stats.fit import load_workspace, run_fit
     from agc.stats.mlmodel import main_fit_results, ml_template
 
@@ -387,7 +391,7 @@ def ml_fit(
     origin = run_origin(params["outdir"]) or DataOrigin.SYNTHETIC
     load_workspace(source)  # bad input fails here, before any work
     main_fit_results(main)
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+    with figure_pool or figure_process() as pool:
         side = pool.submit(prefit_and_validation_plots, source, main, folder, template, origin)
         run = run_fit(source, target, impacts=False, exact_derivatives=True)
         pulls = pool.submit(fit_result_plots, target, folder, origin)
@@ -411,9 +415,16 @@ def ml(
 ) -> FitStageResult | dict[str, Any]:
     """The ML step of the workflows (notebook ``04_ml.ipynb``): :func:`ml_model` then
     :func:`ml_fit` with their default paths under ``outdir``; returns the fit's result, ``{}``
-    with ``use_inference`` false (``<outdir>/ml/NOTE.txt``)."""
-    ml_model(outdir=outdir, use_inference=use_inference)
-    return ml_fit(outdir=outdir, use_inference=use_inference)
+    with ``use_inference`` false (``<outdir>/ml/NOTE.txt``). The fit's figure process starts
+    first and imports the plotting libraries while this one builds the model."""
+    if not validate_parameters({"use_inference": use_inference})["use_inference"]:
+        ml_model(outdir=outdir, use_inference=use_inference)
+        return ml_fit(outdir=outdir, use_inference=use_inference)
+    from agc.plots.process import warm_figure_process
+
+    with warm_figure_process() as pool:
+        ml_model(outdir=outdir, use_inference=use_inference)
+        return ml_fit(outdir=outdir, use_inference=use_inference, figure_pool=pool)
 
 
 def _note_no_inference(outdir: str, stage: str) -> None:
