@@ -1,0 +1,19 @@
+"""The figure process beside a fit (agc.plots.process)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from agc.plots.process import warm_figure_process
+
+
+def _state() -> tuple[int, bool]:
+    return os.getpid(), "agc.plots.mlfigures" in sys.modules
+
+
+def test_the_warm_process_is_another_one_with_the_figure_modules_imported() -> None:
+    with warm_figure_process() as pool:
+        pid, imported = pool.submit(_state).result()
+    assert pid != os.getpid()
+    assert imported
