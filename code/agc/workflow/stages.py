@@ -51,6 +51,7 @@ from agc.core.fileio import EXPECTED_WRITE_ERRORS, shown_path
 from agc.core.outputlock import output_lock
 from agc.core.parameters import WORKFLOW_PARAMETERS, default, validate_parameters
 from agc.core.runset import check_set
+from agc.core.trackers import stop_resource_trackers
 from agc.workflow.stageresults import FitStageResult, ModelStageResult, ReportStageResult
 from agc.workflow.steplog import library_logs_of
 
@@ -93,10 +94,12 @@ def _under(outdir: PathLike, path: PathLike | None, name: str) -> Path:
     return Path(path) if path is not None else Path(outdir) / name
 
 
-def _one_line_faults(stage: Callable[..., Any]) -> Callable[..., Any]:
+def _stage(stage: Callable[..., Any]) -> Callable[..., Any]:
     """``stage`` with the expected OS faults of its writes and reads (full disk, quota,
     permissions, read-only file system: :data:`agc.core.fileio.EXPECTED_WRITE_ERRORS`) as one
-    :class:`~agc.core.errors.AGCError` naming the file (else the output folder)."""
+    :class:`~agc.core.errors.AGCError` naming the file (else the output folder), and no helper
+    process left once it has ended (:func:`agc.core.trackers.stop_resource_trackers`: a notebook
+    step's kernel then shuts down at once)."""
 
     @functools.wraps(stage)
     def run(**options: Any) -> Any:
@@ -107,11 +110,13 @@ def _one_line_faults(stage: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             where = exc.filename or options.get("outdir") or default("outdir")
             raise AGCError(f"{shown_path(where)}: {exc.strerror or exc}") from None
+        finally:
+            stop_resource_trackers()
 
     return run
 
 
-@_one_line_faults
+@_stage
 def dataset(
     *,
     inputs: str = default("inputs"),
@@ -138,7 +143,7 @@ def dataset(
     return prepare_dataset(**params, recipe=recipe)
 
 
-@_one_line_faults
+@_stage
 def histograms(
     *,
     inputs: str = default("inputs"),
@@ -204,7 +209,7 @@ def histograms(
         return dataclasses.replace(result, partials=moved)
 
 
-@_one_line_faults
+@_stage
 def merge(
     *,
     outdir: str = default("outdir"),
@@ -232,7 +237,7 @@ def merge(
         )
 
 
-@_one_line_faults
+@_stage
 @library_logs_of("model")
 def model(
     *,
@@ -265,7 +270,7 @@ def model(
     return ModelStageResult(workspace=target, spec=spec)
 
 
-@_one_line_faults
+@_stage
 @library_logs_of("fit")
 def fit(
     *,
@@ -312,7 +317,7 @@ def _step_log_line(line: str) -> None:
         stderr.flush()
 
 
-@_one_line_faults
+@_stage
 @library_logs_of("ml")
 def ml_model(
     *,
@@ -347,7 +352,7 @@ def ml_model(
     return ModelStageResult(workspace=target, spec=spec)
 
 
-@_one_line_faults
+@_stage
 @library_logs_of("ml")
 def ml_fit(
     *,
@@ -407,7 +412,7 @@ def ml_fit(
     return FitStageResult(fit_results=target, run=run, plots=tuple(plots), poi=run.summary.poi.name)
 
 
-@_one_line_faults
+@_stage
 def ml(
     *,
     outdir: str = default("outdir"),
@@ -445,7 +450,7 @@ def _note_no_inference(outdir: str, stage: str) -> None:
     )
 
 
-@_one_line_faults
+@_stage
 @library_logs_of("reinterpret")
 def reinterpret(
     *,
@@ -520,7 +525,7 @@ def _note_nothing_to_reinterpret(outdir: str, signal: str) -> None:
     )
 
 
-@_one_line_faults
+@_stage
 def optimise(
     *,
     optimise_cut: str = default("optimise_cut"),
@@ -539,7 +544,7 @@ def optimise(
     return run_step(validate_parameters(dict(zip(keys, values, strict=True))), collect)
 
 
-@_one_line_faults
+@_stage
 def report(
     *,
     outdir: str = default("outdir"),
@@ -565,7 +570,7 @@ def report(
     return ReportStageResult(report=Path(html), provenance=provenance)
 
 
-@_one_line_faults
+@_stage
 def archive(
     *,
     outdir: str = default("outdir"),
