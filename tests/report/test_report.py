@@ -21,8 +21,8 @@ from agc.core.rounding import pdg_round
 from agc.publish.provenance import run_provenance
 from agc.report.build import REPORT_TITLE, SYNTHETIC_TITLE, build_report, report_title
 from agc.report.display import summary_markdown
-from agc.report.images import compress_png
-from agc.report.notebookcells import LOG_LINES, capture_stderr
+from agc.report.images import compress_base64_png, compress_png, png_data_uri, png_data_uris
+from agc.report.notebookcells import LOG_LINES, capture_stderr, compress_images
 from agc.report.summary import summary_html
 
 #: The report must stay below this size [bytes].
@@ -148,6 +148,26 @@ def test_compressed_plots_are_smaller_images_of_the_same_size(run_outputs: Path)
     assert len(smaller) < len(original)
     with Image.open(io.BytesIO(smaller)) as new, Image.open(io.BytesIO(original)) as old:
         assert new.size == old.size
+
+
+def test_images_compressed_together_are_each_as_compressed_alone(run_outputs: Path) -> None:
+    paths = sorted((run_outputs / "plots").glob("*.png"))[:4]
+    assert len(paths) == 4
+    alone = [png_data_uri(path) for path in paths]
+    compress_png.cache_clear()
+    assert png_data_uris(paths) == alone
+    encoded = [base64.b64encode(path.read_bytes()).decode("ascii") for path in paths]
+    cell = nbformat.v4.new_code_cell("show_images(plots)")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", {"image/png": image, "text/plain": path.name})
+        for image, path in zip(encoded, paths, strict=True)
+    ]
+    cell.outputs.insert(2, nbformat.v4.new_output("stream", name="stdout", text="between\n"))
+    compress_png.cache_clear()
+    compress_images(cell)
+    shown = [o["data"]["image/png"] for o in cell.outputs if o["output_type"] == "display_data"]
+    assert shown == [compress_base64_png(image) for image in encoded]
+    assert cell.outputs[2]["text"] == "between\n"
 
 
 def test_stage_summaries_are_tables_not_json_dumps() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from agc.report.images import compress_base64_png
+from agc.report.images import compress_base64_pngs
 
 #: Lines of a captured log shown in the report (the count says how many there were).
 LOG_LINES = 12
@@ -57,7 +57,7 @@ def capture_stderr(cell: Any, where: str) -> list[str]:
 
 def compress_images(cell: Any) -> None:
     """Re-encode the ``image/png`` outputs of ``cell`` as palette PNGs (in place)."""
-    for output in cell.get("outputs", []):
-        data = output.get("data", {})
-        if "image/png" in data:
-            data["image/png"] = compress_base64_png("".join(data["image/png"]))
+    images = [o["data"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+    compressed = compress_base64_pngs("".join(data["image/png"]) for data in images)
+    for data, png in zip(images, compressed, strict=True):
+        data["image/png"] = png

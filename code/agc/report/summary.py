@@ -22,7 +22,7 @@ from typing import Any
 from agc.core import physics
 from agc.core.rounding import pdg_round
 from agc.report import htmlparts as h
-from agc.report.images import png_data_uri
+from agc.report.images import png_data_uris
 from agc.report.provenancebox import outputs_section, provenance_section
 from agc.report.runoutputs import RunOutputs
 from agc.stats.results import FitSummary, LimitResult
@@ -63,7 +63,8 @@ def _plots(run: RunOutputs, folder: str, pattern: str) -> list[Path]:
 
 def _figures(paths: list[Path], *, role: str = "", width: str = "") -> str:
     return "".join(
-        h.figure(png_data_uri(p), p.stem.replace("_", " "), role=role, width=width) for p in paths
+        h.figure(uri, p.stem.replace("_", " "), role=role, width=width)
+        for p, uri in zip(paths, png_data_uris(paths), strict=True)
     )
 
 
