@@ -5,9 +5,44 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
-from agc.dataset.fourvectors import p4_ptetaphim, pt_of
+from agc.dataset.fourvectors import eta_of, p4_ptetaphim, phi_of, pt_of
 from agc.dataset.jets import cluster, pileup_jets, reco_jets
+from agc.dataset.partons import parton_level
+from agc.dataset.seeds import aux_rng, block_rng, sample_seed
+
+
+def _cluster_in_numpy(
+    p4: np.ndarray, flavour: np.ndarray, valid: np.ndarray, radius: float, gluon: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The clustering of :func:`agc.dataset.jets.cluster` in numpy, vectorised over events:
+    the bits the compiled one must give."""
+    order = np.argsort(~valid, axis=1, kind="stable")[:, : max(int(valid.sum(1).max()), 1)]
+    p4 = np.take_along_axis(p4, order[..., None], axis=1)
+    flavour, valid, gluon = (np.take_along_axis(a, order, axis=1) for a in (flavour, valid, gluon))
+    count = valid.sum(axis=1)
+    for c in np.unique(count[count > 1]):
+        rows = np.flatnonzero(count == c)
+        sub = p4[rows, :c], flavour[rows, :c], valid[rows, :c], gluon[rows, :c]
+        first, second = np.triu_indices(c, 1)
+        active = np.arange(len(rows))
+        while active.size:
+            eta, phi = eta_of(sub[0][active]), phi_of(sub[0][active])
+            dphi = np.abs(phi[:, first] - phi[:, second])
+            dr2 = (eta[:, first] - eta[:, second]) ** 2 + np.minimum(dphi, 2 * np.pi - dphi) ** 2
+            dr2[~(sub[2][active][:, first] & sub[2][active][:, second])] = np.inf
+            best = np.argmin(dr2, axis=1)
+            merge = dr2[np.arange(active.size), best] < radius**2
+            active, best = active[merge], best[merge]
+            i, j = first[best], second[best]
+            harder_j = pt_of(sub[0][active, j]) > pt_of(sub[0][active, i])
+            sub[3][active, i] = np.where(harder_j, sub[3][active, j], sub[3][active, i])
+            sub[0][active, i] += sub[0][active, j]
+            sub[1][active, i] = np.maximum(sub[1][active, i], sub[1][active, j])
+            sub[2][active, j] = False
+        p4[rows, :c], flavour[rows, :c], valid[rows, :c], gluon[rows, :c] = sub
+    return p4, flavour, valid, gluon
 
 
 def test_cluster_merges_close_partons_keeps_far_ones() -> None:
@@ -31,6 +66,30 @@ def test_cluster_merges_close_partons_keeps_far_ones() -> None:
     swapped = cluster(p4[:, order], flavour[:, order], valid, 0.4, gluon[:, order])[3]
     assert not swapped[0, 0]
     assert not cluster(p4, flavour, valid, 0.4)[3].any()  # default: all quarks
+
+
+@pytest.mark.parametrize("process", ["ttbar", "wjets", "single_top_tW", "zprime_2000"])
+def test_the_compiled_clustering_gives_the_bits_of_numpys(
+    recipe: dict[str, Any], process: str
+) -> None:
+    cfg = recipe["samples"][process]["nominal"]
+    seed = sample_seed(recipe["seed"], process, "nominal")
+    partons, _ = parton_level(block_rng(seed, 0), 4000, cfg, aux_rng(seed, 0))
+    p4, flavour, valid = partons.arrays()
+    gluon = partons.gluons()
+    # coincident partons: two at one place, three at one place (three pairs tied at distance
+    # 0: the first pair merges first); a parton along the beam (pT 0)
+    p4[:3, 1] = p4[:3, 0]
+    three = np.flatnonzero(valid[:, :3].all(axis=1))[3:6]
+    p4[three, 1] = p4[three, 2] = p4[three, 0]
+    p4[3, 0, :2] = 0.0
+    compiled = cluster(p4, flavour, valid, 0.4, gluon)
+    expected = _cluster_in_numpy(p4, flavour, valid, 0.4, gluon)
+    assert compiled[2].sum() < valid.sum()  # some partons merged
+    for got, want in zip(compiled, expected, strict=True):
+        assert got.dtype == want.dtype
+        assert got.shape == want.shape
+        assert got.tobytes() == want.tobytes()
 
 
 def test_reco_and_pileup_jets_respect_the_acceptance(recipe: dict[str, Any]) -> None:

@@ -15,10 +15,12 @@ likelihood ``Jet_qgl`` is drawn.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from agc.core import compiled
 from agc.dataset.branches import Table
 from agc.dataset.fourvectors import P4, eta_of, mass_of, phi_of, pt_of
 from agc.dataset.leptons import TAU
@@ -40,53 +42,104 @@ def cluster(
 ) -> tuple[P4, np.ndarray, np.ndarray, np.ndarray]:
     """Merge partons closer than ``radius`` in (eta, phi), closest pair first, until none is.
 
-    Vectorised over events; one Python iteration per merging round, each on the events that
-    merged in the previous round only. The merged flavour is the heaviest (b > c > light); the
-    merged gluon flag (``gluon`` (n, slots), default all quarks) is the harder constituent's
-    (larger pT). Slots are first compacted (present partons first), so the result has as many
-    slots as the busiest event. Returns four-vectors, flavours, presence and gluon flags.
+    ``p4`` (n, slots, 4) [GeV], ``flavour``, ``valid`` and ``gluon`` (n, slots; gluon default
+    all quarks). Slots are first compacted (present partons first, in their order), so the
+    result has as many slots as the busiest event. Each merging round of an event finds the
+    closest pair of its present partons (pairs in the order (0, 1), (0, 2), ..., (1, 2), ...;
+    the first of equally close pairs) and, if closer than ``radius``, adds the second parton's
+    four-vector to the first's; the merged flavour is the heaviest (b > c > light), the merged
+    gluon flag the harder constituent's (larger pT). Returns four-vectors, flavours, presence and
+    gluon flags (n, k). Compiled per event (:func:`_cluster_events`); eta is ``asinh(pz / pT)``
+    (0 at pT = 0), phi ``atan2(py, px)``, pT ``hypot(px, py)``, all the C library's.
     """
     gluon = np.zeros(valid.shape, bool) if gluon is None else gluon
-    order = np.argsort(~valid, axis=1, kind="stable")
+    n = valid.shape[0]
     k = max(int(valid.sum(axis=1).max(initial=0)), 1)
-    order = order[:, :k]
-    p4 = np.take_along_axis(p4, order[..., None], axis=1)
-    flavour = np.take_along_axis(flavour, order, axis=1)
-    valid = np.take_along_axis(valid, order, axis=1)
-    gluon = np.take_along_axis(gluon, order, axis=1)
-    # Events are handled in groups of equal multiplicity c, over the c (c - 1) / 2 pairs of their
-    # occupied slots only (the pairs keep the order of the k-slot pairs, so ties resolve alike).
-    count = valid.sum(axis=1)
-    for c in np.unique(count[count > 1]):
-        rows = np.flatnonzero(count == c)
-        sub = p4[rows, :c], flavour[rows, :c], valid[rows, :c], gluon[rows, :c]
-        _merge_close(*sub, radius)
-        p4[rows, :c], flavour[rows, :c], valid[rows, :c], gluon[rows, :c] = sub
-    return p4, flavour, valid, gluon
+    out = (
+        np.empty((n, k, 4), p4.dtype),
+        np.empty((n, k), flavour.dtype),
+        np.empty((n, k), bool),
+        np.empty((n, k), bool),
+    )
+    source = (
+        np.ascontiguousarray(p4, np.float64),
+        np.ascontiguousarray(flavour),
+        np.ascontiguousarray(valid, bool),
+        np.ascontiguousarray(gluon, bool),
+    )
+    _cluster_events(source, out, float(radius) ** 2)
+    return out
 
 
-def _merge_close(
-    p4: P4, flavour: np.ndarray, valid: np.ndarray, gluon: np.ndarray, radius: float
-) -> None:
-    """Merging rounds of :func:`cluster` on events with partons in all slots, in place."""
-    first, second = np.triu_indices(p4.shape[1], 1)
-    r2 = radius**2
-    active = np.arange(p4.shape[0])
-    while active.size:
-        sub, ok = p4[active], valid[active]
-        eta, phi = eta_of(sub), phi_of(sub)
-        dphi = np.abs(phi[:, first] - phi[:, second])
-        dr2 = (eta[:, first] - eta[:, second]) ** 2 + np.minimum(dphi, 2 * np.pi - dphi) ** 2
-        dr2[~(ok[:, first] & ok[:, second])] = np.inf
-        best = np.argmin(dr2, axis=1)
-        merge = dr2[np.arange(active.size), best] < r2
-        active, best = active[merge], best[merge]
-        i, j = first[best], second[best]
-        harder_j = pt_of(p4[active, j]) > pt_of(p4[active, i])
-        gluon[active, i] = np.where(harder_j, gluon[active, j], gluon[active, i])
-        p4[active, i] += p4[active, j]
-        flavour[active, i] = np.maximum(flavour[active, i], flavour[active, j])
-        valid[active, j] = False
+@compiled.njit
+def _cluster_events(source, out, r2):  # pragma: no cover - compiled
+    """:func:`cluster` of ``source`` = (p4, flavour, valid, gluon) (n, slots) into ``out`` (the
+    same, (n, k)): each event's slots compacted, then its merging rounds
+    (:func:`_merge_rounds`)."""
+    valid = source[2]
+    n, slots = valid.shape
+    k = out[2].shape[1]
+    eta = np.empty(k)
+    phi = np.empty(k)
+    for e in range(n):
+        count = 0
+        for s in range(slots):  # present partons first, each group in slot order
+            if valid[e, s]:
+                _copy_slot(source, e, s, out, count)
+                count += 1
+        to = count
+        for s in range(slots):
+            if not valid[e, s] and to < k:
+                _copy_slot(source, e, s, out, to)
+                to += 1
+        if count > 1:
+            _merge_rounds(out, e, count, r2, eta, phi)
+
+
+@compiled.njit
+def _copy_slot(source, e, s, out, to):  # pragma: no cover - compiled
+    """Slot ``s`` of event ``e`` of ``source`` to its slot ``to`` in ``out``."""
+    for x in range(4):
+        out[0][e, to, x] = source[0][e, s, x]
+    out[1][e, to] = source[1][e, s]
+    out[2][e, to] = source[2][e, s]
+    out[3][e, to] = source[3][e, s]
+
+
+@compiled.njit
+def _merge_rounds(arrays, e, c, r2, eta, phi):  # pragma: no cover - compiled
+    """The merging rounds of event ``e`` over its first ``c`` slots (all present at first) of
+    ``arrays`` = (p4, flavour, valid, gluon), in place; ``eta`` and ``phi`` (c,) are scratch."""
+    p4, flavour, valid, gluon = arrays
+    while True:
+        for a in range(c):
+            pt = math.hypot(p4[e, a, 0], p4[e, a, 1])
+            eta[a] = math.asinh(p4[e, a, 2] / pt if pt > 0 else 0.0)
+            phi[a] = math.atan2(p4[e, a, 1], p4[e, a, 0])
+        best_i, best_j, best = 0, 1, np.inf
+        first = True
+        for i in range(c - 1):
+            for j in range(i + 1, c):
+                if valid[e, i] and valid[e, j]:
+                    dphi = abs(phi[i] - phi[j])
+                    deta = eta[i] - eta[j]
+                    dmin = min(dphi, 2 * math.pi - dphi)
+                    dr2 = deta * deta + dmin * dmin
+                else:
+                    dr2 = np.inf
+                # numpy's argmin: the first NaN, else the first smallest
+                if first or (not math.isnan(best) and (math.isnan(dr2) or dr2 < best)):
+                    best_i, best_j, best = i, j, dr2
+                first = False
+        if not best < r2:
+            return
+        i, j = best_i, best_j
+        if math.hypot(p4[e, j, 0], p4[e, j, 1]) > math.hypot(p4[e, i, 0], p4[e, i, 1]):
+            gluon[e, i] = gluon[e, j]
+        for x in range(4):
+            p4[e, i, x] += p4[e, j, x]
+        flavour[e, i] = max(flavour[e, i], flavour[e, j])
+        valid[e, j] = False
 
 
 def jet_id(rng: np.random.Generator, probabilities: Any, size: int) -> np.ndarray:
