@@ -60,6 +60,7 @@ for _command in (
     tools.dataset_summary,
     tools.verify_archive,
     tools.reproduce,
+    tools.compile_kernels,
     tools.bench,
 ):
     agc.add_command(_command)

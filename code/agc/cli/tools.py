@@ -147,6 +147,14 @@ def reproduce(
     return run(archive, folder or f"build/reproduction-{stamp}", options)
 
 
+@command("compile-kernels", section="tools")
+def compile_kernels() -> dict[str, Any]:
+    """Compile the numba kernels of a run into numba's on-disk cache (make does it once)."""
+    from agc.processing.kernels import compile_kernels as compile_all
+
+    return compile_all()
+
+
 @click.group(cls=AgcGroup, section="tools", no_args_is_help=True)
 def bench() -> None:
     """Throughput benchmarks: events, scaleout, formats, dask, ml, stats (figures printed)."""
