@@ -192,3 +192,16 @@ def test_jagged_orders_by_pt_within_events() -> None:
     assert str(ak.type(out["Jet_pt"])) == "3 * var * float32"
     assert counter_name("Jet_pt") == "nJet"
     assert counter_name("Muon_pfRelIso04_all") == "nMuon"
+
+
+def test_jagged_orders_objects_as_numpys_lexsort() -> None:
+    rng = np.random.default_rng(3)
+    n, m = 2000, 16000
+    event = rng.integers(0, n, m)
+    pt = np.round(rng.gamma(2.0, 20.0, m), 0)  # many ties
+    pt[:40] = np.nan
+    pt[40:50] = -0.0
+    table = {"event": event, "pt": pt, "index": np.arange(m)}
+    out = jagged(table, n, {"Jet_index": ("index", "i8")})
+    assert ak.flatten(out["Jet_index"]).to_numpy().tolist() == np.lexsort((-pt, event)).tolist()
+    assert ak.num(out["Jet_index"]).to_numpy().tolist() == np.bincount(event, minlength=n).tolist()

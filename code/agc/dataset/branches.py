@@ -12,10 +12,13 @@ names as top-level fields, as ROOT's RNTupleImporter lays out a converted NanoAO
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import awkward as ak
 import numpy as np
+
+from agc.core import compiled
 
 __all__ = [
     "BRANCH_TYPES",
@@ -105,13 +108,51 @@ Table = dict[str, np.ndarray]
 
 
 def jagged(table: Table, n: int, columns: dict[str, tuple[str, Any]]) -> dict[str, ak.Array]:
-    """Flat objects -> jagged branches ``{branch: (column, dtype)}``, pT-ordered within each event."""
-    order = np.lexsort((-table["pt"], table["event"]))
+    """Flat objects -> jagged branches ``{branch: (column, dtype)}``, pT-ordered within each event.
+
+    ``table["event"]``: each object's event in [0, n); the objects of an event are ordered by
+    decreasing pT, ties in table order (the order of ``np.lexsort((-pt, event))``, found by
+    :func:`_event_pt_order`)."""
     counts = np.bincount(table["event"], minlength=n)
+    order = np.empty(len(table["event"]), np.int64)
+    _event_pt_order(
+        np.ascontiguousarray(table["event"], np.int64),
+        np.ascontiguousarray(table["pt"], np.float64),
+        counts.astype(np.int64),
+        order,
+    )
     return {
         branch: ak.unflatten(table[col][order].astype(dtype), counts)
         for branch, (col, dtype) in columns.items()
     }
+
+
+@compiled.njit
+def _event_pt_order(event, pt, counts, order):  # pragma: no cover - compiled
+    """Into ``order``: object indices grouped by event (``counts`` per event), each group by
+    decreasing ``pt`` (NaN last), ties in index order -- a stable bucket sort then a stable
+    insertion sort per event (events hold a few objects)."""
+    start = np.zeros(counts.shape[0] + 1, np.int64)
+    for e in range(counts.shape[0]):
+        start[e + 1] = start[e] + counts[e]
+    filled = start[:-1].copy()
+    for i in range(event.shape[0]):
+        order[filled[event[i]]] = i
+        filled[event[i]] += 1
+    for e in range(counts.shape[0]):
+        for a in range(start[e] + 1, start[e + 1]):
+            item = order[a]
+            b = a - 1
+            while b >= start[e] and _after(-pt[order[b]], -pt[item]):
+                order[b + 1] = order[b]
+                b -= 1
+            order[b + 1] = item
+
+
+@compiled.njit
+def _after(x, y):  # pragma: no cover - compiled
+    """Whether numpy's sort puts ``x`` after ``y`` (NaN after every number)."""
+    return x > y or (math.isnan(x) and not math.isnan(y))
 
 
 #: Branch -> (column of the flat object table, dtype), per collection.
