@@ -109,13 +109,12 @@ def _copy_slot(source, e, s, out, to):  # pragma: no cover - compiled
 @compiled.njit
 def _merge_rounds(arrays, e, c, r2, eta, phi):  # pragma: no cover - compiled
     """The merging rounds of event ``e`` over its first ``c`` slots (all present at first) of
-    ``arrays`` = (p4, flavour, valid, gluon), in place; ``eta`` and ``phi`` (c,) are scratch."""
+    ``arrays`` = (p4, flavour, valid, gluon), in place; ``eta`` and ``phi`` (k,) hold each
+    slot's, updated for the merged slot after each round."""
     p4, flavour, valid, gluon = arrays
+    for a in range(c):
+        _eta_phi(p4, e, a, eta, phi)
     while True:
-        for a in range(c):
-            pt = math.hypot(p4[e, a, 0], p4[e, a, 1])
-            eta[a] = math.asinh(p4[e, a, 2] / pt if pt > 0 else 0.0)
-            phi[a] = math.atan2(p4[e, a, 1], p4[e, a, 0])
         best_i, best_j, best = 0, 1, np.inf
         first = True
         for i in range(c - 1):
@@ -140,6 +139,16 @@ def _merge_rounds(arrays, e, c, r2, eta, phi):  # pragma: no cover - compiled
             p4[e, i, x] += p4[e, j, x]
         flavour[e, i] = max(flavour[e, i], flavour[e, j])
         valid[e, j] = False
+        _eta_phi(p4, e, i, eta, phi)  # the only slot whose four-vector changed
+
+
+@compiled.njit
+def _eta_phi(p4, e, a, eta, phi):  # pragma: no cover - compiled
+    """eta and phi of slot ``a`` of event ``e`` into ``eta[a]``, ``phi[a]``
+    (:func:`agc.dataset.fourvectors.eta_of`, :func:`~agc.dataset.fourvectors.phi_of`)."""
+    pt = math.hypot(p4[e, a, 0], p4[e, a, 1])
+    eta[a] = math.asinh(p4[e, a, 2] / pt if pt > 0 else 0.0)
+    phi[a] = math.atan2(p4[e, a, 1], p4[e, a, 0])
 
 
 def jet_id(rng: np.random.Generator, probabilities: Any, size: int) -> np.ndarray:
