@@ -18,9 +18,11 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from agc.core.errors import AGCError
 
-__all__ = ["check_no_svml", "njit", "once", "vectorize"]
+__all__ = ["check_no_svml", "kernel_array", "njit", "once", "vectorize"]
 
 
 def check_no_svml() -> None:
@@ -62,3 +64,10 @@ def vectorize(signatures: Sequence[str], function: Callable[..., Any]) -> Any:
         return numba.vectorize(list(signatures), cache=True)(function)
     except RuntimeError:  # no writable cache location
         return numba.vectorize(list(signatures))(function)
+
+
+def kernel_array(array: Any, dtype: Any = None) -> np.ndarray:
+    """``array`` (as ``dtype``, default its own) C-contiguous and writable, a copy if it is not:
+    one array type per dtype and dimension, so that a kernel is compiled (and cached by
+    ``agc compile-kernels``) once, not again for a read-only or strided view."""
+    return np.require(array, dtype, ["C", "W"])

@@ -116,8 +116,8 @@ def jagged(table: Table, n: int, columns: dict[str, tuple[str, Any]]) -> dict[st
     counts = np.bincount(table["event"], minlength=n)
     order = np.empty(len(table["event"]), np.int64)
     _event_pt_order(
-        np.ascontiguousarray(table["event"], np.int64),
-        np.ascontiguousarray(table["pt"], np.float64),
+        compiled.kernel_array(table["event"], np.int64),
+        compiled.kernel_array(table["pt"], np.float64),
         counts.astype(np.int64),
         order,
     )

@@ -34,16 +34,10 @@ def p4_ptetaphim(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: Any) ->
     E = sqrt(((px^2 + py^2) + pz^2) + m^2), the C library's cos, sin and sinh
     (compiled: :func:`_ptetaphim`)."""
     arrays = np.broadcast_arrays(*(np.asarray(a, np.float64) for a in (pt, eta, phi, mass)))
-    flat = [_writable(a).reshape(-1) for a in arrays]
+    flat = [compiled.kernel_array(a, np.float64).reshape(-1) for a in arrays]
     out = np.empty((flat[0].size, 4))
     _ptetaphim(*flat, out)
     return out.reshape((*arrays[0].shape, 4))
-
-
-def _writable(array: Any) -> np.ndarray:
-    """``array`` as a C-contiguous, writable float64 array (a copy if it is not one): the one
-    array type the kernels are compiled for."""
-    return np.require(array, np.float64, ["C", "W"])
 
 
 @compiled.njit
@@ -106,9 +100,12 @@ def two_body(
     n = parent.shape[0]
     cos_t = rng.uniform(-1.0, 1.0, n) if cos_theta is None else cos_theta
     phi = rng.uniform(-np.pi, np.pi, n)
-    columns = [_writable(np.broadcast_to(a, (n,))) for a in (parent_mass, m1, m2, cos_t, phi)]
+    columns = [
+        compiled.kernel_array(np.broadcast_to(a, (n,)), np.float64)
+        for a in (parent_mass, m1, m2, cos_t, phi)
+    ]
     first, second = np.empty((n, 4)), np.empty((n, 4))
-    _two_body(_writable(parent), *columns, first, second)
+    _two_body(compiled.kernel_array(parent, np.float64), *columns, first, second)
     return first, second
 
 

@@ -62,10 +62,10 @@ def cluster(
         np.empty((n, k), bool),
     )
     source = (
-        np.ascontiguousarray(p4, np.float64),
-        np.ascontiguousarray(flavour),
-        np.ascontiguousarray(valid, bool),
-        np.ascontiguousarray(gluon, bool),
+        compiled.kernel_array(p4, np.float64),
+        compiled.kernel_array(flavour),
+        compiled.kernel_array(valid, bool),
+        compiled.kernel_array(gluon, bool),
     )
     _cluster_events(source, out, float(radius) ** 2)
     return out
