@@ -183,6 +183,7 @@ def test_ml_breakdown_times_the_compiled_and_the_xgboost_bdt(tiny_manifest: Path
     assert breakdown["assignments"] > 0
     assert breakdown["node_visits"] > 2 * breakdown["assignments"]  # a root and a leaf per tree
     assert set(breakdown["scores_s"]) == set(breakdown["scores_cpu_s"]) == {"compiled", "xgboost"}
+    assert set(breakdown["best_s"]) == {"compiled", "xgboost"}
     stage = {"seconds": 2.0, "events_per_s": 500.0}
     report = format_ml_report(
         {
@@ -201,6 +202,7 @@ def test_ml_breakdown_times_the_compiled_and_the_xgboost_bdt(tiny_manifest: Path
     for backend in ("compiled", "xgboost"):
         assert f"BDT {backend:>8}:" in report
     assert report.count("ns per node visit") == 2
+    assert report.count("best assignment per event") == 2
 
 
 def test_agc_reference_comparison_prints_the_three_times_and_ratios(

@@ -50,8 +50,9 @@ def assert_identical(models, feats: np.ndarray, even: np.ndarray) -> None:
     assert np.array_equal(compiled, reference)
 
 
-def file_features(path, entries: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Features and parity of every assignment of the 4j2b events of a NanoAOD file."""
+def file_features(path, entries: int | None = None, with_event: bool = False) -> tuple:
+    """Features and parity of every assignment of the 4j2b events of a NanoAOD file (and the
+    event of each, with ``with_event``)."""
     events = NanoEventsFactory.from_root(
         {str(path): "Events"}, schemaclass=AGCSchema, entry_stop=entries, mode="eager"
     ).events()
@@ -61,7 +62,11 @@ def file_features(path, entries: int | None = None) -> tuple[np.ndarray, np.ndar
     objects = objects_of(region.jets, lepton)
     rows = assignments(objects.counts)
     even = (events.event.to_numpy()[region.mask] % 2 == 0)[rows.event]
-    return features(objects, rows), even
+    return (
+        (features(objects, rows), even, rows.event)
+        if with_event
+        else (features(objects, rows), even)
+    )
 
 
 def leading_lepton(collection, field: str) -> np.ndarray:

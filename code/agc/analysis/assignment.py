@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from agc.analysis.inference import ModelBytes, best_rows, scores
+from agc.analysis.inference import ModelBytes, best_scores
 from agc.analysis.mlfeatures import Assignments, Objects, assignments, features
 from agc.analysis.selection import Collection, electron_mask, muon_mask
 from agc.core import physics
@@ -135,13 +135,12 @@ def best_assignments(
     objects = objects_of(jets, lepton)
     rows: Assignments = assignments(objects.counts)
     even = (np.asarray(event_number, dtype=np.uint64) % 2 == 0)[rows.event]
-    score = scores(models, features(objects, rows, np.float32), even)
-    best = best_rows(rows.event, score)
+    best, score = best_scores(models, features(objects, rows, np.float32), even, rows.event)
     chosen = Assignments(event=rows.event[best], jets=rows.jets[best])
     return BestAssignments(
         event=chosen.event,
         jets=chosen.jets,
         features=features(objects, chosen),
-        score=score[best],
+        score=score,
         n_assignments=len(rows.event),
     )

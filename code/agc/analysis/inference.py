@@ -19,6 +19,9 @@ Speed: of the 251 boosting rounds of each model only the first 59 (``model_even`
 (``model_odd``) have a leaf that is not 0; the later trees add exactly 0.0 to every margin, so
 prediction stops after the last tree with a non-zero leaf (:func:`effective_rounds`,
 ``iteration_range``) -- the same floats, 1.4x faster (a test compares both on real features).
+The processor asks for each event's best assignment only (:func:`best_scores`): the compiled
+back-end then stops a row's walk as soon as it provably cannot beat, or tie with, a row of its
+event scored first (:func:`agc.analysis.treecompile.best_of_events`), the same rows and scores.
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agc.analysis.treecompile import Forest, build_forest, probabilities
+from agc.analysis.treecompile import (
+    Forest,
+    best_of_events,
+    build_forest,
+    first_maxima,
+    probabilities,
+)
 from agc.core import physics, resources
 from agc.core.errors import AGCError
 
@@ -40,6 +49,7 @@ __all__ = [
     "NTHREAD",
     "ModelBytes",
     "best_rows",
+    "best_scores",
     "boosters",
     "effective_rounds",
     "forest",
@@ -163,12 +173,24 @@ def best_rows(event: np.ndarray, score: np.ndarray) -> np.ndarray:
 
     ``event``: the event of each row, sorted; ``score``: per row. Ties go to the first row.
     """
-    if len(event) == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, event[1:] != event[:-1]])
-    best = np.maximum.reduceat(score, starts)
-    counts = np.diff(np.r_[starts, len(event)])
-    is_best = score == np.repeat(best, counts)
-    first = np.flatnonzero(is_best)
-    keep = np.r_[True, event[first][1:] != event[first][:-1]]
-    return first[keep]
+    return first_maxima(event, score)
+
+
+def best_scores(
+    models: ModelBytes,
+    features: np.ndarray,
+    even: np.ndarray,
+    event: np.ndarray,
+    backend: str = "compiled",
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row index (int64) of each event's best assignment, its score (float64 holding a
+    float32)): :func:`best_rows` of :func:`scores`, arguments as there, ``event`` the event of
+    each row (sorted). The compiled back-end stops the walk of a row as soon as it provably
+    cannot reach the score of a row of its event scored first
+    (:func:`agc.analysis.treecompile.best_of_events`): the same rows and scores."""
+    if backend == "compiled":
+        rows, best = best_of_events(forest(models), features, np.asarray(even, np.int64), event)
+        return rows, best.astype(np.float64)
+    score = scores(models, features, even, backend)
+    rows = best_rows(event, score)
+    return rows, score[rows]

@@ -21,6 +21,14 @@ split, exactly neutral in float32 addition) then the next node -- without a bran
 kind. Several rows walk at once (:mod:`agc.analysis.treewalk`, the numba kernels), whose
 independent load chains the CPU overlaps.
 
+Only each event's best assignment is needed downstream (the first row with the largest
+probability), so :func:`best_of_events` need not finish every walk. Each node carries a bound,
+the largest sum the rest of a walk from it can add (:func:`node_bounds`); float32 rounding can
+lift a margin above its exact sum by at most :func:`rounding_slack`. A row is scored first in
+each event; a later row whose margin plus its node's bound and the slack falls below the
+smallest float32 margin with that row's probability cannot be the best or tie with it, and its
+walk stops. The rows and probabilities it returns are those of scoring every row.
+
 The node table is built at run time from the JSON models (:func:`build_forest`); the kernels are
 compiled once per process (cached on disk when numba can write its cache, in memory otherwise).
 """
@@ -35,12 +43,17 @@ import numpy as np
 __all__ = [
     "NODE_DTYPE",
     "Forest",
+    "best_of_events",
     "build_forest",
+    "first_maxima",
     "margins",
     "node_visits",
     "probabilities",
     "sigmoid",
 ]
+
+#: Trees of each ensemble in :attr:`Forest.head`.
+HEAD_TREES = 2
 
 #: One node: split condition (float32), value added to the margin (the leaf value, 0.0 for a
 #: split), the next node when the feature is below the condition, when it is not and when it is
@@ -64,13 +77,21 @@ class Forest:
 
     ``nodes``: :data:`NODE_DTYPE` records; ``roots``: int64, the first node of each ensemble
     (``roots[m]`` for ensemble ``m``); ``idle``: a terminal node (where a lane without a row
-    waits); ``n_features``: features a row must have.
+    waits); ``n_features``: features a row must have; ``bound``: float64 per node, the largest
+    sum of the values a walk adds from that node to its terminal node (:func:`node_bounds`);
+    ``slack``: the most by which float32 rounding can lift a margin above its exact sum
+    (:func:`rounding_slack`); ``head``: the ensembles' first :data:`HEAD_TREES` trees as a
+    forest of their own (None in that forest), whose margins pick the row of each event that
+    :func:`best_of_events` scores first.
     """
 
     nodes: np.ndarray
     roots: np.ndarray
     idle: int
     n_features: int
+    bound: np.ndarray
+    slack: float
+    head: Forest | None
 
 
 def _trees(raw: bytes, n_trees: int) -> tuple[list[dict], int]:
@@ -105,9 +126,9 @@ def _depth_first(tree: dict) -> list[int]:
     return order
 
 
-def build_forest(models: list[tuple[bytes, int]]) -> Forest:
+def build_forest(models: list[tuple[bytes, int]], head: bool = True) -> Forest:
     """The node table of ``models``: (xgboost JSON bytes, number of leading trees to use) each,
-    in ensemble order."""
+    in ensemble order; with ``head``, also that of their first :data:`HEAD_TREES` trees."""
     records: list[tuple] = []
     roots = []
     n_features = 0
@@ -137,8 +158,41 @@ def build_forest(models: list[tuple[bytes, int]]) -> Forest:
     nodes = np.array(records, dtype=NODE_DTYPE)
     nodes.flags.writeable = False
     return Forest(
-        nodes=nodes, roots=np.asarray(roots, dtype=np.int64), idle=terminal, n_features=n_features
+        nodes=nodes,
+        roots=np.asarray(roots, dtype=np.int64),
+        idle=terminal,
+        n_features=n_features,
+        bound=node_bounds(nodes),
+        slack=rounding_slack(nodes, max(n for _, n in models)),
+        head=build_forest([(raw, min(n, HEAD_TREES)) for raw, n in models], False)
+        if head
+        else None,
     )
+
+
+def node_bounds(nodes: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+    """Per node (float64, read-only) the largest sum of ``values`` (default: the nodes' values)
+    over the nodes a walk visits from it to its terminal node, itself included: for a split the
+    larger of its children's, for a leaf its value plus the next tree's root's, 0 at a terminal
+    node. Successors come after their node in the table, so one backward pass fills it."""
+    bound = np.zeros(len(nodes))
+    value = nodes["value"].astype(np.float64) if values is None else values
+    left, right = nodes["left"].astype(np.int64), nodes["right"].astype(np.int64)
+    for i in range(len(nodes) - 1, -1, -1):
+        if left[i] != i:  # a terminal node adds nothing
+            bound[i] = value[i] + max(bound[left[i]], bound[right[i]])
+    bound.flags.writeable = False
+    return bound
+
+
+def rounding_slack(nodes: np.ndarray, n_trees: int) -> float:
+    """An upper bound (float64) on how far a float32 margin, added tree by tree, can lie above
+    the exact sum of its at most ``n_trees`` leaf values. Every partial sum stays below the
+    largest sum of absolute values along a walk, and each addition rounds by at most half a
+    float32 spacing there; one whole spacing per tree covers that and the float64 rounding of
+    :func:`node_bounds`."""
+    largest = float(node_bounds(nodes, np.abs(nodes["value"].astype(np.float64))).max()) + 1.0
+    return n_trees * float(np.spacing(np.float32(2.0 ** np.ceil(np.log2(largest)))))
 
 
 def margins(forest: Forest, x: np.ndarray, ensemble: np.ndarray) -> np.ndarray:
@@ -148,27 +202,111 @@ def margins(forest: Forest, x: np.ndarray, ensemble: np.ndarray) -> np.ndarray:
     Rows without NaN walk in lanes (:func:`agc.analysis.treewalk.walk`), the others one by one
     with the default children (``walk_missing``): the same floats, a row's margin depends on the
     row only."""
-    with np.errstate(over="ignore"):  # beyond the float32 range: +-inf, as xgboost casts
+    x = _float32_rows(forest, x)
+    starts = forest.roots[np.asarray(ensemble, dtype=np.int64)]
+    return _walk(forest, x, starts, _no_floor(len(x)))[0]
+
+
+def best_of_events(
+    forest: Forest, x: np.ndarray, ensemble: np.ndarray, event: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row index (int64) of each event's best row, its float32 probability): the first row of
+    the event with the largest :func:`probabilities`, as from every row's probability, without
+    finishing the walks of rows that cannot reach it.
+
+    ``x`` and ``ensemble`` as for :func:`margins`; ``event``: the event of each row, sorted.
+    Each event's row with the largest first-tree leaf is scored first; its probability sets a
+    floor, the smallest float32 margin with that probability or more
+    (:func:`agc.analysis.treewalk.lowest_margins`). Any other row stops as soon as its margin
+    plus the most its remaining nodes can add (``forest.bound``) and the rounding allowance
+    (``forest.slack``) is below the floor: its probability is then below the first row's, and
+    it can be neither the best nor tie with it. Rows with a NaN feature always finish."""
+    x = _float32_rows(forest, x)
+    if len(x) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    from agc.analysis import treewalk
+
+    ensemble = np.asarray(ensemble, dtype=np.int64)
+    starts = forest.roots[ensemble]
+    head = forest.head or forest
+    candidate = first_maxima(event, _walk(head, x, head.roots[ensemble], _no_floor(len(x)))[0])
+    candidate_margin = _walk(forest, x[candidate], starts[candidate], _no_floor(len(candidate)))[0]
+    lowest = np.empty_like(candidate_margin)
+    treewalk.lowest_margins(candidate_margin, lowest)
+    floor = np.repeat(lowest.astype(np.float64) - forest.slack, _event_sizes(event))
+    margin, stopped = _walk(forest, x, starts, floor)
+    probability = sigmoid(margin)
+    probability[stopped] = -np.inf
+    best = first_maxima(event, probability)
+    return best, probability[best]
+
+
+def first_maxima(event: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Row index (int64) of the first row with the largest of ``values`` in each event that has
+    rows, in event order (``event``: the event of each row, sorted)."""
+    if len(event) == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, event[1:] != event[:-1]])
+    best = np.maximum.reduceat(values, starts)
+    counts = np.diff(np.r_[starts, len(event)])
+    first = np.flatnonzero(values == np.repeat(best, counts))
+    keep = np.r_[True, event[first][1:] != event[first][:-1]]
+    return first[keep]
+
+
+def _no_floor(rows: int) -> np.ndarray:
+    """Floors (float64) that never stop a walk."""
+    return np.full(rows, -np.inf)
+
+
+def _event_sizes(event: np.ndarray) -> np.ndarray:
+    """Rows of each event (``event`` sorted), in event order."""
+    starts = np.flatnonzero(np.r_[True, event[1:] != event[:-1]])
+    return np.diff(np.r_[starts, len(event)])
+
+
+def _float32_rows(forest: Forest, x: np.ndarray) -> np.ndarray:
+    """``x`` as C-ordered float32 (values beyond the float32 range become +-inf, as xgboost
+    casts), checked to have ``forest.n_features`` columns or more."""
+    with np.errstate(over="ignore"):
         x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[1] < forest.n_features:
         raise ValueError(f"x must be (rows, >= {forest.n_features}), got {x.shape}")
-    starts = forest.roots[np.asarray(ensemble, dtype=np.int64)]
-    out = np.empty(len(x), dtype=np.float32)
+    return x
+
+
+def _walk(
+    forest: Forest, x: np.ndarray, starts: np.ndarray, floor: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 margin, whether it stopped below its floor) of each row of ``x`` (float32),
+    walking from ``starts`` with float64 ``floor``s (:func:`agc.analysis.treewalk.walk`); rows
+    with a NaN feature walk to the end with the default children."""
     from agc.analysis import treewalk  # numba: imported where inference runs
 
+    margin = np.empty(len(x), dtype=np.float32)
+    stopped = np.zeros(len(x), dtype=bool)
     finite = np.empty(len(x), dtype=bool)
     treewalk.finite_rows(x, finite)
+    bound = forest.bound if np.isfinite(floor).any() else None  # None: no floor to test
     if finite.all():
-        treewalk.walk(forest.nodes, starts, x, forest.idle, out)
-        return out
-    for rows, kernel in ((np.flatnonzero(finite), "walk"), (np.flatnonzero(~finite), "missing")):
-        part = np.empty(len(rows), dtype=np.float32)
-        if kernel == "walk":
-            treewalk.walk(forest.nodes, starts[rows], x[rows], forest.idle, part)
-        else:
-            treewalk.walk_missing(forest.nodes, starts[rows], x[rows], part)
-        out[rows] = part
-    return out
+        treewalk.walk(forest.nodes, bound, (starts, floor), x, forest.idle, (margin, stopped))
+        return margin, stopped
+    rows = np.flatnonzero(finite)
+    part, part_stopped = np.empty(len(rows), dtype=np.float32), np.zeros(len(rows), dtype=bool)
+    treewalk.walk(
+        forest.nodes,
+        bound,
+        (starts[rows], floor[rows]),
+        x[rows],
+        forest.idle,
+        (part, part_stopped),
+    )
+    margin[rows], stopped[rows] = part, part_stopped
+    rows = np.flatnonzero(~finite)
+    part = np.empty(len(rows), dtype=np.float32)
+    treewalk.walk_missing(forest.nodes, starts[rows], x[rows], part)
+    margin[rows] = part
+    return margin, stopped
 
 
 def probabilities(forest: Forest, x: np.ndarray, ensemble: np.ndarray) -> np.ndarray:

@@ -6,10 +6,16 @@ per process, cached on disk when numba can write its cache and in memory otherwi
 :func:`walk` keeps :data:`LANES` rows in flight: each lane's node index and float32 margin are
 local variables (registers), and one step of a lane (:func:`_step`) is a handful of loads, one
 float32 compare, a select and one float32 addition, without a branch; the lanes' independent
-load chains overlap in the CPU. A lane that finishes its row takes the next one at the following
-check. It takes rows without NaN (:func:`finite_rows`), which never need a node's default
-child; a row with a NaN feature walks alone (:func:`walk_missing`). Node indices and row
-offsets are unsigned, so numba adds no negative-index wraparound to the loads.
+load chains overlap in the CPU. A lane whose row is done takes the next one at the following
+check: done is at the terminal node, or, given the node bounds of the table, with a margin that
+can no longer reach the row's floor (:func:`_done`). It takes rows without NaN
+(:func:`finite_rows`), which never need a node's default child; a row with a NaN feature walks
+alone (:func:`walk_missing`). Node indices and row offsets are unsigned, so numba adds no
+negative-index wraparound to the loads.
+
+The floors come from xgboost's float32 sigmoid (:func:`sigmoid_of`) through
+:func:`lowest_margins`, which needs the sigmoid never to decrease from one float32 margin to
+the next; the tests check that over every float32.
 """
 
 from __future__ import annotations
@@ -20,11 +26,22 @@ import numpy as np
 
 from agc.core import compiled
 
-__all__ = ["LANES", "count", "finite_rows", "sigmoid", "walk", "walk_missing"]
+__all__ = [
+    "LANES",
+    "count",
+    "finite_rows",
+    "float32_of_key",
+    "key_of_float32",
+    "lowest_margins",
+    "sigmoid",
+    "sigmoid_of",
+    "walk",
+    "walk_missing",
+]
 
 #: Rows in flight in :func:`walk` (its body names one set of variables per lane).
 LANES = 12
-#: Steps between two checks of whether a lane reached its terminal node.
+#: Steps between two checks of whether a lane is done.
 STEPS_PER_CHECK = 16
 #: xgboost's ``common::Sigmoid`` constants (float32).
 SIGMOID_CLIP = np.float32(88.7)
@@ -46,61 +63,82 @@ def _step(nodes, flat, offset, index, margin):  # pragma: no cover - compiled
 
 
 @_jit
-def _take(starts, idle, n_rows, n_features, row):  # pragma: no cover - compiled
-    """(first node, feature offset, row) of a lane that takes ``row``; past the last row the
-    idle terminal node, offset 0 and row -1."""
-    if row < n_rows:
-        return np.uint64(starts[row]), np.uint64(row) * n_features, row
-    return np.uint64(idle), np.uint64(0), -1
+def _take(rows, shape, row):  # pragma: no cover - compiled
+    """The lane (node index, feature offset, row, margin, floor) that takes ``row`` of ``rows``
+    (start nodes, floors); past the last row, one that rests on the idle terminal node with row
+    -1. ``shape``: (idle terminal node, features per row)."""
+    starts, floor = rows
+    idle, n_features = shape
+    if row < starts.shape[0]:
+        return np.uint64(starts[row]), np.uint64(row) * n_features, row, np.float32(0.0), floor[row]
+    return np.uint64(idle), np.uint64(0), -1, np.float32(0.0), -np.inf
 
 
 @_jit
-def _hand_in(starts, n_features, out, index, row, margin, following):  # pragma: no cover
-    """A lane at its terminal node ``index``: writes its ``row``'s ``margin`` to ``out``, takes
-    row ``following`` if there is one, else rests on ``index`` with row -1. Returns (node,
-    feature offset, row, margin, next row to hand out)."""
-    out[row] = margin
-    if following < starts.shape[0]:
-        node = np.uint64(starts[following])
-        return node, np.uint64(following) * n_features, following, np.float32(0.0), following + 1
-    return index, np.uint64(0), -1, np.float32(0.0), following
+def _done(nodes, bound, index, margin, floor):  # pragma: no cover - compiled
+    """Whether a lane at node ``index`` with ``margin`` is done: at its terminal node, or with
+    ``margin`` plus the most the rest of its walk can add (``bound[index]``) below ``floor``
+    (``bound`` None: only at its terminal node; numba then compiles the kernel without the
+    second test)."""
+    if bound is None:
+        return nodes[index]["left"] == index
+    return (nodes[index]["left"] == index) | (np.float64(margin) + bound[index] < floor)
 
 
 @_jit
-def _any_terminal(nodes, lanes):  # pragma: no cover - compiled
-    """Whether any of the node indices ``lanes`` (a tuple) is a terminal node."""
+def _any_done(nodes, bound, indices, margins, floors):  # pragma: no cover - compiled
+    """Whether any lane (node ``indices``, ``margins``, ``floors``: tuples) is done."""
     found = False
-    for index in lanes:
-        found |= nodes[index]["left"] == index
+    if bound is None:
+        for index in indices:
+            found |= nodes[index]["left"] == index
+        return found
+    for k in range(len(indices)):
+        found |= _done(nodes, bound, indices[k], margins[k], floors[k])
     return found
 
 
 @_jit
-def walk(nodes, starts, x, idle, out):  # pragma: no cover - compiled
-    """Float32 margins (to ``out``) of the rows of ``x`` (float32, (rows, features), no NaN:
-    :func:`finite_rows`), row ``r`` walking from node ``starts[r]`` until a terminal node (one
-    that leads to itself).
+def _hand_in(lanes, lane, following):  # pragma: no cover - compiled
+    """A lane (node index, row, margin) whose row is done: the margin goes to ``outs[0]`` and
+    whether the walk stopped before the terminal node to ``outs[1]``; returns the lane that
+    takes row ``following`` (:func:`_take`) and the row after it. ``lanes``: (nodes, rows,
+    outs, shape) of :func:`walk`."""
+    nodes, rows, outs, shape = lanes
+    index, row, margin = lane
+    out, stopped = outs
+    out[row] = margin
+    stopped[row] = nodes[index]["left"] != index
+    return (*_take(rows, shape, following), following + 1)
 
-    Every :data:`STEPS_PER_CHECK` steps each lane that has reached its terminal node hands in
-    its row and takes the next one (:func:`_hand_in`), so that the lanes stay busy whatever the
-    lengths of their rows' walks (a lockstep group of rows would wait for its longest walk: a
-    fifth of the steps)."""
-    n_rows = x.shape[0]
-    n_features = np.uint64(x.shape[1])
+
+@_jit
+def walk(nodes, bound, rows, x, idle, outs):  # pragma: no cover - compiled
+    """Float32 margins (to ``outs[0]``) of the rows of ``x`` (float32, (rows, features), no
+    NaN: :func:`finite_rows`). ``rows``: per row its start node and float64 floor; row ``r``
+    walks from ``starts[r]``, adding to a float32 margin from 0, until a terminal node (one
+    that leads to itself), or until its margin plus ``bound`` of its node (the most the rest
+    of the walk can add) is below ``floor[r]``: the row then stops early and ``outs[1][r]`` is
+    True (``bound`` None: every row walks to its terminal node).
+
+    Every :data:`STEPS_PER_CHECK` steps each lane whose row is done hands it in and takes the
+    next one (:func:`_hand_in`), so that the lanes stay busy whatever the lengths of their rows'
+    walks (a lockstep group of rows would wait for its longest walk: a fifth of the steps)."""
+    shape = (np.uint64(idle), np.uint64(x.shape[1]))
+    lanes = (nodes, rows, outs, shape)
     flat = x.reshape(-1)
-    c0, o0, r0 = _take(starts, idle, n_rows, n_features, 0)
-    c1, o1, r1 = _take(starts, idle, n_rows, n_features, 1)
-    c2, o2, r2 = _take(starts, idle, n_rows, n_features, 2)
-    c3, o3, r3 = _take(starts, idle, n_rows, n_features, 3)
-    c4, o4, r4 = _take(starts, idle, n_rows, n_features, 4)
-    c5, o5, r5 = _take(starts, idle, n_rows, n_features, 5)
-    c6, o6, r6 = _take(starts, idle, n_rows, n_features, 6)
-    c7, o7, r7 = _take(starts, idle, n_rows, n_features, 7)
-    c8, o8, r8 = _take(starts, idle, n_rows, n_features, 8)
-    c9, o9, r9 = _take(starts, idle, n_rows, n_features, 9)
-    c10, o10, r10 = _take(starts, idle, n_rows, n_features, 10)
-    c11, o11, r11 = _take(starts, idle, n_rows, n_features, 11)
-    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = m8 = m9 = m10 = m11 = np.float32(0.0)
+    c0, o0, r0, m0, f0 = _take(rows, shape, 0)
+    c1, o1, r1, m1, f1 = _take(rows, shape, 1)
+    c2, o2, r2, m2, f2 = _take(rows, shape, 2)
+    c3, o3, r3, m3, f3 = _take(rows, shape, 3)
+    c4, o4, r4, m4, f4 = _take(rows, shape, 4)
+    c5, o5, r5, m5, f5 = _take(rows, shape, 5)
+    c6, o6, r6, m6, f6 = _take(rows, shape, 6)
+    c7, o7, r7, m7, f7 = _take(rows, shape, 7)
+    c8, o8, r8, m8, f8 = _take(rows, shape, 8)
+    c9, o9, r9, m9, f9 = _take(rows, shape, 9)
+    c10, o10, r10, m10, f10 = _take(rows, shape, 10)
+    c11, o11, r11, m11, f11 = _take(rows, shape, 11)
     following = LANES
     while max(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11) >= 0:
         for _ in range(STEPS_PER_CHECK):
@@ -116,35 +154,37 @@ def walk(nodes, starts, x, idle, out):  # pragma: no cover - compiled
             c9, m9 = _step(nodes, flat, o9, c9, m9)
             c10, m10 = _step(nodes, flat, o10, c10, m10)
             c11, m11 = _step(nodes, flat, o11, c11, m11)
-        if _any_terminal(nodes, (c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11)):
-            if r0 >= 0 and nodes[c0]["left"] == c0:
-                c0, o0, r0, m0, following = _hand_in(starts, n_features, out, c0, r0, m0, following)
-            if r1 >= 0 and nodes[c1]["left"] == c1:
-                c1, o1, r1, m1, following = _hand_in(starts, n_features, out, c1, r1, m1, following)
-            if r2 >= 0 and nodes[c2]["left"] == c2:
-                c2, o2, r2, m2, following = _hand_in(starts, n_features, out, c2, r2, m2, following)
-            if r3 >= 0 and nodes[c3]["left"] == c3:
-                c3, o3, r3, m3, following = _hand_in(starts, n_features, out, c3, r3, m3, following)
-            if r4 >= 0 and nodes[c4]["left"] == c4:
-                c4, o4, r4, m4, following = _hand_in(starts, n_features, out, c4, r4, m4, following)
-            if r5 >= 0 and nodes[c5]["left"] == c5:
-                c5, o5, r5, m5, following = _hand_in(starts, n_features, out, c5, r5, m5, following)
-            if r6 >= 0 and nodes[c6]["left"] == c6:
-                c6, o6, r6, m6, following = _hand_in(starts, n_features, out, c6, r6, m6, following)
-            if r7 >= 0 and nodes[c7]["left"] == c7:
-                c7, o7, r7, m7, following = _hand_in(starts, n_features, out, c7, r7, m7, following)
-            if r8 >= 0 and nodes[c8]["left"] == c8:
-                c8, o8, r8, m8, following = _hand_in(starts, n_features, out, c8, r8, m8, following)
-            if r9 >= 0 and nodes[c9]["left"] == c9:
-                c9, o9, r9, m9, following = _hand_in(starts, n_features, out, c9, r9, m9, following)
-            if r10 >= 0 and nodes[c10]["left"] == c10:
-                c10, o10, r10, m10, following = _hand_in(
-                    starts, n_features, out, c10, r10, m10, following
-                )
-            if r11 >= 0 and nodes[c11]["left"] == c11:
-                c11, o11, r11, m11, following = _hand_in(
-                    starts, n_features, out, c11, r11, m11, following
-                )
+        if _any_done(
+            nodes,
+            bound,
+            (c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11),
+            (m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11),
+            (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11),
+        ):
+            if _done(nodes, bound, c0, m0, f0) and r0 >= 0:
+                c0, o0, r0, m0, f0, following = _hand_in(lanes, (c0, r0, m0), following)
+            if _done(nodes, bound, c1, m1, f1) and r1 >= 0:
+                c1, o1, r1, m1, f1, following = _hand_in(lanes, (c1, r1, m1), following)
+            if _done(nodes, bound, c2, m2, f2) and r2 >= 0:
+                c2, o2, r2, m2, f2, following = _hand_in(lanes, (c2, r2, m2), following)
+            if _done(nodes, bound, c3, m3, f3) and r3 >= 0:
+                c3, o3, r3, m3, f3, following = _hand_in(lanes, (c3, r3, m3), following)
+            if _done(nodes, bound, c4, m4, f4) and r4 >= 0:
+                c4, o4, r4, m4, f4, following = _hand_in(lanes, (c4, r4, m4), following)
+            if _done(nodes, bound, c5, m5, f5) and r5 >= 0:
+                c5, o5, r5, m5, f5, following = _hand_in(lanes, (c5, r5, m5), following)
+            if _done(nodes, bound, c6, m6, f6) and r6 >= 0:
+                c6, o6, r6, m6, f6, following = _hand_in(lanes, (c6, r6, m6), following)
+            if _done(nodes, bound, c7, m7, f7) and r7 >= 0:
+                c7, o7, r7, m7, f7, following = _hand_in(lanes, (c7, r7, m7), following)
+            if _done(nodes, bound, c8, m8, f8) and r8 >= 0:
+                c8, o8, r8, m8, f8, following = _hand_in(lanes, (c8, r8, m8), following)
+            if _done(nodes, bound, c9, m9, f9) and r9 >= 0:
+                c9, o9, r9, m9, f9, following = _hand_in(lanes, (c9, r9, m9), following)
+            if _done(nodes, bound, c10, m10, f10) and r10 >= 0:
+                c10, o10, r10, m10, f10, following = _hand_in(lanes, (c10, r10, m10), following)
+            if _done(nodes, bound, c11, m11, f11) and r11 >= 0:
+                c11, o11, r11, m11, f11, following = _hand_in(lanes, (c11, r11, m11), following)
 
 
 @_jit
@@ -175,12 +215,55 @@ def finite_rows(x, out):  # pragma: no cover - compiled
 
 
 @_jit
-def sigmoid(margin, out):  # pragma: no cover - compiled
-    """xgboost's float32 ``common::Sigmoid`` of each margin, to ``out`` (float32):
+def sigmoid_of(margin):  # pragma: no cover - compiled
+    """xgboost's float32 ``common::Sigmoid`` of one float32 margin:
     ``1 / (expf(min(-x, 88.7)) + 1 + 1e-16)``."""
+    t = min(-margin, SIGMOID_CLIP)  # std::min(-x, 88.7f)
+    return np.float32(1.0) / (np.float32(math.exp(t)) + np.float32(1.0) + SIGMOID_EPS)
+
+
+@_jit
+def sigmoid(margin, out):  # pragma: no cover - compiled
+    """:func:`sigmoid_of` each margin (float32), to ``out`` (float32)."""
     for i in range(margin.shape[0]):
-        t = min(-margin[i], SIGMOID_CLIP)  # std::min(-x, 88.7f)
-        out[i] = np.float32(1.0) / (np.float32(math.exp(t)) + np.float32(1.0) + SIGMOID_EPS)
+        out[i] = sigmoid_of(margin[i])
+
+
+@_jit
+def float32_of_key(key, buffer):  # pragma: no cover - compiled
+    """The float32 whose place in the order of all float32 values is ``key`` (int64: 0 is +0.0,
+    -1 is -0.0, each step the adjacent float32), through ``buffer`` (one float32)."""
+    bits = buffer.view(np.int32)
+    bits[0] = np.int32(key if key >= 0 else -(key + 1) - 2147483648)
+    return buffer[0]
+
+
+@_jit
+def key_of_float32(value, buffer):  # pragma: no cover - compiled
+    """The inverse of :func:`float32_of_key` (``value``: float32, not NaN)."""
+    buffer[0] = value
+    bits = np.int64(buffer.view(np.int32)[0])
+    return bits if bits >= 0 else -(bits & 0x7FFFFFFF) - 1
+
+
+@_jit
+def lowest_margins(margin, out):  # pragma: no cover - compiled
+    """For each float32 ``margin``, the smallest float32 whose :func:`sigmoid_of` is at least
+    the margin's (to ``out``, float32; -inf when every float32 is): a bisection over the float32
+    values from -inf to the margin, exact as the sigmoid never decreases (tested over its whole
+    range)."""
+    buffer = np.empty(1, dtype=np.float32)
+    for e in range(margin.shape[0]):
+        target = sigmoid_of(margin[e])
+        low = key_of_float32(np.float32(-np.inf), buffer) - 1  # below -inf: never reaches it
+        high = key_of_float32(margin[e], buffer)  # reaches it
+        while high - low > 1:
+            middle = low + (high - low) // 2
+            if sigmoid_of(float32_of_key(middle, buffer)) >= target:
+                high = middle
+            else:
+                low = middle
+        out[e] = float32_of_key(high, buffer)
 
 
 @_jit

@@ -11,7 +11,7 @@ import numpy as np
 from coffea.nanoevents import NanoEventsFactory
 
 from agc.analysis.assignment import best_assignments, fill_values, lepton_columns, objects_of
-from agc.analysis.inference import BACKENDS, forest, load_models, scores
+from agc.analysis.inference import BACKENDS, best_scores, forest, load_models, scores
 from agc.analysis.mlfeatures import assignments, features
 from agc.analysis.mltruth import assignment_accuracy
 from agc.analysis.processor import (
@@ -36,7 +36,7 @@ from agc.processing.histograms import check_inputs
 
 def ml_breakdown(path: str, entries: int) -> dict[str, Any]:
     """Seconds of the selection, the assignments, the features, the BDT scores (compiled and
-    xgboost, the same run) and the fill of the 20 features with every weight variation, on the
+    xgboost, the same run), each event's best assignment (both back-ends) and the fill of the 20 features with every weight variation, on the
     first ``entries`` of one ttbar nominal file (nominal jets, one process, best of three after a
     warm-up call that compiles); the assignments scored and the tree nodes their traversal
     visits; and the seconds of the processor's whole chunk (every jet-pT variation) without and
@@ -69,6 +69,11 @@ def ml_breakdown(path: str, entries: int) -> dict[str, Any]:
         b: _best_of(lambda b=b: scores(models, feats, even, backend=b), clock=time.process_time)[0]
         for b in BACKENDS
     }
+    event = rows.event
+    best_s = {
+        b: _best_of(lambda b=b: best_scores(models, feats, even, event, backend=b))[0]
+        for b in BACKENDS
+    }
     visits = int(node_visits(forest(models), feats, even.astype("int64")).sum())
     event_number = events.event.to_numpy()[region.mask]
     best = best_assignments(region.jets, lepton, event_number, models)
@@ -84,6 +89,7 @@ def ml_breakdown(path: str, entries: int) -> dict[str, Any]:
         "features_s": t_features,
         "scores_s": t_scores,
         "scores_cpu_s": cpu_scores,
+        "best_s": best_s,
         "fill_s": t_fill,
         "chunk_s": {"without": chunk_s[False], "with": chunk_s[True]},
     }
@@ -198,6 +204,12 @@ def format_ml_report(result: dict[str, Any]) -> str:
             f"    BDT {backend:>8}: {seconds:7.3f} s {seconds / max(n_rows, 1) * 1e9:8,.0f} ns per "
             f"assignment {seconds / max(visits, 1) * 1e9:6.2f} ns per node visit "
             f"(CPU time: {cpu / max(visits, 1) * 1e9:.2f} ns)"
+        )
+    for backend, seconds in b["best_s"].items():
+        lines.append(
+            f"    best assignment per event, {backend:>8}: {seconds:7.3f} s "
+            f"{seconds / max(n_rows, 1) * 1e9:6,.0f} ns per assignment"
+            + (" (walks stop once they cannot win)" if backend == "compiled" else "")
         )
     lines.append(
         f"    fill of the 20 features (nominal and {len(BTAG_VARIATIONS)} b-tag weights): "
