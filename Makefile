@@ -98,8 +98,14 @@ data: $(STAMP)
 data/embedded/manifest.json: inputs/embedded.yaml | $(STAMP)
 	$(BIN)/agc generate --output data/embedded
 
+## The package's bytecode, written before a run or the tests: every step is a new Python
+## process importing the package from code/, and PYTHONDONTWRITEBYTECODE (set in the image and
+## on some machines) would have each of them compile it again (about 0.1 s a process).
+BYTECODE = @$(BIN)/python -m compileall -q code
+
 ## Run the whole workflow (reana.yaml's serial steps, locally) on the embedded default.
 run: $(STAMP)
+	$(BYTECODE)
 	$(BIN)/agc run-serial reana.yaml $(PARAMS)
 
 ## Build environment/Dockerfile with podman as $(IMAGE) (a Debian base made with mmdebstrap when
@@ -126,6 +132,7 @@ test-container: $(STAMP) $(REANA_STAMP)
 
 ## Run the CWL workflow locally with cwltool.
 run-cwl: $(STAMP)
+	$(BYTECODE)
 	$(BIN)/agc run-cwl $(PARAMS)
 
 ## Run the Snakemake workflow (reana-snakemake.yaml -> workflow/Snakefile) locally with Snakemake
@@ -134,10 +141,12 @@ run-cwl: $(STAMP)
 ## outputs/logs/snakemake.log. Every job runs again (--forceall), as with `make run`.
 SNAKEMAKE_CORES ?= 2
 run-snakemake: $(STAMP) $(SNAKEMAKE_STAMP)
+	$(BYTECODE)
 	$(BIN)/agc run-snakemake --snakemake $(SNAKEMAKE_VENV)/bin/snakemake --cores $(SNAKEMAKE_CORES) $(PARAMS)
 
 ## The same with Snakemake 9.27.0, the engine of REANA 0.95 (.venv-snakemake9).
 run-snakemake9: $(STAMP) $(SNAKEMAKE9_STAMP)
+	$(BYTECODE)
 	$(BIN)/agc run-snakemake --snakemake $(SNAKEMAKE9_VENV)/bin/snakemake --cores $(SNAKEMAKE_CORES) $(PARAMS)
 
 ## The test suite: every behaviour, the end-to-end runs of every engine on the small generated
@@ -147,12 +156,14 @@ run-snakemake9: $(STAMP) $(SNAKEMAKE9_STAMP)
 ## the default runs them in this one process (docs/performance.md says why).
 TEST_WORKERS ?= 0
 test: $(STAMP) $(REANA_STAMP) $(ARCHIVE_STAMP) $(SNAKEMAKE_STAMP) $(SNAKEMAKE9_STAMP) $(REANA_DASK_STAMP)
+	$(BYTECODE)
 	$(BIN)/python -m pytest -m "not container and not full" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## The checks of the full embedded default (tests marked `full`): its regression references
 ## (histograms, cut flow, workspace, fit results, plots, ML model, limits) and its physics checks;
 ## and the Snakemake run under REANA 0.9's Snakemake (make test runs REANA 0.95's).
 test-full: $(STAMP) $(SNAKEMAKE_STAMP)
+	$(BYTECODE)
 	$(BIN)/python -m pytest -m "full and not container" $(PYTEST_ARGS)
 
 ## The ML model's regression references, regenerated on purpose: the ML histograms of

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -32,10 +33,23 @@ PIP = (sys.executable, "-m", "pip", "--quiet")
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel built from the repository (as ``pip wheel --no-build-isolation``)."""
+    """The wheel built from a copy of the repository's files (as ``pip wheel
+    --no-build-isolation``): building in the checkout would leave ``code/*.egg-info`` there,
+    whose entry points, once stale, would shadow the installed package's on ``PYTHONPATH=code``
+    (e.g. papermill's engine ``agc``)."""
     folder = tmp_path_factory.mktemp("wheel")
+    source = tmp_path_factory.mktemp("source")
+    listed = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     result = subprocess.run(
-        [*PIP, "wheel", "--no-deps", "--no-build-isolation", str(REPO), "-w", str(folder)],
+        [*PIP, "wheel", "--no-deps", "--no-build-isolation", str(source), "-w", str(folder)],
         capture_output=True,
         text=True,
         check=False,
@@ -113,6 +127,9 @@ def test_wheel_carries_the_analysis_files_and_the_licences(wheel: Path) -> None:
     assert metadata["Requires-Python"] == ">=3.11"
     dist_info = metadata_name.rsplit("/", 1)[0]
     assert f"{dist_info}/licenses/{BDT_LICENCE}" in names
+    with zipfile.ZipFile(wheel) as archive:
+        entry_points = archive.read(f"{dist_info}/entry_points.txt").decode()
+    assert "[papermill.engine]\nagc = agc.workflow.notebookengine:AGCEngine" in entry_points
 
 
 def test_installed_package_finds_models_configs_signals_and_recipe(

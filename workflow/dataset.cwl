@@ -38,6 +38,8 @@ arguments:
   - $(inputs.outdir)/notebooks/00_dataset.ipynb
   - -k
   - python3
+  - --engine
+  - agc
   - --no-progress-bar
   - -r
   - inputs

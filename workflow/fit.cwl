@@ -33,6 +33,8 @@ arguments:
   - $(inputs.outdir)/notebooks/03_fit.ipynb
   - -k
   - python3
+  - --engine
+  - agc
   - --no-progress-bar
   - -r
   - outdir

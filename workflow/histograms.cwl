@@ -61,6 +61,8 @@ arguments:
   - $(inputs.outdir)/notebooks/01_histograms__$(inputs.samples).ipynb
   - -k
   - python3
+  - --engine
+  - agc
   - --no-progress-bar
   - -r
   - inputs

@@ -37,6 +37,8 @@ arguments:
   - $(inputs.outdir)/notebooks/02_statistical_model.ipynb
   - -k
   - python3
+  - --engine
+  - agc
   - --no-progress-bar
   - -r
   - outdir
