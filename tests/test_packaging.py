@@ -129,7 +129,9 @@ def test_wheel_carries_the_analysis_files_and_the_licences(wheel: Path) -> None:
     assert f"{dist_info}/licenses/{BDT_LICENCE}" in names
     with zipfile.ZipFile(wheel) as archive:
         entry_points = archive.read(f"{dist_info}/entry_points.txt").decode()
-    assert "[papermill.engine]\nagc = agc.workflow.notebookengine:AGCEngine" in entry_points
+    assert (
+        "[papermill.engine]\nagc-nbclient = agc.workflow.notebookengine:AGCEngine" in entry_points
+    )
 
 
 def test_installed_package_finds_models_configs_signals_and_recipe(

@@ -39,7 +39,7 @@ arguments:
   - -k
   - python3
   - --engine
-  - agc
+  - agc-nbclient
   - --no-progress-bar
   - -r
   - inputs

@@ -34,7 +34,7 @@ arguments:
   - -k
   - python3
   - --engine
-  - agc
+  - agc-nbclient
   - --no-progress-bar
   - -r
   - outdir

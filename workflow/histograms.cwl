@@ -62,7 +62,7 @@ arguments:
   - -k
   - python3
   - --engine
-  - agc
+  - agc-nbclient
   - --no-progress-bar
   - -r
   - inputs

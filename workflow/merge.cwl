@@ -50,7 +50,7 @@ arguments:
   - {position: 3, valueFrom: -k}
   - {position: 3, valueFrom: python3}
   - {position: 3, valueFrom: --engine}
-  - {position: 3, valueFrom: agc}
+  - {position: 3, valueFrom: agc-nbclient}
   - {position: 3, valueFrom: --no-progress-bar}
   - {position: 3, valueFrom: -r}
   - {position: 3, valueFrom: outdir}

@@ -48,7 +48,7 @@ arguments:
   - {position: 4, valueFrom: -k}
   - {position: 4, valueFrom: python3}
   - {position: 4, valueFrom: --engine}
-  - {position: 4, valueFrom: agc}
+  - {position: 4, valueFrom: agc-nbclient}
   - {position: 4, valueFrom: --no-progress-bar}
   - {position: 4, valueFrom: -r}
   - {position: 4, valueFrom: outdir}

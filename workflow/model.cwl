@@ -38,7 +38,7 @@ arguments:
   - -k
   - python3
   - --engine
-  - agc
+  - agc-nbclient
   - --no-progress-bar
   - -r
   - outdir

@@ -42,7 +42,7 @@ arguments:
   - {position: 2, valueFrom: -k}
   - {position: 2, valueFrom: python3}
   - {position: 2, valueFrom: --engine}
-  - {position: 2, valueFrom: agc}
+  - {position: 2, valueFrom: agc-nbclient}
   - {position: 2, valueFrom: --no-progress-bar}
   - {position: 2, valueFrom: -r}
   - {position: 2, valueFrom: optimise_cut}

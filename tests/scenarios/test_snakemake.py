@@ -152,7 +152,8 @@ def test_every_rule_has_the_image_and_reana_resources(reana_steps: dict[str, Any
         assert "PYTHONPATH=code" in command or "{PAPERMILL}" in command, name
     text = SNAKEFILE.read_text(encoding="utf-8")
     assert (
-        'PAPERMILL = "PYTHONPATH=code papermill -k python3 --engine agc --no-progress-bar"' in text
+        'PAPERMILL = "PYTHONPATH=code papermill -k python3 --engine agc-nbclient --no-progress-bar"'
+        in text
     )
     for name, step in serial.items():
         block = text[text.index(f" {name}:\n") :]

@@ -16,8 +16,8 @@ from agc.workflow.notebookengine import SHUTDOWN, AGCEngine
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_engine_is_registered_as_agc() -> None:
-    assert papermill.engines.papermill_engines.get_engine("agc") is AGCEngine
+def test_the_engine_is_registered_as_agc_nbclient() -> None:
+    assert papermill.engines.papermill_engines.get_engine("agc-nbclient") is AGCEngine
     assert issubclass(AGCEngine, papermill.engines.NBClientEngine)
 
 
@@ -67,4 +67,4 @@ def test_every_workflow_runs_its_notebooks_with_the_engine() -> None:
     assert len(calls["Snakefile"]) == 1
     for file, commands in calls.items():
         for command in commands:
-            assert "-k python3 --engine agc " in command, (file, command)
+            assert "-k python3 --engine agc-nbclient " in command, (file, command)

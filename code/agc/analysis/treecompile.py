@@ -36,6 +36,7 @@ compiled once per process (cached on disk when numba can write its cache, in mem
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,7 +193,8 @@ def rounding_slack(nodes: np.ndarray, n_trees: int) -> float:
     float32 spacing there; one whole spacing per tree covers that and the float64 rounding of
     :func:`node_bounds`."""
     largest = float(node_bounds(nodes, np.abs(nodes["value"].astype(np.float64))).max()) + 1.0
-    return n_trees * float(np.spacing(np.float32(2.0 ** np.ceil(np.log2(largest)))))
+    exponent = math.frexp(largest)[1]  # largest < 2**exponent
+    return n_trees * math.ldexp(1.0, exponent - 23)  # float32 spacing at 2**exponent
 
 
 def margins(forest: Forest, x: np.ndarray, ensemble: np.ndarray) -> np.ndarray:

@@ -1,11 +1,11 @@
-"""The papermill engine the workflows run their notebooks with (``papermill --engine agc``).
+"""The papermill engine the workflows run their notebooks with (``papermill --engine agc-nbclient``).
 
 It is papermill's nbclient engine with one setting changed: once the last cell has run, the
 kernel is stopped at once (nbclient's ``shutdown_kernel="immediate"``) instead of being asked to
 shut down and waited for, which costs about 0.4 s a notebook (the kernel's own delay, its
 interpreter's teardown and the client's polling). Nothing is lost: a stage writes its outputs
 atomically before its cell returns, and nbclient has received every output of a cell before it
-runs the next. Registered as the ``papermill.engine`` entry point ``agc`` (pyproject.toml), so
+runs the next. Registered as the ``papermill.engine`` entry point ``agc-nbclient`` (pyproject.toml), so
 it exists wherever the package is installed (``.venv``, the image).
 """
 
