@@ -217,9 +217,9 @@ def best_of_events(
     finishing the walks of rows that cannot reach it.
 
     ``x`` and ``ensemble`` as for :func:`margins`; ``event``: the event of each row, sorted.
-    Each event's row with the largest first-tree leaf is scored first; its probability sets a
-    floor, the smallest float32 margin with that probability or more
-    (:func:`agc.analysis.treewalk.lowest_margins`). Any other row stops as soon as its margin
+    Each event's row with the largest margin after :data:`HEAD_TREES` trees (``forest.head``)
+    is scored first; its probability sets a floor, the smallest float32 margin with that
+    probability or more (:func:`agc.analysis.treewalk.lowest_margins`). Any other row stops as soon as its margin
     plus the most its remaining nodes can add (``forest.bound``) and the rounding allowance
     (``forest.slack``) is below the floor: its probability is then below the first row's, and
     it can be neither the best nor tie with it. Rows with a NaN feature always finish."""
