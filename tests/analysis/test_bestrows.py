@@ -69,13 +69,13 @@ def test_generated_ttbar_events_have_the_same_best_rows(models, tmp_path) -> Non
 def walks(f, feats, even, event):
     """(margin, stopped) of every row, with the floors :func:`best_of_events` sets: from the
     best row's margin of each event (the highest floor it can set)."""
-    from agc.analysis.treecompile import _event_sizes, _walk
+    from agc.analysis.treecompile import _event_runs, _walk
 
     full = margins(f, feats, even.astype(np.int64))
     best = best_rows(event, sigmoid(full))
     lowest = np.empty(len(best), dtype=np.float32)
     treewalk.lowest_margins(full[best], lowest)
-    floor = np.repeat(lowest.astype(np.float64) - f.slack, _event_sizes(event))
+    floor = np.repeat(lowest.astype(np.float64) - f.slack, _event_runs(event)[1])
     x = np.ascontiguousarray(feats, dtype=np.float32)
     margin, stopped = _walk(f, x, f.roots[even.astype(np.int64)], floor)
     assert np.array_equal(margin[~stopped], full[~stopped])

@@ -127,15 +127,23 @@ def _depth_first(tree: dict) -> list[int]:
     return order
 
 
-def build_forest(models: list[tuple[bytes, int]], head: bool = True) -> Forest:
+def build_forest(models: list[tuple[bytes, int]]) -> Forest:
     """The node table of ``models``: (xgboost JSON bytes, number of leading trees to use) each,
-    in ensemble order; with ``head``, also that of their first :data:`HEAD_TREES` trees."""
+    in ensemble order, with that of their first :data:`HEAD_TREES` trees as its ``head``. Each
+    JSON model is parsed once."""
+    parsed = [_trees(raw, n_trees) for raw, n_trees in models]
+    ensembles = [trees for trees, _ in parsed]
+    n_features = max((n_feat for _, n_feat in parsed), default=0)
+    head = _forest([trees[:HEAD_TREES] for trees in ensembles], n_features, None)
+    return _forest(ensembles, n_features, head)
+
+
+def _forest(ensembles: list[list[dict]], n_features: int, head: Forest | None) -> Forest:
+    """The :class:`Forest` of ``ensembles`` (each a list of xgboost JSON trees, in order), rows
+    of ``n_features`` features, with ``head``."""
     records: list[tuple] = []
     roots = []
-    n_features = 0
-    for raw, n_trees in models:
-        trees, n_feat = _trees(raw, n_trees)
-        n_features = max(n_features, n_feat)
+    for trees in ensembles:
         roots.append(len(records))
         for tree in trees:
             order = _depth_first(tree)
@@ -164,10 +172,8 @@ def build_forest(models: list[tuple[bytes, int]], head: bool = True) -> Forest:
         idle=terminal,
         n_features=n_features,
         bound=node_bounds(nodes),
-        slack=rounding_slack(nodes, max(n for _, n in models)),
-        head=build_forest([(raw, min(n, HEAD_TREES)) for raw, n in models], False)
-        if head
-        else None,
+        slack=rounding_slack(nodes, max(len(trees) for trees in ensembles)),
+        head=head,
     )
 
 
@@ -205,8 +211,7 @@ def margins(forest: Forest, x: np.ndarray, ensemble: np.ndarray) -> np.ndarray:
     with the default children (``walk_missing``): the same floats, a row's margin depends on the
     row only."""
     x = _float32_rows(forest, x)
-    starts = forest.roots[np.asarray(ensemble, dtype=np.int64)]
-    return _walk(forest, x, starts, _no_floor(len(x)))[0]
+    return _walk(forest, x, forest.roots[np.asarray(ensemble, dtype=np.int64)])[0]
 
 
 def best_of_events(
@@ -231,11 +236,11 @@ def best_of_events(
     ensemble = np.asarray(ensemble, dtype=np.int64)
     starts = forest.roots[ensemble]
     head = forest.head or forest
-    candidate = first_maxima(event, _walk(head, x, head.roots[ensemble], _no_floor(len(x)))[0])
-    candidate_margin = _walk(forest, x[candidate], starts[candidate], _no_floor(len(candidate)))[0]
+    candidate = first_maxima(event, _walk(head, x, head.roots[ensemble])[0])
+    candidate_margin = _walk(forest, x[candidate], starts[candidate])[0]
     lowest = np.empty_like(candidate_margin)
     treewalk.lowest_margins(candidate_margin, lowest)
-    floor = np.repeat(lowest.astype(np.float64) - forest.slack, _event_sizes(event))
+    floor = np.repeat(lowest.astype(np.float64) - forest.slack, _event_runs(event)[1])
     margin, stopped = _walk(forest, x, starts, floor)
     probability = sigmoid(margin)
     probability[stopped] = -np.inf
@@ -248,23 +253,18 @@ def first_maxima(event: np.ndarray, values: np.ndarray) -> np.ndarray:
     rows, in event order (``event``: the event of each row, sorted)."""
     if len(event) == 0:
         return np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, event[1:] != event[:-1]])
+    starts, counts = _event_runs(event)
     best = np.maximum.reduceat(values, starts)
-    counts = np.diff(np.r_[starts, len(event)])
     first = np.flatnonzero(values == np.repeat(best, counts))
     keep = np.r_[True, event[first][1:] != event[first][:-1]]
     return first[keep]
 
 
-def _no_floor(rows: int) -> np.ndarray:
-    """Floors (float64) that never stop a walk."""
-    return np.full(rows, -np.inf)
-
-
-def _event_sizes(event: np.ndarray) -> np.ndarray:
-    """Rows of each event (``event`` sorted), in event order."""
+def _event_runs(event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row, number of rows) of each event, in event order (``event``: sorted, not
+    empty)."""
     starts = np.flatnonzero(np.r_[True, event[1:] != event[:-1]])
-    return np.diff(np.r_[starts, len(event)])
+    return starts, np.diff(np.r_[starts, len(event)])
 
 
 def _float32_rows(forest: Forest, x: np.ndarray) -> np.ndarray:
@@ -278,18 +278,23 @@ def _float32_rows(forest: Forest, x: np.ndarray) -> np.ndarray:
 
 
 def _walk(
-    forest: Forest, x: np.ndarray, starts: np.ndarray, floor: np.ndarray
+    forest: Forest, x: np.ndarray, starts: np.ndarray, floor: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(float32 margin, whether it stopped below its floor) of each row of ``x`` (float32),
-    walking from ``starts`` with float64 ``floor``s (:func:`agc.analysis.treewalk.walk`); rows
-    with a NaN feature walk to the end with the default children."""
+    walking from ``starts`` with float64 ``floor``s (:func:`agc.analysis.treewalk.walk`; None:
+    every walk to its end, the kernel compiled without the floor test); rows with a NaN feature
+    walk to the end with the default children."""
     from agc.analysis import treewalk  # numba: imported where inference runs
+
+    if floor is None:
+        bound, floor = None, np.full(len(x), -np.inf)
+    else:
+        bound = forest.bound
 
     margin = np.empty(len(x), dtype=np.float32)
     stopped = np.zeros(len(x), dtype=bool)
     finite = np.empty(len(x), dtype=bool)
     treewalk.finite_rows(x, finite)
-    bound = forest.bound if np.isfinite(floor).any() else None  # None: no floor to test
     if finite.all():
         treewalk.walk(forest.nodes, bound, (starts, floor), x, forest.idle, (margin, stopped))
         return margin, stopped
