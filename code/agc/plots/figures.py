@@ -8,13 +8,12 @@ with 3.378 fb^-1 (13 TeV). The fit-result figures (pulls, correlations, impact r
 out the per-bin MC-statistics terms ``staterror_<channel>[i]`` (:func:`is_mc_stat`), as
 cabinetry's pull plot does: centred at 1 with their own small width, they would show as
 pulls of +1 in the ranking's pull panel. Every figure is written as PDF and PNG, atomically,
-byte-reproducibly: PNG rendered by Agg and PDF by matplotlib's PDF backend (whatever the interactive backend, so
-notebooks keep theirs), fixed DPI, no dates/producer in the metadata, fixed SVG hash salt.
+byte-reproducibly: PNG by Agg, PDF by matplotlib's PDF backend (whatever the interactive
+backend), fixed DPI, no dates/producer in the metadata, fixed SVG hash salt.
 
-The numbers come from cabinetry: :func:`cabinetry.model_utils.prediction` for the stacked
-distributions (drawn with mplhep), :func:`cabinetry.visualize.pulls`,
-:func:`cabinetry.visualize.correlation_matrix` and :func:`cabinetry.visualize.ranking` for the
-fit-result figures (drawn by cabinetry inside our style, then labelled).
+The numbers come from cabinetry: its model prediction (:func:`agc.stats.prediction.prediction`)
+for the stacked distributions (drawn with mplhep), :func:`cabinetry.visualize.pulls`,
+``correlation_matrix`` and ``ranking`` for the fit-result figures (drawn in our style, labelled).
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from agc.core import physics
 from agc.core.fileio import atomic_path
 from agc.dataset.origin import DataOrigin
 from agc.stats.model import load_template
+from agc.stats.prediction import prediction
 from agc.stats.results import FitRun
 
 #: Integrated luminosity on the plots [/fb].
@@ -397,27 +397,29 @@ def distribution_plots(
     config: Mapping[str, Any] | None = None,
     stage: str | None = None,
     origin: DataOrigin = DataOrigin.SYNTHETIC,
+    channels: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Pre-fit (``fit_results=None``) or post-fit stacked distributions of every channel.
-
-    Files: ``<plots_dir>/<channel>_prefit.{pdf,png}`` / ``_postfit``, channel spaces -> "-";
-    ``stage`` (default "Pre-fit" / "Post-fit") is the label drawn and, lower case without
-    hyphens and spaces, the file suffix; ``origin`` says what the events are (the label).
-    """
-    prediction = cabinetry.model_utils.prediction(model, fit_results=fit_results)
+    """Pre-fit (``fit_results=None``) or post-fit stacked distributions of the ``channels``
+    (default: every channel of the model). Files: ``<plots_dir>/<channel>_prefit.{pdf,png}`` /
+    ``_postfit``, channel spaces -> "-"; ``stage`` (default "Pre-fit" / "Post-fit") is the label
+    drawn and, lower case without hyphens and spaces, the file suffix; ``origin`` says what the
+    events are (the label)."""
+    predicted = prediction(model, fit_results=fit_results)
     if stage is None:
         stage = "Pre-fit" if fit_results is None else "Post-fit"
     main = np.asarray(data[: model.config.nmaindata], dtype=float)
     samples = list(model.config.samples)
-    totals = np.sum([np.sum(np.asarray(ch), axis=1) for ch in prediction.model_yields], axis=0)
+    totals = np.sum([np.sum(np.asarray(ch), axis=1) for ch in predicted.model_yields], axis=0)
     order = [samples[i] for i in np.argsort(totals, kind="stable")]  # smallest at the bottom
     colors = sample_colors(sorted(samples))
     paths = []
     for i_ch, channel in enumerate(model.config.channels):
+        if channels is not None and channel not in channels:
+            continue
         ch_data = main[model.config.channel_slices[channel]]
         edges, variable = region_axis(channel, ch_data.size, config)
-        ch_yields = {s: np.asarray(prediction.model_yields[i_ch][samples.index(s)]) for s in order}
-        total_stdev = np.asarray(prediction.total_stdev_model_bins[i_ch][-1])
+        ch_yields = {s: np.asarray(predicted.model_yields[i_ch][samples.index(s)]) for s in order}
+        total_stdev = np.asarray(predicted.total_stdev_model_bins[i_ch][-1])
         with paper_style():
             fig = data_mc_figure(
                 edges,

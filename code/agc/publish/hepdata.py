@@ -3,8 +3,8 @@
 Tables (one YAML file each, plus ``submission.yaml``):
 
 - one per paper distribution plot: ``<channel> pre-fit`` and ``<channel> post-fit`` -- binned
-  yields [events] per sample and in total with the model's uncertainty
-  (:func:`cabinetry.model_utils.prediction`, post-fit from the parameters and correlations in
+  yields [events] per sample and in total with the model's uncertainty (cabinetry's prediction,
+  :func:`agc.stats.prediction.prediction`; post-fit from the parameters and correlations in
   ``fit_results.json``, no refit) and the pseudo-data with sqrt(N) errors;
 - ``Fit result``: best-fit value and (HESSE) uncertainty of every parameter;
 - ``Upper limits`` (when reinterpretation outputs exist): observed and expected 95 % CL upper
@@ -42,6 +42,7 @@ from agc.core.errors import AGCError
 from agc.core.fileio import atomic_path
 from agc.plots.figures import region_axis
 from agc.stats.fit import load_model
+from agc.stats.prediction import prediction
 
 #: Significant digits written for every value (hepdata-lib rounds to 5 by default).
 DIGITS: int = 10
@@ -118,7 +119,7 @@ def distribution_tables(
     Values are expected events per bin (bins of the model, GeV); sample and total uncertainties
     are cabinetry's model uncertainty (all parameters, correlations included).
     """
-    prediction = cabinetry.model_utils.prediction(model, fit_results=fit_results)
+    predicted = prediction(model, fit_results=fit_results)
     stage = "pre-fit" if fit_results is None else "post-fit"
     main = np.asarray(data[: model.config.nmaindata], dtype=float)
     samples = list(model.config.samples)
@@ -136,12 +137,12 @@ def distribution_tables(
         table.keywords["cmenergies"] = [13000]
         table.keywords["reactions"] = ["P P --> TOP TOPBAR X"]
         table.add_variable(_binned_variable(edges, label.replace("$", "")))
-        stdev = prediction.total_stdev_model_bins[i_ch]
+        stdev = predicted.total_stdev_model_bins[i_ch]
         for i_s, sample in enumerate(samples):
             table.add_variable(
-                _yield_variable(sample, prediction.model_yields[i_ch][i_s], stdev[i_s], "model")
+                _yield_variable(sample, predicted.model_yields[i_ch][i_s], stdev[i_s], "model")
             )
-        total = np.sum(np.asarray(prediction.model_yields[i_ch]), axis=0)
+        total = np.sum(np.asarray(predicted.model_yields[i_ch]), axis=0)
         table.add_variable(_yield_variable("Total prediction", total, stdev[-1], "model"))
         table.add_variable(
             _yield_variable("Pseudo-data", ch_data, np.sqrt(np.clip(ch_data, 0, None)), "stat")
