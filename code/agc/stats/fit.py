@@ -393,7 +393,7 @@ def run_fit(
     if impacts and exact_derivatives:
         raise ValueError("exact derivatives are for fits without impacts")
     spec, model, data = load_model(workspace)
-    exact = derivatives(spec) if exact_derivatives else None
+    exact = derivatives(model, data) if exact_derivatives else None
     with ranking_pool(spec, workers if impacts else 0) as pool, naming(workspace):
         fit_results, main = fit(model, data, exact=exact)
         partial = FitRun(fit_summary(spec, model, fit_results, main=main), model, data, fit_results)
