@@ -1,4 +1,4 @@
-"""The figure process beside a fit (agc.plots.process)."""
+"""The ML step's second process (agc.plots.process)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from agc.plots.process import warm_figure_process
 
 
 def _state() -> tuple[int, bool]:
-    return os.getpid(), "agc.plots.mlfigures" in sys.modules
+    return os.getpid(), {"agc.plots.mlfigures", "agc.stats.mlmodel", "jax"} <= set(sys.modules)
 
 
-def test_the_warm_process_is_another_one_with_the_figure_modules_imported() -> None:
+def test_the_warm_process_is_another_one_with_the_fit_and_figure_modules_imported() -> None:
     with warm_figure_process() as pool:
         pid, imported = pool.submit(_state).result()
     assert pid != os.getpid()

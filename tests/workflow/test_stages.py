@@ -320,13 +320,13 @@ def test_ml_stage_writes_the_workspace_fit_and_plots_with_the_main_fit_s_validat
     in_tmp: Path,
 ) -> None:
     """The ML stages on a stand-in histograms_ml.root after a main fit (synthetic histograms;
-    a configuration keeping two of the ML channels, for speed): every product where the
-    workflows expect it; the figures drawn in the stage's second process are those drawn in
-    this one."""
+    a configuration keeping three of the ML channels, for speed): every product where the
+    workflows expect it; the second process draws the post-fit figures of two channels, this
+    one of the third, and those drawn in the second process are those drawn in this one."""
     import yaml
     from ml_helpers import ML_CONFIG, write_ml_histograms
 
-    from agc.plots.mlfigures import prefit_and_validation_plots
+    from agc.plots.mlfigures import fit_result_plots, worker_channels
     from agc.stats.fit import run_fit
     from agc.stats.mlmodel import ml_template
 
@@ -335,7 +335,7 @@ def test_ml_stage_writes_the_workspace_fit_and_plots_with_the_main_fit_s_validat
     stages.model(outdir="run", config=CONFIG)
     run_fit(in_tmp / "run" / "workspace.json", in_tmp / "run" / "fit_results.json", impacts=False)
     config = yaml.safe_load(ML_CONFIG.read_text(encoding="utf-8"))
-    kept = ["Feature0", "Feature6"]
+    kept = ["Feature0", "Feature4", "Feature6"]
     config["Regions"] = [
         r for r in config["Regions"] if r["Name"] in kept or r["Name"] not in KEPT_ML
     ]
@@ -354,12 +354,19 @@ def test_ml_stage_writes_the_workspace_fit_and_plots_with_the_main_fit_s_validat
     names = sorted(p.name for p in result.plots)
     assert names == sorted(f"{stem}.{fmt}" for stem in expected for fmt in ("pdf", "png"))
     assert sorted(p.name for p in (ml / "plots").iterdir()) == names
-    again = prefit_and_validation_plots(
+    again = fit_result_plots(
         ml / "workspace_ml.json",
-        in_tmp / "run" / "fit_results.json",
+        ml / "fit_results_ml.json",
         in_tmp / "here",
         ml_template("ml.yaml"),
+        channels=worker_channels(kept),
     )
+    assert worker_channels(kept) == ("Feature0", "Feature4")
+    assert {p.name for p in again} == {
+        f"{stem}.{fmt}"
+        for stem in ("pulls", "correlation_matrix", "Feature0_postfit", "Feature4_postfit")
+        for fmt in ("pdf", "png")
+    }
     for path in again:
         assert path.read_bytes() == (ml / "plots" / path.name).read_bytes(), path.name
 

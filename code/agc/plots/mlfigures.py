@@ -6,7 +6,8 @@ the ML model with ``cabinetry.model_utils.match_fit_results`` -- parameters the 
 the ML channels' MC statistical gammas, stay at their pre-fit values -- and the prediction is
 drawn against the pseudo-data of every ML channel. The ML model's own pre-/post-fit figures,
 pulls and correlations (:func:`prefit_and_validation_plots`, :func:`fit_result_plots`) are drawn
-with the main model's figure code (:mod:`agc.plots.figures`).
+with the main model's figure code (:mod:`agc.plots.figures`), the ones after the fit from its
+files, so that the ML stage can share them between two processes.
 """
 
 from __future__ import annotations
@@ -58,38 +59,37 @@ def validation_plots(
 
 
 def prefit_and_validation_plots(
-    workspace: str | os.PathLike[str],
-    main_fit: str | os.PathLike[str],
+    model: Any,
+    data: Sequence[float],
+    main_fit: Any,
     plots_dir: str | os.PathLike[str],
     config: Mapping[str, Any] | None = None,
     origin: DataOrigin = DataOrigin.SYNTHETIC,
 ) -> list[Path]:
-    """The ML figures that need no ML fit, from files: the pre-fit distributions of the ML
-    ``workspace`` and :func:`validation_plots` with the main fit ``main_fit``
-    (``fit_results.json``), labelled for ``origin``. The ML fit stage draws them in a second
-    process while it fits."""
-    from agc.stats.fit import load_model
-    from agc.stats.mlmodel import main_fit_results
-
-    _, model, data = load_model(workspace)
+    """The ML figures that need no ML fit: the pre-fit distributions of the ML ``model`` (with
+    its ``data``) and :func:`validation_plots` with the main fit ``main_fit``
+    (:class:`cabinetry.fit.FitResults`), labelled for ``origin``. The ML fit stage draws them
+    while its second process fits."""
     Path(plots_dir).mkdir(parents=True, exist_ok=True)
     paths = distribution_plots(model, data, plots_dir, config=config, origin=origin)
-    return paths + validation_plots(
-        model, data, main_fit_results(main_fit), plots_dir, config=config, origin=origin
-    )
+    return paths + validation_plots(model, data, main_fit, plots_dir, config=config, origin=origin)
 
 
 def fit_result_plots(
+    workspace: str | os.PathLike[str],
     fit_results: str | os.PathLike[str],
     plots_dir: str | os.PathLike[str],
+    config: Mapping[str, Any] | None = None,
     origin: DataOrigin = DataOrigin.SYNTHETIC,
+    channels: Sequence[str] = (),
 ) -> list[Path]:
-    """Pulls (free normalisations left out, as in :func:`agc.plots.figures.paper_plots`) and the
-    correlation matrix of the fit written to ``fit_results`` (``fit_results_ml.json``), labelled
-    for ``origin``: drawn from the file, so in a second process while the post-fit
-    distributions are drawn."""
+    """From files, so in a second process: pulls (free normalisations left out, as in
+    :func:`agc.plots.figures.paper_plots`), the correlation matrix and the post-fit
+    distributions of ``channels`` of the fit written to ``fit_results`` (``fit_results_ml.json``)
+    of ``workspace``, labelled for ``origin``."""
     import json
 
+    from agc.stats.fit import load_model
     from agc.stats.mlmodel import main_fit_results
 
     results = main_fit_results(fit_results)
@@ -100,6 +100,25 @@ def fit_result_plots(
         if kind in ("normfactor", "shapefactor")
     ]
     Path(plots_dir).mkdir(parents=True, exist_ok=True)
-    return pulls_plot(results, plots_dir, exclude=free, origin=origin) + correlation_plot(
-        results, plots_dir, origin=origin
-    )
+    paths = pulls_plot(results, plots_dir, exclude=free, origin=origin)
+    paths += correlation_plot(results, plots_dir, origin=origin)
+    if channels:
+        _, model, data = load_model(workspace)
+        paths += distribution_plots(
+            model,
+            data,
+            plots_dir,
+            fit_results=results,
+            config=config,
+            origin=origin,
+            channels=channels,
+        )
+    return paths
+
+
+def worker_channels(channels: Sequence[str]) -> tuple[str, ...]:
+    """The channels whose post-fit figures the ML stage's second process draws, after the fit,
+    the pulls and the correlations: all but the last third, which the stage's own process draws
+    once it has drawn the two figures per channel that need no fit (the fit, pulls and
+    correlations take about as long as those)."""
+    return tuple(channels[: len(channels) - len(channels) // 3])

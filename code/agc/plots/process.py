@@ -1,5 +1,5 @@
-"""The process that draws figures beside a fit (the ML step's pre-fit and validation figures,
-:func:`agc.workflow.stages.ml_fit`)."""
+"""The ML step's second process (:func:`agc.workflow.stages.ml_fit`): it fits the ML model
+while the step draws the figures that need no fit, then draws some of those that do."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
 
-__all__ = ["figure_process", "import_ml_figures", "warm_figure_process"]
+__all__ = ["figure_process", "import_ml_stage", "warm_figure_process"]
 
 
 def figure_process() -> ProcessPoolExecutor:
@@ -16,16 +16,20 @@ def figure_process() -> ProcessPoolExecutor:
     return ProcessPoolExecutor(1, mp_context=get_context("spawn"))
 
 
-def import_ml_figures() -> None:
-    """Import the ML figures' modules (matplotlib, mplhep, cabinetry) in the worker, so that
-    its first figure does not wait for them."""
-    import agc.plots.mlfigures  # noqa: F401
+def import_ml_stage() -> None:
+    """Import what the worker runs -- the ML fit with JAX, the figures' modules (matplotlib,
+    mplhep, cabinetry) -- so that its first task does not wait for them."""
+    import agc.plots.mlfigures
+    import agc.stats.mlmodel  # noqa: F401
+    from agc.stats.autodiff import import_jax
+
+    import_jax()
 
 
 @contextmanager
 def warm_figure_process() -> Iterator[ProcessPoolExecutor]:
-    """:func:`figure_process`, already starting and importing the ML figures' modules
-    (:func:`import_ml_figures`) while the caller goes on."""
+    """:func:`figure_process`, already starting and importing the ML stage's modules
+    (:func:`import_ml_stage`) while the caller goes on."""
     with figure_process() as pool:
-        pool.submit(import_ml_figures)
+        pool.submit(import_ml_stage)
         yield pool

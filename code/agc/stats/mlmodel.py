@@ -10,7 +10,8 @@ gives the workspace the AGC's prune gives, without building 13 channels to drop 
 Everything else is the main model's code (:func:`agc.stats.model.build_workspace`): the same
 cabinetry template builder (the fill binning is the model binning here), the same non-negative
 yields (:mod:`agc.stats.positivity`), canonical JSON. The AGC applies the main fit to this model
-("ML validation"); :func:`main_fit_results` reads that fit back for it.
+("ML validation"); :func:`main_fit_results` reads that fit back for it. :func:`fit_ml` fits the ML
+workspace in a worker process, :func:`read_fit` reads that fit back.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from agc.core.errors import AGCError
 from agc.core.fileio import read_input_text
 from agc.stats.model import build_workspace, load_template, validate_config
-from agc.stats.results import FitSummary
+from agc.stats.results import FitRun, FitSummary
 
 #: The ML model's cabinetry configuration template.
 ML_CONFIG = "inputs/cabinetry_ml.yaml"
@@ -66,18 +67,44 @@ def build_ml_workspace(
     return build_workspace(histograms, output, config=ml_template(config))
 
 
+def fit_ml(workspace: str | os.PathLike[str], output: str | os.PathLike[str]) -> None:
+    """Fit the ML ``workspace`` and write ``output`` (``fit_results_ml.json``): the main fit's
+    code with the exact derivatives and no impact ranking (:func:`agc.stats.fit.run_fit`).
+    Returns nothing, for a worker process; :func:`read_fit` reads the fit back."""
+    from agc.stats.fit import run_fit
+
+    run_fit(workspace, output, impacts=False, exact_derivatives=True)
+
+
+def read_fit(path: str | os.PathLike[str], model: Any, data: list[float]) -> FitRun:
+    """The fit written to ``path`` (``fit_results.json`` layout) as the
+    :class:`~agc.stats.results.FitRun` of the pyhf ``model`` and ``data`` it fitted: the
+    summary and the cabinetry results those of :func:`agc.stats.fit.run_fit` (JSON keeps every
+    float), no ranking."""
+    from agc.stats.fit import cabinetry_fit_results
+
+    content = _fit_content(path, "fit results")
+    return FitRun(FitSummary.from_dict(content), model, data, cabinetry_fit_results(content))
+
+
 def main_fit_results(path: str | os.PathLike[str]) -> Any:
     """The main fit's ``fit_results.json`` as a :class:`cabinetry.fit.FitResults` (best-fit
     values, HESSE uncertainties, labels, correlation matrix, -2 ln L), e.g. for
     ``cabinetry.model_utils.match_fit_results`` onto the ML model."""
-    import json
-
     from agc.stats.fit import cabinetry_fit_results
 
-    text = read_input_text(path, "main fit results")
+    return cabinetry_fit_results(_fit_content(path, "main fit results"))
+
+
+def _fit_content(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
+    """The JSON object of ``path`` if it has the whole ``fit_results.json`` layout, else
+    :class:`AGCError` naming the file."""
+    import json
+
+    text = read_input_text(path, what)
     try:
         content = json.loads(text)
         FitSummary.from_dict(content)  # the whole layout, not only what cabinetry needs
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise AGCError(f"{path}: not a fit_results.json ({type(exc).__name__}: {exc})") from None
-    return cabinetry_fit_results(content)
+    return content

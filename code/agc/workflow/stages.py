@@ -372,10 +372,12 @@ def ml_fit(
     ``<outdir>/ml/plots``) the pre-/post-fit distributions, pulls, correlations and the AGC's ML
     validation: the main fit ``main_fit`` (default ``<outdir>/fit_results.json``) applied to the
     ML model
-    (:func:`agc.stats.fit.run_fit`, :func:`agc.plots.figures.distribution_plots`,
-    :mod:`agc.plots.mlfigures`). The figures that need no ML fit are drawn in a second process
-    while this one fits: ``figure_pool`` (one worker, shut down at the end), else one started
-    here. ``use_inference`` false: as :func:`ml_model`.
+    (:func:`agc.stats.mlmodel.fit_ml`, :func:`agc.plots.figures.distribution_plots`,
+    :mod:`agc.plots.mlfigures`). A second process fits, then draws the pulls, the correlations
+    and the post-fit figures of :func:`~agc.plots.mlfigures.worker_channels`, while this one
+    draws the figures that need no fit, then the other post-fit ones: ``figure_pool`` (one
+    worker, shut down at the end), else one started here. ``use_inference`` false: as
+    :func:`ml_model`.
     """
     params = validate_parameters({"outdir": outdir, "use_inference": use_inference})
     if not params["use_inference"]:
@@ -383,32 +385,36 @@ def ml_fit(
         return {}
     from agc.dataset.origin import DataOrigin, run_origin
     from agc.plots.figures import distribution_plots
-    from agc.plots.mlfigures import fit_result_plots, prefit_and_validation_plots
+    from agc.plots.mlfigures import fit_result_plots, prefit_and_validation_plots, worker_channels
     from agc.plots.process import figure_process
-    from agc.stats.fit import load_workspace, run_fit
-    from agc.stats.mlmodel import main_fit_results, ml_template
+    from agc.stats.fit import load_model, load_workspace
+    from agc.stats.mlmodel import fit_ml, main_fit_results, ml_template, read_fit
 
     target = _under(params["outdir"], output, FIT_RESULTS_ML)
     folder = _under(params["outdir"], plots_dir, ML_PLOTS_DIR)
     source = _under(params["outdir"], workspace, WORKSPACE_ML)
-    main = _under(params["outdir"], main_fit, FIT_RESULTS)
     template = ml_template(config)
     origin = run_origin(params["outdir"]) or DataOrigin.SYNTHETIC
     load_workspace(source)  # bad input fails here, before any work
-    main_fit_results(main)
+    main = main_fit_results(_under(params["outdir"], main_fit, FIT_RESULTS))
     with figure_pool or figure_process() as pool:
-        side = pool.submit(prefit_and_validation_plots, source, main, folder, template, origin)
-        run = run_fit(source, target, impacts=False, exact_derivatives=True)
-        pulls = pool.submit(fit_result_plots, target, folder, origin)
-        plots = distribution_plots(
-            run.model,
-            run.data,
+        fitted = pool.submit(fit_ml, source, target)
+        _, model, data = load_model(source)
+        shared = worker_channels(model.config.channels)
+        after = pool.submit(fit_result_plots, source, target, folder, template, origin, shared)
+        plots = prefit_and_validation_plots(model, data, main, folder, template, origin)
+        fitted.result()
+        run = read_fit(target, model, data)
+        plots += distribution_plots(
+            model,
+            data,
             folder,
             fit_results=run.fit_results,
             config=template,
             origin=origin,
+            channels=[c for c in model.config.channels if c not in shared],
         )
-        plots += side.result() + pulls.result()
+        plots += after.result()
     return FitStageResult(fit_results=target, run=run, plots=tuple(plots), poi=run.summary.poi.name)
 
 
@@ -420,8 +426,8 @@ def ml(
 ) -> FitStageResult | dict[str, Any]:
     """The ML step of the workflows (notebook ``04_ml.ipynb``): :func:`ml_model` then
     :func:`ml_fit` with their default paths under ``outdir``; returns the fit's result, ``{}``
-    with ``use_inference`` false (``<outdir>/ml/NOTE.txt``). The fit's figure process starts
-    first and imports the plotting libraries while this one builds the model."""
+    with ``use_inference`` false (``<outdir>/ml/NOTE.txt``). The fit's second process starts
+    first and imports JAX and the plotting libraries while this one builds the model."""
     if not validate_parameters({"use_inference": use_inference})["use_inference"]:
         ml_model(outdir=outdir, use_inference=use_inference)
         return ml_fit(outdir=outdir, use_inference=use_inference)
