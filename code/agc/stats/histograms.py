@@ -29,13 +29,13 @@ def rebin(
     Contents outside ``[edges[0], edges[-1]]`` (including under/overflow) are dropped.
     Returns a boost-histogram with a Variable axis and Weight storage (sumw, sumw2).
     """
-    axis_edges = histogram.axes[0].edges
-    index = []
-    for edge in edges:
-        hits = np.flatnonzero(np.isclose(axis_edges, edge, rtol=0.0, atol=1e-6))
-        if hits.size != 1:
-            raise AGCError(f"{name}: model bin edge {edge} is not a bin edge of the histogram")
-        index.append(int(hits[0]))
+    wanted = np.asarray(edges, dtype=float)
+    close = np.abs(histogram.axes[0].edges[np.newaxis, :] - wanted[:, np.newaxis]) <= 1e-6
+    alone = np.count_nonzero(close, axis=1) == 1
+    if not np.all(alone):
+        edge = edges[int(np.argmin(alone))]
+        raise AGCError(f"{name}: model bin edge {edge} is not a bin edge of the histogram")
+    index = np.argmax(close, axis=1).tolist()
     if any(b <= a for a, b in itertools.pairwise(index)):
         raise AGCError(f"{name}: model bin edges must increase, got {list(edges)}")
     view = histogram.view()
