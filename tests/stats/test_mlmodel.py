@@ -27,6 +27,7 @@ from agc.stats.mlmodel import (
     build_ml_workspace,
     main_fit_results,
     ml_template,
+    read_fit,
 )
 from agc.stats.reproducibility import fit_deviations
 
@@ -140,6 +141,26 @@ def test_ml_workspace_names_a_missing_histogram(tmp_path: Path) -> None:
     with pytest.raises(AGCError, match=r"absent\.root: histograms file not found"):
         build_ml_workspace(tmp_path / "absent.root", tmp_path / "ml" / "ws.json")
     assert not (tmp_path / "ml" / "workspace_ml.json").exists()
+
+
+def test_read_fit_gives_back_the_run_of_run_fit(tmp_path: Path) -> None:
+    """What the ML stage reads back from its second process's fit is what run_fit returned."""
+    from stats_helpers import small_workspace_spec
+
+    workspace = tmp_path / "workspace.json"
+    workspace.write_text(json.dumps(small_workspace_spec()))
+    run = run_fit(workspace, tmp_path / "fit.json", impacts=False)
+    again = read_fit(tmp_path / "fit.json", run.model, run.data)
+    assert again.summary == run.summary
+    assert again.model is run.model
+    assert again.data is run.data
+    assert again.ranking_results is None
+    for field in run.fit_results._fields:
+        ours, theirs = getattr(again.fit_results, field), getattr(run.fit_results, field)
+        if isinstance(theirs, np.ndarray | float):
+            np.testing.assert_array_equal(ours, theirs, err_msg=field)
+        else:
+            assert ours == theirs, field
 
 
 def test_main_fit_results_read_back_and_bad_input(tmp_path: Path) -> None:

@@ -80,11 +80,16 @@ def read_fit(path: str | os.PathLike[str], model: Any, data: list[float]) -> Fit
     """The fit written to ``path`` (``fit_results.json`` layout) as the
     :class:`~agc.stats.results.FitRun` of the pyhf ``model`` and ``data`` it fitted: the
     summary and the cabinetry results those of :func:`agc.stats.fit.run_fit` (JSON keeps every
-    float), no ranking."""
+    float; a goodness of fit written as null is NaN again), no ranking."""
+    import numpy as np
+
     from agc.stats.fit import cabinetry_fit_results
 
     content = _fit_content(path, "fit results")
-    return FitRun(FitSummary.from_dict(content), model, data, cabinetry_fit_results(content))
+    summary = FitSummary.from_dict(content)
+    p_value = np.nan if summary.goodness_of_fit is None else summary.goodness_of_fit
+    results = cabinetry_fit_results(content)._replace(goodness_of_fit=p_value)
+    return FitRun(summary, model, data, results)
 
 
 def main_fit_results(path: str | os.PathLike[str]) -> Any:

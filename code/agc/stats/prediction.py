@@ -11,7 +11,7 @@ and their uncertainty with every parameter's correlations). :func:`yield_stdev` 
   both in index order.
 
 cabinetry forms the product as one ``(n, n, samples + 1, bins + channels)`` array; for the ML
-model (n = 187) that is 38 M entries, 0.6 GB of temporaries and about 1 s. Here it is formed
+model (n = 187) that is 38 M entries, 0.6 GB of temporaries and up to 2 s. Here it is formed
 one row ``i`` at a time in a reused ``(n, samples + 1, bins + channels)`` buffer: 0.05 s.
 """
 
