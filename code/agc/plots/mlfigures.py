@@ -118,7 +118,7 @@ def fit_result_plots(
 
 def worker_channels(channels: Sequence[str]) -> tuple[str, ...]:
     """The channels whose post-fit figures the ML stage's second process draws, after the fit,
-    the pulls and the correlations: all but the last third, which the stage's own process draws
-    once it has drawn the two figures per channel that need no fit (the fit, pulls and
-    correlations take about as long as those)."""
-    return tuple(channels[: len(channels) - len(channels) // 3])
+    the pulls and the correlations: all but the last quarter (at least the last one), which the
+    stage's own process draws once it has drawn the two figures per channel that need no fit
+    (the fit, pulls and correlations take about as long as those)."""
+    return tuple(channels[: len(channels) - max(1, len(channels) // 4)])
