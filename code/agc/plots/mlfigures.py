@@ -87,13 +87,12 @@ def fit_result_plots(
     :func:`agc.plots.figures.paper_plots`), the correlation matrix and the post-fit
     distributions of ``channels`` of the fit written to ``fit_results`` (``fit_results_ml.json``)
     of ``workspace``, labelled for ``origin``."""
-    import json
+    from agc.stats.fit import cabinetry_fit_results, load_model
+    from agc.stats.mlmodel import fit_content
 
-    from agc.stats.fit import load_model
-    from agc.stats.mlmodel import main_fit_results
-
-    results = main_fit_results(fit_results)
-    parameters = json.loads(Path(fit_results).read_text(encoding="utf-8"))["parameters"]
+    content = fit_content(fit_results, "ML fit results")
+    results = cabinetry_fit_results(content)
+    parameters = content["parameters"]
     free = [
         label
         for label, kind in zip(parameters["labels"], parameters["types"], strict=True)

@@ -78,11 +78,12 @@ def derivatives(model: Any, data: Sequence[float]) -> Derivatives:
 
     def hessian(pars: Sequence[float]) -> np.ndarray:
         point = np.asarray(pars, dtype=np.float64)
-        if point.tobytes() not in last:
+        key = point.tobytes()
+        if key not in last:
             pending = [compiled(point, unit)[1] for unit in np.eye(len(still))]  # dispatched
             matrix = np.stack([np.asarray(column) for column in pending], axis=1)
             last.clear()
-            last[point.tobytes()] = (matrix + matrix.T) / 2.0
-        return last[point.tobytes()].copy()
+            last[key] = (matrix + matrix.T) / 2.0
+        return last[key].copy()
 
     return Derivatives(gradient=gradient, hessian=hessian, jax_version=jax.__version__)

@@ -85,7 +85,7 @@ def read_fit(path: str | os.PathLike[str], model: Any, data: list[float]) -> Fit
 
     from agc.stats.fit import cabinetry_fit_results
 
-    content = _fit_content(path, "fit results")
+    content = fit_content(path, "fit results")
     summary = FitSummary.from_dict(content)
     p_value = np.nan if summary.goodness_of_fit is None else summary.goodness_of_fit
     results = cabinetry_fit_results(content)._replace(goodness_of_fit=p_value)
@@ -98,12 +98,12 @@ def main_fit_results(path: str | os.PathLike[str]) -> Any:
     ``cabinetry.model_utils.match_fit_results`` onto the ML model."""
     from agc.stats.fit import cabinetry_fit_results
 
-    return cabinetry_fit_results(_fit_content(path, "main fit results"))
+    return cabinetry_fit_results(fit_content(path, "main fit results"))
 
 
-def _fit_content(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
+def fit_content(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     """The JSON object of ``path`` if it has the whole ``fit_results.json`` layout, else
-    :class:`AGCError` naming the file."""
+    :class:`AGCError` naming the file (``what`` it is in the message of a missing file)."""
     import json
 
     text = read_input_text(path, what)
