@@ -147,15 +147,17 @@ def test_rows_with_nan_and_single_row_events(models) -> None:
 
 
 def test_node_bounds_hold_every_walk(models) -> None:
-    """No row's margin exceeds the bound of its first node plus the rounding allowance, and a
-    node's bound is at least its value plus its children's."""
+    """No row's margin exceeds the bound of its first record plus the rounding allowance, and a
+    split's bound is at least each edge's value plus the bound of the record it leads to."""
     f = forest(models)
     feats, _, even = random_rows(300, seed=3)
     ensemble = even.astype(np.int64)
     assert np.all(margins(f, feats, ensemble) <= f.bound[f.roots[ensemble]] + f.slack)
-    split = f.nodes["left"] != f.nodes["right"]
-    for child in ("left", "right", "missing"):
-        assert np.all(f.bound[split] >= f.bound[f.nodes[child][split].astype(np.int64)])
+    split = f.nodes["left"] != np.arange(len(f.nodes))
+    assert split.sum() == len(f.nodes) - len(f.roots)  # one terminal record per ensemble
+    for edge in ("left", "right"):
+        after = f.bound[f.nodes[edge][split].astype(np.int64)]
+        assert np.all(f.bound[split] >= f.nodes[f"{edge}_value"][split] + after)
     assert 0 < f.slack < 1e-2
 
 

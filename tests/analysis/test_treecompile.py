@@ -198,12 +198,62 @@ def test_compiled_scores_do_not_depend_on_row_blocks(models) -> None:
     assert scores(models, feats[:0], even[:0]).shape == (0,)
 
 
-def test_node_visits_count_the_walk(models) -> None:
-    feats, _, even = random_rows(20, seed=3)
+def node_depths(tree: dict) -> np.ndarray:
+    """Depth (root 0) of every node id of an xgboost JSON tree."""
+    depth = np.zeros(len(tree["left_children"]), dtype=np.int64)
+    for node in range(1, len(depth)):  # a child's id is larger than its parent's
+        depth[node] = depth[tree["parents"][node]] + 1
+    return depth
+
+
+def xgboost_visits(models, feats: np.ndarray, even: np.ndarray) -> np.ndarray:
+    """Per row the nodes xgboost visits: per tree, the path from the root to the leaf it lands
+    on (``pred_leaf``), over the effective rounds of the model of the other parity."""
+    import xgboost
+
+    model_even, model_odd = boosters(models)
+    out = np.zeros(len(feats), dtype=np.int64)
+    for mask, booster, raw in ((even, model_odd, models.odd), (~even, model_even, models.even)):
+        rounds = effective_rounds(raw)
+        trees = json.loads(raw)["learner"]["gradient_booster"]["model"]["trees"][:rounds]
+        leaves = booster.predict(
+            xgboost.DMatrix(feats[mask], missing=np.nan),
+            pred_leaf=True,
+            iteration_range=(0, rounds),
+        ).astype(np.int64)
+        depth = [node_depths(tree)[leaves[:, t]] for t, tree in enumerate(trees)]
+        out[mask] = (np.stack(depth, axis=1) + 1).sum(axis=1)
+    return out
+
+
+def test_node_visits_are_xgboosts_path_lengths(models) -> None:
+    feats, _, even = random_rows(40, seed=3)
+    feats[::13, 2] = np.nan
     visits = node_visits(forest(models), feats, even.astype(np.int64))
-    n_trees = effective_rounds(models.even)
-    assert np.all(visits >= 2 * min(n_trees, effective_rounds(models.odd)))  # root and leaf
-    assert visits.mean() < 64 * n_trees
+    assert np.array_equal(visits, xgboost_visits(models, feats, even))
+    assert visits.min() > 2 * effective_rounds(models.odd)
+
+
+def test_a_tree_that_is_one_leaf_scores_as_with_xgboost(models) -> None:
+    """A boosting round whose tree is a single leaf adds its value to every row and counts one
+    node visit, as in xgboost."""
+    from agc.analysis.inference import ModelBytes
+
+    model = json.loads(models.even)
+    tree = model["learner"]["gradient_booster"]["model"]["trees"][1]
+    n_nodes = len(tree["left_children"])
+    for key, value in tree.items():
+        if isinstance(value, list) and len(value) == n_nodes:
+            tree[key] = value[:1]
+    tree.update(left_children=[-1], right_children=[-1], split_conditions=[0.125])
+    tree["tree_param"]["num_nodes"] = "1"
+    raw = json.dumps(model).encode()
+    stump = ModelBytes(even=raw, odd=raw)
+    feats, _, even = random_rows(20, seed=5)
+    feats[::7, 4] = np.nan
+    assert_identical(stump, feats, even)
+    visits = node_visits(forest(stump), feats, even.astype(np.int64))
+    assert np.array_equal(visits, xgboost_visits(stump, feats, even))
 
 
 def test_unsupported_models_and_backends_are_refused(models) -> None:

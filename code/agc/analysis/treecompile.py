@@ -13,12 +13,16 @@ What xgboost 3.2's CPU predictor does (``src/predictor/cpu_predictor.cc``, ``pre
 - the probability is ``common::Sigmoid`` in float32: ``1 / (expf(min(-margin, 88.7)) + 1 +
   1e-16)``.
 
-Layout (:class:`Forest`): the trees of both parities in one array of 16-byte node records
-(:data:`NODE_DTYPE`), each tree in depth-first order. A leaf's three successors are the root of
-the next tree (the last tree's: a terminal node that points to itself), so a row's whole
-traversal is one walk through the table -- ``margin += node.value`` at every node (0 for a
-split, exactly neutral in float32 addition) then the next node -- without a branch on the node
-kind. Several rows walk at once (:mod:`agc.analysis.treewalk`, the numba kernels), whose
+Layout (:class:`Forest`): the trees of both parities in one array of 20-byte split records
+(:data:`NODE_DTYPE`), each tree's splits in depth-first order. A leaf has no record of its own:
+its value sits on the edge that leads to it, in the split above (``left_value``,
+``right_value``; 0.0 on an edge to another split, exactly neutral in float32 addition), and that
+edge leads to the next tree's first split (after the last tree: a terminal record that points
+to itself). A row's whole traversal is one walk through the table -- at every split, the edge
+its feature picks, ``margin += edge value``, then the edge's record -- without a branch on the
+node kind, one step per split (a tree of ``d`` splits on the path costs ``d`` steps for its
+``d + 1`` node visits). A tree that is a single leaf becomes a record whose two edges carry its
+value. Several rows walk at once (:mod:`agc.analysis.treewalk`, the numba kernels), whose
 independent load chains the CPU overlaps.
 
 Only each event's best assignment is needed downstream (the first row with the largest
@@ -41,6 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agc.analysis.treelayout import DEFAULT_LEFT, LEFT_LEAF, NODE_DTYPE, RIGHT_LEAF
+
 __all__ = [
     "NODE_DTYPE",
     "Forest",
@@ -55,21 +61,6 @@ __all__ = [
 
 #: Trees of each ensemble in :attr:`Forest.head`.
 HEAD_TREES = 2
-
-#: One node: split condition (float32), value added to the margin (the leaf value, 0.0 for a
-#: split), the next node when the feature is below the condition, when it is not and when it is
-#: missing (uint16 node indices: the two AGC models have 55 k nodes), the feature index.
-NODE_DTYPE = np.dtype(
-    [
-        ("cond", np.float32),
-        ("value", np.float32),
-        ("left", np.uint16),
-        ("right", np.uint16),
-        ("missing", np.uint16),
-        ("feature", np.uint8),
-        ("pad", np.uint8),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -146,24 +137,11 @@ def _forest(ensembles: list[list[dict]], n_features: int, head: Forest | None) -
     for trees in ensembles:
         roots.append(len(records))
         for tree in trees:
-            order = _depth_first(tree)
-            start = len(records)
-            position = {node: start + i for i, node in enumerate(order)}
-            after = start + len(order)  # the next tree's root, or the ensemble's terminal node
-            cond = np.asarray(tree["split_conditions"], dtype=np.float32)
-            for node in order:
-                lc, rc = tree["left_children"][node], tree["right_children"][node]
-                if lc == -1:
-                    records.append((0.0, cond[node], after, after, after, 0, 0))
-                else:
-                    left, right = position[lc], position[rc]
-                    missing = left if tree["default_left"][node] else right
-                    feature = tree["split_indices"][node]
-                    records.append((cond[node], 0.0, left, right, missing, feature, 0))
+            records += _split_records(tree, len(records))
         terminal = len(records)
-        records.append((0.0, 0.0, terminal, terminal, terminal, 0, 0))
+        records.append((0.0, 0.0, 0.0, terminal, terminal, 0, 0, 0))
     if len(records) > np.iinfo(np.uint16).max or n_features > np.iinfo(np.uint8).max:
-        raise ValueError(f"{len(records)} nodes / {n_features} features exceed the node layout")
+        raise ValueError(f"{len(records)} splits / {n_features} features exceed the node layout")
     nodes = np.array(records, dtype=NODE_DTYPE)
     nodes.flags.writeable = False
     return Forest(
@@ -177,17 +155,54 @@ def _forest(ensembles: list[list[dict]], n_features: int, head: Forest | None) -
     )
 
 
-def node_bounds(nodes: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
-    """Per node (float64, read-only) the largest sum of ``values`` (default: the nodes' values)
-    over the nodes a walk visits from it to its terminal node, itself included: for a split the
-    larger of its children's, for a leaf its value plus the next tree's root's, 0 at a terminal
-    node. Successors come after their node in the table, so one backward pass fills it."""
+def _split_records(tree: dict, start: int) -> list[tuple]:
+    """The :data:`NODE_DTYPE` records of an xgboost JSON tree whose first record will be at
+    index ``start``: its splits in depth-first order, each edge to a leaf carrying the leaf's
+    value (float32) to the record after the tree; a tree that is one leaf, one record whose two
+    edges carry its value (condition +inf, no leaf bits: one node visit)."""
+    left, right = tree["left_children"], tree["right_children"]
+    value = np.asarray(tree["split_conditions"], dtype=np.float32)  # a leaf's: its value
+    splits = [node for node in _depth_first(tree) if left[node] != -1]
+    if not splits:
+        after = start + 1
+        return [(np.inf, value[0], value[0], after, after, DEFAULT_LEFT, 0, 0)]
+    position = {node: start + i for i, node in enumerate(splits)}
+    after = start + len(splits)  # the next tree's first split, or the terminal record
+
+    def edge(child: int) -> tuple[float, int, bool]:
+        if left[child] == -1:
+            return value[child], after, True
+        return 0.0, position[child], False
+
+    records = []
+    for node in splits:
+        left_value, left_next, left_leaf = edge(left[node])
+        right_value, right_next, right_leaf = edge(right[node])
+        flags = (
+            DEFAULT_LEFT * bool(tree["default_left"][node])
+            | LEFT_LEAF * left_leaf
+            | RIGHT_LEAF * right_leaf
+        )
+        feature = tree["split_indices"][node]
+        records.append(
+            (value[node], left_value, right_value, left_next, right_next, flags, feature, 0)
+        )
+    return records
+
+
+def node_bounds(nodes: np.ndarray, absolute: bool = False) -> np.ndarray:
+    """Per record (float64, read-only) the largest sum of the edge values (their absolute
+    values with ``absolute``) a walk adds from it to its terminal record: for a split the
+    larger of (edge value + the bound of the edge's record) over its two edges, 0 at a terminal
+    record. Edges lead to later records, so one backward pass fills it."""
     bound = np.zeros(len(nodes))
-    value = nodes["value"].astype(np.float64) if values is None else values
+    values = [nodes[k].astype(np.float64) for k in ("left_value", "right_value")]
+    if absolute:
+        values = [np.abs(v) for v in values]
     left, right = nodes["left"].astype(np.int64), nodes["right"].astype(np.int64)
     for i in range(len(nodes) - 1, -1, -1):
-        if left[i] != i:  # a terminal node adds nothing
-            bound[i] = value[i] + max(bound[left[i]], bound[right[i]])
+        if left[i] != i:  # a terminal record adds nothing
+            bound[i] = max(values[0][i] + bound[left[i]], values[1][i] + bound[right[i]])
     bound.flags.writeable = False
     return bound
 
@@ -198,7 +213,7 @@ def rounding_slack(nodes: np.ndarray, n_trees: int) -> float:
     largest sum of absolute values along a walk, and each addition rounds by at most half a
     float32 spacing there; one whole spacing per tree covers that and the float64 rounding of
     :func:`node_bounds`."""
-    largest = float(node_bounds(nodes, np.abs(nodes["value"].astype(np.float64))).max()) + 1.0
+    largest = float(node_bounds(nodes, absolute=True).max()) + 1.0
     exponent = math.frexp(largest)[1]  # largest < 2**exponent
     return n_trees * math.ldexp(1.0, exponent - 23)  # float32 spacing at 2**exponent
 
@@ -332,8 +347,9 @@ def sigmoid(margin: np.ndarray) -> np.ndarray:
 
 
 def node_visits(forest: Forest, x: np.ndarray, ensemble: np.ndarray) -> np.ndarray:
-    """Nodes (splits and leaves, int64) each row visits in its ensemble's trees (the work the
-    traversal does; arguments as for :func:`margins`)."""
+    """Nodes (splits and leaves, int64) each row visits in its ensemble's trees, as xgboost
+    walks them (the compiled walk takes one step per split; arguments as for
+    :func:`margins`)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     out = np.empty(len(x), dtype=np.int64)
     from agc.analysis import treewalk

@@ -4,13 +4,13 @@ Imported only where inference runs (numba is heavy to import); every kernel is c
 per process, cached on disk when numba can write its cache and in memory otherwise.
 
 :func:`walk` keeps :data:`LANES` rows in flight: each lane's node index and float32 margin are
-local variables (registers), and one step of a lane (:func:`_step`) is a handful of loads, one
-float32 compare, a select and one float32 addition, without a branch; the lanes' independent
-load chains overlap in the CPU. A lane whose row is done takes the next one at the following
-check: done is at the terminal node, or, given the node bounds of the table, with a margin that
-can no longer reach the row's floor (:func:`_done`). It takes rows without NaN
-(:func:`finite_rows`), which never need a node's default child; a row with a NaN feature walks
-alone (:func:`walk_missing`). Node indices and row offsets are unsigned, so numba adds no
+local variables (registers), and one step of a lane (:func:`_step`, one split) is a handful of
+loads, one float32 compare, two selects and one float32 addition, without a branch; the lanes'
+independent load chains overlap in the CPU. A lane whose row is done takes the next one at the
+following check: done is at the terminal record, or, given the bounds of the table, with a
+margin that can no longer reach the row's floor (:func:`_done`). It takes rows without NaN
+(:func:`finite_rows`), which never need a split's default edge; a row with a NaN feature walks
+alone (:func:`walk_missing`). Record indices and row offsets are unsigned, so numba adds no
 negative-index wraparound to the loads.
 
 The floors come from xgboost's float32 sigmoid (:func:`sigmoid_of`) through
@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from agc.analysis.treelayout import DEFAULT_LEFT, LEFT_LEAF, RIGHT_LEAF
 from agc.core import compiled
 
 __all__ = [
@@ -53,13 +54,15 @@ _jit = compiled.njit
 
 @_jit
 def _step(nodes, flat, offset, index, margin):  # pragma: no cover - compiled
-    """One node visit of a lane of a row without NaN: (next node index, margin + the node's
-    value). The row's feature (float32 at ``flat[offset + feature]``) goes left when below the
-    condition, right otherwise (xgboost's ``GetNextNode`` for a value that is not missing)."""
+    """One split of a lane of a row without NaN: (the record its edge leads to, margin + the
+    edge's value). The row's feature (float32 at ``flat[offset + feature]``) goes left when
+    below the condition, right otherwise (xgboost's ``GetNextNode`` for a value that is not
+    missing)."""
     node = nodes[index]
     value = flat[offset + np.uint64(node["feature"])]
-    following = node["left"] if value < node["cond"] else node["right"]
-    return np.uint64(following), margin + node["value"]
+    if value < node["cond"]:
+        return np.uint64(node["left"]), margin + node["left_value"]
+    return np.uint64(node["right"]), margin + node["right_value"]
 
 
 @_jit
@@ -188,19 +191,27 @@ def walk(nodes, bound, rows, x, idle, outs):  # pragma: no cover - compiled
 
 
 @_jit
+def _edge(node, value):  # pragma: no cover - compiled
+    """(record, value added, whether it leads to a leaf) of the edge a feature ``value``
+    (float32, NaN allowed: the default edge) takes at split ``node``."""
+    nan = math.isnan(value)
+    if (nan and node["flags"] & DEFAULT_LEFT != 0) or (not nan and value < node["cond"]):
+        return node["left"], node["left_value"], node["flags"] & LEFT_LEAF != 0
+    return node["right"], node["right_value"], node["flags"] & RIGHT_LEAF != 0
+
+
+@_jit
 def walk_missing(nodes, starts, x, out):  # pragma: no cover - compiled
     """Float32 margins (to ``out``) of the rows of ``x`` (float32, (rows, features), NaN
-    allowed: a NaN feature takes the node's default child), one row at a time, adding the
-    values of the visited nodes in the order :func:`walk` adds them."""
+    allowed: a NaN feature takes the split's default edge), one row at a time, adding the
+    edge values in the order :func:`walk` adds them."""
     for r in range(x.shape[0]):
         index = starts[r]
         margin = np.float32(0.0)
         while nodes[index]["left"] != index:
             node = nodes[index]
-            value = x[r, node["feature"]]
-            following = node["left"] if value < node["cond"] else node["right"]
-            margin += node["value"]
-            index = node["missing"] if math.isnan(value) else following
+            index, added, _ = _edge(node, x[r, node["feature"]])
+            margin += added
         out[r] = margin
 
 
@@ -268,14 +279,14 @@ def lowest_margins(margin, out):  # pragma: no cover - compiled
 
 @_jit
 def count(nodes, starts, x, out):  # pragma: no cover - compiled
-    """Nodes (splits and leaves) each row of ``x`` visits from ``starts[r]``, to ``out``."""
+    """Nodes (splits and leaves) each row of ``x`` visits from ``starts[r]`` as xgboost walks
+    the trees, to ``out``: every split, and the leaf at the end of each edge that leads to one
+    (a tree that is one leaf: its record, one visit)."""
     for r in range(x.shape[0]):
         index = starts[r]
         visits = 0
         while nodes[index]["left"] != index:
             node = nodes[index]
-            value = x[r, node["feature"]]
-            following = node["left"] if value < node["cond"] else node["right"]
-            index = node["missing"] if math.isnan(value) else following
-            visits += 1
+            index, _, leaf = _edge(node, x[r, node["feature"]])
+            visits += 1 + leaf
         out[r] = visits
