@@ -66,15 +66,18 @@ def _step(nodes, flat, offset, index, margin):  # pragma: no cover - compiled
 
 
 @_jit
-def _take(rows, shape, row):  # pragma: no cover - compiled
-    """The lane (node index, feature offset, row, margin, floor) that takes ``row`` of ``rows``
-    (start nodes, floors); past the last row, one that rests on the idle terminal node with row
-    -1. ``shape``: (idle terminal node, features per row)."""
-    starts, floor = rows
+def _take(rows, shape, row, lane):  # pragma: no cover - compiled
+    """The lane (node index, feature offset, row, margin) that takes ``row`` of ``rows`` (start
+    nodes, floors, the lanes' floors), lane number ``lane``, whose floor it writes; past the
+    last row, one that rests on the idle terminal node with row -1 (floor -inf). ``shape``:
+    (idle terminal node, features per row)."""
+    starts, floor, lane_floor = rows
     idle, n_features = shape
     if row < starts.shape[0]:
-        return np.uint64(starts[row]), np.uint64(row) * n_features, row, np.float32(0.0), floor[row]
-    return np.uint64(idle), np.uint64(0), -1, np.float32(0.0), -np.inf
+        lane_floor[lane] = floor[row]
+        return np.uint64(starts[row]), np.uint64(row) * n_features, row, np.float32(0.0)
+    lane_floor[lane] = -np.inf
+    return np.uint64(idle), np.uint64(0), -1, np.float32(0.0)
 
 
 @_jit
@@ -90,7 +93,8 @@ def _done(nodes, bound, index, margin, floor):  # pragma: no cover - compiled
 
 @_jit
 def _any_done(nodes, bound, indices, margins, floors):  # pragma: no cover - compiled
-    """Whether any lane (node ``indices``, ``margins``, ``floors``: tuples) is done."""
+    """Whether any lane (node ``indices``, ``margins``: tuples; ``floors``: the lanes' floors)
+    is done."""
     found = False
     if bound is None:
         for index in indices:
@@ -102,17 +106,17 @@ def _any_done(nodes, bound, indices, margins, floors):  # pragma: no cover - com
 
 
 @_jit
-def _hand_in(lanes, lane, following):  # pragma: no cover - compiled
-    """A lane (node index, row, margin) whose row is done: the margin goes to ``outs[0]`` and
-    whether the walk stopped before the terminal node to ``outs[1]``; returns the lane that
-    takes row ``following`` (:func:`_take`) and the row after it. ``lanes``: (nodes, rows,
-    outs, shape) of :func:`walk`."""
+def _hand_in(lanes, lane, following, lane_number):  # pragma: no cover - compiled
+    """A lane (node index, row, margin), lane number ``lane_number``, whose row is done: the
+    margin goes to ``outs[0]`` and whether the walk stopped before the terminal node to
+    ``outs[1]``; returns the lane that takes row ``following`` (:func:`_take`) and the row after
+    it. ``lanes``: (nodes, rows, outs, shape) of :func:`walk`."""
     nodes, rows, outs, shape = lanes
     index, row, margin = lane
     out, stopped = outs
     out[row] = margin
     stopped[row] = nodes[index]["left"] != index
-    return (*_take(rows, shape, following), following + 1)
+    return (*_take(rows, shape, following, lane_number), following + 1)
 
 
 @_jit
@@ -126,22 +130,26 @@ def walk(nodes, bound, rows, x, idle, outs):  # pragma: no cover - compiled
 
     Every :data:`STEPS_PER_CHECK` steps each lane whose row is done hands it in and takes the
     next one (:func:`_hand_in`), so that the lanes stay busy whatever the lengths of their rows'
-    walks (a lockstep group of rows would wait for its longest walk: a fifth of the steps)."""
+    walks (a lockstep group of rows would wait for its longest walk: a fifth of the steps).
+    The lanes' floors, needed only at a check, wait in a small array rather than in registers,
+    which the steps need."""
     shape = (np.uint64(idle), np.uint64(x.shape[1]))
+    lane_floor = np.empty(LANES)
+    rows = (rows[0], rows[1], lane_floor)
     lanes = (nodes, rows, outs, shape)
     flat = x.reshape(-1)
-    c0, o0, r0, m0, f0 = _take(rows, shape, 0)
-    c1, o1, r1, m1, f1 = _take(rows, shape, 1)
-    c2, o2, r2, m2, f2 = _take(rows, shape, 2)
-    c3, o3, r3, m3, f3 = _take(rows, shape, 3)
-    c4, o4, r4, m4, f4 = _take(rows, shape, 4)
-    c5, o5, r5, m5, f5 = _take(rows, shape, 5)
-    c6, o6, r6, m6, f6 = _take(rows, shape, 6)
-    c7, o7, r7, m7, f7 = _take(rows, shape, 7)
-    c8, o8, r8, m8, f8 = _take(rows, shape, 8)
-    c9, o9, r9, m9, f9 = _take(rows, shape, 9)
-    c10, o10, r10, m10, f10 = _take(rows, shape, 10)
-    c11, o11, r11, m11, f11 = _take(rows, shape, 11)
+    c0, o0, r0, m0 = _take(rows, shape, 0, 0)
+    c1, o1, r1, m1 = _take(rows, shape, 1, 1)
+    c2, o2, r2, m2 = _take(rows, shape, 2, 2)
+    c3, o3, r3, m3 = _take(rows, shape, 3, 3)
+    c4, o4, r4, m4 = _take(rows, shape, 4, 4)
+    c5, o5, r5, m5 = _take(rows, shape, 5, 5)
+    c6, o6, r6, m6 = _take(rows, shape, 6, 6)
+    c7, o7, r7, m7 = _take(rows, shape, 7, 7)
+    c8, o8, r8, m8 = _take(rows, shape, 8, 8)
+    c9, o9, r9, m9 = _take(rows, shape, 9, 9)
+    c10, o10, r10, m10 = _take(rows, shape, 10, 10)
+    c11, o11, r11, m11 = _take(rows, shape, 11, 11)
     following = LANES
     while max(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11) >= 0:
         for _ in range(STEPS_PER_CHECK):
@@ -162,32 +170,32 @@ def walk(nodes, bound, rows, x, idle, outs):  # pragma: no cover - compiled
             bound,
             (c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11),
             (m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11),
-            (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11),
+            lane_floor,
         ):
-            if _done(nodes, bound, c0, m0, f0) and r0 >= 0:
-                c0, o0, r0, m0, f0, following = _hand_in(lanes, (c0, r0, m0), following)
-            if _done(nodes, bound, c1, m1, f1) and r1 >= 0:
-                c1, o1, r1, m1, f1, following = _hand_in(lanes, (c1, r1, m1), following)
-            if _done(nodes, bound, c2, m2, f2) and r2 >= 0:
-                c2, o2, r2, m2, f2, following = _hand_in(lanes, (c2, r2, m2), following)
-            if _done(nodes, bound, c3, m3, f3) and r3 >= 0:
-                c3, o3, r3, m3, f3, following = _hand_in(lanes, (c3, r3, m3), following)
-            if _done(nodes, bound, c4, m4, f4) and r4 >= 0:
-                c4, o4, r4, m4, f4, following = _hand_in(lanes, (c4, r4, m4), following)
-            if _done(nodes, bound, c5, m5, f5) and r5 >= 0:
-                c5, o5, r5, m5, f5, following = _hand_in(lanes, (c5, r5, m5), following)
-            if _done(nodes, bound, c6, m6, f6) and r6 >= 0:
-                c6, o6, r6, m6, f6, following = _hand_in(lanes, (c6, r6, m6), following)
-            if _done(nodes, bound, c7, m7, f7) and r7 >= 0:
-                c7, o7, r7, m7, f7, following = _hand_in(lanes, (c7, r7, m7), following)
-            if _done(nodes, bound, c8, m8, f8) and r8 >= 0:
-                c8, o8, r8, m8, f8, following = _hand_in(lanes, (c8, r8, m8), following)
-            if _done(nodes, bound, c9, m9, f9) and r9 >= 0:
-                c9, o9, r9, m9, f9, following = _hand_in(lanes, (c9, r9, m9), following)
-            if _done(nodes, bound, c10, m10, f10) and r10 >= 0:
-                c10, o10, r10, m10, f10, following = _hand_in(lanes, (c10, r10, m10), following)
-            if _done(nodes, bound, c11, m11, f11) and r11 >= 0:
-                c11, o11, r11, m11, f11, following = _hand_in(lanes, (c11, r11, m11), following)
+            if _done(nodes, bound, c0, m0, lane_floor[0]) and r0 >= 0:
+                c0, o0, r0, m0, following = _hand_in(lanes, (c0, r0, m0), following, 0)
+            if _done(nodes, bound, c1, m1, lane_floor[1]) and r1 >= 0:
+                c1, o1, r1, m1, following = _hand_in(lanes, (c1, r1, m1), following, 1)
+            if _done(nodes, bound, c2, m2, lane_floor[2]) and r2 >= 0:
+                c2, o2, r2, m2, following = _hand_in(lanes, (c2, r2, m2), following, 2)
+            if _done(nodes, bound, c3, m3, lane_floor[3]) and r3 >= 0:
+                c3, o3, r3, m3, following = _hand_in(lanes, (c3, r3, m3), following, 3)
+            if _done(nodes, bound, c4, m4, lane_floor[4]) and r4 >= 0:
+                c4, o4, r4, m4, following = _hand_in(lanes, (c4, r4, m4), following, 4)
+            if _done(nodes, bound, c5, m5, lane_floor[5]) and r5 >= 0:
+                c5, o5, r5, m5, following = _hand_in(lanes, (c5, r5, m5), following, 5)
+            if _done(nodes, bound, c6, m6, lane_floor[6]) and r6 >= 0:
+                c6, o6, r6, m6, following = _hand_in(lanes, (c6, r6, m6), following, 6)
+            if _done(nodes, bound, c7, m7, lane_floor[7]) and r7 >= 0:
+                c7, o7, r7, m7, following = _hand_in(lanes, (c7, r7, m7), following, 7)
+            if _done(nodes, bound, c8, m8, lane_floor[8]) and r8 >= 0:
+                c8, o8, r8, m8, following = _hand_in(lanes, (c8, r8, m8), following, 8)
+            if _done(nodes, bound, c9, m9, lane_floor[9]) and r9 >= 0:
+                c9, o9, r9, m9, following = _hand_in(lanes, (c9, r9, m9), following, 9)
+            if _done(nodes, bound, c10, m10, lane_floor[10]) and r10 >= 0:
+                c10, o10, r10, m10, following = _hand_in(lanes, (c10, r10, m10), following, 10)
+            if _done(nodes, bound, c11, m11, lane_floor[11]) and r11 >= 0:
+                c11, o11, r11, m11, following = _hand_in(lanes, (c11, r11, m11), following, 11)
 
 
 @_jit
