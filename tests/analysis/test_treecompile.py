@@ -261,6 +261,10 @@ def test_unsupported_models_and_backends_are_refused(models) -> None:
     model["learner"]["learner_model_param"]["base_score"] = "3E-1"
     with pytest.raises(ValueError, match=r"base_score 0\.5"):
         build_forest([(json.dumps(model).encode(), 3)])
+    wide = json.loads(models.even)
+    wide["learner"]["learner_model_param"]["num_feature"] = "33"
+    with pytest.raises(ValueError, match="33 features exceed"):
+        build_forest([(json.dumps(wide).encode(), 3)])
     model["learner"]["objective"]["name"] = "reg:squarederror"
     with pytest.raises(ValueError, match="binary:logistic"):
         build_forest([(json.dumps(model).encode(), 3)])

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agc.analysis.treelayout import DEFAULT_LEFT, LEFT_LEAF, NODE_DTYPE, RIGHT_LEAF
+from agc.analysis.treelayout import DEFAULT_LEFT, LANE_WIDTH, LEFT_LEAF, NODE_DTYPE, RIGHT_LEAF
 
 __all__ = [
     "NODE_DTYPE",
@@ -140,8 +140,11 @@ def _forest(ensembles: list[list[dict]], n_features: int, head: Forest | None) -
             records += _split_records(tree, len(records))
         terminal = len(records)
         records.append((0.0, 0.0, 0.0, terminal, terminal, 0, 0, 0))
-    if len(records) > np.iinfo(np.uint16).max or n_features > np.iinfo(np.uint8).max:
-        raise ValueError(f"{len(records)} splits / {n_features} features exceed the node layout")
+    if len(records) > np.iinfo(np.uint16).max or n_features > LANE_WIDTH:
+        raise ValueError(
+            f"{len(records)} splits / {n_features} features exceed the node layout "
+            f"({np.iinfo(np.uint16).max} / {LANE_WIDTH})"
+        )
     nodes = np.array(records, dtype=NODE_DTYPE)
     nodes.flags.writeable = False
     return Forest(

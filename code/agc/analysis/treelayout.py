@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DEFAULT_LEFT", "LEFT_LEAF", "NODE_DTYPE", "RIGHT_LEAF"]
+__all__ = ["DEFAULT_LEFT", "LANE_WIDTH", "LEFT_LEAF", "NODE_DTYPE", "RIGHT_LEAF"]
+
+#: The most features a row may have: the compiled walk copies a row's features into a slot
+#: of this many float32 (:func:`agc.analysis.treewalk.walk`).
+LANE_WIDTH = 32
 
 #: Bits of a record's ``flags``: the missing value takes the left edge; the left / right edge
 #: leads to a leaf (the end of its tree, for counting node visits).

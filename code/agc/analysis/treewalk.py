@@ -10,7 +10,7 @@ independent load chains overlap in the CPU. A lane whose row is done takes the n
 following check: done is at the terminal record, or, given the bounds of the table, with a
 margin that can no longer reach the row's floor (:func:`_done`). It takes rows without NaN
 (:func:`finite_rows`), which never need a split's default edge; a row with a NaN feature walks
-alone (:func:`walk_missing`). Record indices and row offsets are unsigned, so numba adds no
+alone (:func:`walk_missing`). Record indices and slot offsets are unsigned, so numba adds no
 negative-index wraparound to the loads.
 
 The floors come from xgboost's float32 sigmoid (:func:`sigmoid_of`) through
@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from agc.analysis.treelayout import DEFAULT_LEFT, LEFT_LEAF, RIGHT_LEAF
+from agc.analysis.treelayout import DEFAULT_LEFT, LANE_WIDTH, LEFT_LEAF, RIGHT_LEAF
 from agc.core import compiled
 
 __all__ = [
@@ -53,31 +53,16 @@ _jit = compiled.njit
 
 
 @_jit
-def _step(nodes, flat, offset, index, margin):  # pragma: no cover - compiled
+def _step(nodes, lanes_x, slot, index, margin):  # pragma: no cover - compiled
     """One split of a lane of a row without NaN: (the record its edge leads to, margin + the
-    edge's value). The row's feature (float32 at ``flat[offset + feature]``) goes left when
-    below the condition, right otherwise (xgboost's ``GetNextNode`` for a value that is not
-    missing)."""
+    edge's value). The row's feature (float32 at ``lanes_x[slot + feature]``, the lane's copy
+    of its row) goes left when below the condition, right otherwise (xgboost's
+    ``GetNextNode`` for a value that is not missing)."""
     node = nodes[index]
-    value = flat[offset + np.uint64(node["feature"])]
+    value = lanes_x[slot + np.uint64(node["feature"])]
     if value < node["cond"]:
         return np.uint64(node["left"]), margin + node["left_value"]
     return np.uint64(node["right"]), margin + node["right_value"]
-
-
-@_jit
-def _take(rows, shape, row, lane):  # pragma: no cover - compiled
-    """The lane (node index, feature offset, row, margin) that takes ``row`` of ``rows`` (start
-    nodes, floors, the lanes' floors), lane number ``lane``, whose floor it writes; past the
-    last row, one that rests on the idle terminal node with row -1 (floor -inf). ``shape``:
-    (idle terminal node, features per row)."""
-    starts, floor, lane_floor = rows
-    idle, n_features = shape
-    if row < starts.shape[0]:
-        lane_floor[lane] = floor[row]
-        return np.uint64(starts[row]), np.uint64(row) * n_features, row, np.float32(0.0)
-    lane_floor[lane] = -np.inf
-    return np.uint64(idle), np.uint64(0), -1, np.float32(0.0)
 
 
 @_jit
@@ -92,110 +77,118 @@ def _done(nodes, bound, index, margin, floor):  # pragma: no cover - compiled
 
 
 @_jit
-def _any_done(nodes, bound, indices, margins, floors):  # pragma: no cover - compiled
-    """Whether any lane (node ``indices``, ``margins``: tuples; ``floors``: the lanes' floors)
-    is done."""
-    found = False
-    if bound is None:
-        for index in indices:
-            found |= nodes[index]["left"] == index
-        return found
-    for k in range(len(indices)):
-        found |= _done(nodes, bound, indices[k], margins[k], floors[k])
-    return found
+def _lanes_of(values):  # pragma: no cover - compiled
+    """The first :data:`LANES` items of ``values`` as a tuple (the callers' local variables)."""
+    return (
+        values[0],
+        values[1],
+        values[2],
+        values[3],
+        values[4],
+        values[5],
+        values[6],
+        values[7],
+        values[8],
+        values[9],
+        values[10],
+        values[11],
+    )
 
 
 @_jit
-def _hand_in(lanes, lane, following, lane_number):  # pragma: no cover - compiled
-    """A lane (node index, row, margin), lane number ``lane_number``, whose row is done: the
-    margin goes to ``outs[0]`` and whether the walk stopped before the terminal node to
-    ``outs[1]``; returns the lane that takes row ``following`` (:func:`_take`) and the row after
-    it. ``lanes``: (nodes, rows, outs, shape) of :func:`walk`."""
-    nodes, rows, outs, shape = lanes
-    index, row, margin = lane
+def _set_lanes(values, lanes):  # pragma: no cover - compiled
+    """``values[k] = lanes[k]`` for each lane ``k`` (``lanes``: a tuple of :data:`LANES`)."""
+    (
+        values[0],
+        values[1],
+        values[2],
+        values[3],
+        values[4],
+        values[5],
+        values[6],
+        values[7],
+        values[8],
+        values[9],
+        values[10],
+        values[11],
+    ) = lanes
+
+
+@_jit
+def _hand_in(nodes, bound, rows, lanes, outs, following):  # pragma: no cover - compiled
+    """Every lane of ``lanes`` whose row is done (:func:`_done`) or that has none yet (row -2)
+    gives its margin to ``outs[0]`` and whether its walk stopped before the terminal node to
+    ``outs[1]``, then takes the next row of ``rows`` from ``following`` on: its start node, its
+    floor and a copy of its features in the lane's slot of ``lanes_x``; past the last row it
+    rests on the idle terminal node with row -1. Returns (the next row to take, whether any
+    lane has a row). ``rows``: (start nodes, floors, x, idle terminal node); ``lanes``: per lane
+    node index, row, margin, floor, and ``lanes_x``."""
+    starts, floor, x, idle = rows
+    index, taken, margin, lane_floor, lanes_x = lanes
     out, stopped = outs
-    out[row] = margin
-    stopped[row] = nodes[index]["left"] != index
-    return (*_take(rows, shape, following, lane_number), following + 1)
+    busy = False
+    for lane in range(LANES):
+        row = taken[lane]
+        if row == -2 or (
+            row >= 0 and _done(nodes, bound, index[lane], margin[lane], lane_floor[lane])
+        ):
+            if row >= 0:
+                out[row] = margin[lane]
+                stopped[row] = nodes[index[lane]]["left"] != index[lane]
+            margin[lane] = 0.0
+            if following < starts.shape[0]:
+                index[lane], taken[lane] = starts[following], following
+                lane_floor[lane] = floor[following]
+                for k in range(min(x.shape[1], LANE_WIDTH)):
+                    lanes_x[lane * LANE_WIDTH + k] = x[following, k]
+                following += 1
+            else:
+                index[lane], taken[lane], lane_floor[lane] = idle, -1, -np.inf
+        busy |= taken[lane] >= 0
+    return following, busy
 
 
 @_jit
 def walk(nodes, bound, rows, x, idle, outs):  # pragma: no cover - compiled
     """Float32 margins (to ``outs[0]``) of the rows of ``x`` (float32, (rows, features), no
-    NaN: :func:`finite_rows`). ``rows``: per row its start node and float64 floor; row ``r``
-    walks from ``starts[r]``, adding to a float32 margin from 0, until a terminal node (one
-    that leads to itself), or until its margin plus ``bound`` of its node (the most the rest
-    of the walk can add) is below ``floor[r]``: the row then stops early and ``outs[1][r]`` is
-    True (``bound`` None: every row walks to its terminal node).
+    NaN: :func:`finite_rows`; the trees read at most :data:`LANE_WIDTH` features). ``rows``:
+    per row its start node and float64 floor; row ``r`` walks from ``starts[r]``, adding to a
+    float32 margin from 0, until a terminal node (one that leads to itself), or until its
+    margin plus ``bound`` of its node (the most the rest of the walk can add) is below
+    ``floor[r]``: the row then stops early and ``outs[1][r]`` is True (``bound`` None: every
+    row walks to its terminal node).
 
     Every :data:`STEPS_PER_CHECK` steps each lane whose row is done hands it in and takes the
     next one (:func:`_hand_in`), so that the lanes stay busy whatever the lengths of their rows'
     walks (a lockstep group of rows would wait for its longest walk: a fifth of the steps).
-    The lanes' floors, needed only at a check, wait in a small array rather than in registers,
-    which the steps need."""
-    shape = (np.uint64(idle), np.uint64(x.shape[1]))
-    lane_floor = np.empty(LANES)
-    rows = (rows[0], rows[1], lane_floor)
-    lanes = (nodes, rows, outs, shape)
-    flat = x.reshape(-1)
-    c0, o0, r0, m0 = _take(rows, shape, 0, 0)
-    c1, o1, r1, m1 = _take(rows, shape, 1, 1)
-    c2, o2, r2, m2 = _take(rows, shape, 2, 2)
-    c3, o3, r3, m3 = _take(rows, shape, 3, 3)
-    c4, o4, r4, m4 = _take(rows, shape, 4, 4)
-    c5, o5, r5, m5 = _take(rows, shape, 5, 5)
-    c6, o6, r6, m6 = _take(rows, shape, 6, 6)
-    c7, o7, r7, m7 = _take(rows, shape, 7, 7)
-    c8, o8, r8, m8 = _take(rows, shape, 8, 8)
-    c9, o9, r9, m9 = _take(rows, shape, 9, 9)
-    c10, o10, r10, m10 = _take(rows, shape, 10, 10)
-    c11, o11, r11, m11 = _take(rows, shape, 11, 11)
-    following = LANES
-    while max(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11) >= 0:
+    Between two checks a lane's node index and margin are local variables, and the features of
+    its row sit in the lane's own slot of a small buffer, at a constant offset: the CPU's
+    registers then hold the twelve node indices, and the rest of a lane's state waits in small
+    arrays."""
+    lanes_x = np.zeros(LANES * LANE_WIDTH, dtype=np.float32)
+    index, margin = np.empty(LANES, dtype=np.uint64), np.zeros(LANES, dtype=np.float32)
+    lanes = (index, np.full(LANES, -2, dtype=np.int64), margin, np.empty(LANES), lanes_x)
+    rows = (rows[0], rows[1], x, np.uint64(idle))
+    following, busy = _hand_in(nodes, bound, rows, lanes, outs, 0)
+    while busy:
+        c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11 = _lanes_of(index)
+        m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11 = _lanes_of(margin)
         for _ in range(STEPS_PER_CHECK):
-            c0, m0 = _step(nodes, flat, o0, c0, m0)
-            c1, m1 = _step(nodes, flat, o1, c1, m1)
-            c2, m2 = _step(nodes, flat, o2, c2, m2)
-            c3, m3 = _step(nodes, flat, o3, c3, m3)
-            c4, m4 = _step(nodes, flat, o4, c4, m4)
-            c5, m5 = _step(nodes, flat, o5, c5, m5)
-            c6, m6 = _step(nodes, flat, o6, c6, m6)
-            c7, m7 = _step(nodes, flat, o7, c7, m7)
-            c8, m8 = _step(nodes, flat, o8, c8, m8)
-            c9, m9 = _step(nodes, flat, o9, c9, m9)
-            c10, m10 = _step(nodes, flat, o10, c10, m10)
-            c11, m11 = _step(nodes, flat, o11, c11, m11)
-        if _any_done(
-            nodes,
-            bound,
-            (c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11),
-            (m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11),
-            lane_floor,
-        ):
-            if _done(nodes, bound, c0, m0, lane_floor[0]) and r0 >= 0:
-                c0, o0, r0, m0, following = _hand_in(lanes, (c0, r0, m0), following, 0)
-            if _done(nodes, bound, c1, m1, lane_floor[1]) and r1 >= 0:
-                c1, o1, r1, m1, following = _hand_in(lanes, (c1, r1, m1), following, 1)
-            if _done(nodes, bound, c2, m2, lane_floor[2]) and r2 >= 0:
-                c2, o2, r2, m2, following = _hand_in(lanes, (c2, r2, m2), following, 2)
-            if _done(nodes, bound, c3, m3, lane_floor[3]) and r3 >= 0:
-                c3, o3, r3, m3, following = _hand_in(lanes, (c3, r3, m3), following, 3)
-            if _done(nodes, bound, c4, m4, lane_floor[4]) and r4 >= 0:
-                c4, o4, r4, m4, following = _hand_in(lanes, (c4, r4, m4), following, 4)
-            if _done(nodes, bound, c5, m5, lane_floor[5]) and r5 >= 0:
-                c5, o5, r5, m5, following = _hand_in(lanes, (c5, r5, m5), following, 5)
-            if _done(nodes, bound, c6, m6, lane_floor[6]) and r6 >= 0:
-                c6, o6, r6, m6, following = _hand_in(lanes, (c6, r6, m6), following, 6)
-            if _done(nodes, bound, c7, m7, lane_floor[7]) and r7 >= 0:
-                c7, o7, r7, m7, following = _hand_in(lanes, (c7, r7, m7), following, 7)
-            if _done(nodes, bound, c8, m8, lane_floor[8]) and r8 >= 0:
-                c8, o8, r8, m8, following = _hand_in(lanes, (c8, r8, m8), following, 8)
-            if _done(nodes, bound, c9, m9, lane_floor[9]) and r9 >= 0:
-                c9, o9, r9, m9, following = _hand_in(lanes, (c9, r9, m9), following, 9)
-            if _done(nodes, bound, c10, m10, lane_floor[10]) and r10 >= 0:
-                c10, o10, r10, m10, following = _hand_in(lanes, (c10, r10, m10), following, 10)
-            if _done(nodes, bound, c11, m11, lane_floor[11]) and r11 >= 0:
-                c11, o11, r11, m11, following = _hand_in(lanes, (c11, r11, m11), following, 11)
+            c0, m0 = _step(nodes, lanes_x, np.uint64(0 * LANE_WIDTH), c0, m0)
+            c1, m1 = _step(nodes, lanes_x, np.uint64(1 * LANE_WIDTH), c1, m1)
+            c2, m2 = _step(nodes, lanes_x, np.uint64(2 * LANE_WIDTH), c2, m2)
+            c3, m3 = _step(nodes, lanes_x, np.uint64(3 * LANE_WIDTH), c3, m3)
+            c4, m4 = _step(nodes, lanes_x, np.uint64(4 * LANE_WIDTH), c4, m4)
+            c5, m5 = _step(nodes, lanes_x, np.uint64(5 * LANE_WIDTH), c5, m5)
+            c6, m6 = _step(nodes, lanes_x, np.uint64(6 * LANE_WIDTH), c6, m6)
+            c7, m7 = _step(nodes, lanes_x, np.uint64(7 * LANE_WIDTH), c7, m7)
+            c8, m8 = _step(nodes, lanes_x, np.uint64(8 * LANE_WIDTH), c8, m8)
+            c9, m9 = _step(nodes, lanes_x, np.uint64(9 * LANE_WIDTH), c9, m9)
+            c10, m10 = _step(nodes, lanes_x, np.uint64(10 * LANE_WIDTH), c10, m10)
+            c11, m11 = _step(nodes, lanes_x, np.uint64(11 * LANE_WIDTH), c11, m11)
+        _set_lanes(index, (c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11))
+        _set_lanes(margin, (m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11))
+        following, busy = _hand_in(nodes, bound, rows, lanes, outs, following)
 
 
 @_jit
