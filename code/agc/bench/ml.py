@@ -35,8 +35,8 @@ from agc.processing.histograms import check_inputs
 
 
 def ml_breakdown(path: str, entries: int) -> dict[str, Any]:
-    """Seconds of the selection, the assignments, the features, the BDT scores (compiled and
-    xgboost, the same run), each event's best assignment (both back-ends) and the fill of the 20
+    """Seconds of the selection, the assignments, the features (float32, as the processor
+    stores them for the BDTs), the BDT scores (compiled and xgboost, the same run), each event's best assignment (both back-ends) and the fill of the 20
     features with every weight variation, on the first ``entries`` of one ttbar nominal file
     (nominal jets, one process, best of three after a warm-up call that compiles); the
     assignments scored and the tree nodes their traversal visits; and the seconds of the processor's whole chunk (every jet-pT variation) without and
@@ -60,7 +60,7 @@ def ml_breakdown(path: str, entries: int) -> dict[str, Any]:
     lepton = {k: v[region.mask] for k, v in lepton_columns(el, mu).items()}
     objects = objects_of(region.jets, lepton)
     t_assign, rows = _best_of(lambda: assignments(objects.counts))
-    t_features, feats = _best_of(lambda: features(objects, rows))
+    t_features, feats = _best_of(lambda: features(objects, rows, np.float32))
     even = (events.event.to_numpy()[region.mask] % 2 == 0)[rows.event]
     t_scores = {
         b: _best_of(lambda b=b: scores(models, feats, even, backend=b))[0] for b in BACKENDS
