@@ -241,8 +241,8 @@ def best_of_events(
 
     ``x`` and ``ensemble`` as for :func:`margins`; ``event``: the event of each row, sorted.
     Each event's row with the largest margin after :data:`HEAD_TREES` trees (``forest.head``)
-    is scored first; its probability sets a floor, the smallest float32 margin with that
-    probability or more (:func:`agc.analysis.treewalk.lowest_margins`). Any other row stops as soon as its margin
+    is scored first (and not again); its probability sets a floor, the smallest float32 margin
+    with that probability or more (:func:`agc.analysis.treewalk.lowest_margins`). Any other row stops as soon as its margin
     plus the most its remaining nodes can add (``forest.bound``) and the rounding allowance
     (``forest.slack``) is below the floor: its probability is then below the first row's, and
     it can be neither the best nor tie with it. Rows with a NaN feature always finish."""
@@ -259,7 +259,10 @@ def best_of_events(
     lowest = np.empty_like(candidate_margin)
     treewalk.lowest_margins(candidate_margin, lowest)
     floor = np.repeat(lowest.astype(np.float64) - forest.slack, _event_runs(event)[1])
+    starts = starts.copy()
+    starts[candidate] = forest.idle  # scored already: their walks end where they start
     margin, stopped = _walk(forest, x, starts, floor)
+    margin[candidate] = candidate_margin
     probability = sigmoid(margin)
     probability[stopped] = -np.inf
     best = first_maxima(event, probability)
