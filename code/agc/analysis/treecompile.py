@@ -254,14 +254,15 @@ def best_of_events(
     ensemble = np.asarray(ensemble, dtype=np.int64)
     starts = forest.roots[ensemble]
     head = forest.head or forest
-    candidate = first_maxima(event, _walk(head, x, head.roots[ensemble])[0])
-    candidate_margin = _walk(forest, x[candidate], starts[candidate])[0]
+    finite = _finite_rows(x)  # once for the three walks
+    candidate = first_maxima(event, _walk(head, x, head.roots[ensemble], finite=finite)[0])
+    candidate_margin = _walk(forest, x[candidate], starts[candidate], finite=finite[candidate])[0]
     lowest = np.empty_like(candidate_margin)
     treewalk.lowest_margins(candidate_margin, lowest)
     floor = np.repeat(lowest.astype(np.float64) - forest.slack, _event_runs(event)[1])
     starts = starts.copy()
     starts[candidate] = forest.idle  # scored already: their walks end where they start
-    margin, stopped = _walk(forest, x, starts, floor)
+    margin, stopped = _walk(forest, x, starts, floor, finite)
     margin[candidate] = candidate_margin
     probability = sigmoid(margin)
     probability[stopped] = -np.inf
@@ -298,13 +299,27 @@ def _float32_rows(forest: Forest, x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _finite_rows(x: np.ndarray) -> np.ndarray:
+    """Whether each row of ``x`` (float32) has no NaN (bool per row)."""
+    from agc.analysis import treewalk  # numba: imported where inference runs
+
+    finite = np.empty(len(x), dtype=bool)
+    treewalk.finite_rows(x, finite)
+    return finite
+
+
 def _walk(
-    forest: Forest, x: np.ndarray, starts: np.ndarray, floor: np.ndarray | None = None
+    forest: Forest,
+    x: np.ndarray,
+    starts: np.ndarray,
+    floor: np.ndarray | None = None,
+    finite: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(float32 margin, whether it stopped below its floor) of each row of ``x`` (float32),
     walking from ``starts`` with float64 ``floor``s (:func:`agc.analysis.treewalk.walk`; None:
     every walk to its end, the kernel compiled without the floor test); rows with a NaN feature
-    walk to the end with the default children."""
+    walk to the end with the default children. ``finite``: :func:`_finite_rows` of ``x`` if
+    the caller has it."""
     from agc.analysis import treewalk  # numba: imported where inference runs
 
     if floor is None:
@@ -314,8 +329,8 @@ def _walk(
 
     margin = np.empty(len(x), dtype=np.float32)
     stopped = np.zeros(len(x), dtype=bool)
-    finite = np.empty(len(x), dtype=bool)
-    treewalk.finite_rows(x, finite)
+    if finite is None:
+        finite = _finite_rows(x)
     if finite.all():
         treewalk.walk(forest.nodes, bound, (starts, floor), x, forest.idle, (margin, stopped))
         return margin, stopped
