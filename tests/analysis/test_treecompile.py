@@ -14,11 +14,19 @@ from coffea.nanoevents import NanoEventsFactory
 from tests.analysis.test_inference import random_rows
 
 from agc.analysis.assignment import lepton_columns, objects_of
-from agc.analysis.inference import boosters, effective_rounds, forest, load_models, scores
+from agc.analysis.inference import (
+    best_scores,
+    boosters,
+    effective_rounds,
+    forest,
+    load_models,
+    scores,
+)
 from agc.analysis.mlfeatures import assignments, features
 from agc.analysis.processor import AGCSchema, collections
 from agc.analysis.selection import select
 from agc.analysis.treecompile import build_forest, margins, node_visits, probabilities, sigmoid
+from agc.analysis.treelayout import LANE_WIDTH
 from agc.core import physics
 
 
@@ -196,6 +204,22 @@ def test_compiled_scores_do_not_depend_on_row_blocks(models) -> None:
         ]
         assert np.array_equal(np.concatenate(pieces)[:300], whole[:300])
     assert scores(models, feats[:0], even[:0]).shape == (0,)
+
+
+def test_columns_past_the_models_features_are_ignored(models) -> None:
+    """Rows wider than the models' 20 features, wider than a lane's slot too, with NaN and
+    junk in the extra columns, score as their first 20 columns do."""
+    feats, _, even = random_rows(30, seed=12)
+    feats[::9, 5] = np.nan
+    rng = np.random.default_rng(13)
+    extra = rng.normal(size=(len(feats), 17)) * 1e3
+    extra[::4, 3] = np.nan
+    wide = np.hstack([feats, extra])
+    assert wide.shape[1] > LANE_WIDTH >= feats.shape[1]
+    assert np.array_equal(scores(models, wide, even), scores(models, feats, even))
+    best = best_scores(models, wide, even, np.arange(len(feats)) // 7)
+    expected = best_scores(models, feats, even, np.arange(len(feats)) // 7)
+    assert all(np.array_equal(a, b) for a, b in zip(best, expected, strict=True))
 
 
 def node_depths(tree: dict) -> np.ndarray:
