@@ -26,10 +26,10 @@ value. Several rows walk at once (:mod:`agc.analysis.treewalk`, the numba kernel
 independent load chains the CPU overlaps.
 
 Only each event's best assignment is needed downstream (the first row with the largest
-probability), so :func:`best_of_events` need not finish every walk. Each node carries a bound,
+probability), so :func:`best_of_events` need not finish every walk. Each record carries a bound,
 the largest sum the rest of a walk from it can add (:func:`node_bounds`); float32 rounding can
 lift a margin above its exact sum by at most :func:`rounding_slack`. A row is scored first in
-each event; a later row whose margin plus its node's bound and the slack falls below the
+each event; a later row whose margin plus its record's bound and the slack falls below the
 smallest float32 margin with that row's probability cannot be the best or tie with it, and its
 walk stops. The rows and probabilities it returns are those of scoring every row.
 
