@@ -260,7 +260,6 @@ def best_of_events(
     lowest = np.empty_like(candidate_margin)
     treewalk.lowest_margins(candidate_margin, lowest)
     floor = np.repeat(lowest.astype(np.float64) - forest.slack, _event_runs(event)[1])
-    starts = starts.copy()
     starts[candidate] = forest.idle  # scored already: their walks end where they start
     margin, stopped = _walk(forest, x, starts, floor, finite)
     margin[candidate] = candidate_margin

@@ -36,12 +36,13 @@ from agc.processing.histograms import check_inputs
 
 def ml_breakdown(path: str, entries: int) -> dict[str, Any]:
     """Seconds of the selection, the assignments, the features (float32, as the processor
-    stores them for the BDTs), the BDT scores (compiled and xgboost, the same run), each event's best assignment (both back-ends) and the fill of the 20
-    features with every weight variation, on the first ``entries`` of one ttbar nominal file
-    (nominal jets, one process, best of three after a warm-up call that compiles); the
-    assignments scored and the tree nodes their traversal visits; and the seconds of the processor's whole chunk (every jet-pT variation) without and
-    with the inference (``chunk_s``). The fill and the chunks count this process's CPU time,
-    which a loaded machine inflates less than wall time."""
+    stores them for the BDTs), the BDT scores (compiled and xgboost, the same run), each
+    event's best assignment (both back-ends) and the fill of the 20 features with every weight
+    variation, on the first ``entries`` of one ttbar nominal file (nominal jets, one process,
+    best of three after a warm-up call that compiles); the assignments scored and the tree
+    nodes their traversal visits; and the seconds of the processor's whole chunk (every jet-pT
+    variation) without and with the inference (``chunk_s``). The fill and the chunks count
+    this process's CPU time, which a loaded machine inflates less than wall time."""
     models = load_models()
     events = NanoEventsFactory.from_root(
         {path: "Events"}, schemaclass=AGCSchema, entry_stop=entries, mode="eager"
