@@ -8,12 +8,15 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
 
+from agc.core.workerexit import end_without_teardown
+
 __all__ = ["figure_process", "import_ml_stage", "warm_figure_process"]
 
 
 def figure_process() -> ProcessPoolExecutor:
-    """One spawned worker process (a fork would copy the fitting process's threads and state)."""
-    return ProcessPoolExecutor(1, mp_context=get_context("spawn"))
+    """One spawned worker process (a fork would copy the fitting process's threads and state),
+    ending without the interpreter's teardown (:func:`agc.core.workerexit.end_without_teardown`)."""
+    return ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=end_without_teardown)
 
 
 def import_ml_stage() -> None:

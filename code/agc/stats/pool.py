@@ -15,7 +15,15 @@ from typing import Any, Self
 from tqdm import tqdm
 
 from agc.core.progress import Counter
+from agc.core.workerexit import end_without_teardown
 from agc.stats.migrad import configure_backend, quiet_fit_logs
+
+
+def _start_worker(initializer: Callable[..., None], initargs: tuple[object, ...]) -> None:
+    """A worker's set-up: ``initializer(*initargs)``, and its exit without the interpreter's
+    teardown (:func:`agc.core.workerexit.end_without_teardown`)."""
+    end_without_teardown()
+    initializer(*initargs)
 
 
 class FitPool:
@@ -39,8 +47,8 @@ class FitPool:
             self.pool = ProcessPoolExecutor(
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=initializer,
-                initargs=initargs,
+                initializer=_start_worker,
+                initargs=(initializer, initargs),
             )
             self.pool.submit(int)  # a no-op task: makes the pool start its processes
 
