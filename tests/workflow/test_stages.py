@@ -327,7 +327,7 @@ def test_ml_stage_writes_the_workspace_fit_and_plots_with_the_main_fit_s_validat
     from ml_helpers import ML_CONFIG, write_ml_histograms
 
     from agc.plots.mlfigures import fit_result_plots, worker_channels
-    from agc.stats.fit import run_fit
+    from agc.stats.fit import load_model, run_fit
     from agc.stats.mlmodel import ml_template
 
     write_synthetic_histograms(in_tmp / "run" / "histograms.root")
@@ -355,7 +355,7 @@ def test_ml_stage_writes_the_workspace_fit_and_plots_with_the_main_fit_s_validat
     assert names == sorted(f"{stem}.{fmt}" for stem in expected for fmt in ("pdf", "png"))
     assert sorted(p.name for p in (ml / "plots").iterdir()) == names
     again = fit_result_plots(
-        ml / "workspace_ml.json",
+        load_model(ml / "workspace_ml.json")[0],
         ml / "fit_results_ml.json",
         in_tmp / "here",
         ml_template("ml.yaml"),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import cabinetry
+import pyhf
 
 from agc.dataset.origin import DataOrigin
 from agc.plots.figures import correlation_plot, distribution_plots, pulls_plot
@@ -76,19 +77,21 @@ def prefit_and_validation_plots(
 
 
 def fit_result_plots(
-    workspace: str | os.PathLike[str],
+    workspace: pyhf.Workspace,
     fit_results: str | os.PathLike[str],
     plots_dir: str | os.PathLike[str],
     config: Mapping[str, Any] | None = None,
     origin: DataOrigin = DataOrigin.SYNTHETIC,
     channels: Sequence[str] = (),
 ) -> list[Path]:
-    """From files, so in a second process: pulls (free normalisations left out, as in
+    """For a second process: pulls (free normalisations left out, as in
     :func:`agc.plots.figures.paper_plots`), the correlation matrix and the post-fit
     distributions of ``channels`` of the fit written to ``fit_results`` (``fit_results_ml.json``)
-    of ``workspace``, labelled for ``origin``."""
-    from agc.stats.fit import cabinetry_fit_results, load_model
+    of ``workspace`` (read and checked, :func:`agc.stats.fit.load_model`), labelled for
+    ``origin``."""
+    from agc.stats.fit import cabinetry_fit_results
     from agc.stats.mlmodel import fit_content
+    from agc.stats.pyhfmodel import model_and_data
 
     content = fit_content(fit_results, "ML fit results")
     results = cabinetry_fit_results(content)
@@ -102,7 +105,7 @@ def fit_result_plots(
     paths = pulls_plot(results, plots_dir, exclude=free, origin=origin)
     paths += correlation_plot(results, plots_dir, origin=origin)
     if channels:
-        _, model, data = load_model(workspace)
+        model, data = model_and_data(workspace)
         paths += distribution_plots(
             model,
             data,

@@ -43,6 +43,7 @@ from agc.core.errors import AGCError
 from agc.core.fileio import write_json
 from agc.stats.autodiff import Derivatives, derivatives
 from agc.stats.migrad import SETTINGS, MigradResult, configure_backend, hesse_at, migrad
+from agc.stats.pyhfmodel import checked_workspace, model_and_data
 from agc.stats.ranking import ImpactFit, Seed, ranking, ranking_pool
 from agc.stats.results import Estimate, FitRun, FitSummary, Impacts, ParameterTable
 
@@ -63,34 +64,28 @@ def load_workspace(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def naming(source: str | os.PathLike[str]) -> Iterator[None]:
+def naming(source: str | os.PathLike[str] | None) -> Iterator[None]:
     """Prefix ``source: `` to the message of an :class:`AGCError` raised inside: the file a
-    caller read, named once there (the functions below it do not know it)."""
+    caller read, named once there (the functions below it do not know it); ``None``: none."""
     try:
         yield
     except AGCError as exc:
+        if source is None:
+            raise
         raise AGCError(f"{os.fspath(source)}: {exc}") from None
 
 
-def model_and_data(spec: Mapping[str, Any]) -> tuple[Any, list[float]]:
-    """pyhf model (HistFactory interpolation codes 4/4p, as cabinetry) and data incl. auxdata
-    of the workspace ``spec``; :class:`AGCError` if it is not a valid pyhf workspace."""
-    try:
-        return cabinetry.model_utils.model_and_data(dict(spec))
-    except pyhf.exceptions.InvalidSpecification as exc:
-        where = exc.path or "<top level>"
-        raise AGCError(f"invalid pyhf workspace at '{where}': {exc.parent.message}") from None
-    except (KeyError, IndexError, ValueError, pyhf.exceptions.InvalidModel) as exc:
-        raise AGCError(f"cannot build the pyhf model ({type(exc).__name__}: {exc})") from None
-
-
-def load_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Any, list[float]]:
-    """The workspace file ``path`` read (:func:`load_workspace`) with its pyhf model and data
-    (:func:`model_and_data`): ``(spec, model, data)``; :class:`AGCError` naming the file."""
+def load_model(
+    path: str | os.PathLike[str],
+) -> tuple[pyhf.Workspace, Any, list[float]]:
+    """The workspace file ``path`` read (:func:`load_workspace`) and checked against pyhf's
+    schema, with its pyhf model and data (:func:`agc.stats.pyhfmodel.model_and_data`):
+    ``(workspace, model, data)``; :class:`AGCError` naming the file."""
     spec = load_workspace(path)
     with naming(path):
-        model, data = model_and_data(spec)
-    return spec, model, data
+        workspace = checked_workspace(spec)
+        model, data = model_and_data(workspace)
+    return workspace, model, data
 
 
 class MainFit(NamedTuple):
@@ -363,7 +358,7 @@ def _diagnostics(main: MainFit, impact_fits: Sequence[ImpactFit] | None) -> dict
 
 
 def run_fit(
-    workspace: str | os.PathLike[str] = "outputs/workspace.json",
+    workspace: str | os.PathLike[str] | pyhf.Workspace = "outputs/workspace.json",
     output: str | os.PathLike[str] = "outputs/fit_results.json",
     *,
     impacts: bool = True,
@@ -375,7 +370,8 @@ def run_fit(
     the figures are :func:`agc.plots.figures.fit_plots` of the returned run).
 
     Args:
-        workspace: pyhf workspace JSON (from :func:`agc.stats.model.build_workspace`).
+        workspace: pyhf workspace JSON (from :func:`agc.stats.model.build_workspace`), or
+            one already read and checked (:func:`load_model`): errors then name no file.
         output: ``fit_results.json`` to write (atomically, canonical JSON).
         impacts: compute the impact ranking (4 fits per nuisance parameter).
         workers: processes for the impact fits, started before the main fit (any number gives
@@ -392,9 +388,12 @@ def run_fit(
     """
     if impacts and exact_derivatives:
         raise ValueError("exact derivatives are for fits without impacts")
-    spec, model, data = load_model(workspace)
+    if isinstance(workspace, pyhf.Workspace):
+        spec, (model, data), source = workspace, model_and_data(workspace), None
+    else:
+        (spec, model, data), source = load_model(workspace), workspace
     exact = derivatives(model, data) if exact_derivatives else None
-    with ranking_pool(spec, workers if impacts else 0) as pool, naming(workspace):
+    with ranking_pool(spec, workers if impacts else 0) as pool, naming(source):
         fit_results, main = fit(model, data, exact=exact)
         partial = FitRun(fit_summary(spec, model, fit_results, main=main), model, data, fit_results)
         ranking_results, impact_fits = None, []

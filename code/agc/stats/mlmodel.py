@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agc.core.errors import AGCError
 from agc.core.fileio import read_input_text
 from agc.stats.model import build_workspace, load_template, validate_config
 from agc.stats.results import FitRun, FitSummary
+
+if TYPE_CHECKING:
+    import pyhf
 
 #: The ML model's cabinetry configuration template.
 ML_CONFIG = "inputs/cabinetry_ml.yaml"
@@ -67,10 +70,11 @@ def build_ml_workspace(
     return build_workspace(histograms, output, config=ml_template(config))
 
 
-def fit_ml(workspace: str | os.PathLike[str], output: str | os.PathLike[str]) -> None:
-    """Fit the ML ``workspace`` and write ``output`` (``fit_results_ml.json``): the main fit's
-    code with the exact derivatives and no impact ranking (:func:`agc.stats.fit.run_fit`).
-    Returns nothing, for a worker process; :func:`read_fit` reads the fit back."""
+def fit_ml(workspace: pyhf.Workspace, output: str | os.PathLike[str]) -> None:
+    """Fit the ML ``workspace`` (read and checked, :func:`agc.stats.fit.load_model`) and write
+    ``output`` (``fit_results_ml.json``): the main fit's code with the exact derivatives and no
+    impact ranking (:func:`agc.stats.fit.run_fit`). Returns nothing, for a worker process;
+    :func:`read_fit` reads the fit back."""
     from agc.stats.fit import run_fit
 
     run_fit(workspace, output, impacts=False, exact_derivatives=True)

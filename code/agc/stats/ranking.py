@@ -22,6 +22,7 @@ from agc.core.errors import AGCError
 from agc.core.progress import bar
 from agc.stats.migrad import MigradResult, configure_backend, hesse_at, refit
 from agc.stats.pool import FitPool
+from agc.stats.pyhfmodel import model_and_data
 
 _WORKER: dict[str, Any] = {}
 #: Which shift of the cabinetry definition each of a parameter's four fits is.
@@ -63,9 +64,10 @@ class Seed:
 
 
 def _init_worker(spec: Mapping[str, Any]) -> None:
-    """Build the model once per process for the impact fits."""
+    """Build the model once per process for the impact fits (a :class:`pyhf.Workspace`
+    ``spec``: checked where it was made, not again, :mod:`agc.stats.pyhfmodel`)."""
     configure_backend()
-    model, data = cabinetry.model_utils.model_and_data(dict(spec))
+    model, data = model_and_data(spec)
     _WORKER.update(model=model, data=data, seeds={})
 
 
@@ -93,7 +95,7 @@ def _impact_task(task: tuple[Seed, int, list[float]]) -> list[MigradResult | Non
 def ranking_pool(spec: Mapping[str, Any], workers: int) -> FitPool:
     """The :class:`~agc.stats.pool.FitPool` of the impact fits: ``workers`` processes that
     import pyhf and build the model of ``spec`` now, while the main fit runs."""
-    return FitPool(workers, _init_worker, (dict(spec),))
+    return FitPool(workers, _init_worker, (spec,))
 
 
 def ranking(

@@ -387,7 +387,7 @@ def ml_fit(
     from agc.plots.figures import distribution_plots
     from agc.plots.mlfigures import fit_result_plots, prefit_and_validation_plots, worker_channels
     from agc.plots.process import figure_process
-    from agc.stats.fit import load_model, load_workspace
+    from agc.stats.fit import load_model, naming
     from agc.stats.mlmodel import fit_ml, main_fit_results, ml_template, read_fit
 
     target = _under(params["outdir"], output, FIT_RESULTS_ML)
@@ -395,15 +395,15 @@ def ml_fit(
     source = _under(params["outdir"], workspace, WORKSPACE_ML)
     template = ml_template(config)
     origin = run_origin(params["outdir"]) or DataOrigin.SYNTHETIC
-    load_workspace(source)  # bad input fails here, before any work
     main = main_fit_results(_under(params["outdir"], main_fit, FIT_RESULTS))
+    checked, model, data = load_model(source)  # bad input fails here, before any work
     with figure_pool or figure_process() as pool:
-        fitted = pool.submit(fit_ml, source, target)
-        _, model, data = load_model(source)
+        fitted = pool.submit(fit_ml, checked, target)
         shared = worker_channels(model.config.channels)
-        after = pool.submit(fit_result_plots, source, target, folder, template, origin, shared)
+        after = pool.submit(fit_result_plots, checked, target, folder, template, origin, shared)
         plots = prefit_and_validation_plots(model, data, main, folder, template, origin)
-        fitted.result()
+        with naming(source):
+            fitted.result()
         run = read_fit(target, model, data)
         plots += distribution_plots(
             model,
