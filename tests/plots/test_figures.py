@@ -19,9 +19,12 @@ from agc.dataset.origin import DataOrigin
 from agc.plots.figures import (
     COM_TEV,
     DATA_LABELS,
+    DPI,
     LUMI_FB,
+    FigureText,
     correlation_figure,
     data_label,
+    data_mc_figure,
     has_offset_text,
     is_mc_stat,
     paper_style,
@@ -95,6 +98,33 @@ def test_pdf_and_png_are_byte_reproducible(tmp_path: Path) -> None:
     )
     for suffix in ("pdf", "png"):
         assert (tmp_path / f"c.{suffix}").read_bytes() == (tmp_path / f"a.{suffix}").read_bytes()
+
+
+@pytest.mark.parametrize("top", [40.0, 3e6])
+def test_figure_is_cropped_as_if_drawn_first(tmp_path: Path, top: float) -> None:
+    """save_figure measures a figure without a layout engine once, before any draw: its PNG
+    is the bytes of matplotlib's own bbox_inches="tight" (a draw, then the measure), its PDF
+    those of the same box, measured with the Agg renderer after a draw."""
+    edges = np.array([110.0, 160.0, 210.0, 260.0, 310.0, 360.0])
+    yields = {"wjets": top * np.array([0.1, 0.2, 0.1, 0.05, 0.02]), "ttbar": top * np.ones(5)}
+    pseudo = 1.1 * (yields["wjets"] + yields["ttbar"])
+    text = FigureText("$m_{bjj}$ [GeV]", "4j2b SR", "Pre-fit")
+    colors = {"wjets": "tab:green", "ttbar": "tab:red"}
+    with paper_style():
+        fig = data_mc_figure(edges, yields, 0.05 * pseudo, pseudo, text=text, colors=colors)
+        pdf, png = save_figure(fig, tmp_path / "ours")
+        fig.savefig(
+            tmp_path / "tight.png", dpi=DPI, metadata={"Software": None}, bbox_inches="tight"
+        )
+        fig.draw_without_rendering()
+        box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(
+            plt.rcParams["savefig.pad_inches"]
+        )
+        metadata = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}
+        fig.savefig(tmp_path / "box.pdf", dpi=DPI, metadata=metadata, bbox_inches=box)
+        plt.close(fig)
+    assert png.read_bytes() == (tmp_path / "tight.png").read_bytes()
+    assert pdf.read_bytes() == (tmp_path / "box.pdf").read_bytes()
 
 
 def test_style_is_scoped() -> None:

@@ -114,13 +114,14 @@ def save_figure(
 
 
 def _tight_bbox(fig: Any) -> Any:
-    """The figure's tight bounding box [inches] padded by ``savefig.pad_inches``, laid out and
-    measured once with the Agg renderer (what ``bbox_inches="tight"`` computes for each format
-    anew, drawing the figure once more per format); ``"tight"`` when the canvas has no Agg
-    renderer."""
+    """The figure's tight bounding box [inches] padded by ``savefig.pad_inches``, measured once
+    with the Agg renderer (``bbox_inches="tight"`` draws and measures anew for each format);
+    ``"tight"`` without an Agg renderer. Only a figure with a layout engine is drawn first (the
+    engine places its axes); a measure updates the ticks and labels it measures."""
     if not hasattr(fig.canvas, "get_renderer"):
         return "tight"
-    fig.draw_without_rendering()
+    if fig.get_layout_engine() is not None:
+        fig.draw_without_rendering()
     return fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
 
 
