@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,20 @@ import pyhf
 import pytest
 from stats_helpers import small_workspace_spec
 
-from agc.stats.autodiff import derivatives
+from agc.stats.autodiff import XLA_ONE_THREAD, derivatives, import_jax
 from agc.stats.fit import model_and_data, run_fit
 from agc.stats.migrad import configure_backend
 from agc.stats.reproducibility import fit_deviations, violations
 
 pytestmark = pytest.mark.jax
+
+
+def test_jax_gets_the_one_thread_flags_beside_the_user_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
+    import_jax()
+    import_jax()
+    expected = ["--xla_cpu_enable_fast_math=false", *XLA_ONE_THREAD]
+    assert os.environ["XLA_FLAGS"].split() == expected
 
 
 def _spec_with_staterror() -> dict:

@@ -18,10 +18,15 @@ traced, so the tensors that pyhf's modifiers precompute when the backend changes
 into the compiled function instead of being computed op by op (JAX compiles each eager op on
 its own: about 2 s for the ML model). The caller's backend (tensor library and optimiser) is
 back when the trace ends; the compiled function no longer depends on it.
+
+XLA runs the compiled function on one thread (:data:`XLA_ONE_THREAD`): its sums do not depend
+on how many cores a machine has, and the ML step's fit leaves the second core to the figures
+drawn beside it (its thread pool took 0.3 s of CPU from them in a 2 s fit).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,15 +46,27 @@ class Derivatives:
     jax_version: str
 
 
+#: XLA's flags for one CPU thread (Eigen's thread pool off), added to ``XLA_FLAGS`` before
+#: JAX starts its CPU backend; a backend started earlier in the process keeps its threads.
+XLA_ONE_THREAD: tuple[str, ...] = (
+    "--xla_cpu_multi_thread_eigen=false",
+    "intra_op_parallelism_threads=1",
+)
+
+
 def import_jax() -> None:
-    """Import JAX (about 0.9 s), e.g. in a worker process while it waits for its first fit."""
+    """Import JAX (about 0.9 s) with :data:`XLA_ONE_THREAD`, e.g. in a worker process while it
+    waits for its first fit."""
+    flags = os.environ.get("XLA_FLAGS", "").split()
+    os.environ["XLA_FLAGS"] = " ".join([*flags, *(f for f in XLA_ONE_THREAD if f not in flags)])
     import jax  # noqa: F401
 
 
 def derivatives(model: Any, data: Sequence[float]) -> Derivatives:
     """The compiled gradient and Hessian of -2 ln L of the pyhf ``model`` with its ``data``
-    (observations and auxdata: the model and data of :func:`agc.stats.fit.model_and_data`,
+    (observations and auxdata: the model and data of :func:`agc.stats.pyhfmodel.model_and_data`,
     cabinetry's interpolation codes)."""
+    import_jax()
     import jax
 
     jax.config.update("jax_enable_x64", True)
