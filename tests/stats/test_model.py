@@ -18,7 +18,13 @@ from stats_helpers import rounded, synthetic_contents, write_synthetic_histogram
 from agc.core import physics
 from agc.core.errors import AGCError
 from agc.stats.histograms import rebin
-from agc.stats.model import DEFAULT_CONFIG, build_config, build_workspace, load_template
+from agc.stats.model import (
+    DEFAULT_CONFIG,
+    build_config,
+    build_workspace,
+    load_template,
+    plain_json,
+)
 
 CARD_SAMPLES = {"ttbar", "W+jets", "single top s-channel", "single top t-channel", "tW"}
 
@@ -159,6 +165,17 @@ def test_malformed_config_file(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- rebinning
+
+
+def test_plain_json_keeps_types_and_names_a_non_finite_number() -> None:
+    value = {"a": [1.5, np.float64(2.5), np.float32(0.25), 3, True, "x"], 7: (np.int64(4),)}
+    plain = plain_json(value)
+    assert plain == {"a": [1.5, 2.5, 0.25, 3, True, "x"], "7": [4]}
+    assert [type(v) for v in plain["a"]] == [float, float, float, int, bool, str]
+    assert type(plain["7"][0]) is int
+    for bad in (np.nan, np.float64(np.inf), np.float32(-np.inf)):
+        with pytest.raises(AGCError, match=r"non-finite value .* at '/c/0/d/1'"):
+            plain_json({"c": [{"d": [1.0, bad]}]})
 
 
 def test_rebin_merges_bins_and_variances() -> None:

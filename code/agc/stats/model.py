@@ -253,7 +253,7 @@ def plain_json(value: Any, where: str = "") -> Any:
     if isinstance(value, Mapping):
         return {str(k): plain_json(v, f"{where}/{k}") for k, v in value.items()}
     if isinstance(value, list | tuple | np.ndarray):
-        return [plain_json(v, f"{where}/{i}") for i, v in enumerate(value)]
+        return [_plain_item(v, where, i) for i, v in enumerate(value)]
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | np.integer):
@@ -266,6 +266,14 @@ def plain_json(value: Any, where: str = "") -> Any:
             )
         return number
     return value
+
+
+def _plain_item(value: Any, where: str, index: int) -> Any:
+    """Item ``index`` of the sequence at ``where`` as :func:`plain_json` makes it; a finite
+    float (most of a workspace) without building its key path."""
+    if isinstance(value, float) and math.isfinite(value):
+        return float(value)
+    return plain_json(value, f"{where}/{index}")
 
 
 def _check_finite(ws: Mapping[str, Any]) -> None:
