@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
-from agc.dataset.generate import GENERATION_RECORD
+from agc.dataset.manifest import GENERATION_RECORD
 from agc.dataset.origin import DataOrigin, manifest_origin, run_origin
 
 
@@ -30,3 +32,20 @@ def test_a_run_origin_follows_its_dataset_record(tmp_path: Path) -> None:
     manifest = tmp_path / "agc" / "nanoaod_inputs.json"
     (tmp_path / "dataset.json").write_text(json.dumps({"inputs": str(manifest)}))
     assert run_origin(tmp_path) is DataOrigin.CMS_OPEN_DATA
+
+
+def test_the_origin_is_found_without_importing_the_generator(tmp_path: Path) -> None:
+    # Every step that labels figures asks for the origin; the generator (numba kernels, the
+    # writer) is a tenth of a second of imports that only the dataset step needs.
+    listed = tmp_path / "listed"
+    listed.mkdir()
+    (listed / "manifest.json").write_text("{}")
+    (tmp_path / "dataset.json").write_text(json.dumps({"inputs": str(listed / "manifest.json")}))
+    code = (
+        "import sys; from agc.dataset.origin import run_origin; "
+        f"print(run_origin({str(tmp_path)!r}).name, 'agc.dataset.generate' in sys.modules)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert shown == ["CMS_OPEN_DATA", "False"]

@@ -26,8 +26,7 @@ from engine_helpers import write_engine_model
 
 from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
-from agc.dataset.generate import GENERATION_RECORD
-from agc.dataset.manifest import Manifest, SelectedSample
+from agc.dataset.manifest import GENERATION_RECORD, Manifest, SelectedSample
 from agc.dataset.origin import DataOrigin
 from agc.processing import cache as cache_module
 from agc.processing.cache import HistogramCache, cached_process_samples

@@ -56,7 +56,7 @@ from agc.core.errors import AGCError
 from agc.core.fileio import canonical_json, sha256_file, write_json
 from agc.dataset.branches import BRANCH_TYPES, DEFAULT_FORMAT, FORMATS
 from agc.dataset.events import generate_events
-from agc.dataset.manifest import load_manifest, sample_key, write_manifest
+from agc.dataset.manifest import GENERATION_RECORD, load_manifest, sample_key, write_manifest
 from agc.dataset.readback import summarize
 from agc.dataset.recipe import (
     DEFAULT_RECIPE,
@@ -85,9 +85,6 @@ log = logging.getLogger(__name__)
 
 #: Bumped whenever the generated content for a given recipe changes (2: Jet_qgl and GenPart).
 GENERATOR_VERSION = "2"
-
-#: Name of the sidecar that records what produced a generated dataset.
-GENERATION_RECORD = "generation.json"
 
 #: Processes that write the embedded default's files (CLI, dataset stage, tests); the bytes do not
 #: depend on it. The API's default stays 1 (in-process: tests patch the generator).

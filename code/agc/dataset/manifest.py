@@ -287,6 +287,9 @@ class Manifest:
 #: Where ``inputs=embedded`` points: the embedded default's manifest (relative to the workspace).
 EMBEDDED_MANIFEST = Path("data") / "embedded" / "manifest.json"
 EMBEDDED_KEYWORD = "embedded"
+#: Name of the sidecar beside a generated dataset's manifest that records what produced it
+#: (written by :func:`agc.dataset.generate.generate_dataset`).
+GENERATION_RECORD = "generation.json"
 
 
 def resolve_inputs(inputs: str | os.PathLike[str]) -> Path:

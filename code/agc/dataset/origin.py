@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from agc.dataset.manifest import EMBEDDED_KEYWORD, resolve_inputs
+from agc.dataset.manifest import EMBEDDED_KEYWORD, GENERATION_RECORD, resolve_inputs
 
 #: The dataset stage's record in the output folder (:data:`agc.dataset.stage.DATASET_SUMMARY`).
 DATASET_RECORD = "dataset.json"
@@ -33,8 +33,6 @@ def manifest_origin(inputs: str | os.PathLike[str]) -> DataOrigin:
     """The origin of the events the ``inputs`` parameter names (``"embedded"`` or a manifest
     path): synthetic for ``"embedded"`` and for a manifest with ``generation.json`` beside it,
     CMS Open Data otherwise."""
-    from agc.dataset.generate import GENERATION_RECORD
-
     if str(inputs) == EMBEDDED_KEYWORD:
         return DataOrigin.SYNTHETIC
     if (resolve_inputs(inputs).parent / GENERATION_RECORD).is_file():

@@ -30,8 +30,7 @@ from typing import Any
 
 from agc.core.errors import AGCError
 from agc.core.fileio import sha256_file, write_json
-from agc.dataset.generate import GENERATION_RECORD
-from agc.dataset.manifest import load_manifest
+from agc.dataset.manifest import GENERATION_RECORD, load_manifest
 
 #: Folder (below the outputs) where ``agc run-cwl --provenance`` keeps cwltool's research object.
 RESEARCH_OBJECT_DIR = "cwl-provenance"
