@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyhf
 import pytest
 import yaml
 from ml_helpers import ML_CONFIG, ml_features, write_ml_histograms
@@ -20,7 +21,7 @@ from stats_helpers import CABINETRY_CONFIG, rounded
 
 from agc.core.config import ProcessingConfig
 from agc.core.errors import AGCError
-from agc.stats.fit import run_fit
+from agc.stats.fit import load_model, run_fit
 from agc.stats.histograms import expected_ttbar_norm
 from agc.stats.mlmodel import (
     PRUNED_CHANNELS,
@@ -29,6 +30,7 @@ from agc.stats.mlmodel import (
     ml_template,
     read_fit,
 )
+from agc.stats.pyhfmodel import model_and_data
 from agc.stats.reproducibility import fit_deviations
 
 #: The AGC's utils/config.py "ml" FEATURE_NAMES and BIN_LOW / BIN_HIGH, in order.
@@ -100,17 +102,19 @@ def test_ml_template_keeps_the_agc_s_channels_and_names_a_bad_prune() -> None:
 
 
 @pytest.fixture(scope="module")
-def synthetic_ml(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def synthetic_ml(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pyhf.Workspace]:
     base = tmp_path_factory.mktemp("ml_synthetic")
     histograms = write_ml_histograms(base / "histograms_ml.root")
-    spec = build_ml_workspace(histograms, base / "ml" / "workspace_ml.json", config=ML_CONFIG)
-    return base, spec
+    checked = build_ml_workspace(histograms, base / "ml" / "workspace_ml.json", config=ML_CONFIG)
+    return base, checked
 
 
 def test_ml_workspace_channels_samples_and_non_negative_templates(
-    synthetic_ml: tuple[Path, dict],
+    synthetic_ml: tuple[Path, pyhf.Workspace],
 ) -> None:
-    base, spec = synthetic_ml
+    base, checked = synthetic_ml
+    assert isinstance(checked, pyhf.Workspace)  # checked once, handed on to the fit as it is
+    spec = dict(checked)
     assert json.loads((base / "ml" / "workspace_ml.json").read_text()) == spec
     assert [c["name"] for c in spec["channels"]] == KEPT
     assert (base / "ml" / "histograms_cabinetry").is_dir()
@@ -130,6 +134,20 @@ def test_ml_workspace_channels_samples_and_non_negative_templates(
                     assert min(modifier["data"]["hi_data"]) >= 0.0
     (measurement,) = spec["measurements"]
     assert measurement["config"]["poi"] == "ttbar_norm"
+
+
+def test_the_checked_ml_workspace_fits_as_its_file(
+    synthetic_ml: tuple[Path, pyhf.Workspace],
+) -> None:
+    # The ML step fits the workspace its build checked, without reading the file back.
+    base, checked = synthetic_ml
+    model, data = model_and_data(checked)
+    _, again, again_data = load_model(base / "ml" / "workspace_ml.json")
+    assert data == again_data
+    assert model.spec == again.spec
+    assert model.config.par_order == again.config.par_order
+    for pars in (model.config.suggested_init(), np.linspace(0.5, 1.5, model.config.npars)):
+        assert model.logpdf(pars, data) == again.logpdf(pars, again_data)
 
 
 def test_ml_workspace_names_a_missing_histogram(tmp_path: Path) -> None:
@@ -216,7 +234,7 @@ def ml_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         run = run_histograms(manifest, base / "histograms.root", processing)
         path = Path(run.ml_output)
         workspace = base / "ml" / "workspace_ml.json"
-        spec = build_ml_workspace(path, workspace, config=ML_CONFIG)
+        spec = dict(build_ml_workspace(path, workspace, config=ML_CONFIG))
         run = run_fit(
             workspace, base / "ml" / "fit_results_ml.json", impacts=False, exact_derivatives=True
         )

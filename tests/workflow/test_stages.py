@@ -342,6 +342,7 @@ def test_ml_stage_writes_the_workspace_fit_and_plots_with_the_main_fit_s_validat
     (in_tmp / "ml.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     model = stages.ml_model(outdir="run", config="ml.yaml")
     assert [c["name"] for c in model.spec["channels"]] == kept
+    assert json.loads(model.workspace.read_text()) == model.spec == dict(model.checked)
     result = stages.ml_fit(outdir="run", config="ml.yaml")
     ml = in_tmp / "run" / "ml"
     assert result.fit_results == Path("run/ml/fit_results_ml.json")

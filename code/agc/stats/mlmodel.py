@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from agc.core.errors import AGCError
 from agc.core.fileio import read_input_text
-from agc.stats.model import build_workspace, load_template, validate_config
+from agc.stats.model import build_checked_workspace, load_template, validate_config
 from agc.stats.results import FitRun, FitSummary
 
 if TYPE_CHECKING:
@@ -63,11 +63,12 @@ def build_ml_workspace(
     histograms: str | os.PathLike[str],
     output: str | os.PathLike[str] = "outputs/ml/workspace_ml.json",
     config: str | os.PathLike[str] | Mapping[str, Any] = ML_CONFIG,
-) -> dict[str, Any]:
+) -> pyhf.Workspace:
     """Build the pruned ML workspace from ``histograms`` (``histograms_ml.root``) and write it to
-    ``output`` (:func:`agc.stats.model.build_workspace` with :func:`ml_template`; cabinetry's
-    templates go to ``<output folder>/histograms_cabinetry``). Returns the specification."""
-    return build_workspace(histograms, output, config=ml_template(config))
+    ``output`` (:func:`agc.stats.model.build_checked_workspace` with :func:`ml_template`;
+    cabinetry's templates go to ``<output folder>/histograms_cabinetry``). Returns it checked,
+    as a :class:`pyhf.Workspace` (as a dict, the file's content)."""
+    return build_checked_workspace(histograms, output, config=ml_template(config))
 
 
 def fit_ml(workspace: pyhf.Workspace, output: str | os.PathLike[str]) -> None:

@@ -297,6 +297,22 @@ def build_workspace(
     signal: str = "ttbar",
     poi: str = "ttbar_norm",
 ) -> dict[str, Any]:
+    """Build the pyhf workspace of the measurement from ``histograms`` and write it to ``output``
+    (:func:`build_checked_workspace`).
+
+    Returns:
+        The workspace specification (plain dict, identical to the file's content).
+    """
+    return dict(build_checked_workspace(histograms, output, config, signal, poi))
+
+
+def build_checked_workspace(
+    histograms: str | os.PathLike[str],
+    output: str | os.PathLike[str] = "outputs/workspace.json",
+    config: str | os.PathLike[str] | Mapping[str, Any] = DEFAULT_CONFIG,
+    signal: str = "ttbar",
+    poi: str = "ttbar_norm",
+) -> pyhf.Workspace:
     """Build the pyhf workspace of the measurement from ``histograms`` and write it to ``output``.
 
     Every expected yield is kept non-negative (:mod:`agc.stats.positivity`): negative bins of the
@@ -308,7 +324,9 @@ def build_workspace(
     validated with ``pyhf.Workspace`` and written atomically as canonical, sorted JSON.
 
     Returns:
-        The workspace specification (plain dict, identical to the file's content).
+        The :class:`pyhf.Workspace` that validated the specification (as a dict, the file's
+        content): a caller fits it without reading and checking the file again
+        (:func:`agc.stats.pyhfmodel.model_and_data`).
     """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -327,7 +345,7 @@ def build_workspace(
         apply_bounds(ws, physical_bounds(ws))
         ws = plain_json(ws, "")
         try:
-            pyhf.Workspace(ws)
+            checked = pyhf.Workspace(ws)
         except pyhf.exceptions.InvalidSpecification as exc:
             raise AGCError(f"workspace: invalid pyhf specification: {exc}") from None
         write_json(output, ws)
@@ -337,4 +355,4 @@ def build_workspace(
     finally:
         if work_folder.exists():
             shutil.rmtree(work_folder, ignore_errors=True)
-    return ws
+    return checked

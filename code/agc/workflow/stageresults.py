@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pyhf
+
     from agc.stats.results import FitRun
 
 __all__ = ["FitStageResult", "ModelStageResult", "ReportStageResult"]
@@ -15,10 +17,13 @@ __all__ = ["FitStageResult", "ModelStageResult", "ReportStageResult"]
 
 @dataclass(frozen=True)
 class ModelStageResult:
-    """The model stage: the workspace file written and its specification (plain JSON dict)."""
+    """The model stage: the workspace file written and its specification (plain JSON dict);
+    ``checked``, the same as the :class:`pyhf.Workspace` that validated it, for a stage that
+    fits it next in the same process (the ML step), else ``None``."""
 
     workspace: Path
     spec: dict[str, Any]
+    checked: pyhf.Workspace | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"workspace": path}``, what ``agc model`` prints."""

@@ -348,8 +348,8 @@ def ml_model(
     target = _under(params["outdir"], output, WORKSPACE_ML)
     if output is None:
         fresh_directory(target.parent)  # no NOTE.txt or plots of an earlier run stay beside it
-    spec = build_ml_workspace(source, output=target, config=config)
-    return ModelStageResult(workspace=target, spec=spec)
+    checked = build_ml_workspace(source, output=target, config=config)
+    return ModelStageResult(workspace=target, spec=dict(checked), checked=checked)
 
 
 @_stage
@@ -358,7 +358,7 @@ def ml_fit(
     *,
     outdir: str = default("outdir"),
     use_inference: bool = default("use_inference"),
-    workspace: PathLike | None = None,
+    workspace: PathLike | ModelStageResult | None = None,
     main_fit: PathLike | None = None,
     config: PathLike = ML_MODEL_CONFIG,
     output: PathLike | None = None,
@@ -376,8 +376,9 @@ def ml_fit(
     :mod:`agc.plots.mlfigures`). A second process fits, then draws the pulls, the correlations
     and the post-fit figures of :func:`~agc.plots.mlfigures.worker_channels`, while this one
     draws the figures that need no fit, then the other post-fit ones: ``figure_pool`` (one
-    worker, shut down at the end), else one started here. ``use_inference`` false: as
-    :func:`ml_model`.
+    worker, shut down at the end), else one started here. ``workspace`` may be
+    :func:`ml_model`'s result: its file, whose content it holds checked (``checked``), is then
+    not read and checked again. ``use_inference`` false: as :func:`ml_model`.
     """
     params = validate_parameters({"outdir": outdir, "use_inference": use_inference})
     if not params["use_inference"]:
@@ -389,14 +390,21 @@ def ml_fit(
     from agc.plots.process import figure_process
     from agc.stats.fit import load_model, naming
     from agc.stats.mlmodel import fit_ml, main_fit_results, ml_template, read_fit
+    from agc.stats.pyhfmodel import model_and_data
 
     target = _under(params["outdir"], output, FIT_RESULTS_ML)
     folder = _under(params["outdir"], plots_dir, ML_PLOTS_DIR)
-    source = _under(params["outdir"], workspace, WORKSPACE_ML)
+    built = workspace if isinstance(workspace, ModelStageResult) else None
+    source = built.workspace if built else _under(params["outdir"], workspace, WORKSPACE_ML)
+    checked = built.checked if built else None
     template = ml_template(config)
     origin = run_origin(params["outdir"]) or DataOrigin.SYNTHETIC
     main = main_fit_results(_under(params["outdir"], main_fit, FIT_RESULTS))
-    checked, model, data = load_model(source)  # bad input fails here, before any work
+    if checked is None:
+        checked, model, data = load_model(source)  # bad input fails here, before any work
+    else:
+        with naming(source):
+            model, data = model_and_data(checked)
     with figure_pool or figure_process() as pool:
         fitted = pool.submit(fit_ml, checked, target)
         shared = worker_channels(model.config.channels)
@@ -434,8 +442,8 @@ def ml(
     from agc.plots.process import warm_figure_process
 
     with warm_figure_process() as pool:
-        ml_model(outdir=outdir, use_inference=use_inference)
-        return ml_fit(outdir=outdir, use_inference=use_inference, figure_pool=pool)
+        built = ml_model(outdir=outdir, use_inference=use_inference)
+        return ml_fit(outdir=outdir, use_inference=use_inference, workspace=built, figure_pool=pool)
 
 
 def _note_no_inference(outdir: str, stage: str) -> None:
