@@ -60,6 +60,43 @@ def test_a_finished_pools_tracker_stops_and_the_next_pool_starts_its_own() -> No
     assert "Traceback" not in result.stderr
 
 
+def test_a_semaphore_left_in_a_reference_cycle_is_released_before_its_tracker_stops() -> None:
+    # With the automatic collection off, only stop_resource_trackers' own collection frees the
+    # lock; freed later, it would start a new tracker to unregister itself.
+    result = _run(
+        """
+        import gc
+        gc.disable()
+        lock = multiprocessing.get_context("spawn").Lock()
+        cycle = [lock]
+        cycle.append(cycle)
+        del lock, cycle
+        assert stop_resource_trackers() is True
+        gc.collect()
+        assert resource_tracker._resource_tracker._fd is None
+        assert children() == []
+        """
+    )
+    assert "leaked" not in result.stderr
+
+
+def test_no_collection_when_the_finished_pools_left_no_semaphore() -> None:
+    _run(
+        """
+        import gc
+        collections = []
+        collect = gc.collect
+        gc.collect = lambda *args: collections.append(args) or collect(*args)
+        with spawned_pool() as pool:
+            assert pool.submit(abs, -3).result() == 3
+        del pool
+        assert stop_resource_trackers() is True
+        assert collections == []
+        assert children() == []
+        """
+    )
+
+
 def test_a_running_pool_keeps_its_tracker() -> None:
     result = _run(
         """

@@ -20,13 +20,19 @@ import gc
 import multiprocessing
 import sys
 
-__all__ = ["TRACKER_MODULES", "stop_resource_trackers"]
+__all__ = ["SEMAPHORE_MODULES", "TRACKER_MODULES", "stop_resource_trackers"]
 
 #: The modules whose ``_resource_tracker`` a process pool may start: the standard library's
 #: and loky's (its own tracker, for its own semaphores).
 TRACKER_MODULES: tuple[str, ...] = (
     "multiprocessing.resource_tracker",
     "loky.backend.resource_tracker",
+)
+
+#: The modules whose ``SemLock`` class a pool's queues and locks are made of.
+SEMAPHORE_MODULES: tuple[str, ...] = (
+    "multiprocessing.synchronize",
+    "loky.backend.synchronize",
 )
 
 
@@ -50,7 +56,17 @@ def stop_resource_trackers() -> bool:
         return False
     # the semaphores of finished pools held in reference cycles are released (and unregistered
     # from their tracker) now, not at a later collection that would find the tracker gone
-    gc.collect()
+    if _semaphores_exist():
+        gc.collect()
     for tracker in trackers:
         tracker._stop()  # type: ignore[attr-defined]
     return True
+
+
+def _semaphores_exist() -> bool:
+    """Whether a semaphore object (:data:`SEMAPHORE_MODULES`) exists in this process, in use or
+    garbage in a reference cycle. A pool shut down usually leaves none: a look at the objects
+    the collector tracks then spares a collection (a tenth of a second in a kernel that has
+    loaded the fit and figure libraries)."""
+    kinds = tuple(sys.modules[name].SemLock for name in SEMAPHORE_MODULES if name in sys.modules)
+    return bool(kinds) and any(isinstance(item, kinds) for item in gc.get_objects())
