@@ -271,3 +271,14 @@ def small_workspace_spec() -> dict[str, Any]:
         "measurements": [{"name": "small", "config": {"poi": "mu", "parameters": []}}],
         "version": "1.0.0",
     }
+
+
+def assert_same_model(ours: tuple[Any, list[float]], theirs: tuple[Any, list[float]]) -> None:
+    """Two pyhf (model, data) pairs are one model: the same data, specification and parameter
+    order, and the same log-likelihood bit for bit at two parameter points."""
+    (model, data), (other, other_data) = ours, theirs
+    assert data == other_data
+    assert model.spec == other.spec
+    assert model.config.par_order == other.config.par_order
+    for pars in (model.config.suggested_init(), np.linspace(0.5, 1.5, model.config.npars)):
+        assert model.logpdf(pars, data) == other.logpdf(pars, other_data)

@@ -6,10 +6,9 @@ import pickle
 from collections import Counter
 
 import cabinetry
-import numpy as np
 import pyhf
 import pytest
-from stats_helpers import small_workspace_spec
+from stats_helpers import assert_same_model, small_workspace_spec
 
 from agc.core.errors import AGCError
 from agc.stats.pyhfmodel import checked_workspace, model_and_data
@@ -31,13 +30,7 @@ def schema_checks(monkeypatch: pytest.MonkeyPatch) -> Counter:
 
 def test_the_model_and_data_are_cabinetry_s() -> None:
     spec = small_workspace_spec()
-    model, data = model_and_data(spec)
-    theirs, their_data = cabinetry.model_utils.model_and_data(spec)
-    assert data == their_data
-    assert model.spec == theirs.spec
-    assert model.config.par_order == theirs.config.par_order
-    for pars in (model.config.suggested_init(), np.linspace(0.5, 1.5, model.config.npars)):
-        assert model.logpdf(pars, data) == theirs.logpdf(pars, data)
+    assert_same_model(model_and_data(spec), cabinetry.model_utils.model_and_data(spec))
 
 
 def test_a_specification_is_checked_once(schema_checks: Counter) -> None:
