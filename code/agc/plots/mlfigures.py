@@ -87,8 +87,8 @@ def fit_result_plots(
     """For a second process: pulls (free normalisations left out, as in
     :func:`agc.plots.figures.paper_plots`), the correlation matrix and the post-fit
     distributions of ``channels`` of the fit written to ``fit_results`` (``fit_results_ml.json``)
-    of ``workspace`` (read and checked, :func:`agc.stats.fit.load_model`), labelled for
-    ``origin``."""
+    of ``workspace`` (checked: the build's, or the file's read by
+    :func:`agc.stats.fit.load_model`), labelled for ``origin``."""
     from agc.stats.fit import cabinetry_fit_results
     from agc.stats.mlmodel import fit_content
     from agc.stats.pyhfmodel import model_and_data

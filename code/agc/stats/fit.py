@@ -371,7 +371,8 @@ def run_fit(
 
     Args:
         workspace: pyhf workspace JSON (from :func:`agc.stats.model.build_workspace`), or
-            one already read and checked (:func:`load_model`): errors then name no file.
+            one already checked (:func:`load_model`,
+            :func:`agc.stats.model.build_checked_workspace`): errors then name no file.
         output: ``fit_results.json`` to write (atomically, canonical JSON).
         impacts: compute the impact ranking (4 fits per nuisance parameter).
         workers: processes for the impact fits, started before the main fit (any number gives

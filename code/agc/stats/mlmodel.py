@@ -72,7 +72,8 @@ def build_ml_workspace(
 
 
 def fit_ml(workspace: pyhf.Workspace, output: str | os.PathLike[str]) -> None:
-    """Fit the ML ``workspace`` (read and checked, :func:`agc.stats.fit.load_model`) and write
+    """Fit the ML ``workspace`` (checked: :func:`build_ml_workspace`'s, or the file's read by
+    :func:`agc.stats.fit.load_model`) and write
     ``output`` (``fit_results_ml.json``): the main fit's code with the exact derivatives and no
     impact ranking (:func:`agc.stats.fit.run_fit`). Returns nothing, for a worker process;
     :func:`read_fit` reads the fit back."""
